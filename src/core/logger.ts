@@ -1,0 +1,33 @@
+/**
+ * One logger factory for every process: JSON lines by default (for log collectors),
+ * pretty when stderr is a terminal. Children carry `component` and, per request, `session`.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level?: LevelWithSilent | string;
+  name?: string;
+  /** Force pretty output (default: when stderr is a TTY). */
+  pretty?: boolean;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = (opts.level ?? process.env.LOG_LEVEL ?? 'info') as LevelWithSilent;
+  const pretty = opts.pretty ?? process.stderr.isTTY === true;
+  const base = { name: opts.name ?? 'interlink' };
+  if (pretty) {
+    return pino({
+      level,
+      base,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+    });
+  }
+  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: false }));
+}
+
+/** A logger that writes nothing, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

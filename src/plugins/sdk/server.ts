@@ -1,0 +1,118 @@
+/**
+ * Serves a Plugin over the interLink 0.6 plugin wire (DESIGN.md §2, API → plugin):
+ * POST /create, POST|DELETE /delete, GET|POST /status, GET|POST /getLogs, plus our
+ * additive GET /ping and GET /stats/summary when the plugin has them, and the shared
+ * /healthz, /readyz, /metrics.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import { Gauge, Histogram } from 'prom-client';
+import { createServer, DEFAULT_BODY_LIMIT, type ServerParts } from '../../core/http-server.ts';
+import type { Logger } from '../../core/logger.ts';
+import { invalidInput, notFound } from '../../errors/index.ts';
+import {
+  CreateStruct,
+  LogStruct,
+  PingResponse,
+  PodList,
+  PodStatusList,
+  RetrievedPodDataBody,
+} from '../../wire/interlink.ts';
+import { Pod } from '../../wire/k8s.ts';
+import type { CallContext, Plugin } from './types.ts';
+
+export interface PluginServerOptions {
+  logger: Logger;
+  bodyLimit?: number;
+}
+
+export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): ServerParts {
+  const parts = createServer({
+    logger: opts.logger.child({ component: `plugin-${plugin.name}` }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    metricsPrefix: 'interlink_plugin',
+    notReadyReason: () => plugin.notReadyReason?.(),
+  });
+  const { app, registry } = parts;
+  const callLatency = new Histogram({
+    name: 'interlink_plugin_backend_call_duration_seconds',
+    help: 'Latency of plugin backend operations',
+    labelNames: ['op', 'outcome'],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const openStreams = new Gauge({
+    name: 'interlink_plugin_log_streams',
+    help: 'Log streams currently open',
+    registers: [registry],
+  });
+
+  async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const end = callLatency.startTimer({ op });
+    try {
+      const v = await fn();
+      end({ outcome: 'ok' });
+      return v;
+    } catch (err) {
+      end({ outcome: 'error' });
+      throw err;
+    }
+  }
+
+  const ctxOf = (req: FastifyRequest, signal?: AbortSignal): CallContext => ({
+    session: req.id,
+    log: req.log as Logger,
+    signal: signal ?? AbortSignal.timeout(10 * 60_000),
+  });
+
+  app.post('/create', { schema: { body: RetrievedPodDataBody, response: { 200: CreateStruct } } }, async (req) => {
+    const data = Array.isArray(req.body) ? req.body[0]! : req.body;
+    if (!data.pod.spec) throw invalidInput('pod.spec: required for create', 'pod.spec');
+    return timed('create', () => plugin.create(data, ctxOf(req)));
+  });
+
+  app.route({
+    method: ['POST', 'DELETE'],
+    url: '/delete',
+    schema: { body: Pod },
+    handler: async (req) => {
+      const m = req.body.metadata;
+      await timed('delete', () => plugin.delete(req.body, ctxOf(req)));
+      return `pod ${m.namespace}/${m.name} (${m.uid}) deleted`;
+    },
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/status',
+    schema: { body: PodList.optional(), response: { 200: PodStatusList } },
+    handler: async (req) => timed('status', () => plugin.status(req.body ?? [], ctxOf(req))),
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/getLogs',
+    schema: { body: LogStruct },
+    handler: async (req, reply) => {
+      const ctl = new AbortController();
+      // The reply socket closing means the follower is gone: stop reading the backend.
+      reply.raw.once('close', () => ctl.abort(new Error('client went away')));
+      const stream = await timed('logs', () => plugin.logs(req.body, ctxOf(req, ctl.signal)));
+      openStreams.inc();
+      stream.once('close', () => openStreams.dec());
+      reply.type('text/plain; charset=utf-8');
+      reply.header('cache-control', 'no-cache');
+      return reply.send(stream instanceof Readable ? stream : Readable.from(stream));
+    },
+  });
+
+  app.get('/ping', { schema: { response: { 200: PingResponse } } }, async (req) =>
+    plugin.ping ? timed('ping', () => plugin.ping!(ctxOf(req))) : { status: 'ok' },
+  );
+
+  app.get('/stats/summary', async (req) => {
+    if (!plugin.stats) throw notFound(`plugin ${plugin.name} offers no stats`);
+    return timed('stats', () => plugin.stats!(ctxOf(req)));
+  });
+  return parts;
+}

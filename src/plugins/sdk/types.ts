@@ -1,0 +1,57 @@
+/**
+ * The plugin contract. A plugin is a backend (in memory, Docker, Slurm) behind five
+ * calls; the SDK (server.ts) brings HTTP, validation, logs, metrics and error mapping.
+ * Optional capabilities (`ping`, `stats`) are detected at run time: a route exists only
+ * when its method does.
+ *
+ * Errors: throw InterlinkErrors (src/errors) with a code; anything else is INTERNAL.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from '../../core/logger.ts';
+import type { Pod } from '../../wire/k8s.ts';
+import type { CreateStruct, LogStruct, PingResponse, PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
+
+export interface CallContext {
+  /** The `InterLink-Http-Session` id of the request, for correlation. */
+  session: string;
+  log: Logger;
+  /** Aborted when the caller goes away (a log follower disconnects). */
+  signal: AbortSignal;
+}
+
+export interface Plugin {
+  readonly name: string;
+  /**
+   * Submit a pod. Idempotent per pod UID: a second create of a UID the backend already has
+   * returns the existing job id and starts nothing. May block while the backend accepts.
+   */
+  create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct>;
+  /**
+   * Stop and remove a pod's backend job. Resolves only once the backend confirms; deleting
+   * a pod the backend does not know resolves too (idempotent). Throws to be retried.
+   */
+  delete(pod: Pod, ctx: CallContext): Promise<void>;
+  /**
+   * Status of many pods in one call. Pods the backend does not know are left out of the
+   * answer (the caller decides what a missing pod means). Must not mutate `pods`.
+   */
+  status(pods: Pod[], ctx: CallContext): Promise<PodStatus[]>;
+  /**
+   * A container's log as a byte stream. With `Opts.Follow` the stream stays open until the
+   * container ends or `ctx.signal` aborts. Throws NOT_FOUND for an unknown pod or container.
+   */
+  logs(req: LogStruct, ctx: CallContext): Promise<Readable>;
+  /** Health and capacity of the backend. Optional: without it the SDK answers `{status:"ok"}`. */
+  ping?(ctx: CallContext): Promise<PingResponse>;
+  /** A kubelet `/stats/summary`-shaped document for the node's pods. Optional. */
+  stats?(ctx: CallContext): Promise<unknown>;
+  /** Why the plugin is not ready to serve, or undefined when it is (for /readyz). */
+  notReadyReason?(): Promise<string | undefined>;
+  /** Release resources (timers, child processes). Called once on shutdown. */
+  close?(): Promise<void>;
+}
+
+/** Identity helper that gives plugin objects their type; kept for symmetry with other SDKs. */
+export function definePlugin<P extends Plugin>(plugin: P): P {
+  return plugin;
+}

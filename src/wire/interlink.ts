@@ -1,0 +1,114 @@
+/**
+ * The interLink 0.6 wire messages (DESIGN.md §2). JSON names are exact and
+ * case-sensitive; keep them even where they look odd. Each schema validates on both
+ * ends of a hop and generates docs/openapi.json.
+ */
+import { z } from 'zod';
+import { ConfigMap, ContainerStatus, DnsLabel, DnsSubdomain, Pod, Secret, Uid } from './k8s.ts';
+
+/** VK → API `POST /create`. */
+export const PodCreateRequests = z.looseObject({
+  pod: Pod,
+  configmaps: z.array(ConfigMap).nullish(),
+  secrets: z.array(Secret).nullish(),
+  /** One ConfigMap per projected volume; data already resolved by the VK. */
+  projectedvolumesmaps: z.array(ConfigMap).nullish(),
+  jobscriptURL: z.string().optional(),
+});
+
+export const RetrievedContainer = z.looseObject({
+  name: DnsLabel,
+  configMaps: z.array(ConfigMap).nullish(),
+  projectedvolumemaps: z.array(ConfigMap).nullish(),
+  secrets: z.array(Secret).nullish(),
+  emptyDirs: z.array(z.string()).nullish(),
+});
+
+/** API → plugin `POST /create`. */
+export const RetrievedPodData = z.looseObject({
+  pod: Pod,
+  container: z.array(RetrievedContainer).nullish(),
+  jobConfig: z.unknown().optional(),
+  jobScript: z.string().optional(),
+});
+
+/** Older plugins take a one-element array of RetrievedPodData; ours accept both shapes. */
+export const RetrievedPodDataBody = z.union([RetrievedPodData, z.array(RetrievedPodData).length(1)]);
+
+export const CreateStruct = z.looseObject({
+  PodUID: z.string(),
+  PodJID: z.string(),
+});
+
+export const PodStatus = z.looseObject({
+  name: z.string(),
+  UID: z.string(),
+  namespace: z.string(),
+  JID: z.string().optional(),
+  containers: z.array(ContainerStatus).nullish(),
+  initContainers: z.array(ContainerStatus).nullish(),
+});
+
+export const PodStatusList = z.array(PodStatus);
+export const PodList = z.array(Pod);
+
+const NonNegInt = z.number().int().min(0);
+
+/** ContainerLogOpts. `Bytes` is the byte limit; `LimitBytes` (the Python SDK's name) is accepted too. */
+export const LogOpts = z.looseObject({
+  Tail: NonNegInt.optional(),
+  Bytes: NonNegInt.optional(),
+  LimitBytes: NonNegInt.optional(),
+  Timestamps: z.boolean().optional(),
+  Follow: z.boolean().optional(),
+  Previous: z.boolean().optional(),
+  SinceSeconds: NonNegInt.optional(),
+  SinceTime: z.union([z.iso.datetime({ offset: true }), z.literal(''), z.literal('0001-01-01T00:00:00Z')]).optional(),
+});
+
+export const LogStruct = z.looseObject({
+  Namespace: DnsLabel,
+  PodUID: Uid,
+  PodName: DnsSubdomain,
+  ContainerName: DnsLabel,
+  Opts: LogOpts.default({}),
+});
+
+export const PingResponse = z.looseObject({
+  status: z.string().optional(),
+  resources: z
+    .looseObject({
+      cpu: z.string().optional(),
+      memory: z.string().optional(),
+      pods: z.string().optional(),
+      accelerators: z
+        .array(z.looseObject({ resourceType: z.string(), available: z.union([z.string(), z.number()]) }))
+        .optional(),
+    })
+    .optional(),
+  taints: z
+    .array(z.looseObject({ key: z.string(), value: z.string().optional(), effect: z.string() }))
+    .optional(),
+});
+
+/** Our error body (additive extension: interLink 0.6 answered plain text). */
+export const ErrorBody = z.object({
+  code: z.string(),
+  message: z.string(),
+  field: z.string().optional(),
+});
+
+export type PodCreateRequests = z.infer<typeof PodCreateRequests>;
+export type RetrievedContainer = z.infer<typeof RetrievedContainer>;
+export type RetrievedPodData = z.infer<typeof RetrievedPodData>;
+export type CreateStruct = z.infer<typeof CreateStruct>;
+export type PodStatus = z.infer<typeof PodStatus>;
+export type LogOpts = z.infer<typeof LogOpts>;
+export type LogStruct = z.infer<typeof LogStruct>;
+export type PingResponse = z.infer<typeof PingResponse>;
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** The byte limit, whichever of the two upstream names carried it. */
+export function byteLimit(opts: LogOpts): number | undefined {
+  return opts.Bytes ?? opts.LimitBytes;
+}
