@@ -1,13 +1,45 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test projects by the real components they need. A project's globalSetup starts those
+ * components once per run (test/support/*.setup.ts) and fails the run if one cannot start:
+ * no suite skips itself for want of a component.
+ *
+ *   unit    test/**\/*.test.ts              nothing external (HTTP over loopback/unix sockets is fine)
+ *   k8s     test/**\/*.k8s.test.ts          a real control plane
+ *   docker  test/**\/*.docker.test.ts       a real dockerd + the locally built test image
+ *   slurm   test/**\/*.slurm.test.ts        a real slurmctld + slurmd (and dockerd, for the docker runtime)
+ *   e2e     test/e2e/**\/*.test.ts          control plane + dockerd + Slurm
+ */
+const common = { testTimeout: 60_000, hookTimeout: 300_000 };
+const special = ['test/**/*.k8s.test.ts', 'test/**/*.docker.test.ts', 'test/**/*.slurm.test.ts', 'test/e2e/**'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
     pool: 'forks',
-    // Suites that share the real cluster, dockerd or Slurm coordinate through globalSetup.
-    globalSetup: ['test/global-setup.ts'],
-    reporters: ['default'],
+    projects: [
+      { test: { ...common, name: 'unit', include: ['test/**/*.test.ts'], exclude: special } },
+      { test: { ...common, name: 'k8s', include: ['test/**/*.k8s.test.ts'], globalSetup: ['test/support/k8s.setup.ts'] } },
+      { test: { ...common, name: 'docker', include: ['test/**/*.docker.test.ts'], globalSetup: ['test/support/docker.setup.ts'] } },
+      {
+        test: {
+          ...common,
+          name: 'slurm',
+          include: ['test/**/*.slurm.test.ts'],
+          globalSetup: ['test/support/docker.setup.ts', 'test/support/slurm.setup.ts'],
+        },
+      },
+      {
+        test: {
+          ...common,
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 180_000,
+          globalSetup: ['test/support/k8s.setup.ts', 'test/support/docker.setup.ts', 'test/support/slurm.setup.ts'],
+          // e2e suites share one control plane; run them one file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
