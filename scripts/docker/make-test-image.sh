@@ -27,14 +27,15 @@ root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" "$root/tmp" \
   "$root/root" "$root/home" "$root/var/www" "$root/proc" "$root/sys" "$root/dev"
+# mktemp made the root 0700: a non-root user could not even reach /bin.
+chmod 755 "$root"
 chmod 1777 "$root/tmp"
 cp "$BUSYBOX" "$root/bin/busybox"
-# Applet links (sh, ls, nc, httpd, sleep, ...) the way the busybox image has them.
-"$root/bin/busybox" --install -s "$root/bin"
-# --install puts some applets under /sbin and /usr/*; make sure the common ones resolve
-# from /bin whatever layout this busybox build chooses.
-for a in sh sleep cat echo ls nc httpd id env wc head tail printf test true false stat; do
-  [[ -e "$root/bin/$a" ]] || ln -s busybox "$root/bin/$a"
+# Applet links (sh, ls, nc, httpd, sleep, ...). Not `busybox --install -s`: it links to
+# the absolute host path of the binary, which does not exist inside the image.
+applets="$("$BUSYBOX" --list)"
+for a in $applets; do
+  [[ "$a" == busybox ]] || ln -s busybox "$root/bin/$a"
 done
 cat >"$root/etc/passwd" <<'PW'
 root:x:0:0:root:/root:/bin/sh

@@ -27,6 +27,19 @@ if have_all; then
   exit 0
 fi
 
+# One build at a time per cache (two test projects may ask at once); the winner's result
+# satisfies the others.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$OUT.lock"
+if ! flock -n 9; then
+  echo "[k8s-build] another build of v$K8S_VERSION is running; waiting for it" >&2
+  flock 9
+fi
+if have_all; then
+  echo "$OUT"
+  exit 0
+fi
+
 command -v go >/dev/null || { echo "build.sh: the Go toolchain is needed (expected /usr/local/go/bin/go)" >&2; exit 1; }
 
 log() { echo "[k8s-build $(date +%H:%M:%S)] $*" >&2; }

@@ -142,5 +142,8 @@ export function loadConfig<S extends AnyObject>(schema: S, spec: ConfigSpec, inp
 
 function describeAccepted(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_value' && 'values' in issue) return ` (accepted: ${issue.values.map(String).join(', ')})`;
+  if (issue.code === 'invalid_type') return ` (accepted: ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`})`;
+  if (issue.code === 'too_small') return ` (accepted: ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)})`;
+  if (issue.code === 'too_big') return ` (accepted: ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)})`;
   return '';
 }

@@ -80,28 +80,34 @@ export const Secret = z.looseObject({
 
 const Time = z.string();
 
+/*
+ * Container states and statuses come back from plugins, including interLink 0.6 Python
+ * SDK plugins: their pydantic models send only `name` and `state`, and `null` for unset
+ * states and fields. Accept that (nullish, optional) rather than reject the whole answer;
+ * consumers treat a missing `ready` as false and a missing `restartCount` as 0.
+ */
 export const ContainerState = z.looseObject({
-  waiting: z.looseObject({ reason: z.string().optional(), message: z.string().optional() }).optional(),
-  running: z.looseObject({ startedAt: Time.nullish() }).optional(),
+  waiting: z.looseObject({ reason: z.string().nullish(), message: z.string().nullish() }).nullish(),
+  running: z.looseObject({ startedAt: Time.nullish() }).nullish(),
   terminated: z
     .looseObject({
       exitCode: z.number().int(),
-      signal: z.number().int().optional(),
-      reason: z.string().optional(),
-      message: z.string().optional(),
+      signal: z.number().int().nullish(),
+      reason: z.string().nullish(),
+      message: z.string().nullish(),
       startedAt: Time.nullish(),
       finishedAt: Time.nullish(),
-      containerID: z.string().optional(),
+      containerID: z.string().nullish(),
     })
-    .optional(),
+    .nullish(),
 });
 
 export const ContainerStatus = z.looseObject({
   name: z.string(),
-  state: ContainerState.optional(),
-  lastState: ContainerState.optional(),
-  ready: z.boolean(),
-  restartCount: z.number().int().min(0),
+  state: ContainerState.nullish(),
+  lastState: ContainerState.nullish(),
+  ready: z.boolean().optional(),
+  restartCount: z.number().int().min(0).optional(),
   image: z.string().optional(),
   imageID: z.string().optional(),
   containerID: z.string().optional(),

@@ -102,6 +102,9 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
       stream.once('close', () => openStreams.dec());
       reply.type('text/plain; charset=utf-8');
       reply.header('cache-control', 'no-cache');
+      // Fastify sends a stream's headers with its first chunk; a follower of a quiet
+      // container would then wait (and its client time out) for headers. Send them now.
+      if (req.body.Opts.Follow) reply.raw.once('pipe', () => reply.raw.flushHeaders());
       return reply.send(stream instanceof Readable ? stream : Readable.from(stream));
     },
   });
@@ -114,5 +117,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     if (!plugin.stats) throw notFound(`plugin ${plugin.name} offers no stats`);
     return timed('stats', () => plugin.stats!(ctxOf(req)));
   });
+
+  plugin.routes?.(app);
   return parts;
 }

@@ -7,6 +7,7 @@
  * Errors: throw InterlinkErrors (src/errors) with a code; anything else is INTERNAL.
  */
 import type { Readable } from 'node:stream';
+import type { ZodApp } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { CreateStruct, LogStruct, PingResponse, PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
@@ -45,6 +46,11 @@ export interface Plugin {
   ping?(ctx: CallContext): Promise<PingResponse>;
   /** A kubelet `/stats/summary`-shaped document for the node's pods. Optional. */
   stats?(ctx: CallContext): Promise<unknown>;
+  /**
+   * Add the plugin's own extra routes (e.g. the mock's /mock/* admin API) to the app, once,
+   * after the wire routes. Optional; they must not reuse a wire path.
+   */
+  routes?(app: ZodApp): void;
   /** Why the plugin is not ready to serve, or undefined when it is (for /readyz). */
   notReadyReason?(): Promise<string | undefined>;
   /** Release resources (timers, child processes). Called once on shutdown. */

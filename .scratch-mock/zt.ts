@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { LogStruct, LogOpts, PodStatus, RetrievedPodDataBody } from '../src/wire/interlink.ts';
+import { Pod, ContainerStatus, ContainerState } from '../src/wire/k8s.ts';
+const reg = z.registry<{ id: string; description?: string }>();
+reg.add(LogStruct, { id: 'LogStruct' });
+reg.add(LogOpts, { id: 'LogOpts' });
+reg.add(PodStatus, { id: 'PodStatus' });
+reg.add(ContainerStatus, { id: 'ContainerStatus' });
+reg.add(Pod, { id: 'Pod' });
+const out = z.toJSONSchema(reg, { uri: (id) => `#/components/schemas/${id}`, io: 'input', unrepresentable: 'any' });
+console.log(JSON.stringify(out, null, 1).slice(0, 5000));
+console.log(LogOpts.safeParse({SinceTime: '2024-05-01T10:00:00.123456789+02:00'}).success);

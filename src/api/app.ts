@@ -1,0 +1,188 @@
+/**
+ * The interLink API (DESIGN.md §2, VK → API), built without listening (tests `inject`
+ * or listen on a port or socket; `startApi` in server.ts listens for real).
+ *
+ * Each route validates its body with the wire schema, forwards ONE call to the plugin
+ * carrying the request's `InterLink-Http-Session` (taken from the VK, or generated), and
+ * maps failures through the shared error handler: plugin unreachable → 503 with the
+ * plugin's address and the cause, never stale cached data.
+ */
+import type { FastifyRequest } from 'fastify';
+import { Gauge, Histogram } from 'prom-client';
+import type { TlsClientOptions } from '../core/http-client.ts';
+import type { Endpoint } from '../core/endpoint.ts';
+import { createServer, DEFAULT_BODY_LIMIT, type ServerOptions, type ServerParts } from '../core/http-server.ts';
+import type { Logger } from '../core/logger.ts';
+import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
+import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
+import { Pod } from '../wire/k8s.ts';
+import { type Authenticator, authHook } from './auth.ts';
+import { PluginClient } from './plugin-client.ts';
+import { toRetrievedPodData } from './retrieve.ts';
+import { StatusCache } from './status-cache.ts';
+
+export interface ApiAppOptions {
+  logger: Logger;
+  /** Where the plugin listens, and how to reach it. */
+  plugin: { endpoint: Endpoint; tls?: TlsClientOptions; timeoutMs?: number };
+  auth: Authenticator;
+  bodyLimit?: number;
+  https?: ServerOptions['https'];
+  /** How long /readyz waits for the plugin's ping, ms (default 2 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ApiApp extends ServerParts {
+  cache: StatusCache;
+  plugin: PluginClient;
+}
+
+const podRef = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
+
+export function buildApiApp(opts: ApiAppOptions): ApiApp {
+  const log = opts.logger.child({ component: 'api' });
+  let plugin!: PluginClient;
+  const parts = createServer({
+    logger: log,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    metricsPrefix: 'interlink_api',
+    ...(opts.https ? { https: opts.https } : {}),
+    notReadyReason: async () => {
+      try {
+        await plugin.ping(`readyz#${Date.now().toString(36)}`, opts.readyTimeoutMs ?? 2_000);
+        return undefined;
+      } catch (err) {
+        return `plugin at ${plugin.describe()} is not answering: ${(err as Error).message}`;
+      }
+    },
+  });
+  const { app, registry } = parts;
+  const cache = new StatusCache();
+
+  const pluginLatency = new Histogram({
+    name: 'interlink_api_plugin_call_duration_seconds',
+    help: 'Latency of calls from the API to the plugin, by operation and outcome',
+    labelNames: ['op', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'interlink_api_cached_pods',
+    help: 'Pods whose last status is in the status cache',
+    registers: [registry],
+    collect() {
+      this.set(cache.size);
+    },
+  });
+  plugin = new PluginClient({
+    ...opts.plugin,
+    observe: (op, outcome, seconds) => pluginLatency.observe({ op, outcome }, seconds),
+  });
+  app.addHook('onClose', async () => {
+    await plugin.close();
+  });
+  app.addHook('onRequest', authHook(opts.auth));
+
+  /** Say which plugin failed; keep the code (UNAVAILABLE stays 503, NOT_FOUND 404...). */
+  const viaPlugin = async <T>(req: FastifyRequest, what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = codeOf(err);
+      const msg = (err as Error).message;
+      if (code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT) {
+        req.log.warn({ err: msg }, `${what}: plugin unreachable`);
+        throw new InterlinkError(code, `${what}: plugin at ${plugin.describe()} is unreachable: ${msg}`, { cause: err });
+      }
+      throw err;
+    }
+  };
+
+  app.post('/create', { schema: { body: PodCreateRequests, response: { 200: CreateStruct } } }, async (req) => {
+    const pod = req.body.pod;
+    const { data, warnings } = toRetrievedPodData(req.body);
+    for (const w of warnings) req.log.warn({ pod: podRef(pod) }, w);
+    const answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
+    req.log.info({ pod: podRef(pod), uid: pod.metadata.uid, jid: answer.PodJID }, 'pod created');
+    return answer;
+  });
+
+  app.route({
+    method: ['DELETE', 'POST'],
+    url: '/delete',
+    schema: { body: Pod },
+    handler: async (req, reply) => {
+      const pod = req.body;
+      const text = await viaPlugin(req, 'delete', () => plugin.delete(pod, req.id));
+      cache.drop(pod.metadata.uid);
+      req.log.info({ pod: podRef(pod), uid: pod.metadata.uid }, 'pod deleted');
+      return reply.type('text/plain; charset=utf-8').send(text || `pod ${podRef(pod)} deleted`);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/status',
+    // No body, or JSON `null` (Go marshals an empty slice so), is an empty list.
+    schema: { body: PodList.nullish(), response: { 200: PodStatusList } },
+    handler: async (req) => {
+      const pods = req.body ?? [];
+      const statuses = await viaPlugin(req, 'status', () => plugin.status(pods, req.id));
+      cache.update(statuses);
+      req.log.debug({ asked: pods.length, answered: statuses.length }, 'status');
+      return statuses;
+    },
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/getLogs',
+    schema: { body: LogStruct },
+    handler: async (req, reply) => {
+      const opts = req.body.Opts;
+      if (opts.SinceSeconds && opts.SinceTime && opts.SinceTime !== '0001-01-01T00:00:00Z') {
+        throw invalidInput('Opts.SinceTime: give at most one of Opts.SinceSeconds and Opts.SinceTime', 'Opts.SinceTime');
+      }
+      const ctl = new AbortController();
+      // The caller hanging up (kubectl logs -f interrupted) ends the plugin's stream too.
+      reply.raw.once('close', () => ctl.abort(new Error('log reader went away')));
+      const answer = await viaPlugin(req, 'getLogs', () => plugin.logs(req.body, req.id, ctl.signal));
+      req.log.debug({ pod: `${req.body.Namespace}/${req.body.PodName}`, container: req.body.ContainerName, follow: opts.Follow === true }, 'log stream');
+      const type = answer.headers['content-type'];
+      reply.type(typeof type === 'string' ? type : 'text/plain; charset=utf-8');
+      reply.header('cache-control', 'no-cache');
+      reply.header('x-content-type-options', 'nosniff');
+      return reply.send(answer.body);
+    },
+  });
+
+  app.route({
+    method: ['POST', 'GET'],
+    url: '/pinglink',
+    handler: async (req, reply) => {
+      let answer: Awaited<ReturnType<PluginClient['ping']>>;
+      try {
+        answer = await plugin.ping(req.id);
+      } catch (err) {
+        req.log.warn({ err: (err as Error).message }, 'ping: plugin unreachable');
+        // Whatever the failure (refused, timeout, plugin error), the link is not usable: 503.
+        throw new InterlinkError(ErrorCode.UNAVAILABLE, `plugin at ${plugin.describe()} is not answering: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      if ('json' in answer) return reply.type('application/json').send(JSON.stringify(answer.json));
+      return reply.type('text/plain; charset=utf-8').send(answer.text);
+    },
+  });
+
+  app.post('/updateCache', { schema: { body: Pod } }, async (req, reply) => {
+    const pod = req.body;
+    const dropped = cache.drop(pod.metadata.uid);
+    req.log.debug({ pod: podRef(pod), uid: pod.metadata.uid, dropped }, 'cache entry dropped');
+    return reply.type('text/plain; charset=utf-8').send('Updated cache');
+  });
+
+  app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
+
+  return { app, registry, cache, plugin };
+}

@@ -1,0 +1,201 @@
+/**
+ * Configuration of `interlink api`: YAML file + environment, env over file over defaults
+ * (src/core/config.ts does the merging). Keys accept our camelCase, their lower-case forms
+ * and interLink 0.6's CamelCase (`InterlinkURL`, `SidecarPort`, `TLS.CertFile`, ...).
+ *
+ * `resolveApiConfig` turns the parsed values into what the server needs (endpoints, TLS
+ * material read from disk, a log level) and fails with a message naming the key, so every
+ * configuration mistake is reported at start-up, before anything listens.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '../core/config.ts';
+import { type Endpoint, parseEndpoint } from '../core/endpoint.ts';
+import type { TlsClientOptions } from '../core/http-client.ts';
+import { DEFAULT_BODY_LIMIT } from '../core/http-server.ts';
+import { invalidInput } from '../errors/index.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LogLevel = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevel>;
+
+const PositiveInt = z.coerce.number().int().positive();
+
+/** interLink 0.6 defaults: the API on 3000; the docker plugin on 4000, the slurm plugin on 4001. */
+export const DEFAULT_API_PORT = 3000;
+export function defaultSidecarPort(service: string | undefined): number {
+  return service?.trim().toLowerCase() === 'slurm' ? 4001 : 4000;
+}
+
+export const OidcConfig = z.object({
+  /** Expected `iss`; also where discovery looks (`<issuer>/.well-known/openid-configuration`). */
+  issuer: z.url(),
+  /** JWKS location; discovered from the issuer when absent. */
+  jwksUrl: z.url().optional(),
+  /** Expected `aud` (one value, or a list of which one must match). */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** A group the token must carry in `groupsClaim` (optional). */
+  requiredGroup: z.string().min(1).optional(),
+  /** Claim holding the groups, dotted for nested claims (`realm_access.roles`). */
+  groupsClaim: z.string().min(1).default('groups'),
+  /** Allowed clock skew when checking exp/nbf/iat, in seconds. */
+  clockToleranceSeconds: z.coerce.number().int().min(0).default(30),
+});
+export type OidcConfig = z.infer<typeof OidcConfig>;
+
+export const AuthConfig = z.object({
+  /** Turn authentication off. Only this explicit switch does it, and start-up warns. */
+  disabled: BoolLike.default(false),
+  /** File of accepted bearer tokens: one per line (`token [label]`), `#` comments; re-read when it changes. */
+  tokenFile: z.string().min(1).optional(),
+  oidc: OidcConfig.optional(),
+});
+export type AuthConfig = z.infer<typeof AuthConfig>;
+
+export const ApiConfigSchema = z.object({
+  /** Where the API listens: `http://host`, `https://host` or `unix:///path`. */
+  interlinkUrl: z.string().min(1).default('http://127.0.0.1'),
+  interlinkPort: Port.optional(),
+  /** Where the plugin listens: `http://host`, `https://host` or `unix:///path`. */
+  sidecarUrl: z.string().min(1).default('http://127.0.0.1'),
+  sidecarPort: Port.optional(),
+  /** Which plugin is behind `sidecarUrl`; only chooses the default port (slurm → 4001, else 4000). */
+  sidecarService: z.string().optional(),
+  /** Serving TLS (interLink 0.6 `TLS:` block). With `clientCaFile`, clients need a certificate (mTLS). */
+  tls: z
+    .object({
+      enabled: BoolLike.default(false),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      clientCaFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** TLS towards an https plugin. */
+  pluginTls: z
+    .object({
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      insecureSkipVerify: BoolLike.default(false),
+    })
+    .prefault({}),
+  auth: AuthConfig.prefault({}),
+  /** Largest request body, in bytes. */
+  bodyLimit: PositiveInt.default(DEFAULT_BODY_LIMIT),
+  /** Timeout of one plugin call (log streams: the wait for their first byte), in ms. */
+  pluginTimeoutMs: PositiveInt.default(30_000),
+  logLevel: LogLevel.optional(),
+  /** interLink 0.6: debug logging. */
+  verboseLogging: BoolLike.default(false),
+  /** interLink 0.6: errors only. */
+  errorsOnlyLogging: BoolLike.default(false),
+  /** interLink 0.6 key, accepted and unused: plugins own their data directories. */
+  dataRootFolder: z.string().optional(),
+});
+export type ApiConfig = z.output<typeof ApiConfigSchema>;
+
+export const API_CONFIG_SPEC: ConfigSpec = {
+  env: {
+    INTERLINKURL: 'interlinkUrl',
+    INTERLINKPORT: 'interlinkPort',
+    SIDECARURL: 'sidecarUrl',
+    SIDECARPORT: 'sidecarPort',
+    SIDECARSERVICE: 'sidecarService',
+  },
+  aliases: {
+    InterlinkAddress: 'interlinkUrl',
+    'TLS.CACertFile': 'tls.clientCaFile',
+    'TLS.CAFile': 'tls.clientCaFile',
+    'auth.tokensFile': 'auth.tokenFile',
+    'auth.oidc.jwksUri': 'auth.oidc.jwksUrl',
+    'auth.oidc.groupClaim': 'auth.oidc.groupsClaim',
+    'auth.oidc.group': 'auth.oidc.requiredGroup',
+  },
+};
+
+/** The environment variable that names the configuration file (interLink 0.6). */
+export const CONFIG_PATH_ENV = 'INTERLINKCONFIGPATH';
+
+/** Parse the API configuration from a file (or `INTERLINKCONFIGPATH`) and the environment. */
+export function loadApiConfig(input: ConfigInput = {}): ApiConfig {
+  const env = input.env ?? process.env;
+  const file = input.file ?? (env[CONFIG_PATH_ENV] || undefined);
+  return loadConfig(ApiConfigSchema, API_CONFIG_SPEC, { ...input, env, file });
+}
+
+export interface ResolvedApiConfig {
+  listen: Endpoint;
+  plugin: Endpoint;
+  /** Serving TLS material when listening on https. */
+  https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
+  pluginTls?: TlsClientOptions;
+  auth: AuthConfig;
+  bodyLimit: number;
+  pluginTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+function readKeyFile(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw invalidInput(`invalid configuration: ${key}: cannot read ${path}: ${(err as Error).message}`, key);
+  }
+}
+
+/**
+ * Endpoints, TLS material and the effective log level. Throws INVALID_INPUT naming the key.
+ * Reads the TLS files (not the token file: auth.ts owns that).
+ */
+export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
+  const listen = parseEndpoint(cfg.interlinkUrl, cfg.interlinkPort ?? DEFAULT_API_PORT, 'interlinkUrl');
+  const plugin = parseEndpoint(cfg.sidecarUrl, cfg.sidecarPort ?? defaultSidecarPort(cfg.sidecarService), 'sidecarUrl');
+
+  let https: ResolvedApiConfig['https'];
+  const wantTls = cfg.tls.enabled || (listen.kind === 'tcp' && listen.protocol === 'https');
+  if (wantTls) {
+    if (listen.kind === 'unix') {
+      throw invalidInput('invalid configuration: tls.enabled: TLS is not supported on a unix socket (interlinkUrl is unix://)', 'tls.enabled');
+    }
+    if (!cfg.tls.certFile) throw invalidInput('invalid configuration: tls.certFile: required when serving https', 'tls.certFile');
+    if (!cfg.tls.keyFile) throw invalidInput('invalid configuration: tls.keyFile: required when serving https', 'tls.keyFile');
+    https = { cert: readKeyFile(cfg.tls.certFile, 'tls.certFile'), key: readKeyFile(cfg.tls.keyFile, 'tls.keyFile') };
+    if (cfg.tls.clientCaFile) {
+      https.ca = readKeyFile(cfg.tls.clientCaFile, 'tls.clientCaFile');
+      https.requestCert = true;
+      https.rejectUnauthorized = true;
+    }
+    if (listen.kind === 'tcp') listen.protocol = 'https';
+  } else if (cfg.tls.clientCaFile) {
+    throw invalidInput('invalid configuration: tls.clientCaFile: client certificates need TLS (set tls.enabled or an https interlinkUrl)', 'tls.clientCaFile');
+  }
+
+  let pluginTls: TlsClientOptions | undefined;
+  const pt = cfg.pluginTls;
+  if (pt.caFile || pt.certFile || pt.keyFile || pt.insecureSkipVerify) {
+    if (plugin.kind === 'tcp' && plugin.protocol === 'http') {
+      throw invalidInput('invalid configuration: pluginTls: set, but sidecarUrl is plain http (use https://)', 'pluginTls');
+    }
+    if (Boolean(pt.certFile) !== Boolean(pt.keyFile)) {
+      throw invalidInput('invalid configuration: pluginTls.certFile and pluginTls.keyFile: give both or neither', pt.certFile ? 'pluginTls.keyFile' : 'pluginTls.certFile');
+    }
+    pluginTls = {
+      ...(pt.caFile ? { ca: readKeyFile(pt.caFile, 'pluginTls.caFile') } : {}),
+      ...(pt.certFile ? { cert: readKeyFile(pt.certFile, 'pluginTls.certFile') } : {}),
+      ...(pt.keyFile ? { key: readKeyFile(pt.keyFile, 'pluginTls.keyFile') } : {}),
+      ...(pt.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+    };
+  }
+
+  const mtls = Boolean(https?.requestCert);
+  const a = cfg.auth;
+  if (!a.disabled && !a.tokenFile && !a.oidc && !mtls) {
+    throw invalidInput(
+      'invalid configuration: auth: no authentication configured; set auth.tokenFile, auth.oidc or tls.clientCaFile (mTLS), or turn it off explicitly with auth.disabled: true',
+      'auth',
+    );
+  }
+
+  const logLevel: LogLevel = cfg.logLevel ?? (cfg.verboseLogging ? 'debug' : cfg.errorsOnlyLogging ? 'error' : 'info');
+  return { listen, plugin, https, pluginTls, auth: a, bodyLimit: cfg.bodyLimit, pluginTimeoutMs: cfg.pluginTimeoutMs, logLevel };
+}

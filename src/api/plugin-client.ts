@@ -1,0 +1,132 @@
+/**
+ * The API's view of the plugin (DESIGN.md §2, API → plugin), over one keep-alive
+ * HttpClient (TCP, TLS or a unix socket). Every call carries the request's
+ * `InterLink-Http-Session` id and is timed by op for the plugin latency histogram.
+ * Failures are InterlinkErrors from HttpClient: UNAVAILABLE when the plugin cannot be
+ * reached, TIMEOUT when it does not answer in time, the plugin's own code otherwise.
+ *
+ * All methods may be called concurrently; none retries (the VK's queue decides that).
+ */
+import { ErrorCode, InterlinkError, isNotFound } from '../errors/index.ts';
+import { HttpClient, type StreamAnswer, type TlsClientOptions } from '../core/http-client.ts';
+import type { Endpoint } from '../core/endpoint.ts';
+import {
+  CreateStruct,
+  type LogStruct,
+  PodStatusList,
+  type PodStatus,
+  type RetrievedPodData,
+} from '../wire/interlink.ts';
+import type { Pod } from '../wire/k8s.ts';
+
+export type PluginOp = 'create' | 'delete' | 'status' | 'logs' | 'ping' | 'stats';
+
+export interface PluginClientOptions {
+  endpoint: Endpoint;
+  tls?: TlsClientOptions;
+  /** Timeout of one call (for log streams: the wait for the answer's headers), ms. Default 30 s. */
+  timeoutMs?: number;
+  /** Called once per call with its duration, for metrics. */
+  observe?: (op: PluginOp, outcome: 'ok' | 'error', seconds: number) => void;
+}
+
+/** The plugin's ping answer, as it sent it: JSON (a PingResponse, or `[]` from a 0.6 plugin) or text. */
+export type PingAnswer = { json: unknown } | { text: string };
+
+// interLink 0.6 plugins written in Go answer `null` for an empty status list.
+const StatusAnswer = PodStatusList.nullable();
+
+export class PluginClient {
+  readonly #http: HttpClient;
+  readonly #observe: PluginClientOptions['observe'];
+
+  constructor(opts: PluginClientOptions) {
+    this.#http = new HttpClient({
+      endpoint: opts.endpoint,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      timeoutMs: opts.timeoutMs ?? 30_000,
+    });
+    this.#observe = opts.observe;
+  }
+
+  /** `http://host:port` or `unix:///path`, for messages. */
+  describe(): string {
+    return this.#http.describe();
+  }
+
+  async #timed<T>(op: PluginOp, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      const v = await fn();
+      this.#observe?.(op, 'ok', (performance.now() - start) / 1000);
+      return v;
+    } catch (err) {
+      this.#observe?.(op, 'error', (performance.now() - start) / 1000);
+      throw err;
+    }
+  }
+
+  /** Submit a pod. Idempotency is the plugin's (per pod UID). */
+  create(data: RetrievedPodData, session: string): Promise<CreateStruct> {
+    return this.#timed('create', () =>
+      this.#http.call({ method: 'POST', path: '/create', body: data, schema: CreateStruct, session }),
+    );
+  }
+
+  /** Delete a pod's backend job; resolves with the plugin's text once it confirms. */
+  delete(pod: Pod, session: string): Promise<string> {
+    return this.#timed('delete', async () => {
+      const answer = await this.#http.call({ method: 'POST', path: '/delete', body: pod, session });
+      return typeof answer === 'string' ? answer : JSON.stringify(answer);
+    });
+  }
+
+  /** Statuses of many pods in ONE call (GET with a JSON body, as 0.6 plugins expect). */
+  status(pods: Pod[], session: string): Promise<PodStatus[]> {
+    return this.#timed('status', async () => {
+      const answer = await this.#http.call({ method: 'GET', path: '/status', body: pods, schema: StatusAnswer, session });
+      return answer ?? [];
+    });
+  }
+
+  /**
+   * A log stream. The caller must consume or destroy `body`; aborting `signal` (the
+   * follower went away) ends the transfer, which closes the plugin's side too.
+   */
+  logs(req: LogStruct, session: string, signal: AbortSignal): Promise<StreamAnswer> {
+    return this.#timed('logs', () => this.#http.stream({ method: 'GET', path: '/getLogs', body: req, session, signal }));
+  }
+
+  /**
+   * Our SDK's `GET /ping`; when the plugin has none (404: an interLink 0.6 plugin) the
+   * 0.6 ping, `GET /status` with `[]`. Throws like any call when the plugin is down.
+   */
+  ping(session: string, timeoutMs?: number): Promise<PingAnswer> {
+    return this.#timed('ping', async () => {
+      const t = timeoutMs === undefined ? {} : { timeoutMs };
+      let answer: unknown;
+      try {
+        answer = await this.#http.call({ method: 'GET', path: '/ping', session, ...t });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        answer = await this.#http.call({ method: 'GET', path: '/status', body: [], session, ...t });
+      }
+      return typeof answer === 'string' ? { text: answer } : { json: answer };
+    });
+  }
+
+  /** A kubelet `/stats/summary` document, when the plugin offers one (else NOT_FOUND). */
+  stats(session: string): Promise<unknown> {
+    return this.#timed('stats', async () => {
+      const answer = await this.#http.call({ method: 'GET', path: '/stats/summary', session });
+      if (typeof answer === 'string') {
+        throw new InterlinkError(ErrorCode.BACKEND, `GET /stats/summary on ${this.describe()}: answer is not JSON`);
+      }
+      return answer;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+}

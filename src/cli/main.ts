@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+/**
+ * The `interlink` command: argv/env/config → wiring, signals → AbortController. No
+ * business logic here.
+ *
+ *   interlink api                      the interLink API server
+ *   interlink plugin <mock|docker|slurm>  a plugin (sidecar)
+ *   interlink vk                       the virtual kubelet
+ *   interlink up                       API + plugin over a unix socket, for local use
+ *
+ * Exit codes: 0 ok (also after SIGINT/SIGTERM and a clean close), 1 runtime error,
+ * 2 bad configuration or usage (the message names the key).
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadApiConfig, LOG_LEVELS, resolveApiConfig } from '../api/config.ts';
+import { prepareApi } from '../api/server.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { codeOf, ErrorCode } from '../errors/index.ts';
+import { PLUGIN_NAMES } from '../plugins/registry.ts';
+import { servePlugin } from '../plugins/serve.ts';
+import { startUp } from './up.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_CONFIG = 2;
+
+interface GlobalOpts {
+  config?: string;
+  logLevel?: string;
+}
+
+export interface MainIo {
+  env: NodeJS.ProcessEnv;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** Aborted on SIGINT/SIGTERM by `main`'s caller; commands close gracefully. */
+  signal: AbortSignal;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const parsePort = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number (0-65535)');
+  return n;
+};
+
+/** Resolves when the signal aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+export function buildProgram(io: MainIo, run: (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>): Command {
+  const program = new Command('interlink')
+    .description('Run Kubernetes Pods on Docker hosts and Slurm clusters through a virtual node (interLink 0.6 wire compatible)')
+    .version(version(), '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'YAML configuration file (api: default $INTERLINKCONFIGPATH)')
+    .addOption(new Option('--log-level <level>', 'log level (default: from the configuration, else info)').choices(LOG_LEVELS))
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOpts;
+
+  program
+    .command('api')
+    .description('run the interLink API server (VK → API → plugin)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: INTERLINKURL, INTERLINKPORT (default 3000), INTERLINKCONFIGPATH, SIDECARURL, SIDECARPORT, SIDECARSERVICE.',
+    )
+    .action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      await run(async (logger) => {
+        const cfg = loadApiConfig({ file: g.config, env: io.env, logger });
+        const resolved = resolveApiConfig(cfg);
+        if (!g.logLevel) logger.level = resolved.logLevel;
+        const api = prepareApi(resolved, logger);
+        try {
+          await api.listen();
+          await aborted(io.signal);
+          logger.info('shutting down');
+        } finally {
+          await api.close();
+        }
+      }, g);
+    });
+
+  program
+    .command('plugin')
+    .description('run a plugin (the sidecar the API forwards to)')
+    .argument('<name>', `plugin to run (${PLUGIN_NAMES.join(', ')})`)
+    .addHelpText(
+      'after',
+      '\nEnvironment: SIDECARURL (or unix:///path), SIDECARPORT (docker 4000, slurm 4001), SIDECARSOCKET, <NAME>CONFIGPATH.',
+    )
+    .action(async (name: string, _o, cmd: Command) => {
+      const g = globals(cmd);
+      await run(async (logger) => {
+        const served = await servePlugin(name, { configFile: g.config, env: io.env, logger, signal: io.signal });
+        await served.closed;
+        logger.info('plugin stopped');
+      }, g);
+    });
+
+  program
+    .command('vk')
+    .description('run the virtual kubelet (the node agent that forwards pods to the API)')
+    .option('--nodename <name>', 'name of the virtual node (default: from the configuration)')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the cluster (default: in-cluster or $KUBECONFIG)')
+    .action(async (o: { nodename?: string; kubeconfig?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await run(async (logger) => {
+        // Loaded on demand: `interlink api` never imports the Kubernetes client.
+        const vkModule = '../vk/run.ts';
+        const { runVirtualKubelet } = (await import(vkModule)) as typeof import('../vk/run.ts');
+        await runVirtualKubelet({ configFile: g.config, nodeName: o.nodename, kubeconfig: o.kubeconfig, logger, signal: io.signal });
+      }, g);
+    });
+
+  program
+    .command('up')
+    .description('run the API and a plugin together for local use (plugin on a unix socket in a temp dir)')
+    .addOption(new Option('--plugin <name>', 'plugin to run').choices(PLUGIN_NAMES).default('mock'))
+    .option('--port <port>', 'API port on 127.0.0.1 (0 = any free port)', parsePort, 3000)
+    .option('--host <host>', 'API listen address', '127.0.0.1')
+    .option('--plugin-config <file>', 'plugin configuration file')
+    .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
+    .action(async (o: { plugin: string; port: number; host: string; pluginConfig?: string; auth: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await run(async (logger) => {
+        const up = await startUp({
+          plugin: o.plugin,
+          port: o.port,
+          host: o.host,
+          noAuth: !o.auth,
+          configFile: g.config,
+          pluginConfigFile: o.pluginConfig,
+          env: io.env,
+          logger,
+          signal: io.signal,
+        });
+        io.stdout(`${up.banner}\n`);
+        await aborted(io.signal);
+        logger.info('shutting down');
+        await up.close();
+      }, g);
+    });
+
+  return program;
+}
+
+/** Run the CLI; resolves with the exit code. */
+export async function main(argv: string[], io: MainIo): Promise<number> {
+  let code = EXIT_OK;
+  const run = async (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => {
+    const logger = createLogger({ level: g.logLevel ?? io.env.LOG_LEVEL ?? 'info' });
+    try {
+      await fn(logger);
+    } catch (err) {
+      // INVALID_INPUT escaping to here is configuration: request errors never leave a server.
+      code = codeOf(err) === ErrorCode.INVALID_INPUT ? EXIT_CONFIG : EXIT_RUNTIME;
+      const message = (err as Error).message ?? String(err);
+      if (code === EXIT_CONFIG) logger.error({ code: 'INVALID_INPUT', field: (err as { field?: string }).field }, message);
+      else logger.error({ err }, message);
+      io.stderr(`interlink: ${message}\n`);
+    } finally {
+      logger.flush?.();
+    }
+  };
+  const program = buildProgram(io, run);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; a usage mistake (or no command) is a configuration error.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_CONFIG;
+    }
+    io.stderr(`interlink: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  return code;
+}
+
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const ctl = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    // A second signal means "now": skip the graceful close.
+    if (signals > 1) process.exit(130);
+    ctl.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await main(process.argv.slice(2), {
+    env: process.env,
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    signal: ctl.signal,
+  });
+  process.exitCode = code;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  // Whatever still holds the event loop (a stuck socket) must not keep a finished command alive.
+  setTimeout(() => process.exit(code), 5_000).unref();
+}

@@ -1,0 +1,256 @@
+/**
+ * Container environment the way the kubelet builds it: `envFrom` sources first (in order,
+ * each ConfigMap's keys sorted), then `env` (later names win), `valueFrom` resolved from
+ * the ConfigMaps/Secrets the API handed over and from the pod itself, and `$(VAR)`
+ * references expanded in env values, command and args. Values are never interpreted by a
+ * shell: quotes, `$`, backticks and newlines pass through byte for byte. Pure.
+ */
+import { invalidInput } from '../../errors/index.ts';
+import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
+import { parseQuantity } from './quantity.ts';
+import type { ContainerSpec, PodSpecView } from './spec.ts';
+
+export interface EnvSources {
+  configMaps: Map<string, ConfigMap>;
+  secrets: Map<string, Secret>;
+}
+
+/** Node capacity, the value of `resourceFieldRef` when the container has no limit. */
+export interface NodeCapacity {
+  cpu?: number;
+  memory?: number;
+}
+
+export interface EnvContext {
+  pod: Pod;
+  spec: PodSpecView;
+  sources: EnvSources;
+  expandVariables: boolean;
+  node?: NodeCapacity;
+  /** Field path of the container, for errors (`pod.spec.containers[app]`). */
+  field: string;
+}
+
+export type EnvList = Array<[name: string, value: string]>;
+
+/**
+ * Kubernetes' `$(VAR)` expansion (k8s.io/kubernetes third_party/forked/golang/expansion):
+ * `$(NAME)` → its value when defined, else left as written; `$$` → `$`; any other `$` is kept.
+ */
+export function expand(input: string, lookup: (name: string) => string | undefined): string {
+  let out = '';
+  let checkpoint = 0;
+  for (let cursor = 0; cursor < input.length; cursor++) {
+    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
+    out += input.slice(checkpoint, cursor);
+    const rest = input.slice(cursor + 1);
+    let advance = 1;
+    if (rest[0] === '$') {
+      out += '$';
+    } else if (rest[0] === '(') {
+      const close = rest.indexOf(')', 1);
+      if (close > 0) {
+        const name = rest.slice(1, close);
+        out += lookup(name) ?? `$(${name})`;
+        advance = close + 1;
+      } else {
+        out += '$(';
+      }
+    } else {
+      out += `$${rest[0]}`;
+    }
+    cursor += advance;
+    checkpoint = cursor + 1;
+  }
+  return out + input.slice(checkpoint);
+}
+
+/** The bytes of a ConfigMap key (`data` as UTF-8, `binaryData` base64), or undefined. */
+export function configMapValue(cm: ConfigMap, key: string): Buffer | undefined {
+  const text = cm.data?.[key];
+  if (text !== undefined) return Buffer.from(text, 'utf8');
+  const bin = cm.binaryData?.[key];
+  return bin === undefined ? undefined : Buffer.from(bin, 'base64');
+}
+
+/** The bytes of a Secret key (`stringData` as UTF-8 wins over base64 `data`), or undefined. */
+export function secretValue(s: Secret, key: string): Buffer | undefined {
+  const text = s.stringData?.[key];
+  if (text !== undefined) return Buffer.from(text, 'utf8');
+  const b64 = s.data?.[key];
+  return b64 === undefined ? undefined : Buffer.from(b64, 'base64');
+}
+
+export function configMapKeys(cm: ConfigMap): string[] {
+  return [...new Set([...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})])].sort();
+}
+
+export function secretKeys(s: Secret): string[] {
+  return [...new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})])].sort();
+}
+
+/** `key="value"` lines, keys sorted, as the kubelet writes labels/annotations files. */
+function formatMap(m: Record<string, string> | undefined): string {
+  return Object.keys(m ?? {})
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(m![k])}`)
+    .join('\n');
+}
+
+const SUBSCRIPT = /^metadata\.(labels|annotations)\['(.*)'\]$/;
+
+/** A `fieldRef` value. Throws INVALID_INPUT for a path the kubelet would not accept. */
+export function fieldRefValue(pod: Pod, spec: PodSpecView, fieldPath: string, field: string): string {
+  const m = pod.metadata;
+  const status = (pod.status ?? {}) as { podIP?: string; hostIP?: string; podIPs?: Array<{ ip?: string }>; hostIPs?: Array<{ ip?: string }> };
+  const sub = SUBSCRIPT.exec(fieldPath);
+  if (sub) {
+    const map = sub[1] === 'labels' ? m.labels : m.annotations;
+    return map?.[sub[2]!] ?? '';
+  }
+  switch (fieldPath) {
+    case 'metadata.name':
+      return m.name;
+    case 'metadata.namespace':
+      return m.namespace;
+    case 'metadata.uid':
+      return m.uid;
+    case 'metadata.labels':
+      return formatMap(m.labels);
+    case 'metadata.annotations':
+      return formatMap(m.annotations);
+    case 'spec.nodeName':
+      return spec.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return spec.serviceAccountName ?? '';
+    case 'status.podIP':
+      return status.podIP ?? '';
+    case 'status.podIPs':
+      return (status.podIPs ?? []).map((p) => p.ip ?? '').join(',');
+    case 'status.hostIP':
+      return status.hostIP ?? '';
+    case 'status.hostIPs':
+      return (status.hostIPs ?? []).map((p) => p.ip ?? '').join(',');
+  }
+  throw invalidInput(`${field}: fieldRef "${fieldPath}" is not supported`, field);
+}
+
+/**
+ * A `resourceFieldRef` value: the container's limit (or request), else the node's capacity,
+ * divided by `divisor` and rounded up, as the kubelet does.
+ */
+export function resourceFieldValue(
+  container: ContainerSpec,
+  resource: string,
+  divisor: string | number | undefined,
+  node: NodeCapacity | undefined,
+  field: string,
+): string {
+  const [kind, name] = resource.split('.', 2) as [string, string | undefined];
+  if ((kind !== 'limits' && kind !== 'requests') || !name) {
+    throw invalidInput(`${field}: resourceFieldRef "${resource}" is not supported`, field);
+  }
+  const list = kind === 'limits' ? container.resources?.limits : container.resources?.requests;
+  let value: number | undefined;
+  const raw = list?.[name] ?? (kind === 'requests' ? container.resources?.limits?.[name] : undefined);
+  if (raw !== undefined) value = parseQuantity(raw, field);
+  else if (name === 'cpu') value = node?.cpu;
+  else if (name === 'memory') value = node?.memory;
+  if (value === undefined) return '0';
+  const div = divisor === undefined ? 1 : parseQuantity(divisor, `${field}.divisor`);
+  if (div <= 0) throw invalidInput(`${field}.divisor: must be positive`, `${field}.divisor`);
+  return String(Math.ceil(value / div - 1e-9));
+}
+
+/** The container's environment, in order, each name once (the last definition wins). */
+export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
+  const env = new Map<string, string>();
+  const set = (k: string, v: string) => {
+    // Re-insert so the final order follows the last definition, as docker's own -e would.
+    env.delete(k);
+    env.set(k, v);
+  };
+  (c.envFrom ?? []).forEach((src, i) => {
+    const f = `${ctx.field}.envFrom[${i}]`;
+    const prefix = src.prefix ?? '';
+    if (src.configMapRef) {
+      const cm = ctx.sources.configMaps.get(src.configMapRef.name);
+      if (!cm) {
+        if (src.configMapRef.optional) return;
+        throw invalidInput(`${f}: ConfigMap "${src.configMapRef.name}" was not provided`, f);
+      }
+      for (const k of configMapKeys(cm)) if (!k.includes('=')) set(prefix + k, configMapValue(cm, k)!.toString('utf8'));
+    } else if (src.secretRef) {
+      const s = ctx.sources.secrets.get(src.secretRef.name);
+      if (!s) {
+        if (src.secretRef.optional) return;
+        throw invalidInput(`${f}: Secret "${src.secretRef.name}" was not provided`, f);
+      }
+      for (const k of secretKeys(s)) if (!k.includes('=')) set(prefix + k, secretValue(s, k)!.toString('utf8'));
+    }
+  });
+  (c.env ?? []).forEach((e, i) => {
+    const f = `${ctx.field}.env[${e.name}]`;
+    if (e.name.includes('=')) throw invalidInput(`${f}: a variable name cannot contain "="`, `${ctx.field}.env`);
+    if (e.valueFrom) {
+      const v = valueFrom(c, e.valueFrom, ctx, f);
+      if (v !== undefined) set(e.name, v);
+      return;
+    }
+    const raw = e.value ?? '';
+    set(e.name, ctx.expandVariables ? expand(raw, (n) => env.get(n)) : raw);
+    void i;
+  });
+  return [...env.entries()];
+}
+
+function valueFrom(c: ContainerSpec, vf: NonNullable<ContainerSpec['env']>[number]['valueFrom'] & object, ctx: EnvContext, f: string): string | undefined {
+  if (vf.configMapKeyRef) {
+    const ref = vf.configMapKeyRef;
+    const cm = ctx.sources.configMaps.get(ref.name);
+    const v = cm ? configMapValue(cm, ref.key) : undefined;
+    if (v === undefined) {
+      if (ref.optional) return undefined;
+      throw invalidInput(`${f}: key "${ref.key}" of ConfigMap "${ref.name}" was not provided`, f);
+    }
+    return v.toString('utf8');
+  }
+  if (vf.secretKeyRef) {
+    const ref = vf.secretKeyRef;
+    const s = ctx.sources.secrets.get(ref.name);
+    const v = s ? secretValue(s, ref.key) : undefined;
+    if (v === undefined) {
+      if (ref.optional) return undefined;
+      throw invalidInput(`${f}: key "${ref.key}" of Secret "${ref.name}" was not provided`, f);
+    }
+    return v.toString('utf8');
+  }
+  if (vf.fieldRef) return fieldRefValue(ctx.pod, ctx.spec, vf.fieldRef.fieldPath, f);
+  if (vf.resourceFieldRef) {
+    const ref = vf.resourceFieldRef;
+    const target = ref.containerName
+      ? [...ctx.spec.containers, ...(ctx.spec.initContainers ?? [])].find((x) => x.name === ref.containerName)
+      : c;
+    if (!target) throw invalidInput(`${f}: resourceFieldRef names unknown container "${ref.containerName}"`, f);
+    return resourceFieldValue(target, ref.resource, ref.divisor, ctx.node, f);
+  }
+  throw invalidInput(`${f}: valueFrom names no source`, f);
+}
+
+/**
+ * The process the container runs, Kubernetes semantics over the image's ENTRYPOINT/CMD:
+ * `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD. Returns the
+ * `--entrypoint` value (undefined = the image's) and the words after the image.
+ */
+export function commandLine(
+  c: Pick<ContainerSpec, 'command' | 'args'>,
+  env: EnvList,
+  expandVariables: boolean,
+): { entrypoint: string | undefined; args: string[] } {
+  const map = new Map(env);
+  const x = (s: string) => (expandVariables ? expand(s, (n) => map.get(n)) : s);
+  const command = (c.command ?? []).map(x);
+  const args = (c.args ?? []).map(x);
+  if (command.length > 0) return { entrypoint: command[0], args: [...command.slice(1), ...args] };
+  return { entrypoint: undefined, args };
+}

@@ -1,0 +1,132 @@
+/**
+ * `interlink plugin <name>`: load the plugin module, merge the serving keys every plugin
+ * shares with the module's own configuration, create the plugin, serve it, close on signal.
+ *
+ * Serving keys (any plugin): `sidecarUrl` (`http://host`, or `unix:///path` for a socket),
+ * `sidecarPort` (default: the module's, docker 4000 / slurm 4001), `socket` (a socket path,
+ * overrides both), `bodyLimit`, `logLevel`. Environment: SIDECARURL, SIDECARPORT,
+ * SIDECARSOCKET, plus the module's own variables. The configuration file is `configFile`,
+ * else `<NAME>CONFIGPATH` (SLURMCONFIGPATH as in interLink 0.6, DOCKERCONFIGPATH, MOCKCONFIGPATH).
+ */
+import { z } from 'zod';
+import { loadConfig, Port } from '../core/config.ts';
+import { type Endpoint, formatEndpoint, parseEndpoint } from '../core/endpoint.ts';
+import { DEFAULT_BODY_LIMIT, listenOn, type ServerParts } from '../core/http-server.ts';
+import type { Logger } from '../core/logger.ts';
+import { invalidInput } from '../errors/index.ts';
+import { loadPluginModule, PLUGIN_NAMES, type PluginName } from './registry.ts';
+import { buildPluginApp } from './sdk/server.ts';
+import type { Plugin } from './sdk/types.ts';
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The keys `servePlugin` reads itself; the rest of the configuration goes to the module. */
+export const ServingShape = {
+  sidecarUrl: z.string().min(1).default('http://127.0.0.1'),
+  sidecarPort: Port.optional(),
+  socket: z.string().min(1).optional(),
+  bodyLimit: z.coerce.number().int().positive().default(DEFAULT_BODY_LIMIT),
+  logLevel: LogLevel.optional(),
+  /** interLink 0.6: debug logging. */
+  verboseLogging: z.union([z.boolean(), z.string()]).optional(),
+};
+
+export const SERVING_ENV: Record<string, string> = {
+  SIDECARURL: 'sidecarUrl',
+  SIDECARPORT: 'sidecarPort',
+  SIDECARSOCKET: 'socket',
+};
+
+const SERVING_ALIASES: Record<string, string> = { SidecarAddress: 'sidecarUrl', socketPath: 'socket' };
+
+export interface ServePluginOptions {
+  /** YAML configuration; default `$<NAME>CONFIGPATH`. */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Dotted config keys that win over file and env (command-line flags, `interlink up`). */
+  overrides?: Record<string, unknown>;
+  logger: Logger;
+  /** Aborting closes the server and the plugin. */
+  signal?: AbortSignal;
+}
+
+export interface ServedPlugin {
+  name: PluginName;
+  plugin: Plugin;
+  parts: ServerParts;
+  endpoint: Endpoint;
+  /** The URL it listens on (`http://127.0.0.1:4000`, `unix:///run/x.sock`). */
+  url: string;
+  /** Stop serving and release the plugin. Idempotent. */
+  close(): Promise<void>;
+  /** Settles when closed. */
+  closed: Promise<void>;
+}
+
+export function isPluginName(name: string): name is PluginName {
+  return (PLUGIN_NAMES as readonly string[]).includes(name);
+}
+
+/** Configuration phase: module + merged configuration. Throws INVALID_INPUT naming the key. */
+export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
+  if (!isPluginName(name)) {
+    throw invalidInput(`unknown plugin "${name}" (accepted: ${PLUGIN_NAMES.join(', ')})`, 'plugin');
+  }
+  const mod = await loadPluginModule(name);
+  const env = opts.env ?? process.env;
+  const schema = mod.configSchema.extend(ServingShape);
+  const file = opts.configFile ?? (env[`${name.toUpperCase()}CONFIGPATH`] || undefined);
+  const config = loadConfig(
+    schema,
+    { env: { ...SERVING_ENV, ...mod.env }, aliases: { ...SERVING_ALIASES, ...mod.aliases } },
+    { file, env, logger: opts.logger, ...(opts.overrides ? { overrides: opts.overrides } : {}) },
+  ) as Record<string, unknown> & z.output<z.ZodObject<typeof ServingShape>>;
+  const endpoint = config.socket
+    ? parseEndpoint(config.socket.startsWith('unix://') ? config.socket : `unix://${config.socket}`, undefined, 'socket')
+    : parseEndpoint(config.sidecarUrl, config.sidecarPort ?? mod.defaultPort, 'sidecarUrl');
+  if (endpoint.kind === 'tcp' && endpoint.protocol === 'https') {
+    throw invalidInput('invalid configuration: sidecarUrl: plugins serve http or a unix socket; put TLS in front if needed', 'sidecarUrl');
+  }
+  return { name, mod, config, endpoint };
+}
+
+/** Create and serve a plugin. Configuration errors throw before anything listens. */
+export async function servePlugin(name: string, opts: ServePluginOptions): Promise<ServedPlugin> {
+  const { mod, config, endpoint } = await loadPluginConfig(name, opts);
+  const level = config.logLevel ?? (config.verboseLogging === true || config.verboseLogging === 'true' ? 'debug' : undefined);
+  const logger = opts.logger.child({ plugin: name }, level ? { level } : {});
+  const plugin = await mod.create(config, logger);
+  const parts = buildPluginApp(plugin, { logger, bodyLimit: config.bodyLimit });
+  let url: string;
+  try {
+    url = await listenOn(parts.app, endpoint);
+  } catch (err) {
+    await parts.app.close().catch(() => {});
+    await plugin.close?.();
+    throw err;
+  }
+  logger.info({ url }, `plugin ${name} listening on ${url}`);
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => {
+    resolveClosed = r;
+  });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      parts.app.server.closeIdleConnections?.();
+      const force = setTimeout(() => parts.app.server.closeAllConnections?.(), 5_000);
+      try {
+        await parts.app.close();
+        await plugin.close?.();
+      } finally {
+        clearTimeout(force);
+        resolveClosed();
+      }
+    })();
+    return closing;
+  };
+  if (opts.signal?.aborted) await close();
+  else opts.signal?.addEventListener('abort', () => void close(), { once: true });
+  return { name: name as PluginName, plugin, parts, endpoint, url: url || formatEndpoint(endpoint), close, closed };
+}

@@ -1,0 +1,351 @@
+/**
+ * The kubelet API's TLS material: the serving certificate and the CA that client
+ * certificates must chain to.
+ *
+ * Serving certificate, in order of preference (kubeletHttp config):
+ *  1. files (`certFile` + `keyFile`, `csr` off): read at start and re-read when they change
+ *     (a cert-manager or a sidecar may rotate them);
+ *  2. a CertificateSigningRequest (`csr: true`) with signer `kubernetes.io/kubelet-serving`,
+ *     CN `system:node:<node>`, O `system:nodes`, SANs = the node's InternalIP and name, for
+ *     a P-256 key generated here; approved by us when `selfApprove` is set and RBAC allows,
+ *     else by an operator (`kubectl certificate approve`). Renewed at 70–90 % of its life.
+ *     When `certFile`/`keyFile` are also set they cache the signed pair across restarts;
+ *  3. self-signed, with a loud warning: the apiserver can only reach us if it does not
+ *     verify kubelet certificates. Also served while a CSR waits for approval.
+ *
+ * Client CA: `clientCaFile` (re-read on change), else the apiserver's own client CA from
+ * the ConfigMap kube-system/extension-apiserver-authentication (`client-ca-file`), which
+ * is how extension apiservers learn it; without either, only bearer tokens authenticate.
+ */
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { CertificatesV1Api, CoreV1Api, V1CertificateSigningRequest } from '@kubernetes/client-node';
+import { Backoff } from '../../core/backoff.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { VkConfig } from '../config.ts';
+import { controllerShell, type Controller } from '../types.ts';
+import { createCertificatePem, createCsrPem } from './x509.ts';
+
+export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** PEM bundle client certificates must chain to; absent: client certificates are ignored. */
+  clientCa?: string | undefined;
+  source: 'files' | 'csr' | 'self-signed';
+  notAfter: Date;
+}
+
+export interface ServingCertsDeps {
+  config: Pick<VkConfig, 'nodeName' | 'kubeletHttp' | 'podIp'>;
+  kube: { certificates: CertificatesV1Api; core: Pick<CoreV1Api, 'readNamespacedConfigMap'> };
+  logger: Logger;
+  clock: Clock;
+  /** How often files are checked for changes (default 30 s). */
+  reloadIntervalMs?: number;
+  /** How long a new CSR is waited for before a self-signed stand-in is served (default 15 s). */
+  csrInitialWaitMs?: number;
+  /** Poll interval while a CSR waits (grows to 30 s; default 500 ms). */
+  csrPollMs?: number;
+  /** Lifetime asked for CSR certificates (the signer may shorten it; default: signer's). */
+  csrExpirationSeconds?: number;
+  /** Lifetime of a self-signed certificate (default 1 year). */
+  selfSignedDays?: number;
+}
+
+export interface ServingCerts extends Controller {
+  /** The material in use; defined once `ready` resolved. */
+  current(): TlsMaterial | undefined;
+  /** Called with new material after each rotation (never before ready). */
+  onChange(fn: (m: TlsMaterial) => void): void;
+}
+
+/** When to renew: a random point in 70–90 % of the validity, as the kubelet does (spreads renewals). */
+export function renewalTime(notBefore: Date, notAfter: Date, random: () => number = Math.random): number {
+  const life = notAfter.getTime() - notBefore.getTime();
+  return notBefore.getTime() + life * (0.7 + 0.2 * random());
+}
+
+/** The SANs of our serving certificate: the node's IP (when known) and its name. */
+export function servingAltNames(nodeName: string, podIp: string | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  const ips = podIp && isIP(podIp) ? [podIp] : [];
+  return { dnsNames: [nodeName], ipAddresses: ips };
+}
+
+function parsePair(certPem: string, keyPem: string): { cert: X509Certificate; key: KeyObject } {
+  const cert = new X509Certificate(certPem);
+  const key = createPrivateKey(keyPem);
+  if (!cert.checkPrivateKey(key)) throw new Error('the certificate does not match the private key');
+  return { cert, key };
+}
+
+/** A certificate usable now and for a while yet, that names our node's address. */
+function usable(cert: X509Certificate, now: number, alt: { dnsNames: string[]; ipAddresses: string[] }): boolean {
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  if (!(now >= from && now < renewalTime(new Date(from), new Date(to), () => 0.5))) return false;
+  const san = cert.subjectAltName ?? '';
+  return alt.ipAddresses.every((ip) => san.includes(`IP Address:${ip}`)) && alt.dnsNames.every((d) => san.includes(`DNS:${d}`));
+}
+
+const digest = (...parts: Array<string | undefined>) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
+
+export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
+  const { config, logger, clock } = deps;
+  if (!config.nodeName) throw new Error('createServingCerts: config.nodeName is required');
+  const http = config.kubeletHttp;
+  if (Boolean(http.certFile) !== Boolean(http.keyFile)) throw new Error('createServingCerts: kubeletHttp.certFile and keyFile go together');
+  const log = logger.child({ component: 'kubelet-certs' });
+  const reloadMs = deps.reloadIntervalMs ?? 30_000;
+  const alt = servingAltNames(config.nodeName, config.podIp);
+  const listeners: Array<(m: TlsMaterial) => void> = [];
+  let material: TlsMaterial | undefined;
+  let isReady = false;
+
+  function publish(next: TlsMaterial): void {
+    const changed = !material || digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa);
+    material = next;
+    if (!changed || !isReady) return;
+    for (const fn of listeners) {
+      try {
+        fn(next);
+      } catch (err) {
+        log.error({ err }, 'TLS material listener failed');
+      }
+    }
+  }
+
+  async function loadClientCa(): Promise<string | undefined> {
+    if (http.clientCaFile) return readFile(http.clientCaFile, 'utf8');
+    try {
+      const cm = await deps.kube.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'extension-apiserver-authentication' });
+      return cm.data?.['client-ca-file'] || undefined;
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'cannot read kube-system/extension-apiserver-authentication');
+      return undefined;
+    }
+  }
+
+  function selfSigned(reason: string): TlsMaterial {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const now = clock.now();
+    const notAfter = new Date(now + (deps.selfSignedDays ?? 365) * 86_400_000);
+    const cert = createCertificatePem({
+      subject: { commonName: `${config.nodeName}@${Math.floor(now / 1000)}` },
+      altNames: alt,
+      publicKey: privateKey,
+      issuerKey: privateKey,
+      notBefore: new Date(now - 60_000),
+      notAfter,
+    });
+    log.warn(
+      { node: config.nodeName, reason },
+      '!!! The kubelet API is serving a SELF-SIGNED certificate. An apiserver that verifies kubelet certificates ' +
+        '(--kubelet-certificate-authority) will refuse `kubectl logs` on this node. Configure kubeletHttp.certFile/keyFile, ' +
+        'or kubeletHttp.csr (and approve the CSR) for a certificate the cluster trusts. !!!',
+    );
+    return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, source: 'self-signed', notAfter };
+  }
+
+  async function fromFiles(clientCa: string | undefined): Promise<TlsMaterial> {
+    const [certPem, keyPem] = await Promise.all([readFile(http.certFile!, 'utf8'), readFile(http.keyFile!, 'utf8')]);
+    const { cert } = parsePair(certPem, keyPem);
+    return { cert: certPem, key: keyPem, clientCa, source: 'files', notAfter: new Date(cert.validTo) };
+  }
+
+  /** One CSR: create, maybe approve, wait for the certificate. Throws if denied or failed. */
+  async function requestCertificate(signal: AbortSignal): Promise<{ cert: string; key: string; notAfter: Date }> {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const request = createCsrPem({
+      subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] },
+      altNames: alt,
+      privateKey,
+    });
+    const body: V1CertificateSigningRequest = {
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { generateName: `${config.nodeName}-serving-`, labels: { 'interlink.io/node': config.nodeName } },
+      spec: {
+        request: Buffer.from(request).toString('base64'),
+        signerName: KUBELET_SERVING_SIGNER,
+        usages: ['digital signature', 'server auth'],
+        ...(deps.csrExpirationSeconds ? { expirationSeconds: deps.csrExpirationSeconds } : {}),
+      },
+    };
+    const created = await deps.kube.certificates.createCertificateSigningRequest({ body });
+    const name = created.metadata?.name ?? '';
+    log.info({ csr: name, signer: KUBELET_SERVING_SIGNER }, 'serving certificate requested');
+    if (http.selfApprove) {
+      try {
+        created.status = {
+          ...created.status,
+          conditions: [
+            ...(created.status?.conditions ?? []),
+            {
+              type: 'Approved',
+              status: 'True',
+              reason: 'InterlinkSelfApproved',
+              message: `approved by the interLink virtual kubelet of node ${config.nodeName} (kubeletHttp.selfApprove)`,
+            },
+          ],
+        };
+        await deps.kube.certificates.replaceCertificateSigningRequestApproval({ name, body: created });
+        log.info({ csr: name }, 'serving certificate request self-approved');
+      } catch (err) {
+        log.warn(
+          { csr: name, err: (err as Error).message },
+          `cannot self-approve the CSR (RBAC needs "approve" on signers/${KUBELET_SERVING_SIGNER} and "update" on certificatesigningrequests/approval); waiting for an operator: kubectl certificate approve ${name}`,
+        );
+      }
+    } else {
+      log.warn({ csr: name }, `serving certificate waits for approval: kubectl certificate approve ${name}`);
+    }
+    const poll = new Backoff({ initialMs: deps.csrPollMs ?? 500, maxMs: 30_000, factor: 1.5 });
+    let lastNag = clock.now();
+    for (let attempt = 1; ; attempt++) {
+      const csr = await deps.kube.certificates.readCertificateSigningRequest({ name });
+      const conds = csr.status?.conditions ?? [];
+      const bad = conds.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
+      if (bad) throw new Error(`CSR ${name} ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+      if (csr.status?.certificate) {
+        const pemText = Buffer.from(csr.status.certificate, 'base64').toString('utf8');
+        const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+        const { cert } = parsePair(pemText, keyPem);
+        log.info({ csr: name, notAfter: cert.validTo, issuer: cert.issuer }, 'serving certificate issued');
+        return { cert: pemText, key: keyPem, notAfter: new Date(cert.validTo) };
+      }
+      if (clock.now() - lastNag > 300_000) {
+        lastNag = clock.now();
+        log.warn({ csr: name }, `serving certificate still waits for approval: kubectl certificate approve ${name}`);
+      }
+      await clock.sleep(poll.delay(attempt), signal);
+    }
+  }
+
+  async function persist(cert: string, key: string): Promise<void> {
+    if (!http.certFile || !http.keyFile) return;
+    try {
+      await writeFile(`${http.keyFile}.tmp`, key, { mode: 0o600 });
+      await chmod(`${http.keyFile}.tmp`, 0o600);
+      await writeFile(`${http.certFile}.tmp`, cert);
+      await rename(`${http.keyFile}.tmp`, http.keyFile);
+      await rename(`${http.certFile}.tmp`, http.certFile);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot store the signed serving certificate; a restart will request a new one');
+    }
+  }
+
+  /** Sleep until `at` in slices (timers cannot wait longer than ~24 days), or until the signal. */
+  async function sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const left = at - clock.now();
+      if (left <= 0) return;
+      await clock.sleep(Math.min(left, 86_400_000), signal);
+    }
+  }
+
+  const shell = controllerShell(async (signal, markReady) => {
+    const ready = (m: TlsMaterial) => {
+      publish(m);
+      if (!isReady) {
+        isReady = true;
+        markReady();
+      }
+    };
+    let clientCa = await loadClientCa();
+    if (!clientCa) log.warn('no client CA (kubeletHttp.clientCaFile, kube-system/extension-apiserver-authentication): only bearer tokens authenticate kubelet API callers');
+
+    try {
+      if (http.certFile && !http.csr) {
+        // 1. Files: poll for rotation of the pair and of the client CA.
+        ready(await fromFiles(clientCa));
+        log.info({ certFile: http.certFile, notAfter: material?.notAfter }, 'serving certificate loaded from files');
+        for (;;) {
+          await clock.sleep(reloadMs, signal);
+          try {
+            if (http.clientCaFile) clientCa = await loadClientCa();
+            const next = await fromFiles(clientCa);
+            if (material && digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa)) {
+              log.info({ notAfter: next.notAfter }, 'serving certificate or client CA changed on disk: reloaded');
+            }
+            publish(next);
+          } catch (err) {
+            // Mid-rotation the pair may not match for a moment: keep serving the old one.
+            log.warn({ err: (err as Error).message }, 'cannot reload the serving certificate files; keeping the current ones');
+          }
+        }
+      }
+
+      if (http.csr) {
+        // 2. CSR, with the files (when set) as a cache across restarts.
+        if (http.certFile) {
+          try {
+            const cached = await fromFiles(clientCa);
+            const parsed = new X509Certificate(cached.cert);
+            if (usable(parsed, clock.now(), alt)) {
+              ready({ ...cached, source: 'csr' });
+              log.info({ notAfter: cached.notAfter }, 'serving certificate from a previous CSR reused');
+            }
+          } catch {
+            // none cached yet
+          }
+        }
+        const retry = new Backoff({ initialMs: 5_000, maxMs: 300_000 });
+        let failures = 0;
+        for (;;) {
+          if (material && material.source === 'csr') {
+            const parsed = new X509Certificate(material.cert);
+            await sleepUntil(renewalTime(new Date(parsed.validFrom), new Date(parsed.validTo)), signal);
+            log.info('serving certificate due for renewal');
+          }
+          const attempt = requestCertificate(signal);
+          if (!material) {
+            // Serve a stand-in while the CSR waits, rather than refuse every connection.
+            const waited = await Promise.race([
+              attempt.then(
+                () => true,
+                () => true,
+              ),
+              clock.sleep(deps.csrInitialWaitMs ?? 15_000, signal).then(() => false),
+            ]);
+            if (!waited) ready({ ...selfSigned('the serving certificate CSR is not signed yet'), clientCa });
+          }
+          try {
+            const got = await attempt;
+            failures = 0;
+            await persist(got.cert, got.key);
+            if (http.clientCaFile || !clientCa) clientCa = (await loadClientCa()) ?? clientCa;
+            ready({ ...got, clientCa, source: 'csr' });
+          } catch (err) {
+            if (signal.aborted) throw err;
+            failures++;
+            log.error({ err: (err as Error).message }, 'serving certificate request failed; retrying');
+            if (!material) ready({ ...selfSigned('the serving certificate CSR failed'), clientCa });
+            await clock.sleep(retry.delay(failures), signal);
+          }
+        }
+      }
+
+      // 3. Self-signed, renewed before it expires.
+      for (;;) {
+        const m = { ...selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off'), clientCa };
+        ready(m);
+        await sleepUntil(renewalTime(new Date(clock.now()), m.notAfter, () => 0.5), signal);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+  });
+
+  return {
+    ...shell,
+    current: () => material,
+    onChange(fn) {
+      listeners.push(fn);
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * `interlink vk`: configuration → clients → controllers. No business logic here; the
+ * parts are the pod controller (src/vk/pods), the node controller (src/vk/node) and the
+ * kubelet API server (src/vk/kubelet), all Controllers (STYLE habit 7).
+ *
+ * Resolves when `signal` aborts and every part has stopped; rejects (after stopping the
+ * others) when one part fails for good.
+ */
+import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { TlsClientOptions } from '../core/http-client.ts';
+import { createServer, listenOn } from '../core/http-server.ts';
+import type { Logger } from '../core/logger.ts';
+import { invalidInput } from '../errors/index.ts';
+import { interlinkEndpoint, loadVkConfig, type VkConfig } from './config.ts';
+import { createEventRecorder } from './events.ts';
+import { createInterlinkClient, type InterlinkClient } from './interlink-client.ts';
+import { createKubeletServer } from './kubelet/server.ts';
+import { createNodeController } from './node/controller.ts';
+import { createPodController } from './pods/controller.ts';
+import { makeKubeClients } from './kube.ts';
+import type { Controller, VkDeps } from './types.ts';
+
+export interface RunVkOptions {
+  configFile?: string | undefined;
+  nodeName?: string | undefined;
+  kubeconfig?: string | undefined;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Environment to read (default process.env); tests pass their own. */
+  env?: NodeJS.ProcessEnv;
+  /** Resolves once every part is ready (tests). */
+  onReady?: () => void;
+}
+
+export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
+  const config = loadVkConfig({
+    file: opts.configFile,
+    flags: { nodeName: opts.nodeName, kubeconfig: opts.kubeconfig },
+    logger: opts.logger,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const logger = opts.logger.child({ component: 'vk', node: config.nodeName });
+  const kube = makeKubeClients(config.kubeconfig, opts.env);
+  const interlink = makeInterlinkClient(config, logger);
+  const registry = new Registry();
+  const clock: Clock = systemClock;
+  const events = createEventRecorder({ core: kube.core, nodeName: config.nodeName, logger: logger.child({ component: 'events' }) });
+  logger.info(
+    { apiserver: kube.kubeConfig.getCurrentCluster()?.server, interlink: interlink.describe(), workers: config.workers },
+    'virtual kubelet starting',
+  );
+
+  const base: Omit<VkDeps, 'pods'> = { config, kube, logger, interlink, events, registry, clock };
+  const pods = createPodController({ ...base, logger: logger.child({ component: 'pods' }) });
+  const deps: VkDeps = { ...base, pods: pods.lister };
+  const parts: Array<[string, Controller]> = [
+    ['node', createNodeController({ ...deps, logger: logger.child({ component: 'node' }) })],
+    ['pods', pods],
+    ['kubelet', createKubeletServer({ ...deps, logger: logger.child({ component: 'kubelet' }) })],
+  ];
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(opts.signal.reason);
+  if (opts.signal.aborted) onAbort();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+
+  let metricsClose: (() => Promise<void>) | undefined;
+  if (config.metricsPort > 0) {
+    const { app } = createServer({
+      logger: logger.child({ component: 'metrics' }),
+      metricsPrefix: 'interlink_vk',
+      registry,
+      notReadyReason: async () => {
+        const results = await Promise.all(parts.map(([name, c]) => settledState(c.ready).then((s) => (s === 'ok' ? undefined : `${name} ${s}`))));
+        return results.filter(Boolean).join(', ') || undefined;
+      },
+    });
+    const where = await listenOn(app, { kind: 'tcp', protocol: 'http', host: config.metricsAddress, port: config.metricsPort });
+    logger.info({ address: where }, 'metrics and health endpoints listening');
+    metricsClose = () => app.close();
+  }
+
+  let failure: unknown;
+  const runs = parts.map(([name, c]) =>
+    c.run(stop.signal).catch((err) => {
+      if (!stop.signal.aborted) {
+        logger.error({ err, part: name }, `virtual kubelet part "${name}" failed; stopping`);
+        failure ??= err;
+        stop.abort(err);
+      }
+    }),
+  );
+  Promise.all(parts.map(([, c]) => c.ready))
+    .then(() => {
+      logger.info('virtual kubelet ready');
+      opts.onReady?.();
+    })
+    .catch(() => {});
+  try {
+    await Promise.all(runs);
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    await events.flush().catch(() => {});
+    await metricsClose?.().catch(() => {});
+    await interlink.close().catch(() => {});
+    logger.info('virtual kubelet stopped');
+  }
+  if (failure) throw failure;
+}
+
+async function settledState(p: Promise<void>): Promise<'ok' | 'starting' | 'failed'> {
+  const pending = Symbol('pending');
+  try {
+    const r = await Promise.race([p.then(() => 'ok' as const), Promise.resolve(pending)]);
+    return r === pending ? 'starting' : 'ok';
+  } catch {
+    return 'failed';
+  }
+}
+
+export function makeInterlinkClient(config: VkConfig, logger: Logger): InterlinkClient {
+  const endpoint = interlinkEndpoint(config);
+  const tls: TlsClientOptions = {};
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw invalidInput(`cannot read ${what} ${file}: ${(err as Error).message}`, what);
+    }
+  };
+  const caFile = config.tls.caCertFile ?? config.http.caCert;
+  if (caFile) tls.ca = read(caFile, 'http.caCert');
+  if (config.tls.enabled && config.tls.certFile && config.tls.keyFile) {
+    tls.cert = read(config.tls.certFile, 'tls.certFile');
+    tls.key = read(config.tls.keyFile, 'tls.keyFile');
+  }
+  if (config.http.insecure) {
+    tls.insecureSkipVerify = true;
+    if (endpoint.kind === 'tcp' && endpoint.protocol === 'https') {
+      logger.warn('HTTP.Insecure is set: the interLink API certificate is NOT verified');
+    }
+  }
+  return createInterlinkClient({
+    endpoint,
+    tokenFile: config.vkTokenFile,
+    tls,
+    timeoutMs: config.interlinkTimeoutMs,
+    // Status polls, creates and log follows share the pool; follows hold a socket each.
+    connections: Math.max(16, config.workers * 2),
+  });
+}

@@ -1,0 +1,406 @@
+/**
+ * Pod status from the backend's PodStatus: a pure function of (current pod, backend
+ * answer, time), tested by tables. Follows the kubelet (pkg/kubelet/kubelet_pods.go
+ * getPhase, status/generate.go) and the rules of DESIGN §3:
+ *   - a terminal phase (Succeeded, Failed) is never left: the status is returned as is;
+ *   - a container never goes from terminated back to running/waiting, except through a
+ *     real restart (restartCount grew, restartPolicy is not Never);
+ *   - restartCount never shrinks;
+ *   - init containers show `Init:n/N` (waiting reason PodInitializing), app containers
+ *     wait with PodInitializing until the init containers are done, then ContainerCreating;
+ *   - conditions PodScheduled, PodReadyToStartContainers, Initialized, ContainersReady,
+ *     Ready; a condition's lastTransitionTime only moves when its status changes.
+ * Conditions owned by others (DisruptionTarget, readiness gates) are kept untouched.
+ */
+import type { ContainerStatus, PodStatus } from '../../wire/interlink.ts';
+import {
+  isTerminalPhase,
+  type KContainer,
+  type KContainerState,
+  type KContainerStatus,
+  type KPod,
+  type KPodCondition,
+  type KPodStatus,
+} from '../pods/kpod.ts';
+
+export interface StatusContext {
+  /** RFC 3339 time for new transitions. */
+  now: string;
+  /** The node's address: hostIP, and podIP (the backend runs pods behind the node's address). */
+  hostIP?: string | undefined;
+  podIP?: string | undefined;
+}
+
+const OWN_CONDITIONS = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'] as const;
+
+function cloneState(s: KContainerState | undefined): KContainerState | undefined {
+  return s === undefined ? undefined : (JSON.parse(JSON.stringify(s)) as KContainerState);
+}
+
+/** The backend's state, with the reasons kubectl shows filled in (Completed / Error). */
+export function normalizeState(s: KContainerState | undefined, now: string): KContainerState | undefined {
+  if (!s) return undefined;
+  if (s.terminated) {
+    const t = { ...s.terminated };
+    if (typeof t.exitCode !== 'number') t.exitCode = 0;
+    if (!t.reason) t.reason = t.exitCode === 0 ? 'Completed' : 'Error';
+    if (!t.finishedAt) t.finishedAt = now;
+    return { terminated: t };
+  }
+  if (s.running) return { running: { startedAt: s.running.startedAt || now } };
+  if (s.waiting) return { waiting: { ...s.waiting } };
+  return undefined;
+}
+
+function waitingStatus(spec: KContainer, reason: string, prev: KContainerStatus | undefined): KContainerStatus {
+  return {
+    name: spec.name,
+    state: { waiting: { reason } },
+    ...(prev?.lastState ? { lastState: prev.lastState } : {}),
+    ready: false,
+    restartCount: prev?.restartCount ?? 0,
+    image: spec.image ?? '',
+    imageID: prev?.imageID ?? '',
+    ...(prev?.containerID ? { containerID: prev.containerID } : {}),
+    started: false,
+  };
+}
+
+const isDefaultWaiting = (s: KContainerStatus) =>
+  !!s.state?.waiting && !s.lastState?.terminated && (s.state.waiting.reason === 'PodInitializing' || s.state.waiting.reason === 'ContainerCreating');
+
+/**
+ * One container: previous status (ours, on the Pod) merged with the backend's report.
+ * `defaultReason` is the waiting reason while the backend says nothing about it.
+ */
+export function mergeContainer(
+  spec: KContainer,
+  prev: KContainerStatus | undefined,
+  reported: ContainerStatus | undefined,
+  restartPolicy: string,
+  defaultReason: string,
+  now: string,
+): KContainerStatus {
+  if (!reported) {
+    if (!prev || isDefaultWaiting(prev)) return waitingStatus(spec, defaultReason, prev);
+    return prev;
+  }
+  const state = normalizeState(reported.state as KContainerState | undefined, now) ?? { waiting: { reason: defaultReason } };
+  // A time we filled in must not move on the next poll (that would rewrite the status every time).
+  if (state.running && !(reported.state as KContainerState | undefined)?.running?.startedAt && prev?.state?.running?.startedAt) {
+    state.running.startedAt = prev.state.running.startedAt;
+  }
+  const prevCount = prev?.restartCount ?? 0;
+  const restartCount = Math.max(prevCount, reported.restartCount ?? 0);
+  const restarted = restartCount > prevCount && restartPolicy !== 'Never';
+  if (prev?.state?.terminated && !restarted) {
+    // Terminated is final unless the container really restarted.
+    return { ...prev, ready: false, started: false };
+  }
+  let lastState = cloneState(reported.lastState as KContainerState | undefined);
+  if (!lastState?.terminated && restarted && prev?.state?.terminated) lastState = { terminated: { ...prev.state.terminated } };
+  if (!lastState?.terminated && prev?.lastState?.terminated) lastState = cloneState(prev.lastState);
+  const running = !!state.running;
+  const containerID = reported.containerID || state.terminated?.containerID || prev?.containerID;
+  return {
+    name: spec.name,
+    state,
+    ...(lastState && Object.keys(lastState).length > 0 ? { lastState } : {}),
+    ready: running && reported.ready === true,
+    restartCount,
+    image: spec.image ?? reported.image ?? '',
+    imageID: reported.imageID || prev?.imageID || '',
+    ...(containerID ? { containerID } : {}),
+    started: running,
+  };
+}
+
+/** Init containers done: each terminated with 0 (or, for sidecars, started). */
+export function initDone(specs: KContainer[], statuses: KContainerStatus[]): boolean {
+  return specs.every((spec, i) => {
+    const s = statuses[i];
+    if (spec.restartPolicy === 'Always') return !!s?.state?.running;
+    return s?.state?.terminated?.exitCode === 0;
+  });
+}
+
+/** The kubelet's getPhase, on our container statuses. */
+export function podPhase(
+  restartPolicy: string,
+  init: { specs: KContainer[]; statuses: KContainerStatus[] },
+  app: KContainerStatus[],
+  backendKnown: boolean,
+): string {
+  if (!backendKnown) return 'Pending';
+  let pendingInit = 0;
+  let failedInit = 0;
+  init.specs.forEach((spec, i) => {
+    const s = init.statuses[i];
+    const st = s?.state;
+    if (spec.restartPolicy === 'Always') {
+      if (!st?.running) pendingInit++;
+      return;
+    }
+    if (st?.running) pendingInit++;
+    else if (st?.terminated) {
+      if (st.terminated.exitCode !== 0) failedInit++;
+    } else if (st?.waiting && s?.lastState?.terminated) {
+      if (s.lastState.terminated.exitCode !== 0) failedInit++;
+    } else pendingInit++;
+  });
+  if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
+  if (pendingInit > 0 || failedInit > 0) return 'Pending';
+  let running = 0;
+  let waiting = 0;
+  let stopped = 0;
+  let succeeded = 0;
+  for (const s of app) {
+    const st = s.state;
+    if (st?.running) running++;
+    else if (st?.terminated) {
+      stopped++;
+      if (st.terminated.exitCode === 0) succeeded++;
+    } else if (st?.waiting) {
+      if (s.lastState?.terminated) stopped++;
+      else waiting++;
+    } else waiting++;
+  }
+  if (waiting > 0) return 'Pending';
+  if (running > 0) return 'Running';
+  if (stopped > 0) {
+    if (restartPolicy === 'Always') return 'Running';
+    if (stopped === succeeded) return 'Succeeded';
+    if (restartPolicy === 'Never') return 'Failed';
+    return 'Running';
+  }
+  return 'Pending';
+}
+
+function condition(type: string, ok: boolean, reason?: string, message?: string): KPodCondition {
+  return { type, status: ok ? 'True' : 'False', ...(ok || !reason ? {} : { reason }), ...(ok || !message ? {} : { message }) };
+}
+
+/**
+ * Merge computed conditions into the existing list: foreign conditions stay, ours are
+ * replaced; lastTransitionTime is kept when the status did not change.
+ */
+export function mergeConditions(existing: KPodCondition[] | undefined, ours: KPodCondition[], now: string): KPodCondition[] {
+  const byType = new Map(ours.map((c) => [c.type, c]));
+  const out: KPodCondition[] = [];
+  const seen = new Set<string>();
+  const stamp = (c: KPodCondition, prev: KPodCondition | undefined): KPodCondition => {
+    const lastTransitionTime = prev && prev.status === c.status ? (prev.lastTransitionTime ?? now) : now;
+    return { ...c, lastProbeTime: null, lastTransitionTime };
+  };
+  for (const prev of existing ?? []) {
+    const mine = byType.get(prev.type);
+    seen.add(prev.type);
+    if (!mine) {
+      out.push(prev);
+      continue;
+    }
+    // PodScheduled belongs to the scheduler once it wrote it.
+    if (prev.type === 'PodScheduled') {
+      out.push(prev);
+      continue;
+    }
+    out.push(stamp(mine, prev));
+  }
+  for (const c of ours) if (!seen.has(c.type)) out.push(stamp(c, undefined));
+  return out;
+}
+
+const names = (xs: KContainerStatus[]) => `[${xs.map((x) => x.name).join(' ')}]`;
+
+/**
+ * The pod's desired status given the backend's latest report (undefined: not reported
+ * yet). Does not mutate its inputs.
+ */
+export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: StatusContext): KPodStatus {
+  const cur: KPodStatus = pod.status ?? {};
+  if (isTerminalPhase(cur.phase)) return cur;
+  const spec = pod.spec;
+  const restartPolicy = spec.restartPolicy ?? 'Always';
+  const initSpecs = spec.initContainers ?? [];
+  const byName = <T extends { name: string }>(xs: readonly T[] | null | undefined) => new Map((xs ?? []).map((x) => [x.name, x]));
+  const prevInit = byName(cur.initContainerStatuses);
+  const prevApp = byName(cur.containerStatuses);
+  const repInit = byName(reported?.initContainers as ContainerStatus[] | undefined);
+  const repApp = byName(reported?.containers as ContainerStatus[] | undefined);
+  // Some backends report init containers among the app containers: accept both.
+  const initStatuses = initSpecs.map((c) =>
+    mergeContainer(c, prevInit.get(c.name), repInit.get(c.name) ?? repApp.get(c.name), restartPolicy === 'Always' ? 'OnFailure' : restartPolicy, 'PodInitializing', ctx.now),
+  );
+  const initialized = initDone(initSpecs, initStatuses);
+  const appDefault = initialized ? 'ContainerCreating' : 'PodInitializing';
+  const appStatuses = spec.containers.map((c) => {
+    // Before the init containers are done, the backend's view of an app container is moot.
+    const rep = initialized ? repApp.get(c.name) : undefined;
+    return mergeContainer(c, prevApp.get(c.name), rep, restartPolicy, appDefault, ctx.now);
+  });
+  const phase = podPhase(restartPolicy, { specs: initSpecs, statuses: initStatuses }, appStatuses, reported !== undefined);
+  const terminal = isTerminalPhase(phase);
+  const notReady = appStatuses.filter((s) => !s.ready);
+  const incompleteInit = initSpecs.flatMap((c, i) => (initDone([c], [initStatuses[i]!]) ? [] : [initStatuses[i]!]));
+  const containersReady = !terminal && notReady.length === 0;
+  const gates = (spec.readinessGates ?? []).map((g) => g.conditionType);
+  const gatesOk = gates.every((t) => cur.conditions?.find((c) => c.type === t)?.status === 'True');
+  const ours: KPodCondition[] = [
+    condition('PodReadyToStartContainers', reported !== undefined),
+    condition('Initialized', initialized, 'ContainersNotInitialized', `containers with incomplete status: ${names(incompleteInit)}`),
+    terminal
+      ? condition('Ready', false, 'PodCompleted', '')
+      : containersReady && !gatesOk
+        ? condition('Ready', false, 'ReadinessGatesNotReady', `corresponding condition of pod readiness gate "${gates.join('", "')}" does not exist or is not True`)
+        : condition('Ready', containersReady, 'ContainersNotReady', `containers with unready status: ${names(notReady)}`),
+    terminal
+      ? condition('ContainersReady', false, 'PodCompleted', '')
+      : condition('ContainersReady', containersReady, 'ContainersNotReady', `containers with unready status: ${names(notReady)}`),
+    condition('PodScheduled', true),
+  ];
+  const next: KPodStatus = {
+    ...cur,
+    phase,
+    conditions: mergeConditions(cur.conditions, ours, ctx.now),
+    startTime: cur.startTime || ctx.now,
+    containerStatuses: appStatuses,
+  };
+  if (initSpecs.length > 0) next.initContainerStatuses = initStatuses;
+  else delete next.initContainerStatuses;
+  if (reported !== undefined && cur.reason === 'ProviderFailed') {
+    // The backend took the pod after all: the earlier create error no longer applies.
+    delete next.reason;
+    delete next.message;
+  }
+  applyAddresses(next, ctx);
+  return next;
+}
+
+function applyAddresses(s: KPodStatus, ctx: StatusContext): void {
+  if (ctx.hostIP) {
+    s.hostIP = ctx.hostIP;
+    s.hostIPs = [{ ip: ctx.hostIP }];
+  }
+  if (ctx.podIP) {
+    s.podIP = ctx.podIP;
+    s.podIPs = [{ ip: ctx.podIP }];
+  }
+}
+
+/**
+ * A status that ends the pod: phase Failed with `reason`/`message`. Containers not yet
+ * terminated become terminated with `exit` when given (a pod whose job vanished), else
+ * stay as they are (a pod that never started).
+ */
+export function failedStatus(
+  pod: KPod,
+  reason: string,
+  message: string,
+  ctx: StatusContext,
+  exit?: { exitCode: number; reason: string; message: string },
+): KPodStatus {
+  const cur: KPodStatus = pod.status ?? {};
+  if (isTerminalPhase(cur.phase)) return cur;
+  const finish = (xs: KContainerStatus[] | undefined, specs: KContainer[]) =>
+    specs.map((spec) => {
+      const s = xs?.find((x) => x.name === spec.name) ?? waitingStatus(spec, 'ContainerCreating', undefined);
+      if (!exit || s.state?.terminated) return { ...s, ready: false, started: false };
+      const startedAt = s.state?.running?.startedAt ?? null;
+      return {
+        ...s,
+        ready: false,
+        started: false,
+        state: { terminated: { exitCode: exit.exitCode, reason: exit.reason, message: exit.message, startedAt, finishedAt: ctx.now } },
+      };
+    });
+  const next: KPodStatus = {
+    ...cur,
+    phase: 'Failed',
+    reason,
+    message,
+    startTime: cur.startTime || ctx.now,
+    containerStatuses: finish(cur.containerStatuses, pod.spec.containers),
+  };
+  if ((pod.spec.initContainers ?? []).length > 0) next.initContainerStatuses = finish(cur.initContainerStatuses, pod.spec.initContainers ?? []);
+  next.conditions = mergeConditions(
+    cur.conditions,
+    [condition('Ready', false, 'PodFailed', ''), condition('ContainersReady', false, 'PodFailed', ''), condition('PodScheduled', true)],
+    ctx.now,
+  );
+  applyAddresses(next, ctx);
+  return next;
+}
+
+/** Pending with the create error a user can act on, while the VK keeps retrying. */
+export function providerFailedPending(pod: KPod, message: string, ctx: StatusContext): KPodStatus {
+  const cur: KPodStatus = pod.status ?? {};
+  if (isTerminalPhase(cur.phase)) return cur;
+  const next: KPodStatus = { ...cur, phase: 'Pending', reason: 'ProviderFailed', message };
+  next.conditions = mergeConditions(cur.conditions, [condition('PodScheduled', true)], ctx.now);
+  return next;
+}
+
+/**
+ * The status reported once the backend confirmed the delete: every container
+ * terminated (the backend's last word where we had one), phase Succeeded when all ended
+ * with 0, else Failed. A terminal phase stays.
+ */
+export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
+  const cur: KPodStatus = pod.status ?? {};
+  const stop = (s: KContainerStatus | undefined, spec: KContainer): KContainerStatus => {
+    const base = s ?? waitingStatus(spec, 'ContainerCreating', undefined);
+    if (base.state?.terminated) return { ...base, ready: false, started: false };
+    const startedAt = base.state?.running?.startedAt ?? null;
+    return {
+      ...base,
+      ready: false,
+      started: false,
+      state: {
+        terminated: {
+          exitCode: 137,
+          reason: startedAt ? 'Error' : 'ContainerStatusUnknown',
+          message: 'stopped by interLink: the pod was deleted',
+          startedAt,
+          finishedAt: ctx.now,
+        },
+      },
+    };
+  };
+  const app = pod.spec.containers.map((spec) => stop(cur.containerStatuses?.find((x) => x.name === spec.name), spec));
+  const next: KPodStatus = { ...cur, containerStatuses: app };
+  if ((pod.spec.initContainers ?? []).length > 0) {
+    next.initContainerStatuses = (pod.spec.initContainers ?? []).map((spec) => {
+      const s = cur.initContainerStatuses?.find((x) => x.name === spec.name);
+      // An init container that never ran stays waiting: it did not fail.
+      return s?.state?.running ? stop(s, spec) : (s ?? waitingStatus(spec, 'PodInitializing', undefined));
+    });
+  }
+  if (!isTerminalPhase(cur.phase)) {
+    next.phase = app.every((s) => s.state?.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
+    next.conditions = mergeConditions(
+      cur.conditions,
+      [condition('Ready', false, 'PodCompleted', ''), condition('ContainersReady', false, 'PodCompleted', ''), condition('PodScheduled', true)],
+      ctx.now,
+    );
+  }
+  return next;
+}
+
+/** Deep equality on JSON values, ignoring key order and undefined members. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+    return false;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => sameJson(x, bb[i]));
+  }
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+export { OWN_CONDITIONS };
