@@ -12,15 +12,34 @@ import { defineConfig } from 'vitest/config';
  *   e2e     test/e2e/**\/*.test.ts          control plane + dockerd + Slurm
  */
 const common = { testTimeout: 60_000, hookTimeout: 300_000 };
-const special = ['test/**/*.k8s.test.ts', 'test/**/*.docker.test.ts', 'test/**/*.slurm.test.ts', 'test/e2e/**'];
+const special = [
+  'test/**/*.k8s.test.ts',
+  'test/**/*.docker.test.ts',
+  'test/**/*.slurm.test.ts',
+  'test/e2e/**',
+];
 
 export default defineConfig({
   test: {
     pool: 'forks',
     projects: [
       { test: { ...common, name: 'unit', include: ['test/**/*.test.ts'], exclude: special } },
-      { test: { ...common, name: 'k8s', include: ['test/**/*.k8s.test.ts'], globalSetup: ['test/support/k8s.setup.ts'] } },
-      { test: { ...common, name: 'docker', include: ['test/**/*.docker.test.ts'], globalSetup: ['test/support/docker.setup.ts'] } },
+      {
+        test: {
+          ...common,
+          name: 'k8s',
+          include: ['test/**/*.k8s.test.ts'],
+          globalSetup: ['test/support/k8s.setup.ts'],
+        },
+      },
+      {
+        test: {
+          ...common,
+          name: 'docker',
+          include: ['test/**/*.docker.test.ts'],
+          globalSetup: ['test/support/docker.setup.ts'],
+        },
+      },
       {
         test: {
           ...common,
@@ -35,7 +54,11 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 180_000,
-          globalSetup: ['test/support/k8s.setup.ts', 'test/support/docker.setup.ts', 'test/support/slurm.setup.ts'],
+          globalSetup: [
+            'test/support/k8s.setup.ts',
+            'test/support/docker.setup.ts',
+            'test/support/slurm.setup.ts',
+          ],
           // e2e suites share one control plane; run them one file at a time.
           fileParallelism: false,
         },

@@ -14,6 +14,7 @@
  * is listed as missing instead of failing the whole reference.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -285,9 +286,12 @@ function constraintsOf(s: Json): string {
   return c.length ? ` (${c.join(', ')})` : '';
 }
 
+/** Defaults computed from the machine (the home directory) are shown portably. */
+const portable = (v: string) => (homedir().length > 1 && v.startsWith(`${homedir()}/`) ? `~${v.slice(homedir().length)}` : v);
+
 function fmtDefault(v: unknown): string {
   if (v === undefined) return '';
-  if (typeof v === 'string') return v === '' ? '`""`' : `\`${v}\``;
+  if (typeof v === 'string') return v === '' ? '`""`' : `\`${portable(v)}\``;
   if (Array.isArray(v) && v.length === 0) return '`[]`';
   if (v && typeof v === 'object') return Object.keys(v).length === 0 ? '`{}`' : '';
   return `\`${JSON.stringify(v)}\``;
@@ -363,7 +367,20 @@ async function renderSection(section: Section): Promise<string> {
   return `${head}${lines.join('\n')}\n${aliasText}`;
 }
 
+/** Variables some defaults are computed from; unset while the modules load, so the output is the same everywhere. */
+const MACHINE_ENV = ['XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];
+
 export async function renderConfigReference(): Promise<string> {
+  const saved = MACHINE_ENV.map((k) => [k, process.env[k]] as const);
+  for (const k of MACHINE_ENV) delete process.env[k];
+  try {
+    return await render();
+  } finally {
+    for (const [k, v] of saved) if (v !== undefined) process.env[k] = v;
+  }
+}
+
+async function render(): Promise<string> {
   const parts = [
     '# Configuration reference',
     '',

@@ -9,9 +9,14 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
-import type { TlsClientOptions } from '../core/http-client.ts';
 import type { Endpoint } from '../core/endpoint.ts';
-import { createServer, DEFAULT_BODY_LIMIT, type ServerOptions, type ServerParts } from '../core/http-server.ts';
+import type { TlsClientOptions } from '../core/http-client.ts';
+import {
+  createServer,
+  DEFAULT_BODY_LIMIT,
+  type ServerOptions,
+  type ServerParts,
+} from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
 import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
@@ -78,6 +83,11 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
     ...opts.plugin,
     observe: (op, outcome, seconds) => pluginLatency.observe({ op, outcome }, seconds),
   });
+  // Follow streams never end on their own: cut them when the server closes (kubectl re-asks).
+  const followers = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const ctl of followers) ctl.abort(new Error('API shutting down'));
+  });
   app.addHook('onClose', async () => {
     await plugin.close();
   });
@@ -92,20 +102,26 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       const msg = (err as Error).message;
       if (code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT) {
         req.log.warn({ err: msg }, `${what}: plugin unreachable`);
-        throw new InterlinkError(code, `${what}: plugin at ${plugin.describe()} is unreachable: ${msg}`, { cause: err });
+        throw new InterlinkError(code, `${what}: plugin at ${plugin.describe()} is unreachable: ${msg}`, {
+          cause: err,
+        });
       }
       throw err;
     }
   };
 
-  app.post('/create', { schema: { body: PodCreateRequests, response: { 200: CreateStruct } } }, async (req) => {
-    const pod = req.body.pod;
-    const { data, warnings } = toRetrievedPodData(req.body);
-    for (const w of warnings) req.log.warn({ pod: podRef(pod) }, w);
-    const answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
-    req.log.info({ pod: podRef(pod), uid: pod.metadata.uid, jid: answer.PodJID }, 'pod created');
-    return answer;
-  });
+  app.post(
+    '/create',
+    { schema: { body: PodCreateRequests, response: { 200: CreateStruct } } },
+    async (req) => {
+      const pod = req.body.pod;
+      const { data, warnings } = toRetrievedPodData(req.body);
+      for (const w of warnings) req.log.warn({ pod: podRef(pod) }, w);
+      const answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
+      req.log.info({ pod: podRef(pod), uid: pod.metadata.uid, jid: answer.PodJID }, 'pod created');
+      return answer;
+    },
+  );
 
   app.route({
     method: ['DELETE', 'POST'],
@@ -141,13 +157,27 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
     handler: async (req, reply) => {
       const opts = req.body.Opts;
       if (opts.SinceSeconds && opts.SinceTime && opts.SinceTime !== '0001-01-01T00:00:00Z') {
-        throw invalidInput('Opts.SinceTime: give at most one of Opts.SinceSeconds and Opts.SinceTime', 'Opts.SinceTime');
+        throw invalidInput(
+          'Opts.SinceTime: give at most one of Opts.SinceSeconds and Opts.SinceTime',
+          'Opts.SinceTime',
+        );
       }
       const ctl = new AbortController();
+      followers.add(ctl);
       // The caller hanging up (kubectl logs -f interrupted) ends the plugin's stream too.
-      reply.raw.once('close', () => ctl.abort(new Error('log reader went away')));
+      reply.raw.once('close', () => {
+        followers.delete(ctl);
+        ctl.abort(new Error('log reader went away'));
+      });
       const answer = await viaPlugin(req, 'getLogs', () => plugin.logs(req.body, req.id, ctl.signal));
-      req.log.debug({ pod: `${req.body.Namespace}/${req.body.PodName}`, container: req.body.ContainerName, follow: opts.Follow === true }, 'log stream');
+      req.log.debug(
+        {
+          pod: `${req.body.Namespace}/${req.body.PodName}`,
+          container: req.body.ContainerName,
+          follow: opts.Follow === true,
+        },
+        'log stream',
+      );
       const type = answer.headers['content-type'];
       reply.type(typeof type === 'string' ? type : 'text/plain; charset=utf-8');
       reply.header('cache-control', 'no-cache');
@@ -166,9 +196,13 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       } catch (err) {
         req.log.warn({ err: (err as Error).message }, 'ping: plugin unreachable');
         // Whatever the failure (refused, timeout, plugin error), the link is not usable: 503.
-        throw new InterlinkError(ErrorCode.UNAVAILABLE, `plugin at ${plugin.describe()} is not answering: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new InterlinkError(
+          ErrorCode.UNAVAILABLE,
+          `plugin at ${plugin.describe()} is not answering: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
       if ('json' in answer) return reply.type('application/json').send(JSON.stringify(answer.json));
       return reply.type('text/plain; charset=utf-8').send(answer.text);

@@ -65,9 +65,13 @@ export class TokenFile {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new InterlinkError(ErrorCode.INVALID_INPUT, `invalid configuration: auth.tokenFile: cannot read ${path}: ${(err as Error).message}`, {
-        field: 'auth.tokenFile',
-      });
+      throw new InterlinkError(
+        ErrorCode.INVALID_INPUT,
+        `invalid configuration: auth.tokenFile: cannot read ${path}: ${(err as Error).message}`,
+        {
+          field: 'auth.tokenFile',
+        },
+      );
     }
     this.#install(text);
   }
@@ -87,7 +91,9 @@ export class TokenFile {
 
   #install(text: string) {
     const parsed = parseTokenFile(text);
-    this.#tokens = new Map([...parsed].map(([t, label]) => [sha256(t), label || `token#${sha256(t).slice(0, 8)}`]));
+    this.#tokens = new Map(
+      [...parsed].map(([t, label]) => [sha256(t), label || `token#${sha256(t).slice(0, 8)}`]),
+    );
   }
 
   async #refresh(): Promise<void> {
@@ -97,12 +103,14 @@ export class TokenFile {
       if (sig === this.#signature) return;
       const text = await readFile(this.path, 'utf8');
       this.#install(text);
-      if (this.#signature !== undefined) this.#log.info({ file: this.path, tokens: this.#tokens.size }, 'token file reloaded');
+      if (this.#signature !== undefined)
+        this.#log.info({ file: this.path, tokens: this.#tokens.size }, 'token file reloaded');
       this.#signature = sig;
       this.#failure = undefined;
     } catch (err) {
       const msg = (err as Error).message;
-      if (this.#failure !== msg) this.#log.error({ file: this.path, err: msg }, 'token file unreadable: rejecting all static tokens');
+      if (this.#failure !== msg)
+        this.#log.error({ file: this.path, err: msg }, 'token file unreadable: rejecting all static tokens');
       this.#failure = msg;
       this.#signature = undefined;
       this.#tokens = new Map();
@@ -132,7 +140,9 @@ export class OidcVerifier {
 
   describe(): string {
     const aud = Array.isArray(this.#cfg.audience) ? this.#cfg.audience.join('|') : this.#cfg.audience;
-    const group = this.#cfg.requiredGroup ? `, group "${this.#cfg.requiredGroup}" in claim ${this.#cfg.groupsClaim}` : '';
+    const group = this.#cfg.requiredGroup
+      ? `, group "${this.#cfg.requiredGroup}" in claim ${this.#cfg.groupsClaim}`
+      : '';
     return `OIDC (issuer ${this.#cfg.issuer}, audience ${aud}${group})`;
   }
 
@@ -150,7 +160,11 @@ export class OidcVerifier {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       doc = (await res.json()) as { jwks_uri?: unknown };
     } catch (err) {
-      throw new InterlinkError(ErrorCode.UNAVAILABLE, `cannot verify tokens: OIDC discovery at ${discovery} failed (${(err as Error).message})`, { cause: err });
+      throw new InterlinkError(
+        ErrorCode.UNAVAILABLE,
+        `cannot verify tokens: OIDC discovery at ${discovery} failed (${(err as Error).message})`,
+        { cause: err },
+      );
     }
     if (typeof doc.jwks_uri !== 'string') {
       throw new InterlinkError(ErrorCode.UNAVAILABLE, `cannot verify tokens: ${discovery} names no jwks_uri`);
@@ -174,9 +188,15 @@ export class OidcVerifier {
     }
     if (cfg.requiredGroup) {
       const groups = claimAt(payload, cfg.groupsClaim);
-      const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? groups.split(/[\s,]+/) : [];
+      const list = Array.isArray(groups)
+        ? groups.map(String)
+        : typeof groups === 'string'
+          ? groups.split(/[\s,]+/)
+          : [];
       if (!list.includes(cfg.requiredGroup)) {
-        throw unauthenticated(`missing group: the token's "${cfg.groupsClaim}" claim does not contain "${cfg.requiredGroup}"`);
+        throw unauthenticated(
+          `missing group: the token's "${cfg.groupsClaim}" claim does not contain "${cfg.requiredGroup}"`,
+        );
       }
     }
     return { method: 'oidc', name: typeof payload.sub === 'string' ? payload.sub : 'unknown-subject' };
@@ -187,7 +207,8 @@ export class OidcVerifier {
     const cfg = this.#cfg;
     switch (e.code) {
       case 'ERR_JWT_EXPIRED': {
-        const exp = typeof e.payload?.exp === 'number' ? ` at ${new Date(e.payload.exp * 1000).toISOString()}` : '';
+        const exp =
+          typeof e.payload?.exp === 'number' ? ` at ${new Date(e.payload.exp * 1000).toISOString()}` : '';
         return unauthenticated(`token expired${exp}`);
       }
       case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
@@ -196,7 +217,10 @@ export class OidcVerifier {
           const got = e.payload?.aud === undefined ? 'none' : JSON.stringify(e.payload.aud);
           return unauthenticated(`wrong audience: token is for ${got}, expected ${expected}`);
         }
-        if (e.claim === 'iss') return unauthenticated(`wrong issuer: token is from ${JSON.stringify(e.payload?.iss ?? null)}, expected ${cfg.issuer}`);
+        if (e.claim === 'iss')
+          return unauthenticated(
+            `wrong issuer: token is from ${JSON.stringify(e.payload?.iss ?? null)}, expected ${cfg.issuer}`,
+          );
         if (e.claim === 'nbf') return unauthenticated('token is not valid yet (nbf in the future)');
         return unauthenticated(`token claim "${e.claim}" is invalid: ${e.message}`);
       }
@@ -213,7 +237,11 @@ export class OidcVerifier {
       case 'ERR_JOSE_NOT_SUPPORTED':
         return unauthenticated(`token algorithm not accepted: ${e.message}`);
     }
-    return new InterlinkError(ErrorCode.UNAVAILABLE, `cannot verify tokens: signing keys at ${this.#jwksUrl} unavailable (${e.message ?? String(err)})`, { cause: err });
+    return new InterlinkError(
+      ErrorCode.UNAVAILABLE,
+      `cannot verify tokens: signing keys at ${this.#jwksUrl} unavailable (${e.message ?? String(err)})`,
+      { cause: err },
+    );
   }
 }
 
@@ -224,7 +252,11 @@ const looksLikeJwt = (t: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9
  * disabled) every request is refused — resolveApiConfig refuses that configuration unless
  * mTLS authenticates at the TLS layer, in which case callers here are `none`.
  */
-export function createAuthenticator(cfg: AuthConfig, log: Logger, opts: { mtls?: boolean } = {}): Authenticator {
+export function createAuthenticator(
+  cfg: AuthConfig,
+  log: Logger,
+  opts: { mtls?: boolean } = {},
+): Authenticator {
   if (cfg.disabled) {
     return { authenticate: async () => ({ method: 'none', name: 'anonymous' }), describe: () => 'disabled' };
   }
@@ -236,7 +268,10 @@ export function createAuthenticator(cfg: AuthConfig, log: Logger, opts: { mtls?:
       describe: () => (opts.mtls ? 'client certificates (mTLS)' : 'none'),
     };
   }
-  const parts = [file ? `token file ${file.path} (${file.size} tokens)` : '', oidc ? oidc.describe() : ''].filter(Boolean);
+  const parts = [
+    file ? `token file ${file.path} (${file.size} tokens)` : '',
+    oidc ? oidc.describe() : '',
+  ].filter(Boolean);
   return {
     describe: () => parts.join(' + ') + (opts.mtls ? ' + client certificates (mTLS)' : ''),
     async authenticate(header) {
@@ -270,7 +305,10 @@ export function authHook(authn: Authenticator) {
     } catch (err) {
       if (err instanceof InterlinkError && err.code === ErrorCode.UNAUTHENTICATED) {
         const desc = err.message.replaceAll('"', "'").replace(/[^\x20-\x7e]/g, ' ');
-        reply.header('www-authenticate', `Bearer realm="interlink", error="invalid_token", error_description="${desc}"`);
+        reply.header(
+          'www-authenticate',
+          `Bearer realm="interlink", error="invalid_token", error_description="${desc}"`,
+        );
       }
       throw err;
     }

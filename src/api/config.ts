@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '../core/config.ts';
-import { type Endpoint, parseEndpoint } from '../core/endpoint.ts';
+import { type Endpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import { DEFAULT_BODY_LIMIT } from '../core/http-server.ts';
 import { invalidInput } from '../errors/index.ts';
@@ -148,18 +148,37 @@ function readKeyFile(path: string, key: string): Buffer {
  * Reads the TLS files (not the token file: auth.ts owns that).
  */
 export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
-  const listen = parseEndpoint(cfg.interlinkUrl, cfg.interlinkPort ?? DEFAULT_API_PORT, 'interlinkUrl');
-  const plugin = parseEndpoint(cfg.sidecarUrl, cfg.sidecarPort ?? defaultSidecarPort(cfg.sidecarService), 'sidecarUrl');
+  // An explicit port key wins, then a port in the URL, then the service default.
+  const listen = parseEndpointWithDefault(
+    cfg.interlinkUrl,
+    cfg.interlinkPort,
+    DEFAULT_API_PORT,
+    'interlinkUrl',
+  );
+  const plugin = parseEndpointWithDefault(
+    cfg.sidecarUrl,
+    cfg.sidecarPort,
+    defaultSidecarPort(cfg.sidecarService),
+    'sidecarUrl',
+  );
 
   let https: ResolvedApiConfig['https'];
   const wantTls = cfg.tls.enabled || (listen.kind === 'tcp' && listen.protocol === 'https');
   if (wantTls) {
     if (listen.kind === 'unix') {
-      throw invalidInput('invalid configuration: tls.enabled: TLS is not supported on a unix socket (interlinkUrl is unix://)', 'tls.enabled');
+      throw invalidInput(
+        'invalid configuration: tls.enabled: TLS is not supported on a unix socket (interlinkUrl is unix://)',
+        'tls.enabled',
+      );
     }
-    if (!cfg.tls.certFile) throw invalidInput('invalid configuration: tls.certFile: required when serving https', 'tls.certFile');
-    if (!cfg.tls.keyFile) throw invalidInput('invalid configuration: tls.keyFile: required when serving https', 'tls.keyFile');
-    https = { cert: readKeyFile(cfg.tls.certFile, 'tls.certFile'), key: readKeyFile(cfg.tls.keyFile, 'tls.keyFile') };
+    if (!cfg.tls.certFile)
+      throw invalidInput('invalid configuration: tls.certFile: required when serving https', 'tls.certFile');
+    if (!cfg.tls.keyFile)
+      throw invalidInput('invalid configuration: tls.keyFile: required when serving https', 'tls.keyFile');
+    https = {
+      cert: readKeyFile(cfg.tls.certFile, 'tls.certFile'),
+      key: readKeyFile(cfg.tls.keyFile, 'tls.keyFile'),
+    };
     if (cfg.tls.clientCaFile) {
       https.ca = readKeyFile(cfg.tls.clientCaFile, 'tls.clientCaFile');
       https.requestCert = true;
@@ -167,17 +186,26 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     }
     if (listen.kind === 'tcp') listen.protocol = 'https';
   } else if (cfg.tls.clientCaFile) {
-    throw invalidInput('invalid configuration: tls.clientCaFile: client certificates need TLS (set tls.enabled or an https interlinkUrl)', 'tls.clientCaFile');
+    throw invalidInput(
+      'invalid configuration: tls.clientCaFile: client certificates need TLS (set tls.enabled or an https interlinkUrl)',
+      'tls.clientCaFile',
+    );
   }
 
   let pluginTls: TlsClientOptions | undefined;
   const pt = cfg.pluginTls;
   if (pt.caFile || pt.certFile || pt.keyFile || pt.insecureSkipVerify) {
     if (plugin.kind === 'tcp' && plugin.protocol === 'http') {
-      throw invalidInput('invalid configuration: pluginTls: set, but sidecarUrl is plain http (use https://)', 'pluginTls');
+      throw invalidInput(
+        'invalid configuration: pluginTls: set, but sidecarUrl is plain http (use https://)',
+        'pluginTls',
+      );
     }
     if (Boolean(pt.certFile) !== Boolean(pt.keyFile)) {
-      throw invalidInput('invalid configuration: pluginTls.certFile and pluginTls.keyFile: give both or neither', pt.certFile ? 'pluginTls.keyFile' : 'pluginTls.certFile');
+      throw invalidInput(
+        'invalid configuration: pluginTls.certFile and pluginTls.keyFile: give both or neither',
+        pt.certFile ? 'pluginTls.keyFile' : 'pluginTls.certFile',
+      );
     }
     pluginTls = {
       ...(pt.caFile ? { ca: readKeyFile(pt.caFile, 'pluginTls.caFile') } : {}),
@@ -196,6 +224,16 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     );
   }
 
-  const logLevel: LogLevel = cfg.logLevel ?? (cfg.verboseLogging ? 'debug' : cfg.errorsOnlyLogging ? 'error' : 'info');
-  return { listen, plugin, https, pluginTls, auth: a, bodyLimit: cfg.bodyLimit, pluginTimeoutMs: cfg.pluginTimeoutMs, logLevel };
+  const logLevel: LogLevel =
+    cfg.logLevel ?? (cfg.verboseLogging ? 'debug' : cfg.errorsOnlyLogging ? 'error' : 'info');
+  return {
+    listen,
+    plugin,
+    https,
+    pluginTls,
+    auth: a,
+    bodyLimit: cfg.bodyLimit,
+    pluginTimeoutMs: cfg.pluginTimeoutMs,
+    logLevel,
+  };
 }

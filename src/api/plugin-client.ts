@@ -7,14 +7,15 @@
  *
  * All methods may be called concurrently; none retries (the VK's queue decides that).
  */
-import { ErrorCode, InterlinkError, isNotFound } from '../errors/index.ts';
-import { HttpClient, type StreamAnswer, type TlsClientOptions } from '../core/http-client.ts';
+
 import type { Endpoint } from '../core/endpoint.ts';
+import { HttpClient, type StreamAnswer, type TlsClientOptions } from '../core/http-client.ts';
+import { ErrorCode, InterlinkError, isNotFound } from '../errors/index.ts';
 import {
   CreateStruct,
   type LogStruct,
-  PodStatusList,
   type PodStatus,
+  PodStatusList,
   type RetrievedPodData,
 } from '../wire/interlink.ts';
 import type { Pod } from '../wire/k8s.ts';
@@ -84,7 +85,13 @@ export class PluginClient {
   /** Statuses of many pods in ONE call (GET with a JSON body, as 0.6 plugins expect). */
   status(pods: Pod[], session: string): Promise<PodStatus[]> {
     return this.#timed('status', async () => {
-      const answer = await this.#http.call({ method: 'GET', path: '/status', body: pods, schema: StatusAnswer, session });
+      const answer = await this.#http.call({
+        method: 'GET',
+        path: '/status',
+        body: pods,
+        schema: StatusAnswer,
+        session,
+      });
       return answer ?? [];
     });
   }
@@ -94,7 +101,9 @@ export class PluginClient {
    * follower went away) ends the transfer, which closes the plugin's side too.
    */
   logs(req: LogStruct, session: string, signal: AbortSignal): Promise<StreamAnswer> {
-    return this.#timed('logs', () => this.#http.stream({ method: 'GET', path: '/getLogs', body: req, session, signal }));
+    return this.#timed('logs', () =>
+      this.#http.stream({ method: 'GET', path: '/getLogs', body: req, session, signal }),
+    );
   }
 
   /**
@@ -120,7 +129,10 @@ export class PluginClient {
     return this.#timed('stats', async () => {
       const answer = await this.#http.call({ method: 'GET', path: '/stats/summary', session });
       if (typeof answer === 'string') {
-        throw new InterlinkError(ErrorCode.BACKEND, `GET /stats/summary on ${this.describe()}: answer is not JSON`);
+        throw new InterlinkError(
+          ErrorCode.BACKEND,
+          `GET /stats/summary on ${this.describe()}: answer is not JSON`,
+        );
       }
       return answer;
     });

@@ -74,14 +74,24 @@ export function toRetrievedPodData(req: PodCreateRequests): RetrieveResult {
         const name = String(vol.configMap.name ?? '');
         const cm = configMaps.get(name);
         if (cm) entry.configMaps.push(cm);
-        else if (vol.configMap.optional === true) warnings.push(`optional ConfigMap "${name}" (volume ${m.name}) is absent`);
-        else throw invalidInput(`configmaps: volume "${m.name}" of container ${c.name} needs ConfigMap "${name}", which the request does not carry`, 'configmaps');
+        else if (vol.configMap.optional === true)
+          warnings.push(`optional ConfigMap "${name}" (volume ${m.name}) is absent`);
+        else
+          throw invalidInput(
+            `configmaps: volume "${m.name}" of container ${c.name} needs ConfigMap "${name}", which the request does not carry`,
+            'configmaps',
+          );
       } else if (vol.secret) {
         const name = String(vol.secret.secretName ?? '');
         const s = secrets.get(name);
         if (s) entry.secrets.push(s);
-        else if (vol.secret.optional === true) warnings.push(`optional Secret "${name}" (volume ${m.name}) is absent`);
-        else throw invalidInput(`secrets: volume "${m.name}" of container ${c.name} needs Secret "${name}", which the request does not carry`, 'secrets');
+        else if (vol.secret.optional === true)
+          warnings.push(`optional Secret "${name}" (volume ${m.name}) is absent`);
+        else
+          throw invalidInput(
+            `secrets: volume "${m.name}" of container ${c.name} needs Secret "${name}", which the request does not carry`,
+            'secrets',
+          );
       } else if (vol.projected) {
         // The VK resolves a projected volume into one ConfigMap named after the volume.
         const p = projected.get(m.name);

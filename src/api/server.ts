@@ -22,11 +22,17 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
   const mtls = Boolean(cfg.https?.requestCert);
   const authn = createAuthenticator(cfg.auth, logger, { mtls });
   if (cfg.auth.disabled) {
-    logger.warn('authentication is DISABLED (auth.disabled: true): anyone who can reach the API can run pods');
+    logger.warn(
+      'authentication is DISABLED (auth.disabled: true): anyone who can reach the API can run pods',
+    );
   }
   const api = buildApiApp({
     logger,
-    plugin: { endpoint: cfg.plugin, ...(cfg.pluginTls ? { tls: cfg.pluginTls } : {}), timeoutMs: cfg.pluginTimeoutMs },
+    plugin: {
+      endpoint: cfg.plugin,
+      ...(cfg.pluginTls ? { tls: cfg.pluginTls } : {}),
+      timeoutMs: cfg.pluginTimeoutMs,
+    },
     auth: authn,
     bodyLimit: cfg.bodyLimit,
     ...(cfg.https ? { https: cfg.https } : {}),
@@ -36,7 +42,10 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
     api,
     async listen() {
       const url = await listenOn(api.app, cfg.listen);
-      logger.info({ url, plugin: formatEndpoint(cfg.plugin), auth: authn.describe() }, `interLink API listening on ${url}`);
+      logger.info(
+        { url, plugin: formatEndpoint(cfg.plugin), auth: authn.describe() },
+        `interLink API listening on ${url}`,
+      );
       return url;
     },
     close() {

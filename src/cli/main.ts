@@ -14,7 +14,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadApiConfig, LOG_LEVELS, resolveApiConfig } from '../api/config.ts';
+import { LOG_LEVELS, loadApiConfig, resolveApiConfig } from '../api/config.ts';
 import { prepareApi } from '../api/server.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode } from '../errors/index.ts';
@@ -40,13 +40,16 @@ export interface MainIo {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 const parsePort = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number (0-65535)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('not a port number (0-65535)');
   return n;
 };
 
@@ -57,12 +60,21 @@ const aborted = (signal: AbortSignal) =>
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
-export function buildProgram(io: MainIo, run: (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>): Command {
+export function buildProgram(
+  io: MainIo,
+  run: (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>,
+): Command {
   const program = new Command('interlink')
-    .description('Run Kubernetes Pods on Docker hosts and Slurm clusters through a virtual node (interLink 0.6 wire compatible)')
+    .description(
+      'Run Kubernetes Pods on Docker hosts and Slurm clusters through a virtual node (interLink 0.6 wire compatible)',
+    )
     .version(version(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'YAML configuration file (api: default $INTERLINKCONFIGPATH)')
-    .addOption(new Option('--log-level <level>', 'log level (default: from the configuration, else info)').choices(LOG_LEVELS))
+    .addOption(
+      new Option('--log-level <level>', 'log level (default: from the configuration, else info)').choices(
+        LOG_LEVELS,
+      ),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
@@ -104,7 +116,12 @@ export function buildProgram(io: MainIo, run: (fn: (logger: Logger) => Promise<v
     .action(async (name: string, _o, cmd: Command) => {
       const g = globals(cmd);
       await run(async (logger) => {
-        const served = await servePlugin(name, { configFile: g.config, env: io.env, logger, signal: io.signal });
+        const served = await servePlugin(name, {
+          configFile: g.config,
+          env: io.env,
+          logger,
+          signal: io.signal,
+        });
         await served.closed;
         logger.info('plugin stopped');
       }, g);
@@ -121,7 +138,13 @@ export function buildProgram(io: MainIo, run: (fn: (logger: Logger) => Promise<v
         // Loaded on demand: `interlink api` never imports the Kubernetes client.
         const vkModule = '../vk/run.ts';
         const { runVirtualKubelet } = (await import(vkModule)) as typeof import('../vk/run.ts');
-        await runVirtualKubelet({ configFile: g.config, nodeName: o.nodename, kubeconfig: o.kubeconfig, logger, signal: io.signal });
+        await runVirtualKubelet({
+          configFile: g.config,
+          nodeName: o.nodename,
+          kubeconfig: o.kubeconfig,
+          logger,
+          signal: io.signal,
+        });
       }, g);
     });
 
@@ -133,26 +156,31 @@ export function buildProgram(io: MainIo, run: (fn: (logger: Logger) => Promise<v
     .option('--host <host>', 'API listen address', '127.0.0.1')
     .option('--plugin-config <file>', 'plugin configuration file')
     .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
-    .action(async (o: { plugin: string; port: number; host: string; pluginConfig?: string; auth: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      await run(async (logger) => {
-        const up = await startUp({
-          plugin: o.plugin,
-          port: o.port,
-          host: o.host,
-          noAuth: !o.auth,
-          configFile: g.config,
-          pluginConfigFile: o.pluginConfig,
-          env: io.env,
-          logger,
-          signal: io.signal,
-        });
-        io.stdout(`${up.banner}\n`);
-        await aborted(io.signal);
-        logger.info('shutting down');
-        await up.close();
-      }, g);
-    });
+    .action(
+      async (
+        o: { plugin: string; port: number; host: string; pluginConfig?: string; auth: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        await run(async (logger) => {
+          const up = await startUp({
+            plugin: o.plugin,
+            port: o.port,
+            host: o.host,
+            noAuth: !o.auth,
+            configFile: g.config,
+            pluginConfigFile: o.pluginConfig,
+            env: io.env,
+            logger,
+            signal: io.signal,
+          });
+          io.stdout(`${up.banner}\n`);
+          await aborted(io.signal);
+          logger.info('shutting down');
+          await up.close();
+        }, g);
+      },
+    );
 
   return program;
 }
@@ -168,7 +196,8 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
       // INVALID_INPUT escaping to here is configuration: request errors never leave a server.
       code = codeOf(err) === ErrorCode.INVALID_INPUT ? EXIT_CONFIG : EXIT_RUNTIME;
       const message = (err as Error).message ?? String(err);
-      if (code === EXIT_CONFIG) logger.error({ code: 'INVALID_INPUT', field: (err as { field?: string }).field }, message);
+      if (code === EXIT_CONFIG)
+        logger.error({ code: 'INVALID_INPUT', field: (err as { field?: string }).field }, message);
       else logger.error({ err }, message);
       io.stderr(`interlink: ${message}\n`);
     } finally {

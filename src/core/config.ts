@@ -54,7 +54,13 @@ function unwrapObject(t: z.ZodType): AnyObject | undefined {
 }
 
 /** Rewrite raw keys to the schema's canonical names, recursively; collect unknown ones. */
-function canonicalize(raw: unknown, schema: AnyObject, path: string, aliases: Map<string, string>, unknown: string[]): unknown {
+function canonicalize(
+  raw: unknown,
+  schema: AnyObject,
+  path: string,
+  aliases: Map<string, string>,
+  unknown: string[],
+): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const shape = schema.shape as Record<string, z.ZodType>;
   const byNorm = new Map(Object.keys(shape).map((k) => [normalizeKey(k), k]));
@@ -72,7 +78,9 @@ function canonicalize(raw: unknown, schema: AnyObject, path: string, aliases: Ma
       continue;
     }
     const child = unwrapObject(shape[canon]!);
-    out[canon] = child ? canonicalize(value, child, path ? `${path}.${canon}` : canon, aliases, unknown) : value;
+    out[canon] = child
+      ? canonicalize(value, child, path ? `${path}.${canon}` : canon, aliases, unknown)
+      : value;
   }
   return out;
 }
@@ -102,11 +110,16 @@ export function readConfigFile(file: string): Record<string, unknown> {
     throw invalidInput(`configuration file ${file} is not valid YAML: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw invalidInput(`configuration file ${file} must be a YAML mapping`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw invalidInput(`configuration file ${file} must be a YAML mapping`);
   return doc as Record<string, unknown>;
 }
 
-export function loadConfig<S extends AnyObject>(schema: S, spec: ConfigSpec, input: ConfigInput = {}): z.output<S> {
+export function loadConfig<S extends AnyObject>(
+  schema: S,
+  spec: ConfigSpec,
+  input: ConfigInput = {},
+): z.output<S> {
   const env = input.env ?? process.env;
   const aliases = new Map(Object.entries(spec.aliases ?? {}).map(([k, v]) => [normalizeKey(k), v]));
   const unknown: string[] = [];
@@ -127,7 +140,10 @@ export function loadConfig<S extends AnyObject>(schema: S, spec: ConfigSpec, inp
     }
   }
   if (unknown.length > 0) {
-    input.logger?.warn({ keys: unknown, file: input.file }, `unknown configuration keys ignored: ${unknown.join(', ')}`);
+    input.logger?.warn(
+      { keys: unknown, file: input.file },
+      `unknown configuration keys ignored: ${unknown.join(', ')}`,
+    );
   }
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
@@ -135,15 +151,22 @@ export function loadConfig<S extends AnyObject>(schema: S, spec: ConfigSpec, inp
     const key = issue.path.join('.');
     const from = origin.get(key) ?? (input.file ? `file ${input.file}` : 'defaults');
     const accepted = describeAccepted(issue);
-    throw invalidInput(`invalid configuration: ${key || '(root)'} (from ${from}): ${issue.message}${accepted}`, key);
+    throw invalidInput(
+      `invalid configuration: ${key || '(root)'} (from ${from}): ${issue.message}${accepted}`,
+      key,
+    );
   }
   return parsed.data;
 }
 
 function describeAccepted(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_value' && 'values' in issue) return ` (accepted: ${issue.values.map(String).join(', ')})`;
-  if (issue.code === 'invalid_type') return ` (accepted: ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`})`;
-  if (issue.code === 'too_small') return ` (accepted: ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)})`;
-  if (issue.code === 'too_big') return ` (accepted: ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)})`;
+  if (issue.code === 'invalid_value' && 'values' in issue)
+    return ` (accepted: ${issue.values.map(String).join(', ')})`;
+  if (issue.code === 'invalid_type')
+    return ` (accepted: ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`})`;
+  if (issue.code === 'too_small')
+    return ` (accepted: ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)})`;
+  if (issue.code === 'too_big')
+    return ` (accepted: ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)})`;
   return '';
 }

@@ -13,7 +13,11 @@ export function parseEndpoint(url: string, port?: number | string, what = 'url')
   const raw = url.trim();
   if (raw.startsWith('unix://')) {
     const path = raw.slice('unix://'.length);
-    if (!path.startsWith('/')) throw invalidInput(`${what}: a unix socket URL needs an absolute path (unix:///run/x.sock), got "${url}"`, what);
+    if (!path.startsWith('/'))
+      throw invalidInput(
+        `${what}: a unix socket URL needs an absolute path (unix:///run/x.sock), got "${url}"`,
+        what,
+      );
     return { kind: 'unix', path };
   }
   const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`;
@@ -21,7 +25,10 @@ export function parseEndpoint(url: string, port?: number | string, what = 'url')
   try {
     parsed = new URL(withScheme);
   } catch {
-    throw invalidInput(`${what}: "${url}" is not a URL (expected http://host, https://host or unix:///path)`, what);
+    throw invalidInput(
+      `${what}: "${url}" is not a URL (expected http://host, https://host or unix:///path)`,
+      what,
+    );
   }
   const protocol = parsed.protocol.replace(':', '');
   if (protocol !== 'http' && protocol !== 'https') {
@@ -41,4 +48,19 @@ export function formatEndpoint(ep: Endpoint): string {
   if (ep.kind === 'unix') return `unix://${ep.path}`;
   const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
   return `${ep.protocol}://${host}:${ep.port}`;
+}
+
+/**
+ * `parseEndpoint` with a fallback port: an explicit `port` wins, then a port written in the
+ * URL, then `defaultPort` (not the scheme's 80/443: interLink's services have their own).
+ */
+export function parseEndpointWithDefault(
+  url: string,
+  port: number | string | undefined,
+  defaultPort: number,
+  what = 'url',
+): Endpoint {
+  const hasPort = /^(?:[a-z]+:\/\/)?(?:\[[^\]]*\]|[^/:[\]]+):\d+(?:[/?#]|$)/i.test(url.trim());
+  const explicit = port === undefined || port === '' ? undefined : port;
+  return parseEndpoint(url, explicit ?? (hasPort ? undefined : defaultPort), what);
 }

@@ -113,7 +113,10 @@ export class HttpClient {
     try {
       value = text === '' ? undefined : JSON.parse(text);
     } catch {
-      throw new InterlinkError(ErrorCode.BACKEND, `${opts.method} ${opts.path} on ${this.describe()}: answer is not JSON: ${text.slice(0, 200)}`);
+      throw new InterlinkError(
+        ErrorCode.BACKEND,
+        `${opts.method} ${opts.path} on ${this.describe()}: answer is not JSON: ${text.slice(0, 200)}`,
+      );
     }
     const parsed = opts.schema.safeParse(value);
     if (!parsed.success) {
@@ -190,14 +193,20 @@ export class HttpClient {
     if (err instanceof InterlinkError) return err;
     const what = `${opts.method} ${opts.path} on ${this.describe()}`;
     if (timedOutAfter !== undefined || err instanceof undiciErrors.ConnectTimeoutError) {
-      return new InterlinkError(ErrorCode.TIMEOUT, `${what}: no answer within ${timedOutAfter ?? this.#opts.connectTimeoutMs ?? 5000} ms`, { cause: err });
+      return new InterlinkError(
+        ErrorCode.TIMEOUT,
+        `${what}: no answer within ${timedOutAfter ?? this.#opts.connectTimeoutMs ?? 5000} ms`,
+        { cause: err },
+      );
     }
     if (opts.signal?.aborted) {
       return new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: aborted by the caller`, { cause: err });
     }
     const code = (err as { code?: string }).code ?? '';
     const message = (err as Error).message ?? String(err);
-    return new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: unreachable (${code || message})`, { cause: err });
+    return new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: unreachable (${code || message})`, {
+      cause: err,
+    });
   }
 }
 

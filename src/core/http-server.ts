@@ -9,19 +9,26 @@
 import { chmod, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import {
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { ErrorCode, InterlinkError, toHttpStatus } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { Logger } from './logger.ts';
 
-export type ZodApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+export type ZodApp = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 export interface ServerOptions {
   logger: Logger;
@@ -67,7 +74,10 @@ export function createServer(opts: ServerOptions): ServerParts {
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${(err as Error).message}`), undefined);
+      done(
+        new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${(err as Error).message}`),
+        undefined,
+      );
     }
   });
   // Some clients (interLink 0.6 plugins' SDKs, curl) omit or vary the content type: treat as JSON.
@@ -76,7 +86,8 @@ export function createServer(opts: ServerOptions): ServerParts {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     parser(req, text, (err, value) => {
-      if (err) done(new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${err.message}`), undefined);
+      if (err)
+        done(new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${err.message}`), undefined);
       else done(null, value);
     });
   });
@@ -99,7 +110,10 @@ export function createServer(opts: ServerOptions): ServerParts {
     const route = req.routeOptions.url ?? 'unknown';
     requests.inc({ method: req.method, route, code: String(reply.statusCode) });
     latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
-    req.log.debug({ method: req.method, url: req.url, code: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.debug(
+      { method: req.method, url: req.url, code: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
   fastify.addHook('onSend', async (req, reply, payload) => {
     reply.header(SESSION_HEADER, req.id);
@@ -111,7 +125,16 @@ export function createServer(opts: ServerOptions): ServerParts {
     const status = body.status;
     if (status >= 500) req.log.error({ err }, body.message);
     else req.log.info({ code: body.code, field: body.field }, body.message);
-    reply.status(status).type('application/json').send(JSON.stringify({ code: body.code, message: body.message, ...(body.field ? { field: body.field } : {}) }));
+    reply
+      .status(status)
+      .type('application/json')
+      .send(
+        JSON.stringify({
+          code: body.code,
+          message: body.message,
+          ...(body.field ? { field: body.field } : {}),
+        }),
+      );
   });
   fastify.setNotFoundHandler((req, reply) => {
     reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url}` });
@@ -143,7 +166,13 @@ export function errorBody(err: unknown): MappedError {
   if (err instanceof InterlinkError) {
     return { status: toHttpStatus(err.code), code: err.code, message: err.message, field: err.field };
   }
-  const fe = err as FastifyError & { validation?: Array<{ instancePath?: string; message?: string; params?: { issue?: { path?: unknown[] } } }> };
+  const fe = err as FastifyError & {
+    validation?: Array<{
+      instancePath?: string;
+      message?: string;
+      params?: { issue?: { path?: unknown[] } };
+    }>;
+  };
   if (Array.isArray(fe.validation) && fe.validation.length > 0) {
     const parts = fe.validation.slice(0, 5).map((v) => {
       const path = v.instancePath?.replace(/^\//, '').replaceAll('/', '.') || '(body)';
@@ -159,7 +188,11 @@ export function errorBody(err: unknown): MappedError {
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: ErrorCode.TOO_LARGE, message: `request body is larger than the limit (${fe.message})` };
+      return {
+        status: 413,
+        code: ErrorCode.TOO_LARGE,
+        message: `request body is larger than the limit (${fe.message})`,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, code: ErrorCode.INVALID_INPUT, message: fe.message };
@@ -185,7 +218,11 @@ export async function listenOn(app: FastifyInstance | ZodApp, ep: Endpoint): Pro
   if (ep.kind === 'unix') {
     const st = await stat(ep.path).catch(() => undefined);
     if (st) {
-      if (!st.isSocket()) throw new InterlinkError(ErrorCode.INVALID_INPUT, `${ep.path} exists and is not a socket; refusing to replace it`);
+      if (!st.isSocket())
+        throw new InterlinkError(
+          ErrorCode.INVALID_INPUT,
+          `${ep.path} exists and is not a socket; refusing to replace it`,
+        );
       await rm(ep.path);
     }
     const previous = process.umask(0o177);

@@ -2,7 +2,7 @@
  * One logger factory for every process: JSON lines by default (for log collectors),
  * pretty when stderr is a terminal. Children carry `component` and, per request, `session`.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -21,10 +21,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     return pino({
       level,
       base,
-      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' },
+      },
     });
   }
-  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: false }));
+  return pino(
+    { level, base, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 2, sync: false }),
+  );
 }
 
 /** A logger that writes nothing, for tests and library use. */

@@ -67,7 +67,12 @@ export const isNotFound = (err: unknown) => codeOf(err) === ErrorCode.NOT_FOUND;
 /** Worth another attempt later: the other side was down, slow or failing, not refusing. */
 export function isRetryable(err: unknown): boolean {
   const code = codeOf(err);
-  return code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT || code === ErrorCode.BACKEND || code === ErrorCode.INTERNAL;
+  return (
+    code === ErrorCode.UNAVAILABLE ||
+    code === ErrorCode.TIMEOUT ||
+    code === ErrorCode.BACKEND ||
+    code === ErrorCode.INTERNAL
+  );
 }
 
 export function toHttpStatus(code: ErrorCode): number {

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { loadConfig, Port } from '../core/config.ts';
-import { type Endpoint, formatEndpoint, parseEndpoint } from '../core/endpoint.ts';
+import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import { DEFAULT_BODY_LIMIT, listenOn, type ServerParts } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
@@ -82,10 +82,17 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
     { file, env, logger: opts.logger, ...(opts.overrides ? { overrides: opts.overrides } : {}) },
   ) as Record<string, unknown> & z.output<z.ZodObject<typeof ServingShape>>;
   const endpoint = config.socket
-    ? parseEndpoint(config.socket.startsWith('unix://') ? config.socket : `unix://${config.socket}`, undefined, 'socket')
-    : parseEndpoint(config.sidecarUrl, config.sidecarPort ?? mod.defaultPort, 'sidecarUrl');
+    ? parseEndpoint(
+        config.socket.startsWith('unix://') ? config.socket : `unix://${config.socket}`,
+        undefined,
+        'socket',
+      )
+    : parseEndpointWithDefault(config.sidecarUrl, config.sidecarPort, mod.defaultPort, 'sidecarUrl');
   if (endpoint.kind === 'tcp' && endpoint.protocol === 'https') {
-    throw invalidInput('invalid configuration: sidecarUrl: plugins serve http or a unix socket; put TLS in front if needed', 'sidecarUrl');
+    throw invalidInput(
+      'invalid configuration: sidecarUrl: plugins serve http or a unix socket; put TLS in front if needed',
+      'sidecarUrl',
+    );
   }
   return { name, mod, config, endpoint };
 }
@@ -93,7 +100,9 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
 /** Create and serve a plugin. Configuration errors throw before anything listens. */
 export async function servePlugin(name: string, opts: ServePluginOptions): Promise<ServedPlugin> {
   const { mod, config, endpoint } = await loadPluginConfig(name, opts);
-  const level = config.logLevel ?? (config.verboseLogging === true || config.verboseLogging === 'true' ? 'debug' : undefined);
+  const level =
+    config.logLevel ??
+    (config.verboseLogging === true || config.verboseLogging === 'true' ? 'debug' : undefined);
   const logger = opts.logger.child({ plugin: name }, level ? { level } : {});
   const plugin = await mod.create(config, logger);
   const parts = buildPluginApp(plugin, { logger, bodyLimit: config.bodyLimit });
@@ -128,5 +137,13 @@ export async function servePlugin(name: string, opts: ServePluginOptions): Promi
   };
   if (opts.signal?.aborted) await close();
   else opts.signal?.addEventListener('abort', () => void close(), { once: true });
-  return { name: name as PluginName, plugin, parts, endpoint, url: url || formatEndpoint(endpoint), close, closed };
+  return {
+    name: name as PluginName,
+    plugin,
+    parts,
+    endpoint,
+    url: url || formatEndpoint(endpoint),
+    close,
+    closed,
+  };
 }

@@ -36,7 +36,11 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
-export function podRef(pod: V1Pod, fieldPath?: string): ObjectRef {
+/** Works on client-node V1Pods and on raw JSON pods alike. */
+export function podRef(
+  pod: V1Pod | { metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string } },
+  fieldPath?: string,
+): ObjectRef {
   const m = pod.metadata ?? {};
   return {
     kind: 'Pod',

@@ -32,8 +32,23 @@ export const RetrievedPodData = z.looseObject({
   jobScript: z.string().optional(),
 });
 
-/** Older plugins take a one-element array of RetrievedPodData; ours accept both shapes. */
-export const RetrievedPodDataBody = z.union([RetrievedPodData, z.array(RetrievedPodData).length(1)]);
+/**
+ * Older plugins take a one-element array of RetrievedPodData; ours accept both shapes and
+ * unwrap the array. Not a z.union: a union reports a bad field deep inside the pod as
+ * "invalid input" at the root, while this keeps the path of the field at fault.
+ */
+export const RetrievedPodDataBody = z.preprocess((body, ctx) => {
+  if (!Array.isArray(body)) return body;
+  if (body.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a RetrievedPodData object or a one-element array of it, got an array of ${body.length}`,
+      input: body,
+    });
+    return z.NEVER;
+  }
+  return body[0];
+}, RetrievedPodData);
 
 export const CreateStruct = z.looseObject({
   PodUID: z.string(),
@@ -44,7 +59,8 @@ export const PodStatus = z.looseObject({
   name: z.string(),
   UID: z.string(),
   namespace: z.string(),
-  JID: z.string().optional(),
+  /** Python SDK plugins may send `null` or leave it out. */
+  JID: z.string().nullish(),
   containers: z.array(ContainerStatus).nullish(),
   initContainers: z.array(ContainerStatus).nullish(),
 });

@@ -17,7 +17,8 @@ import {
   writeTokenFile,
 } from './harness.ts';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 
 describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin over a unix socket', (kind) => {
   let logs: CapturedLogs;
@@ -67,14 +68,25 @@ describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin o
 
   it('GET /status with a JSON body asks the plugin ONCE for all pods; POST works too', async () => {
     const uids = ['a1', 'a2', 'a3'].map((s) => `${kind}-${s}`);
-    for (const uid of uids) expect((await api.client.request('POST', '/create', { pod: pod(`p-${uid}`, uid) })).status).toBe(200);
+    for (const uid of uids)
+      expect((await api.client.request('POST', '/create', { pod: pod(`p-${uid}`, uid) })).status).toBe(200);
     const before = mock.mock.calls();
     const pods = [...uids.map((uid) => pod(`p-${uid}`, uid)), pod('unknown', `${kind}-never-created`)];
     const res = await api.client.request('GET', '/status', pods);
     expect(res.status, res.text).toBe(200);
-    const body = res.json() as Array<{ UID: string; name: string; namespace: string; JID: string; containers: unknown[] }>;
+    const body = res.json() as Array<{
+      UID: string;
+      name: string;
+      namespace: string;
+      JID: string;
+      containers: unknown[];
+    }>;
     expect(body.map((s) => s.UID).sort()).toEqual([...uids].sort());
-    expect(body[0]).toMatchObject({ namespace: 'default', JID: expect.stringMatching(/^mock-/), containers: [expect.objectContaining({ name: 'main' })] });
+    expect(body[0]).toMatchObject({
+      namespace: 'default',
+      JID: expect.stringMatching(/^mock-/),
+      containers: [expect.objectContaining({ name: 'main' })],
+    });
     const after = mock.mock.calls();
     expect(after.status - before.status).toBe(1);
     expect(after.statusPods - before.statusPods).toBe(4);
@@ -99,7 +111,10 @@ describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin o
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
       expect(res.text.trim().split('\n')).toHaveLength(3);
     }
-    const tail = await api.client.request('GET', '/getLogs', { ...logReq, Opts: { ...logReq.Opts, Tail: 1, Timestamps: true } });
+    const tail = await api.client.request('GET', '/getLogs', {
+      ...logReq,
+      Opts: { ...logReq.Opts, Tail: 1, Timestamps: true },
+    });
     const lines = tail.text.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -112,7 +127,10 @@ describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin o
     const res = await api.client.request('POST', '/pinglink');
     expect(res.status, res.text).toBe(200);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.json()).toMatchObject({ status: 'ok', resources: { cpu: expect.any(String), pods: expect.any(String) } });
+    expect(res.json()).toMatchObject({
+      status: 'ok',
+      resources: { cpu: expect.any(String), pods: expect.any(String) },
+    });
   });
 
   it('DELETE and POST /delete remove the pod in the plugin and drop the cache entry', async () => {
@@ -159,17 +177,27 @@ describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin o
     expect(ready.status).toBe(200);
     const m = await api.client.request('GET', '/metrics');
     expect(m.status).toBe(200);
-    expect(m.text).toMatch(/interlink_api_http_requests_total\{method="POST",route="\/create",code="200"\} \d+/);
-    expect(m.text).toMatch(/interlink_api_http_request_duration_seconds_count\{method="GET",route="\/status"\} \d+/);
-    expect(m.text).toMatch(/interlink_api_plugin_call_duration_seconds_count\{op="status",outcome="ok"\} \d+/);
-    expect(m.text).toMatch(/interlink_api_plugin_call_duration_seconds_count\{op="create",outcome="ok"\} \d+/);
+    expect(m.text).toMatch(
+      /interlink_api_http_requests_total\{method="POST",route="\/create",code="200"\} \d+/,
+    );
+    expect(m.text).toMatch(
+      /interlink_api_http_request_duration_seconds_count\{method="GET",route="\/status"\} \d+/,
+    );
+    expect(m.text).toMatch(
+      /interlink_api_plugin_call_duration_seconds_count\{op="status",outcome="ok"\} \d+/,
+    );
+    expect(m.text).toMatch(
+      /interlink_api_plugin_call_duration_seconds_count\{op="create",outcome="ok"\} \d+/,
+    );
     const cached = /interlink_api_cached_pods (\d+)/.exec(m.text);
     expect(Number(cached?.[1])).toBe(api.api.api.cache.size);
   });
 
   it('propagates the InterLink-Http-Session header to the plugin and into every log line', async () => {
     const session = `status#${kind}-sess-42`;
-    const res = await api.client.request('GET', '/status', [pod('x', `${kind}-sess`)], { [SESSION_HEADER]: session });
+    const res = await api.client.request('GET', '/status', [pod('x', `${kind}-sess`)], {
+      [SESSION_HEADER]: session,
+    });
     expect(res.headers[SESSION_HEADER]).toBe(session);
     const tagged = logs.lines().filter((l) => l.session === session);
     // The API's request log and the plugin's request log both carry it.

@@ -2,15 +2,24 @@
  * Authentication over real HTTP: static token file (re-read on change) and OIDC JWTs
  * verified against a JWKS generated here with jose and served by a local HTTP server.
  */
+
+import { rename, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTokenFile } from '../../src/api/auth.ts';
 import { loadApiConfig, resolveApiConfig } from '../../src/api/config.ts';
-import { type ApiUnderTest, captureLogger, startApi, startMock, TOKEN, tempDir, writeTokenFile } from './harness.ts';
+import {
+  type ApiUnderTest,
+  captureLogger,
+  startApi,
+  startMock,
+  TOKEN,
+  tempDir,
+  writeTokenFile,
+} from './harness.ts';
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
@@ -19,8 +28,20 @@ describe('parseTokenFile', () => {
     ['', []],
     ['# only a comment\n\n   \n', []],
     ['abc\n', [['abc', '']]],
-    ['abc  vk-a\r\ndef\tvk b # trailing comment\n', [['abc', 'vk-a'], ['def', 'vk b']]],
-    ['  spaced  \n#x\nlast', [['spaced', ''], ['last', '']]],
+    [
+      'abc  vk-a\r\ndef\tvk b # trailing comment\n',
+      [
+        ['abc', 'vk-a'],
+        ['def', 'vk b'],
+      ],
+    ],
+    [
+      '  spaced  \n#x\nlast',
+      [
+        ['spaced', ''],
+        ['last', ''],
+      ],
+    ],
   ])('%j', (text, want) => {
     expect([...parseTokenFile(text)]).toEqual(want);
   });
@@ -40,7 +61,10 @@ describe('API authentication', () => {
   const logs = captureLogger();
   const apis: ApiUnderTest[] = [];
 
-  const sign = (claims: JWTPayload, opts: { key?: Key; exp?: string | number; aud?: string; iss?: string } = {}) =>
+  const sign = (
+    claims: JWTPayload,
+    opts: { key?: Key; exp?: string | number; aud?: string; iss?: string } = {},
+  ) =>
     new SignJWT({ groups: ['hpc-users'], ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .setSubject('system:serviceaccount:interlink:vk')
@@ -91,7 +115,12 @@ describe('API authentication', () => {
 
   async function expect401(a: ApiUnderTest, authorization: string | undefined, message: RegExp) {
     a.client.token = undefined;
-    const res = await a.client.request('POST', '/pinglink', undefined, authorization === undefined ? {} : { authorization });
+    const res = await a.client.request(
+      'POST',
+      '/pinglink',
+      undefined,
+      authorization === undefined ? {} : { authorization },
+    );
     expect(res.status, res.text).toBe(401);
     expect(res.json()).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringMatching(message) });
     expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="interlink"/);
@@ -144,17 +173,29 @@ describe('API authentication', () => {
   });
 
   it('OIDC with a JWKS URL: valid JWT passes; expired, wrong audience, wrong issuer, foreign key, missing group → 401', async () => {
-    const a = await api({ oidc: { issuer, jwksUrl: `${issuer}/keys`, audience: 'interlink', requiredGroup: 'hpc-users' } });
+    const a = await api({
+      oidc: { issuer, jwksUrl: `${issuer}/keys`, audience: 'interlink', requiredGroup: 'hpc-users' },
+    });
     a.client.token = undefined;
-    const ok = await a.client.request('POST', '/pinglink', undefined, { authorization: `Bearer ${await sign({})}` });
+    const ok = await a.client.request('POST', '/pinglink', undefined, {
+      authorization: `Bearer ${await sign({})}`,
+    });
     expect(ok.status, ok.text).toBe(200);
 
     const past = Math.floor(Date.now() / 1000) - 3600;
     await expect401(a, `Bearer ${await sign({}, { exp: past })}`, /^token expired at \d{4}-/);
-    await expect401(a, `Bearer ${await sign({}, { aud: 'someone-else' })}`, /^wrong audience: token is for "someone-else", expected interlink$/);
+    await expect401(
+      a,
+      `Bearer ${await sign({}, { aud: 'someone-else' })}`,
+      /^wrong audience: token is for "someone-else", expected interlink$/,
+    );
     await expect401(a, `Bearer ${await sign({}, { iss: 'https://evil.example' })}`, /^wrong issuer/);
     await expect401(a, `Bearer ${await sign({}, { key: otherKey })}`, /bad token signature/);
-    await expect401(a, `Bearer ${await sign({ groups: ['students'] })}`, /^missing group: the token's "groups" claim does not contain "hpc-users"$/);
+    await expect401(
+      a,
+      `Bearer ${await sign({ groups: ['students'] })}`,
+      /^missing group: the token's "groups" claim does not contain "hpc-users"$/,
+    );
     await expect401(a, `Bearer ${await sign({ groups: undefined })}`, /^missing group/);
     await expect401(a, 'Bearer not-a-jwt', /malformed token: not a JWT/);
     await expect401(a, 'Bearer aaa.bbb.ccc', /malformed token/);
@@ -163,13 +204,26 @@ describe('API authentication', () => {
   it('OIDC by issuer discovery, a nested groups claim, and a token file beside it', async () => {
     const a = await api({
       tokenFile,
-      oidc: { issuer, audience: ['other', 'interlink'], requiredGroup: 'admins', groupsClaim: 'realm_access.roles' },
+      oidc: {
+        issuer,
+        audience: ['other', 'interlink'],
+        requiredGroup: 'admins',
+        groupsClaim: 'realm_access.roles',
+      },
     });
     a.client.token = undefined;
     const jwt = await sign({ realm_access: { roles: ['admins'] } });
-    expect((await a.client.request('POST', '/pinglink', undefined, { authorization: `Bearer ${jwt}` })).status).toBe(200);
-    expect((await a.client.request('POST', '/pinglink', undefined, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
-    await expect401(a, `Bearer ${await sign({ realm_access: { roles: ['users'] } })}`, /"realm_access\.roles" claim does not contain "admins"/);
+    expect(
+      (await a.client.request('POST', '/pinglink', undefined, { authorization: `Bearer ${jwt}` })).status,
+    ).toBe(200);
+    expect(
+      (await a.client.request('POST', '/pinglink', undefined, { authorization: `Bearer ${TOKEN}` })).status,
+    ).toBe(200);
+    await expect401(
+      a,
+      `Bearer ${await sign({ realm_access: { roles: ['users'] } })}`,
+      /"realm_access\.roles" claim does not contain "admins"/,
+    );
     await expect401(a, 'Bearer nope', /unknown token: not in the token file and not a JWT/);
     expect(jwksHits).toBeGreaterThan(0);
   });
@@ -179,7 +233,10 @@ describe('API authentication', () => {
     a.client.token = await sign({});
     const res = await a.client.request('POST', '/pinglink');
     expect(res.status).toBe(503);
-    expect(res.json()).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/signing keys at http:\/\/127\.0\.0\.1:1\/keys unavailable/) });
+    expect(res.json()).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/signing keys at http:\/\/127\.0\.0\.1:1\/keys unavailable/),
+    });
   });
 
   it('auth.disabled: true serves without a token and warns at start-up', async () => {
@@ -187,12 +244,17 @@ describe('API authentication', () => {
     const a = await api({ disabled: true });
     a.client.token = undefined;
     expect((await a.client.request('POST', '/pinglink')).status).toBe(200);
-    const warned = logs.lines().slice(before).find((l) => l.level === 40 && /authentication is DISABLED/.test(String(l.msg)));
+    const warned = logs
+      .lines()
+      .slice(before)
+      .find((l) => l.level === 40 && /authentication is DISABLED/.test(String(l.msg)));
     expect(warned).toBeDefined();
   });
 
   it('no authentication configured and not disabled → start-up fails naming auth', () => {
-    expect(() => resolveApiConfig(loadApiConfig({ env: {} }))).toThrow(/auth: no authentication configured.*auth\.disabled: true/);
+    expect(() => resolveApiConfig(loadApiConfig({ env: {} }))).toThrow(
+      /auth: no authentication configured.*auth\.disabled: true/,
+    );
   });
 
   it('an unreadable token file fails start-up naming auth.tokenFile', async () => {

@@ -4,7 +4,15 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiUnderTest, captureLogger, pod, startApi, startMock, tempDir, writeTokenFile } from './harness.ts';
+import {
+  type ApiUnderTest,
+  captureLogger,
+  pod,
+  startApi,
+  startMock,
+  tempDir,
+  writeTokenFile,
+} from './harness.ts';
 
 const LIMIT = 64 * 1024;
 const logReq = { Namespace: 'default', PodUID: 'u-ok', PodName: 'ok', ContainerName: 'main', Opts: {} };
@@ -34,11 +42,46 @@ describe('bad input', () => {
     await cleanup?.();
   });
 
-  const cases: Array<{ what: string; method: 'GET' | 'POST' | 'DELETE'; path: string; body: unknown; status: number; message: RegExp }> = [
-    { what: 'malformed JSON on /create', method: 'POST', path: '/create', body: '{"pod": {', status: 400, message: /malformed JSON/ },
-    { what: 'malformed JSON on /status', method: 'GET', path: '/status', body: '[{]', status: 400, message: /malformed JSON/ },
-    { what: '/status body not an array', method: 'GET', path: '/status', body: { pods: [] }, status: 400, message: /expected array/ },
-    { what: 'create without pod', method: 'POST', path: '/create', body: { configmaps: [] }, status: 400, message: /pod/ },
+  const cases: Array<{
+    what: string;
+    method: 'GET' | 'POST' | 'DELETE';
+    path: string;
+    body: unknown;
+    status: number;
+    message: RegExp;
+  }> = [
+    {
+      what: 'malformed JSON on /create',
+      method: 'POST',
+      path: '/create',
+      body: '{"pod": {',
+      status: 400,
+      message: /malformed JSON/,
+    },
+    {
+      what: 'malformed JSON on /status',
+      method: 'GET',
+      path: '/status',
+      body: '[{]',
+      status: 400,
+      message: /malformed JSON/,
+    },
+    {
+      what: '/status body not an array',
+      method: 'GET',
+      path: '/status',
+      body: { pods: [] },
+      status: 400,
+      message: /expected array/,
+    },
+    {
+      what: 'create without pod',
+      method: 'POST',
+      path: '/create',
+      body: { configmaps: [] },
+      status: 400,
+      message: /pod/,
+    },
     {
       what: 'a number where a name belongs',
       method: 'POST',
@@ -70,14 +113,31 @@ describe('bad input', () => {
       body: {
         pod: {
           ...pod('x', 'u-x'),
-          spec: { volumes: [{ name: 'v', configMap: { name: 'cfg' } }], containers: [{ name: 'main', volumeMounts: [{ name: 'v', mountPath: '/v' }] }] },
+          spec: {
+            volumes: [{ name: 'v', configMap: { name: 'cfg' } }],
+            containers: [{ name: 'main', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
+          },
         },
       },
       status: 400,
       message: /configmaps: .*ConfigMap "cfg"/,
     },
-    { what: 'Tail as a string', method: 'GET', path: '/getLogs', body: { ...logReq, Opts: { Tail: '10' } }, status: 400, message: /Opts\.Tail/ },
-    { what: 'negative Bytes', method: 'GET', path: '/getLogs', body: { ...logReq, Opts: { Bytes: -1 } }, status: 400, message: /Opts\.Bytes/ },
+    {
+      what: 'Tail as a string',
+      method: 'GET',
+      path: '/getLogs',
+      body: { ...logReq, Opts: { Tail: '10' } },
+      status: 400,
+      message: /Opts\.Tail/,
+    },
+    {
+      what: 'negative Bytes',
+      method: 'GET',
+      path: '/getLogs',
+      body: { ...logReq, Opts: { Bytes: -1 } },
+      status: 400,
+      message: /Opts\.Bytes/,
+    },
     {
       what: 'SinceSeconds and SinceTime together',
       method: 'GET',
@@ -102,20 +162,69 @@ describe('bad input', () => {
       status: 404,
       message: /ghost/,
     },
-    { what: 'a delete without metadata.uid', method: 'DELETE', path: '/delete', body: { metadata: { name: 'x', namespace: 'default' } }, status: 400, message: /metadata\.uid/ },
-    { what: 'updateCache with a bare uid string (not a pod)', method: 'POST', path: '/updateCache', body: '"u-ok"', status: 400, message: /expected object/ },
+    {
+      what: 'a delete without metadata.uid',
+      method: 'DELETE',
+      path: '/delete',
+      body: { metadata: { name: 'x', namespace: 'default' } },
+      status: 400,
+      message: /metadata\.uid/,
+    },
+    {
+      what: 'updateCache with a bare uid string (not a pod)',
+      method: 'POST',
+      path: '/updateCache',
+      body: '"u-ok"',
+      status: 400,
+      message: /expected object/,
+    },
   ];
   for (const hostile of ['../../etc/passwd', 'a"b', "it's", 'x\ny', 'UPPER', 'a b', '$(reboot)']) {
     cases.push(
-      { what: `pod name ${JSON.stringify(hostile)}`, method: 'POST', path: '/create', body: { pod: { ...pod('x', 'u-h'), metadata: { name: hostile, namespace: 'default', uid: 'u-h' } } }, status: 400, message: /pod\.metadata\.name/ },
-      { what: `namespace ${JSON.stringify(hostile)} on /getLogs`, method: 'GET', path: '/getLogs', body: { ...logReq, Namespace: hostile }, status: 400, message: /Namespace/ },
-      { what: `container ${JSON.stringify(hostile)} on /getLogs`, method: 'POST', path: '/getLogs', body: { ...logReq, ContainerName: hostile }, status: 400, message: /ContainerName/ },
+      {
+        what: `pod name ${JSON.stringify(hostile)}`,
+        method: 'POST',
+        path: '/create',
+        body: { pod: { ...pod('x', 'u-h'), metadata: { name: hostile, namespace: 'default', uid: 'u-h' } } },
+        status: 400,
+        message: /pod\.metadata\.name/,
+      },
+      {
+        what: `namespace ${JSON.stringify(hostile)} on /getLogs`,
+        method: 'GET',
+        path: '/getLogs',
+        body: { ...logReq, Namespace: hostile },
+        status: 400,
+        message: /Namespace/,
+      },
+      {
+        what: `container ${JSON.stringify(hostile)} on /getLogs`,
+        method: 'POST',
+        path: '/getLogs',
+        body: { ...logReq, ContainerName: hostile },
+        status: 400,
+        message: /ContainerName/,
+      },
     );
     // UIDs may carry upper case (they are opaque tokens), nothing else on this list.
     if (hostile === 'UPPER') continue;
     cases.push(
-      { what: `PodUID ${JSON.stringify(hostile)} on /getLogs`, method: 'GET', path: '/getLogs', body: { ...logReq, PodUID: hostile }, status: 400, message: /PodUID/ },
-      { what: `uid ${JSON.stringify(hostile)} on /delete`, method: 'DELETE', path: '/delete', body: { metadata: { name: 'x', namespace: 'default', uid: hostile } }, status: 400, message: /metadata\.uid/ },
+      {
+        what: `PodUID ${JSON.stringify(hostile)} on /getLogs`,
+        method: 'GET',
+        path: '/getLogs',
+        body: { ...logReq, PodUID: hostile },
+        status: 400,
+        message: /PodUID/,
+      },
+      {
+        what: `uid ${JSON.stringify(hostile)} on /delete`,
+        method: 'DELETE',
+        path: '/delete',
+        body: { metadata: { name: 'x', namespace: 'default', uid: hostile } },
+        status: 400,
+        message: /metadata\.uid/,
+      },
     );
   }
 
@@ -123,15 +232,31 @@ describe('bad input', () => {
     it(`${c.what} → ${c.status} naming the field`, async () => {
       const res = await api.client.request(c.method, c.path, c.body);
       expect(res.status, res.text).toBe(c.status);
-      expect(res.json()).toMatchObject({ code: expect.any(String), message: expect.stringMatching(c.message) });
+      expect(res.json()).toMatchObject({
+        code: expect.any(String),
+        message: expect.stringMatching(c.message),
+      });
     });
   }
 
   it('a body over the configured limit → 413, and the server keeps serving', async () => {
-    const big = { pod: { ...pod('big', 'u-big'), metadata: { name: 'big', namespace: 'default', uid: 'u-big', annotations: { pad: 'x'.repeat(LIMIT) } } } };
+    const big = {
+      pod: {
+        ...pod('big', 'u-big'),
+        metadata: {
+          name: 'big',
+          namespace: 'default',
+          uid: 'u-big',
+          annotations: { pad: 'x'.repeat(LIMIT) },
+        },
+      },
+    };
     const res = await api.client.request('POST', '/create', big);
     expect(res.status).toBe(413);
-    expect(res.json()).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/larger than the limit/) });
+    expect(res.json()).toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringMatching(/larger than the limit/),
+    });
   });
 
   it('after all of the above the server still serves', async () => {

@@ -27,7 +27,10 @@ const endpoints = (cfg: ApiConfig) => {
 
 describe('API configuration', () => {
   it('defaults: API on 127.0.0.1:3000, plugin on 127.0.0.1:4000', () => {
-    expect(endpoints(loadApiConfig({ env: {}, overrides: noAuth }))).toEqual({ listen: 'http://127.0.0.1:3000', plugin: 'http://127.0.0.1:4000' });
+    expect(endpoints(loadApiConfig({ env: {}, overrides: noAuth }))).toEqual({
+      listen: 'http://127.0.0.1:3000',
+      plugin: 'http://127.0.0.1:4000',
+    });
   });
 
   it.each([
@@ -53,7 +56,10 @@ describe('API configuration', () => {
       SIDECARSERVICE: 'slurm',
     };
     // env over file: INTERLINKPORT wins over the file's 1111; the file (via INTERLINKCONFIGPATH) supplied auth.
-    expect(endpoints(loadApiConfig({ env }))).toEqual({ listen: 'http://0.0.0.0:3500', plugin: 'http://plugin.local:4500' });
+    expect(endpoints(loadApiConfig({ env }))).toEqual({
+      listen: 'http://0.0.0.0:3500',
+      plugin: 'http://plugin.local:4500',
+    });
   });
 
   it('YAML with the predecessor CamelCase keys, lower-case forms and our names', () => {
@@ -72,30 +78,59 @@ describe('API configuration', () => {
     );
     const logs = captureLogger();
     const cfg = loadApiConfig({ file: camel, env: {}, logger: logs.logger });
-    expect(endpoints(cfg)).toEqual({ listen: 'http://0.0.0.0:3001', plugin: 'unix:///var/run/interlink/plugin.sock' });
+    expect(endpoints(cfg)).toEqual({
+      listen: 'http://0.0.0.0:3001',
+      plugin: 'unix:///var/run/interlink/plugin.sock',
+    });
     expect(resolve(cfg).logLevel).toBe('debug');
     // Every key was known: no warning.
     expect(logs.lines().filter((l) => l.level === 40)).toEqual([]);
 
-    const address = loadApiConfig({ file: yamlFile('InterlinkAddress: "http://10.0.0.1"\ninterlinkport: 3002\nsidecarurl: http://p\nErrorsOnlyLogging: true\n'), env: {}, overrides: noAuth });
+    const address = loadApiConfig({
+      file: yamlFile(
+        'InterlinkAddress: "http://10.0.0.1"\ninterlinkport: 3002\nsidecarurl: http://p\nErrorsOnlyLogging: true\n',
+      ),
+      env: {},
+      overrides: noAuth,
+    });
     expect(endpoints(address).listen).toBe('http://10.0.0.1:3002');
     expect(resolve(address).logLevel).toBe('error');
-    expect(resolve(loadApiConfig({ env: {}, overrides: { ...noAuth, logLevel: 'warn', verboseLogging: true } })).logLevel).toBe('warn');
+    expect(
+      resolve(loadApiConfig({ env: {}, overrides: { ...noAuth, logLevel: 'warn', verboseLogging: true } }))
+        .logLevel,
+    ).toBe('warn');
   });
 
   it('the interLink 0.6 TLS block', () => {
-    const cfg = loadApiConfig({ file: yamlFile('TLS:\n  Enabled: true\n  CertFile: /c.crt\n  KeyFile: /c.key\n  CACertFile: /ca.crt\nauth: {disabled: true}\n'), env: {} });
-    expect(cfg.tls).toEqual({ enabled: true, certFile: '/c.crt', keyFile: '/c.key', clientCaFile: '/ca.crt' });
+    const cfg = loadApiConfig({
+      file: yamlFile(
+        'TLS:\n  Enabled: true\n  CertFile: /c.crt\n  KeyFile: /c.key\n  CACertFile: /ca.crt\nauth: {disabled: true}\n',
+      ),
+      env: {},
+    });
+    expect(cfg.tls).toEqual({
+      enabled: true,
+      certFile: '/c.crt',
+      keyFile: '/c.key',
+      clientCaFile: '/ca.crt',
+    });
   });
 
   it('unix:///path selects a socket for either side and ignores the port', () => {
-    const cfg = loadApiConfig({ env: { INTERLINKURL: 'unix:///tmp/api.sock', INTERLINKPORT: '3000', SIDECARURL: 'unix:///tmp/p.sock' }, overrides: noAuth });
+    const cfg = loadApiConfig({
+      env: { INTERLINKURL: 'unix:///tmp/api.sock', INTERLINKPORT: '3000', SIDECARURL: 'unix:///tmp/p.sock' },
+      overrides: noAuth,
+    });
     expect(endpoints(cfg)).toEqual({ listen: 'unix:///tmp/api.sock', plugin: 'unix:///tmp/p.sock' });
   });
 
   it('an unknown key warns and is ignored', () => {
     const logs = captureLogger();
-    loadApiConfig({ file: yamlFile('interlinkPort: 3000\nSidecarPrt: 4000\nauth:\n  disabled: true\n  tokenfil: /x\n'), env: {}, logger: logs.logger });
+    loadApiConfig({
+      file: yamlFile('interlinkPort: 3000\nSidecarPrt: 4000\nauth:\n  disabled: true\n  tokenfil: /x\n'),
+      env: {},
+      logger: logs.logger,
+    });
     const warn = logs.lines().find((l) => l.level === 40);
     expect(warn?.msg).toBe('unknown configuration keys ignored: SidecarPrt, auth.tokenfil');
   });
@@ -112,14 +147,40 @@ describe('API configuration', () => {
     ['sidecarUrl: "unix://relative.sock"', /sidecarUrl: a unix socket URL needs an absolute path/],
   ])('invalid value %j fails naming the key', (text, message) => {
     const file = yamlFile(text);
-    expect(() => resolve(loadApiConfig({ file, env: {}, overrides: text.startsWith('auth') ? {} : noAuth }))).toThrow(message);
+    expect(() =>
+      resolve(loadApiConfig({ file, env: {}, overrides: text.startsWith('auth') ? {} : noAuth })),
+    ).toThrow(message);
   });
 
   it('an invalid environment value names the variable it came from', () => {
-    expect(() => loadApiConfig({ env: { SIDECARPORT: 'four' }, overrides: noAuth })).toThrow(/sidecarPort \(from environment variable SIDECARPORT\)/);
+    expect(() => loadApiConfig({ env: { SIDECARPORT: 'four' }, overrides: noAuth })).toThrow(
+      /sidecarPort \(from environment variable SIDECARPORT\)/,
+    );
   });
 
   it('a missing configuration file is an error naming it', () => {
-    expect(() => loadApiConfig({ env: { INTERLINKCONFIGPATH: join(dir, 'absent.yaml') } })).toThrow(/cannot read configuration file .*absent\.yaml/);
+    expect(() => loadApiConfig({ env: { INTERLINKCONFIGPATH: join(dir, 'absent.yaml') } })).toThrow(
+      /cannot read configuration file .*absent\.yaml/,
+    );
+  });
+});
+
+describe('ports', () => {
+  it.each([
+    [{ sidecarUrl: 'http://p:4321' }, 'http://p:4321'],
+    [{ sidecarUrl: 'http://p:4321', sidecarPort: 5000 }, 'http://p:5000'],
+    [{ sidecarUrl: 'http://p' }, 'http://p:4000'],
+    [{ sidecarUrl: 'https://p' }, 'https://p:4000'],
+    [{ sidecarUrl: 'p:80' }, 'http://p:80'],
+    [{ sidecarUrl: 'http://[::1]:4444' }, 'http://[::1]:4444'],
+    [{ sidecarUrl: 'http://[::1]' }, 'http://[::1]:4000'],
+    [{ sidecarUrl: 'http://p:4321/', sidecarService: 'slurm' }, 'http://p:4321'],
+    [{ sidecarUrl: 'http://p/', sidecarService: 'slurm' }, 'http://p:4001'],
+  ])('%j → %s (explicit port, then the URL, then the default)', (overrides, want) => {
+    expect(
+      formatEndpoint(
+        resolveApiConfig(loadApiConfig({ env: {}, overrides: { ...noAuth, ...overrides } })).plugin,
+      ),
+    ).toBe(want);
   });
 });

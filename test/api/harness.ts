@@ -34,12 +34,18 @@ export function captureLogger(): CapturedLogs {
   return { logger: pino({ level: 'debug' }, sink), lines: () => lines };
 }
 
-export async function tempDir(prefix = 'interlink-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix = 'interlink-test-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startMock(socket: string, logger: Logger, overrides: Record<string, unknown> = {}): Promise<ServedPlugin & { mock: MockPlugin }> {
+export async function startMock(
+  socket: string,
+  logger: Logger,
+  overrides: Record<string, unknown> = {},
+): Promise<ServedPlugin & { mock: MockPlugin }> {
   const served = await servePlugin('mock', { env: {}, logger, overrides: { socket, ...overrides } });
   if (!isMockPlugin(served.plugin)) throw new Error('not the mock plugin');
   return Object.assign(served, { mock: served.plugin });
@@ -61,7 +67,9 @@ export async function startApi(opts: {
   env?: NodeJS.ProcessEnv;
 }): Promise<ApiUnderTest> {
   const listen =
-    opts.listen === 'tcp' ? { interlinkUrl: 'http://127.0.0.1', interlinkPort: 0 } : { interlinkUrl: `unix://${opts.listen.socket}` };
+    opts.listen === 'tcp'
+      ? { interlinkUrl: 'http://127.0.0.1', interlinkPort: 0 }
+      : { interlinkUrl: `unix://${opts.listen.socket}` };
   const cfg = loadApiConfig({
     env: opts.env ?? {},
     logger: opts.logger,
@@ -81,7 +89,11 @@ export async function startApi(opts: {
   };
 }
 
-export async function writeTokenFile(dir: string, content = `${TOKEN} test-vk\n`, name = 'tokens'): Promise<string> {
+export async function writeTokenFile(
+  dir: string,
+  content = `${TOKEN} test-vk\n`,
+  name = 'tokens',
+): Promise<string> {
   const file = join(dir, name);
   await writeFile(file, content, { mode: 0o600 });
   return file;
@@ -91,6 +103,7 @@ export interface RawAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers field by field
   json: () => any;
 }
 
@@ -128,7 +141,14 @@ export class RawClient {
   stream(method: Dispatcher.HttpMethod, path: string, body: unknown, signal?: AbortSignal) {
     const h: Record<string, string> = { 'content-type': 'application/json' };
     if (this.token) h.authorization = `Bearer ${this.token}`;
-    return this.#agent.request({ origin: this.#origin, path, method, headers: h, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+    return this.#agent.request({
+      origin: this.#origin,
+      path,
+      method,
+      headers: h,
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   close(): Promise<void> {
@@ -137,7 +157,11 @@ export class RawClient {
 }
 
 /** Poll until `fn` returns a truthy value (or throw after `ms`). For eventual states, not timing. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 10_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -147,13 +171,19 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
 /** A pod as the VK sends it, with mock annotations. */
-export function pod(name: string, uid: string, annotations: Record<string, string> = {}, containers = ['main']) {
+export function pod(
+  name: string,
+  uid: string,
+  annotations: Record<string, string> = {},
+  containers = ['main'],
+) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -164,7 +194,11 @@ export function pod(name: string, uid: string, annotations: Record<string, strin
       creationTimestamp: '2026-01-15T10:00:00Z',
       annotations: { 'mock.interlink.io/start-delay': '0', ...annotations },
     },
-    spec: { containers: containers.map((c) => ({ name: c, image: 'busybox:1.36' })), restartPolicy: 'Never', nodeName: 'vk' },
+    spec: {
+      containers: containers.map((c) => ({ name: c, image: 'busybox:1.36' })),
+      restartPolicy: 'Never',
+      nodeName: 'vk',
+    },
     status: { phase: 'Pending' },
   };
 }

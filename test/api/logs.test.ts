@@ -4,7 +4,16 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiUnderTest, captureLogger, eventually, pod, startApi, startMock, tempDir, writeTokenFile } from './harness.ts';
+import {
+  type ApiUnderTest,
+  captureLogger,
+  eventually,
+  pod,
+  startApi,
+  startMock,
+  tempDir,
+  writeTokenFile,
+} from './harness.ts';
 
 const logReq = (uid: string, name: string, opts: Record<string, unknown>) => ({
   Namespace: 'default',
@@ -25,13 +34,23 @@ describe('GET /getLogs follow', () => {
     cleanup = t.cleanup;
     const pluginSocket = join(t.dir, 'plugin.sock');
     mock = await startMock(pluginSocket, logger);
-    api = await startApi({ listen: 'tcp', pluginSocket, logger, overrides: { 'auth.tokenFile': await writeTokenFile(t.dir) } });
+    api = await startApi({
+      listen: 'tcp',
+      pluginSocket,
+      logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(t.dir) },
+    });
   });
   afterAll(async () => {
     await api?.close();
     await mock?.close();
     await cleanup?.();
   });
+
+  const pluginStreams = async () => {
+    const m = await mock.parts.app.inject({ method: 'GET', url: '/metrics' });
+    return Number(/^interlink_plugin_log_streams (\d+)/m.exec(m.body)?.[1]);
+  };
 
   const containerState = async (p: ReturnType<typeof pod>) => {
     const res = await api.client.request('GET', '/status', [p]);
@@ -45,7 +64,11 @@ describe('GET /getLogs follow', () => {
       'mock.interlink.io/run-time': '2500ms',
     });
     expect((await api.client.request('POST', '/create', { pod: p })).status).toBe(200);
-    const res = await api.client.stream('POST', '/getLogs', logReq('u-follow', 'follow-me', { Follow: true }));
+    const res = await api.client.stream(
+      'POST',
+      '/getLogs',
+      logReq('u-follow', 'follow-me', { Follow: true }),
+    );
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
 
@@ -65,26 +88,68 @@ describe('GET /getLogs follow', () => {
   });
 
   it('a follower that hangs up ends the plugin stream (no leaked follower)', async () => {
-    const p = pod('forever', 'u-forever', { 'mock.interlink.io/log-lines': '1000', 'mock.interlink.io/log-interval': '100ms' });
+    const p = pod('forever', 'u-forever', {
+      'mock.interlink.io/log-lines': '1000',
+      'mock.interlink.io/log-interval': '100ms',
+    });
     await api.client.request('POST', '/create', { pod: p });
-    const streams = async () => {
-      const m = await mock.parts.app.inject({ method: 'GET', url: '/metrics' });
-      return Number(/^interlink_plugin_log_streams (\d+)/m.exec(m.body)?.[1]);
-    };
     const ctl = new AbortController();
-    const res = await api.client.stream('POST', '/getLogs', logReq('u-forever', 'forever', { Follow: true }), ctl.signal);
+    const res = await api.client.stream(
+      'POST',
+      '/getLogs',
+      logReq('u-forever', 'forever', { Follow: true }),
+      ctl.signal,
+    );
     const it = res.body[Symbol.asyncIterator]();
     const first = await it.next();
     expect(String(first.value)).toMatch(/\S/);
-    expect(await streams()).toBe(1);
+    expect(await pluginStreams()).toBe(1);
     ctl.abort();
-    await eventually(async () => (await streams()) === 0, 10_000, 'the plugin log stream to close');
+    await eventually(async () => (await pluginStreams()) === 0, 10_000, 'the plugin log stream to close');
     // The API still serves.
     expect((await api.client.request('GET', '/healthz')).status).toBe(200);
   });
 
+  it('closing the API ends its open follow streams (and the plugin side of them)', async () => {
+    const p = pod('shutdown', 'u-shutdown', {
+      'mock.interlink.io/log-lines': '1000',
+      'mock.interlink.io/log-interval': '100ms',
+    });
+    await api.client.request('POST', '/create', { pod: p });
+    const t = await tempDir();
+    const second = await startApi({
+      listen: 'tcp',
+      pluginSocket: mock.url.slice('unix://'.length),
+      logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(t.dir) },
+    });
+    const res = await second.client.stream(
+      'GET',
+      '/getLogs',
+      logReq('u-shutdown', 'shutdown', { Follow: true }),
+    );
+    const it = res.body[Symbol.asyncIterator]();
+    await it.next();
+    await second.api.close();
+    // The reader sees the end or a cut connection, not an endless stream (a hang fails by timeout).
+    let outcome: string;
+    try {
+      for (;;) if ((await it.next()).done) break;
+      outcome = 'ended';
+    } catch {
+      outcome = 'cut';
+    }
+    expect(['ended', 'cut']).toContain(outcome);
+    await eventually(async () => (await pluginStreams()) === 0, 10_000, 'the plugin log stream to close');
+    await second.client.close();
+    await t.cleanup();
+  });
+
   it('deleting the pod ends a follow stream', async () => {
-    const p = pod('deleted', 'u-deleted', { 'mock.interlink.io/log-lines': '1000', 'mock.interlink.io/log-interval': '100ms' });
+    const p = pod('deleted', 'u-deleted', {
+      'mock.interlink.io/log-lines': '1000',
+      'mock.interlink.io/log-interval': '100ms',
+    });
     await api.client.request('POST', '/create', { pod: p });
     const res = await api.client.stream('GET', '/getLogs', logReq('u-deleted', 'deleted', { Follow: true }));
     const it = res.body[Symbol.asyncIterator]();

@@ -4,7 +4,15 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiUnderTest, captureLogger, pod, startApi, startMock, tempDir, writeTokenFile } from './harness.ts';
+import {
+  type ApiUnderTest,
+  captureLogger,
+  pod,
+  startApi,
+  startMock,
+  tempDir,
+  writeTokenFile,
+} from './harness.ts';
 
 describe('plugin down', () => {
   let api: ApiUnderTest;
@@ -16,7 +24,12 @@ describe('plugin down', () => {
   beforeAll(async () => {
     ({ dir, cleanup } = await tempDir());
     pluginSocket = join(dir, 'plugin.sock');
-    api = await startApi({ listen: 'tcp', pluginSocket, logger, overrides: { 'auth.tokenFile': await writeTokenFile(dir), pluginTimeoutMs: 2000 } });
+    api = await startApi({
+      listen: 'tcp',
+      pluginSocket,
+      logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(dir), pluginTimeoutMs: 2000 },
+    });
   });
   afterAll(async () => {
     await api?.close();
@@ -73,10 +86,15 @@ describe('plugin down', () => {
       const p = pod('p2', 'u-fail');
       await api.client.request('POST', '/create', { pod: p });
       expect((await api.client.request('GET', '/status', [p])).status).toBe(200);
-      mock.mock.setFaults({ statusFails: 'squeue: slurm_load_jobs error: Unable to contact slurm controller' });
+      mock.mock.setFaults({
+        statusFails: 'squeue: slurm_load_jobs error: Unable to contact slurm controller',
+      });
       const res = await api.client.request('GET', '/status', [p]);
       expect(res.status).toBe(502);
-      expect(res.json()).toMatchObject({ code: 'BACKEND', message: expect.stringContaining('Unable to contact slurm controller') });
+      expect(res.json()).toMatchObject({
+        code: 'BACKEND',
+        message: expect.stringContaining('Unable to contact slurm controller'),
+      });
       mock.mock.setFaults({ pingFails: true });
       const ping = await api.client.request('POST', '/pinglink');
       expect(ping.status).toBe(503);

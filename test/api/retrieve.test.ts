@@ -5,10 +5,13 @@ import { codeOf } from '../../src/errors/index.ts';
 import { PodCreateRequests } from '../../src/wire/interlink.ts';
 
 const fixture = () =>
-  PodCreateRequests.parse(JSON.parse(readFileSync(new URL('./fixtures/create-request.json', import.meta.url), 'utf8')));
+  PodCreateRequests.parse(
+    JSON.parse(readFileSync(new URL('./fixtures/create-request.json', import.meta.url), 'utf8')),
+  );
 
 type Req = ReturnType<typeof fixture>;
-const names = (xs: Array<{ metadata: { name: string } }> | null | undefined) => (xs ?? []).map((x) => x.metadata.name);
+const names = (xs: Array<{ metadata: { name: string } }> | null | undefined) =>
+  (xs ?? []).map((x) => x.metadata.name);
 
 function podWith(volumes: unknown[], mounts: unknown[], extra: Partial<Req> = {}): Req {
   return {
@@ -30,7 +33,12 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
     expect(data.pod).toBe(req.pod);
     expect(data.container?.map((c) => c.name)).toEqual(['prepare', 'main', 'sidecar']);
     const [prepare, main, sidecar] = data.container!;
-    expect(prepare).toMatchObject({ configMaps: [], secrets: [], projectedvolumemaps: [], emptyDirs: ['scratch'] });
+    expect(prepare).toMatchObject({
+      configMaps: [],
+      secrets: [],
+      projectedvolumemaps: [],
+      emptyDirs: ['scratch'],
+    });
     expect(names(main!.configMaps)).toEqual(['demo-config']);
     expect(names(main!.secrets)).toEqual(['demo-secret']);
     expect(names(main!.projectedvolumemaps)).toEqual(['kube-api-access-x7k2p']);
@@ -38,12 +46,28 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
     expect(main!.emptyDirs).toEqual(['scratch']);
     // data passes byte-for-byte
     expect(main!.configMaps![0]!.data!['app.conf']).toBe('greeting="hello $USER"\nmulti=`line`\n');
-    expect(sidecar).toEqual({ name: 'sidecar', configMaps: [], secrets: [], projectedvolumemaps: [], emptyDirs: [] });
+    expect(sidecar).toEqual({
+      name: 'sidecar',
+      configMaps: [],
+      secrets: [],
+      projectedvolumemaps: [],
+      emptyDirs: [],
+    });
     expect(warnings).toEqual(['optional ConfigMap "not-there" (volume opt-cfg) is absent']);
   });
 
-  const table: Array<{ what: string; volumes: unknown[]; mounts: unknown[]; expect: Record<string, string[]> }> = [
-    { what: 'no mounts', volumes: [], mounts: [], expect: { configMaps: [], secrets: [], projectedvolumemaps: [], emptyDirs: [] } },
+  const table: Array<{
+    what: string;
+    volumes: unknown[];
+    mounts: unknown[];
+    expect: Record<string, string[]>;
+  }> = [
+    {
+      what: 'no mounts',
+      volumes: [],
+      mounts: [],
+      expect: { configMaps: [], secrets: [], projectedvolumemaps: [], emptyDirs: [] },
+    },
     {
       what: 'configMap volume',
       volumes: [{ name: 'v', configMap: { name: 'cm' } }],
@@ -62,7 +86,12 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
       mounts: [{ name: 'proj', mountPath: '/x' }],
       expect: { projectedvolumemaps: ['proj'] },
     },
-    { what: 'emptyDir', volumes: [{ name: 'e', emptyDir: { medium: 'Memory' } }], mounts: [{ name: 'e', mountPath: '/e' }], expect: { emptyDirs: ['e'] } },
+    {
+      what: 'emptyDir',
+      volumes: [{ name: 'e', emptyDir: { medium: 'Memory' } }],
+      mounts: [{ name: 'e', mountPath: '/e' }],
+      expect: { emptyDirs: ['e'] },
+    },
     {
       what: 'hostPath and downwardAPI travel only in the pod spec',
       volumes: [
@@ -81,13 +110,21 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
       const { data } = toRetrievedPodData(podWith(row.volumes, row.mounts));
       const c = data.container![0]! as Record<string, unknown>;
       for (const [key, want] of Object.entries(row.expect)) {
-        const got = (c[key] as Array<string | { metadata: { name: string } }>).map((x) => (typeof x === 'string' ? x : x.metadata.name));
+        const got = (c[key] as Array<string | { metadata: { name: string } }>).map((x) =>
+          typeof x === 'string' ? x : x.metadata.name,
+        );
         expect(got, key).toEqual(want);
       }
     });
   }
 
-  const failures: Array<{ what: string; volumes: unknown[]; mounts: unknown[]; field: string; message: RegExp }> = [
+  const failures: Array<{
+    what: string;
+    volumes: unknown[];
+    mounts: unknown[];
+    field: string;
+    message: RegExp;
+  }> = [
     {
       what: 'a required ConfigMap the request does not carry',
       volumes: [{ name: 'v', configMap: { name: 'missing' } }],
@@ -102,7 +139,13 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
       field: 'secrets',
       message: /Secret "gone"/,
     },
-    { what: 'a mount of an undeclared volume', volumes: [], mounts: [{ name: 'nope' }], field: 'pod.spec.containers.volumeMounts', message: /"nope"/ },
+    {
+      what: 'a mount of an undeclared volume',
+      volumes: [],
+      mounts: [{ name: 'nope' }],
+      field: 'pod.spec.containers.volumeMounts',
+      message: /"nope"/,
+    },
   ];
   for (const row of failures) {
     it(`refuses ${row.what} with INVALID_INPUT naming the field`, () => {
@@ -125,7 +168,9 @@ describe('toRetrievedPodData (PodCreateRequests → RetrievedPodData)', () => {
   });
 
   it('an optional Secret that is absent is a warning, not an error', () => {
-    const { data, warnings } = toRetrievedPodData(podWith([{ name: 'v', secret: { secretName: 'x', optional: true } }], [{ name: 'v' }]));
+    const { data, warnings } = toRetrievedPodData(
+      podWith([{ name: 'v', secret: { secretName: 'x', optional: true } }], [{ name: 'v' }]),
+    );
     expect(data.container![0]!.secrets).toEqual([]);
     expect(warnings[0]).toMatch(/optional Secret "x"/);
   });

@@ -8,14 +8,39 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig, resolveApiConfig } from '../../src/api/config.ts';
-import { type ApiUnderTest, captureLogger, RawClient, startApi, startMock, TOKEN, tempDir, writeTokenFile } from './harness.ts';
+import {
+  type ApiUnderTest,
+  captureLogger,
+  RawClient,
+  startApi,
+  startMock,
+  TOKEN,
+  tempDir,
+  writeTokenFile,
+} from './harness.ts';
 
 const run = promisify(execFile);
 
 async function makeCa(dir: string, name: string) {
   const key = join(dir, `${name}.key`);
   const crt = join(dir, `${name}.crt`);
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', `/CN=${name}`]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    crt,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+  ]);
   return { key, crt };
 }
 
@@ -25,8 +50,37 @@ async function makeCert(dir: string, ca: { key: string; crt: string }, name: str
   const crt = join(dir, `${name}.crt`);
   const extFile = join(dir, `${name}.ext`);
   await writeFile(extFile, `${ext}\n`);
-  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', '2', '-extfile', extFile]);
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    `/CN=${name}`,
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.crt,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    crt,
+    '-days',
+    '2',
+    '-extfile',
+    extFile,
+  ]);
   return { key, crt };
 }
 
@@ -48,7 +102,12 @@ describe('API over TLS', () => {
     pluginSocket = join(dir, 'plugin.sock');
     mock = await startMock(pluginSocket, logger);
     ca = await makeCa(dir, 'test-ca');
-    server = await makeCert(dir, ca, 'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth');
+    server = await makeCert(
+      dir,
+      ca,
+      'server',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth',
+    );
     client = await makeCert(dir, ca, 'vk', 'extendedKeyUsage=clientAuth');
     const otherCa = await makeCa(dir, 'other-ca');
     stranger = await makeCert(dir, otherCa, 'stranger', 'extendedKeyUsage=clientAuth');
@@ -74,7 +133,12 @@ describe('API over TLS', () => {
       listen: 'tcp',
       pluginSocket,
       logger,
-      overrides: { interlinkUrl: 'https://127.0.0.1', 'tls.certFile': server.crt, 'tls.keyFile': server.key, 'auth.tokenFile': await writeTokenFile(dir) },
+      overrides: {
+        interlinkUrl: 'https://127.0.0.1',
+        'tls.certFile': server.crt,
+        'tls.keyFile': server.key,
+        'auth.tokenFile': await writeTokenFile(dir),
+      },
     });
     apis.push(api);
     expect(api.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -96,7 +160,12 @@ describe('API over TLS', () => {
       pluginSocket,
       logger,
       // TLS.Enabled + TLS.CACertFile, the interLink 0.6 names.
-      overrides: { 'tls.enabled': true, 'tls.certFile': server.crt, 'tls.keyFile': server.key, 'tls.clientCaFile': ca.crt },
+      overrides: {
+        'tls.enabled': true,
+        'tls.certFile': server.crt,
+        'tls.keyFile': server.key,
+        'tls.clientCaFile': ca.crt,
+      },
     });
     apis.push(api);
     expect(api.url).toMatch(/^https:/);
@@ -113,18 +182,35 @@ describe('API over TLS', () => {
   });
 
   it('configuration mistakes name the key', () => {
-    const load = (file: Record<string, unknown>) => () => resolveApiConfig(loadApiConfig({ env: {}, overrides: { 'auth.disabled': true, ...file } }));
+    const load = (file: Record<string, unknown>) => () =>
+      resolveApiConfig(loadApiConfig({ env: {}, overrides: { 'auth.disabled': true, ...file } }));
     expect(load({ interlinkUrl: 'https://0.0.0.0' })).toThrow(/tls\.certFile: required/);
-    expect(load({ interlinkUrl: 'https://0.0.0.0', 'tls.certFile': server.crt })).toThrow(/tls\.keyFile: required/);
-    expect(load({ 'tls.enabled': true, 'tls.certFile': join(dir, 'nope.crt'), 'tls.keyFile': server.key })).toThrow(/tls\.certFile: cannot read/);
+    expect(load({ interlinkUrl: 'https://0.0.0.0', 'tls.certFile': server.crt })).toThrow(
+      /tls\.keyFile: required/,
+    );
+    expect(
+      load({ 'tls.enabled': true, 'tls.certFile': join(dir, 'nope.crt'), 'tls.keyFile': server.key }),
+    ).toThrow(/tls\.certFile: cannot read/);
     expect(load({ 'tls.clientCaFile': ca.crt })).toThrow(/tls\.clientCaFile: client certificates need TLS/);
-    expect(load({ interlinkUrl: 'unix:///tmp/x.sock', 'tls.enabled': true })).toThrow(/tls\.enabled: TLS is not supported on a unix socket/);
-    expect(load({ 'pluginTls.insecureSkipVerify': true })).toThrow(/pluginTls: set, but sidecarUrl is plain http/);
+    expect(load({ interlinkUrl: 'unix:///tmp/x.sock', 'tls.enabled': true })).toThrow(
+      /tls\.enabled: TLS is not supported on a unix socket/,
+    );
+    expect(load({ 'pluginTls.insecureSkipVerify': true })).toThrow(
+      /pluginTls: set, but sidecarUrl is plain http/,
+    );
   });
 
   it('mTLS alone satisfies the "some authentication" rule; tokens still apply on top when configured', async () => {
     const cfg = resolveApiConfig(
-      loadApiConfig({ env: {}, overrides: { 'tls.enabled': true, 'tls.certFile': server.crt, 'tls.keyFile': server.key, 'tls.clientCaFile': ca.crt } }),
+      loadApiConfig({
+        env: {},
+        overrides: {
+          'tls.enabled': true,
+          'tls.certFile': server.crt,
+          'tls.keyFile': server.key,
+          'tls.clientCaFile': ca.crt,
+        },
+      }),
     );
     expect(cfg.https?.requestCert).toBe(true);
     const api = await startApi({

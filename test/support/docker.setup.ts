@@ -34,7 +34,10 @@ async function script(name: string, env: NodeJS.ProcessEnv = {}): Promise<string
 
 async function answers(host: string): Promise<boolean> {
   try {
-    await run(DOCKER_CLI, ['info', '--format', '{{.ServerVersion}}'], { env: { ...process.env, DOCKER_HOST: host }, timeout: 10_000 });
+    await run(DOCKER_CLI, ['info', '--format', '{{.ServerVersion}}'], {
+      env: { ...process.env, DOCKER_HOST: host },
+      timeout: 10_000,
+    });
     return true;
   } catch {
     return false;
@@ -42,7 +45,9 @@ async function answers(host: string): Promise<boolean> {
 }
 
 function cacheDir(): string {
-  const root = process.env.INTERLINK_CACHE || join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'interlink');
+  const root =
+    process.env.INTERLINK_CACHE ||
+    join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'interlink');
   return process.env.DOCKERD_DIR || join(root, 'dockerd');
 }
 

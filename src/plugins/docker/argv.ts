@@ -124,7 +124,12 @@ export function containerCreateArgs(p: ContainerPlan): string[] {
 }
 
 export const startArgs = (ids: string[]) => ['start', ...ids];
-export const stopArgs = (ids: string[], graceSeconds: number) => ['stop', '-t', String(Math.max(0, Math.floor(graceSeconds))), ...ids];
+export const stopArgs = (ids: string[], graceSeconds: number) => [
+  'stop',
+  '-t',
+  String(Math.max(0, Math.floor(graceSeconds))),
+  ...ids,
+];
 export const rmArgs = (ids: string[]) => ['rm', '--force', '--volumes', ...ids];
 export const inspectArgs = (ids: string[]) => ['inspect', '--type', 'container', ...ids];
 export const infoArgs = () => ['info', '--format', '{{json .}}'];
@@ -139,7 +144,20 @@ export function psArgs(labels: Record<string, string>): string[] {
 
 export function volumeCreateArgs(name: string, labels: Record<string, string>, sizeBytes?: number): string[] {
   const o = ['mode=1777', ...(sizeBytes ? [`size=${sizeBytes}`] : [])].join(',');
-  return ['volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', `o=${o}`, ...labelArgs(labels), name];
+  return [
+    'volume',
+    'create',
+    '--driver',
+    'local',
+    '--opt',
+    'type=tmpfs',
+    '--opt',
+    'device=tmpfs',
+    '--opt',
+    `o=${o}`,
+    ...labelArgs(labels),
+    name,
+  ];
 }
 
 export function volumeLsArgs(labels: Record<string, string>): string[] {

@@ -102,7 +102,12 @@ const SUBSCRIPT = /^metadata\.(labels|annotations)\['(.*)'\]$/;
 /** A `fieldRef` value. Throws INVALID_INPUT for a path the kubelet would not accept. */
 export function fieldRefValue(pod: Pod, spec: PodSpecView, fieldPath: string, field: string): string {
   const m = pod.metadata;
-  const status = (pod.status ?? {}) as { podIP?: string; hostIP?: string; podIPs?: Array<{ ip?: string }>; hostIPs?: Array<{ ip?: string }> };
+  const status = (pod.status ?? {}) as {
+    podIP?: string;
+    hostIP?: string;
+    podIPs?: Array<{ ip?: string }>;
+    hostIPs?: Array<{ ip?: string }>;
+  };
   const sub = SUBSCRIPT.exec(fieldPath);
   if (sub) {
     const map = sub[1] === 'labels' ? m.labels : m.annotations;
@@ -179,32 +184,39 @@ export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
         if (src.configMapRef.optional) return;
         throw invalidInput(`${f}: ConfigMap "${src.configMapRef.name}" was not provided`, f);
       }
-      for (const k of configMapKeys(cm)) if (!k.includes('=')) set(prefix + k, configMapValue(cm, k)!.toString('utf8'));
+      for (const k of configMapKeys(cm))
+        if (!k.includes('=')) set(prefix + k, configMapValue(cm, k)!.toString('utf8'));
     } else if (src.secretRef) {
       const s = ctx.sources.secrets.get(src.secretRef.name);
       if (!s) {
         if (src.secretRef.optional) return;
         throw invalidInput(`${f}: Secret "${src.secretRef.name}" was not provided`, f);
       }
-      for (const k of secretKeys(s)) if (!k.includes('=')) set(prefix + k, secretValue(s, k)!.toString('utf8'));
+      for (const k of secretKeys(s))
+        if (!k.includes('=')) set(prefix + k, secretValue(s, k)!.toString('utf8'));
     }
   });
-  (c.env ?? []).forEach((e, i) => {
+  for (const e of c.env ?? []) {
     const f = `${ctx.field}.env[${e.name}]`;
-    if (e.name.includes('=')) throw invalidInput(`${f}: a variable name cannot contain "="`, `${ctx.field}.env`);
+    if (e.name.includes('='))
+      throw invalidInput(`${f}: a variable name cannot contain "="`, `${ctx.field}.env`);
     if (e.valueFrom) {
       const v = valueFrom(c, e.valueFrom, ctx, f);
       if (v !== undefined) set(e.name, v);
-      return;
+      continue;
     }
     const raw = e.value ?? '';
     set(e.name, ctx.expandVariables ? expand(raw, (n) => env.get(n)) : raw);
-    void i;
-  });
+  }
   return [...env.entries()];
 }
 
-function valueFrom(c: ContainerSpec, vf: NonNullable<ContainerSpec['env']>[number]['valueFrom'] & object, ctx: EnvContext, f: string): string | undefined {
+function valueFrom(
+  c: ContainerSpec,
+  vf: NonNullable<ContainerSpec['env']>[number]['valueFrom'] & object,
+  ctx: EnvContext,
+  f: string,
+): string | undefined {
   if (vf.configMapKeyRef) {
     const ref = vf.configMapKeyRef;
     const cm = ctx.sources.configMaps.get(ref.name);
@@ -231,7 +243,8 @@ function valueFrom(c: ContainerSpec, vf: NonNullable<ContainerSpec['env']>[numbe
     const target = ref.containerName
       ? [...ctx.spec.containers, ...(ctx.spec.initContainers ?? [])].find((x) => x.name === ref.containerName)
       : c;
-    if (!target) throw invalidInput(`${f}: resourceFieldRef names unknown container "${ref.containerName}"`, f);
+    if (!target)
+      throw invalidInput(`${f}: resourceFieldRef names unknown container "${ref.containerName}"`, f);
     return resourceFieldValue(target, ref.resource, ref.divisor, ctx.node, f);
   }
   throw invalidInput(`${f}: valueFrom names no source`, f);

@@ -16,7 +16,11 @@ export function normalizeAllowed(allowed: string[]): Set<string> {
   return new Set(allowed.map((a) => a.trim().replace(/^--/, '')).filter((a) => a !== ''));
 }
 
-export function parseFlagsAnnotation(value: string | undefined, allowed: Set<string>, field: string): string[] {
+export function parseFlagsAnnotation(
+  value: string | undefined,
+  allowed: Set<string>,
+  field: string,
+): string[] {
   if (value === undefined || value.trim() === '') return [];
   const words = value.trim().split(/\s+/);
   return words.map((w) => {
@@ -25,7 +29,10 @@ export function parseFlagsAnnotation(value: string | undefined, allowed: Set<str
     const name = m[1]!;
     if (!allowed.has(name)) {
       const list = [...allowed].map((a) => `--${a}`).join(', ');
-      throw invalidInput(`${field}: flag --${name} is not allowed on this node (allowed: ${list || 'none'})`, field);
+      throw invalidInput(
+        `${field}: flag --${name} is not allowed on this node (allowed: ${list || 'none'})`,
+        field,
+      );
     }
     return w;
   });

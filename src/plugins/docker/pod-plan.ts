@@ -136,7 +136,14 @@ export function planPod(input: PodPlanInput): PodPlan {
     names.add(c.name);
     envs.set(
       c.name,
-      resolveEnv(c, { pod, spec, sources: { configMaps, secrets }, expandVariables: o.expandVariables, field: f, ...(input.node ? { node: input.node } : {}) }),
+      resolveEnv(c, {
+        pod,
+        spec,
+        sources: { configMaps, secrets },
+        expandVariables: o.expandVariables,
+        field: f,
+        ...(input.node ? { node: input.node } : {}),
+      }),
     );
   }
   const volumes = planVolumes({
@@ -150,7 +157,11 @@ export function planPod(input: PodPlanInput): PodPlan {
     envOf: (name) => envs.get(name) ?? [],
   });
   const annotation = `pod.metadata.annotations[${o.flagsAnnotation}]`;
-  const extraFlags = parseFlagsAnnotation(pod.metadata.annotations?.[o.flagsAnnotation], normalizeAllowed(o.allowedFlags), annotation);
+  const extraFlags = parseFlagsAnnotation(
+    pod.metadata.annotations?.[o.flagsAnnotation],
+    normalizeAllowed(o.allowedFlags),
+    annotation,
+  );
 
   const containers = all.map(([c, role, index]): PlannedContainer => {
     const f = `pod.spec.${role === 'init' ? 'initContainers' : 'containers'}[${c.name}]`;
@@ -197,7 +208,10 @@ export function envFilePath(podDir: string, container: string): string {
   return posix.join(podDir, 'env', `${container}.env`);
 }
 
-type ResourceFlags = Pick<ContainerPlan, 'cpus' | 'cpuShares' | 'memoryBytes' | 'memoryReservationBytes' | 'gpus'>;
+type ResourceFlags = Pick<
+  ContainerPlan,
+  'cpus' | 'cpuShares' | 'memoryBytes' | 'memoryReservationBytes' | 'gpus'
+>;
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 
@@ -217,7 +231,10 @@ function resources(c: ContainerSpec, o: PlanOptions, f: string): ResourceFlags {
   if (limits.memory !== undefined) {
     const b = memoryBytes(limits.memory, `${f}.resources.limits.memory`);
     if (b > 0 && b < MIN_MEMORY) {
-      throw invalidInput(`${f}.resources.limits.memory: ${limits.memory} is below Docker's minimum of 6Mi`, `${f}.resources.limits.memory`);
+      throw invalidInput(
+        `${f}.resources.limits.memory: ${limits.memory} is below Docker's minimum of 6Mi`,
+        `${f}.resources.limits.memory`,
+      );
     }
     if (b > 0) out.memoryBytes = b;
   }
@@ -228,39 +245,66 @@ function resources(c: ContainerSpec, o: PlanOptions, f: string): ResourceFlags {
   const gpu = limits['nvidia.com/gpu'] ?? requests['nvidia.com/gpu'];
   if (gpu !== undefined) {
     const n = Number(gpu);
-    if (!Number.isInteger(n) || n < 0) throw invalidInput(`${f}.resources.limits[nvidia.com/gpu]: "${gpu}" is not a whole number`, `${f}.resources.limits`);
-    if (n > 0 && !o.gpus) throw invalidInput(`${f}.resources.limits[nvidia.com/gpu]: this node does not offer GPUs`, `${f}.resources.limits`);
+    if (!Number.isInteger(n) || n < 0)
+      throw invalidInput(
+        `${f}.resources.limits[nvidia.com/gpu]: "${gpu}" is not a whole number`,
+        `${f}.resources.limits`,
+      );
+    if (n > 0 && !o.gpus)
+      throw invalidInput(
+        `${f}.resources.limits[nvidia.com/gpu]: this node does not offer GPUs`,
+        `${f}.resources.limits`,
+      );
     if (n > 0) out.gpus = n;
   }
   return out;
 }
 
-type SecurityFlags = Pick<ContainerPlan, 'user' | 'groupAdd' | 'readOnlyRootFilesystem' | 'privileged' | 'capAdd' | 'capDrop' | 'noNewPrivileges'>;
+type SecurityFlags = Pick<
+  ContainerPlan,
+  'user' | 'groupAdd' | 'readOnlyRootFilesystem' | 'privileged' | 'capAdd' | 'capDrop' | 'noNewPrivileges'
+>;
 
 const CAP = /^[A-Z][A-Z0-9_]*$/;
 
 function security(c: ContainerSpec, spec: PodSpecView, o: PlanOptions, f: string): SecurityFlags {
-  const sc = c.securityContext ?? {};
-  const psc = spec.securityContext ?? {};
+  const sc: Partial<NonNullable<ContainerSpec['securityContext']>> = c.securityContext ?? {};
+  const psc: Partial<NonNullable<PodSpecView['securityContext']>> = spec.securityContext ?? {};
   const uid = sc.runAsUser ?? psc.runAsUser;
   const gid = sc.runAsGroup ?? psc.runAsGroup;
-  const groups = new Set<number>([...(psc.supplementalGroups ?? []), ...(psc.fsGroup !== undefined ? [psc.fsGroup] : [])]);
+  const groups = new Set<number>([
+    ...(psc.supplementalGroups ?? []),
+    ...(psc.fsGroup !== undefined ? [psc.fsGroup] : []),
+  ]);
   // Without runAsUser docker cannot set only the primary group; add it as a supplementary one.
   if (uid === undefined && gid !== undefined) groups.add(gid);
   const nonRoot = sc.runAsNonRoot ?? psc.runAsNonRoot;
   if (nonRoot && uid === 0) {
-    throw invalidInput(`${f}.securityContext: runAsNonRoot is set but runAsUser is 0`, `${f}.securityContext.runAsUser`);
+    throw invalidInput(
+      `${f}.securityContext: runAsNonRoot is set but runAsUser is 0`,
+      `${f}.securityContext.runAsUser`,
+    );
   }
   if (sc.privileged && !o.allowPrivileged) {
-    throw invalidInput(`${f}.securityContext.privileged: privileged containers are not allowed on this node`, `${f}.securityContext.privileged`);
+    throw invalidInput(
+      `${f}.securityContext.privileged: privileged containers are not allowed on this node`,
+      `${f}.securityContext.privileged`,
+    );
   }
   const add = sc.capabilities?.add ?? [];
   const drop = sc.capabilities?.drop ?? [];
   for (const cap of [...add, ...drop]) {
-    if (!CAP.test(cap)) throw invalidInput(`${f}.securityContext.capabilities: "${cap}" is not a capability name`, `${f}.securityContext.capabilities`);
+    if (!CAP.test(cap))
+      throw invalidInput(
+        `${f}.securityContext.capabilities: "${cap}" is not a capability name`,
+        `${f}.securityContext.capabilities`,
+      );
   }
   if (add.length > 0 && !o.allowPrivileged) {
-    throw invalidInput(`${f}.securityContext.capabilities.add: adding capabilities is not allowed on this node`, `${f}.securityContext.capabilities.add`);
+    throw invalidInput(
+      `${f}.securityContext.capabilities.add: adding capabilities is not allowed on this node`,
+      `${f}.securityContext.capabilities.add`,
+    );
   }
   return {
     ...(uid !== undefined ? { user: gid !== undefined ? `${uid}:${gid}` : String(uid) } : {}),

@@ -4,8 +4,26 @@
  */
 import { invalidInput } from '../../errors/index.ts';
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 const RE = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|n|u|m|k|M|G|T|P|E)?$/;
 
@@ -16,7 +34,8 @@ export function parseQuantity(q: string | number, field = 'quantity'): number {
     return q;
   }
   const m = RE.exec(q.trim());
-  if (!m) throw invalidInput(`${field}: "${q}" is not a Kubernetes quantity (e.g. 500m, 2, 128Mi, 1G)`, field);
+  if (!m)
+    throw invalidInput(`${field}: "${q}" is not a Kubernetes quantity (e.g. 500m, 2, 128Mi, 1G)`, field);
   const base = Number(m[1]);
   const suffix = m[2] ?? '';
   let mult: number;

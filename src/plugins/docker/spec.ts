@@ -15,7 +15,10 @@ const Opt = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? und
 
 export const KeyToPath = z.looseObject({ key: z.string().min(1), path: z.string().min(1), mode: Opt(Mode) });
 
-export const ObjectFieldSelector = z.looseObject({ fieldPath: z.string().min(1), apiVersion: Opt(z.string()) });
+export const ObjectFieldSelector = z.looseObject({
+  fieldPath: z.string().min(1),
+  apiVersion: Opt(z.string()),
+});
 export const ResourceFieldSelector = z.looseObject({
   containerName: Opt(z.string()),
   resource: z.string().min(1),
@@ -96,8 +99,17 @@ export const DownwardAPIFile = z.looseObject({
 
 export const Volume = z.looseObject({
   name: z.string().min(1),
-  configMap: Opt(z.looseObject({ name: z.string(), items: Items, defaultMode: Opt(Mode), optional: Opt(z.boolean()) })),
-  secret: Opt(z.looseObject({ secretName: z.string(), items: Items, defaultMode: Opt(Mode), optional: Opt(z.boolean()) })),
+  configMap: Opt(
+    z.looseObject({ name: z.string(), items: Items, defaultMode: Opt(Mode), optional: Opt(z.boolean()) }),
+  ),
+  secret: Opt(
+    z.looseObject({
+      secretName: z.string(),
+      items: Items,
+      defaultMode: Opt(Mode),
+      optional: Opt(z.boolean()),
+    }),
+  ),
   projected: Opt(
     z.looseObject({
       defaultMode: Opt(Mode),

@@ -91,10 +91,14 @@ export const DEFAULT_FILE_MODE = 0o644;
 
 /** A relative path with no `..`, normalised; INVALID_INPUT otherwise. */
 export function safeRelative(p: string, field: string): string {
-  if (p.includes('\0') || p.includes('\n') || p.includes('\r')) throw invalidInput(`${field}: "${p}" contains a control character`, field);
+  if (p.includes('\0') || p.includes('\n') || p.includes('\r'))
+    throw invalidInput(`${field}: "${p}" contains a control character`, field);
   if (isAbsolute(p)) throw invalidInput(`${field}: "${p}" must be a relative path`, field);
   if (p.split('/').includes('..')) throw invalidInput(`${field}: "${p}" must not contain ".."`, field);
-  const n = posix.normalize(p).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  const n = posix
+    .normalize(p)
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '');
   if (n === '' || n === '.') throw invalidInput(`${field}: "${p}" names no file`, field);
   return n;
 }
@@ -108,7 +112,10 @@ export function isUnder(p: string, root: string): boolean {
 
 type FileSet = Map<string, { data: Buffer; mode: number }>;
 
-function collect<T extends { metadata: { name: string } }>(retrieved: RetrievedContainer[], pick: (c: RetrievedContainer) => T[] | null | undefined): Map<string, T> {
+function collect<T extends { metadata: { name: string } }>(
+  retrieved: RetrievedContainer[],
+  pick: (c: RetrievedContainer) => T[] | null | undefined,
+): Map<string, T> {
   const out = new Map<string, T>();
   for (const c of retrieved) for (const o of pick(c) ?? []) out.set(o.metadata.name, o);
   return out;
@@ -116,13 +123,22 @@ function collect<T extends { metadata: { name: string } }>(retrieved: RetrievedC
 
 export function planVolumes(input: VolumeInput): VolumePlan {
   const { spec, podDir } = input;
-  const plan: VolumePlan = { dirs: [], files: [], dockerVolumes: [], hostPathChecks: [], mounts: new Map(), warnings: [] };
+  const plan: VolumePlan = {
+    dirs: [],
+    files: [],
+    dockerVolumes: [],
+    hostPathChecks: [],
+    mounts: new Map(),
+    warnings: [],
+  };
   const configMaps = collect<ConfigMap>(input.retrieved, (c) => c.configMaps);
   const secrets = collect<Secret>(input.retrieved, (c) => c.secrets);
   const projected = collect<ConfigMap>(input.retrieved, (c) => c.projectedvolumemaps);
   const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v] as const));
   const containers: Array<[ContainerSpec, string]> = [
-    ...(spec.initContainers ?? []).map((c) => [c, `pod.spec.initContainers[${c.name}]`] as [ContainerSpec, string]),
+    ...(spec.initContainers ?? []).map(
+      (c) => [c, `pod.spec.initContainers[${c.name}]`] as [ContainerSpec, string],
+    ),
     ...spec.containers.map((c) => [c, `pod.spec.containers[${c.name}]`] as [ContainerSpec, string]),
   ];
   const mounted = new Set(containers.flatMap(([c]) => (c.volumeMounts ?? []).map((m) => m.name)));
@@ -138,14 +154,21 @@ export function planVolumes(input: VolumeInput): VolumePlan {
       for (const [rel, file] of files) {
         const path = posix.join(filesDir, rel);
         // Sub-directories of item paths ("a/b/c"): created before the files.
-        for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d)) plan.dirs.push({ path: d, mode: 0o755 });
+        for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d))
+          plan.dirs.push({ path: d, mode: 0o755 });
         plan.files.push({ path, data: file.data, mode: file.mode });
       }
       volumeDirs.set(vol.name, { dir: filesDir, kind: 'files' });
     } else if (vol.emptyDir) {
       if (vol.emptyDir.medium === 'Memory') {
-        const size = vol.emptyDir.sizeLimit === undefined ? undefined : memoryBytes(vol.emptyDir.sizeLimit, `${f}.emptyDir.sizeLimit`);
-        plan.dockerVolumes.push({ name: volumeName(input.ref, vol.name), ...(size ? { sizeBytes: size } : {}) });
+        const size =
+          vol.emptyDir.sizeLimit === undefined
+            ? undefined
+            : memoryBytes(vol.emptyDir.sizeLimit, `${f}.emptyDir.sizeLimit`);
+        plan.dockerVolumes.push({
+          name: volumeName(input.ref, vol.name),
+          ...(size ? { sizeBytes: size } : {}),
+        });
         volumeDirs.set(vol.name, { dir: volumeName(input.ref, vol.name), kind: 'memory' });
       } else if (!vol.emptyDir.medium) {
         const dir = posix.join(podDir, 'empty', vol.name);
@@ -153,12 +176,16 @@ export function planVolumes(input: VolumeInput): VolumePlan {
         plan.dirs.push({ path: dir, mode: 0o777 });
         volumeDirs.set(vol.name, { dir, kind: 'empty' });
       } else {
-        throw invalidInput(`${f}.emptyDir.medium: "${vol.emptyDir.medium}" is not supported (use "" or "Memory")`, `${f}.emptyDir.medium`);
+        throw invalidInput(
+          `${f}.emptyDir.medium: "${vol.emptyDir.medium}" is not supported (use "" or "Memory")`,
+          `${f}.emptyDir.medium`,
+        );
       }
     } else if (vol.hostPath) {
       const p = vol.hostPath.path;
       const hf = `${f}.hostPath.path`;
-      if (!isAbsolute(p) || p.includes('\0') || p.includes('\n')) throw invalidInput(`${hf}: "${p}" must be an absolute path`, hf);
+      if (!isAbsolute(p) || p.includes('\0') || p.includes('\n'))
+        throw invalidInput(`${hf}: "${p}" must be an absolute path`, hf);
       const n = posix.normalize(p);
       if (!input.hostPathRoots.some((r) => isUnder(n, r))) {
         throw invalidInput(
@@ -183,34 +210,50 @@ export function planVolumes(input: VolumeInput): VolumePlan {
       const mf = `${cf}.volumeMounts[${i}]`;
       const vol = volumes.get(m.name);
       const where = volumeDirs.get(m.name);
-      if (!vol || !where) throw invalidInput(`${mf}: volume "${m.name}" is not declared in pod.spec.volumes`, `${mf}.name`);
+      if (!vol || !where)
+        throw invalidInput(`${mf}: volume "${m.name}" is not declared in pod.spec.volumes`, `${mf}.name`);
       if (!isAbsolute(m.mountPath) || m.mountPath.includes('\0') || m.mountPath.includes('\n')) {
         throw invalidInput(`${mf}.mountPath: "${m.mountPath}" must be an absolute path`, `${mf}.mountPath`);
       }
       const target = posix.normalize(m.mountPath).replace(/(.)\/+$/, '$1');
-      if (targets.has(target)) throw invalidInput(`${mf}.mountPath: "${m.mountPath}" is mounted twice`, `${mf}.mountPath`);
+      if (targets.has(target))
+        throw invalidInput(`${mf}.mountPath: "${m.mountPath}" is mounted twice`, `${mf}.mountPath`);
       targets.add(target);
       let sub: string | undefined;
       if (m.subPathExpr) {
         const env = new Map(input.envOf(c.name));
-        sub = safeRelative(expand(m.subPathExpr, (n) => env.get(n)), `${mf}.subPathExpr`);
+        sub = safeRelative(
+          expand(m.subPathExpr, (n) => env.get(n)),
+          `${mf}.subPathExpr`,
+        );
       } else if (m.subPath) {
         sub = safeRelative(m.subPath, `${mf}.subPath`);
       }
       if (where.kind === 'memory') {
-        if (sub) throw invalidInput(`${mf}.subPath: not supported on a memory-backed emptyDir`, `${mf}.subPath`);
+        if (sub)
+          throw invalidInput(`${mf}.subPath: not supported on a memory-backed emptyDir`, `${mf}.subPath`);
         mounts.push({ type: 'volume', source: where.dir, target, readOnly: m.readOnly === true });
         return;
       }
       const source = sub ? posix.join(where.dir, sub) : where.dir;
       if (sub && where.kind === 'empty') plan.dirs.push({ path: source, mode: 0o777 });
-      if (sub && where.kind === 'files' && !plan.files.some((x) => x.path === source || x.path.startsWith(`${source}/`))) {
+      if (
+        sub &&
+        where.kind === 'files' &&
+        !plan.files.some((x) => x.path === source || x.path.startsWith(`${source}/`))
+      ) {
         plan.dirs.push({ path: source, mode: 0o755 });
       }
       if (sub && where.kind === 'host') plan.dirs.push({ path: source, mode: 0o755 });
       // ConfigMap, Secret, projected and downwardAPI volumes are read-only whatever the mount says.
       const readOnly = where.kind === 'files' || m.readOnly === true;
-      mounts.push({ type: 'bind', source, target, readOnly, ...(where.kind === 'host' ? { host: true } : {}) });
+      mounts.push({
+        type: 'bind',
+        source,
+        target,
+        readOnly,
+        ...(where.kind === 'host' ? { host: true } : {}),
+      });
     });
     plan.mounts.set(c.name, mounts);
   }
@@ -245,7 +288,16 @@ function filesOf(
       }
       throw invalidInput(`${f}.configMap: ConfigMap "${src.name}" was not provided`, `${f}.configMap.name`);
     }
-    addKeyed(out, configMapKeys(cm), (k) => configMapValue(cm, k), src.items, src.defaultMode, src.optional === true, `${f}.configMap`, `ConfigMap "${src.name}"`);
+    addKeyed(
+      out,
+      configMapKeys(cm),
+      (k) => configMapValue(cm, k),
+      src.items,
+      src.defaultMode,
+      src.optional === true,
+      `${f}.configMap`,
+      `ConfigMap "${src.name}"`,
+    );
     return out;
   }
   if (vol.secret) {
@@ -257,16 +309,35 @@ function filesOf(
         warnings.push(`volume ${vol.name}: optional Secret "${src.secretName}" absent, mounted empty`);
         return out;
       }
-      throw invalidInput(`${f}.secret: Secret "${src.secretName}" was not provided`, `${f}.secret.secretName`);
+      throw invalidInput(
+        `${f}.secret: Secret "${src.secretName}" was not provided`,
+        `${f}.secret.secretName`,
+      );
     }
-    addKeyed(out, secretKeys(s), (k) => secretValue(s, k), src.items, src.defaultMode, src.optional === true, `${f}.secret`, `Secret "${src.secretName}"`);
+    addKeyed(
+      out,
+      secretKeys(s),
+      (k) => secretValue(s, k),
+      src.items,
+      src.defaultMode,
+      src.optional === true,
+      `${f}.secret`,
+      `Secret "${src.secretName}"`,
+    );
     return out;
   }
   if (vol.downwardAPI) {
     const out: FileSet = new Map();
     const given = projected.get(vol.name);
-    if (given) return fromMap(given, new Map(), vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE, `${f}.downwardAPI`);
-    addDownward(out, vol.downwardAPI.items ?? [], vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE, input, `${f}.downwardAPI`);
+    if (given)
+      return fromMap(given, new Map(), vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE, `${f}.downwardAPI`);
+    addDownward(
+      out,
+      vol.downwardAPI.items ?? [],
+      vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE,
+      input,
+      `${f}.downwardAPI`,
+    );
     return out;
   }
   if (vol.projected) {
@@ -277,7 +348,11 @@ function filesOf(
       // The VK resolved the sources into one map (path → content); modes come from the spec.
       const modes = new Map<string, number>();
       for (const s of sources) {
-        for (const it of [...(s.configMap?.items ?? []), ...(s.secret?.items ?? []), ...(s.downwardAPI?.items ?? [])]) {
+        for (const it of [
+          ...(s.configMap?.items ?? []),
+          ...(s.secret?.items ?? []),
+          ...(s.downwardAPI?.items ?? []),
+        ]) {
           if (it.mode !== undefined) modes.set(safeRelative(it.path, `${f}.projected`), it.mode);
         }
       }
@@ -288,16 +363,44 @@ function filesOf(
       const sf = `${f}.projected.sources[${i}]`;
       if (s.configMap) {
         const cm = configMaps.get(s.configMap.name);
-        if (cm) addKeyed(out, configMapKeys(cm), (k) => configMapValue(cm, k), s.configMap.items, defaultMode, s.configMap.optional === true, `${sf}.configMap`, `ConfigMap "${s.configMap.name}"`);
-        else warnings.push(`volume ${vol.name}: ConfigMap "${s.configMap.name}" of a projected source was not provided`);
+        if (cm)
+          addKeyed(
+            out,
+            configMapKeys(cm),
+            (k) => configMapValue(cm, k),
+            s.configMap.items,
+            defaultMode,
+            s.configMap.optional === true,
+            `${sf}.configMap`,
+            `ConfigMap "${s.configMap.name}"`,
+          );
+        else
+          warnings.push(
+            `volume ${vol.name}: ConfigMap "${s.configMap.name}" of a projected source was not provided`,
+          );
       } else if (s.secret) {
         const sec = secrets.get(s.secret.name);
-        if (sec) addKeyed(out, secretKeys(sec), (k) => secretValue(sec, k), s.secret.items, defaultMode, s.secret.optional === true, `${sf}.secret`, `Secret "${s.secret.name}"`);
-        else warnings.push(`volume ${vol.name}: Secret "${s.secret.name}" of a projected source was not provided`);
+        if (sec)
+          addKeyed(
+            out,
+            secretKeys(sec),
+            (k) => secretValue(sec, k),
+            s.secret.items,
+            defaultMode,
+            s.secret.optional === true,
+            `${sf}.secret`,
+            `Secret "${s.secret.name}"`,
+          );
+        else
+          warnings.push(
+            `volume ${vol.name}: Secret "${s.secret.name}" of a projected source was not provided`,
+          );
       } else if (s.downwardAPI) {
         addDownward(out, s.downwardAPI.items ?? [], defaultMode, input, `${sf}.downwardAPI`);
       } else if (s.serviceAccountToken) {
-        warnings.push(`volume ${vol.name}: no service-account token was provided for "${s.serviceAccountToken.path}"`);
+        warnings.push(
+          `volume ${vol.name}: no service-account token was provided for "${s.serviceAccountToken.path}"`,
+        );
       }
     });
     return out;
@@ -330,7 +433,13 @@ function addKeyed(
   });
 }
 
-function addDownward(out: FileSet, items: DownwardAPIFile[], defaultMode: number, input: VolumeInput, f: string): void {
+function addDownward(
+  out: FileSet,
+  items: DownwardAPIFile[],
+  defaultMode: number,
+  input: VolumeInput,
+  f: string,
+): void {
   items.forEach((it, i) => {
     const itf = `${f}.items[${i}]`;
     let text: string;
@@ -338,10 +447,23 @@ function addDownward(out: FileSet, items: DownwardAPIFile[], defaultMode: number
     else if (it.resourceFieldRef) {
       const name = it.resourceFieldRef.containerName;
       const c = [...input.spec.containers, ...(input.spec.initContainers ?? [])].find((x) => x.name === name);
-      if (!c) throw invalidInput(`${itf}.resourceFieldRef: needs the containerName of one of the pod's containers`, itf);
-      text = resourceFieldValue(c, it.resourceFieldRef.resource, it.resourceFieldRef.divisor, input.node, itf);
+      if (!c)
+        throw invalidInput(
+          `${itf}.resourceFieldRef: needs the containerName of one of the pod's containers`,
+          itf,
+        );
+      text = resourceFieldValue(
+        c,
+        it.resourceFieldRef.resource,
+        it.resourceFieldRef.divisor,
+        input.node,
+        itf,
+      );
     } else throw invalidInput(`${itf}: needs fieldRef or resourceFieldRef`, itf);
-    out.set(safeRelative(it.path, `${itf}.path`), { data: Buffer.from(text, 'utf8'), mode: it.mode ?? defaultMode });
+    out.set(safeRelative(it.path, `${itf}.path`), {
+      data: Buffer.from(text, 'utf8'),
+      mode: it.mode ?? defaultMode,
+    });
   });
 }
 

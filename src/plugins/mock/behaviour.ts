@@ -120,7 +120,8 @@ function parseInt0(text: string, min: number, max: number): number {
   return n;
 }
 
-const parseRunTime = (text: string): number | undefined =>
+/** A run time: a duration, or "forever" (undefined). */
+export const parseRunTime = (text: string): number | undefined =>
   text.trim() === 'forever' ? undefined : parseDuration(text);
 
 /** Keys and which ones take a `.<container>` suffix. */

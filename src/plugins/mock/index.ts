@@ -4,21 +4,25 @@
  */
 import { z } from 'zod';
 import type { PluginModule } from '../registry.ts';
-import { DEFAULT_BEHAVIOUR, parseDuration } from './behaviour.ts';
+import { DEFAULT_BEHAVIOUR, parseDuration, parseRunTime } from './behaviour.ts';
 import { createMockPlugin, DEFAULT_CAPACITY } from './plugin.ts';
 
+function durationSchema<T>(parse: (text: string) => T) {
+  return z.union([z.string(), z.number()]).transform((v, ctx): T => {
+    try {
+      return parse(String(v));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
 /** A Go-style duration string ("500ms", "2s", "1m30s") → milliseconds. */
-const Duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(String(v));
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const Duration = durationSchema(parseDuration);
 
 /** A duration, or "forever" (undefined: app containers run until their pod is deleted). */
-const RunTime = z.union([z.literal('forever'), Duration]).transform((v) => (v === 'forever' ? undefined : v));
+const RunTime = durationSchema(parseRunTime);
 
 const seconds = (ms: number) => `${ms / 1000}s`;
 

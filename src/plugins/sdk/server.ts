@@ -85,7 +85,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   app.route({
     method: ['GET', 'POST'],
     url: '/status',
-    schema: { body: PodList.optional(), response: { 200: PodStatusList } },
+    schema: { body: PodList.nullish(), response: { 200: PodStatusList } },
     handler: async (req) => timed('status', () => plugin.status(req.body ?? [], ctxOf(req))),
   });
 

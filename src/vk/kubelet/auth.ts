@@ -36,18 +36,35 @@ export interface AccessReviewResult {
 /** The two apiserver calls we depend on, as an interface so tests can stand in for them. */
 export interface Reviewer {
   reviewToken(token: string): Promise<TokenReviewResult>;
-  reviewAccess(user: UserInfo, verb: string, resource: string, name: string, subresource: string): Promise<AccessReviewResult>;
+  reviewAccess(
+    user: UserInfo,
+    verb: string,
+    resource: string,
+    name: string,
+    subresource: string,
+  ): Promise<AccessReviewResult>;
 }
 
-export function kubeReviewer(authentication: AuthenticationV1Api, authorization: AuthorizationV1Api): Reviewer {
+export function kubeReviewer(
+  authentication: AuthenticationV1Api,
+  authorization: AuthorizationV1Api,
+): Reviewer {
   return {
     async reviewToken(token) {
-      const review = await authentication.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+      const review = await authentication.createTokenReview({
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      });
       const s = review.status;
-      if (!s?.authenticated || !s.user?.username) return { authenticated: false, ...(s?.error ? { error: s.error } : {}) };
+      if (!s?.authenticated || !s.user?.username)
+        return { authenticated: false, ...(s?.error ? { error: s.error } : {}) };
       return {
         authenticated: true,
-        user: { username: s.user.username, uid: s.user.uid, groups: s.user.groups ?? [], extra: s.user.extra },
+        user: {
+          username: s.user.username,
+          uid: s.user.uid,
+          groups: s.user.groups ?? [],
+          extra: s.user.extra,
+        },
       };
     },
     async reviewAccess(user, verb, resource, name, subresource) {
@@ -64,13 +81,18 @@ export function kubeReviewer(authentication: AuthenticationV1Api, authorization:
           },
         },
       });
-      return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+      return {
+        allowed: review.status?.allowed === true,
+        ...(review.status?.reason ? { reason: review.status.reason } : {}),
+      };
     },
   };
 }
 
 /** The user a verified client certificate names: CN is the user, each O a group. */
-export function userFromCertificate(subject: Record<string, string | string[] | undefined>): UserInfo | undefined {
+export function userFromCertificate(
+  subject: Record<string, string | string[] | undefined>,
+): UserInfo | undefined {
   const cn = subject.CN;
   const username = Array.isArray(cn) ? cn[0] : cn;
   if (!username) return undefined;
@@ -147,9 +169,15 @@ export function createAuthorizer(opts: AuthOptions): Authorizer {
   return {
     async authenticate(req) {
       const tls = req.socket as Partial<TLSSocket>;
-      if (opts.trustClientCerts() && tls.authorized === true && typeof tls.getPeerCertificate === 'function') {
+      if (
+        opts.trustClientCerts() &&
+        tls.authorized === true &&
+        typeof tls.getPeerCertificate === 'function'
+      ) {
         const peer = tls.getPeerCertificate();
-        const user = peer?.subject ? userFromCertificate(peer.subject as unknown as Record<string, string | string[]>) : undefined;
+        const user = peer?.subject
+          ? userFromCertificate(peer.subject as unknown as Record<string, string | string[]>)
+          : undefined;
         if (user) return user;
       }
       const header = req.headers.authorization;
@@ -162,29 +190,59 @@ export function createAuthorizer(opts: AuthOptions): Authorizer {
           try {
             result = await opts.reviewer.reviewToken(token);
           } catch (err) {
-            throw new InterlinkError(ErrorCode.UNAVAILABLE, `cannot review the bearer token with the apiserver: ${(err as Error).message}`, { cause: err });
+            throw new InterlinkError(
+              ErrorCode.UNAVAILABLE,
+              `cannot review the bearer token with the apiserver: ${(err as Error).message}`,
+              { cause: err },
+            );
           }
           tokens.set(token, result, tokenTtl);
         }
         if (result.authenticated && result.user) return result.user;
-        throw new InterlinkError(ErrorCode.UNAUTHENTICATED, `Unauthorized: invalid bearer token${result.error ? ` (${result.error})` : ''}`);
+        throw new InterlinkError(
+          ErrorCode.UNAUTHENTICATED,
+          `Unauthorized: invalid bearer token${result.error ? ` (${result.error})` : ''}`,
+        );
       }
-      if (opts.trustClientCerts() && tls.authorizationError && typeof tls.getPeerCertificate === 'function' && tls.getPeerCertificate()?.subject) {
-        throw new InterlinkError(ErrorCode.UNAUTHENTICATED, `Unauthorized: client certificate not accepted (${String(tls.authorizationError)})`);
+      if (
+        opts.trustClientCerts() &&
+        tls.authorizationError &&
+        typeof tls.getPeerCertificate === 'function' &&
+        tls.getPeerCertificate()?.subject
+      ) {
+        throw new InterlinkError(
+          ErrorCode.UNAUTHENTICATED,
+          `Unauthorized: client certificate not accepted (${String(tls.authorizationError)})`,
+        );
       }
-      throw new InterlinkError(ErrorCode.UNAUTHENTICATED, 'Unauthorized: a client certificate or bearer token is required');
+      throw new InterlinkError(
+        ErrorCode.UNAUTHENTICATED,
+        'Unauthorized: a client certificate or bearer token is required',
+      );
     },
 
     async authorize(user, attrs) {
       let last: AccessReviewResult | undefined;
       for (const sub of attrs.subresources) {
-        const key = JSON.stringify([user.username, user.uid ?? '', user.groups, user.extra ?? {}, attrs.verb, attrs.name, sub]);
+        const key = JSON.stringify([
+          user.username,
+          user.uid ?? '',
+          user.groups,
+          user.extra ?? {},
+          attrs.verb,
+          attrs.name,
+          sub,
+        ]);
         let decision = decisions.get(key);
         if (!decision) {
           try {
             decision = await opts.reviewer.reviewAccess(user, attrs.verb, attrs.resource, attrs.name, sub);
           } catch (err) {
-            throw new InterlinkError(ErrorCode.UNAVAILABLE, `cannot review access with the apiserver: ${(err as Error).message}`, { cause: err });
+            throw new InterlinkError(
+              ErrorCode.UNAVAILABLE,
+              `cannot review access with the apiserver: ${(err as Error).message}`,
+              { cause: err },
+            );
           }
           decisions.set(key, decision, decision.allowed ? allowedTtl : deniedTtl);
         }

@@ -17,7 +17,13 @@
  * the ConfigMap kube-system/extension-apiserver-authentication (`client-ca-file`), which
  * is how extension apiservers learn it; without either, only bearer tokens authenticate.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { CertificatesV1Api, CoreV1Api, V1CertificateSigningRequest } from '@kubernetes/client-node';
@@ -25,7 +31,7 @@ import { Backoff } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { VkConfig } from '../config.ts';
-import { controllerShell, type Controller } from '../types.ts';
+import { type Controller, controllerShell } from '../types.ts';
 import { createCertificatePem, createCsrPem } from './x509.ts';
 
 export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
@@ -70,7 +76,10 @@ export function renewalTime(notBefore: Date, notAfter: Date, random: () => numbe
 }
 
 /** The SANs of our serving certificate: the node's IP (when known) and its name. */
-export function servingAltNames(nodeName: string, podIp: string | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+export function servingAltNames(
+  nodeName: string,
+  podIp: string | undefined,
+): { dnsNames: string[]; ipAddresses: string[] } {
   const ips = podIp && isIP(podIp) ? [podIp] : [];
   return { dnsNames: [nodeName], ipAddresses: ips };
 }
@@ -83,21 +92,30 @@ function parsePair(certPem: string, keyPem: string): { cert: X509Certificate; ke
 }
 
 /** A certificate usable now and for a while yet, that names our node's address. */
-function usable(cert: X509Certificate, now: number, alt: { dnsNames: string[]; ipAddresses: string[] }): boolean {
+function usable(
+  cert: X509Certificate,
+  now: number,
+  alt: { dnsNames: string[]; ipAddresses: string[] },
+): boolean {
   const from = Date.parse(cert.validFrom);
   const to = Date.parse(cert.validTo);
   if (!(now >= from && now < renewalTime(new Date(from), new Date(to), () => 0.5))) return false;
   const san = cert.subjectAltName ?? '';
-  return alt.ipAddresses.every((ip) => san.includes(`IP Address:${ip}`)) && alt.dnsNames.every((d) => san.includes(`DNS:${d}`));
+  return (
+    alt.ipAddresses.every((ip) => san.includes(`IP Address:${ip}`)) &&
+    alt.dnsNames.every((d) => san.includes(`DNS:${d}`))
+  );
 }
 
-const digest = (...parts: Array<string | undefined>) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
+const digest = (...parts: Array<string | undefined>) =>
+  createHash('sha256').update(parts.join('\u0000')).digest('hex');
 
 export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
   const { config, logger, clock } = deps;
   if (!config.nodeName) throw new Error('createServingCerts: config.nodeName is required');
   const http = config.kubeletHttp;
-  if (Boolean(http.certFile) !== Boolean(http.keyFile)) throw new Error('createServingCerts: kubeletHttp.certFile and keyFile go together');
+  if (Boolean(http.certFile) !== Boolean(http.keyFile))
+    throw new Error('createServingCerts: kubeletHttp.certFile and keyFile go together');
   const log = logger.child({ component: 'kubelet-certs' });
   const reloadMs = deps.reloadIntervalMs ?? 30_000;
   const alt = servingAltNames(config.nodeName, config.podIp);
@@ -106,7 +124,9 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
   let isReady = false;
 
   function publish(next: TlsMaterial): void {
-    const changed = !material || digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa);
+    const changed =
+      !material ||
+      digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa);
     material = next;
     if (!changed || !isReady) return;
     for (const fn of listeners) {
@@ -121,10 +141,16 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
   async function loadClientCa(): Promise<string | undefined> {
     if (http.clientCaFile) return readFile(http.clientCaFile, 'utf8');
     try {
-      const cm = await deps.kube.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'extension-apiserver-authentication' });
+      const cm = await deps.kube.core.readNamespacedConfigMap({
+        namespace: 'kube-system',
+        name: 'extension-apiserver-authentication',
+      });
       return cm.data?.['client-ca-file'] || undefined;
     } catch (err) {
-      log.debug({ err: (err as Error).message }, 'cannot read kube-system/extension-apiserver-authentication');
+      log.debug(
+        { err: (err as Error).message },
+        'cannot read kube-system/extension-apiserver-authentication',
+      );
       return undefined;
     }
   }
@@ -147,17 +173,27 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
         '(--kubelet-certificate-authority) will refuse `kubectl logs` on this node. Configure kubeletHttp.certFile/keyFile, ' +
         'or kubeletHttp.csr (and approve the CSR) for a certificate the cluster trusts. !!!',
     );
-    return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, source: 'self-signed', notAfter };
+    return {
+      cert,
+      key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      source: 'self-signed',
+      notAfter,
+    };
   }
 
   async function fromFiles(clientCa: string | undefined): Promise<TlsMaterial> {
-    const [certPem, keyPem] = await Promise.all([readFile(http.certFile!, 'utf8'), readFile(http.keyFile!, 'utf8')]);
+    const [certPem, keyPem] = await Promise.all([
+      readFile(http.certFile!, 'utf8'),
+      readFile(http.keyFile!, 'utf8'),
+    ]);
     const { cert } = parsePair(certPem, keyPem);
     return { cert: certPem, key: keyPem, clientCa, source: 'files', notAfter: new Date(cert.validTo) };
   }
 
   /** One CSR: create, maybe approve, wait for the certificate. Throws if denied or failed. */
-  async function requestCertificate(signal: AbortSignal): Promise<{ cert: string; key: string; notAfter: Date }> {
+  async function requestCertificate(
+    signal: AbortSignal,
+  ): Promise<{ cert: string; key: string; notAfter: Date }> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const request = createCsrPem({
       subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] },
@@ -167,7 +203,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     const body: V1CertificateSigningRequest = {
       apiVersion: 'certificates.k8s.io/v1',
       kind: 'CertificateSigningRequest',
-      metadata: { generateName: `${config.nodeName}-serving-`, labels: { 'interlink.io/node': config.nodeName } },
+      metadata: {
+        generateName: `${config.nodeName}-serving-`,
+        labels: { 'interlink.io/node': config.nodeName },
+      },
       spec: {
         request: Buffer.from(request).toString('base64'),
         signerName: KUBELET_SERVING_SIGNER,
@@ -209,7 +248,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
       const csr = await deps.kube.certificates.readCertificateSigningRequest({ name });
       const conds = csr.status?.conditions ?? [];
       const bad = conds.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
-      if (bad) throw new Error(`CSR ${name} ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+      if (bad)
+        throw new Error(
+          `CSR ${name} ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim(),
+        );
       if (csr.status?.certificate) {
         const pemText = Buffer.from(csr.status.certificate, 'base64').toString('utf8');
         const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -219,7 +261,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
       }
       if (clock.now() - lastNag > 300_000) {
         lastNag = clock.now();
-        log.warn({ csr: name }, `serving certificate still waits for approval: kubectl certificate approve ${name}`);
+        log.warn(
+          { csr: name },
+          `serving certificate still waits for approval: kubectl certificate approve ${name}`,
+        );
       }
       await clock.sleep(poll.delay(attempt), signal);
     }
@@ -234,7 +279,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
       await rename(`${http.keyFile}.tmp`, http.keyFile);
       await rename(`${http.certFile}.tmp`, http.certFile);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'cannot store the signed serving certificate; a restart will request a new one');
+      log.warn(
+        { err: (err as Error).message },
+        'cannot store the signed serving certificate; a restart will request a new one',
+      );
     }
   }
 
@@ -256,25 +304,41 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
       }
     };
     let clientCa = await loadClientCa();
-    if (!clientCa) log.warn('no client CA (kubeletHttp.clientCaFile, kube-system/extension-apiserver-authentication): only bearer tokens authenticate kubelet API callers');
+    if (!clientCa)
+      log.warn(
+        'no client CA (kubeletHttp.clientCaFile, kube-system/extension-apiserver-authentication): only bearer tokens authenticate kubelet API callers',
+      );
 
     try {
       if (http.certFile && !http.csr) {
         // 1. Files: poll for rotation of the pair and of the client CA.
         ready(await fromFiles(clientCa));
-        log.info({ certFile: http.certFile, notAfter: material?.notAfter }, 'serving certificate loaded from files');
+        log.info(
+          { certFile: http.certFile, notAfter: material?.notAfter },
+          'serving certificate loaded from files',
+        );
         for (;;) {
           await clock.sleep(reloadMs, signal);
           try {
             if (http.clientCaFile) clientCa = await loadClientCa();
             const next = await fromFiles(clientCa);
-            if (material && digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa)) {
-              log.info({ notAfter: next.notAfter }, 'serving certificate or client CA changed on disk: reloaded');
+            if (
+              material &&
+              digest(material.cert, material.key, material.clientCa) !==
+                digest(next.cert, next.key, next.clientCa)
+            ) {
+              log.info(
+                { notAfter: next.notAfter },
+                'serving certificate or client CA changed on disk: reloaded',
+              );
             }
             publish(next);
           } catch (err) {
             // Mid-rotation the pair may not match for a moment: keep serving the old one.
-            log.warn({ err: (err as Error).message }, 'cannot reload the serving certificate files; keeping the current ones');
+            log.warn(
+              { err: (err as Error).message },
+              'cannot reload the serving certificate files; keeping the current ones',
+            );
           }
         }
       }
@@ -333,7 +397,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
       for (;;) {
         const m = { ...selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off'), clientCa };
         ready(m);
-        await sleepUntil(renewalTime(new Date(clock.now()), m.notAfter, () => 0.5), signal);
+        await sleepUntil(
+          renewalTime(new Date(clock.now()), m.notAfter, () => 0.5),
+          signal,
+        );
       }
     } catch (err) {
       if (signal.aborted) return;

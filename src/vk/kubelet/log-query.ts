@@ -15,10 +15,11 @@ function parseBool(name: string, raw: string): boolean {
   throw invalidInput(`query parameter ${name}: "${raw}" is not a boolean`, name);
 }
 
-function parseInt(name: string, raw: string, min: number): number {
+function parseInteger(name: string, raw: string, min: number): number {
   if (!/^-?\d+$/.test(raw)) throw invalidInput(`query parameter ${name}: "${raw}" is not an integer`, name);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw invalidInput(`query parameter ${name}: must be an integer ≥ ${min}, got ${raw}`, name);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw invalidInput(`query parameter ${name}: must be an integer ≥ ${min}, got ${raw}`, name);
   return n;
 }
 
@@ -32,16 +33,17 @@ function one(q: Query, name: string): string | undefined {
 export function logOptsFromQuery(q: Query): LogOpts {
   const opts: LogOpts = {};
   const tail = one(q, 'tailLines');
-  if (tail !== undefined && tail !== '') opts.Tail = parseInt('tailLines', tail, 0);
+  if (tail !== undefined && tail !== '') opts.Tail = parseInteger('tailLines', tail, 0);
   const limit = one(q, 'limitBytes');
   if (limit !== undefined && limit !== '') {
-    const n = parseInt('limitBytes', limit, 1);
+    const n = parseInteger('limitBytes', limit, 1);
     // Both names: interLink 0.6's Go plugins read Bytes, its Python SDK LimitBytes.
     opts.Bytes = n;
     opts.LimitBytes = n;
   }
   const sinceSeconds = one(q, 'sinceSeconds');
-  if (sinceSeconds !== undefined && sinceSeconds !== '') opts.SinceSeconds = parseInt('sinceSeconds', sinceSeconds, 1);
+  if (sinceSeconds !== undefined && sinceSeconds !== '')
+    opts.SinceSeconds = parseInteger('sinceSeconds', sinceSeconds, 1);
   const sinceTime = one(q, 'sinceTime');
   if (sinceTime !== undefined && sinceTime !== '') {
     const ms = Date.parse(sinceTime);

@@ -25,6 +25,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createServer, errorBody, listenOn, type ZodApp } from '../../core/http-server.ts';
 import { codeOf, ErrorCode, notFound } from '../../errors/index.ts';
+import { resolveInternalIp } from '../node/address.ts';
 import type { Controller, KubeletServerDeps } from '../types.ts';
 import { controllerShell } from '../types.ts';
 import { type Authorizer, createAuthorizer, kubeReviewer } from './auth.ts';
@@ -46,7 +47,15 @@ const UNSUPPORTED = ['exec', 'attach', 'portForward', 'run'] as const;
 
 /** A metav1.Status body: the apiserver and kubectl print its message as is. */
 export function statusBody(code: number, reason: string, message: string): string {
-  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  return JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
 }
 
 /** Build the app without listening (tests use inject or listen themselves). */
@@ -132,7 +141,11 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
         } catch (err) {
           // The caller left (follow ended by Ctrl-C) or the upstream broke mid-stream: the
           // response cannot carry an error any more; end it so the caller sees the cut.
-          if (!aborter.signal.aborted) req.log.info({ err: (err as Error).message, pod: `${namespace}/${podName}`, container }, 'log stream ended early');
+          if (!aborter.signal.aborted)
+            req.log.info(
+              { err: (err as Error).message, pod: `${namespace}/${podName}`, container },
+              'log stream ended early',
+            );
           res.destroy();
         } finally {
           res.off('close', onClose);
@@ -169,7 +182,12 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
       } catch (err) {
         const code = codeOf(err);
         // The API or its plugin has no stats: a well-formed empty summary, as the issue asks.
-        if (code !== ErrorCode.NOT_FOUND && code !== ErrorCode.NOT_SUPPORTED && code !== ErrorCode.INVALID_INPUT) throw err;
+        if (
+          code !== ErrorCode.NOT_FOUND &&
+          code !== ErrorCode.NOT_SUPPORTED &&
+          code !== ErrorCode.INVALID_INPUT
+        )
+          throw err;
         req.log.debug({ err: (err as Error).message }, 'no stats from the interLink API; empty summary');
       }
       reply.type('application/json');
@@ -181,7 +199,10 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
         const message =
           `${what} is not supported by the interLink virtual kubelet (node ${nodeName}): ` +
           'containers run on a remote Docker host or HPC site; use `kubectl logs` to follow their output';
-        return reply.code(501).type('application/json').send(statusBody(501, 'NotImplemented', message));
+        return reply
+          .code(501)
+          .type('application/json')
+          .send(statusBody(501, 'NotImplemented', message));
       };
       scope.all(`/${what}`, handler);
       scope.all(`/${what}/*`, handler);
@@ -193,7 +214,9 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
 
 function containerNames(pod: V1Pod): string[] {
   const s = pod.spec;
-  return [...(s?.containers ?? []), ...(s?.initContainers ?? []), ...(s?.ephemeralContainers ?? [])].map((c) => c.name);
+  return [...(s?.containers ?? []), ...(s?.initContainers ?? []), ...(s?.ephemeralContainers ?? [])].map(
+    (c) => c.name,
+  );
 }
 
 /**
@@ -209,7 +232,13 @@ export function createKubeletServer(deps: KubeletServerDeps): Controller {
   const log = deps.logger;
   const certs: ServingCerts | undefined = http.insecure
     ? undefined
-    : createServingCerts({ config: deps.config, kube: deps.kube, logger: log, clock: deps.clock });
+    : createServingCerts({
+        // The certificate must name the address the node controller publishes as InternalIP.
+        config: { ...deps.config, podIp: resolveInternalIp(deps.config.podIp) },
+        kube: deps.kube,
+        logger: log,
+        clock: deps.clock,
+      });
 
   return controllerShell(async (signal, markReady) => {
     const inner = new AbortController();
@@ -229,11 +258,21 @@ export function createKubeletServer(deps: KubeletServerDeps): Controller {
       const app = buildKubeletApp({ deps, authorizer, tls: material, startTime: new Date(deps.clock.now()) });
       certs?.onChange((m) => {
         material = m;
-        (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.clientCa ? { ca: m.clientCa } : {}) });
+        (app.server as unknown as TlsServer).setSecureContext({
+          cert: m.cert,
+          key: m.key,
+          ...(m.clientCa ? { ca: m.clientCa } : {}),
+        });
         log.info({ source: m.source, notAfter: m.notAfter }, 'kubelet API certificate rotated');
       });
-      if (http.insecure) log.warn('kubeletHttp.insecure: the kubelet API serves plain HTTP; the apiserver cannot use it');
-      const where = await listenOn(app, { kind: 'tcp', protocol: http.insecure ? 'http' : 'https', host: http.address, port: http.port });
+      if (http.insecure)
+        log.warn('kubeletHttp.insecure: the kubelet API serves plain HTTP; the apiserver cannot use it');
+      const where = await listenOn(app, {
+        kind: 'tcp',
+        protocol: http.insecure ? 'http' : 'https',
+        host: http.address,
+        port: http.port,
+      });
       log.info({ address: where, certificate: material?.source }, 'kubelet API listening');
       markReady();
       await new Promise<void>((resolve, reject) => {

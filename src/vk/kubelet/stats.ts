@@ -21,8 +21,12 @@ export function emptySummary(nodeName: string, startTime: Date): Summary {
 export function mergeSummary(base: Summary, fromPlugin: unknown): Summary {
   if (!fromPlugin || typeof fromPlugin !== 'object' || Array.isArray(fromPlugin)) return base;
   const doc = fromPlugin as { node?: unknown; pods?: unknown };
-  const node = doc.node && typeof doc.node === 'object' && !Array.isArray(doc.node) ? (doc.node as Record<string, unknown>) : {};
-  const startTime = typeof node.startTime === 'string' && node.startTime !== '' ? node.startTime : base.node.startTime;
+  const node =
+    doc.node && typeof doc.node === 'object' && !Array.isArray(doc.node)
+      ? (doc.node as Record<string, unknown>)
+      : {};
+  const startTime =
+    typeof node.startTime === 'string' && node.startTime !== '' ? node.startTime : base.node.startTime;
   return {
     node: { ...node, nodeName: base.node.nodeName, startTime },
     pods: Array.isArray(doc.pods) ? doc.pods : [],

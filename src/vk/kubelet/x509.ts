@@ -97,7 +97,7 @@ function ipBytes(ip: string): Buffer {
   const t = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
   return out;
 }
 
@@ -107,7 +107,9 @@ export interface AltNames {
 }
 
 function extension(id: string, value: Buffer, critical = false): Buffer {
-  return critical ? seq(oid(id), Buffer.from([0x01, 0x01, 0xff]), octets(value)) : seq(oid(id), octets(value));
+  return critical
+    ? seq(oid(id), Buffer.from([0x01, 0x01, 0xff]), octets(value))
+    : seq(oid(id), octets(value));
 }
 
 function sanExtension(alt: AltNames): Buffer | undefined {

@@ -10,7 +10,11 @@ import type { AcceleratorSpec, NodeTaintSpec } from '../config.ts';
 /** The Kubernetes version our node claims to speak; the suffix says who we are. */
 export const KUBE_VERSION = 'v1.37.2';
 
-export const DEFAULT_TAINT: V1Taint = { key: 'virtual-node.interlink/no-schedule', value: 'true', effect: 'NoSchedule' };
+export const DEFAULT_TAINT: V1Taint = {
+  key: 'virtual-node.interlink/no-schedule',
+  value: 'true',
+  effect: 'NoSchedule',
+};
 
 /** Annotation listing the taint keys we manage, so a taint the plugin stops sending is removed. */
 export const MANAGED_TAINTS_ANNOTATION = 'interlink.io/managed-taints';
@@ -43,7 +47,9 @@ export function modelLabelKey(resourceType: string): string {
   return `${resourceType}.product`;
 }
 
-export function nodeLabels(input: Pick<NodeInput, 'nodeName' | 'nodeLabels' | 'resources'>): Record<string, string> {
+export function nodeLabels(
+  input: Pick<NodeInput, 'nodeName' | 'nodeLabels' | 'resources'>,
+): Record<string, string> {
   const labels: Record<string, string> = {
     type: 'virtual-kubelet',
     'kubernetes.io/role': 'agent',
@@ -76,7 +82,11 @@ export function nodeTaints(configured: NodeTaintSpec[], ping?: PingResponse): V1
  * controller's `node.kubernetes.io/unreachable`, an operator's cordon) are kept;
  * taints with a key we manage now or managed before are replaced by ours.
  */
-export function mergeTaints(existing: V1Taint[] | undefined, ours: V1Taint[], previouslyManaged: string[]): V1Taint[] {
+export function mergeTaints(
+  existing: V1Taint[] | undefined,
+  ours: V1Taint[],
+  previouslyManaged: string[],
+): V1Taint[] {
   const managed = new Set([...ours.map((t) => t.key), ...previouslyManaged]);
   const others = (existing ?? []).filter((t) => !managed.has(t.key));
   return [...others, ...ours.map((t) => ({ key: t.key, value: t.value, effect: t.effect }))];
@@ -113,7 +123,9 @@ export function nodeAddresses(input: Pick<NodeInput, 'nodeName' | 'internalIp'>)
   return addrs;
 }
 
-export function nodeInfo(input: Pick<NodeInput, 'version' | 'operatingSystem' | 'architecture'>): V1NodeSystemInfo {
+export function nodeInfo(
+  input: Pick<NodeInput, 'version' | 'operatingSystem' | 'architecture'>,
+): V1NodeSystemInfo {
   const kubeletVersion = `${KUBE_VERSION}-interlink-${input.version}`;
   return {
     architecture: input.architecture ?? 'amd64',
@@ -157,7 +169,11 @@ export function buildNode(input: NodeInput, ping?: PingResponse): V1Node {
  * guarded by resourceVersion (the taint list is replaced whole, so a concurrent change by
  * someone else must make this fail with 409 rather than be lost).
  */
-export function nodeSpecPatch(current: V1Node, input: NodeInput, ping?: PingResponse): Record<string, unknown> | undefined {
+export function nodeSpecPatch(
+  current: V1Node,
+  input: NodeInput,
+  ping?: PingResponse,
+): Record<string, unknown> | undefined {
   const ours = nodeTaints(input.nodeTaints, ping);
   const previously = parseManagedTaints(current.metadata?.annotations?.[MANAGED_TAINTS_ANNOTATION]);
   const taints = mergeTaints(current.spec?.taints, ours, previously);
@@ -188,7 +204,10 @@ function sameTaints(a: V1Taint[], b: V1Taint[]): boolean {
  * Capacity fields for a status patch: our values, plus `null` for resources we no longer
  * offer (an accelerator the plugin stopped reporting), which a merge patch deletes.
  */
-export function capacityPatch(current: Record<string, string> | undefined, desired: Record<string, string>): Record<string, string | null> {
+export function capacityPatch(
+  current: Record<string, string> | undefined,
+  desired: Record<string, string>,
+): Record<string, string | null> {
   const out: Record<string, string | null> = { ...desired };
   for (const k of Object.keys(current ?? {})) if (!(k in desired)) out[k] = null;
   return out;

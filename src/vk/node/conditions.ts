@@ -43,39 +43,93 @@ export function classifyPingError(err: unknown): PingOutcome {
   const code = codeOf(err);
   // The HTTP client marks errors that came with an HTTP answer by the status it mapped;
   // transport failures carry a cause (ECONNREFUSED, a timeout) instead.
-  const answered = typeof err === 'object' && err !== null && (err as { cause?: unknown }).cause === undefined;
-  if ((code === ErrorCode.UNAVAILABLE || code === ErrorCode.BACKEND) && answered) return { kind: 'plugin-down', message };
+  const answered =
+    typeof err === 'object' && err !== null && (err as { cause?: unknown }).cause === undefined;
+  if ((code === ErrorCode.UNAVAILABLE || code === ErrorCode.BACKEND) && answered)
+    return { kind: 'plugin-down', message };
   return { kind: 'api-down', message };
 }
 
 /** Our conditions for `outcome`, carrying lastTransitionTime over from `previous` when a status did not change. */
-export function computeConditions(outcome: PingOutcome, previous: V1NodeCondition[] | undefined, now: Date): V1NodeCondition[] {
+export function computeConditions(
+  outcome: PingOutcome,
+  previous: V1NodeCondition[] | undefined,
+  now: Date,
+): V1NodeCondition[] {
   const ok = outcome.kind === 'ok';
   const desired: Array<Omit<V1NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'>> = [
     readyCondition(outcome),
-    { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'the virtual node has no memory pressure' },
-    { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'the virtual node has no disk pressure' },
-    { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'the virtual node has sufficient PID available' },
-    { type: 'NetworkUnavailable', status: 'False', reason: 'RouteCreated', message: 'networking is handled by the remote site' },
+    {
+      type: 'MemoryPressure',
+      status: 'False',
+      reason: 'KubeletHasSufficientMemory',
+      message: 'the virtual node has no memory pressure',
+    },
+    {
+      type: 'DiskPressure',
+      status: 'False',
+      reason: 'KubeletHasNoDiskPressure',
+      message: 'the virtual node has no disk pressure',
+    },
+    {
+      type: 'PIDPressure',
+      status: 'False',
+      reason: 'KubeletHasSufficientPID',
+      message: 'the virtual node has sufficient PID available',
+    },
+    {
+      type: 'NetworkUnavailable',
+      status: 'False',
+      reason: 'RouteCreated',
+      message: 'networking is handled by the remote site',
+    },
     ok
-      ? { type: 'InterlinkConnectivity', status: 'True', reason: REASONS.connected, message: 'the interLink API and its plugin answer pings' }
-      : { type: 'InterlinkConnectivity', status: 'False', reason: readyCondition(outcome).reason, message: readyCondition(outcome).message },
+      ? {
+          type: 'InterlinkConnectivity',
+          status: 'True',
+          reason: REASONS.connected,
+          message: 'the interLink API and its plugin answer pings',
+        }
+      : {
+          type: 'InterlinkConnectivity',
+          status: 'False',
+          reason: readyCondition(outcome).reason,
+          message: readyCondition(outcome).message,
+        },
   ];
   return desired.map((c) => {
     const before = previous?.find((p) => p.type === c.type);
-    const transition = before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : now;
+    const transition =
+      before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : now;
     return { ...c, lastHeartbeatTime: now, lastTransitionTime: transition };
   });
 }
 
-function readyCondition(outcome: PingOutcome): Omit<V1NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'> {
+function readyCondition(
+  outcome: PingOutcome,
+): Omit<V1NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'> {
   switch (outcome.kind) {
     case 'ok':
-      return { type: 'Ready', status: 'True', reason: REASONS.ready, message: 'virtual kubelet is ready: the interLink API and its plugin answer' };
+      return {
+        type: 'Ready',
+        status: 'True',
+        reason: REASONS.ready,
+        message: 'virtual kubelet is ready: the interLink API and its plugin answer',
+      };
     case 'api-down':
-      return { type: 'Ready', status: 'False', reason: REASONS.apiDown, message: `the interLink API is unreachable: ${outcome.message}` };
+      return {
+        type: 'Ready',
+        status: 'False',
+        reason: REASONS.apiDown,
+        message: `the interLink API is unreachable: ${outcome.message}`,
+      };
     case 'plugin-down':
-      return { type: 'Ready', status: 'False', reason: REASONS.pluginDown, message: `the interLink plugin is unreachable: ${outcome.message}` };
+      return {
+        type: 'Ready',
+        status: 'False',
+        reason: REASONS.pluginDown,
+        message: `the interLink plugin is unreachable: ${outcome.message}`,
+      };
     case 'unknown':
       return { type: 'Ready', status: 'False', reason: REASONS.starting, message: outcome.message };
   }

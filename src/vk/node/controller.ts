@@ -18,19 +18,34 @@ import { readFileSync } from 'node:fs';
 import {
   PatchStrategy,
   setHeaderOptions,
-  V1MicroTime,
   type V1Lease,
+  V1MicroTime,
   type V1Node,
   type V1NodeCondition,
 } from '@kubernetes/client-node';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { Backoff } from '../../core/backoff.ts';
+import type { PingResponse } from '../../wire/interlink.ts';
 import { nodeRef } from '../events.ts';
 import type { Controller, NodeControllerDeps } from '../types.ts';
 import { controllerShell } from '../types.ts';
-import type { PingResponse } from '../../wire/interlink.ts';
-import { buildNode, capacityPatch, nodeAddresses, nodeCapacity, nodeInfo, type NodeInput, nodeSpecPatch } from './build.ts';
-import { classifyPingError, computeConditions, OUR_CONDITIONS, type PingOutcome, readinessChanged } from './conditions.ts';
+import { resolveInternalIp } from './address.ts';
+import {
+  buildNode,
+  capacityPatch,
+  type NodeInput,
+  nodeAddresses,
+  nodeCapacity,
+  nodeInfo,
+  nodeSpecPatch,
+} from './build.ts';
+import {
+  classifyPingError,
+  computeConditions,
+  OUR_CONDITIONS,
+  type PingOutcome,
+  readinessChanged,
+} from './conditions.ts';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -39,7 +54,11 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 function ourVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return '0.0.0';
   }
@@ -51,7 +70,8 @@ export function statusOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-const rfc3339 = (d: Date | string | undefined) => (d instanceof Date ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : d);
+const rfc3339 = (d: Date | string | undefined) =>
+  d instanceof Date ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : d;
 
 export interface NodeControllerOptions {
   /** Our release, for nodeInfo.kubeletVersion (default: package.json). */
@@ -65,7 +85,10 @@ export interface NodeController extends Controller {
   lastPing(): PingOutcome;
 }
 
-export function createNodeController(deps: NodeControllerDeps, options: NodeControllerOptions = {}): NodeController {
+export function createNodeController(
+  deps: NodeControllerDeps,
+  options: NodeControllerOptions = {},
+): NodeController {
   for (const k of ['config', 'kube', 'logger', 'interlink', 'events', 'registry', 'clock'] as const) {
     if (!deps[k]) throw new Error(`createNodeController: missing dependency "${k}"`);
   }
@@ -78,7 +101,7 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
     nodeLabels: config.nodeLabels,
     nodeTaints: config.nodeTaints,
     kubeletPort: config.kubeletHttp.port,
-    internalIp: config.podIp,
+    internalIp: resolveInternalIp(config.podIp),
     version: options.version ?? ourVersion(),
   };
   const ref = nodeRef(name);
@@ -125,15 +148,22 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
       next = classifyPingError(err);
     }
     pingSeconds.observe((clock.now() - started) / 1000);
-    pingTotal.inc({ result: next.kind === 'ok' ? 'ok' : next.kind === 'api-down' ? 'api_down' : 'plugin_down' });
+    pingTotal.inc({
+      result: next.kind === 'ok' ? 'ok' : next.kind === 'api-down' ? 'api_down' : 'plugin_down',
+    });
     const before = outcome;
     outcome = next;
     let changed = before.kind !== next.kind;
-    if (next.kind === 'ok' && next.response && JSON.stringify(next.response) !== JSON.stringify(lastResponse)) {
+    if (
+      next.kind === 'ok' &&
+      next.response &&
+      JSON.stringify(next.response) !== JSON.stringify(lastResponse)
+    ) {
       lastResponse = next.response;
       changed = true;
     }
-    if (next.kind !== 'ok' && before.kind === 'ok') log.warn({ reason: next.kind, message: next.message }, 'interLink ping failed');
+    if (next.kind !== 'ok' && before.kind === 'ok')
+      log.warn({ reason: next.kind, message: next.message }, 'interLink ping failed');
     if (next.kind === 'ok' && before.kind !== 'ok') log.info('interLink ping succeeded');
     if (changed) kick();
   }
@@ -167,12 +197,19 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
   async function ensureNode(existing: V1Node | undefined): Promise<void> {
     if (!existing) {
       const fresh = buildNode(input, lastResponse);
-      fresh.status = { ...fresh.status, conditions: computeConditions(outcome, undefined, new Date(clock.now())) };
+      fresh.status = {
+        ...fresh.status,
+        conditions: computeConditions(outcome, undefined, new Date(clock.now())),
+      };
       try {
         node = await kube.core.createNode({ body: fresh });
         writes.inc({ kind: 'create', result: 'ok' });
         log.info({ uid: node.metadata?.uid }, 'node registered');
-        events.normal(ref, 'RegisteredNode', `Node ${name} registered with the apiserver by the interLink virtual kubelet`);
+        events.normal(
+          ref,
+          'RegisteredNode',
+          `Node ${name} registered with the apiserver by the interLink virtual kubelet`,
+        );
         written = undefined;
       } catch (err) {
         writes.inc({ kind: 'create', result: 'error' });
@@ -184,7 +221,9 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
     } else {
       node = existing;
     }
-    written ??= node.status?.conditions?.filter((c) => (OUR_CONDITIONS as readonly string[]).includes(c.type));
+    written ??= node.status?.conditions?.filter((c) =>
+      (OUR_CONDITIONS as readonly string[]).includes(c.type),
+    );
     await patchSpec();
     await patchStatus();
   }
@@ -239,7 +278,12 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
     readyGauge.set(ready?.status === 'True' ? 1 : 0);
     if (readinessChanged(written, conditions)) {
       if (ready?.status === 'True') events.normal(ref, 'NodeReady', `Node ${name} status is now: NodeReady`);
-      else events.warning(ref, 'NodeNotReady', `Node ${name} status is now: NodeNotReady (${ready?.reason}): ${ready?.message}`);
+      else
+        events.warning(
+          ref,
+          'NodeNotReady',
+          `Node ${name} status is now: NodeNotReady (${ready?.reason}): ${ready?.message}`,
+        );
       log.info({ ready: ready?.status, reason: ready?.reason }, 'node readiness changed');
     }
     written = conditions;
@@ -279,7 +323,10 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
       const owned = lease.metadata?.ownerReferences?.some((o) => o.kind === 'Node' && o.uid === uid);
       const body: V1Lease = {
         ...lease,
-        metadata: { ...lease.metadata, ...(uid && !owned ? { ownerReferences: ownerRefs()?.ownerReferences } : {}) },
+        metadata: {
+          ...lease.metadata,
+          ...(uid && !owned ? { ownerReferences: ownerRefs()?.ownerReferences } : {}),
+        },
         spec: { ...lease.spec, ...spec },
       };
       lease = await kube.coordination.replaceNamespacedLease({ name, namespace: LEASE_NAMESPACE, body });
@@ -300,7 +347,10 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
     // First ping before registering, so the node appears with its real state.
-    await pingOnce(pingAbort.signal, options.initialPingTimeoutMs ?? Math.min(5_000, config.interlinkTimeoutMs));
+    await pingOnce(
+      pingAbort.signal,
+      options.initialPingTimeoutMs ?? Math.min(5_000, config.interlinkTimeoutMs),
+    );
     const pings = pingLoop(pingAbort.signal).catch((err) => {
       if (!pingAbort.signal.aborted) log.error({ err }, 'ping loop ended');
     });
@@ -336,7 +386,10 @@ export function createNodeController(deps: NodeControllerDeps, options: NodeCont
           failures++;
           log.warn({ err: (err as Error).message, failures }, 'node heartbeat failed; retrying');
         }
-        const delay = failures > 0 ? Math.min(retry.delay(failures), config.leaseRenewIntervalMs) : config.leaseRenewIntervalMs;
+        const delay =
+          failures > 0
+            ? Math.min(retry.delay(failures), config.leaseRenewIntervalMs)
+            : config.leaseRenewIntervalMs;
         try {
           await clock.sleep(delay, AbortSignal.any([signal, wake.signal]));
         } catch {

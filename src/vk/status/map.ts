@@ -12,7 +12,8 @@
  *     Ready; a condition's lastTransitionTime only moves when its status changes.
  * Conditions owned by others (DisruptionTarget, readiness gates) are kept untouched.
  */
-import type { ContainerStatus, PodStatus } from '../../wire/interlink.ts';
+import type { PodStatus } from '../../wire/interlink.ts';
+import type { ContainerStatus } from '../../wire/k8s.ts';
 import {
   isTerminalPhase,
   type KContainer,
@@ -290,7 +291,7 @@ function applyAddresses(s: KPodStatus, ctx: StatusContext): void {
 /**
  * A status that ends the pod: phase Failed with `reason`/`message`. Containers not yet
  * terminated become terminated with `exit` when given (a pod whose job vanished), else
- * stay as they are (a pod that never started).
+ * wait with the pod's reason (a pod that never started: `kubectl get` shows the reason).
  */
 export function failedStatus(
   pod: KPod,
@@ -303,8 +304,10 @@ export function failedStatus(
   if (isTerminalPhase(cur.phase)) return cur;
   const finish = (xs: KContainerStatus[] | undefined, specs: KContainer[]) =>
     specs.map((spec) => {
-      const s = xs?.find((x) => x.name === spec.name) ?? waitingStatus(spec, 'ContainerCreating', undefined);
-      if (!exit || s.state?.terminated) return { ...s, ready: false, started: false };
+      const s = xs?.find((x) => x.name === spec.name) ?? waitingStatus(spec, reason, undefined);
+      if (s.state?.terminated) return { ...s, ready: false, started: false };
+      // kubectl shows a waiting reason over the pod's: make it the pod's reason.
+      if (!exit) return { ...s, ready: false, started: false, state: { waiting: { reason, message } } };
       const startedAt = s.state?.running?.startedAt ?? null;
       return {
         ...s,
@@ -404,3 +407,72 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 export { OWN_CONDITIONS };
+
+/**
+ * Pending, containers waiting with `CreateContainerConfigError` and the message (what the
+ * kubelet shows for a missing ConfigMap/Secret), while the VK waits for it to appear.
+ */
+export function configErrorPending(pod: KPod, message: string, ctx: StatusContext): KPodStatus {
+  const cur: KPodStatus = pod.status ?? {};
+  if (isTerminalPhase(cur.phase)) return cur;
+  const wait = (specs: KContainer[]) =>
+    specs.map((spec) => ({ ...waitingStatus(spec, 'CreateContainerConfigError', undefined), state: { waiting: { reason: 'CreateContainerConfigError', message } } }));
+  const next: KPodStatus = { ...cur, phase: 'Pending', startTime: cur.startTime || ctx.now };
+  delete next.reason;
+  delete next.message;
+  const init = pod.spec.initContainers ?? [];
+  if (init.length > 0) {
+    next.initContainerStatuses = wait(init);
+    next.containerStatuses = pod.spec.containers.map((c) => waitingStatus(c, 'PodInitializing', undefined));
+  } else next.containerStatuses = wait(pod.spec.containers);
+  next.conditions = mergeConditions(
+    cur.conditions,
+    [
+      condition('Initialized', init.length === 0, 'ContainersNotInitialized', `containers with incomplete status: [${init.map((c) => c.name).join(' ')}]`),
+      condition('Ready', false, 'ContainersNotReady', `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`),
+      condition('ContainersReady', false, 'ContainersNotReady', `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`),
+      condition('PodScheduled', true),
+    ],
+    ctx.now,
+  );
+  applyAddresses(next, ctx);
+  return next;
+}
+
+export interface StatusEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** `spec.containers{name}` / `spec.initContainers{name}` */
+  fieldPath?: string;
+}
+
+/** Events for what changed between two statuses: containers started, ended; the pod finished. */
+export function transitionEvents(prev: KPodStatus | undefined, next: KPodStatus): StatusEvent[] {
+  const out: StatusEvent[] = [];
+  const scan = (before: KContainerStatus[] | undefined, after: KContainerStatus[] | undefined, field: string) => {
+    const old = new Map((before ?? []).map((c) => [c.name, c]));
+    for (const c of after ?? []) {
+      const o = old.get(c.name);
+      const fieldPath = `${field}{${c.name}}`;
+      const restarted = (o?.restartCount ?? 0) < c.restartCount;
+      if (c.state?.running && (!o?.state?.running || restarted)) {
+        out.push({ type: 'Normal', reason: 'Started', message: `Started container ${c.name}`, fieldPath });
+      }
+      const t = c.state?.terminated;
+      if (t && (!o?.state?.terminated || restarted)) {
+        if (t.exitCode === 0) out.push({ type: 'Normal', reason: 'Completed', message: `Container ${c.name} completed`, fieldPath });
+        else
+          out.push({
+            type: 'Warning',
+            reason: 'Failed',
+            message: `Container ${c.name} exited with code ${t.exitCode}${t.reason && t.reason !== 'Error' ? ` (${t.reason})` : ''}${t.message ? `: ${t.message}` : ''}`,
+            fieldPath,
+          });
+      }
+    }
+  };
+  scan(prev?.initContainerStatuses, next.initContainerStatuses, 'spec.initContainers');
+  scan(prev?.containerStatuses, next.containerStatuses, 'spec.containers');
+  return out;
+}

@@ -26,6 +26,11 @@ describe('kubelet API request → SubjectAccessReview attributes', () => {
     ['POST', '/checkpoint/ns/p/c', 'create', ['checkpoint']],
   ];
   it.each(table)('%s %s → verb %s, subresources %j', (method, path, verb, subresources) => {
-    expect(requestAttributes(method, path, 'vk-1')).toEqual({ verb, resource: 'nodes', name: 'vk-1', subresources });
+    expect(requestAttributes(method, path, 'vk-1')).toEqual({
+      verb,
+      resource: 'nodes',
+      name: 'vk-1',
+      subresources,
+    });
   });
 });

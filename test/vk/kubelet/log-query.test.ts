@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../../../src/errors/index.ts';
-import { type Query, logOptsFromQuery, logStruct } from '../../../src/vk/kubelet/log-query.ts';
+import { logOptsFromQuery, logStruct, type Query } from '../../../src/vk/kubelet/log-query.ts';
 import { LogStruct } from '../../../src/wire/interlink.ts';
 
 describe('kubelet /containerLogs query → LogStruct Opts', () => {
@@ -15,8 +15,16 @@ describe('kubelet /containerLogs query → LogStruct Opts', () => {
     ['previous', { previous: 'true' }, { Previous: true }],
     ['timestamps', { timestamps: 'True' }, { Timestamps: true }],
     ['sinceSeconds', { sinceSeconds: '60' }, { SinceSeconds: 60 }],
-    ['sinceTime normalized to UTC', { sinceTime: '2026-01-02T03:04:05+02:00' }, { SinceTime: '2026-01-02T01:04:05Z' }],
-    ['sinceTime keeps fractions', { sinceTime: '2026-01-02T03:04:05.250Z' }, { SinceTime: '2026-01-02T03:04:05.250Z' }],
+    [
+      'sinceTime normalized to UTC',
+      { sinceTime: '2026-01-02T03:04:05+02:00' },
+      { SinceTime: '2026-01-02T01:04:05Z' },
+    ],
+    [
+      'sinceTime keeps fractions',
+      { sinceTime: '2026-01-02T03:04:05.250Z' },
+      { SinceTime: '2026-01-02T03:04:05.250Z' },
+    ],
     ['repeated parameter: last wins', { tailLines: ['5', '7'] }, { Tail: 7 }],
     [
       'kubectl logs -f --tail=2 --timestamps',

@@ -6,21 +6,33 @@ import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.ts';
+import type { ZodApp } from '../../../src/core/http-server.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { VkConfigSchema } from '../../../src/vk/config.ts';
 import { createInterlinkClient, type InterlinkClient } from '../../../src/vk/interlink-client.ts';
-import { type AccessReviewResult, createAuthorizer, type Reviewer, type UserInfo } from '../../../src/vk/kubelet/auth.ts';
+import {
+  type AccessReviewResult,
+  createAuthorizer,
+  type Reviewer,
+  type UserInfo,
+} from '../../../src/vk/kubelet/auth.ts';
 import { buildKubeletApp } from '../../../src/vk/kubelet/server.ts';
-import type { ZodApp } from '../../../src/core/http-server.ts';
 import { type Ca, makeCa } from './tls-fixtures.ts';
 
 const NODE = 'vk-test';
 const pod: V1Pod = {
   metadata: { name: 'web', namespace: 'team', uid: '1111-2222' },
-  spec: { containers: [{ name: 'main', image: 'busybox' }], initContainers: [{ name: 'setup', image: 'busybox' }] },
+  spec: {
+    containers: [{ name: 'main', image: 'busybox' }],
+    initContainers: [{ name: 'setup', image: 'busybox' }],
+  },
   status: { phase: 'Running' },
 };
-const done: V1Pod = { metadata: { name: 'old', namespace: 'team', uid: '3333' }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Succeeded' } };
+const done: V1Pod = {
+  metadata: { name: 'old', namespace: 'team', uid: '3333' },
+  spec: { containers: [{ name: 'c' }] },
+  status: { phase: 'Succeeded' },
+};
 
 /** A stand-in interLink API: records each LogStruct, streams lines, and notices when its caller leaves. */
 interface Upstream {
@@ -75,7 +87,12 @@ async function startUpstream(): Promise<Upstream> {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ node: { nodeName: 'remote' }, pods: [{ podRef: { name: 'web', namespace: 'team', uid: '1111-2222' } }] }));
+      res.end(
+        JSON.stringify({
+          node: { nodeName: 'remote' },
+          pods: [{ podRef: { name: 'web', namespace: 'team', uid: '1111-2222' } }],
+        }),
+      );
       return;
     }
     res.writeHead(404);
@@ -99,7 +116,9 @@ function fakeReviewer(tokens: Record<string, UserInfo>, allowed: Array<[string, 
       calls.push({ kind: 'access', args: [user.username, verb, resource, name, subresource] });
       if (name !== NODE || resource !== 'nodes') return { allowed: false, reason: 'wrong object' };
       const ok = allowed.some(([u, v, s]) => u === user.username && v === verb && s === subresource);
-      return ok ? { allowed: true } : { allowed: false, reason: `RBAC: ${user.username} may not ${verb} nodes/${subresource}` };
+      return ok
+        ? { allowed: true }
+        : { allowed: false, reason: `RBAC: ${user.username} may not ${verb} nodes/${subresource}` };
     },
   };
   return { reviewer, calls };
@@ -115,7 +134,8 @@ describe('kubelet HTTPS API', () => {
   let calls: Array<{ kind: string; args: unknown[] }>;
   const agents: Agent[] = [];
 
-  const apiserverClient = () => ca.issue({ cn: 'kube-apiserver-kubelet-client', orgs: ['kubelet-api'], usage: 'client' });
+  const apiserverClient = () =>
+    ca.issue({ cn: 'kube-apiserver-kubelet-client', orgs: ['kubelet-api'], usage: 'client' });
 
   function agentWith(opts: { cert?: { cert: string; key: string } } = {}): Agent {
     const a = new Agent({ connect: { ca: ca.cert, servername: 'localhost', ...(opts.cert ?? {}) } });
@@ -123,7 +143,10 @@ describe('kubelet HTTPS API', () => {
     return a;
   }
 
-  async function get(path: string, opts: { agent?: Agent; token?: string; method?: 'GET' | 'POST'; headers?: Record<string, string> } = {}) {
+  async function get(
+    path: string,
+    opts: { agent?: Agent; token?: string; method?: 'GET' | 'POST'; headers?: Record<string, string> } = {},
+  ) {
     const res = await request(`${base}${path}`, {
       method: opts.method ?? 'GET',
       dispatcher: opts.agent ?? agentWith({ cert: apiserverClient() }),
@@ -136,11 +159,22 @@ describe('kubelet HTTPS API', () => {
     ca = makeCa('cluster-ca');
     otherCa = makeCa('rogue-ca');
     up = await startUpstream();
-    interlink = createInterlinkClient({ endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: up.port } });
-    const serving = ca.issue({ cn: `system:node:${NODE}`, orgs: ['system:nodes'], dns: ['localhost'], ips: ['127.0.0.1'], usage: 'server' });
+    interlink = createInterlinkClient({
+      endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: up.port },
+    });
+    const serving = ca.issue({
+      cn: `system:node:${NODE}`,
+      orgs: ['system:nodes'],
+      dns: ['localhost'],
+      ips: ['127.0.0.1'],
+      usage: 'server',
+    });
     const fake = fakeReviewer(
       {
-        'good-token': { username: 'system:serviceaccount:monitoring:prometheus', groups: ['system:serviceaccounts'] },
+        'good-token': {
+          username: 'system:serviceaccount:monitoring:prometheus',
+          groups: ['system:serviceaccounts'],
+        },
         'weak-token': { username: 'alice', groups: [] },
       },
       [
@@ -162,10 +196,16 @@ describe('kubelet HTTPS API', () => {
         registry: new Registry(),
         pods: {
           list: () => [pod, done],
-          get: (ns, name) => [pod, done].find((p) => p.metadata?.namespace === ns && p.metadata?.name === name),
+          get: (ns, name) =>
+            [pod, done].find((p) => p.metadata?.namespace === ns && p.metadata?.name === name),
         },
       },
-      authorizer: createAuthorizer({ reviewer: fake.reviewer, nodeName: NODE, clock: new FakeClock(), trustClientCerts: () => true }),
+      authorizer: createAuthorizer({
+        reviewer: fake.reviewer,
+        nodeName: NODE,
+        clock: new FakeClock(),
+        trustClientCerts: () => true,
+      }),
       tls: { ...serving, clientCa: ca.cert, source: 'files', notAfter: new Date() },
       startTime: new Date('2026-01-01T00:00:00Z'),
     });
@@ -192,8 +232,17 @@ describe('kubelet HTTPS API', () => {
       expect(res.text).toContain('Unauthorized');
     });
 
+    it.each(['/healthz', '/metrics', '/containerLogs/team/web/main'])(
+      'anonymous %s → 401 (every route is authenticated, as on a kubelet)',
+      async (path) => {
+        expect((await get(path, { agent: agentWith() })).status).toBe(401);
+      },
+    );
+
     it('a client certificate from another CA is not a user → 401', async () => {
-      const res = await get('/pods', { agent: agentWith({ cert: otherCa.issue({ cn: 'kube-apiserver-kubelet-client', usage: 'client' }) }) });
+      const res = await get('/pods', {
+        agent: agentWith({ cert: otherCa.issue({ cn: 'kube-apiserver-kubelet-client', usage: 'client' }) }),
+      });
       expect(res.status).toBe(401);
     });
 
@@ -243,7 +292,13 @@ describe('kubelet HTTPS API', () => {
       expect(res.headers['content-type']).toContain('text/plain');
       expect(res.text).toBe('line 1\nline 2\n');
       expect(up.logRequests).toEqual([
-        { Namespace: 'team', PodUID: '1111-2222', PodName: 'web', ContainerName: 'main', Opts: { Tail: 2, Timestamps: true, Bytes: 100, LimitBytes: 100 } },
+        {
+          Namespace: 'team',
+          PodUID: '1111-2222',
+          PodName: 'web',
+          ContainerName: 'main',
+          Opts: { Tail: 2, Timestamps: true, Bytes: 100, LimitBytes: 100 },
+        },
       ]);
     });
 
@@ -300,14 +355,21 @@ describe('kubelet HTTPS API', () => {
   it('/runningpods/ lists only running pods, trimmed', async () => {
     const body = JSON.parse((await get('/runningpods/')).text);
     expect(body.items).toEqual([
-      { metadata: { name: 'web', namespace: 'team', uid: '1111-2222' }, spec: { containers: [{ name: 'main', image: 'busybox' }] }, status: {} },
+      {
+        metadata: { name: 'web', namespace: 'team', uid: '1111-2222' },
+        spec: { containers: [{ name: 'main', image: 'busybox' }] },
+        status: {},
+      },
     ]);
   });
 
   it('/stats/summary is a well-formed empty summary when the API has no stats', async () => {
     const res = await get('/stats/summary');
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.text)).toEqual({ node: { nodeName: NODE, startTime: '2026-01-01T00:00:00Z' }, pods: [] });
+    expect(JSON.parse(res.text)).toEqual({
+      node: { nodeName: NODE, startTime: '2026-01-01T00:00:00Z' },
+      pods: [],
+    });
   });
 
   it("/stats/summary carries the plugin's pods when it has them", async () => {
@@ -322,29 +384,43 @@ describe('kubelet HTTPS API', () => {
     ['POST', '/attach/team/web/main?stdout=true', 'attach'],
     ['POST', '/portForward/team/web', 'portForward'],
     ['POST', '/run/team/web/main', 'run'],
-  ] as const)('%s %s → 501 "not supported" as a Status, even as an SPDY upgrade', async (method, path, what) => {
-    // The apiserver asks for an SPDY upgrade (undici refuses to send one): node:https does.
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpsRequest(`${base}${path}`, {
-        method,
-        ca: ca.cert,
-        ...apiserverClient(),
-        headers: { connection: 'Upgrade', upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v4.channel.k8s.io' },
+  ] as const)(
+    '%s %s → 501 "not supported" as a Status, even as an SPDY upgrade',
+    async (method, path, what) => {
+      // The apiserver asks for an SPDY upgrade (undici refuses to send one): node:https does.
+      const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpsRequest(`${base}${path}`, {
+          method,
+          ca: ca.cert,
+          ...apiserverClient(),
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'SPDY/3.1',
+            'x-stream-protocol-version': 'v4.channel.k8s.io',
+          },
+        });
+        req.on('upgrade', () => reject(new Error('the kubelet API must not upgrade')));
+        req.on('response', async (r) => {
+          let text = '';
+          for await (const chunk of r) text += chunk;
+          resolve({ status: r.statusCode ?? 0, text });
+        });
+        req.on('error', reject);
+        req.end();
       });
-      req.on('upgrade', () => reject(new Error('the kubelet API must not upgrade')));
-      req.on('response', async (r) => {
-        let text = '';
-        for await (const chunk of r) text += chunk;
-        resolve({ status: r.statusCode ?? 0, text });
+      expect(res.status).toBe(501);
+      const status = JSON.parse(res.text);
+      expect(status).toMatchObject({
+        kind: 'Status',
+        status: 'Failure',
+        code: 501,
+        reason: 'NotImplemented',
       });
-      req.on('error', reject);
-      req.end();
-    });
-    expect(res.status).toBe(501);
-    const status = JSON.parse(res.text);
-    expect(status).toMatchObject({ kind: 'Status', status: 'Failure', code: 501, reason: 'NotImplemented' });
-    expect(status.message).toContain(`${what} is not supported by the interLink virtual kubelet (node ${NODE})`);
-  });
+      expect(status.message).toContain(
+        `${what} is not supported by the interLink virtual kubelet (node ${NODE})`,
+      );
+    },
+  );
 
   it('rotates the serving certificate without a restart', async () => {
     const next = makeCa('next-ca');

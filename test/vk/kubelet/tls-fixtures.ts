@@ -10,7 +10,14 @@ export interface Pair {
 export interface Ca extends Pair {
   privateKey: KeyObject;
   x509: X509Certificate;
-  issue(opts: { cn: string; orgs?: string[]; dns?: string[]; ips?: string[]; usage: 'server' | 'client'; days?: number }): Pair;
+  issue(opts: {
+    cn: string;
+    orgs?: string[];
+    dns?: string[];
+    ips?: string[];
+    usage: 'server' | 'client';
+    days?: number;
+  }): Pair;
 }
 
 export function makeCa(cn = 'test-ca'): Ca {

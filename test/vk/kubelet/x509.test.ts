@@ -28,32 +28,45 @@ function children(der: Buffer, at = 0): Buffer[] {
 const derOf = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 
 describe('x509 writer', () => {
-  it.each(['ec', 'rsa'] as const)('writes a CSR whose self-signature verifies (%s key) and carries the SANs', (type) => {
-    const { privateKey, publicKey } =
-      type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = createCsrPem({
-      subject: { commonName: 'system:node:vk-1', organizations: ['system:nodes'] },
-      altNames: { dnsNames: ['vk-1'], ipAddresses: ['10.1.2.3', 'fd00::1'] },
-      privateKey,
-    });
-    expect(pem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
-    const [info, , sig] = children(derOf(pem));
-    // BIT STRING: tag, length (short or long form), then the unused-bits byte.
-    const lenBytes = sig![1]! & 0x80 ? 1 + (sig![1]! & 0x7f) : 1;
-    const signature = sig!.subarray(1 + lenBytes + 1);
-    expect(verify('sha256', info!, publicKey, signature)).toBe(true);
-    const text = info!.toString('latin1');
-    expect(text).toContain('system:node:vk-1');
-    expect(text).toContain('system:nodes');
-    expect(info!.includes(Buffer.from([10, 1, 2, 3]))).toBe(true);
-    expect(info!.includes(Buffer.from('fd000000000000000000000000000001', 'hex'))).toBe(true);
-  });
+  it.each(['ec', 'rsa'] as const)(
+    'writes a CSR whose self-signature verifies (%s key) and carries the SANs',
+    (type) => {
+      const { privateKey, publicKey } =
+        type === 'ec'
+          ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+          : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pem = createCsrPem({
+        subject: { commonName: 'system:node:vk-1', organizations: ['system:nodes'] },
+        altNames: { dnsNames: ['vk-1'], ipAddresses: ['10.1.2.3', 'fd00::1'] },
+        privateKey,
+      });
+      expect(pem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
+      const [info, , sig] = children(derOf(pem));
+      // BIT STRING: tag, length (short or long form), then the unused-bits byte.
+      const lenBytes = sig![1]! & 0x80 ? 1 + (sig![1]! & 0x7f) : 1;
+      const signature = sig!.subarray(1 + lenBytes + 1);
+      expect(verify('sha256', info!, publicKey, signature)).toBe(true);
+      const text = info!.toString('latin1');
+      expect(text).toContain('system:node:vk-1');
+      expect(text).toContain('system:nodes');
+      expect(info!.includes(Buffer.from([10, 1, 2, 3]))).toBe(true);
+      expect(info!.includes(Buffer.from('fd000000000000000000000000000001', 'hex'))).toBe(true);
+    },
+  );
 
   it('writes a CA and a leaf that node:crypto accepts as a chain', () => {
     const ca = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const now = new Date();
     const later = new Date(now.getTime() + 3_600_000);
-    const caPem = createCertificatePem({ subject: { commonName: 'ca' }, altNames: {}, publicKey: ca.publicKey, issuerKey: ca.privateKey, notBefore: now, notAfter: later, isCa: true });
+    const caPem = createCertificatePem({
+      subject: { commonName: 'ca' },
+      altNames: {},
+      publicKey: ca.publicKey,
+      issuerKey: ca.privateKey,
+      notBefore: now,
+      notAfter: later,
+      isCa: true,
+    });
     const caCert = new X509Certificate(caPem);
     expect(caCert.ca).toBe(true);
     const leafKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

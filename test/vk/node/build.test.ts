@@ -14,7 +14,12 @@ import type { PingResponse } from '../../../src/wire/interlink.ts';
 
 const input: NodeInput = {
   nodeName: 'vk-hpc',
-  resources: { cpu: '64', memory: '256Gi', pods: '500', accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'Tesla A100 80GB', available: 4 }] },
+  resources: {
+    cpu: '64',
+    memory: '256Gi',
+    pods: '500',
+    accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'Tesla A100 80GB', available: 4 }],
+  },
   nodeLabels: { site: 'infn', 'kubernetes.io/role': 'hpc' },
   nodeTaints: [{ key: 'site', value: 'infn', effect: 'NoExecute' }],
   kubeletPort: 10250,
@@ -40,7 +45,9 @@ describe('node object from config', () => {
       { key: 'virtual-node.interlink/no-schedule', value: 'true', effect: 'NoSchedule' },
       { key: 'site', value: 'infn', effect: 'NoExecute' },
     ]);
-    expect(node.metadata?.annotations?.[MANAGED_TAINTS_ANNOTATION]).toBe('virtual-node.interlink/no-schedule,site');
+    expect(node.metadata?.annotations?.[MANAGED_TAINTS_ANNOTATION]).toBe(
+      'virtual-node.interlink/no-schedule,site',
+    );
   });
   it('has capacity = allocatable with accelerators', () => {
     const cap = { cpu: '64', memory: '256Gi', pods: '500', 'nvidia.com/gpu': '4' };
@@ -53,10 +60,16 @@ describe('node object from config', () => {
       { type: 'Hostname', address: 'vk-hpc' },
     ]);
     expect(node.status?.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10250 } });
-    expect(node.status?.nodeInfo).toMatchObject({ kubeletVersion: 'v1.37.2-interlink-1.2.3', operatingSystem: 'linux', architecture: 'amd64' });
+    expect(node.status?.nodeInfo).toMatchObject({
+      kubeletVersion: 'v1.37.2-interlink-1.2.3',
+      operatingSystem: 'linux',
+      architecture: 'amd64',
+    });
   });
   it('omits InternalIP when unknown', () => {
-    expect(buildNode({ ...input, internalIp: undefined }).status?.addresses).toEqual([{ type: 'Hostname', address: 'vk-hpc' }]);
+    expect(buildNode({ ...input, internalIp: undefined }).status?.addresses).toEqual([
+      { type: 'Hostname', address: 'vk-hpc' },
+    ]);
   });
 });
 
@@ -64,10 +77,24 @@ describe('PingResponse updates capacity and taints', () => {
   const table: Array<[string, PingResponse | undefined, Record<string, string>]> = [
     ['no ping', undefined, { cpu: '64', memory: '256Gi', pods: '500', 'nvidia.com/gpu': '4' }],
     ['empty ping', {}, { cpu: '64', memory: '256Gi', pods: '500', 'nvidia.com/gpu': '4' }],
-    ['blank strings ignored', { resources: { cpu: ' ', memory: '' } }, { cpu: '64', memory: '256Gi', pods: '500', 'nvidia.com/gpu': '4' }],
+    [
+      'blank strings ignored',
+      { resources: { cpu: ' ', memory: '' } },
+      { cpu: '64', memory: '256Gi', pods: '500', 'nvidia.com/gpu': '4' },
+    ],
     [
       'plugin numbers replace config',
-      { resources: { cpu: '12', memory: '64Gi', pods: '40', accelerators: [{ resourceType: 'nvidia.com/gpu', available: 2 }, { resourceType: 'amd.com/gpu', available: '1' }] } },
+      {
+        resources: {
+          cpu: '12',
+          memory: '64Gi',
+          pods: '40',
+          accelerators: [
+            { resourceType: 'nvidia.com/gpu', available: 2 },
+            { resourceType: 'amd.com/gpu', available: '1' },
+          ],
+        },
+      },
       { cpu: '12', memory: '64Gi', pods: '40', 'nvidia.com/gpu': '2', 'amd.com/gpu': '1' },
     ],
   ];
@@ -76,7 +103,14 @@ describe('PingResponse updates capacity and taints', () => {
   });
 
   it('adds the plugin taints; a plugin taint replaces a configured one of the same key and effect', () => {
-    expect(nodeTaints(input.nodeTaints, { taints: [{ key: 'site', value: 'maint', effect: 'NoExecute' }, { key: 'slurm/drain', effect: 'NoSchedule' }] })).toEqual([
+    expect(
+      nodeTaints(input.nodeTaints, {
+        taints: [
+          { key: 'site', value: 'maint', effect: 'NoExecute' },
+          { key: 'slurm/drain', effect: 'NoSchedule' },
+        ],
+      }),
+    ).toEqual([
       { key: 'virtual-node.interlink/no-schedule', value: 'true', effect: 'NoSchedule' },
       { key: 'site', value: 'maint', effect: 'NoExecute' },
       { key: 'slurm/drain', value: '', effect: 'NoSchedule' },
@@ -88,7 +122,11 @@ describe('taint merging keeps other agents’ taints', () => {
   const ours = [{ key: 'virtual-node.interlink/no-schedule', value: 'true', effect: 'NoSchedule' }];
   it('keeps unreachable and cordon taints, drops a taint we managed before', () => {
     const existing = [
-      { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:00Z' as unknown as Date },
+      {
+        key: 'node.kubernetes.io/unreachable',
+        effect: 'NoExecute',
+        timeAdded: '2026-01-01T00:00:00Z' as unknown as Date,
+      },
       { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' },
       { key: 'slurm/drain', value: '', effect: 'NoSchedule' },
       { key: 'virtual-node.interlink/no-schedule', value: 'old', effect: 'NoSchedule' },
@@ -106,7 +144,10 @@ describe('taint merging keeps other agents’ taints', () => {
     expect(nodeSpecPatch(node, input)).toBeUndefined();
     const patch = nodeSpecPatch(node, input, { taints: [{ key: 'slurm/drain', effect: 'NoSchedule' }] });
     expect(patch).toMatchObject({
-      metadata: { resourceVersion: '42', annotations: { [MANAGED_TAINTS_ANNOTATION]: 'virtual-node.interlink/no-schedule,site,slurm/drain' } },
+      metadata: {
+        resourceVersion: '42',
+        annotations: { [MANAGED_TAINTS_ANNOTATION]: 'virtual-node.interlink/no-schedule,site,slurm/drain' },
+      },
     });
     expect((patch as { spec: { taints: unknown[] } }).spec.taints).toHaveLength(3);
   });
@@ -122,6 +163,9 @@ describe('helpers', () => {
     expect(labelValue(raw)).toBe(expected);
   });
   it('capacityPatch deletes resources no longer offered', () => {
-    expect(capacityPatch({ cpu: '1', 'amd.com/gpu': '1' }, { cpu: '2' })).toEqual({ cpu: '2', 'amd.com/gpu': null });
+    expect(capacityPatch({ cpu: '1', 'amd.com/gpu': '1' }, { cpu: '2' })).toEqual({
+      cpu: '2',
+      'amd.com/gpu': null,
+    });
   });
 });

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { V1NodeCondition } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInterlinkClient } from '../../../src/vk/interlink-client.ts';
-import { classifyPingError, computeConditions, type PingOutcome, readinessChanged } from '../../../src/vk/node/conditions.ts';
+import {
+  classifyPingError,
+  computeConditions,
+  type PingOutcome,
+  readinessChanged,
+} from '../../../src/vk/node/conditions.ts';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
@@ -13,16 +18,36 @@ const byType = (cs: V1NodeCondition[]) => Object.fromEntries(cs.map((c) => [c.ty
 describe('node conditions from the ping outcome', () => {
   const table: Array<[string, PingOutcome, string, string, string]> = [
     ['ping ok', { kind: 'ok', response: {} }, 'True', 'KubeletReady', 'True'],
-    ['API down', { kind: 'api-down', message: 'connect ECONNREFUSED 127.0.0.1:3000' }, 'False', 'InterlinkUnreachable', 'False'],
-    ['plugin down', { kind: 'plugin-down', message: 'POST /pinglink: plugin unreachable' }, 'False', 'PluginUnreachable', 'False'],
+    [
+      'API down',
+      { kind: 'api-down', message: 'connect ECONNREFUSED 127.0.0.1:3000' },
+      'False',
+      'InterlinkUnreachable',
+      'False',
+    ],
+    [
+      'plugin down',
+      { kind: 'plugin-down', message: 'POST /pinglink: plugin unreachable' },
+      'False',
+      'PluginUnreachable',
+      'False',
+    ],
     ['not pinged yet', { kind: 'unknown', message: 'starting' }, 'False', 'KubeletNotReady', 'False'],
   ];
   it.each(table)('%s → Ready=%s (%s)', (_n, outcome, ready, reason, connectivity) => {
     const cs = byType(computeConditions(outcome, undefined, t0));
-    expect(Object.keys(cs).sort()).toEqual(['DiskPressure', 'InterlinkConnectivity', 'MemoryPressure', 'NetworkUnavailable', 'PIDPressure', 'Ready']);
+    expect(Object.keys(cs).sort()).toEqual([
+      'DiskPressure',
+      'InterlinkConnectivity',
+      'MemoryPressure',
+      'NetworkUnavailable',
+      'PIDPressure',
+      'Ready',
+    ]);
     expect(cs.Ready).toMatchObject({ status: ready, reason });
     expect(cs.InterlinkConnectivity?.status).toBe(connectivity);
-    for (const t of ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable']) expect(cs[t]?.status).toBe('False');
+    for (const t of ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'])
+      expect(cs[t]?.status).toBe('False');
     if (outcome.kind === 'api-down' || outcome.kind === 'plugin-down') {
       // The message quotes the error, so `kubectl describe node` says what is wrong.
       expect(cs.Ready?.message).toContain(outcome.message);
@@ -67,7 +92,9 @@ describe('classifying real ping failures of the interLink client', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('503 from the API → plugin down', async () => {
-    const client = createInterlinkClient({ endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port } });
+    const client = createInterlinkClient({
+      endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port },
+    });
     const err = await client.ping().then(
       () => undefined,
       (e: unknown) => e,
@@ -83,7 +110,9 @@ describe('classifying real ping failures of the interLink client', () => {
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
     const closedPort = (free.address() as AddressInfo).port;
     await new Promise<void>((r) => free.close(() => r()));
-    const client = createInterlinkClient({ endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: closedPort } });
+    const client = createInterlinkClient({
+      endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: closedPort },
+    });
     const err = await client.ping().then(
       () => undefined,
       (e: unknown) => e,

@@ -1,0 +1,157 @@
+/**
+ * The one place the docker CLI is run: spawn with an argument array (never a shell), the
+ * configured binary and DOCKER_HOST, a timeout, and failures turned into classified
+ * InterlinkErrors so callers only decide what a code means.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Logger } from '../../core/logger.ts';
+import { ErrorCode, InterlinkError } from '../../errors/index.ts';
+
+export interface DockerCliOptions {
+  binary: string;
+  /** DOCKER_HOST for the CLI; undefined = inherited from the plugin's environment. */
+  dockerHost?: string | undefined;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const INVALID = [
+  'invalid reference format',
+  'pull access denied',
+  'manifest unknown',
+  'repository does not exist',
+  'no such image',
+  'unknown flag',
+  'unknown shorthand flag',
+  'invalid argument',
+  'bind source path does not exist',
+  'invalid mount config',
+  'duplicate mount point',
+  'minimum memory limit',
+  'conflicting options',
+  'is not a valid',
+  'invalid spec',
+  'invalid env file',
+  'variable contains whitespaces',
+];
+const UNAVAILABLE = [
+  'cannot connect to the docker daemon',
+  'is the docker daemon running',
+  'connection refused',
+];
+
+/** An error for a failed docker call, classified by what docker printed. */
+export function classify(what: string, r: RunResult): InterlinkError {
+  const text = (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).slice(0, 2000);
+  const lower = text.toLowerCase();
+  const msg = `${what}: ${text}`;
+  if (UNAVAILABLE.some((s) => lower.includes(s))) return new InterlinkError(ErrorCode.UNAVAILABLE, msg);
+  if (lower.includes('no such container') || lower.includes('no such object'))
+    return new InterlinkError(ErrorCode.NOT_FOUND, msg);
+  if (lower.includes('conflict') || lower.includes('is already in use'))
+    return new InterlinkError(ErrorCode.CONFLICT, msg);
+  if (INVALID.some((s) => lower.includes(s))) return new InterlinkError(ErrorCode.INVALID_INPUT, msg);
+  return new InterlinkError(ErrorCode.BACKEND, msg);
+}
+
+export class DockerCli {
+  readonly #o: DockerCliOptions;
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(o: DockerCliOptions) {
+    this.#o = o;
+    this.#env = { ...process.env, ...(o.dockerHost ? { DOCKER_HOST: o.dockerHost } : {}) };
+  }
+
+  get binary(): string {
+    return this.#o.binary;
+  }
+
+  /**
+   * Run to completion. Resolves with the exit code and output whatever the code; rejects
+   * only when the CLI cannot run at all (UNAVAILABLE) or exceeds its timeout (TIMEOUT).
+   */
+  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const timeoutMs = opts.timeoutMs ?? this.#o.timeoutMs;
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(this.#o.binary, args, { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        reject(
+          new InterlinkError(
+            ErrorCode.UNAVAILABLE,
+            `cannot run ${this.#o.binary}: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        );
+        return;
+      }
+      const out: Buffer[] = [];
+      const errs: Buffer[] = [];
+      child.stdout!.on('data', (b: Buffer) => out.push(b));
+      child.stderr!.on('data', (b: Buffer) => errs.push(b));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      const onAbort = () => child.kill('SIGKILL');
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(
+          new InterlinkError(
+            ErrorCode.UNAVAILABLE,
+            code === 'ENOENT'
+              ? `docker CLI "${this.#o.binary}" not found`
+              : `cannot run ${this.#o.binary}: ${err.message}`,
+            { cause: err },
+          ),
+        );
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        const r = {
+          code: code ?? (signal ? 128 : 1),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(errs).toString('utf8'),
+        };
+        if (timedOut) {
+          reject(
+            new InterlinkError(ErrorCode.TIMEOUT, `docker ${args[0]} did not finish within ${timeoutMs} ms`),
+          );
+          return;
+        }
+        this.#o.log.trace({ args: args.slice(0, 3), code: r.code }, 'docker');
+        resolve(r);
+      });
+    });
+  }
+
+  /** Run and require exit code 0; the trimmed stdout, or a classified error. */
+  async check(args: string[], what: string, opts: RunOptions = {}): Promise<string> {
+    const r = await this.run(args, opts);
+    if (r.code !== 0) throw classify(what, r);
+    return r.stdout.trim();
+  }
+
+  /** A long-running call whose output the caller streams (`docker logs -f`). */
+  spawn(args: string[]): ChildProcess {
+    return spawn(this.#o.binary, args, { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+}

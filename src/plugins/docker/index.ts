@@ -1,0 +1,17 @@
+/**
+ * `interlink plugin docker`: runs each Pod on a Docker host through the docker CLI
+ * (plugin.ts). Default port 4000, as interLink 0.6's docker sidecar.
+ */
+import type { PluginModule } from '../registry.ts';
+import { DOCKER_ALIASES, DOCKER_ENV, DockerConfig } from './config.ts';
+import { createDockerPlugin } from './plugin.ts';
+
+const dockerModule: PluginModule<typeof DockerConfig> = {
+  defaultPort: 4000,
+  configSchema: DockerConfig,
+  env: DOCKER_ENV,
+  aliases: DOCKER_ALIASES,
+  create: (config, logger) => createDockerPlugin(config, logger),
+};
+
+export default dockerModule;

@@ -1,0 +1,573 @@
+/**
+ * The docker plugin: each pod is an infra container (network + IPC namespaces) and one
+ * container per Kubernetes container joined to it, driven through the docker CLI.
+ *
+ * State lives in Docker: every container carries labels naming its pod, and the in-memory
+ * index (pod UID → container ids) is rebuilt from them when the plugin starts. Init
+ * containers are sequenced level-triggered: all containers are created up front, and a
+ * poll (only while some pod still has containers to start) compares Docker's state with
+ * the pod's order and starts what is due. A plugin killed mid-sequence therefore resumes
+ * on its next start from the labels alone, with nothing else persisted.
+ *
+ * Calls for one pod (create, delete, sequencing) are serialised by a per-pod lock.
+ */
+import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../../core/logger.ts';
+import {
+  codeOf,
+  ErrorCode,
+  InterlinkError,
+  invalidInput,
+  notFound,
+  unavailable,
+} from '../../errors/index.ts';
+import {
+  byteLimit,
+  type CreateStruct,
+  type LogStruct,
+  type PingResponse,
+  type PodStatus,
+  type RetrievedPodData,
+} from '../../wire/interlink.ts';
+import type { Pod } from '../../wire/k8s.ts';
+import type { CallContext, Plugin } from '../sdk/types.ts';
+import {
+  containerCreateArgs,
+  infoArgs,
+  infraCreateArgs,
+  inspectArgs,
+  logsArgs,
+  psArgs,
+  rmArgs,
+  startArgs,
+  stopArgs,
+  volumeCreateArgs,
+  volumeLsArgs,
+  volumeRmArgs,
+} from './argv.ts';
+import { classify, DockerCli } from './cli.ts';
+import type { DockerConfig } from './config.ts';
+import type { NodeCapacity } from './env.ts';
+import { streamLogs } from './logs.ts';
+import { LABEL, type PodRef, podLabels } from './names.ts';
+import { envFilePath, type PodPlan, planPod } from './pod-plan.ts';
+import { podSpecOf } from './spec.ts';
+import {
+  finalStatus,
+  groupByPod,
+  type Inspected,
+  type ObservedPod,
+  parseInspect,
+  podStatus,
+  sequencing,
+} from './status.ts';
+import { isUnder, type VolumePlan } from './volumes.ts';
+
+interface IndexEntry {
+  ref: PodRef;
+  infraId?: string;
+  /** Kubernetes container name → Docker id. */
+  byName: Map<string, string>;
+  inits: string[];
+  apps: string[];
+}
+
+/** Serialises async work per key; different keys run concurrently. */
+class KeyedLock {
+  readonly #tails = new Map<string, Promise<void>>();
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return next;
+  }
+}
+
+/** Inspect at most this many ids per docker call (far below the argv size limit). */
+const INSPECT_CHUNK = 5000;
+
+export class DockerPlugin implements Plugin {
+  readonly name = 'docker';
+  readonly #cfg: DockerConfig;
+  readonly #log: Logger;
+  readonly #cli: DockerCli;
+  readonly #index = new Map<string, IndexEntry>();
+  readonly #locks = new KeyedLock();
+  /** Pods with containers still to start: polled by the sequencing loop. */
+  readonly #pending = new Set<string>();
+  readonly #deleting = new Set<string>();
+  readonly #tombstones = new Map<string, { status: PodStatus; until: number }>();
+  #loaded: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #closed = false;
+  #node: NodeCapacity | undefined;
+
+  constructor(cfg: DockerConfig, log: Logger, cli?: DockerCli) {
+    this.#cfg = cfg;
+    this.#log = log;
+    this.#cli =
+      cli ??
+      new DockerCli({
+        binary: cfg.dockerCli,
+        dockerHost: cfg.dockerHost,
+        timeoutMs: cfg.commandTimeoutMs,
+        log,
+      });
+  }
+
+  /** Load the index from Docker and resume sequencing. Does not throw: a dockerd that is down is retried on use. */
+  async start(): Promise<void> {
+    try {
+      await this.#ensureLoaded();
+    } catch (err) {
+      this.#log.warn({ err }, 'docker not reachable at start; will retry on the first call');
+    }
+  }
+
+  // ---- create -------------------------------------------------------------------------
+
+  async create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> {
+    const pod = data.pod;
+    const spec = podSpecOf(pod);
+    const uid = pod.metadata.uid;
+    await this.#ensureLoaded();
+    return this.#locks.run(uid, async () => {
+      const existing = this.#index.get(uid);
+      const want = (spec.initContainers?.length ?? 0) + spec.containers.length;
+      if (existing?.infraId && existing.byName.size >= want) {
+        ctx.log.info({ uid }, 'pod already exists; create is a no-op');
+        return { PodUID: uid, PodJID: existing.infraId };
+      }
+      const podDir = join(this.#cfg.dataRoot, uid);
+      // Every refusal happens here, before anything exists.
+      const plan = planPod({
+        pod,
+        spec,
+        retrieved: data.container ?? [],
+        podDir,
+        options: this.#cfg,
+        ...(this.#node ? { node: this.#node } : {}),
+      });
+      for (const w of plan.volumes.warnings) ctx.log.warn({ uid }, w);
+      this.#tombstones.delete(uid);
+      let entry: IndexEntry;
+      try {
+        entry = await this.#materialize(plan, ctx);
+      } catch (err) {
+        ctx.log.warn({ uid, err }, 'create failed; removing what was created');
+        await this.#remove(uid, 0, false).catch((e: unknown) =>
+          ctx.log.error({ uid, err: e }, 'cleanup after a failed create failed'),
+        );
+        throw err;
+      }
+      this.#index.set(uid, entry);
+      this.#pending.add(uid);
+      // Start what is due now rather than at the next poll.
+      const observed = groupByPod(await this.#inspect(this.#idsOf([uid]))).get(uid);
+      await this.#advance(uid, observed);
+      this.#schedule();
+      ctx.log.info(
+        { uid, pod: `${plan.ref.namespace}/${plan.ref.name}`, infra: entry.infraId },
+        'pod created',
+      );
+      return { PodUID: uid, PodJID: entry.infraId ?? '' };
+    });
+  }
+
+  async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {
+    const { ref } = plan;
+    await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
+    await mkdir(plan.podDir, { recursive: true, mode: 0o700 });
+    await this.#writeVolumes(plan.volumes);
+    const volLabels = podLabels(this.#cfg.instance, ref);
+    for (const v of plan.volumes.dockerVolumes) {
+      await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
+    }
+    const infraId = await this.#createOrGet(infraCreateArgs(plan.infra), plan.infra.name);
+    await this.#cli.check(
+      startArgs([infraId]),
+      `starting the infra container of ${ref.namespace}/${ref.name}`,
+    );
+    const byName = new Map<string, string>();
+    for (const c of plan.containers) {
+      let envFile: string | undefined;
+      if (c.envFileLines.length > 0) {
+        envFile = envFilePath(plan.podDir, c.k8sName);
+        await mkdir(join(plan.podDir, 'env'), { recursive: true, mode: 0o700 });
+        await writeFile(envFile, `${c.envFileLines.join('\n')}\n`, { mode: 0o600 });
+      }
+      try {
+        const id = await this.#createOrGet(
+          containerCreateArgs({ ...c.plan, ...(envFile ? { envFile } : {}) }),
+          c.plan.name,
+        );
+        byName.set(c.k8sName, id);
+      } finally {
+        // Docker keeps the variables in the container's config; the file is no longer needed.
+        if (envFile) await rm(envFile, { force: true });
+      }
+      ctx.log.debug({ container: c.k8sName }, 'container created');
+    }
+    return {
+      ref,
+      infraId,
+      byName,
+      inits: plan.containers.filter((c) => c.role === 'init').map((c) => c.k8sName),
+      apps: plan.containers.filter((c) => c.role === 'app').map((c) => c.k8sName),
+    };
+  }
+
+  /** `docker create`, or the id of the container of that name if it already exists (a retried create). */
+  async #createOrGet(args: string[], name: string): Promise<string> {
+    const r = await this.#cli.run(args);
+    if (r.code === 0) return r.stdout.trim().split('\n').pop()!.trim();
+    const stderr = r.stderr.toLowerCase();
+    if (stderr.includes('conflict') || stderr.includes('already in use')) {
+      return this.#cli.check(
+        ['inspect', '--type', 'container', '--format', '{{.Id}}', name],
+        `looking up ${name}`,
+      );
+    }
+    throw classify(`creating container ${name}`, r);
+  }
+
+  async #writeVolumes(v: VolumePlan): Promise<void> {
+    const roots = await Promise.all(this.#cfg.hostPathRoots.map((r) => realpath(r).catch(() => r)));
+    for (const h of v.hostPathChecks) {
+      if (h.type === 'DirectoryOrCreate') await mkdir(h.path, { recursive: true, mode: 0o755 });
+      if (h.type === 'FileOrCreate') await (await open(h.path, 'a', 0o644)).close();
+      const st = await stat(h.path).catch(() => undefined);
+      if (!st) {
+        if (h.type === '') continue; // no check asked for; docker will say if it cannot mount it
+        throw invalidInput(`${h.field}: ${h.path} does not exist on the node`, h.field);
+      }
+      const real = await realpath(h.path);
+      if (!roots.some((r) => isUnder(real, r))) {
+        throw invalidInput(
+          `${h.field}: ${h.path} resolves to ${real}, outside the allowed directories`,
+          h.field,
+        );
+      }
+      const ok =
+        h.type === '' ||
+        h.type === 'DirectoryOrCreate' ||
+        h.type === 'FileOrCreate' ||
+        (h.type === 'Directory' && st.isDirectory()) ||
+        (h.type === 'File' && st.isFile()) ||
+        (h.type === 'Socket' && st.isSocket()) ||
+        (h.type === 'CharDevice' && st.isCharacterDevice()) ||
+        (h.type === 'BlockDevice' && st.isBlockDevice());
+      if (!ok) throw invalidInput(`${h.field}: ${h.path} is not a ${h.type}`, h.field);
+    }
+    for (const d of v.dirs) {
+      await mkdir(d.path, { recursive: true, mode: d.mode });
+      // mkdir's mode is filtered by the umask; the kubelet's modes are exact.
+      const st = await lstat(d.path);
+      if (st.isDirectory()) await chmod(d.path, d.mode);
+    }
+    for (const f of v.files) {
+      await writeFile(f.path, f.data, { mode: f.mode });
+      await chmod(f.path, f.mode);
+    }
+    for (const mounts of v.mounts.values()) {
+      for (const m of mounts) {
+        if (!m.host) continue;
+        const real = await realpath(m.source).catch(() => m.source);
+        if (!roots.some((r) => isUnder(real, r)))
+          throw invalidInput(`hostPath mount ${m.source} resolves outside the allowed directories`);
+      }
+    }
+  }
+
+  // ---- delete -------------------------------------------------------------------------
+
+  async delete(pod: Pod, ctx: CallContext): Promise<void> {
+    const uid = pod.metadata.uid;
+    const spec = pod.spec as { terminationGracePeriodSeconds?: unknown } | undefined;
+    const meta = pod.metadata as { deletionGracePeriodSeconds?: unknown };
+    const grace = [meta.deletionGracePeriodSeconds, spec?.terminationGracePeriodSeconds].find(
+      (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+    );
+    await this.#ensureLoaded();
+    await this.#locks.run(uid, () => this.#remove(uid, grace ?? this.#cfg.defaultGracePeriodSeconds, true));
+    ctx.log.info({ uid }, 'pod deleted');
+  }
+
+  /** Stop (with grace), remove containers, volumes and the data directory. Idempotent. Caller holds the lock. */
+  async #remove(uid: string, graceSeconds: number, keepTombstone: boolean): Promise<void> {
+    this.#deleting.add(uid);
+    try {
+      const listed = (
+        await this.#cli.check(
+          psArgs({ [LABEL.instance]: this.#cfg.instance, [LABEL.podUid]: uid }),
+          `listing pod ${uid}`,
+        )
+      )
+        .split('\n')
+        .filter((s) => s !== '');
+      const entry = this.#index.get(uid);
+      const ids = [
+        ...new Set([
+          ...listed,
+          ...(entry ? [...(entry.infraId ? [entry.infraId] : []), ...entry.byName.values()] : []),
+        ]),
+      ];
+      if (ids.length > 0) {
+        const before = groupByPod(await this.#inspect(ids)).get(uid);
+        const workers = [...(before?.inits ?? []), ...(before?.apps ?? [])]
+          .filter((o) => o.ins.State.Running || o.ins.State.Restarting || o.ins.State.Paused)
+          .map((o) => o.id);
+        if (workers.length > 0) {
+          const r = await this.#cli.run(stopArgs(workers, graceSeconds), {
+            timeoutMs: graceSeconds * 1000 + 60_000,
+          });
+          if (r.code !== 0 && !/no such container/i.test(r.stderr))
+            this.#log.warn({ uid, stderr: r.stderr.trim() }, 'docker stop failed; removing by force');
+        }
+        if (keepTombstone) {
+          const after = groupByPod(await this.#inspect(ids)).get(uid);
+          if (after)
+            this.#tombstones.set(uid, {
+              status: finalStatus(after),
+              until: Date.now() + this.#cfg.tombstoneSeconds * 1000,
+            });
+        }
+        const r = await this.#cli.run(rmArgs(ids));
+        if (r.code !== 0 && !/no such container/i.test(r.stderr)) {
+          throw classify(`removing the containers of pod ${uid}`, r);
+        }
+      }
+      const vols = (
+        await this.#cli.check(
+          volumeLsArgs({ [LABEL.instance]: this.#cfg.instance, [LABEL.podUid]: uid }),
+          'listing volumes',
+        )
+      )
+        .split('\n')
+        .filter((s) => s !== '');
+      if (vols.length > 0) await this.#cli.check(volumeRmArgs(vols), `removing the volumes of pod ${uid}`);
+      await rm(join(this.#cfg.dataRoot, uid), { recursive: true, force: true });
+      this.#index.delete(uid);
+      this.#pending.delete(uid);
+    } finally {
+      this.#deleting.delete(uid);
+    }
+  }
+
+  // ---- status -------------------------------------------------------------------------
+
+  async status(pods: Pod[], _ctx: CallContext): Promise<PodStatus[]> {
+    if (pods.length === 0) return [];
+    await this.#ensureLoaded();
+    this.#expireTombstones();
+    const known = pods.map((p) => p.metadata.uid).filter((u) => this.#index.has(u));
+    // One docker call for every pod asked about.
+    const observed = groupByPod(await this.#inspect(this.#idsOf(known)));
+    const out: PodStatus[] = [];
+    for (const pod of pods) {
+      const uid = pod.metadata.uid;
+      const tomb = this.#tombstones.get(uid);
+      if (tomb && !this.#index.has(uid)) {
+        out.push(tomb.status);
+        continue;
+      }
+      const entry = this.#index.get(uid);
+      if (!entry) continue;
+      const o: ObservedPod = observed.get(uid) ?? { ref: entry.ref, inits: [], apps: [] };
+      out.push(podStatus(o, { inits: entry.inits, apps: entry.apps }));
+    }
+    return out;
+  }
+
+  #expireTombstones(): void {
+    const now = Date.now();
+    for (const [uid, t] of this.#tombstones) if (t.until <= now) this.#tombstones.delete(uid);
+  }
+
+  // ---- logs ---------------------------------------------------------------------------
+
+  async logs(req: LogStruct, ctx: CallContext): Promise<Readable> {
+    await this.#ensureLoaded();
+    const entry = this.#index.get(req.PodUID);
+    if (!entry)
+      throw notFound(`pod ${req.Namespace}/${req.PodName} (${req.PodUID}) is not known to the docker plugin`);
+    const id = entry.byName.get(req.ContainerName);
+    if (!id) throw notFound(`pod ${req.Namespace}/${req.PodName} has no container "${req.ContainerName}"`);
+    return streamLogs(this.#cli, logsArgs(id, req.Opts), {
+      limit: byteLimit(req.Opts),
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+  }
+
+  // ---- ping / readiness ---------------------------------------------------------------
+
+  async ping(_ctx: CallContext): Promise<PingResponse> {
+    const info = await this.#info();
+    const resources: NonNullable<PingResponse['resources']> = {
+      cpu: String(info.NCPU),
+      memory: `${Math.floor(info.MemTotal / 1024)}Ki`,
+    };
+    if (this.#cfg.maxPods) resources.pods = this.#cfg.maxPods;
+    if (this.#cfg.gpuCount > 0)
+      resources.accelerators = [{ resourceType: 'nvidia.com/gpu', available: this.#cfg.gpuCount }];
+    return { status: 'ok', resources };
+  }
+
+  async notReadyReason(): Promise<string | undefined> {
+    try {
+      await this.#cli.check(['version', '--format', '{{.Server.Version}}'], 'docker version', {
+        timeoutMs: 10_000,
+      });
+      return undefined;
+    } catch (err) {
+      return `docker engine not reachable: ${(err as Error).message}`;
+    }
+  }
+
+  async #info(): Promise<{ NCPU: number; MemTotal: number }> {
+    const text = await this.#cli.check(infoArgs(), 'docker info', { timeoutMs: 30_000 });
+    let info: { NCPU?: unknown; MemTotal?: unknown };
+    try {
+      info = JSON.parse(text) as typeof info;
+    } catch {
+      throw new InterlinkError(ErrorCode.BACKEND, `docker info: unexpected output: ${text.slice(0, 200)}`);
+    }
+    const NCPU = Number(info.NCPU);
+    const MemTotal = Number(info.MemTotal);
+    if (!Number.isFinite(NCPU) || !Number.isFinite(MemTotal))
+      throw new InterlinkError(ErrorCode.BACKEND, 'docker info: no NCPU/MemTotal');
+    this.#node = { cpu: NCPU, memory: MemTotal };
+    return { NCPU, MemTotal };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  // ---- index and sequencing -----------------------------------------------------------
+
+  #ensureLoaded(): Promise<void> {
+    this.#loaded ??= this.#load().catch((err: unknown) => {
+      this.#loaded = undefined;
+      throw codeOf(err) === ErrorCode.INTERNAL ? unavailable(`docker: ${(err as Error).message}`, err) : err;
+    });
+    return this.#loaded;
+  }
+
+  /** Rebuild the index from the labels of every container of this instance. */
+  async #load(): Promise<void> {
+    const ids = (
+      await this.#cli.check(psArgs({ [LABEL.instance]: this.#cfg.instance }), 'listing containers')
+    )
+      .split('\n')
+      .filter((s) => s !== '');
+    const pods = groupByPod(await this.#inspect(ids));
+    for (const [uid, p] of pods) {
+      if (this.#index.has(uid)) continue;
+      const byName = new Map<string, string>();
+      for (const o of [...p.inits, ...p.apps]) byName.set(o.name, o.id);
+      this.#index.set(uid, {
+        ref: p.ref,
+        ...(p.infra ? { infraId: p.infra.id } : {}),
+        byName,
+        inits: p.inits.map((o) => o.name),
+        apps: p.apps.map((o) => o.name),
+      });
+      if (sequencing(p).pending) this.#pending.add(uid);
+    }
+    await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
+    this.#log.info(
+      { pods: pods.size, pending: this.#pending.size },
+      'docker plugin state rebuilt from container labels',
+    );
+    this.#schedule();
+  }
+
+  #idsOf(uids: string[]): string[] {
+    const ids: string[] = [];
+    for (const u of uids) {
+      const e = this.#index.get(u);
+      if (!e) continue;
+      if (e.infraId) ids.push(e.infraId);
+      ids.push(...e.byName.values());
+    }
+    return ids;
+  }
+
+  /** `docker inspect` of many ids; ids Docker no longer has are simply absent from the answer. */
+  async #inspect(ids: string[]): Promise<Inspected[]> {
+    const out: Inspected[] = [];
+    for (let i = 0; i < ids.length; i += INSPECT_CHUNK) {
+      const chunk = ids.slice(i, i + INSPECT_CHUNK);
+      const r = await this.#cli.run(inspectArgs(chunk));
+      if (r.code !== 0 && !r.stdout.trim().startsWith('[')) {
+        if (/no such (container|object)/i.test(r.stderr)) continue;
+        throw classify('docker inspect', r);
+      }
+      out.push(...parseInspect(r.stdout));
+    }
+    return out;
+  }
+
+  /** Start what the pod's order says is due. Caller holds the pod's lock. */
+  async #advance(uid: string, observed: ObservedPod | undefined): Promise<void> {
+    if (!this.#index.has(uid) || this.#deleting.has(uid) || !observed) {
+      this.#pending.delete(uid);
+      return;
+    }
+    const seq = sequencing(observed);
+    if (seq.startInfra && observed.infra) await this.#startLogged([observed.infra.id], uid);
+    if (seq.start.length > 0) await this.#startLogged(seq.start, uid);
+    if (seq.pending) this.#pending.add(uid);
+    else this.#pending.delete(uid);
+  }
+
+  async #startLogged(ids: string[], uid: string): Promise<void> {
+    const r = await this.#cli.run(startArgs(ids));
+    // A container that cannot start shows it in its state (StartError); the status says so.
+    if (r.code !== 0) this.#log.info({ uid, stderr: r.stderr.trim().slice(0, 500) }, 'docker start failed');
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#timer || this.#ticking || this.#pending.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#tick();
+    }, this.#cfg.reconcileIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** One sequencing round: a single inspect for all pending pods, then per-pod starts. */
+  async #tick(): Promise<void> {
+    this.#ticking = true;
+    try {
+      const uids = [...this.#pending];
+      const observed = groupByPod(await this.#inspect(this.#idsOf(uids)));
+      await Promise.all(uids.map((u) => this.#locks.run(u, () => this.#advance(u, observed.get(u)))));
+    } catch (err) {
+      this.#log.warn({ err }, 'sequencing round failed; retrying');
+    } finally {
+      this.#ticking = false;
+      this.#schedule();
+    }
+  }
+}
+
+export async function createDockerPlugin(cfg: DockerConfig, log: Logger): Promise<DockerPlugin> {
+  const p = new DockerPlugin(cfg, log);
+  await p.start();
+  return p;
+}

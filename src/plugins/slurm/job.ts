@@ -1,0 +1,265 @@
+/**
+ * From a pod (RetrievedPodData) and the site configuration to a JobSpec: everything the job
+ * script generator needs, decided and validated up front, so that create fails with
+ * INVALID_INPUT naming the field instead of submitting a job that cannot work. Pure.
+ *
+ * Kubernetes semantics (env resolution and `$(VAR)` expansion, volume files, quantities)
+ * are shared with the docker plugin (src/plugins/docker/{spec,env,volumes,quantity}.ts).
+ */
+import { posix } from 'node:path';
+import { invalidInput } from '../../errors/index.ts';
+import type { RetrievedPodData } from '../../wire/interlink.ts';
+import type { ConfigMap, Secret } from '../../wire/k8s.ts';
+import { commandLine, type EnvList, resolveEnv } from '../docker/env.ts';
+import type { PodRef } from '../docker/names.ts';
+import { type ContainerSpec, type PodSpecView, podSpecOf } from '../docker/spec.ts';
+import { type DirToMake, type FileToWrite, type HostPathCheck, type Mount, planVolumes } from '../docker/volumes.ts';
+import type { RuntimeName, SlurmConfig } from './config.ts';
+import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
+import { checkImage, resolveImage } from './image.ts';
+import { SHELL_IDENTIFIER, sh } from './quote.ts';
+import { asksGpus, flavorFlags, podResources, resourceFlags, selectFlavor, totalGpus } from './resources.ts';
+
+/** Pod annotations the plugin reads (interLink 0.6 names). */
+export const ANNOTATION = {
+  flags: 'slurm-job.vk.io/flags',
+  preExec: 'slurm-job.vk.io/pre-exec',
+  singularityOptions: 'slurm-job.vk.io/singularity-options',
+  singularityMounts: 'slurm-job.vk.io/singularity-mounts',
+  imageRoot: 'slurm-job.vk.io/image-root',
+  mpiFlags: 'slurm-job.vk.io/mpi-flags',
+  flavor: 'slurm-job.vk.io/flavor',
+} as const;
+
+export type ContainerKind = 'init' | 'sidecar' | 'app';
+
+export interface JobContainer {
+  name: string;
+  kind: ContainerKind;
+  /** The reference the runtime is given (prefix rules applied). */
+  image: string;
+  /**
+   * `command[0]` (replaces the image entrypoint), undefined = the image's own; `args` are the
+   * words after it (the rest of `command`, then `args`), after `$(VAR)` expansion.
+   */
+  entrypoint: string | undefined;
+  args: string[];
+  env: EnvList;
+  mounts: Mount[];
+  workingDir: string | undefined;
+  /** Apptainer/Singularity: the env file (absolute path) the job hands to `--env-file`. */
+  envFile: string | undefined;
+  gpuVendors: string[];
+}
+
+export interface JobSpec {
+  pod: PodRef;
+  /** Slurm job name: carries the pod UID (restart-safe lookup, `squeue --name`). */
+  jobName: string;
+  jobDir: string;
+  bashPath: string;
+  runtime: RuntimeName;
+  runtimePath: string;
+  /** Options for every container of the runtime (site defaults, then the pod's annotation). */
+  runtimeOptions: string[];
+  /** `slurm-job.vk.io/singularity-mounts` as option words (apptainer/singularity). */
+  extraMountArgs: string[];
+  sbatch: FlagGroup[];
+  /** Files and directories of volumes and env files (absolute paths under jobDir). */
+  files: FileToWrite[];
+  dirs: DirToMake[];
+  hostPaths: HostPathCheck[];
+  /** Shared filesystem: the plugin writes `files`; otherwise the script carries them. */
+  sharedFs: boolean;
+  jobEnv: Array<[string, string]>;
+  commandPrefix: string;
+  preExec: string | undefined;
+  tsocks: { libPath: string; loginNode: string } | undefined;
+  mpi: { path: string; flags: string[] } | undefined;
+  containers: JobContainer[];
+  warnings: string[];
+}
+
+export const jobNameOf = (uid: string) => `il-${uid}`;
+export const jobDirOf = (dataRoot: string, ns: string, uid: string) => posix.join(dataRoot, `${ns}-${uid}`);
+
+const MOUNT_PATH = /^\/[^\s:,$\0]*$/;
+
+function collect<T extends { metadata: { name: string } }>(data: RetrievedPodData, pick: (c: NonNullable<RetrievedPodData['container']>[number]) => T[] | null | undefined): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const c of data.container ?? []) for (const o of pick(c) ?? []) out.set(o.metadata.name, o);
+  return out;
+}
+
+/** The spec with memory-backed emptyDirs made plain directories (a job has no tmpfs volumes). */
+function withPlainEmptyDirs(spec: PodSpecView): PodSpecView {
+  if (!(spec.volumes ?? []).some((v) => v.emptyDir?.medium)) return spec;
+  return { ...spec, volumes: (spec.volumes ?? []).map((v) => (v.emptyDir?.medium ? { ...v, emptyDir: { ...v.emptyDir, medium: undefined } } : v)) };
+}
+
+export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
+  const pod = data.pod;
+  const meta = pod.metadata;
+  const ref: PodRef = { uid: meta.uid, namespace: meta.namespace, name: meta.name };
+  const spec = withPlainEmptyDirs(podSpecOf(pod));
+  const ann = meta.annotations ?? {};
+  const runtime = cfg.containerRuntime;
+  const jobDir = jobDirOf(cfg.dataRoot, ref.namespace, ref.uid);
+  const warnings: string[] = [];
+
+  // sbatch options.
+  const resources = podResources(spec);
+  const flavor = selectFlavor(cfg.flavors, cfg.defaultFlavor, ann[ANNOTATION.flavor], totalGpus(resources));
+  const fromFlavor = flavor ? flavorFlags(flavor.name, flavor.flavor) : [];
+  checkFlags(fromFlavor, cfg.reservedFlags, `flavors.${flavor?.name}.flags`);
+  const words = (key: string) => {
+    const v = ann[key];
+    return v === undefined ? [] : splitWords(v, key);
+  };
+  const fromAnnotation = groupFlags(words(ANNOTATION.flags), ANNOTATION.flags);
+  checkFlags(fromAnnotation, cfg.reservedFlags, `annotation ${ANNOTATION.flags}`);
+  let fromPod = resourceFlags(resources);
+  // A flavor or the user already chose GPUs (type, count): keep their choice.
+  if (asksGpus([...fromFlavor, ...fromAnnotation])) fromPod = fromPod.filter((g) => !g[0]!.startsWith('--gres=gpu'));
+  const own: FlagGroup[] = [[`--job-name=${jobNameOf(ref.uid)}`], [`--output=${jobDir}/slurm.out`], [`--chdir=${jobDir}`]];
+  const user = runAsFlags(spec, cfg);
+  const sbatch = [...own, ...mergeFlags(fromFlavor, fromAnnotation, fromPod), ...user];
+
+  // Runtime options from annotations.
+  const apptainerLike = runtime === 'apptainer' || runtime === 'singularity';
+  const annOptions = words(ANNOTATION.singularityOptions);
+  const annMounts = mountWords(words(ANNOTATION.singularityMounts));
+  if (!apptainerLike && (annOptions.length > 0 || annMounts.length > 0)) {
+    warnings.push(`runtime ${runtime}: annotations ${ANNOTATION.singularityOptions}/${ANNOTATION.singularityMounts} ignored`);
+  }
+  const baseOptions = apptainerLike ? cfg.apptainerOptions : runtime === 'enroot' ? cfg.enrootOptions : runtime === 'none' ? [] : cfg.dockerOptions;
+  const gpuVendors = Object.keys(resources.gpus).map((g) => g.split('.')[0]!);
+
+  const preExec = ann[ANNOTATION.preExec];
+  if (preExec !== undefined && !cfg.allowPreExec) {
+    throw invalidInput(`annotation ${ANNOTATION.preExec}: this site does not allow pre-exec commands`, ANNOTATION.preExec);
+  }
+  const mpiRaw = ann[ANNOTATION.mpiFlags];
+  const mpi = mpiRaw === undefined ? undefined : { path: cfg.mpiexecPath, flags: mpiRaw.trim() === 'true' ? [] : splitWords(mpiRaw, ANNOTATION.mpiFlags) };
+
+  // Environment and volumes.
+  const sources = { configMaps: collect<ConfigMap>(data, (c) => c.configMaps), secrets: collect<Secret>(data, (c) => c.secrets) };
+  const all: Array<[ContainerSpec, ContainerKind, string]> = [
+    ...(spec.initContainers ?? []).map((c): [ContainerSpec, ContainerKind, string] => [c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', `pod.spec.initContainers[${c.name}]`]),
+    ...spec.containers.map((c): [ContainerSpec, ContainerKind, string] => [c, 'app', `pod.spec.containers[${c.name}]`]),
+  ];
+  const envs = new Map<string, EnvList>();
+  for (const [c, , field] of all) {
+    envs.set(c.name, resolveEnv(c, { pod, spec, sources, expandVariables: cfg.expandVariables, field }));
+  }
+  const plan = planVolumes({
+    pod,
+    spec,
+    ref,
+    retrieved: data.container ?? [],
+    podDir: jobDir,
+    hostPathRoots: cfg.allowHostPath ? ['/'] : [],
+    envOf: (name) => envs.get(name) ?? [],
+  });
+  warnings.push(...plan.warnings);
+  if (runtime === 'none' && [...plan.mounts.values()].some((m) => m.length > 0)) {
+    warnings.push('runtime none: volumeMounts cannot be applied to plain processes; volumes are in the job directory under volumes/ and empty/');
+  }
+
+  const files = [...plan.files];
+  const dirs = [...plan.dirs];
+  const containers: JobContainer[] = all.map(([c, kind, field]) => {
+    const env = envs.get(c.name)!;
+    checkEnvNames(env, runtime, field);
+    checkImage(c.image, `${field}.image`);
+    const { entrypoint, args } = commandLine(c, env, cfg.expandVariables);
+    if (runtime === 'none' && entrypoint === undefined && args.length === 0) {
+      throw invalidInput(`${field}.command: runtime none runs a process on the node and needs a command`, `${field}.command`);
+    }
+    const mounts = plan.mounts.get(c.name) ?? [];
+    for (const m of mounts) {
+      if (!MOUNT_PATH.test(m.target)) throw invalidInput(`${field}.volumeMounts: mountPath "${m.target}" may not contain blanks, ":", "," or "$"`, `${field}.volumeMounts`);
+      if (!MOUNT_PATH.test(m.source)) throw invalidInput(`${field}.volumeMounts: source path "${m.source}" may not contain blanks, ":", "," or "$"`, `${field}.volumeMounts`);
+    }
+    let envFile: string | undefined;
+    if (apptainerLike) {
+      envFile = posix.join(jobDir, 'env', `${c.name}.env`);
+      const text = env.map(([k, v]) => `${k}=${sh(v, `${field}.env[${k}]`)}\n`).join('');
+      files.push({ path: envFile, data: Buffer.from(text, 'utf8'), mode: 0o600 });
+    }
+    if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) {
+      throw invalidInput(`${field}.workingDir: "${c.workingDir}" must be an absolute path`, `${field}.workingDir`);
+    }
+    return {
+      name: c.name,
+      kind,
+      image: resolveImage(c.image, runtime, cfg.imagePrefix, ann[ANNOTATION.imageRoot]),
+      entrypoint,
+      args,
+      env,
+      mounts,
+      workingDir: c.workingDir,
+      envFile,
+      gpuVendors,
+    };
+  });
+  if (apptainerLike) dirs.push({ path: posix.join(jobDir, 'env'), mode: 0o700 });
+
+  return {
+    pod: ref,
+    jobName: jobNameOf(ref.uid),
+    jobDir,
+    bashPath: cfg.bashPath,
+    runtime,
+    runtimePath: cfg.runtimePath ?? runtime,
+    runtimeOptions: [...baseOptions, ...(apptainerLike ? annOptions : [])],
+    extraMountArgs: apptainerLike ? annMounts : [],
+    sbatch,
+    files,
+    dirs,
+    hostPaths: plan.hostPathChecks,
+    sharedFs: cfg.sharedFs,
+    jobEnv: Object.entries(cfg.jobEnv),
+    commandPrefix: cfg.commandPrefix,
+    preExec,
+    tsocks: cfg.tsocks ? { libPath: cfg.tsocksPath, loginNode: cfg.tsocksLoginNode } : undefined,
+    mpi,
+    containers,
+    warnings,
+  };
+}
+
+/** `slurm-job.vk.io/singularity-mounts`: option words as written, bare specs become `--bind SPEC`. */
+function mountWords(words: string[]): string[] {
+  const out: string[] = [];
+  let expectValue = false;
+  for (const w of words) {
+    if (w.startsWith('-')) {
+      out.push(w);
+      expectValue = !w.includes('=');
+    } else if (expectValue) {
+      out.push(w);
+      expectValue = false;
+    } else out.push('--bind', w);
+  }
+  return out;
+}
+
+/**
+ * Apptainer env files and bash `export` need shell identifiers; docker/podman/enroot get other
+ * names through `env NAME=VALUE` (Kubernetes allows any printable name without "=").
+ */
+function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void {
+  if (runtime !== 'apptainer' && runtime !== 'singularity' && runtime !== 'none') return;
+  for (const [k] of env) {
+    if (!SHELL_IDENTIFIER.test(k)) {
+      throw invalidInput(`${field}.env: "${k}" is not a valid variable name for runtime ${runtime} (letters, digits, "_")`, `${field}.env`);
+    }
+  }
+}
+
+function runAsFlags(spec: PodSpecView, cfg: SlurmConfig): FlagGroup[] {
+  const sc = spec.securityContext;
+  if (!cfg.allowRunAsUser || sc?.runAsUser === undefined) return [];
+  return [[`--uid=${sc.runAsUser}`], ...(sc.runAsGroup !== undefined ? [[`--gid=${sc.runAsGroup}`]] : [])];
+}

@@ -1,0 +1,132 @@
+/**
+ * The command line of one container, per container runtime, as shell words. Pure.
+ *
+ * Every user-controlled word goes through `sh()` (quote.ts); the only unquoted words are
+ * constants of this file (`{ raw }`), e.g. `"${SLURM_NTASKS:-1}"`. The user's command and
+ * args always come after the image, where runtimes stop reading options, so a `--flag`
+ * lookalike stays an argument of the container's process.
+ *
+ *   apptainer/singularity  [mpiexec] apptainer exec|run OPTS --env-file F --bind S:D[:ro] --pwd W IMAGE [CMD] ARGS
+ *   enroot                 enroot import + create, then [mpiexec] enroot start OPTS --env K --mount 'S D none x-create=auto,rbind[,ro]' NAME [CMD] ARGS
+ *   docker/podman          [env K=V] [mpiexec] docker run --rm --name N OPTS -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
+ *   none                   [mpiexec] CMD ARGS (after `cd W`), the process on the node itself
+ */
+import type { JobContainer, JobSpec } from './job.ts';
+import { SHELL_IDENTIFIER, sh } from './quote.ts';
+
+export type Word = string | { raw: string };
+
+export const render = (words: readonly Word[], what: string) => words.map((w) => (typeof w === 'string' ? sh(w, what) : w.raw)).join(' ');
+
+const NTASKS: Word = { raw: '"${SLURM_NTASKS:-1}"' };
+
+/** Docker/Podman/Enroot name of a container of the pod. */
+export const runtimeContainerName = (job: JobSpec, c: JobContainer) => `il-${job.pod.uid}-${c.name}`;
+
+function mpiPrefix(job: JobSpec, c: JobContainer): Word[] {
+  if (!job.mpi || c.kind !== 'app') return [];
+  return [job.mpi.path, '-np', NTASKS, ...job.mpi.flags];
+}
+
+/** `export NAME=VALUE` lines for names bash accepts; the others for `env NAME=VALUE`. */
+function envParts(c: JobContainer): { exports: string[]; envWords: string[] } {
+  const exports: string[] = [];
+  const envWords: string[] = [];
+  for (const [k, v] of c.env) {
+    if (SHELL_IDENTIFIER.test(k)) exports.push(`export ${k}=${sh(v, `env ${k}`)}`);
+    else envWords.push(`${k}=${v}`);
+  }
+  return { exports, envWords };
+}
+
+/**
+ * Body of the shell function that becomes the container: setup lines, then one `exec` line.
+ * The function runs in its own subshell; `exec` makes the runtime the process that gets
+ * SIGTERM from the job and whose exit status is the container's.
+ */
+export function containerBody(job: JobSpec, c: JobContainer): string[] {
+  const what = `container ${c.name}`;
+  const rt = job.runtimePath;
+  const lines: string[] = [];
+  switch (job.runtime) {
+    case 'apptainer':
+    case 'singularity': {
+      const words: Word[] = [...mpiPrefix(job, c), rt, c.entrypoint === undefined ? 'run' : 'exec', ...job.runtimeOptions];
+      if (c.gpuVendors.includes('nvidia')) words.push('--nv');
+      if (c.gpuVendors.includes('amd')) words.push('--rocm');
+      words.push(...job.extraMountArgs);
+      if (c.envFile) words.push('--env-file', c.envFile);
+      for (const m of c.mounts) words.push('--bind', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
+      if (c.workingDir) words.push('--pwd', c.workingDir);
+      words.push(c.image);
+      if (c.entrypoint !== undefined) words.push(c.entrypoint);
+      words.push(...c.args);
+      lines.push(`exec ${render(words, what)}`);
+      break;
+    }
+    case 'docker':
+    case 'podman': {
+      const name = runtimeContainerName(job, c);
+      const { exports, envWords } = envParts(c);
+      lines.push(`${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`, ...exports);
+      const words: Word[] = [];
+      if (envWords.length > 0) words.push('env', ...envWords);
+      words.push(...mpiPrefix(job, c), rt, 'run', '--rm', '--name', name, '--label', `interlink.vk.io/pod-uid=${job.pod.uid}`, ...job.runtimeOptions);
+      if (c.gpuVendors.includes('nvidia')) words.push('--gpus', { raw: '"\\"device=${CUDA_VISIBLE_DEVICES:-all}\\""' });
+      for (const [k] of c.env) words.push('-e', k);
+      for (const m of c.mounts) words.push('-v', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
+      if (c.workingDir) words.push('-w', c.workingDir);
+      if (c.entrypoint !== undefined) words.push('--entrypoint', c.entrypoint);
+      words.push(c.image, ...c.args);
+      lines.push(`exec ${render(words, what)}`);
+      break;
+    }
+    case 'enroot': {
+      const name = runtimeContainerName(job, c);
+      const { exports, envWords } = envParts(c);
+      const local = c.image.startsWith('/') || c.image.startsWith('./') || c.image.startsWith('../');
+      const sqsh = `${job.jobDir}/images/${c.name}.sqsh`;
+      lines.push(...exports);
+      lines.push(`${render([rt, 'remove', '-f', name], what)} >/dev/null 2>&1`);
+      if (!local) {
+        lines.push(`mkdir -p ${sh(`${job.jobDir}/images`)} && rm -f ${sh(sqsh)}`);
+        lines.push(`${render([rt, 'import', '--output', sqsh, c.image], what)} || exit 125`);
+      }
+      lines.push(`${render([rt, 'create', '--force', '--name', name, local ? c.image : sqsh], what)} || exit 125`);
+      const words: Word[] = [];
+      if (envWords.length > 0) words.push('env', ...envWords);
+      words.push(...mpiPrefix(job, c), rt, 'start', ...job.runtimeOptions);
+      for (const [k] of c.env) words.push('--env', k);
+      for (const m of c.mounts) words.push('--mount', `${m.source} ${m.target} none x-create=auto,rbind${m.readOnly ? ',ro' : ''}`);
+      words.push(name);
+      if (c.entrypoint !== undefined) words.push(c.entrypoint);
+      words.push(...c.args);
+      lines.push(`exec ${render(words, what)}`);
+      break;
+    }
+    case 'none': {
+      const { exports } = envParts(c);
+      lines.push(...exports);
+      if (c.workingDir) lines.push(`cd -- ${sh(c.workingDir, what)} || exit 126`);
+      const argv = c.entrypoint === undefined ? c.args : [c.entrypoint, ...c.args];
+      const mpi = mpiPrefix(job, c);
+      lines.push(mpi.length > 0 ? `exec ${render([...mpi, ...argv], what)}` : `exec -- ${render(argv, what)}`);
+      break;
+    }
+  }
+  return lines;
+}
+
+/** Lines run when the job ends, whatever happened: remove what the runtime leaves behind. */
+export function cleanupLines(job: JobSpec): string[] {
+  const names = job.containers.map((c) => runtimeContainerName(job, c));
+  switch (job.runtime) {
+    case 'docker':
+    case 'podman':
+      return [`${render([job.runtimePath, 'rm', '-f', ...names], 'cleanup')} >/dev/null 2>&1`];
+    case 'enroot':
+      return names.map((n) => `${render([job.runtimePath, 'remove', '-f', n], 'cleanup')} >/dev/null 2>&1`);
+    default:
+      return [];
+  }
+}

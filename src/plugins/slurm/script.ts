@@ -1,0 +1,245 @@
+/**
+ * The batch script of a pod. Pure: JobSpec in, text out (golden-file tested in
+ * test/plugins/slurm/golden/).
+ *
+ * What the script does, in order:
+ *   1. `#SBATCH` options (flags.ts renders them; no line break can get through).
+ *   2. A fixed library: per-container wrapper writing `containers/<name>.log` (CRI log lines,
+ *      each stamped with an RFC 3339 UTC time and the stream), `.started`, `.finished` and,
+ *      last and atomically, `.exit`; a SIGTERM trap forwarding to the containers (scancel and
+ *      time limits send SIGTERM, then SIGKILL after KillWait); the job's exit code is the
+ *      worst container exit code, also written to `job.exit`.
+ *   3. Site lines (jobEnv, commandPrefix, TSOCKS), volume files (non-shared mode), hostPath
+ *      checks, the pod's pre-exec annotation (raw shell by intent).
+ *   4. One function per container (runtime.ts), then init containers in order (a failure
+ *      stops the job), sidecars and app containers in parallel, wait, finish.
+ *
+ * Every user-controlled value is a `sh()` word (quote.ts) or base64 inside one. The only
+ * raw user text is the `slurm-job.vk.io/pre-exec` annotation (shell by intent, a site can
+ * refuse it) and the site's own `commandPrefix`.
+ */
+import { invalidInput } from '../../errors/index.ts';
+import type { JobSpec } from './job.ts';
+import { sbatchLine } from './flags.ts';
+import { SHELL_IDENTIFIER, sh } from './quote.ts';
+import { cleanupLines, containerBody } from './runtime.ts';
+
+const mode = (m: number) => `0${m.toString(8).padStart(3, '0')}`;
+
+/**
+ * The fixed part of every job script. Inside this template literal, `\${` is a literal `${`
+ * and `\\` a literal backslash.
+ */
+const LIBRARY = `# ---- interlink job library (the same in every job) ----
+IL_CTR="$IL_DIR/containers"
+il_worst=0
+il_stopping=0
+il_pids=()
+il_sidecars=()
+il_bg=()
+IL_RUN=$(mktemp -d "\${TMPDIR:-/tmp}/interlink.XXXXXX") || exit 1
+
+_il_log() { printf '%s interlink: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+_il_now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
+
+# Log lines get a time stamp and the stream: "<RFC 3339 UTC> stdout F <line>" (CRI format).
+# awk when it has strftime (gawk, mawk >= 1.3.4): fast; else a bash loop.
+if awk 'BEGIN { if (strftime("%Y", 0, 1) != "1970") exit 1 }' </dev/null >/dev/null 2>&1; then il_awk=1; else il_awk=0; fi
+_il_stamp() {
+  # Outlive the container's SIGTERM: the last lines are kept, end of input ends us.
+  trap '' TERM INT
+  if (( il_awk )); then
+    exec awk -v s="$1" '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1) " " s " F " $0; fflush() }'
+  fi
+  local line t TZ=UTC
+  while IFS= read -r line || [[ -n $line ]]; do
+    t=\${EPOCHREALTIME:-}
+    if [[ -n $t ]]; then
+      printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s F %s\\n' "\${t%[.,]*}" "\${t#*[.,]}" "$1" "$line"
+    else
+      printf '%(%Y-%m-%dT%H:%M:%S)TZ %s F %s\\n' -1 "$1" "$line"
+    fi
+  done
+}
+
+# wait for a child across trapped signals; REPLY = its exit status
+_il_wait() {
+  local s s2
+  while :; do
+    wait "$1"; s=$?
+    kill -0 "$1" 2>/dev/null && continue
+    wait "$1" 2>/dev/null; s2=$?
+    (( s2 != 127 )) && s=$s2
+    REPLY=$s
+    return 0
+  done
+}
+
+# _il_container NAME FUNCTION (in a background subshell): one container with its log,
+# start/finish times and exit code; SIGTERM goes to the container's process.
+_il_container() {
+  local name=$1 fn=$2 cpid="" rc s1 s2
+  trap '[[ -n $cpid ]] && kill -TERM "$cpid" 2>/dev/null' TERM INT
+  local out="$IL_RUN/$name.out" err="$IL_RUN/$name.err" log="$IL_CTR/$name.log"
+  mkfifo -m 600 "$out" "$err" || exit 125
+  _il_stamp stdout <"$out" >>"$log" &
+  s1=$!
+  _il_stamp stderr <"$err" >>"$log" &
+  s2=$!
+  _il_now >"$IL_CTR/$name.started"
+  "$fn" >"$out" 2>"$err" </dev/null &
+  cpid=$!
+  _il_wait "$cpid"; rc=$REPLY
+  # The log ends with the container's process; a child it left behind holding stdout open
+  # gets 10 s, then loses its reader (as when a container's PID namespace goes away).
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$s1" 2>/dev/null || kill -0 "$s2" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$s1" "$s2" 2>/dev/null
+  wait "$s1" "$s2" 2>/dev/null
+  _il_now >"$IL_CTR/$name.finished"
+  printf '%s\\n' "$rc" >"$IL_CTR/$name.exit.tmp" && mv -f "$IL_CTR/$name.exit.tmp" "$IL_CTR/$name.exit"
+  exit "$rc"
+}
+
+_il_finish() {
+  printf '%s\\n' "$il_worst" >"$IL_DIR/job.exit.tmp" && mv -f "$IL_DIR/job.exit.tmp" "$IL_DIR/job.exit"
+  exit "$il_worst"
+}
+_il_abort() { _il_log "$*"; (( il_worst == 0 )) && il_worst=1; _il_finish; }
+
+# An init container runs to completion; a failure ends the job with its exit code.
+_il_init() {
+  (( il_stopping )) && _il_finish
+  _il_container "$1" "$2" &
+  il_pids=($!)
+  _il_wait "\${il_pids[0]}"
+  il_pids=()
+  if (( REPLY != 0 )); then
+    (( REPLY > il_worst )) && il_worst=$REPLY
+    _il_log "init container $1 failed with exit code $REPLY: the job stops"
+    _il_finish
+  fi
+}
+# A sidecar (init container with restartPolicy Always) runs beside the app containers.
+_il_sidecar() { (( il_stopping )) && return 0; _il_container "$1" "$2" & il_sidecars+=($!); }
+_il_app() { (( il_stopping )) && return 0; _il_container "$1" "$2" & il_pids+=($!); }
+_il_wait_apps() {
+  local p
+  for p in "\${il_pids[@]}"; do _il_wait "$p"; (( REPLY > il_worst )) && il_worst=$REPLY; done
+  il_pids=()
+  # Sidecars end with the app containers; their exit codes do not count.
+  for p in "\${il_sidecars[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "\${il_sidecars[@]}"; do _il_wait "$p"; done
+}
+
+_il_on_term() {
+  (( il_stopping )) && return 0
+  il_stopping=1
+  _il_log "SIGTERM: stopping the containers"
+  local p
+  for p in "\${il_pids[@]}" "\${il_sidecars[@]}"; do kill -TERM "$p" 2>/dev/null; done
+}
+_il_on_exit() {
+  local p
+  for p in "\${il_bg[@]}"; do kill "$p" 2>/dev/null; done
+  _il_cleanup
+  rm -rf -- "$IL_RUN"
+}
+trap _il_on_term TERM INT
+trap _il_on_exit EXIT
+
+_il_dir() { mkdir -p -m "$1" -- "$2" || _il_abort "cannot create $2"; }
+_il_file() { { (umask 077; printf '%s' "$3" | base64 -d >"$2") && chmod "$1" -- "$2"; } || _il_abort "cannot write $2"; }
+_il_hostpath() {
+  case $1 in
+    DirectoryOrCreate) mkdir -p -m 0755 -- "$2" ;;
+    FileOrCreate) mkdir -p -- "$(dirname -- "$2")" && { [[ -e $2 ]] || : >>"$2"; } ;;
+    Directory) [[ -d $2 ]] ;;
+    File) [[ -f $2 ]] ;;
+    Socket) [[ -S $2 ]] ;;
+    CharDevice) [[ -c $2 ]] ;;
+    BlockDevice) [[ -b $2 ]] ;;
+    *) true ;;
+  esac || _il_abort "hostPath volume $2 is not a usable $1"
+}
+
+# A requeued job starts afresh; logs are kept (appended).
+mkdir -p "$IL_CTR" || exit 1
+rm -f "$IL_CTR"/*.exit "$IL_CTR"/*.started "$IL_CTR"/*.finished "$IL_DIR/job.exit"
+printf '%s\\n' "\${SLURM_RESTART_COUNT:-0}" >"$IL_DIR/restarts"
+_il_log "pod $IL_POD_NAMESPACE/$IL_POD_NAME ($IL_POD_UID): Slurm job \${SLURM_JOB_ID:-?} on $(hostname)"
+`;
+
+function tsocksLines(t: NonNullable<JobSpec['tsocks']>): string[] {
+  return [
+    '# TSOCKS (site configuration): TCP of the job through an SSH SOCKS tunnel to the login node.',
+    'il_tsocks_port=""',
+    'for ((p = 10000; p <= 65000; p++)); do',
+    '  if ! (: </dev/tcp/127.0.0.1/$p) 2>/dev/null; then il_tsocks_port=$p; break; fi',
+    'done',
+    `ssh -4 -N -D "$il_tsocks_port" ${sh(t.loginNode, 'tsocksLoginNode')} &`,
+    'il_bg+=($!)',
+    `printf 'local = 10.0.0.0/255.0.0.0\\nserver = 127.0.0.1\\nserver_port = %s\\n' "$il_tsocks_port" >"$IL_RUN/tsocks.conf"`,
+    'export TSOCKS_CONF_FILE="$IL_RUN/tsocks.conf"',
+    `export LD_PRELOAD=${sh(t.libPath, 'tsocksPath')}`,
+  ];
+}
+
+export function renderScript(job: JobSpec): string {
+  const out: string[] = [`#!${job.bashPath}`];
+  for (const g of job.sbatch) out.push(sbatchLine(g));
+  out.push(
+    '#',
+    '# interLink pod job, generated by `interlink plugin slurm`; do not edit (a new create regenerates it).',
+    '',
+    `IL_POD_NAMESPACE=${sh(job.pod.namespace)}`,
+    `IL_POD_NAME=${sh(job.pod.name)}`,
+    `IL_POD_UID=${sh(job.pod.uid)}`,
+    `IL_DIR=${sh(job.jobDir)}`,
+    '',
+    LIBRARY,
+  );
+  const cleanup = cleanupLines(job);
+  out.push('_il_cleanup() {', ...(cleanup.length > 0 ? cleanup.map((l) => `  ${l}`) : ['  :']), '}', '');
+
+  if (job.jobEnv.length > 0 || job.commandPrefix || job.tsocks) {
+    out.push('# ---- site ----');
+    for (const [k, v] of job.jobEnv) {
+      if (!SHELL_IDENTIFIER.test(k)) throw invalidInput(`jobEnv: "${k}" is not a shell variable name`, 'jobEnv');
+      out.push(`export ${k}=${sh(v, `jobEnv.${k}`)}`);
+    }
+    if (job.commandPrefix) out.push(job.commandPrefix);
+    if (job.tsocks) out.push(...tsocksLines(job.tsocks));
+    out.push('');
+  }
+
+  if (!job.sharedFs && (job.dirs.length > 0 || job.files.length > 0)) {
+    out.push('# ---- volume and env files (non-shared mode: carried in the script) ----');
+    for (const d of job.dirs) out.push(`_il_dir ${mode(d.mode)} ${sh(d.path)}`);
+    for (const f of job.files) out.push(`_il_file ${mode(f.mode)} ${sh(f.path)} ${sh(f.data.toString('base64'))}`);
+    out.push('');
+  }
+  if (job.hostPaths.length > 0) {
+    out.push('# ---- hostPath volumes ----');
+    for (const h of job.hostPaths) out.push(`_il_hostpath ${sh(h.type || 'any')} ${sh(h.path)}`);
+    out.push('');
+  }
+  if (job.preExec !== undefined) {
+    out.push('# ---- slurm-job.vk.io/pre-exec (pod annotation; shell by intent) ----', job.preExec, '');
+  }
+
+  out.push('# ---- containers ----');
+  job.containers.forEach((c, i) => {
+    out.push(`# ${c.kind} container ${i}`, `_il_c${i}() {`, ...containerBody(job, c).map((l) => `  ${l}`), '}');
+  });
+  out.push('');
+  job.containers.forEach((c, i) => {
+    const fn = c.kind === 'init' ? '_il_init' : c.kind === 'sidecar' ? '_il_sidecar' : '_il_app';
+    out.push(`${fn} ${sh(c.name)} _il_c${i}`);
+  });
+  out.push('_il_wait_apps', '_il_finish', '');
+  return out.join('\n');
+}

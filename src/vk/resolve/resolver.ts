@@ -1,0 +1,181 @@
+/**
+ * Everything a pod needs from the cluster before it can be sent to the interLink API:
+ * fetches the referenced ConfigMaps and Secrets, requests service-account tokens, and
+ * builds the PodCreateRequests with literal env values and resolved projected volumes
+ * (the pure parts are env.ts, volumes.ts, downward.ts).
+ *
+ * Contract: does not mutate the pod it is given; may block on the apiserver; throws on
+ * apiserver errors other than "not found" (the caller retries); a missing object is not
+ * an error but a `missing` entry (the caller waits, bounded).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Clock } from '../../core/clock.ts';
+import type { PodCreateRequests } from '../../wire/interlink.ts';
+import { httpStatusOf, kubeRequest } from '../kube.ts';
+import type { KPod } from '../pods/kpod.ts';
+import type { DownwardContext } from './downward.ts';
+import { type EnvContext, expandCommand, type Missing, resolveEnv, type SourceObjects } from './env.ts';
+import { collectRefs, downwardAsProjected, type IssuedToken, resolveVolumes, tokenSources } from './volumes.ts';
+
+export interface ResolverOptions {
+  kubeConfig: KubeConfig;
+  clock: Clock;
+  ctx: EnvContext;
+  /** Default lifetime asked for tokens whose source does not say (seconds). */
+  tokenSeconds: number;
+}
+
+export interface Resolution {
+  request: PodCreateRequests;
+  missing: Missing[];
+  warnings: string[];
+  /** When the earliest token should be refreshed (80% of its life), ms since the epoch. */
+  refreshAt: number | undefined;
+}
+
+interface RawObject {
+  metadata: { name: string; namespace?: string; managedFields?: unknown; [k: string]: unknown };
+  data?: Record<string, string> | null;
+  binaryData?: Record<string, string> | null;
+  [k: string]: unknown;
+}
+
+/** Fields the backend has no use for (and that only cost bytes on every call). */
+export function slimObject<T extends object>(obj: T): T {
+  const meta = (obj as { metadata?: Record<string, unknown> }).metadata;
+  if (!meta?.managedFields) return obj;
+  const { managedFields: _drop, ...metadata } = meta;
+  return { ...obj, metadata } as T;
+}
+
+export class PodResolver {
+  readonly #opts: ResolverOptions;
+  /** In-flight GETs shared by pods created in the same burst (never a stale cache). */
+  readonly #inflight = new Map<string, Promise<RawObject | undefined>>();
+
+  constructor(opts: ResolverOptions) {
+    this.#opts = opts;
+  }
+
+  async #get(kind: 'configmaps' | 'secrets', namespace: string, name: string, signal?: AbortSignal): Promise<RawObject | undefined> {
+    const key = `${kind}/${namespace}/${name}`;
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = kubeRequest<RawObject>(this.#opts.kubeConfig, {
+        method: 'GET',
+        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}`,
+        ...(signal ? { signal } : {}),
+      })
+        .then((o) => slimObject(o))
+        .catch((err) => {
+          if (httpStatusOf(err) === 404) return undefined;
+          throw err;
+        })
+        .finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+    }
+    return p;
+  }
+
+  /** Fetch the ConfigMaps and Secrets the pod references. Absent ones are left out. */
+  async fetchSources(pod: KPod, signal?: AbortSignal): Promise<{ configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> }> {
+    const ns = pod.metadata.namespace;
+    const refs = collectRefs(pod);
+    const configMaps = new Map<string, RawObject>();
+    const secrets = new Map<string, RawObject>();
+    await Promise.all([
+      ...[...refs.configMaps.keys()].map(async (n) => {
+        const o = await this.#get('configmaps', ns, n, signal);
+        if (o) configMaps.set(n, o);
+      }),
+      ...[...refs.secrets.keys()].map(async (n) => {
+        const o = await this.#get('secrets', ns, n, signal);
+        if (o) secrets.set(n, o);
+      }),
+    ]);
+    return { configMaps, secrets };
+  }
+
+  /** TokenRequests for every serviceAccountToken source, bound to the pod. */
+  async issueTokens(pod: KPod, signal?: AbortSignal): Promise<Map<string, IssuedToken>> {
+    const out = new Map<string, IssuedToken>();
+    const sa = pod.spec.serviceAccountName || 'default';
+    for (const src of tokenSources(pod)) {
+      const answer = await kubeRequest<{ status?: { token?: string; expirationTimestamp?: string } }>(this.#opts.kubeConfig, {
+        method: 'POST',
+        path: `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/serviceaccounts/${encodeURIComponent(sa)}/token`,
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            audiences: src.audience ? [src.audience] : [],
+            expirationSeconds: src.expirationSeconds ?? this.#opts.tokenSeconds,
+            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+          },
+        },
+        ...(signal ? { signal } : {}),
+      });
+      const token = answer.status?.token;
+      if (!token) throw new Error(`TokenRequest for service account ${pod.metadata.namespace}/${sa} answered without a token`);
+      const exp = Date.parse(answer.status?.expirationTimestamp ?? '');
+      out.set(src.key, { token, expiresAt: Number.isFinite(exp) ? exp : this.#opts.clock.now() + (src.expirationSeconds ?? this.#opts.tokenSeconds) * 1000 });
+    }
+    return out;
+  }
+
+  /** Resolve the pod into a create request (tokens only when nothing is missing). */
+  async resolve(pod: KPod, signal?: AbortSignal): Promise<Resolution> {
+    const fetched = await this.fetchSources(pod, signal);
+    const sources: SourceObjects = fetched;
+    const ctx = this.#opts.ctx;
+    const missing: Missing[] = [];
+    const warnings: string[] = [];
+    const sent = structuredClone(slimObject(pod));
+    const containers = [...(sent.spec.initContainers ?? []), ...sent.spec.containers];
+    for (const c of containers) {
+      const r = resolveEnv(pod, c, sources, ctx);
+      missing.push(...r.missing);
+      warnings.push(...r.warnings.map((w) => `container ${c.name}: ${w}`));
+      if (r.env.length > 0) c.env = r.env;
+      else delete c.env;
+      delete c.envFrom;
+      const command = expandCommand(c.command as string[] | undefined, r.env);
+      if (command) c.command = command;
+      const args = expandCommand(c.args as string[] | undefined, r.env);
+      if (args) c.args = args;
+    }
+    // Tokens are credentials: request them only for a pod that will be sent.
+    const firstPass = resolveVolumes(pod, sources, new Map(), ctx as DownwardContext);
+    missing.push(...firstPass.missing);
+    let tokens = new Map<string, IssuedToken>();
+    let projected = firstPass.projected;
+    if (missing.length === 0 && tokenSources(pod).length > 0) {
+      tokens = await this.issueTokens(pod, signal);
+      const again = resolveVolumes(pod, sources, tokens, ctx);
+      projected = again.projected;
+      warnings.push(...again.warnings);
+    } else {
+      warnings.push(...firstPass.warnings.filter((w) => !w.includes('no token for')));
+    }
+    const volumes = downwardAsProjected(sent.spec.volumes);
+    if (volumes) sent.spec.volumes = volumes;
+    const now = this.#opts.clock.now();
+    let refreshAt: number | undefined;
+    for (const t of tokens.values()) {
+      const at = now + Math.max(0, t.expiresAt - now) * 0.8;
+      refreshAt = refreshAt === undefined ? at : Math.min(refreshAt, at);
+    }
+    const dedupe = <T>(xs: T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
+    return {
+      request: {
+        pod: sent as unknown as PodCreateRequests['pod'],
+        configmaps: [...fetched.configMaps.values()] as unknown as PodCreateRequests['configmaps'],
+        secrets: [...fetched.secrets.values()] as unknown as PodCreateRequests['secrets'],
+        projectedvolumesmaps: projected as unknown as PodCreateRequests['projectedvolumesmaps'],
+      },
+      missing: dedupe(missing, (m) => `${m.kind}/${m.name}/${m.key ?? ''}`),
+      warnings,
+      refreshAt,
+    };
+  }
+}

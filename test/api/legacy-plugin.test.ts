@@ -1,0 +1,147 @@
+/**
+ * The API in front of an interLink 0.6-style plugin (Go or Python SDK): no GET /ping, plain
+ * text 404s, `null` for an empty status list. A fake of that plugin records what the API
+ * sends, so the API → plugin wire (methods, bodies on GET, session header) is checked too.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SESSION_HEADER } from '../../src/wire/headers.ts';
+import { type ApiUnderTest, captureLogger, pod, startApi, tempDir, writeTokenFile } from './harness.ts';
+
+interface Seen {
+  method: string;
+  url: string;
+  session: string | undefined;
+  body: unknown;
+}
+
+const readBody = async (req: IncomingMessage) => {
+  let text = '';
+  for await (const c of req) text += c;
+  return text === '' ? undefined : JSON.parse(text);
+};
+
+describe('API → interLink 0.6-style plugin', () => {
+  let api: ApiUnderTest;
+  let plugin: Server;
+  let cleanup: () => Promise<void>;
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    const socket = join(t.dir, 'legacy.sock');
+    plugin = createServer(async (req, res) => {
+      const body = await readBody(req);
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        session: req.headers[SESSION_HEADER] as string | undefined,
+        body,
+      });
+      const route = `${req.method} ${req.url}`;
+      if (route === 'GET /status') {
+        const pods = (body ?? []) as Array<{ metadata: { name: string; namespace: string; uid: string } }>;
+        res.setHeader('content-type', 'application/json');
+        // Go marshals an empty slice as null.
+        if (pods.length === 0) return res.end('null');
+        return res.end(
+          JSON.stringify(
+            pods.map((p) => ({
+              name: p.metadata.name,
+              UID: p.metadata.uid,
+              namespace: p.metadata.namespace,
+              JID: '4242',
+              containers: [
+                {
+                  name: 'main',
+                  state: { running: { startedAt: '2026-01-15T10:00:01Z' } },
+                  ready: true,
+                  restartCount: 0,
+                },
+              ],
+              initContainers: null,
+            })),
+          ),
+        );
+      }
+      if (route === 'POST /create') {
+        res.setHeader('content-type', 'application/json');
+        return res.end(
+          JSON.stringify({
+            PodUID: (body as { pod: { metadata: { uid: string } } }).pod.metadata.uid,
+            PodJID: '4242',
+          }),
+        );
+      }
+      if (route === 'POST /delete') return res.end('Pod deleted');
+      if (route === 'GET /getLogs') return res.end('line 1\nline 2\n');
+      res.statusCode = 404;
+      res.end('404 page not found\n');
+    });
+    await new Promise<void>((r) => plugin.listen(socket, r));
+    api = await startApi({
+      listen: 'tcp',
+      pluginSocket: socket,
+      logger: captureLogger().logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(t.dir) },
+    });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await new Promise((r) => plugin?.close(r));
+    await cleanup?.();
+  });
+
+  it('/pinglink falls back to GET /status with [] and answers what the plugin said', async () => {
+    seen.length = 0;
+    const res = await api.client.request('POST', '/pinglink', undefined, { [SESSION_HEADER]: 'ping#legacy' });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).toBe('null');
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /ping', 'GET /status']);
+    expect(seen[1]!.body).toEqual([]);
+    expect(seen.every((s) => s.session === 'ping#legacy')).toBe(true);
+  });
+
+  it('create sends RetrievedPodData (an object) by POST; status and logs are GETs with JSON bodies', async () => {
+    seen.length = 0;
+    const p = pod('legacy', 'u-legacy');
+    expect(
+      (await api.client.request('POST', '/create', { pod: p }, { [SESSION_HEADER]: 'create#1' })).json(),
+    ).toEqual({ PodUID: 'u-legacy', PodJID: '4242' });
+    const status = await api.client.request('GET', '/status', [p], { [SESSION_HEADER]: 'status#1' });
+    expect(status.json()[0]).toMatchObject({ UID: 'u-legacy', JID: '4242', initContainers: null });
+    expect((await api.client.request('GET', '/status', [])).json()).toEqual([]);
+    const logs = await api.client.request('GET', '/getLogs', {
+      Namespace: 'default',
+      PodUID: 'u-legacy',
+      PodName: 'legacy',
+      ContainerName: 'main',
+      Opts: { Tail: 5 },
+    });
+    expect(logs.text).toBe('line 1\nline 2\n');
+    expect((await api.client.request('DELETE', '/delete', p)).text).toBe('Pod deleted');
+
+    const [create, st, empty, getLogs, del] = seen;
+    expect(create).toMatchObject({ method: 'POST', url: '/create', session: 'create#1' });
+    expect(create!.body).toEqual({
+      pod: p,
+      container: [{ name: 'main', configMaps: [], projectedvolumemaps: [], secrets: [], emptyDirs: [] }],
+    });
+    expect(st).toMatchObject({ method: 'GET', url: '/status', session: 'status#1', body: [p] });
+    expect(empty).toMatchObject({ method: 'GET', url: '/status', body: [] });
+    expect(getLogs).toMatchObject({
+      method: 'GET',
+      url: '/getLogs',
+      body: { PodUID: 'u-legacy', Opts: { Tail: 5 } },
+    });
+    expect(del).toMatchObject({ method: 'POST', url: '/delete', body: p });
+  });
+
+  it('a plugin without stats answers 404 through the API', async () => {
+    const res = await api.client.request('GET', '/stats/summary');
+    expect(res.status).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
