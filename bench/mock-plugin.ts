@@ -26,12 +26,18 @@ function pod(i: number) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `bench-${i}`, namespace: 'bench', uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, labels: { app: 'bench' } },
+    metadata: {
+      name: `bench-${i}`,
+      namespace: 'bench',
+      uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      labels: { app: 'bench' },
+    },
     spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', 'infinity'] }] },
   };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 interface Result {
@@ -56,7 +62,13 @@ async function run(n: number): Promise<Result> {
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        while (next < n) await client.call({ method: 'POST', path: '/create', body: { pod: pods[next++] }, schema: CreateStruct });
+        while (next < n)
+          await client.call({
+            method: 'POST',
+            path: '/create',
+            body: { pod: pods[next++] },
+            schema: CreateStruct,
+          });
       }),
     );
     const createSeconds = (performance.now() - t0) / 1000;

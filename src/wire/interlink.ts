@@ -79,7 +79,9 @@ export const LogOpts = z.looseObject({
   Follow: z.boolean().optional(),
   Previous: z.boolean().optional(),
   SinceSeconds: NonNegInt.optional(),
-  SinceTime: z.union([z.iso.datetime({ offset: true }), z.literal(''), z.literal('0001-01-01T00:00:00Z')]).optional(),
+  SinceTime: z
+    .union([z.iso.datetime({ offset: true }), z.literal(''), z.literal('0001-01-01T00:00:00Z')])
+    .optional(),
 });
 
 export const LogStruct = z.looseObject({

@@ -25,7 +25,17 @@ import {
   RetrievedPodData,
   RetrievedPodDataBody,
 } from './interlink.ts';
-import { ConfigMap, Container, ContainerState, ContainerStatus, ObjectMeta, Pod, PodMeta, PodSpec, Secret } from './k8s.ts';
+import {
+  ConfigMap,
+  Container,
+  ContainerState,
+  ContainerStatus,
+  ObjectMeta,
+  Pod,
+  PodMeta,
+  PodSpec,
+  Secret,
+} from './k8s.ts';
 
 type Json = Record<string, unknown>;
 
@@ -37,16 +47,28 @@ const COMPONENTS: Array<[z.ZodType, string, string]> = [
   [Pod, 'Pod', 'A v1.Pod. `spec` may be absent on delete and status calls.'],
   [ConfigMap, 'ConfigMap', 'A v1.ConfigMap.'],
   [Secret, 'Secret', 'A v1.Secret (`data` base64-encoded, as the apiserver serves it).'],
-  [ContainerState, 'ContainerState', 'A v1.ContainerState. `null` members are accepted (interLink 0.6 Python SDK plugins send them).'],
+  [
+    ContainerState,
+    'ContainerState',
+    'A v1.ContainerState. `null` members are accepted (interLink 0.6 Python SDK plugins send them).',
+  ],
   [
     ContainerStatus,
     'ContainerStatus',
     'A v1.ContainerStatus. `ready` and `restartCount` may be absent (Python SDK plugins send only name and state).',
   ],
-  [PodCreateRequests, 'PodCreateRequests', 'VK → API create: the pod and every object it references, resolved by the VK.'],
+  [
+    PodCreateRequests,
+    'PodCreateRequests',
+    'VK → API create: the pod and every object it references, resolved by the VK.',
+  ],
   [RetrievedContainer, 'RetrievedContainer', 'Per-container volume data the API hands to the plugin.'],
   [RetrievedPodData, 'RetrievedPodData', 'API → plugin create.'],
-  [RetrievedPodDataBody, 'RetrievedPodDataBody', 'RetrievedPodData, or a one-element array of it (older plugins).'],
+  [
+    RetrievedPodDataBody,
+    'RetrievedPodDataBody',
+    'RetrievedPodData, or a one-element array of it (older plugins).',
+  ],
   [CreateStruct, 'CreateStruct', 'The backend job id (`PodJID`) of a pod (`PodUID`).'],
   [PodStatus, 'PodStatus', 'Container statuses of one pod, as the backend sees them.'],
   [
@@ -56,12 +78,19 @@ const COMPONENTS: Array<[z.ZodType, string, string]> = [
   ],
   [LogStruct, 'LogStruct', 'A request for one container log.'],
   [PingResponse, 'PingResponse', 'Plugin health and the capacity the virtual node advertises.'],
-  [ErrorBody, 'ErrorBody', 'Error answer of interlink processes (additive: interLink 0.6 answered plain text).'],
+  [
+    ErrorBody,
+    'ErrorBody',
+    'Error answer of interlink processes (additive: interLink 0.6 answered plain text).',
+  ],
 ];
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (schema: Json) => ({ 'application/json': { schema } });
-const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
+const text = (description: string) => ({
+  description,
+  content: { 'text/plain': { schema: { type: 'string' } } },
+});
 const errorRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
 function componentSchemas(): Record<string, Json> {
@@ -81,7 +110,10 @@ function componentSchemas(): Record<string, Json> {
   // A preprocess step is opaque to JSON Schema: state the two accepted shapes by hand.
   schemas.RetrievedPodDataBody = {
     description: schemas.RetrievedPodDataBody!.description,
-    anyOf: [ref('RetrievedPodData'), { type: 'array', items: ref('RetrievedPodData'), minItems: 1, maxItems: 1 }],
+    anyOf: [
+      ref('RetrievedPodData'),
+      { type: 'array', items: ref('RetrievedPodData'), minItems: 1, maxItems: 1 },
+    ],
   };
   return schemas;
 }
@@ -107,7 +139,13 @@ function operation(op: Op): Json {
     ...(op.description ? { description: op.description } : {}),
     parameters: [{ $ref: '#/components/parameters/Session' }],
     ...(op.body
-      ? { requestBody: { required: true, ...(op.bodyDescription ? { description: op.bodyDescription } : {}), content: json(op.body) } }
+      ? {
+          requestBody: {
+            required: true,
+            ...(op.bodyDescription ? { description: op.bodyDescription } : {}),
+            content: json(op.body),
+          },
+        }
       : {}),
     responses,
     ...(op.tag === 'api' ? { security: [{ bearerAuth: [] }] } : {}),
@@ -115,7 +153,10 @@ function operation(op: Op): Json {
 }
 
 const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
-  '400': { name: 'InvalidInput', description: 'Malformed or invalid input; `field` names the offending field.' },
+  '400': {
+    name: 'InvalidInput',
+    description: 'Malformed or invalid input; `field` names the offending field.',
+  },
   '401': { name: 'Unauthenticated', description: 'No bearer token, or one that is not valid.' },
   '404': { name: 'NotFound', description: 'Unknown pod or container.' },
   '413': { name: 'TooLarge', description: 'The body is larger than the configured limit.' },
@@ -137,7 +178,10 @@ function apiPaths(): Json {
       summary: 'Status of many pods in one call',
       description: `${GET_WITH_BODY} Pods the backend does not know are left out of the answer.`,
       body: podList,
-      ok: { description: 'One PodStatus per known pod.', content: json({ type: 'array', items: ref('PodStatus') }) },
+      ok: {
+        description: 'One PodStatus per known pod.',
+        content: json({ type: 'array', items: ref('PodStatus') }),
+      },
       errors: common,
     });
   const logs = (method: string) =>
@@ -155,7 +199,8 @@ function apiPaths(): Json {
       tag: 'api',
       id: `delete${method}`,
       summary: 'Delete a pod in the backend',
-      description: 'Idempotent: deleting an unknown pod succeeds. DELETE (interLink 0.6) and POST are accepted.',
+      description:
+        'Idempotent: deleting an unknown pod succeeds. DELETE (interLink 0.6) and POST are accepted.',
       body: ref('Pod'),
       ok: text('Deleted.'),
       errors: common,
@@ -244,7 +289,10 @@ function pluginWebhooks(): Json {
       summary: 'Status of many pods in one call',
       description: `${GET_WITH_BODY} Unknown pods are left out. An empty array is a ping (interLink 0.6).`,
       body: podList,
-      ok: { description: 'One PodStatus per known pod.', content: json({ type: 'array', items: ref('PodStatus') }) },
+      ok: {
+        description: 'One PodStatus per known pod.',
+        content: json({ type: 'array', items: ref('PodStatus') }),
+      },
       errors: common,
     })),
     '/getLogs': both(['Get', 'Post'], (m) => ({
@@ -292,8 +340,14 @@ export function buildOpenApi(version: string): Json {
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     tags: [
-      { name: 'api', description: 'interLink API: called by the virtual kubelet (port 3000 or a unix socket).' },
-      { name: 'plugin', description: 'Plugin wire: called by the interLink API (docker 4000, slurm 4001, or a unix socket).' },
+      {
+        name: 'api',
+        description: 'interLink API: called by the virtual kubelet (port 3000 or a unix socket).',
+      },
+      {
+        name: 'plugin',
+        description: 'Plugin wire: called by the interLink API (docker 4000, slurm 4001, or a unix socket).',
+      },
       { name: 'ops', description: 'Health and metrics, served by the API and by every plugin.' },
     ],
     paths: { ...apiPaths(), ...opsPaths() },

@@ -28,9 +28,10 @@ function resolve(ref: string): unknown {
 describe('OpenAPI document', () => {
   it('docs/openapi.json is up to date with src/wire', () => {
     const onDisk = readFileSync(OPENAPI_FILE, 'utf8');
-    expect(onDisk === renderOpenApi(), 'docs/openapi.json is out of date: run `npm run openapi` and commit the result').toBe(
-      true,
-    );
+    expect(
+      onDisk === renderOpenApi(),
+      'docs/openapi.json is out of date: run `npm run openapi` and commit the result',
+    ).toBe(true);
     expect(JSON.parse(onDisk).info.version).toBe(packageVersion());
   });
 
@@ -50,7 +51,8 @@ describe('OpenAPI document', () => {
     expect(methods(doc.webhooks['/ping'])).toEqual(['get']);
     expect(methods(doc.webhooks['/stats/summary'])).toEqual(['get']);
     expect(doc.paths['/status']!.get!.requestBody).toBeDefined();
-    for (const ops of Object.values(doc.webhooks)) for (const op of Object.values(ops)) expect(op.tags).toEqual(['plugin']);
+    for (const ops of Object.values(doc.webhooks))
+      for (const op of Object.values(ops)) expect(op.tags).toEqual(['plugin']);
     expect((doc.paths['/create']!.post!.requestBody as Json).content).toEqual({
       'application/json': { schema: { $ref: '#/components/schemas/PodCreateRequests' } },
     });
@@ -74,10 +76,31 @@ describe('OpenAPI document', () => {
     const props = (id: string) => Object.keys((s[id]!.properties as Json) ?? {});
     expect(props('CreateStruct')).toEqual(['PodUID', 'PodJID']);
     expect(props('PodStatus')).toEqual(['name', 'UID', 'namespace', 'JID', 'containers', 'initContainers']);
-    expect(props('PodCreateRequests')).toEqual(['pod', 'configmaps', 'secrets', 'projectedvolumesmaps', 'jobscriptURL']);
-    expect(props('RetrievedContainer')).toEqual(['name', 'configMaps', 'projectedvolumemaps', 'secrets', 'emptyDirs']);
+    expect(props('PodCreateRequests')).toEqual([
+      'pod',
+      'configmaps',
+      'secrets',
+      'projectedvolumesmaps',
+      'jobscriptURL',
+    ]);
+    expect(props('RetrievedContainer')).toEqual([
+      'name',
+      'configMaps',
+      'projectedvolumemaps',
+      'secrets',
+      'emptyDirs',
+    ]);
     expect(props('LogStruct')).toEqual(['Namespace', 'PodUID', 'PodName', 'ContainerName', 'Opts']);
-    expect(props('LogOpts')).toEqual(['Tail', 'Bytes', 'LimitBytes', 'Timestamps', 'Follow', 'Previous', 'SinceSeconds', 'SinceTime']);
+    expect(props('LogOpts')).toEqual([
+      'Tail',
+      'Bytes',
+      'LimitBytes',
+      'Timestamps',
+      'Follow',
+      'Previous',
+      'SinceSeconds',
+      'SinceTime',
+    ]);
     for (const id of ['Pod', 'PodSpec', 'Container', 'ConfigMap', 'Secret', 'ContainerStatus']) {
       expect([id, s[id]!.additionalProperties]).toEqual([id, {}]);
     }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { silentLogger } from '../../src/core/logger.ts';
 import { buildPluginApp } from '../../src/plugins/sdk/server.ts';
@@ -24,7 +24,8 @@ import { Pod } from '../../src/wire/k8s.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: fixtures are arbitrary JSON
 type Any = any;
-const fixture = (name: string): Any => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8'));
+const fixture = (name: string): Any =>
+  JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8'));
 
 const cases: Array<[string, z.ZodType]> = [
   ['pod-create-requests.json', PodCreateRequests],
@@ -90,12 +91,20 @@ describe('wire round trip', () => {
     });
     const { app } = buildPluginApp(plugin, { logger: silentLogger() });
     try {
-      const create = await app.inject({ method: 'POST', url: '/create', payload: fixture('retrieved-pod-data.json') });
+      const create = await app.inject({
+        method: 'POST',
+        url: '/create',
+        payload: fixture('retrieved-pod-data.json'),
+      });
       expect(create.statusCode).toBe(200);
       expect(create.json()).toEqual(fixture('create-struct.json'));
       expect(received.pop()).toStrictEqual(fixture('retrieved-pod-data.json'));
 
-      const array = await app.inject({ method: 'POST', url: '/create', payload: fixture('retrieved-pod-data-array.json') });
+      const array = await app.inject({
+        method: 'POST',
+        url: '/create',
+        payload: fixture('retrieved-pod-data-array.json'),
+      });
       expect(array.statusCode).toBe(200);
       expect(received.pop()).toStrictEqual(fixture('retrieved-pod-data-array.json')[0]);
 
@@ -108,7 +117,11 @@ describe('wire round trip', () => {
       expect(received.pop()).toStrictEqual(fixture('status-request.json'));
       expect(st.json()).toStrictEqual(statuses); // the answer keeps unknown fields too
 
-      const logs = await app.inject({ method: 'GET', url: '/getLogs', payload: fixture('log-struct-follow.json') });
+      const logs = await app.inject({
+        method: 'GET',
+        url: '/getLogs',
+        payload: fixture('log-struct-follow.json'),
+      });
       expect(logs.statusCode).toBe(200);
       expect(received.pop()).toStrictEqual(fixture('log-struct-follow.json'));
 
@@ -129,33 +142,222 @@ function bad(file: string, mutate: (x: Any) => void): Any {
 
 describe('wire rejections name the field', () => {
   const table: Array<[string, z.ZodType, Any, Array<string | number>]> = [
-    ['pod name with ../', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.metadata.name = '../etc'; }), ['pod', 'metadata', 'name']],
-    ['pod name with a quote', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.metadata.name = 'a"b'; }), ['pod', 'metadata', 'name']],
-    ['namespace with a newline', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.metadata.namespace = 'ml\nteam'; }), ['pod', 'metadata', 'namespace']],
-    ['missing uid', PodCreateRequests, bad('pod-create-requests.json', (x) => { delete x.pod.metadata.uid; }), ['pod', 'metadata', 'uid']],
-    ['uid with a slash', Pod, bad('delete-pod.json', (x) => { x.metadata.uid = 'a/b'; }), ['metadata', 'uid']],
-    ['no containers', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.spec.containers = []; }), ['pod', 'spec', 'containers']],
-    ['container name', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.spec.containers[0].name = 'Trainer_1'; }), ['pod', 'spec', 'containers', 0, 'name']],
-    ['init container name', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.pod.spec.initContainers[0].name = ''; }), ['pod', 'spec', 'initContainers', 0, 'name']],
-    ['configmaps not a list', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.configmaps = { a: 1 }; }), ['configmaps']],
-    ['configmap data not strings', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.configmaps[0].data.bucket = 5; }), ['configmaps', 0, 'data', 'bucket']],
-    ['secret name', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.secrets[0].metadata.name = 'S3 creds'; }), ['secrets', 0, 'metadata', 'name']],
-    ['projected map name', PodCreateRequests, bad('pod-create-requests.json', (x) => { x.projectedvolumesmaps[0].metadata.name = 'x/y'; }), ['projectedvolumesmaps', 0, 'metadata', 'name']],
-    ['retrieved container name', RetrievedPodDataBody, bad('retrieved-pod-data.json', (x) => { x.container[1].name = '../x'; }), ['container', 1, 'name']],
-    ['emptyDirs not strings', RetrievedPodDataBody, bad('retrieved-pod-data.json', (x) => { x.container[0].emptyDirs = [1]; }), ['container', 0, 'emptyDirs', 0]],
-    ['PodJID a number', CreateStruct, bad('create-struct.json', (x) => { x.PodJID = 184467; }), ['PodJID']],
-    ['restartCount negative', PodStatusList, bad('pod-status-list-go.json', (x) => { x[1].containers[0].restartCount = -1; }), [1, 'containers', 0, 'restartCount']],
-    ['exitCode a string', PodStatusList, bad('pod-status-list-go.json', (x) => { x[1].containers[0].state.terminated.exitCode = '137'; }), [1, 'containers', 0, 'state', 'terminated', 'exitCode']],
-    ['UID missing', PodStatusList, bad('pod-status-list-go.json', (x) => { delete x[2].UID; }), [2, 'UID']],
-    ['Tail negative', LogStruct, bad('log-struct.json', (x) => { x.Opts.Tail = -1; }), ['Opts', 'Tail']],
-    ['Bytes a string', LogStruct, bad('log-struct.json', (x) => { x.Opts.Bytes = '10'; }), ['Opts', 'Bytes']],
-    ['LimitBytes fractional', LogStruct, bad('log-struct-limitbytes.json', (x) => { x.Opts.LimitBytes = 1.5; }), ['Opts', 'LimitBytes']],
-    ['Follow a string', LogStruct, bad('log-struct.json', (x) => { x.Opts.Follow = 'true'; }), ['Opts', 'Follow']],
-    ['SinceTime not a time', LogStruct, bad('log-struct.json', (x) => { x.Opts.SinceTime = 'yesterday'; }), ['Opts', 'SinceTime']],
-    ['ContainerName with a quote', LogStruct, bad('log-struct.json', (x) => { x.ContainerName = 'a"b'; }), ['ContainerName']],
-    ['PodUID with ../', LogStruct, bad('log-struct.json', (x) => { x.PodUID = '../../etc'; }), ['PodUID']],
-    ['accelerator count a boolean', PingResponse, bad('ping-response.json', (x) => { x.resources.accelerators[0].available = true; }), ['resources', 'accelerators', 0, 'available']],
-    ['taint without effect', PingResponse, bad('ping-response.json', (x) => { delete x.taints[0].effect; }), ['taints', 0, 'effect']],
+    [
+      'pod name with ../',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.metadata.name = '../etc';
+      }),
+      ['pod', 'metadata', 'name'],
+    ],
+    [
+      'pod name with a quote',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.metadata.name = 'a"b';
+      }),
+      ['pod', 'metadata', 'name'],
+    ],
+    [
+      'namespace with a newline',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.metadata.namespace = 'ml\nteam';
+      }),
+      ['pod', 'metadata', 'namespace'],
+    ],
+    [
+      'missing uid',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        delete x.pod.metadata.uid;
+      }),
+      ['pod', 'metadata', 'uid'],
+    ],
+    [
+      'uid with a slash',
+      Pod,
+      bad('delete-pod.json', (x) => {
+        x.metadata.uid = 'a/b';
+      }),
+      ['metadata', 'uid'],
+    ],
+    [
+      'no containers',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers = [];
+      }),
+      ['pod', 'spec', 'containers'],
+    ],
+    [
+      'container name',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers[0].name = 'Trainer_1';
+      }),
+      ['pod', 'spec', 'containers', 0, 'name'],
+    ],
+    [
+      'init container name',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.initContainers[0].name = '';
+      }),
+      ['pod', 'spec', 'initContainers', 0, 'name'],
+    ],
+    [
+      'configmaps not a list',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.configmaps = { a: 1 };
+      }),
+      ['configmaps'],
+    ],
+    [
+      'configmap data not strings',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.configmaps[0].data.bucket = 5;
+      }),
+      ['configmaps', 0, 'data', 'bucket'],
+    ],
+    [
+      'secret name',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.secrets[0].metadata.name = 'S3 creds';
+      }),
+      ['secrets', 0, 'metadata', 'name'],
+    ],
+    [
+      'projected map name',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.projectedvolumesmaps[0].metadata.name = 'x/y';
+      }),
+      ['projectedvolumesmaps', 0, 'metadata', 'name'],
+    ],
+    [
+      'retrieved container name',
+      RetrievedPodDataBody,
+      bad('retrieved-pod-data.json', (x) => {
+        x.container[1].name = '../x';
+      }),
+      ['container', 1, 'name'],
+    ],
+    [
+      'emptyDirs not strings',
+      RetrievedPodDataBody,
+      bad('retrieved-pod-data.json', (x) => {
+        x.container[0].emptyDirs = [1];
+      }),
+      ['container', 0, 'emptyDirs', 0],
+    ],
+    [
+      'PodJID a number',
+      CreateStruct,
+      bad('create-struct.json', (x) => {
+        x.PodJID = 184467;
+      }),
+      ['PodJID'],
+    ],
+    [
+      'restartCount negative',
+      PodStatusList,
+      bad('pod-status-list-go.json', (x) => {
+        x[1].containers[0].restartCount = -1;
+      }),
+      [1, 'containers', 0, 'restartCount'],
+    ],
+    [
+      'exitCode a string',
+      PodStatusList,
+      bad('pod-status-list-go.json', (x) => {
+        x[1].containers[0].state.terminated.exitCode = '137';
+      }),
+      [1, 'containers', 0, 'state', 'terminated', 'exitCode'],
+    ],
+    [
+      'UID missing',
+      PodStatusList,
+      bad('pod-status-list-go.json', (x) => {
+        delete x[2].UID;
+      }),
+      [2, 'UID'],
+    ],
+    [
+      'Tail negative',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.Opts.Tail = -1;
+      }),
+      ['Opts', 'Tail'],
+    ],
+    [
+      'Bytes a string',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.Opts.Bytes = '10';
+      }),
+      ['Opts', 'Bytes'],
+    ],
+    [
+      'LimitBytes fractional',
+      LogStruct,
+      bad('log-struct-limitbytes.json', (x) => {
+        x.Opts.LimitBytes = 1.5;
+      }),
+      ['Opts', 'LimitBytes'],
+    ],
+    [
+      'Follow a string',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.Opts.Follow = 'true';
+      }),
+      ['Opts', 'Follow'],
+    ],
+    [
+      'SinceTime not a time',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.Opts.SinceTime = 'yesterday';
+      }),
+      ['Opts', 'SinceTime'],
+    ],
+    [
+      'ContainerName with a quote',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.ContainerName = 'a"b';
+      }),
+      ['ContainerName'],
+    ],
+    [
+      'PodUID with ../',
+      LogStruct,
+      bad('log-struct.json', (x) => {
+        x.PodUID = '../../etc';
+      }),
+      ['PodUID'],
+    ],
+    [
+      'accelerator count a boolean',
+      PingResponse,
+      bad('ping-response.json', (x) => {
+        x.resources.accelerators[0].available = true;
+      }),
+      ['resources', 'accelerators', 0, 'available'],
+    ],
+    [
+      'taint without effect',
+      PingResponse,
+      bad('ping-response.json', (x) => {
+        delete x.taints[0].effect;
+      }),
+      ['taints', 0, 'effect'],
+    ],
   ];
 
   it.each(table)('%s', (_name, schema, input, path) => {
@@ -179,11 +381,22 @@ describe('wire rejections name the field', () => {
     });
     const { app } = buildPluginApp(plugin, { logger: silentLogger() });
     try {
-      const body = bad('retrieved-pod-data.json', (x) => { x.pod.spec.containers[0].name = 'Bad Name'; });
+      const body = bad('retrieved-pod-data.json', (x) => {
+        x.pod.spec.containers[0].name = 'Bad Name';
+      });
       const res = await app.inject({ method: 'POST', url: '/create', payload: body });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('pod.spec.containers.0.name') });
-      const logs = await app.inject({ method: 'GET', url: '/getLogs', payload: bad('log-struct.json', (x) => { x.Opts.Tail = 'all'; }) });
+      expect(res.json()).toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('pod.spec.containers.0.name'),
+      });
+      const logs = await app.inject({
+        method: 'GET',
+        url: '/getLogs',
+        payload: bad('log-struct.json', (x) => {
+          x.Opts.Tail = 'all';
+        }),
+      });
       expect(logs.statusCode).toBe(400);
       expect(logs.json()).toMatchObject({ code: 'INVALID_INPUT', field: 'Opts.Tail' });
     } finally {

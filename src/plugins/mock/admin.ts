@@ -53,9 +53,13 @@ export function mockAdminRoutes(app: ZodApp, mock: MockPlugin): void {
     return reply.status(204).send();
   });
   app.get('/mock/faults', { schema: { response: { 200: FaultsBody } } }, async () => mock.faults());
-  app.post('/mock/faults', { schema: { body: FaultsBody.optional(), response: { 200: FaultsBody } } }, async (req) => {
-    mock.setFaults(req.body ?? {});
-    return mock.faults();
-  });
+  app.post(
+    '/mock/faults',
+    { schema: { body: FaultsBody.optional(), response: { 200: FaultsBody } } },
+    async (req) => {
+      mock.setFaults(req.body ?? {});
+      return mock.faults();
+    },
+  );
   app.get('/mock/pods', { schema: { response: { 200: MockPodsBody } } }, async () => mock.pods());
 }

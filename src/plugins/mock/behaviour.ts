@@ -108,7 +108,8 @@ export function parseDuration(text: string): number {
     total += Number(m[1]) * UNITS[m[2]!]!;
     pos = re.lastIndex;
   }
-  if (!Number.isFinite(total) || total > MAX_DURATION_MS) throw new Error(`duration "${text}" is longer than a year`);
+  if (!Number.isFinite(total) || total > MAX_DURATION_MS)
+    throw new Error(`duration "${text}" is longer than a year`);
   return Math.round(total);
 }
 
@@ -146,7 +147,8 @@ function read<T>(annotations: Record<string, string>, key: string, parse: (v: st
 
 export function parseCreateError(text: string): { code: ErrorCode; message: string } {
   const m = /^([A-Z_]+):\s*(.*)$/s.exec(text.trim());
-  if (m && m[1]! in ErrorCode) return { code: m[1] as ErrorCode, message: m[2] || `create refused (${m[1]})` };
+  if (m && m[1]! in ErrorCode)
+    return { code: m[1] as ErrorCode, message: m[2] || `create refused (${m[1]})` };
   return { code: ErrorCode.BACKEND, message: text.trim() || 'create refused' };
 }
 
@@ -166,10 +168,18 @@ export function parseBehaviour(pod: PodShape, defaults: MockDefaults = DEFAULT_B
     const dot = key.indexOf('.');
     const base = dot < 0 ? key : key.slice(0, dot);
     const container = dot < 0 ? undefined : key.slice(dot + 1);
-    const known = container === undefined ? POD_KEYS.has(base) || CONTAINER_KEYS.has(base) : CONTAINER_KEYS.has(base);
+    const known =
+      container === undefined ? POD_KEYS.has(base) || CONTAINER_KEYS.has(base) : CONTAINER_KEYS.has(base);
     if (!known) {
-      const accepted = [...POD_KEYS, ...CONTAINER_KEYS, ...[...CONTAINER_KEYS].map((k) => `${k}.<container>`)];
-      throw invalidInput(`annotation ${full}: unknown mock key (accepted: ${accepted.join(', ')})`, fieldOf(full));
+      const accepted = [
+        ...POD_KEYS,
+        ...CONTAINER_KEYS,
+        ...[...CONTAINER_KEYS].map((k) => `${k}.<container>`),
+      ];
+      throw invalidInput(
+        `annotation ${full}: unknown mock key (accepted: ${accepted.join(', ')})`,
+        fieldOf(full),
+      );
     }
     if (container !== undefined && !names.has(container)) {
       throw invalidInput(
@@ -196,8 +206,15 @@ export function parseBehaviour(pod: PodShape, defaults: MockDefaults = DEFAULT_B
       name: c.name,
       image: c.image ?? '',
       init: isInit,
-      runTimeMs: hasOwnRunTime ? ownRunTime : isInit ? initRunTimeMs : podRunTimeSet ? podRunTime : defaults.runTimeMs,
-      exitCode: own('exit-code', (v) => parseInt0(v, 0, 255)) ?? (isInit ? 0 : (podExitCode ?? defaults.exitCode)),
+      runTimeMs: hasOwnRunTime
+        ? ownRunTime
+        : isInit
+          ? initRunTimeMs
+          : podRunTimeSet
+            ? podRunTime
+            : defaults.runTimeMs,
+      exitCode:
+        own('exit-code', (v) => parseInt0(v, 0, 255)) ?? (isInit ? 0 : (podExitCode ?? defaults.exitCode)),
       logLines: own('log-lines', (v) => parseInt0(v, 0, 1_000_000)) ?? podLogLines ?? defaults.logLines,
       logIntervalMs: own('log-interval', parseDuration) ?? podLogInterval ?? defaults.logIntervalMs,
     };

@@ -104,7 +104,10 @@ export function formatRange(src: LineSource, [from, to]: [number, number], times
  * Cut `text` to the bytes still allowed. `remaining` undefined = no limit. Returns the
  * bytes to write and what is left of the budget.
  */
-export function applyByteLimit(text: string, remaining: number | undefined): { bytes: Buffer; remaining: number | undefined } {
+export function applyByteLimit(
+  text: string,
+  remaining: number | undefined,
+): { bytes: Buffer; remaining: number | undefined } {
   const bytes = Buffer.from(text, 'utf8');
   if (remaining === undefined) return { bytes, remaining };
   const cut = bytes.subarray(0, Math.max(0, remaining));

@@ -13,7 +13,13 @@
 import { Readable } from 'node:stream';
 import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { backendError, notFound } from '../../errors/index.ts';
-import type { CreateStruct, LogStruct, PingResponse, PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
+import type {
+  CreateStruct,
+  LogStruct,
+  PingResponse,
+  PodStatus,
+  RetrievedPodData,
+} from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import { mockAdminRoutes } from './admin.ts';
@@ -124,10 +130,25 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
     const init: PodStatus['containers'] = [];
     const app: PodStatus['containers'] = [];
     for (const c of rec.plans) (c.init ? init : app).push(containerStatus(c, now, rec.hasInit, rec.jid));
-    return { name: rec.name, UID: rec.uid, namespace: rec.namespace, JID: rec.jid, containers: app, initContainers: init };
+    return {
+      name: rec.name,
+      UID: rec.uid,
+      namespace: rec.namespace,
+      JID: rec.jid,
+      containers: app,
+      initContainers: init,
+    };
   }
 
-  function follow(rec: PodRecord, c: ContainerPlan, q: LogQuery, first: Buffer, emittedStart: number, budget: number | undefined, signal: AbortSignal): Readable {
+  function follow(
+    rec: PodRecord,
+    c: ContainerPlan,
+    q: LogQuery,
+    first: Buffer,
+    emittedStart: number,
+    budget: number | undefined,
+    signal: AbortSignal,
+  ): Readable {
     const out = new Readable({ read() {} });
     let emitted = emittedStart;
     let remaining = budget;
@@ -218,15 +239,21 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
       counts.logs++;
       failIf(faults.logsFails, 'logs');
       const rec = pods.get(req.PodUID);
-      if (!rec) throw notFound(`pod ${req.Namespace}/${req.PodName} (${req.PodUID}) is not known to the mock plugin`);
+      if (!rec)
+        throw notFound(`pod ${req.Namespace}/${req.PodName} (${req.PodUID}) is not known to the mock plugin`);
       const c = rec.plans.find((x) => x.name === req.ContainerName);
       if (!c) {
-        throw notFound(`container "${req.ContainerName}" not found in pod ${rec.namespace}/${rec.name} (containers: ${rec.plans.map((x) => x.name).join(', ')})`);
+        throw notFound(
+          `container "${req.ContainerName}" not found in pod ${rec.namespace}/${rec.name} (containers: ${rec.plans.map((x) => x.name).join(', ')})`,
+        );
       }
       const now = clock.now();
       const q = logQuery(req.Opts, now);
       // The mock never restarts a container, so there is no previous instance to show.
-      if (q.previous) throw notFound(`previous terminated container "${c.name}" in pod ${rec.namespace}/${rec.name} not found`);
+      if (q.previous)
+        throw notFound(
+          `previous terminated container "${c.name}" in pod ${rec.namespace}/${rec.name} not found`,
+        );
       const range = selectRange(c, q, now);
       const first = applyByteLimit(formatRange(c, range, q.timestamps), q.limitBytes);
       if (!q.follow) return Readable.from(first.bytes.length > 0 ? [first.bytes] : [], { objectMode: false });
@@ -238,7 +265,12 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
       failIf(faults.pingFails, 'ping');
       return {
         status: 'ok',
-        resources: { cpu: capacity.cpu, memory: capacity.memory, pods: capacity.pods, accelerators: capacity.accelerators },
+        resources: {
+          cpu: capacity.cpu,
+          memory: capacity.memory,
+          pods: capacity.pods,
+          accelerators: capacity.accelerators,
+        },
       };
     },
 

@@ -24,7 +24,8 @@ export function planPod(b: PodBehaviour, createdAt: number): ContainerPlan[] {
   const plans: ContainerPlan[] = [];
   for (const c of b.containers.filter((x) => x.init)) {
     const startAt: number | undefined = t;
-    const finishAt: number | undefined = startAt === undefined || c.runTimeMs === undefined ? undefined : startAt + c.runTimeMs;
+    const finishAt: number | undefined =
+      startAt === undefined || c.runTimeMs === undefined ? undefined : startAt + c.runTimeMs;
     plans.push({ ...c, startAt, finishAt });
     t = finishAt !== undefined && c.exitCode === 0 ? finishAt : undefined;
   }
@@ -68,7 +69,12 @@ export function containerState(c: ContainerPlan, now: number, podHasInit: boolea
   }
 }
 
-export function containerStatus(c: ContainerPlan, now: number, podHasInit: boolean, jid: string): ContainerStatus {
+export function containerStatus(
+  c: ContainerPlan,
+  now: number,
+  podHasInit: boolean,
+  jid: string,
+): ContainerStatus {
   const state = containerState(c, now, podHasInit);
   const started = state.running !== undefined || state.terminated !== undefined;
   // An init container is ready once it completed successfully; an app container while it runs.

@@ -210,16 +210,19 @@ export function createNodeController(
           'RegisteredNode',
           `Node ${name} registered with the apiserver by the interLink virtual kubelet`,
         );
-        written = undefined;
+        // Nothing reported yet as far as Events go: the first status patch announces readiness.
+        written = [];
       } catch (err) {
         writes.inc({ kind: 'create', result: 'error' });
         // Someone (a previous instance) created it meanwhile: adopt it.
         if (statusOf(err) !== 409) throw err;
         node = await readNode();
         if (!node) throw err;
+        written = undefined;
       }
     } else {
       node = existing;
+      written = undefined;
     }
     written ??= node.status?.conditions?.filter((c) =>
       (OUR_CONDITIONS as readonly string[]).includes(c.type),
@@ -371,7 +374,9 @@ export function createNodeController(
             node = current;
             const pluginChanged = JSON.stringify(lastResponse) !== appliedResponse;
             if (pluginChanged) await patchSpec();
-            const due = clock.now() - lastStatusAt >= config.nodeStatusIntervalMs;
+            // Due if waiting for the next tick would stretch the interval past nodeStatusIntervalMs.
+            const due =
+              clock.now() + config.leaseRenewIntervalMs > lastStatusAt + config.nodeStatusIntervalMs;
             const readyNow = computeConditions(outcome, written, new Date(clock.now()));
             if (due || pluginChanged || readinessChanged(written, readyNow)) await patchStatus();
           }

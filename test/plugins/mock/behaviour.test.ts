@@ -20,7 +20,12 @@ function pod(annotations: Record<string, string>, init: string[] = [], app: stri
   };
 }
 
-const defaults: MockDefaults = { ...DEFAULT_BEHAVIOUR, startDelayMs: 100, runTimeMs: undefined, initRunTimeMs: 50 };
+const defaults: MockDefaults = {
+  ...DEFAULT_BEHAVIOUR,
+  startDelayMs: 100,
+  runTimeMs: undefined,
+  initRunTimeMs: 50,
+};
 
 describe('parseDuration', () => {
   it.each([
@@ -69,9 +74,33 @@ describe('parseBehaviour', () => {
     expect(b.startDelayMs).toBe(100);
     expect(b.createError).toBeUndefined();
     expect(b.containers).toEqual([
-      { name: 'setup', image: 'img-setup', init: true, runTimeMs: 50, exitCode: 0, logLines: 10, logIntervalMs: 1000 },
-      { name: 'main', image: 'img-main', init: false, runTimeMs: undefined, exitCode: 0, logLines: 10, logIntervalMs: 1000 },
-      { name: 'side', image: 'img-side', init: false, runTimeMs: undefined, exitCode: 0, logLines: 10, logIntervalMs: 1000 },
+      {
+        name: 'setup',
+        image: 'img-setup',
+        init: true,
+        runTimeMs: 50,
+        exitCode: 0,
+        logLines: 10,
+        logIntervalMs: 1000,
+      },
+      {
+        name: 'main',
+        image: 'img-main',
+        init: false,
+        runTimeMs: undefined,
+        exitCode: 0,
+        logLines: 10,
+        logIntervalMs: 1000,
+      },
+      {
+        name: 'side',
+        image: 'img-side',
+        init: false,
+        runTimeMs: undefined,
+        exitCode: 0,
+        logLines: 10,
+        logIntervalMs: 1000,
+      },
     ]);
   });
 
@@ -81,15 +110,40 @@ describe('parseBehaviour', () => {
     ['pod run-time leaves init containers alone', { [`${P}run-time`]: '2s' }, 'setup', { runTimeMs: 50 }],
     ['init-run-time', { [`${P}init-run-time`]: '3s' }, 'setup', { runTimeMs: 3000 }],
     ['run-time forever', { [`${P}run-time`]: 'forever' }, 'main', { runTimeMs: undefined }],
-    ['per-container run-time wins', { [`${P}run-time`]: '2s', [`${P}run-time.main`]: '5s' }, 'main', { runTimeMs: 5000 }],
-    ['per-container forever wins', { [`${P}run-time`]: '2s', [`${P}run-time.side`]: 'forever' }, 'side', { runTimeMs: undefined }],
+    [
+      'per-container run-time wins',
+      { [`${P}run-time`]: '2s', [`${P}run-time.main`]: '5s' },
+      'main',
+      { runTimeMs: 5000 },
+    ],
+    [
+      'per-container forever wins',
+      { [`${P}run-time`]: '2s', [`${P}run-time.side`]: 'forever' },
+      'side',
+      { runTimeMs: undefined },
+    ],
     ['per-container run-time on init', { [`${P}run-time.setup`]: '1s' }, 'setup', { runTimeMs: 1000 }],
     ['pod exit-code on app', { [`${P}exit-code`]: '3' }, 'main', { exitCode: 3 }],
     ['pod exit-code not on init', { [`${P}exit-code`]: '3' }, 'setup', { exitCode: 0 }],
-    ['per-container exit-code', { [`${P}exit-code`]: '3', [`${P}exit-code.side`]: '7' }, 'side', { exitCode: 7 }],
+    [
+      'per-container exit-code',
+      { [`${P}exit-code`]: '3', [`${P}exit-code.side`]: '7' },
+      'side',
+      { exitCode: 7 },
+    ],
     ['init exit-code', { [`${P}exit-code.setup`]: '1' }, 'setup', { exitCode: 1 }],
-    ['log-lines and interval', { [`${P}log-lines`]: '3', [`${P}log-interval`]: '250ms' }, 'setup', { logLines: 3, logIntervalMs: 250 }],
-    ['per-container log-lines', { [`${P}log-lines`]: '3', [`${P}log-lines.main`]: '0' }, 'main', { logLines: 0 }],
+    [
+      'log-lines and interval',
+      { [`${P}log-lines`]: '3', [`${P}log-interval`]: '250ms' },
+      'setup',
+      { logLines: 3, logIntervalMs: 250 },
+    ],
+    [
+      'per-container log-lines',
+      { [`${P}log-lines`]: '3', [`${P}log-lines.main`]: '0' },
+      'main',
+      { logLines: 0 },
+    ],
   ];
   it.each(cases)('%s', (_name, annotations, container, want) => {
     const b = parseBehaviour(pod(annotations, ['setup'], ['main', 'side']), defaults);
@@ -98,7 +152,12 @@ describe('parseBehaviour', () => {
 
   it('reads start-delay and create-error(+times); ignores other annotations', () => {
     const b = parseBehaviour(
-      pod({ [`${P}start-delay`]: '2s', [`${P}create-error`]: 'UNAVAILABLE: later', [`${P}create-error-times`]: '2', 'other.io/x': 'y' }),
+      pod({
+        [`${P}start-delay`]: '2s',
+        [`${P}create-error`]: 'UNAVAILABLE: later',
+        [`${P}create-error-times`]: '2',
+        'other.io/x': 'y',
+      }),
       defaults,
     );
     expect(b.startDelayMs).toBe(2000);
@@ -127,7 +186,9 @@ describe('parseBehaviour', () => {
     }
     expect(codeOf(err)).toBe('INVALID_INPUT');
     expect((err as Error).message).toMatch(message);
-    const key = Object.keys(annotations).sort((a, b) => b.length - a.length).find((k) => (err as Error).message.includes(k));
+    const key = Object.keys(annotations)
+      .sort((a, b) => b.length - a.length)
+      .find((k) => (err as Error).message.includes(k));
     expect((err as { field?: string }).field).toBe(`pod.metadata.annotations["${key}"]`);
   });
 });

@@ -31,14 +31,21 @@ describe('mock plugin configuration', () => {
 
   it('reads YAML, with env over file', async () => {
     const file = join(dir, 'mock.yaml');
-    await writeFile(file, 'startDelay: 250ms\nrun_time: 1m\nlogLines: 3\ncapacity:\n  cpu: 8\n  accelerators:\n    - {resourceType: nvidia.com/gpu, available: 4}\n');
+    await writeFile(
+      file,
+      'startDelay: 250ms\nrun_time: 1m\nlogLines: 3\ncapacity:\n  cpu: 8\n  accelerators:\n    - {resourceType: nvidia.com/gpu, available: 4}\n',
+    );
     const cfg = loadConfig(MockConfig, spec, { file, env: { MOCK_LOG_LINES: '7', MOCK_EXIT_CODE: '2' } });
     expect(cfg).toMatchObject({
       startDelay: 250,
       runTime: 60_000,
       logLines: 7,
       exitCode: 2,
-      capacity: { cpu: '8', memory: '256Gi', accelerators: [{ resourceType: 'nvidia.com/gpu', available: 4 }] },
+      capacity: {
+        cpu: '8',
+        memory: '256Gi',
+        accelerators: [{ resourceType: 'nvidia.com/gpu', available: 4 }],
+      },
     });
   });
 

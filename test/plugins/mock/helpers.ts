@@ -38,7 +38,10 @@ export async function serveMock(
   const url = await listenOn(app, endpoint);
   const addr = app.server.address();
   const client = new HttpClient({
-    endpoint: endpoint.kind === 'tcp' && typeof addr === 'object' && addr ? { ...endpoint, port: addr.port } : endpoint,
+    endpoint:
+      endpoint.kind === 'tcp' && typeof addr === 'object' && addr
+        ? { ...endpoint, port: addr.port }
+        : endpoint,
   });
   return {
     mock,
@@ -61,7 +64,12 @@ export function pod(
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: opts.name ?? `pod-${uid}`, namespace: 'default', uid, annotations: opts.annotations ?? {} },
+    metadata: {
+      name: opts.name ?? `pod-${uid}`,
+      namespace: 'default',
+      uid,
+      annotations: opts.annotations ?? {},
+    },
     spec: {
       initContainers: (opts.init ?? []).map((name) => ({ name, image: `busybox:${name}` })),
       containers: (opts.app ?? ['main']).map((name) => ({ name, image: `busybox:${name}` })),

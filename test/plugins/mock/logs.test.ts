@@ -21,20 +21,51 @@ const src: LineSource = { name: 'app', startAt: s(10), finishAt: s(20), logLines
 describe('logQuery', () => {
   const now = s(100);
   const table: Array<[string, LogOpts, Partial<ReturnType<typeof logQuery>>]> = [
-    ['empty', {}, { sinceMs: undefined, tail: undefined, limitBytes: undefined, timestamps: false, follow: false, previous: false }],
-    ['zeros mean unset (interLink 0.6 Go ints)', { Tail: 0, Bytes: 0, SinceSeconds: 0 }, { tail: undefined, limitBytes: undefined, sinceMs: undefined }],
+    [
+      'empty',
+      {},
+      {
+        sinceMs: undefined,
+        tail: undefined,
+        limitBytes: undefined,
+        timestamps: false,
+        follow: false,
+        previous: false,
+      },
+    ],
+    [
+      'zeros mean unset (interLink 0.6 Go ints)',
+      { Tail: 0, Bytes: 0, SinceSeconds: 0 },
+      { tail: undefined, limitBytes: undefined, sinceMs: undefined },
+    ],
     ['Tail', { Tail: 3 }, { tail: 3 }],
     ['Bytes', { Bytes: 10 }, { limitBytes: 10 }],
     ['LimitBytes (Python SDK name)', { LimitBytes: 12 }, { limitBytes: 12 }],
     ['Bytes wins over LimitBytes', { Bytes: 5, LimitBytes: 12 }, { limitBytes: 5 }],
     ['SinceSeconds counts back from now', { SinceSeconds: 30 }, { sinceMs: s(70) }],
     ['SinceTime', { SinceTime: '2026-01-01T00:00:42Z' }, { sinceMs: s(42) }],
-    ['SinceTime with offset and nanoseconds', { SinceTime: '2026-01-01T01:00:42.5+01:00' }, { sinceMs: s(42.5) }],
+    [
+      'SinceTime with offset and nanoseconds',
+      { SinceTime: '2026-01-01T01:00:42.5+01:00' },
+      { sinceMs: s(42.5) },
+    ],
     ['Go zero SinceTime is unset', { SinceTime: '0001-01-01T00:00:00Z' }, { sinceMs: undefined }],
     ['empty SinceTime is unset', { SinceTime: '' }, { sinceMs: undefined }],
-    ['the later of both wins (SinceTime)', { SinceSeconds: 90, SinceTime: '2026-01-01T00:00:42Z' }, { sinceMs: s(42) }],
-    ['the later of both wins (SinceSeconds)', { SinceSeconds: 10, SinceTime: '2026-01-01T00:00:42Z' }, { sinceMs: s(90) }],
-    ['flags', { Timestamps: true, Follow: true, Previous: true }, { timestamps: true, follow: true, previous: true }],
+    [
+      'the later of both wins (SinceTime)',
+      { SinceSeconds: 90, SinceTime: '2026-01-01T00:00:42Z' },
+      { sinceMs: s(42) },
+    ],
+    [
+      'the later of both wins (SinceSeconds)',
+      { SinceSeconds: 10, SinceTime: '2026-01-01T00:00:42Z' },
+      { sinceMs: s(90) },
+    ],
+    [
+      'flags',
+      { Timestamps: true, Follow: true, Previous: true },
+      { timestamps: true, follow: true, previous: true },
+    ],
   ];
   it.each(table)('%s', (_name, opts, want) => {
     expect(logQuery(opts, now)).toMatchObject(want);

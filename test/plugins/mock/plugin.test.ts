@@ -19,14 +19,27 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     clock = new FakeClock(T0);
     s = await serveMock(transport, {
       clock,
-      defaults: { startDelayMs: 1000, initRunTimeMs: 2000, runTimeMs: undefined, logLines: 3, logIntervalMs: 1000 },
-      capacity: { cpu: '64', memory: '128Gi', pods: '5000', accelerators: [{ resourceType: 'nvidia.com/gpu', available: 2 }] },
+      defaults: {
+        startDelayMs: 1000,
+        initRunTimeMs: 2000,
+        runTimeMs: undefined,
+        logLines: 3,
+        logIntervalMs: 1000,
+      },
+      capacity: {
+        cpu: '64',
+        memory: '128Gi',
+        pods: '5000',
+        accelerators: [{ resourceType: 'nvidia.com/gpu', available: 2 }],
+      },
     });
   });
   afterEach(() => s.close());
 
-  const create = (body: unknown) => s.client.call({ method: 'POST', path: '/create', body, schema: CreateStruct });
-  const status = (pods: unknown[]) => s.client.call({ method: 'GET', path: '/status', body: pods, schema: PodStatusList });
+  const create = (body: unknown) =>
+    s.client.call({ method: 'POST', path: '/create', body, schema: CreateStruct });
+  const status = (pods: unknown[]) =>
+    s.client.call({ method: 'GET', path: '/status', body: pods, schema: PodStatusList });
   const del = (p: unknown) => s.client.call({ method: 'DELETE', path: '/delete', body: p });
   const logs = (uid: string, container: string, Opts: Record<string, unknown> = {}) =>
     s.client.call({
@@ -34,7 +47,8 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
       path: '/getLogs',
       body: { Namespace: 'default', PodUID: uid, PodName: `pod-${uid}`, ContainerName: container, Opts },
     });
-  const admin = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => s.client.call({ method, path, body });
+  const admin = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) =>
+    s.client.call({ method, path, body });
 
   it('moves a pod through init containers in order, then app containers with their exit codes', async () => {
     const p = pod('u1', {
@@ -54,7 +68,11 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     };
     const waitInit = { waiting: { reason: 'PodInitializing' } };
 
-    expect(await states()).toEqual({ init: [waitInit, waitInit], app: [waitInit, waitInit], ready: [false, false] });
+    expect(await states()).toEqual({
+      init: [waitInit, waitInit],
+      app: [waitInit, waitInit],
+      ready: [false, false],
+    });
     await clock.advance(1000); // start delay over: first init container runs
     expect((await states()).init).toEqual([{ running: { startedAt: at(1) } }, waitInit]);
     await clock.advance(2000); // fetch done, migrate runs
@@ -85,7 +103,14 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
       containerID: 'mock://mock-1/job',
     });
     expect(await admin('GET', '/mock/pods')).toEqual([
-      { uid: 'u1', namespace: 'default', name: 'pod-u1', jid: 'mock-1', createdAt: new Date(T0).toISOString(), phase: 'Failed' },
+      {
+        uid: 'u1',
+        namespace: 'default',
+        name: 'pod-u1',
+        jid: 'mock-1',
+        createdAt: new Date(T0).toISOString(),
+        phase: 'Failed',
+      },
     ]);
   });
 
@@ -108,7 +133,14 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     await create({ pod: pod('u4') });
     expect(await admin('GET', '/mock/calls')).toMatchObject({ create: { u3: 2, u4: 1 }, delete: {} });
     await admin('DELETE', '/mock/calls');
-    expect(await admin('GET', '/mock/calls')).toEqual({ create: {}, delete: {}, status: 0, statusPods: 0, logs: 0, ping: 0 });
+    expect(await admin('GET', '/mock/calls')).toEqual({
+      create: {},
+      delete: {},
+      status: 0,
+      statusPods: 0,
+      logs: 0,
+      ping: 0,
+    });
   });
 
   it('leaves unknown pods out of status and deletes idempotently', async () => {
@@ -122,26 +154,38 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     expect(await del(a)).toMatch(/deleted/);
     expect(await s.client.call({ method: 'POST', path: '/delete', body: pod('never') })).toMatch(/deleted/);
     expect((await status([a, b])).map((x) => x.UID)).toEqual(['b1']);
-    expect(await admin('GET', '/mock/calls')).toMatchObject({ delete: { a1: 2, never: 1 }, status: 2, statusPods: 5 });
+    expect(await admin('GET', '/mock/calls')).toMatchObject({
+      delete: { a1: 2, never: 1 },
+      status: 2,
+      statusPods: 5,
+    });
     // A create after delete is a new pod.
     expect(await create({ pod: a })).toEqual({ PodUID: 'a1', PodJID: 'mock-3' });
   });
 
   it('fails creates from annotations: message, code, first N calls, bad values', async () => {
-    await expect(create({ pod: pod('e1', { annotations: { [`${P}create-error`]: 'quota exceeded' } }) })).rejects.toMatchObject({
+    await expect(
+      create({ pod: pod('e1', { annotations: { [`${P}create-error`]: 'quota exceeded' } }) }),
+    ).rejects.toMatchObject({
       code: 'BACKEND',
       message: expect.stringContaining('quota exceeded'),
     });
     await expect(
-      create({ pod: pod('e2', { annotations: { [`${P}create-error`]: 'INVALID_INPUT: image not allowed' } }) }),
+      create({
+        pod: pod('e2', { annotations: { [`${P}create-error`]: 'INVALID_INPUT: image not allowed' } }),
+      }),
     ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('image not allowed') });
 
-    const flaky = pod('e3', { annotations: { [`${P}create-error`]: 'UNAVAILABLE: try later', [`${P}create-error-times`]: '2' } });
+    const flaky = pod('e3', {
+      annotations: { [`${P}create-error`]: 'UNAVAILABLE: try later', [`${P}create-error-times`]: '2' },
+    });
     await expect(create({ pod: flaky })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await expect(create({ pod: flaky })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(await create({ pod: flaky })).toMatchObject({ PodUID: 'e3' });
 
-    await expect(create({ pod: pod('e4', { annotations: { [`${P}run-time`]: 'soon' } }) })).rejects.toMatchObject({
+    await expect(
+      create({ pod: pod('e4', { annotations: { [`${P}run-time`]: 'soon' } }) }),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
       field: `pod.metadata.annotations["${P}run-time"]`,
       message: expect.stringContaining('"soon" is not a duration'),
@@ -156,14 +200,25 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
       deleteFails: 'disk on fire',
       statusFails: true,
     });
-    await expect(del(p)).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringContaining('disk on fire') });
-    await expect(status([p])).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringContaining('injected status failure') });
+    await expect(del(p)).rejects.toMatchObject({
+      code: 'BACKEND',
+      message: expect.stringContaining('disk on fire'),
+    });
+    await expect(status([p])).rejects.toMatchObject({
+      code: 'BACKEND',
+      message: expect.stringContaining('injected status failure'),
+    });
     await admin('POST', '/mock/faults', { createFails: true, logsFails: 'no logs', pingFails: true });
     await expect(create({ pod: pod('f2') })).rejects.toMatchObject({ code: 'BACKEND' });
-    await expect(logs('f1', 'main')).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringContaining('no logs') });
+    await expect(logs('f1', 'main')).rejects.toMatchObject({
+      code: 'BACKEND',
+      message: expect.stringContaining('no logs'),
+    });
     await expect(s.client.call({ method: 'GET', path: '/ping' })).rejects.toMatchObject({ code: 'BACKEND' });
     expect((await status([p])).length).toBe(1); // the pod survived the failed delete
-    await expect(admin('POST', '/mock/faults', { deleteFail: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(admin('POST', '/mock/faults', { deleteFail: true })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     expect(await admin('POST', '/mock/faults', {})).toEqual({});
     await del(p);
     expect(await status([p])).toEqual([]);
@@ -174,13 +229,21 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     const ping = await s.client.call({ method: 'GET', path: '/ping', schema: PingResponse });
     expect(ping).toEqual({
       status: 'ok',
-      resources: { cpu: '64', memory: '128Gi', pods: '5000', accelerators: [{ resourceType: 'nvidia.com/gpu', available: 2 }] },
+      resources: {
+        cpu: '64',
+        memory: '128Gi',
+        pods: '5000',
+        accelerators: [{ resourceType: 'nvidia.com/gpu', available: 2 }],
+      },
     });
   });
 
   describe('logs', () => {
     // Starts at +1s; lines at +1s, +2s, +3s; the container ends at +11s.
-    const p = pod('l1', { app: ['main', 'idle'], annotations: { [`${P}run-time`]: '10s', [`${P}log-lines.idle`]: '0' } });
+    const p = pod('l1', {
+      app: ['main', 'idle'],
+      annotations: { [`${P}run-time`]: '10s', [`${P}log-lines.idle`]: '0' },
+    });
     beforeEach(async () => {
       await create({ pod: p });
     });
@@ -213,15 +276,29 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
 
     it('answers NOT_FOUND for an unknown pod, container, or a previous instance', async () => {
       await expect(logs('nope', 'main')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      await expect(logs('l1', 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('containers: main, idle') });
+      await expect(logs('l1', 'nope')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining('containers: main, idle'),
+      });
       await expect(logs('l1', 'main', { Previous: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
-    const follow = async (uid: string, container: string, Opts: Record<string, unknown> = {}, signal?: AbortSignal) => {
+    const follow = async (
+      uid: string,
+      container: string,
+      Opts: Record<string, unknown> = {},
+      signal?: AbortSignal,
+    ) => {
       const res = await s.client.stream({
         method: 'GET',
         path: '/getLogs',
-        body: { Namespace: 'default', PodUID: uid, PodName: `pod-${uid}`, ContainerName: container, Opts: { ...Opts, Follow: true } },
+        body: {
+          Namespace: 'default',
+          PodUID: uid,
+          PodName: `pod-${uid}`,
+          ContainerName: container,
+          Opts: { ...Opts, Follow: true },
+        },
         ...(signal ? { signal } : {}),
       });
       expect(res.headers['content-type']).toMatch(/text\/plain/);
@@ -240,7 +317,9 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
       expect(clock.pending()).toBe(1);
       await clock.advance(1); // +11s: the container ends, so does the stream
       expect(await r.rest()).toBe(
-        ['01', '02', '03'].map((sec, i) => `2026-01-01T00:00:${sec}.000000000Z main line ${i + 1}\n`).join(''),
+        ['01', '02', '03']
+          .map((sec, i) => `2026-01-01T00:00:${sec}.000000000Z main line ${i + 1}\n`)
+          .join(''),
       );
       expect(clock.pending()).toBe(0);
     });
@@ -277,7 +356,8 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
       ctl.abort();
       await expect(r2.rest()).rejects.toThrow();
       // The server notices the closed socket and drops the follower's timer.
-      for (let i = 0; i < 100 && clock.pending() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (let i = 0; i < 100 && clock.pending() > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       expect(clock.pending()).toBe(0);
     });
   });

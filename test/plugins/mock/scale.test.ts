@@ -24,7 +24,12 @@ describe('mock plugin with 10,000 pods', () => {
     const worker = async () => {
       while (next < N) {
         const p = pods[next++]!;
-        const res = await s.client.call({ method: 'POST', path: '/create', body: { pod: p }, schema: CreateStruct });
+        const res = await s.client.call({
+          method: 'POST',
+          path: '/create',
+          body: { pod: p },
+          schema: CreateStruct,
+        });
         expect(res.PodUID).toBe(p.metadata.uid);
         jids.add(res.PodJID);
       }
@@ -33,16 +38,35 @@ describe('mock plugin with 10,000 pods', () => {
     expect(jids.size).toBe(N);
     expect(clock.pending()).toBe(0); // no per-pod timers
 
-    const pending = await s.client.call({ method: 'GET', path: '/status', body: pods, schema: PodStatusList, timeoutMs: 120_000 });
+    const pending = await s.client.call({
+      method: 'GET',
+      path: '/status',
+      body: pods,
+      schema: PodStatusList,
+      timeoutMs: 120_000,
+    });
     expect(pending).toHaveLength(N);
-    expect(pending.every((st) => st.containers?.[0]?.state?.waiting?.reason === 'ContainerCreating')).toBe(true);
+    expect(pending.every((st) => st.containers?.[0]?.state?.waiting?.reason === 'ContainerCreating')).toBe(
+      true,
+    );
 
     await clock.advance(1000);
-    const running = await s.client.call({ method: 'GET', path: '/status', body: pods, schema: PodStatusList, timeoutMs: 120_000 });
+    const running = await s.client.call({
+      method: 'GET',
+      path: '/status',
+      body: pods,
+      schema: PodStatusList,
+      timeoutMs: 120_000,
+    });
     expect(new Set(running.map((st) => st.UID))).toEqual(new Set(pods.map((p) => p.metadata.uid)));
-    expect(running.every((st) => st.containers?.[0]?.state?.running?.startedAt === '2026-01-01T00:00:01Z')).toBe(true);
+    expect(
+      running.every((st) => st.containers?.[0]?.state?.running?.startedAt === '2026-01-01T00:00:01Z'),
+    ).toBe(true);
 
-    const calls = (await s.client.call({ method: 'GET', path: '/mock/calls' })) as { create: Record<string, number>; status: number };
+    const calls = (await s.client.call({ method: 'GET', path: '/mock/calls' })) as {
+      create: Record<string, number>;
+      status: number;
+    };
     expect(Object.keys(calls.create)).toHaveLength(N);
     expect(Object.values(calls.create).every((n) => n === 1)).toBe(true);
     expect(calls.status).toBe(2);

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerBehaviour, PodBehaviour } from '../../../src/plugins/mock/behaviour.ts';
-import { containerState, containerStatus, k8sTime, planPod, podPhase } from '../../../src/plugins/mock/timeline.ts';
+import {
+  containerState,
+  containerStatus,
+  k8sTime,
+  planPod,
+  podPhase,
+} from '../../../src/plugins/mock/timeline.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const c = (name: string, init: boolean, runTimeMs: number | undefined, exitCode = 0): ContainerBehaviour => ({
@@ -12,12 +18,21 @@ const c = (name: string, init: boolean, runTimeMs: number | undefined, exitCode 
   logLines: 0,
   logIntervalMs: 1000,
 });
-const behaviour = (containers: ContainerBehaviour[], startDelayMs = 1000): PodBehaviour => ({ startDelayMs, createError: undefined, containers });
+const behaviour = (containers: ContainerBehaviour[], startDelayMs = 1000): PodBehaviour => ({
+  startDelayMs,
+  createError: undefined,
+  containers,
+});
 
 describe('planPod', () => {
   it('runs init containers one after the other, then the app containers together', () => {
-    const plans = planPod(behaviour([c('i1', true, 2000), c('i2', true, 3000), c('a', false, 5000), c('b', false, undefined)]), T0);
-    expect(plans.map((p) => [p.name, p.startAt! - T0, p.finishAt === undefined ? undefined : p.finishAt - T0])).toEqual([
+    const plans = planPod(
+      behaviour([c('i1', true, 2000), c('i2', true, 3000), c('a', false, 5000), c('b', false, undefined)]),
+      T0,
+    );
+    expect(
+      plans.map((p) => [p.name, p.startAt! - T0, p.finishAt === undefined ? undefined : p.finishAt - T0]),
+    ).toEqual([
       ['i1', 1000, 3000],
       ['i2', 3000, 6000],
       ['a', 6000, 11000],
@@ -37,8 +52,21 @@ describe('planPod', () => {
 });
 
 describe('container states over time', () => {
-  const plans = planPod(behaviour([c('init', true, 2000), c('ok', false, 4000), c('bad', false, 2000, 3), c('srv', false, undefined)]), T0);
-  const [init, ok, bad, srv] = plans as [typeof plans[0], typeof plans[0], typeof plans[0], typeof plans[0]];
+  const plans = planPod(
+    behaviour([
+      c('init', true, 2000),
+      c('ok', false, 4000),
+      c('bad', false, 2000, 3),
+      c('srv', false, undefined),
+    ]),
+    T0,
+  );
+  const [init, ok, bad, srv] = plans as [
+    (typeof plans)[0],
+    (typeof plans)[0],
+    (typeof plans)[0],
+    (typeof plans)[0],
+  ];
   const at = (s: number) => T0 + s * 1000;
 
   // [seconds after create, container, expected state]
@@ -47,11 +75,37 @@ describe('container states over time', () => {
     [0, ok, { waiting: { reason: 'PodInitializing' } }],
     [1, init, { running: { startedAt: k8sTime(at(1)) } }],
     [2.5, ok, { waiting: { reason: 'PodInitializing' } }],
-    [3, init, { terminated: { exitCode: 0, reason: 'Completed', startedAt: k8sTime(at(1)), finishedAt: k8sTime(at(3)) } }],
+    [
+      3,
+      init,
+      {
+        terminated: {
+          exitCode: 0,
+          reason: 'Completed',
+          startedAt: k8sTime(at(1)),
+          finishedAt: k8sTime(at(3)),
+        },
+      },
+    ],
     [3, ok, { running: { startedAt: k8sTime(at(3)) } }],
     [4.999, bad, { running: { startedAt: k8sTime(at(3)) } }],
-    [5, bad, { terminated: { exitCode: 3, reason: 'Error', startedAt: k8sTime(at(3)), finishedAt: k8sTime(at(5)) } }],
-    [7, ok, { terminated: { exitCode: 0, reason: 'Completed', startedAt: k8sTime(at(3)), finishedAt: k8sTime(at(7)) } }],
+    [
+      5,
+      bad,
+      { terminated: { exitCode: 3, reason: 'Error', startedAt: k8sTime(at(3)), finishedAt: k8sTime(at(5)) } },
+    ],
+    [
+      7,
+      ok,
+      {
+        terminated: {
+          exitCode: 0,
+          reason: 'Completed',
+          startedAt: k8sTime(at(3)),
+          finishedAt: k8sTime(at(7)),
+        },
+      },
+    ],
     [1e6, srv, { running: { startedAt: k8sTime(at(3)) } }],
   ];
   it.each(table)('at +%ss %o', (s, plan, want) => {
@@ -74,9 +128,21 @@ describe('container states over time', () => {
       imageID: 'mock://img',
       started: false,
     });
-    expect(containerStatus(init, at(3), true, 'mock-1')).toMatchObject({ ready: true, started: false, containerID: 'mock://mock-1/init' });
-    expect(containerStatus(ok, at(3), true, 'mock-1')).toMatchObject({ ready: true, started: true, containerID: 'mock://mock-1/ok' });
-    expect(containerStatus(ok, at(8), true, 'mock-1')).toMatchObject({ ready: false, started: false, restartCount: 0 });
+    expect(containerStatus(init, at(3), true, 'mock-1')).toMatchObject({
+      ready: true,
+      started: false,
+      containerID: 'mock://mock-1/init',
+    });
+    expect(containerStatus(ok, at(3), true, 'mock-1')).toMatchObject({
+      ready: true,
+      started: true,
+      containerID: 'mock://mock-1/ok',
+    });
+    expect(containerStatus(ok, at(8), true, 'mock-1')).toMatchObject({
+      ready: false,
+      started: false,
+      restartCount: 0,
+    });
   });
 
   it.each([

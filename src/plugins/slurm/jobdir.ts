@@ -1,0 +1,115 @@
+/**
+ * The job directory: the plugin's whole memory (a restarted plugin reads everything back).
+ *
+ *   <dataRoot>/<namespace>-<uid>/
+ *     pod.json          who the pod is and its containers (written before sbatch)
+ *     job.sh            the batch script
+ *     job.id            the Slurm job id (written once sbatch answered)
+ *     slurm.out         the batch script's own output (interlink's messages, errors)
+ *     restarts          SLURM_RESTART_COUNT of the current run
+ *     job.exit          the script's final exit code
+ *     containers/<c>.log|.started|.finished|.exit
+ *     env/<c>.env       apptainer env files (0600)
+ *     volumes/<v>/...   configMap/secret/projected/downwardAPI files; empty/<v>/ emptyDirs
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerKind } from './job.ts';
+import type { ContainerFiles, PodRecord } from './status.ts';
+
+export interface PodFile {
+  version: 1;
+  namespace: string;
+  name: string;
+  uid: string;
+  jobName: string;
+  runtime: string;
+  containers: Array<{ name: string; kind: ContainerKind; image?: string }>;
+  createdAt: string;
+}
+
+const readText = async (path: string): Promise<string | undefined> => {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+};
+
+/** Write a file whole or not at all (tmp + rename), so a reader never sees half of it. */
+export async function writeAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, path);
+}
+
+export class JobDir {
+  readonly path: string;
+  constructor(path: string) {
+    this.path = path;
+  }
+  file(...parts: string[]): string {
+    return join(this.path, ...parts);
+  }
+  containerFile(name: string, ext: 'log' | 'started' | 'finished' | 'exit'): string {
+    return join(this.path, 'containers', `${name}.${ext}`);
+  }
+
+  async readPod(): Promise<PodFile | undefined> {
+    const text = await readText(this.file('pod.json'));
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as PodFile;
+    } catch {
+      return undefined;
+    }
+  }
+  async writePod(p: PodFile): Promise<void> {
+    await mkdir(this.path, { recursive: true, mode: 0o755 });
+    await writeAtomic(this.file('pod.json'), `${JSON.stringify(p, null, 2)}\n`);
+  }
+
+  async readJobId(): Promise<string | undefined> {
+    const t = (await readText(this.file('job.id')))?.trim();
+    return t ? t : undefined;
+  }
+  async writeJobId(id: string): Promise<void> {
+    await writeAtomic(this.file('job.id'), `${id}\n`);
+  }
+
+  async record(): Promise<PodRecord | undefined> {
+    const [pod, jobId] = await Promise.all([this.readPod(), this.readJobId()]);
+    if (!pod || !jobId) return undefined;
+    return { namespace: pod.namespace, name: pod.name, uid: pod.uid, jobId, containers: pod.containers };
+  }
+
+  async readInt(...parts: string[]): Promise<number | undefined> {
+    const t = (await readText(this.file(...parts)))?.trim();
+    if (!t || !/^-?\d+$/.test(t)) return undefined;
+    return Number(t);
+  }
+
+  async containerFiles(name: string): Promise<ContainerFiles> {
+    const [started, finished, exit] = await Promise.all([
+      readText(this.containerFile(name, 'started')),
+      readText(this.containerFile(name, 'finished')),
+      readText(this.containerFile(name, 'exit')),
+    ]);
+    const out: ContainerFiles = {};
+    if (started?.trim()) out.started = normalizeTime(started.trim());
+    if (finished?.trim()) out.finished = normalizeTime(finished.trim());
+    if (exit?.trim() && /^\d+$/.test(exit.trim())) out.exitCode = Number(exit.trim());
+    return out;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.path, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/** `date +%N` gives nanoseconds; Kubernetes times are RFC 3339 (second precision is what matters). */
+function normalizeTime(t: string): string {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

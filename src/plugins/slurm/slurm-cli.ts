@@ -1,0 +1,182 @@
+/**
+ * The Slurm commands, spawned with argument arrays (never a shell), each bounded by a
+ * timeout. SLURM_CONF and the rest of the plugin's environment reach the commands (the
+ * commands need them); jobs get only what `jobEnvironment()` selects.
+ *
+ * Failures are classified: a command that cannot be run (missing binary, timeout,
+ * controller down) is UNAVAILABLE (retryable); a refusal by Slurm (sbatch rejecting an
+ * option) is INVALID_INPUT carrying Slurm's own words.
+ */
+import { spawn } from 'node:child_process';
+import { type InterlinkError, invalidInput, unavailable } from '../../errors/index.ts';
+import type { SlurmConfig } from './config.ts';
+import {
+  parseSacct,
+  parseSbatch,
+  parseSinfo,
+  parseSqueue,
+  SACCT_FORMAT,
+  SINFO_FORMAT,
+  SQUEUE_FORMAT,
+  type SlurmJob,
+  type SlurmNode,
+} from './parse.ts';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+/** Run a command to completion. Rejects (UNAVAILABLE) only when it could not run or timed out. */
+export function runCommand(cmd: string, args: readonly string[], opts: RunOptions): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs,
+      killSignal: 'SIGKILL',
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' ? `${cmd} not found (set its path in the configuration)` : e.message;
+      reject(unavailable(`${cmd}: ${why}`, e));
+    });
+    child.once('close', (code, signal) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (signal) {
+        reject(unavailable(`${cmd} ${args.join(' ')}: killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${opts.timeoutMs} ms)` : ''}`));
+        return;
+      }
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+const firstLine = (s: string) => s.trim().split('\n').slice(-3).join(' ').slice(0, 500);
+
+export class SlurmCli {
+  readonly #cfg: SlurmConfig;
+  readonly #run: typeof runCommand;
+  /** Until when sacct is believed to say "accounting storage is disabled" (ms epoch). */
+  #accountingOffUntil = 0;
+  /** Calls made, by command (for tests and metrics: one squeue per status request). */
+  readonly calls = new Map<string, number>();
+
+  constructor(cfg: SlurmConfig, run: typeof runCommand = runCommand) {
+    this.#cfg = cfg;
+    this.#run = run;
+  }
+
+  async #exec(which: 'sbatch' | 'squeue' | 'scancel' | 'scontrol' | 'sacct' | 'sinfo', args: string[], opts: Partial<RunOptions> = {}): Promise<CommandResult> {
+    const path = {
+      sbatch: this.#cfg.sbatchPath,
+      squeue: this.#cfg.squeuePath,
+      scancel: this.#cfg.scancelPath,
+      scontrol: this.#cfg.scontrolPath,
+      sacct: this.#cfg.sacctPath,
+      sinfo: this.#cfg.sinfoPath,
+    }[which];
+    this.calls.set(which, (this.calls.get(which) ?? 0) + 1);
+    return this.#run(path, args, { timeoutMs: this.#cfg.commandTimeoutSeconds * 1000, ...opts });
+  }
+
+  /**
+   * The environment sbatch (and so the job, which inherits it) gets: enough to find Slurm
+   * and a sane shell, plus the configured `passEnv`. Secrets of the plugin stay out.
+   */
+  jobEnvironment(): NodeJS.ProcessEnv {
+    const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SLURM_CONF', ...this.#cfg.passEnv];
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+    return env;
+  }
+
+  /** Submit a job script; resolves to the job id. Slurm refusing the job is INVALID_INPUT. */
+  async submit(script: string, cwd: string): Promise<string> {
+    const r = await this.#exec('sbatch', ['--parsable', script], { cwd, env: this.jobEnvironment() });
+    const id = r.code === 0 ? parseSbatch(r.stdout) : undefined;
+    if (id) return id;
+    throw this.#refusal('sbatch', r);
+  }
+
+  /**
+   * Jobs by id, in ONE squeue call for all of them, finished ones included while the
+   * controller remembers them (MinJobAge). Ids Slurm does not know are absent from the map.
+   */
+  async queue(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
+    if (ids.length === 0) return new Map();
+    const r = await this.#exec('squeue', ['--noheader', '--states=all', `--jobs=${ids.join(',')}`, `--Format=${SQUEUE_FORMAT}`]);
+    if (r.code === 0) return parseSqueue(r.stdout);
+    // squeue fails outright when none of the ids is known any more.
+    if (/Invalid job id/i.test(r.stderr)) return new Map();
+    throw unavailable(`squeue failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+  }
+
+  /** Ids of jobs with this name (a submission whose id was never recorded). */
+  async byName(name: string): Promise<string[]> {
+    const r = await this.#exec('squeue', ['--noheader', '--states=all', `--name=${name}`, '--Format=JobID:|']);
+    if (r.code !== 0) throw unavailable(`squeue failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.split('|')[0]!.trim())
+      .filter((s) => /^\d+/.test(s));
+  }
+
+  /**
+   * Finished jobs from accounting, in one sacct call; an empty map when the cluster has no
+   * accounting storage (remembered for `accountingRecheckSeconds`).
+   */
+  async accounting(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
+    if (ids.length === 0 || Date.now() < this.#accountingOffUntil) return new Map();
+    const r = await this.#exec('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${ids.join(',')}`, `--format=${SACCT_FORMAT}`]);
+    if (r.code === 0) return parseSacct(r.stdout);
+    if (/accounting storage is disabled/i.test(r.stderr + r.stdout)) {
+      this.#accountingOffUntil = Date.now() + this.#cfg.accountingRecheckSeconds * 1000;
+      return new Map();
+    }
+    throw unavailable(`sacct failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+  }
+
+  /**
+   * Signal a job: `signal` alone sends it to the batch script and its steps and leaves the job
+   * alone otherwise (`scancel --signal --full`); without, Slurm's own cancel (SIGTERM, SIGKILL
+   * after KillWait). A job Slurm does not know (any more) is not an error.
+   */
+  async cancel(id: string, signal?: string): Promise<void> {
+    const args = signal ? [`--signal=${signal}`, '--full', id] : [id];
+    const r = await this.#exec('scancel', args);
+    if (r.code === 0) return;
+    if (/Invalid job id|already completing or completed|Job is pending execution/i.test(r.stderr)) return;
+    throw unavailable(`scancel ${args.join(' ')} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+  }
+
+  async nodes(partition?: string): Promise<SlurmNode[]> {
+    const args = ['--noheader', '--Node', `--format=${SINFO_FORMAT}`, ...(partition ? [`--partition=${partition}`] : [])];
+    const r = await this.#exec('sinfo', args);
+    if (r.code !== 0) throw unavailable(`sinfo failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+    return parseSinfo(r.stdout);
+  }
+
+  #refusal(cmd: string, r: CommandResult): InterlinkError {
+    const text = firstLine(r.stderr || r.stdout) || `exit ${r.code}`;
+    // The controller unreachable is worth retrying; anything else is Slurm refusing the job.
+    if (/Unable to contact slurm controller|Socket timed out|Connection refused|Zero Bytes were transmitted/i.test(text)) {
+      return unavailable(`${cmd}: ${text}`);
+    }
+    return invalidInput(`${cmd} refused the job: ${text}`);
+  }
+}
