@@ -182,6 +182,8 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       reply.type(typeof type === 'string' ? type : 'text/plain; charset=utf-8');
       reply.header('cache-control', 'no-cache');
       reply.header('x-content-type-options', 'nosniff');
+      // Headers go out with the first chunk; a follower of a quiet container must not wait for them.
+      if (opts.Follow) reply.raw.once('pipe', () => reply.raw.flushHeaders());
       return reply.send(answer.body);
     },
   });

@@ -20,6 +20,8 @@ export interface InfraPlan {
   /** Docker network; undefined = the daemon's default. */
   network?: string;
   hostname?: string;
+  /** Allow-listed annotation flags that concern the pod's namespaces (`--shm-size`). */
+  extraFlags?: string[];
 }
 
 export interface ContainerPlan {
@@ -86,6 +88,7 @@ export function infraCreateArgs(p: InfraPlan): string[] {
     ...(p.hostname ? ['--hostname', p.hostname] : []),
     '--pull',
     p.pull,
+    ...(p.extraFlags ?? []),
     p.image,
     ...p.command,
   ];

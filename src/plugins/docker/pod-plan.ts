@@ -157,11 +157,12 @@ export function planPod(input: PodPlanInput): PodPlan {
     envOf: (name) => envs.get(name) ?? [],
   });
   const annotation = `pod.metadata.annotations[${o.flagsAnnotation}]`;
-  const extraFlags = parseFlagsAnnotation(
-    pod.metadata.annotations?.[o.flagsAnnotation],
-    normalizeAllowed(o.allowedFlags),
-    annotation,
-  );
+  const flags = parseFlagsAnnotation(pod.metadata.annotations?.[o.flagsAnnotation], normalizeAllowed(o.allowedFlags), annotation);
+  // /dev/shm belongs to the IPC namespace, which the infra container owns: a container that
+  // joins it ignores its own --shm-size, so that flag goes to the infra container.
+  const isShm = (f: string) => f.startsWith('--shm-size=');
+  const extraFlags = flags.filter((f) => !isShm(f));
+  if (flags.some(isShm)) infra.extraFlags = flags.filter(isShm);
 
   const containers = all.map(([c, role, index]): PlannedContainer => {
     const f = `pod.spec.${role === 'init' ? 'initContainers' : 'containers'}[${c.name}]`;

@@ -238,6 +238,22 @@ describe.each<Transport>(['unix', 'tcp'])('mock plugin over %s', (transport) => 
     });
   });
 
+  it('serves a stats summary of the pods it holds', async () => {
+    await create({ pod: pod('s1', { app: ['a', 'b'] }) });
+    await clock.advance(1000);
+    const stats = (await s.client.call({ method: 'GET', path: '/stats/summary' })) as { pods: unknown[] };
+    expect(stats.pods).toEqual([
+      {
+        podRef: { name: 'pod-s1', namespace: 'default', uid: 's1' },
+        startTime: new Date(T0).toISOString(),
+        containers: [
+          { name: 'a', startTime: new Date(T0 + 1000).toISOString() },
+          { name: 'b', startTime: new Date(T0 + 1000).toISOString() },
+        ],
+      },
+    ]);
+  });
+
   describe('logs', () => {
     // Starts at +1s; lines at +1s, +2s, +3s; the container ends at +11s.
     const p = pod('l1', {
