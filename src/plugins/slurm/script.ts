@@ -43,13 +43,17 @@ _il_log() { printf '%s interlink: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >
 _il_now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 
 # Log lines get a time stamp and the stream: "<RFC 3339 UTC> stdout F <line>" (CRI format).
-# awk when it has strftime (gawk, mawk >= 1.3.4): fast; else a bash loop.
-if awk 'BEGIN { if (strftime("%Y", 0, 1) != "1970") exit 1 }' </dev/null >/dev/null 2>&1; then il_awk=1; else il_awk=0; fi
+# awk when it has strftime (gawk, mawk >= 1.3.4): fast; else a bash loop. mawk reads
+# pipes in blocks unless told -W interactive (lines would be stamped late).
+il_awk=()
+if awk 'BEGIN { if (strftime("%Y", 0, 1) != "1970") exit 1 }' </dev/null >/dev/null 2>&1; then
+  if awk -W version 2>/dev/null </dev/null | grep -q mawk; then il_awk=(awk -W interactive); else il_awk=(awk); fi
+fi
 _il_stamp() {
   # Outlive the container's SIGTERM: the last lines are kept, end of input ends us.
   trap '' TERM INT
-  if (( il_awk )); then
-    exec awk -v s="$1" '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1) " " s " F " $0; fflush() }'
+  if (( \${#il_awk[@]} )); then
+    exec "\${il_awk[@]}" -v s="$1" '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1) " " s " F " $0; fflush() }'
   fi
   local line t TZ=UTC
   while IFS= read -r line || [[ -n $line ]]; do

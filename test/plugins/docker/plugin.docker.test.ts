@@ -139,7 +139,8 @@ describe('docker plugin over HTTP', () => {
           name: 'app',
           image: image(),
           // The environment of PID 1 (this shell) as docker set it, NUL-separated, exact bytes.
-          command: ['sh', '-c', "tr '\\0' '\\036' < /proc/1/environ"],
+          // (A pipeline keeps the shell as PID 1; a lone command would be exec'd in its place.)
+          command: ['sh', '-c', "cat /proc/1/environ | tr '\\0' '\\036'"],
           env: [
             ...Object.entries(values).map(([name, value]) => ({ name, value })),
             { name: 'PEM', valueFrom: { secretKeyRef: { name: 'keys', key: 'pem' } } },
