@@ -76,8 +76,8 @@ export function flavorMemoryFlag(memory: string, field: string): string {
 /** GPUs a flavor provides: its `gpu` key, else `--gres=gpu[:type]:N` / `--gpus=N` in its flags. */
 export function flavorGpus(f: Flavor): number {
   if (f.gpu !== undefined) return f.gpu;
-  for (const flag of f.flags) {
-    const m = /^--(?:gres=gpu(?::[^:,\s]+)?:(\d+)|gpus(?:-per-node)?=(?:[^:,\s]+:)?(\d+))/.exec(flag);
+  for (const word of f.flags.flatMap((flag) => splitWords(flag, 'flavor flags'))) {
+    const m = /^--(?:gres=gpu(?::[^:,\s]+)?:(\d+)|gpus(?:-per-node)?=(?:[^:,\s]+:)?(\d+))/.exec(word);
     if (m) return Number(m[1] ?? m[2]);
   }
   return 0;

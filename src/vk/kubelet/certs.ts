@@ -155,11 +155,11 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     }
   }
 
-  function selfSigned(reason: string): TlsMaterial {
+  async function selfSigned(reason: string): Promise<TlsMaterial> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const now = clock.now();
     const notAfter = new Date(now + (deps.selfSignedDays ?? 365) * 86_400_000);
-    const cert = createCertificatePem({
+    const cert = await createCertificatePem({
       subject: { commonName: `${config.nodeName}@${Math.floor(now / 1000)}` },
       altNames: alt,
       publicKey: privateKey,
@@ -195,7 +195,7 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     signal: AbortSignal,
   ): Promise<{ cert: string; key: string; notAfter: Date }> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const request = createCsrPem({
+    const request = await createCsrPem({
       subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] },
       altNames: alt,
       privateKey,
@@ -375,7 +375,8 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
               ),
               clock.sleep(deps.csrInitialWaitMs ?? 15_000, signal).then(() => false),
             ]);
-            if (!waited) ready({ ...selfSigned('the serving certificate CSR is not signed yet'), clientCa });
+            if (!waited)
+              ready({ ...(await selfSigned('the serving certificate CSR is not signed yet')), clientCa });
           }
           try {
             const got = await attempt;
@@ -387,7 +388,7 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
             if (signal.aborted) throw err;
             failures++;
             log.error({ err: (err as Error).message }, 'serving certificate request failed; retrying');
-            if (!material) ready({ ...selfSigned('the serving certificate CSR failed'), clientCa });
+            if (!material) ready({ ...(await selfSigned('the serving certificate CSR failed')), clientCa });
             await clock.sleep(retry.delay(failures), signal);
           }
         }
@@ -395,7 +396,10 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
 
       // 3. Self-signed, renewed before it expires.
       for (;;) {
-        const m = { ...selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off'), clientCa };
+        const m = {
+          ...(await selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off')),
+          clientCa,
+        };
         ready(m);
         await sleepUntil(
           renewalTime(new Date(clock.now()), m.notAfter, () => 0.5),

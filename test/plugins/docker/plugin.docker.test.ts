@@ -2,7 +2,8 @@
  * The docker plugin against the real dockerd, over HTTP (buildPluginApp on a unix socket,
  * called with HttpClient), as the interLink API calls it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
@@ -31,6 +32,9 @@ let srv: Served;
 
 beforeAll(async () => {
   cfg = await testConfig({ allowedFlags: ['--shm-size'] });
+  cfg = { ...cfg, hostPathRoots: [join(cfg.dataRoot, 'host')] };
+  await mkdir(join(cfg.dataRoot, 'host'));
+  await symlink('/etc', join(cfg.dataRoot, 'host', 'escape'));
   srv = await serve(cfg);
 });
 afterAll(async () => {
@@ -120,7 +124,7 @@ describe('docker plugin over HTTP', () => {
   it('passes env values with quotes, $, backticks and newlines byte for byte', async () => {
     const values: Record<string, string> = {
       QUOTES: `double " single ' both "'"`,
-      DOLLAR: '$HOME ${PATH} $1 $$ $',
+      DOLLAR: '$HOME ${PATH} $1 a$b $',
       BACKTICKS: '`id` $(whoami)',
       NEWLINES: 'line 1\nline 2\n\nline 4',
       SPACES: '  leading and trailing  ',
@@ -362,6 +366,43 @@ describe('docker plugin over HTTP', () => {
     await expect(create(srv.client, pod)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(await containersOf(cfg, pod.metadata.uid)).toEqual([]);
     expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
+  });
+
+  it('mounts hostPath volumes under the allowed roots only, and memory emptyDirs as tmpfs', async () => {
+    const pod = makePod('host', {
+      containers: [
+        {
+          name: 'a',
+          image: image(),
+          command: ['sh', '-c', 'echo from-container > /h/out; grep " /m " /proc/mounts | cut -d" " -f3; echo shared > /m/x'],
+          volumeMounts: [
+            { name: 'h', mountPath: '/h' },
+            { name: 'm', mountPath: '/m' },
+          ],
+        },
+        { name: 'b', image: image(), command: ['sh', '-c', 'until [ -e /m/x ]; do sleep 0.1; done; cat /m/x'], volumeMounts: [{ name: 'm', mountPath: '/m' }] },
+      ],
+      volumes: [
+        { name: 'h', hostPath: { path: join(cfg.dataRoot, 'host', 'made'), type: 'DirectoryOrCreate' } },
+        { name: 'm', emptyDir: { medium: 'Memory' } },
+      ],
+    });
+    await create(srv.client, pod);
+    await waitFor(srv.client, pod, (x) => terminated(x, 'a') !== undefined && terminated(x, 'b') !== undefined, 'both to finish');
+    expect(readFileSync(join(cfg.dataRoot, 'host', 'made', 'out'), 'utf8')).toBe('from-container\n');
+    expect(await logs(srv.client, pod, 'a')).toBe('tmpfs\n');
+    expect(await logs(srv.client, pod, 'b')).toBe('shared\n');
+    await srv.client.call({ method: 'POST', path: '/delete', body: pod });
+    // The host directory is the node's, not the pod's: it stays.
+    expect(existsSync(join(cfg.dataRoot, 'host', 'made', 'out'))).toBe(true);
+
+    // A symlink under an allowed root that points outside it is refused.
+    const escape = makePod('escape', {
+      containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'h', mountPath: '/h' }] }],
+      volumes: [{ name: 'h', hostPath: { path: join(cfg.dataRoot, 'host', 'escape'), type: 'Directory' } }],
+    });
+    await expect(create(srv.client, escape)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('outside the allowed') });
+    expect(await containersOf(cfg, escape.metadata.uid)).toEqual([]);
   });
 
   it('answers ping with the engine capacity', async () => {

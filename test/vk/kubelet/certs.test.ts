@@ -63,7 +63,7 @@ function fakeCsrApi(
         };
       } else if (obj.status?.conditions?.some((c) => c.type === 'Approved') && !obj.status.certificate) {
         obj.status.certificate = Buffer.from(
-          signCsr(ca, obj.spec.request, opts.clock.now(), opts.lifetimeMs),
+          await signCsr(ca, obj.spec.request, opts.clock.now(), opts.lifetimeMs),
         ).toString('base64');
       }
       return structuredClone(obj);
@@ -73,7 +73,7 @@ function fakeCsrApi(
 }
 
 /** Sign the public key of a base64 PEM CSR (DER walk: request → info → [version, subject, spki]). */
-function signCsr(ca: Ca, requestB64: string, now: number, lifetimeMs: number): string {
+async function signCsr(ca: Ca, requestB64: string, now: number, lifetimeMs: number): Promise<string> {
   const der = Buffer.from(
     Buffer.from(requestB64, 'base64')
       .toString('utf8')
@@ -159,9 +159,9 @@ describe('serving certificates', () => {
   });
 
   it('loads files, serves the client CA, and reloads both when they change', async () => {
-    const ca = makeCa();
-    const a = ca.issue({ cn: 'a', dns: [NODE], usage: 'server' });
-    const b = ca.issue({ cn: 'b', dns: [NODE], usage: 'server' });
+    const ca = await makeCa();
+    const a = await ca.issue({ cn: 'a', dns: [NODE], usage: 'server' });
+    const b = await ca.issue({ cn: 'b', dns: [NODE], usage: 'server' });
     const files = {
       certFile: join(dir, 'tls.crt'),
       keyFile: join(dir, 'tls.key'),
@@ -196,7 +196,7 @@ describe('serving certificates', () => {
   });
 
   it('CSR with self-approval: gets a CA-signed certificate, stores it, and renews it before expiry', async () => {
-    const ca = makeCa();
+    const ca = await makeCa();
     const fake = fakeCsrApi(ca, { approveAllowed: true, lifetimeMs: 10 * 86_400_000, clock });
     const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
     const { certs, changes } = start({ csr: true, selfApprove: true, ...files }, fake.api);
@@ -220,7 +220,7 @@ describe('serving certificates', () => {
   });
 
   it('CSR without approval rights: serves a self-signed stand-in until an operator approves', async () => {
-    const ca = makeCa();
+    const ca = await makeCa();
     const fake = fakeCsrApi(ca, { approveAllowed: false, lifetimeMs: 86_400_000, clock });
     const { certs, changes } = start({ csr: true, selfApprove: true }, fake.api, { csrInitialWaitMs: 1000 });
     await until(() => fake.store.size === 1, 'the CSR');

@@ -134,8 +134,9 @@ describe('kubelet HTTPS API', () => {
   let calls: Array<{ kind: string; args: unknown[] }>;
   const agents: Agent[] = [];
 
-  const apiserverClient = () =>
-    ca.issue({ cn: 'kube-apiserver-kubelet-client', orgs: ['kubelet-api'], usage: 'client' });
+  // Issued once in beforeAll (issuing is async); every request presents the same client certificate.
+  let apiserverPair: { cert: string; key: string };
+  const apiserverClient = () => apiserverPair;
 
   function agentWith(opts: { cert?: { cert: string; key: string } } = {}): Agent {
     const a = new Agent({ connect: { ca: ca.cert, servername: 'localhost', ...(opts.cert ?? {}) } });
@@ -156,13 +157,18 @@ describe('kubelet HTTPS API', () => {
   }
 
   beforeAll(async () => {
-    ca = makeCa('cluster-ca');
-    otherCa = makeCa('rogue-ca');
+    ca = await makeCa('cluster-ca');
+    otherCa = await makeCa('rogue-ca');
+    apiserverPair = await ca.issue({
+      cn: 'kube-apiserver-kubelet-client',
+      orgs: ['kubelet-api'],
+      usage: 'client',
+    });
     up = await startUpstream();
     interlink = createInterlinkClient({
       endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: up.port },
     });
-    const serving = ca.issue({
+    const serving = await ca.issue({
       cn: `system:node:${NODE}`,
       orgs: ['system:nodes'],
       dns: ['localhost'],
@@ -241,7 +247,9 @@ describe('kubelet HTTPS API', () => {
 
     it('a client certificate from another CA is not a user → 401', async () => {
       const res = await get('/pods', {
-        agent: agentWith({ cert: otherCa.issue({ cn: 'kube-apiserver-kubelet-client', usage: 'client' }) }),
+        agent: agentWith({
+          cert: await otherCa.issue({ cn: 'kube-apiserver-kubelet-client', usage: 'client' }),
+        }),
       });
       expect(res.status).toBe(401);
     });
@@ -423,8 +431,8 @@ describe('kubelet HTTPS API', () => {
   );
 
   it('rotates the serving certificate without a restart', async () => {
-    const next = makeCa('next-ca');
-    const serving = next.issue({ cn: `system:node:${NODE}`, dns: ['localhost'], usage: 'server' });
+    const next = await makeCa('next-ca');
+    const serving = await next.issue({ cn: `system:node:${NODE}`, dns: ['localhost'], usage: 'server' });
     (app.server as unknown as import('node:tls').Server).setSecureContext({ ...serving, ca: ca.cert });
     const a = new Agent({ connect: { ca: next.cert, servername: 'localhost', ...apiserverClient() } });
     agents.push(a);

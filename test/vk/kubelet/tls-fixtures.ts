@@ -17,13 +17,13 @@ export interface Ca extends Pair {
     ips?: string[];
     usage: 'server' | 'client';
     days?: number;
-  }): Pair;
+  }): Promise<Pair>;
 }
 
-export function makeCa(cn = 'test-ca'): Ca {
+export async function makeCa(cn = 'test-ca'): Promise<Ca> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const now = Date.now();
-  const cert = createCertificatePem({
+  const cert = await createCertificatePem({
     subject: { commonName: cn },
     altNames: {},
     publicKey: privateKey,
@@ -38,9 +38,9 @@ export function makeCa(cn = 'test-ca'): Ca {
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     privateKey,
     x509,
-    issue(o) {
+    async issue(o) {
       const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-      const c = createCertificatePem({
+      const c = await createCertificatePem({
         subject: { commonName: o.cn, organizations: o.orgs ?? [] },
         altNames: { dnsNames: o.dns ?? [], ipAddresses: o.ips ?? [] },
         publicKey: k,

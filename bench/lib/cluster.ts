@@ -1,0 +1,64 @@
+/**
+ * The control plane a run uses: a fresh one (stopped at the end), the one of
+ * `npm run cluster:up` (left running), or the cluster of a given admin kubeconfig (tests).
+ * When the cluster was started by src/devcluster, its cluster.json names the pids of
+ * etcd and the control plane, so their memory and CPU go into the report as well.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { cacheRoot } from '../../src/devcluster/binaries.ts';
+import {
+  type ClusterState,
+  clusterRunning,
+  readClusterState,
+  startCluster,
+} from '../../src/devcluster/cluster.ts';
+import { commandLineHas, isAlive } from '../../src/devcluster/process.ts';
+import type { BenchOptions } from './options.ts';
+
+export interface ClusterHandle {
+  kind: 'started' | 'reused' | 'kubeconfig';
+  kubeconfig: string;
+  /** Control-plane pids by our report's names (only those known and alive). */
+  pids: Partial<Record<'apiserver' | 'etcd' | 'scheduler' | 'controllerManager', number>>;
+  /** Stops what this run started; a no-op for a reused cluster. */
+  release(): Promise<void>;
+}
+
+const NAMES = {
+  'kube-apiserver': 'apiserver',
+  etcd: 'etcd',
+  'kube-scheduler': 'scheduler',
+  'kube-controller-manager': 'controllerManager',
+} as const;
+
+function pidsOf(state: ClusterState | undefined): ClusterHandle['pids'] {
+  const out: ClusterHandle['pids'] = {};
+  if (!state) return out;
+  for (const [proc, name] of Object.entries(NAMES)) {
+    const pid = state.pids[proc];
+    if (pid && isAlive(pid) && commandLineHas(pid, state.dir)) out[name] = pid;
+  }
+  return out;
+}
+
+export async function acquireCluster(opts: BenchOptions, log: (line: string) => void): Promise<ClusterHandle> {
+  if (opts.cluster.kind === 'reuse') {
+    const dir = join(cacheRoot(), 'devcluster');
+    const state = await readClusterState(dir);
+    if (!state || !clusterRunning(state))
+      throw new Error(`--reuse-cluster: no running cluster in ${dir}; start one with \`npm run cluster:up\``);
+    log(`reusing the dev cluster at ${state.server}`);
+    return { kind: 'reused', kubeconfig: state.kubeconfig, pids: pidsOf(state), release: async () => {} };
+  }
+  if (opts.cluster.kind === 'kubeconfig') {
+    const kubeconfig = resolve(opts.cluster.path);
+    // A devcluster keeps its admin kubeconfig next to its cluster.json.
+    const state = await readClusterState(dirname(kubeconfig));
+    const known = state && resolve(state.kubeconfig) === kubeconfig ? state : undefined;
+    return { kind: 'kubeconfig', kubeconfig, pids: pidsOf(known), release: async () => {} };
+  }
+  log('starting a control plane (src/devcluster)');
+  const cluster = await startCluster({ log: (l) => log(`[devcluster] ${l}`) });
+  const state = await readClusterState(cluster.dir);
+  return { kind: 'started', kubeconfig: cluster.kubeconfig, pids: pidsOf(state), release: () => cluster.stop() };
+}

@@ -1,0 +1,124 @@
+/**
+ * From observations to reported figures (pure): milestones and latencies from the pod
+ * records, request counts from before/after metric scrapes.
+ */
+import { counterDelta, type Sample, sumBy, total } from './prom.ts';
+import { round3, type Summary, summarize } from './stats.ts';
+import type { PodRecord } from './tracker.ts';
+
+export interface Milestones {
+  scheduledAll: number | null;
+  runningAll: number | null;
+  finishedAll: number | null;
+  deletedAll: number | null;
+}
+
+/** The moment the `expected`-th pod reached each stage; null when fewer did. */
+export function milestonesOf(records: readonly PodRecord[], expected: number): Milestones {
+  const last = (pick: (r: PodRecord) => number | undefined) => {
+    const times = records.map(pick).filter((t): t is number => t !== undefined);
+    if (expected <= 0 || times.length < expected) return null;
+    return round3(times.sort((a, b) => a - b)[expected - 1]!);
+  };
+  return {
+    scheduledAll: last((r) => r.scheduled),
+    runningAll: last((r) => r.running),
+    finishedAll: last((r) => r.finished),
+    deletedAll: last((r) => r.deleted),
+  };
+}
+
+export interface Latencies {
+  scheduled: Summary;
+  running: Summary;
+  succeeded: Summary;
+}
+
+export function latenciesOf(records: readonly PodRecord[]): Latencies {
+  const since = (pick: (r: PodRecord) => number | undefined, keep: (r: PodRecord) => boolean = () => true) =>
+    summarize(
+      records
+        .filter(keep)
+        .map((r) => {
+          const t = pick(r);
+          return t === undefined ? undefined : Math.max(0, t - r.created);
+        })
+        .filter((v): v is number => v !== undefined),
+    );
+  return {
+    scheduled: since((r) => r.scheduled),
+    running: since((r) => r.running),
+    succeeded: since((r) => r.finished, (r) => r.phase === 'Succeeded'),
+  };
+}
+
+export interface Scrape {
+  api: Sample[];
+  plugin: Sample[];
+  vk: Sample[];
+  apiserver: Sample[];
+}
+
+/** Our own scrapes and probes, not traffic of the chain. */
+const OWN_ROUTES = new Set(['/metrics', '/healthz', '/readyz']);
+const isChainRoute = (l: Record<string, string>) =>
+  !OWN_ROUTES.has(l.route ?? '') && !(l.route ?? '').startsWith('/mock/');
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
+
+function byRoute(before: Sample[], after: Sample[], metric: string) {
+  const d = counterDelta(sumBy(before, metric, ['method', 'route'], isChainRoute), sumBy(after, metric, ['method', 'route'], isChainRoute));
+  return Object.fromEntries([...d.entries()].sort((a, b) => b[1] - a[1]));
+}
+
+export interface RequestInput {
+  before: Scrape;
+  after: Scrape;
+  pods: number;
+  statusIntervalSeconds: number;
+  /** Seconds during which the VK had pods to poll (t0 → all deleted). */
+  activeSeconds: number | null;
+}
+
+export function requestFigures(input: RequestInput) {
+  const perPod = (n: number) => r2(n / Math.max(1, input.pods));
+  const vkToApi = byRoute(input.before.api, input.after.api, 'interlink_api_http_requests_total');
+  const apiToPlugin = byRoute(input.before.plugin, input.after.plugin, 'interlink_plugin_http_requests_total');
+  const sumOf = (m: Record<string, number>) => Object.values(m).reduce((s, v) => s + v, 0);
+  const statusCalls = (vkToApi['GET /status'] ?? 0) + (vkToApi['POST /status'] ?? 0);
+  const intervals = input.activeSeconds ? input.activeSeconds / input.statusIntervalSeconds : 0;
+
+  const key = ['verb', 'resource', 'subresource'];
+  const api = counterDelta(
+    sumBy(input.before.apiserver, 'apiserver_request_total', key),
+    sumBy(input.after.apiserver, 'apiserver_request_total', key),
+  );
+  const byVerbResource = [...api.entries()]
+    .map(([k, count]) => {
+      const [verb = '', resource = '', subresource = ''] = k.split(' ');
+      return { verb, resource, subresource, count, perPod: perPod(count) };
+    })
+    .sort((a, b) => b.count - a.count);
+  const statusWrites = byVerbResource
+    .filter((e) => e.resource === 'pods' && e.subresource === 'status' && ['PATCH', 'UPDATE', 'APPLY'].includes(e.verb))
+    .reduce((s, e) => s + e.count, 0);
+
+  const vkWrites = counterDelta(
+    sumBy(input.before.vk, 'interlink_vk_pod_status_writes_total', ['outcome']),
+    sumBy(input.after.vk, 'interlink_vk_pod_status_writes_total', ['outcome']),
+  );
+  const vkHasMetric = input.after.vk.some((s) => s.name === 'interlink_vk_pod_status_writes_total');
+  return {
+    requests: {
+      vkToApi: { total: sumOf(vkToApi), perPod: perPod(sumOf(vkToApi)), byRoute: vkToApi },
+      apiToPlugin: { total: sumOf(apiToPlugin), perPod: perPod(sumOf(apiToPlugin)), byRoute: apiToPlugin },
+      statusCallsPerPollInterval: intervals > 0 ? r2(statusCalls / intervals) : null,
+      apiserver: { total: total(api), perPod: perPod(total(api)), byVerbResource },
+    },
+    statusWrites: {
+      apiserverPerPod: perPod(statusWrites),
+      vkPerPod: vkHasMetric ? perPod(total(vkWrites)) : null,
+      vkByOutcome: Object.fromEntries(vkWrites),
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/** The printed form of a result (pure): a few aligned tables for a terminal or a doc. */
+import type { BenchResult } from './result.ts';
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+const sec = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)} s`);
+const num = (v: number | null | undefined, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? pad(c, widths[i]!) : lpad(c, widths[i]!))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function renderReport(r: BenchResult): string {
+  const o = r.options;
+  const out: string[] = [];
+  const mode = o.job ? `one Job, ${o.pods} completions` : `${o.pods} pods, concurrency ${o.concurrency}`;
+  out.push(
+    `interlink bench: ${mode}, ${o.plugin} plugin, run time ${o.runTimeSeconds} s, status interval ${o.statusIntervalSeconds} s`,
+    `${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; node ${r.machine.node}, Kubernetes ${r.machine.kubernetes}, interlink ${r.machine.interlink}`,
+    `outcome: ${r.outcome.complete ? 'COMPLETE' : 'INCOMPLETE'}; created ${r.outcome.created}, scheduled ${r.outcome.scheduled}, ` +
+      `Running ${r.outcome.running}, Succeeded ${r.outcome.succeeded}, Failed ${r.outcome.failed}, deleted ${r.outcome.deleted}` +
+      (r.outcome.createErrors ? `, create errors ${r.outcome.createErrors}` : '') +
+      (r.outcome.timedOut ? ', TIMED OUT' : '') +
+      (r.outcome.error ? `\nerror: ${r.outcome.error}` : ''),
+    '',
+  );
+  const l = r.latencySeconds;
+  const lrow = (name: string, s: typeof l.running) => [name, num(s.p50), num(s.p90), num(s.p99), num(s.max), String(s.count)];
+  out.push(
+    table(
+      ['latency (s)', 'p50', 'p90', 'p99', 'max', 'pods'],
+      [
+        lrow('create → scheduled', l.scheduled),
+        lrow('create → Running', l.running),
+        lrow('create → Succeeded', l.succeeded),
+      ],
+    ),
+  );
+  if (r.runningFromStartedAt > 0)
+    out.push(`(${r.runningFromStartedAt} pods were never seen Running; their start comes from containers' startedAt)`);
+  const m = r.milestones;
+  const t = r.throughput;
+  out.push(
+    '',
+    table(
+      ['milestone (from first create)', 'time', 'pods/s'],
+      [
+        ['all created', sec(m.createdAll), num(t.createPerSecond, 1)],
+        ['all scheduled', sec(m.scheduledAll), num(t.scheduledPerSecond, 1)],
+        ['all Running', sec(m.runningAll), num(t.runningPerSecond, 1)],
+        ['  sustained (10 % → 90 %)', '', num(t.runningSustainedPerSecond, 1)],
+        ['all finished', sec(m.finishedAll), num(t.finishedPerSecond, 1)],
+        ['delete issued', sec(m.deleteStarted), ''],
+        ['all deleted', sec(m.deletedAll), num(t.deletedPerSecond, 1)],
+        ['backend empty (mock)', sec(m.backendEmpty), ''],
+      ],
+    ),
+  );
+  const procRows = Object.entries(r.resources)
+    .filter(([, f]) => f !== null)
+    .map(([name, f]) => [name, num(f!.peakRssMiB, 1), num(f!.cpuSeconds, 1), num(f!.cpuSecondsTotal, 1)]);
+  out.push('', table(['process', 'peak RSS MiB', 'CPU s (run)', 'CPU s (total)'], procRows));
+
+  const q = r.requests;
+  const routes = (m: Record<string, number>) =>
+    Object.entries(m)
+      .map(([k, v]) => `${k} ${(v / Math.max(1, r.options.pods)).toFixed(2)}`)
+      .join(', ');
+  out.push(
+    '',
+    `VK → API requests per pod: ${q.vkToApi.perPod} (${routes(q.vkToApi.byRoute)})`,
+    `API → plugin requests per pod: ${q.apiToPlugin.perPod} (${routes(q.apiToPlugin.byRoute)})`,
+    `VK → API /status calls per status interval: ${num(q.statusCallsPerPollInterval)}`,
+    `status writes per pod: ${r.statusWrites.apiserverPerPod} (apiserver, all writers), ${num(r.statusWrites.vkPerPod)} (VK's counter)`,
+    `apiserver requests per pod: ${q.apiserver.perPod} (${q.apiserver.total} in all); top:`,
+    table(
+      ['verb', 'resource', 'count', 'per pod'],
+      q.apiserver.byVerbResource
+        .slice(0, 12)
+        .map((e) => [e.verb, e.resource + (e.subresource ? `/${e.subresource}` : ''), String(e.count), num(e.perPod)]),
+    ),
+  );
+  if (r.profiles) {
+    for (const [name, p] of Object.entries(r.profiles)) {
+      if (!p) continue;
+      out.push(
+        '',
+        `profile of ${name}: ${num(p.busyMs / 1000, 1)} s busy of ${num(p.totalMs / 1000, 1)} s (GC ${num(p.gcMs / 1000, 1)} s); ${p.file}`,
+        table(
+          ['module', 'self ms', '%'],
+          p.byModule.slice(0, 8).map((h) => [h.name, num(h.selfMs, 0), num(h.percent, 1)]),
+        ),
+        table(
+          ['function', 'self ms', '%'],
+          p.topFunctions.slice(0, 10).map((h) => [h.name, num(h.selfMs, 0), num(h.percent, 1)]),
+        ),
+      );
+    }
+  }
+  out.push('', `results: ${r.files.json}`, `chart:   ${r.files.svg}`);
+  if (r.files.logs) out.push(`logs:    ${r.files.logs}`);
+  return out.join('\n');
+}

@@ -1,0 +1,139 @@
+/**
+ * Restart safety: the plugin runs as its own process (`node src/cli/main.ts plugin docker`),
+ * is killed with SIGKILL in the middle of a pod's init sequence and again while the pod
+ * runs, and each new process finds the pod from the container labels alone: it finishes
+ * the init sequence, reports the pod and deletes it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpClient } from '../../../src/core/http-client.ts';
+import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
+import { cleanup, containersOf, create, docker, image, makePod, running, status, terminated, testConfig, waitFor } from './harness.ts';
+
+const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
+
+let cfg: DockerConfig;
+let configFile: string;
+let socket: string;
+let child: ChildProcess | undefined;
+let client: HttpClient;
+let stderr = '';
+
+/** Start the plugin process and wait until it answers on its socket. */
+async function startPlugin(): Promise<void> {
+  stderr = '';
+  child = spawn(process.execPath, [MAIN, 'plugin', 'docker'], {
+    env: { ...process.env, DOCKERCONFIGPATH: configFile, SIDECARSOCKET: socket, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`plugin exited with ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await client.call({ method: 'GET', path: '/readyz', timeoutMs: 2000 })) === 'ok') return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`plugin did not become ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function kill9(): Promise<void> {
+  const c = child!;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGKILL');
+  await exited;
+  child = undefined;
+}
+
+beforeAll(async () => {
+  cfg = await testConfig();
+  configFile = join(cfg.dataRoot, 'docker-plugin.yaml');
+  socket = join(cfg.dataRoot, 'plugin.sock');
+  // JSON is YAML.
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      dockerCli: cfg.dockerCli,
+      dockerHost: cfg.dockerHost,
+      dataRoot: cfg.dataRoot,
+      instance: cfg.instance,
+      infraImage: cfg.infraImage,
+      infraCommand: cfg.infraCommand,
+      reconcileIntervalMs: 100,
+    }),
+  );
+  client = new HttpClient({ endpoint: { kind: 'unix', path: socket }, timeoutMs: 120_000 });
+});
+
+afterAll(async () => {
+  if (child) await kill9();
+  await client?.close();
+  if (cfg) await cleanup(cfg);
+});
+
+describe('docker plugin restarts', () => {
+  it('resumes init sequencing, reports and deletes a pod after kill -9', async () => {
+    await startPlugin();
+    const pod = makePod('survivor', {
+      terminationGracePeriodSeconds: 1,
+      initContainers: [
+        {
+          name: 'gate',
+          image: image(),
+          command: ['sh', '-c', 'until [ -e /w/go ]; do sleep 0.1; done; echo gate-open > /w/log'],
+          volumeMounts: [{ name: 'w', mountPath: '/w' }],
+        },
+      ],
+      containers: [
+        { name: 'app', image: image(), command: ['sh', '-c', 'cat /w/log; exec sleep 3600'], volumeMounts: [{ name: 'w', mountPath: '/w' }] },
+      ],
+      volumes: [{ name: 'w', emptyDir: {} }],
+    });
+    const created = (await create(client, pod)) as { PodJID: string };
+    await waitFor(client, pod, (s) => running(s, 'gate'), 'the init container to run');
+
+    // Killed mid-sequence; the init container finishes while no plugin runs.
+    await kill9();
+    await writeFile(join(cfg.dataRoot, pod.metadata.uid, 'empty', 'w', 'go'), '');
+    const gateId = () => docker(['ps', '-aq', '--no-trunc', '--filter', `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`, '--filter', 'label=interlink.vk.io/role=init']);
+    for (let i = 0; (await docker(['inspect', '--format', '{{.State.Status}}', await gateId()])) !== 'exited'; i++) {
+      if (i > 300) throw new Error('init container did not finish');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const app = await docker(['ps', '-aq', '--filter', `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`, '--filter', 'label=interlink.vk.io/role=app']);
+    expect(await docker(['inspect', '--format', '{{.State.Status}}', app])).toBe('created');
+
+    // A new process picks the sequence up from the labels and starts the app container.
+    await startPlugin();
+    const s = await waitFor(client, pod, (x) => running(x, 'app'), 'the app container to start after the restart');
+    expect(s.JID).toBe(created.PodJID);
+    expect(terminated(s, 'gate')).toMatchObject({ exitCode: 0, reason: 'Completed' });
+
+    // Killed while the pod runs: the next process still reports it, and deletes it.
+    await kill9();
+    await startPlugin();
+    const [again] = await status(client, [pod]);
+    expect(running(again!, 'app')).toBe(true);
+    const logs = await client.stream({
+      method: 'GET',
+      path: '/getLogs',
+      body: { Namespace: 'default', PodUID: pod.metadata.uid, PodName: pod.metadata.name, ContainerName: 'app', Opts: {} },
+    });
+    let text = '';
+    for await (const c of logs.body) text += Buffer.from(c as Uint8Array).toString();
+    expect(text).toBe('gate-open\n');
+    await client.call({ method: 'POST', path: '/delete', body: pod });
+    expect(await containersOf(cfg, pod.metadata.uid)).toEqual([]);
+    expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
+    const [gone] = await status(client, [pod]);
+    expect(terminated(gone!, 'app')?.exitCode).toBe(137);
+  });
+});
