@@ -61,9 +61,9 @@ export class PodTracker {
   readonly #byUid = new Map<string, PodRecord>();
   readonly #requested = new Map<string, number>();
   /** Epoch ms at our clock's zero: converts the pods' own timestamps to our clock. */
-  readonly #epochZeroMs: number;
+  readonly #epochZeroMs: () => number;
 
-  constructor(epochZeroMs: number) {
+  constructor(epochZeroMs: () => number) {
     this.#epochZeroMs = epochZeroMs;
   }
 
@@ -119,7 +119,7 @@ export class PodTracker {
             toMs(c.state?.terminated?.startedAt ?? c.state?.running?.startedAt),
           ),
         );
-        const fromPod = Number.isFinite(started) ? (started - this.#epochZeroMs) / 1000 : t;
+        const fromPod = Number.isFinite(started) ? (started - this.#epochZeroMs()) / 1000 : t;
         rec.running = Math.min(t, Math.max(rec.scheduled, fromPod));
         rec.runningFromStartedAt = true;
       }

@@ -55,7 +55,6 @@ else
     --storage-driver=vfs \
     --exec-opt native.cgroupdriver=cgroupfs \
     </dev/null >>"$DIR/dockerd.log" 2>&1 &
-  echo $! >"$DIR/dockerd.launcher.pid"
 fi
 
 for ((i = 0; i < WAIT * 2; i++)); do

@@ -32,7 +32,9 @@ export class Backoff {
     this.jitter = Math.min(1, Math.max(0, opts.jitter ?? 0));
     this.#random = opts.random ?? Math.random;
     if (!(this.initialMs >= 0) || !(this.maxMs >= this.initialMs) || !(this.factor >= 1)) {
-      throw new Error(`invalid backoff: initialMs=${this.initialMs} maxMs=${this.maxMs} factor=${this.factor}`);
+      throw new Error(
+        `invalid backoff: initialMs=${this.initialMs} maxMs=${this.maxMs} factor=${this.factor}`,
+      );
     }
   }
 

@@ -42,7 +42,8 @@ export class WorkQueue<K = string> {
     this.#failures = new KeyedBackoff(opts.backoff ?? new Backoff({ initialMs: 200, maxMs: 300_000 }));
     this.#qps = opts.retryQps ?? 10;
     this.#burst = opts.retryBurst ?? 100;
-    if (!(this.#qps > 0) || !(this.#burst >= 1)) throw new Error(`invalid queue rate limit: qps=${this.#qps} burst=${this.#burst}`);
+    if (!(this.#qps > 0) || !(this.#burst >= 1))
+      throw new Error(`invalid queue rate limit: qps=${this.#qps} burst=${this.#burst}`);
     this.#tokens = this.#burst;
     this.#tokensAt = this.#clock.now();
   }
@@ -190,7 +191,7 @@ export interface WorkersOptions<K> {
   /** Keys processed at once (distinct keys; the queue never hands one key to two workers). */
   concurrency: number;
   /** One attempt at bringing `key` to its desired state. Throws to be retried. */
-  sync: (key: K) => Promise<SyncResult | undefined | void>;
+  sync: (key: K) => Promise<SyncResult> | Promise<void>;
   /** Whether a failure is worth a rate-limited retry (default: always). */
   shouldRetry?: (err: unknown, key: K, failures: number) => boolean;
   /** Called for each failure, with the number of consecutive failures (for logs/events). */
@@ -209,7 +210,8 @@ export interface WorkersOptions<K> {
 export async function runWorkers<K>(opts: WorkersOptions<K>): Promise<void> {
   const { queue, signal } = opts;
   const clock = opts.clock ?? systemClock;
-  if (!(opts.concurrency >= 1)) throw new Error(`runWorkers: concurrency must be ≥ 1, got ${opts.concurrency}`);
+  if (!(opts.concurrency >= 1))
+    throw new Error(`runWorkers: concurrency must be ≥ 1, got ${opts.concurrency}`);
   const onAbort = () => queue.shutdown();
   if (signal.aborted) onAbort();
   signal.addEventListener('abort', onAbort, { once: true });

@@ -23,7 +23,8 @@ function looseKeys<T extends z.ZodRawShape>(shape: T) {
   return z.preprocess((raw) => {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) out[byNorm.get(normalizeKey(k)) ?? k] = v;
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>))
+      out[byNorm.get(normalizeKey(k)) ?? k] = v;
     return out;
   }, z.object(shape));
 }
@@ -209,14 +210,21 @@ export function loadVkConfig(input: ConfigInput & { flags?: VkFlags } = {}): VkC
   const overrides: Record<string, unknown> = { ...input.overrides };
   if (input.flags?.nodeName) overrides.nodeName = input.flags.nodeName;
   if (input.flags?.kubeconfig) overrides.kubeconfig = input.flags.kubeconfig;
-  const config = loadConfig(VkConfigSchema, { env: VK_ENV, aliases: VK_ALIASES }, { ...input, env, file, overrides });
+  const config = loadConfig(
+    VkConfigSchema,
+    { env: VK_ENV, aliases: VK_ALIASES },
+    { ...input, env, file, overrides },
+  );
   // Fail at start-up, not at the first call.
   interlinkEndpoint(config);
   if (config.tls.enabled && (!config.tls.certFile || !config.tls.keyFile)) {
     throw invalidInput('invalid configuration: tls.enabled needs tls.certFile and tls.keyFile', 'tls');
   }
   if (Boolean(config.kubeletHttp.certFile) !== Boolean(config.kubeletHttp.keyFile)) {
-    throw invalidInput('invalid configuration: kubeletHttp.certFile and kubeletHttp.keyFile go together', 'kubeletHttp');
+    throw invalidInput(
+      'invalid configuration: kubeletHttp.certFile and kubeletHttp.keyFile go together',
+      'kubeletHttp',
+    );
   }
   return config;
 }

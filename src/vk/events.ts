@@ -8,7 +8,13 @@
  * must not stop a reconcile): writes are queued and done one at a time in the background;
  * failures are logged. `flush()` waits for queued writes (tests, shutdown).
  */
-import { type CoreV1Api, type CoreV1Event, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  type CoreV1Api,
+  type CoreV1Event,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -90,9 +96,24 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   let chain: Promise<void> = Promise.resolve();
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-  async function write(obj: ObjectRef, type: EventType, reason: string, message: string, at: number): Promise<void> {
+  async function write(
+    obj: ObjectRef,
+    type: EventType,
+    reason: string,
+    message: string,
+    at: number,
+  ): Promise<void> {
     const namespace = obj.namespace || 'default';
-    const key = [obj.kind, namespace, obj.name, obj.uid ?? '', obj.fieldPath ?? '', type, reason, message].join('\u0000');
+    const key = [
+      obj.kind,
+      namespace,
+      obj.name,
+      obj.uid ?? '',
+      obj.fieldPath ?? '',
+      type,
+      reason,
+      message,
+    ].join('\u0000');
     const now = new Date(at);
     const prev = seen.get(key);
     if (prev && at - prev.lastAt <= windowMs) {
@@ -144,7 +165,10 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     record(obj, type, reason, message) {
       if (!obj.name) return;
       if (pending >= maxPending) {
-        log.warn({ reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` }, 'event dropped: too many pending event writes');
+        log.warn(
+          { reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` },
+          'event dropped: too many pending event writes',
+        );
         return;
       }
       pending++;
@@ -153,7 +177,10 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
         try {
           await write(obj, type, reason, message, at);
         } catch (err) {
-          log.warn({ err: (err as Error).message, reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` }, 'cannot write event');
+          log.warn(
+            { err: (err as Error).message, reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` },
+            'cannot write event',
+          );
         } finally {
           pending--;
         }

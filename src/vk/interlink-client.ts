@@ -82,7 +82,10 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
           try {
             return (await readFile(tokenFile, 'utf8')).trim() || undefined;
           } catch (err) {
-            throw unavailable(`cannot read the interLink token file ${tokenFile}: ${(err as Error).message}`, err);
+            throw unavailable(
+              `cannot read the interLink token file ${tokenFile}: ${(err as Error).message}`,
+              err,
+            );
           }
         }
       : undefined,
@@ -92,9 +95,22 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
   return {
     describe: () => formatEndpoint(opts.endpoint),
     create: (req, signal) =>
-      http.call({ method: 'POST', path: '/create', body: req, session: newSessionId('create'), schema: CreateStruct, ...signalOpt(signal) }),
+      http.call({
+        method: 'POST',
+        path: '/create',
+        body: req,
+        session: newSessionId('create'),
+        schema: CreateStruct,
+        ...signalOpt(signal),
+      }),
     async delete(pod, signal) {
-      await http.call({ method: 'DELETE', path: '/delete', body: pod, session: newSessionId('delete'), ...signalOpt(signal) });
+      await http.call({
+        method: 'DELETE',
+        path: '/delete',
+        body: pod,
+        session: newSessionId('delete'),
+        ...signalOpt(signal),
+      });
     },
     async status(pods, signal) {
       // GET with a body, as interLink 0.6 APIs expect (ours accepts POST too).
@@ -109,11 +125,22 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
       return answer ?? [];
     },
     async logs(req, signal) {
-      const res = await http.stream({ method: 'GET', path: '/getLogs', body: req, session: newSessionId('logs'), signal });
+      const res = await http.stream({
+        method: 'GET',
+        path: '/getLogs',
+        body: req,
+        session: newSessionId('logs'),
+        signal,
+      });
       return res.body;
     },
     async ping(signal) {
-      const answer = await http.call({ method: 'POST', path: '/pinglink', session: newSessionId('ping'), ...signalOpt(signal) });
+      const answer = await http.call({
+        method: 'POST',
+        path: '/pinglink',
+        session: newSessionId('ping'),
+        ...signalOpt(signal),
+      });
       if (typeof answer === 'string') {
         // Some plugins answer JSON without saying so.
         const trimmed = answer.trim();
@@ -131,9 +158,22 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
       return parsed.success ? parsed.data : JSON.stringify(answer);
     },
     async updateCache(pod, signal) {
-      await http.call({ method: 'POST', path: '/updateCache', body: pod, session: newSessionId('updateCache'), ...signalOpt(signal) });
+      await http.call({
+        method: 'POST',
+        path: '/updateCache',
+        body: pod,
+        session: newSessionId('updateCache'),
+        ...signalOpt(signal),
+      });
     },
-    stats: (signal) => http.call({ method: 'GET', path: '/stats/summary', session: newSessionId('stats'), schema: z.unknown(), ...signalOpt(signal) }),
+    stats: (signal) =>
+      http.call({
+        method: 'GET',
+        path: '/stats/summary',
+        session: newSessionId('stats'),
+        schema: z.unknown(),
+        ...signalOpt(signal),
+      }),
     close: () => http.close(),
   };
 }

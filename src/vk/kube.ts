@@ -45,14 +45,20 @@ export class PooledKubeConfig extends KubeConfig {
 }
 
 /** A kubeconfig file when given, else the in-cluster service account. */
-export function makeKubeClients(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeClients {
+export function makeKubeClients(
+  kubeconfig: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): KubeClients {
   const kc = new PooledKubeConfig();
   if (kubeconfig) {
     kc.loadFromFile(kubeconfig);
   } else if (env.KUBERNETES_SERVICE_HOST) {
     kc.loadFromCluster();
   } else {
-    throw invalidInput('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster', 'kubeconfig');
+    throw invalidInput(
+      'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster',
+      'kubeconfig',
+    );
   }
   return clientsFor(kc);
 }
@@ -106,19 +112,27 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest)
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw invalidInput('kubeconfig has no current cluster', 'kubeconfig');
   const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
-  for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(req.query ?? {}))
+    if (v !== undefined) url.searchParams.set(k, String(v));
   const ctx = new RequestContext(url.toString(), HttpMethod[req.method]);
   await kc.applySecurityAuthentication(ctx);
   const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
   let body: string | undefined;
   if (req.body !== undefined) {
     body = JSON.stringify(req.body);
-    headers['content-type'] = req.method === 'PATCH' ? (req.contentType ?? 'application/merge-patch+json') : 'application/json';
+    headers['content-type'] =
+      req.method === 'PATCH' ? (req.contentType ?? 'application/merge-patch+json') : 'application/json';
   }
   const timeout = AbortSignal.timeout(req.timeoutMs ?? 30_000);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
-  const res = await fetch(url, { method: req.method, headers, body, signal, ...(dispatcher ? { dispatcher } : {}) });
+  const res = await fetch(url, {
+    method: req.method,
+    headers,
+    body,
+    signal,
+    ...(dispatcher ? { dispatcher } : {}),
+  });
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -128,8 +142,14 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest)
   }
   if (res.status >= 400) {
     const st = parsed as { message?: string; reason?: string } | undefined;
-    const message = typeof st === 'object' && st?.message ? st.message : text.slice(0, 500) || `HTTP ${res.status}`;
-    throw new KubeApiError(res.status, `${req.method} ${req.path}: ${message}`, typeof st === 'object' ? st?.reason : undefined, parsed);
+    const message =
+      typeof st === 'object' && st?.message ? st.message : text.slice(0, 500) || `HTTP ${res.status}`;
+    throw new KubeApiError(
+      res.status,
+      `${req.method} ${req.path}: ${message}`,
+      typeof st === 'object' ? st?.reason : undefined,
+      parsed,
+    );
   }
   return parsed as T;
 }

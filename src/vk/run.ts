@@ -16,10 +16,10 @@ import { invalidInput } from '../errors/index.ts';
 import { interlinkEndpoint, loadVkConfig, type VkConfig } from './config.ts';
 import { createEventRecorder } from './events.ts';
 import { createInterlinkClient, type InterlinkClient } from './interlink-client.ts';
+import { makeKubeClients } from './kube.ts';
 import { createKubeletServer } from './kubelet/server.ts';
 import { createNodeController } from './node/controller.ts';
 import { createPodController } from './pods/controller.ts';
-import { makeKubeClients } from './kube.ts';
 import type { Controller, VkDeps } from './types.ts';
 
 export interface RunVkOptions {
@@ -46,9 +46,17 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
   const interlink = makeInterlinkClient(config, logger);
   const registry = new Registry();
   const clock: Clock = systemClock;
-  const events = createEventRecorder({ core: kube.core, nodeName: config.nodeName, logger: logger.child({ component: 'events' }) });
+  const events = createEventRecorder({
+    core: kube.core,
+    nodeName: config.nodeName,
+    logger: logger.child({ component: 'events' }),
+  });
   logger.info(
-    { apiserver: kube.kubeConfig.getCurrentCluster()?.server, interlink: interlink.describe(), workers: config.workers },
+    {
+      apiserver: kube.kubeConfig.getCurrentCluster()?.server,
+      interlink: interlink.describe(),
+      workers: config.workers,
+    },
     'virtual kubelet starting',
   );
 
@@ -66,18 +74,32 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
   if (opts.signal.aborted) onAbort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
 
+  // Readiness of each part, recorded as it settles (for /readyz).
+  const state = new Map<string, 'starting' | 'ready' | 'failed'>(parts.map(([name]) => [name, 'starting']));
+  for (const [name, c] of parts)
+    c.ready.then(
+      () => state.set(name, 'ready'),
+      () => state.set(name, 'failed'),
+    );
+
   let metricsClose: (() => Promise<void>) | undefined;
   if (config.metricsPort > 0) {
     const { app } = createServer({
       logger: logger.child({ component: 'metrics' }),
       metricsPrefix: 'interlink_vk',
       registry,
-      notReadyReason: async () => {
-        const results = await Promise.all(parts.map(([name, c]) => settledState(c.ready).then((s) => (s === 'ok' ? undefined : `${name} ${s}`))));
-        return results.filter(Boolean).join(', ') || undefined;
-      },
+      notReadyReason: () =>
+        [...state]
+          .filter(([, st]) => st !== 'ready')
+          .map(([name, st]) => `${name} ${st}`)
+          .join(', ') || undefined,
     });
-    const where = await listenOn(app, { kind: 'tcp', protocol: 'http', host: config.metricsAddress, port: config.metricsPort });
+    const where = await listenOn(app, {
+      kind: 'tcp',
+      protocol: 'http',
+      host: config.metricsAddress,
+      port: config.metricsPort,
+    });
     logger.info({ address: where }, 'metrics and health endpoints listening');
     metricsClose = () => app.close();
   }
@@ -108,16 +130,6 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
     logger.info('virtual kubelet stopped');
   }
   if (failure) throw failure;
-}
-
-async function settledState(p: Promise<void>): Promise<'ok' | 'starting' | 'failed'> {
-  const pending = Symbol('pending');
-  try {
-    const r = await Promise.race([p.then(() => 'ok' as const), Promise.resolve(pending)]);
-    return r === pending ? 'starting' : 'ok';
-  } catch {
-    return 'failed';
-  }
 }
 
 export function makeInterlinkClient(config: VkConfig, logger: Logger): InterlinkClient {

@@ -77,7 +77,9 @@ export type KubeletServerDeps = VkDeps;
  * contract above. `markReady` is passed to the body; if the body ends before calling it,
  * `ready` rejects with the body's error (or "stopped before ready").
  */
-export function controllerShell(body: (signal: AbortSignal, markReady: () => void) => Promise<void>): Controller {
+export function controllerShell(
+  body: (signal: AbortSignal, markReady: () => void) => Promise<void>,
+): Controller {
   let error: unknown;
   let resolveReady!: () => void;
   let rejectReady!: (err: unknown) => void;

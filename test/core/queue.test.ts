@@ -4,17 +4,27 @@ import { FakeClock, flushMicrotasks } from '../../src/core/clock.ts';
 import { runWorkers, WorkQueue } from '../../src/core/queue.ts';
 
 const newQueue = (clock = new FakeClock(), extra = {}) =>
-  new WorkQueue<string>({ clock, backoff: new Backoff({ initialMs: 100, maxMs: 1_000 }), retryQps: 1_000, retryBurst: 1_000, ...extra });
+  new WorkQueue<string>({
+    clock,
+    backoff: new Backoff({ initialMs: 100, maxMs: 1_000 }),
+    retryQps: 1_000,
+    retryBurst: 1_000,
+    ...extra,
+  });
 
 describe('Backoff', () => {
   it('doubles from the initial delay up to the cap', () => {
     const b = new Backoff({ initialMs: 100, maxMs: 1_000 });
-    expect([0, 1, 2, 3, 4, 5, 6, 50].map((n) => b.delay(n))).toEqual([0, 100, 200, 400, 800, 1_000, 1_000, 1_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 50].map((n) => b.delay(n))).toEqual([
+      0, 100, 200, 400, 800, 1_000, 1_000, 1_000,
+    ]);
   });
   it('jitter shortens a delay by at most its fraction', () => {
     const b = new Backoff({ initialMs: 1_000, maxMs: 1_000, jitter: 0.5, random: () => 1 });
     expect(b.delay(1)).toBe(500);
-    expect(new Backoff({ initialMs: 1_000, maxMs: 1_000, jitter: 0.5, random: () => 0 }).delay(1)).toBe(1_000);
+    expect(new Backoff({ initialMs: 1_000, maxMs: 1_000, jitter: 0.5, random: () => 0 }).delay(1)).toBe(
+      1_000,
+    );
   });
   it('rejects a nonsensical policy', () => {
     expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(/invalid backoff/);
@@ -104,7 +114,12 @@ describe('WorkQueue', () => {
   it('addRateLimited backs off exponentially per key until forgotten', () => {
     const clock = new FakeClock();
     const q = newQueue(clock);
-    expect([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('b')]).toEqual([100, 200, 400, 100]);
+    expect([
+      q.addRateLimited('a'),
+      q.addRateLimited('a'),
+      q.addRateLimited('a'),
+      q.addRateLimited('b'),
+    ]).toEqual([100, 200, 400, 100]);
     expect(q.failures('a')).toBe(3);
     q.forget('a');
     expect(q.addRateLimited('a')).toBe(100);
@@ -112,7 +127,12 @@ describe('WorkQueue', () => {
 
   it('an overall token bucket limits retries of many keys', async () => {
     const clock = new FakeClock();
-    const q = new WorkQueue<string>({ clock, backoff: new Backoff({ initialMs: 1, maxMs: 1 }), retryQps: 10, retryBurst: 2 });
+    const q = new WorkQueue<string>({
+      clock,
+      backoff: new Backoff({ initialMs: 1, maxMs: 1 }),
+      retryQps: 10,
+      retryBurst: 2,
+    });
     // Burst of 2 passes with only the per-key delay; then one token per 100 ms.
     expect(['a', 'b', 'c', 'd'].map((k) => q.addRateLimited(k))).toEqual([1, 1, 100, 200]);
     await clock.advance(1_000);

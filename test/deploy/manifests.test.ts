@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { loadVkConfig } from '../../src/vk/config.ts';
+import { parseManifests } from './tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
@@ -108,7 +109,7 @@ describe('examples', () => {
   });
 
   it.each(exampleFiles)('%s tolerates the virtual-node taint and selects the virtual node', (file) => {
-    const docs = parseAllDocuments(read(`examples/${file}`)).map((d) => d.toJS() as Obj);
+    const docs = parseManifests(read(`examples/${file}`));
     const specs = docs.flatMap(podSpecs);
     expect(specs.length).toBeGreaterThan(0);
     for (const spec of specs) {
@@ -126,7 +127,7 @@ describe('examples', () => {
   it('batch examples (Job, Slurm, GPU) tolerate node.kubernetes.io/unreachable and not-ready and say why', () => {
     for (const file of ['job.yaml', 'slurm-flags.yaml', 'gpu.yaml']) {
       const text = read(`examples/${file}`);
-      const spec = parseAllDocuments(text).map((d) => d.toJS() as Obj).flatMap(podSpecs)[0]!;
+      const spec = parseManifests(text).flatMap(podSpecs)[0]!;
       for (const key of ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready']) {
         const t = (spec.tolerations as Obj[]).find((x) => x.key === key);
         expect(t, `${file}: ${key}`).toMatchObject({ operator: 'Exists', effect: 'NoExecute' });

@@ -81,8 +81,9 @@ export async function renderChart(values: Manifest, opts: { namespace?: string; 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
 export type Manifest = Record<string, any>;
 
+/** Kubernetes reads YAML 1.1 (`0644` is octal, `yes` is true): parse it the same way. */
 export function parseManifests(text: string): Manifest[] {
-  return parseAllDocuments(text)
+  return parseAllDocuments(text, { version: '1.1' })
     .map((d) => d.toJS() as Manifest | null)
     .filter((d): d is Manifest => d !== null && typeof d === 'object');
 }

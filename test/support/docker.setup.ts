@@ -1,14 +1,17 @@
 /**
- * Vitest globalSetup for suites that need a real dockerd (`*.docker.test.ts`, and the Slurm
- * suites' docker runtime): installs Debian's docker.io when missing, starts (or reuses) the
- * dockerd of scripts/docker/start-dockerd.sh, builds the busybox test image, and provides
- * `dockerHost`, `dockerCli` and `testImage`.
+ * Vitest globalSetup for suites that need a real dockerd (`*.docker.test.ts`, the Slurm
+ * suites' docker runtime, e2e): installs Debian's docker.io when missing, starts (or
+ * reuses) the dockerd of scripts/docker/start-dockerd.sh, builds the busybox test image,
+ * and provides `dockerHost`, `dockerCli` and `testImage`.
  *
- * Teardown stops dockerd only when this setup started it; a dockerd that was already
- * running (a developer's, or one another project's setup started in this run) is left alone.
+ * Several test runs (projects of one run, or runs in parallel on one machine) share that
+ * dockerd. Each holds a lease (`<dir>/leases/<pid>`) while it runs; the last run to finish
+ * stops dockerd, and only if a test run started it (`<dir>/started-by-tests`): a dockerd
+ * that was already running before any test run is left alone. Lease changes and
+ * start/stop happen under a lock directory, so one run never stops the daemon under another.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
@@ -51,36 +54,84 @@ function cacheDir(): string {
   return process.env.DOCKERD_DIR || join(root, 'dockerd');
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A lock directory shared by concurrent test runs; a lock whose owner died is taken over. */
+async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, 'setup.lock');
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      if ((owner > 0 && !alive(owner)) || (!owner && age > 10_000))
+        await rm(lock, { recursive: true, force: true });
+      else await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** Other live runs holding a lease; leases of dead processes are removed. */
+async function otherLeases(leases: string): Promise<number[]> {
+  const pids = (await readdir(leases).catch(() => [] as string[]))
+    .map(Number)
+    .filter((p) => p > 0 && p !== process.pid);
+  const live: number[] = [];
+  for (const pid of pids) {
+    if (alive(pid)) live.push(pid);
+    else await rm(join(leases, String(pid)), { force: true });
+  }
+  return live;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await script('install.sh');
   const dir = cacheDir();
-  const expectedHost = `unix://${join(dir, 'docker.sock')}`;
-  const wasRunning = await answers(expectedHost);
-  const host = await script('start-dockerd.sh');
-  const image = await script('make-test-image.sh', { DOCKER_HOST: host });
+  const leases = join(dir, 'leases');
+  const marker = join(dir, 'started-by-tests');
+  await mkdir(leases, { recursive: true });
+  const { host, image } = await withLock(dir, async () => {
+    await writeFile(join(leases, String(process.pid)), '');
+    const wasRunning = await answers(`unix://${join(dir, 'docker.sock')}`);
+    const h = await script('start-dockerd.sh');
+    if (!wasRunning) await writeFile(marker, String(process.pid));
+    return { host: h, image: await script('make-test-image.sh', { DOCKER_HOST: h }) };
+  });
   project.provide('dockerHost', host);
   project.provide('dockerCli', DOCKER_CLI);
   project.provide('testImage', image);
-  return async () => {
-    if (wasRunning) return;
-    await stopDockerd(join(dir, 'dockerd.pid'));
-  };
+  return () =>
+    withLock(dir, async () => {
+      await rm(join(leases, String(process.pid)), { force: true });
+      if ((await otherLeases(leases)).length > 0) return;
+      if (!(await stat(marker).catch(() => undefined))) return;
+      await stopDockerd(join(dir, 'dockerd.pid'));
+      await rm(marker, { force: true });
+    });
 }
 
 /** SIGTERM, then wait (dockerd stops its containers first); SIGKILL after 30 s. */
 async function stopDockerd(pidFile: string): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
   process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 300 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive()) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
 }

@@ -16,14 +16,19 @@ const run = promisify(execFile);
 const scripts = join(import.meta.dirname, '..', '..', 'scripts', 'slurm');
 
 function slurmDir(): string {
-  const root = process.env.INTERLINK_CACHE || join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'interlink');
+  const root =
+    process.env.INTERLINK_CACHE ||
+    join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'interlink');
   return process.env.SLURM_DIR || join(root, 'slurm');
 }
 
 async function answers(conf: string): Promise<boolean> {
   try {
     await run('scontrol', ['ping'], { env: { ...process.env, SLURM_CONF: conf }, timeout: 10_000 });
-    const { stdout } = await run('sinfo', ['--noheader', '--format=%T'], { env: { ...process.env, SLURM_CONF: conf }, timeout: 10_000 });
+    const { stdout } = await run('sinfo', ['--noheader', '--format=%T'], {
+      env: { ...process.env, SLURM_CONF: conf },
+      timeout: 10_000,
+    });
     return /idle|mixed|allocated|completing/.test(stdout);
   } catch {
     return false;
@@ -32,7 +37,11 @@ async function answers(conf: string): Promise<boolean> {
 
 async function script(name: string): Promise<string> {
   try {
-    const { stdout } = await run('bash', [join(scripts, name)], { env: process.env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 });
+    const { stdout } = await run('bash', [join(scripts, name)], {
+      env: process.env,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 15 * 60_000,
+    });
     return stdout.trim().split('\n').at(-1) ?? '';
   } catch (err) {
     const e = err as { stderr?: string; message: string };

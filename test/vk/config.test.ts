@@ -74,31 +74,66 @@ describe('loadVkConfig', () => {
     expect(c.kubernetesServicePort).toBe(6443);
     expect(c.podIp).toBe('10.10.0.5');
     expect(c.http).toEqual({ insecure: true, caCert: '/etc/ca.pem' });
-    expect(c.kubeletHttp).toMatchObject({ insecure: false, certFile: '/etc/kubelet.crt', keyFile: '/etc/kubelet.key', port: 10250 });
-    expect(c.resources).toEqual({ cpu: '64', memory: '256Gi', pods: '500', accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'a100', available: 4 }] });
+    expect(c.kubeletHttp).toMatchObject({
+      insecure: false,
+      certFile: '/etc/kubelet.crt',
+      keyFile: '/etc/kubelet.key',
+      port: 10250,
+    });
+    expect(c.resources).toEqual({
+      cpu: '64',
+      memory: '256Gi',
+      pods: '500',
+      accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'a100', available: 4 }],
+    });
     expect(c.nodeLabels).toEqual({ site: 'cnaf', queue: 'gpu=long' });
     expect(c.nodeTaints).toEqual([{ key: 'site', value: 'cnaf', effect: 'NoSchedule' }]);
-    expect(interlinkEndpoint(c)).toEqual({ kind: 'tcp', protocol: 'https', host: 'interlink.example.org', port: 3443 });
+    expect(interlinkEndpoint(c)).toEqual({
+      kind: 'tcp',
+      protocol: 'https',
+      host: 'interlink.example.org',
+      port: 3443,
+    });
   });
 
   it('env over file, flags over env; VKCONFIGPATH names the file', () => {
     const f = file('mid.yaml', 'nodeName: from-file\ninterlinkUrl: http://file-host\nworkers: 3\n');
-    const env = { VKCONFIGPATH: f, NODENAME: 'from-env', INTERLINKURL: 'unix:///run/il.sock', INTERLINKPORT: '9', POD_IP: '10.9.9.9' };
+    const env = {
+      VKCONFIGPATH: f,
+      NODENAME: 'from-env',
+      INTERLINKURL: 'unix:///run/il.sock',
+      INTERLINKPORT: '9',
+      POD_IP: '10.9.9.9',
+    };
     const c = loadVkConfig({ env });
     expect(c.nodeName).toBe('from-env');
     expect(c.workers).toBe(3);
     expect(c.podIp).toBe('10.9.9.9');
     expect(interlinkEndpoint(c)).toEqual({ kind: 'unix', path: '/run/il.sock' });
-    expect(loadVkConfig({ env, flags: { nodeName: 'from-flag', kubeconfig: '/k' } })).toMatchObject({ nodeName: 'from-flag', kubeconfig: '/k' });
+    expect(loadVkConfig({ env, flags: { nodeName: 'from-flag', kubeconfig: '/k' } })).toMatchObject({
+      nodeName: 'from-flag',
+      kubeconfig: '/k',
+    });
   });
 
   it('a port in the URL wins over the default 3000', () => {
-    expect(interlinkEndpoint({ interlinkUrl: 'http://h:4321', interlinkPort: undefined })).toMatchObject({ port: 4321 });
-    expect(interlinkEndpoint({ interlinkUrl: 'h:4321', interlinkPort: undefined })).toMatchObject({ host: 'h', port: 4321 });
+    expect(interlinkEndpoint({ interlinkUrl: 'http://h:4321', interlinkPort: undefined })).toMatchObject({
+      port: 4321,
+    });
+    expect(interlinkEndpoint({ interlinkUrl: 'h:4321', interlinkPort: undefined })).toMatchObject({
+      host: 'h',
+      port: 4321,
+    });
   });
 
   it('nodeLabels as a mapping; camelCase keys of our own', () => {
-    const c = loadVkConfig({ file: file('new.yaml', 'nodeLabels: {a: b, n: 1}\nmissingResourceTimeoutMs: 500\nkubeletHttp: {csr: "true", selfApprove: yes}\n'), env: {} });
+    const c = loadVkConfig({
+      file: file(
+        'new.yaml',
+        'nodeLabels: {a: b, n: 1}\nmissingResourceTimeoutMs: 500\nkubeletHttp: {csr: "true", selfApprove: yes}\n',
+      ),
+      env: {},
+    });
     expect(c.nodeLabels).toEqual({ a: 'b', n: '1' });
     expect(c.missingResourceTimeoutMs).toBe(500);
     expect(c.kubeletHttp).toMatchObject({ csr: true, selfApprove: true });

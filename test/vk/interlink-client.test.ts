@@ -19,7 +19,10 @@ const dir = mkdtempSync(join(tmpdir(), 'vk-ilc-'));
 const socket = join(dir, 'api.sock');
 const tokenFile = join(dir, 'token');
 const seen: Seen[] = [];
-let pingAnswer: { type: string; body: string; status?: number } = { type: 'application/json', body: '{"status":"ok","resources":{"cpu":"4"}}' };
+let pingAnswer: { type: string; body: string; status?: number } = {
+  type: 'application/json',
+  body: '{"status":"ok","resources":{"cpu":"4"}}',
+};
 let server: Server;
 
 const pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u-1' }, spec: { containers: [{ name: 'c' }] } };
@@ -28,13 +31,28 @@ beforeAll(async () => {
   server = createServer(async (req: IncomingMessage, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
-    seen.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, session: req.headers['interlink-http-session'] as string, body });
+    seen.push({
+      method: req.method!,
+      url: req.url!,
+      auth: req.headers.authorization,
+      session: req.headers['interlink-http-session'] as string,
+      body,
+    });
     const json = (v: unknown) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(v));
     };
     if (req.url === '/create') return json({ PodUID: 'u-1', PodJID: 'job-9' });
-    if (req.url === '/status') return json(JSON.parse(body).map((p: typeof pod) => ({ name: p.metadata.name, namespace: 'ns', UID: p.metadata.uid, JID: 'j', containers: [] })));
+    if (req.url === '/status')
+      return json(
+        JSON.parse(body).map((p: typeof pod) => ({
+          name: p.metadata.name,
+          namespace: 'ns',
+          UID: p.metadata.uid,
+          JID: 'j',
+          containers: [],
+        })),
+      );
     if (req.url === '/delete') {
       res.statusCode = 503;
       res.setHeader('content-type', 'application/json');
@@ -63,7 +81,12 @@ describe('InterlinkClient over a unix socket', () => {
 
   it('create: POST /create with the request; token and session header sent', async () => {
     writeFileSync(tokenFile, 'tok-A\n');
-    const answer = await client.create({ pod, configmaps: [], secrets: [], projectedvolumesmaps: [] } as never);
+    const answer = await client.create({
+      pod,
+      configmaps: [],
+      secrets: [],
+      projectedvolumesmaps: [],
+    } as never);
     expect(answer).toMatchObject({ PodUID: 'u-1', PodJID: 'job-9' });
     const s = seen.at(-1)!;
     expect(s).toMatchObject({ method: 'POST', url: '/create', auth: 'Bearer tok-A' });
@@ -79,7 +102,10 @@ describe('InterlinkClient over a unix socket', () => {
 
   it('status: ONE GET /status with all pods in the body', async () => {
     const before = seen.length;
-    const pods = [1, 2, 3].map((i) => ({ ...pod, metadata: { ...pod.metadata, name: `p${i}`, uid: `u-${i}` } }));
+    const pods = [1, 2, 3].map((i) => ({
+      ...pod,
+      metadata: { ...pod.metadata, name: `p${i}`, uid: `u-${i}` },
+    }));
     const answer = await client.status(pods as never);
     expect(answer.map((a) => a.UID)).toEqual(['u-1', 'u-2', 'u-3']);
     expect(seen.length - before).toBe(1);
@@ -105,7 +131,10 @@ describe('InterlinkClient over a unix socket', () => {
   });
 
   it('logs: a stream of the body', async () => {
-    const stream = await client.logs({ Namespace: 'ns', PodUID: 'u-1', PodName: 'p', ContainerName: 'c', Opts: { Follow: true } }, new AbortController().signal);
+    const stream = await client.logs(
+      { Namespace: 'ns', PodUID: 'u-1', PodName: 'p', ContainerName: 'c', Opts: { Follow: true } },
+      new AbortController().signal,
+    );
     let text = '';
     for await (const chunk of stream) text += chunk;
     expect(text).toBe('line 1\nline 2\n');
@@ -113,7 +142,10 @@ describe('InterlinkClient over a unix socket', () => {
   });
 
   it('an unreadable token file fails the call as UNAVAILABLE, naming the file', async () => {
-    const c = createInterlinkClient({ endpoint: { kind: 'unix', path: socket }, tokenFile: join(dir, 'absent') });
+    const c = createInterlinkClient({
+      endpoint: { kind: 'unix', path: socket },
+      tokenFile: join(dir, 'absent'),
+    });
     const err = await c.status([]).catch((e) => e);
     expect(codeOf(err)).toBe('UNAVAILABLE');
     expect(err.message).toMatch(/absent/);

@@ -26,10 +26,13 @@ import { type ApiUnderTest, startApi, TOKEN, tempDir, writeTokenFile } from '../
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-export const kubectl = (args: string[], input?: string) => runKubectl(inject('k8sBinDir'), inject('kubeconfig'), args, { input });
+export const kubectl = (args: string[], input?: string) =>
+  runKubectl(inject('k8sBinDir'), inject('kubeconfig'), args, { input });
 
 export function testLogger(name = 'vk'): Logger {
-  return process.env.VK_TEST_LOG ? createLogger({ level: process.env.VK_TEST_LOG, pretty: false, name }) : silentLogger();
+  return process.env.VK_TEST_LOG
+    ? createLogger({ level: process.env.VK_TEST_LOG, pretty: false, name })
+    : silentLogger();
 }
 
 export async function freePort(): Promise<number> {
@@ -41,7 +44,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Poll until `fn` gives a truthy value; rethrows the last error on timeout. For eventual states, never timing. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false | null>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -51,7 +58,8 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -94,7 +102,9 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
   const pluginSocket = join(t.dir, 'plugin.sock');
   const apiSocket = join(t.dir, 'api.sock');
 
-  const mock = createMockPlugin({ defaults: { ...DEFAULT_BEHAVIOUR, startDelayMs: 500, logIntervalMs: 200, ...opts.mock } });
+  const mock = createMockPlugin({
+    defaults: { ...DEFAULT_BEHAVIOUR, startDelayMs: 500, logIntervalMs: 200, ...opts.mock },
+  });
   const received: RetrievedPodData[] = [];
   const recording = Object.assign(Object.create(null), mock, {
     create: (data: RetrievedPodData, ctx: Parameters<MockPlugin['create']>[1]) => {
@@ -108,7 +118,12 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
   const tokens = await writeTokenFile(t.dir);
   const vkToken = join(t.dir, 'vk-token');
   await writeFile(vkToken, `${TOKEN}\n`);
-  const api: ApiUnderTest = await startApi({ listen: { socket: apiSocket }, pluginSocket, logger, overrides: { 'auth.tokenFile': tokens } });
+  const api: ApiUnderTest = await startApi({
+    listen: { socket: apiSocket },
+    pluginSocket,
+    logger,
+    overrides: { 'auth.tokenFile': tokens },
+  });
 
   const config = {
     nodeName: opts.nodeName,
@@ -131,7 +146,9 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
   const kube = makeKubeClients(inject('kubeconfig'));
   const core = kube.core;
   await kubectl(['create', 'namespace', opts.namespace]).catch(() => undefined);
-  await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: opts.namespace }));
+  await eventually('the default ServiceAccount', () =>
+    core.readNamespacedServiceAccount({ name: 'default', namespace: opts.namespace }),
+  );
 
   let inProcess: { stop: AbortController; done: Promise<unknown> } | undefined;
   let child: { proc: ChildProcess; exited: Promise<void> } | undefined;
@@ -159,7 +176,13 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
         const isReady = new Promise<void>((r) => {
           ready = r;
         });
-        const done = runVirtualKubelet({ configFile, logger, signal: stop.signal, env: {}, onReady: ready }).catch((err) => err);
+        const done = runVirtualKubelet({
+          configFile,
+          logger,
+          signal: stop.signal,
+          env: {},
+          onReady: ready,
+        }).catch((err) => err);
         inProcess = { stop, done };
         const first = await Promise.race([isReady.then(() => undefined), done]);
         if (first instanceof Error) throw first;
@@ -196,14 +219,20 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
       return {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name, namespace: opts.namespace, annotations: { 'mock.interlink.io/start-delay': '300ms', ...annotations } },
+        metadata: {
+          name,
+          namespace: opts.namespace,
+          annotations: { 'mock.interlink.io/start-delay': '300ms', ...annotations },
+        },
         spec: {
           restartPolicy: 'Never',
           nodeSelector: { 'kubernetes.io/hostname': opts.nodeName },
-          tolerations: [{ key: 'virtual-node.interlink/no-schedule', operator: 'Exists', effect: 'NoSchedule' }],
+          tolerations: [
+            { key: 'virtual-node.interlink/no-schedule', operator: 'Exists', effect: 'NoSchedule' },
+          ],
           ...spec,
         },
-      } as V1Pod;
+      } as unknown as V1Pod;
     },
     async getPod(name) {
       try {
@@ -214,15 +243,23 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
       }
     },
     waitPhase(name, phase, timeoutMs = 60_000) {
-      return eventually(`pod ${name} ${phase}`, async () => {
-        const p = await stack.getPod(name);
-        if (p?.status?.phase === phase) return p;
-        if (p?.status?.phase === 'Failed' && phase !== 'Failed') throw new Error(`pod ${name} Failed: ${p.status.reason} ${p.status.message}`);
-        return undefined;
-      }, timeoutMs);
+      return eventually(
+        `pod ${name} ${phase}`,
+        async () => {
+          const p = await stack.getPod(name);
+          if (p?.status?.phase === phase) return p;
+          if (p?.status?.phase === 'Failed' && phase !== 'Failed')
+            throw new Error(`pod ${name} Failed: ${p.status.reason} ${p.status.message}`);
+          return undefined;
+        },
+        timeoutMs,
+      );
     },
     async events(name) {
-      const list = await core.listNamespacedEvent({ namespace: opts.namespace, fieldSelector: `involvedObject.name=${name}` });
+      const list = await core.listNamespacedEvent({
+        namespace: opts.namespace,
+        fieldSelector: `involvedObject.name=${name}`,
+      });
       return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count }));
     },
     async close() {
@@ -240,7 +277,9 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
 
 /** The env a container received in a create, as a name → value map. */
 export function receivedEnv(data: RetrievedPodData | undefined, container = 'main'): Record<string, string> {
-  const spec = data?.pod.spec as { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } | undefined;
+  const spec = data?.pod.spec as
+    | { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> }
+    | undefined;
   const c = spec?.containers.find((x) => x.name === container);
   return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? '']));
 }

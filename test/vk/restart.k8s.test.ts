@@ -11,7 +11,12 @@ let s: PodStack;
 const N = 100;
 
 beforeAll(async () => {
-  s = await startPodStack({ nodeName: 'vk-restart', namespace: 'vk-restart', childProcess: true, config: { workers: 8 } });
+  s = await startPodStack({
+    nodeName: 'vk-restart',
+    namespace: 'vk-restart',
+    childProcess: true,
+    config: { workers: 8 },
+  });
 }, 180_000);
 afterAll(async () => {
   await s?.close();
@@ -29,13 +34,20 @@ it('survives kill -9 during a burst of 100 pods without losing or resubmitting a
         body: s.podManifest(
           name,
           { containers: [{ name: 'main', image: 'busybox:1.36' }] },
-          { 'mock.interlink.io/run-time': `${2 + (i % 5)}s`, 'mock.interlink.io/exit-code': fail ? '1' : '0' },
+          {
+            'mock.interlink.io/run-time': `${2 + (i % 5)}s`,
+            'mock.interlink.io/exit-code': fail ? '1' : '0',
+          },
         ),
       });
     }
   })();
   // Kill while pods are being submitted: some have job ids, some are in flight, some not yet seen.
-  await eventually('a third of the pods submitted', async () => Object.keys(s.mock.calls().create).length >= N / 3, 90_000);
+  await eventually(
+    'a third of the pods submitted',
+    async () => Object.keys(s.mock.calls().create).length >= N / 3,
+    90_000,
+  );
   await s.killVk();
   const atKill = Object.keys(s.mock.calls().create).length;
   expect(atKill).toBeLessThan(N);
@@ -46,12 +58,16 @@ it('survives kill -9 during a burst of 100 pods without losing or resubmitting a
     'every pod terminal',
     async () => {
       const list = await s.core.listNamespacedPod({ namespace: s.namespace });
-      const terminal = list.items.filter((p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+      const terminal = list.items.filter(
+        (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
+      );
       return terminal.length === N ? list.items : undefined;
     },
     180_000,
   );
-  const wrong = pods.filter((p) => p.status?.phase !== expected.get(p.metadata!.name!)).map((p) => `${p.metadata?.name}: ${p.status?.phase} ${p.status?.reason ?? ''}`);
+  const wrong = pods
+    .filter((p) => p.status?.phase !== expected.get(p.metadata!.name!))
+    .map((p) => `${p.metadata?.name}: ${p.status?.phase} ${p.status?.reason ?? ''}`);
   expect(wrong).toEqual([]);
   const creates = s.mock.calls().create;
   const uids = pods.map((p) => p.metadata!.uid!);
@@ -63,7 +79,11 @@ it('re-adopts a pod the backend got just before the VK died (no job-id annotatio
   await s.stopVk();
   await s.core.createNamespacedPod({
     namespace: s.namespace,
-    body: s.podManifest('orphan', { containers: [{ name: 'main', image: 'busybox:1.36' }] }, { 'mock.interlink.io/run-time': 'forever' }),
+    body: s.podManifest(
+      'orphan',
+      { containers: [{ name: 'main', image: 'busybox:1.36' }] },
+      { 'mock.interlink.io/run-time': 'forever' },
+    ),
   });
   const bound = await eventually('pod bound', async () => {
     const p = await s.getPod('orphan');

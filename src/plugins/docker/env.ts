@@ -256,7 +256,7 @@ function valueFrom(
  * `--entrypoint` value (undefined = the image's) and the words after the image.
  */
 export function commandLine(
-  c: Pick<ContainerSpec, 'command' | 'args'>,
+  c: { command?: string[] | undefined; args?: string[] | undefined },
   env: EnvList,
   expandVariables: boolean,
 ): { entrypoint: string | undefined; args: string[] } {

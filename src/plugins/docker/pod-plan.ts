@@ -157,7 +157,11 @@ export function planPod(input: PodPlanInput): PodPlan {
     envOf: (name) => envs.get(name) ?? [],
   });
   const annotation = `pod.metadata.annotations[${o.flagsAnnotation}]`;
-  const flags = parseFlagsAnnotation(pod.metadata.annotations?.[o.flagsAnnotation], normalizeAllowed(o.allowedFlags), annotation);
+  const flags = parseFlagsAnnotation(
+    pod.metadata.annotations?.[o.flagsAnnotation],
+    normalizeAllowed(o.allowedFlags),
+    annotation,
+  );
   // /dev/shm belongs to the IPC namespace, which the infra container owns: a container that
   // joins it ignores its own --shm-size, so that flag goes to the infra container.
   const isShm = (f: string) => f.startsWith('--shm-size=');

@@ -22,7 +22,12 @@ export const RUNTIMES = ['apptainer', 'singularity', 'enroot', 'docker', 'podman
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /** interLink 0.6 flavor keys (CPUDefault, MemoryDefault, SlurmFlags) → ours. */
-const FLAVOR_KEYS: Record<string, string> = { cpudefault: 'cpu', memorydefault: 'memory', slurmflags: 'flags', gpus: 'gpu' };
+const FLAVOR_KEYS: Record<string, string> = {
+  cpudefault: 'cpu',
+  memorydefault: 'memory',
+  slurmflags: 'flags',
+  gpus: 'gpu',
+};
 
 /**
  * A named set of site defaults. Selected by the pod annotation `slurm-job.vk.io/flavor`,

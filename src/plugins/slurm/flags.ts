@@ -70,16 +70,20 @@ export function splitWords(input: string, what = 'annotation'): string[] {
 /** One sbatch option with the words that belong to it (`--time=10`, or `-t` `10`). */
 export type FlagGroup = readonly string[];
 
+/** Whether an option word already carries its value (`--time=5`, `-t5`). */
+const hasValue = (w: string) => (w.startsWith('--') ? w.includes('=') : w.length > 2);
+
 /**
- * Group words into options: a word starting with `-` opens a group, following words that do
- * not are its values. A leading value with no option before it is refused: these are flags,
- * never commands.
+ * Group words into options: a word starting with `-` opens a group; the next word, when the
+ * option has no value yet, is its value (sbatch options take at most one). Any other word is
+ * refused: these are flags, never commands.
  */
 export function groupFlags(words: readonly string[], what = 'flags'): FlagGroup[] {
   const groups: string[][] = [];
   for (const w of words) {
+    const last = groups.at(-1);
     if (w.startsWith('-') && w.length > 1) groups.push([w]);
-    else if (groups.length > 0) groups.at(-1)!.push(w);
+    else if (last && last.length === 1 && !hasValue(last[0]!)) last.push(w);
     else throw invalidInput(`${what}: "${w}" is not an sbatch option (options start with "-")`, what);
   }
   return groups;
@@ -156,7 +160,10 @@ export function checkFlags(groups: readonly FlagGroup[], reserved: readonly stri
   for (const g of groups) {
     const key = flagKey(g);
     if (reserved.includes(key)) {
-      throw invalidInput(`${source}: ${key} is set by the interlink slurm plugin and cannot be overridden`, source);
+      throw invalidInput(
+        `${source}: ${key} is set by the interlink slurm plugin and cannot be overridden`,
+        source,
+      );
     }
   }
 }
@@ -178,7 +185,8 @@ const SBATCH_PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 /** One word as sbatch reads it in a `#SBATCH` line. */
 export function sbatchWord(word: string, what = 'flag'): string {
-  if (/[\r\n\0]/.test(word)) throw invalidInput(`${what}: line breaks and NUL are not allowed in sbatch flags`, what);
+  if (/[\r\n\0]/.test(word))
+    throw invalidInput(`${what}: line breaks and NUL are not allowed in sbatch flags`, what);
   if (word !== '' && SBATCH_PLAIN.test(word)) return word;
   return `"${word.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }

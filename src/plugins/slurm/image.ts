@@ -35,7 +35,12 @@ export function enrootReference(image: string): string {
   return isRegistry ? `${first}#${image.slice(slash + 1)}` : image;
 }
 
-export function resolveImage(image: string, runtime: RuntimeName, prefix: string, imageRoot: string | undefined): string {
+export function resolveImage(
+  image: string,
+  runtime: RuntimeName,
+  prefix: string,
+  imageRoot: string | undefined,
+): string {
   switch (runtime) {
     case 'apptainer':
     case 'singularity':

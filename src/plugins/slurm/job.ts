@@ -13,7 +13,13 @@ import type { ConfigMap, Secret } from '../../wire/k8s.ts';
 import { commandLine, type EnvList, resolveEnv } from '../docker/env.ts';
 import type { PodRef } from '../docker/names.ts';
 import { type ContainerSpec, type PodSpecView, podSpecOf } from '../docker/spec.ts';
-import { type DirToMake, type FileToWrite, type HostPathCheck, type Mount, planVolumes } from '../docker/volumes.ts';
+import {
+  type DirToMake,
+  type FileToWrite,
+  type HostPathCheck,
+  type Mount,
+  planVolumes,
+} from '../docker/volumes.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
 import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';
@@ -85,7 +91,10 @@ export const jobDirOf = (dataRoot: string, ns: string, uid: string) => posix.joi
 
 const MOUNT_PATH = /^\/[^\s:,$\0]*$/;
 
-function collect<T extends { metadata: { name: string } }>(data: RetrievedPodData, pick: (c: NonNullable<RetrievedPodData['container']>[number]) => T[] | null | undefined): Map<string, T> {
+function collect<T extends { metadata: { name: string } }>(
+  data: RetrievedPodData,
+  pick: (c: NonNullable<RetrievedPodData['container']>[number]) => T[] | null | undefined,
+): Map<string, T> {
   const out = new Map<string, T>();
   for (const c of data.container ?? []) for (const o of pick(c) ?? []) out.set(o.metadata.name, o);
   return out;
@@ -94,7 +103,12 @@ function collect<T extends { metadata: { name: string } }>(data: RetrievedPodDat
 /** The spec with memory-backed emptyDirs made plain directories (a job has no tmpfs volumes). */
 function withPlainEmptyDirs(spec: PodSpecView): PodSpecView {
   if (!(spec.volumes ?? []).some((v) => v.emptyDir?.medium)) return spec;
-  return { ...spec, volumes: (spec.volumes ?? []).map((v) => (v.emptyDir?.medium ? { ...v, emptyDir: { ...v.emptyDir, medium: undefined } } : v)) };
+  return {
+    ...spec,
+    volumes: (spec.volumes ?? []).map((v) =>
+      v.emptyDir?.medium ? { ...v, emptyDir: { ...v.emptyDir, medium: undefined } } : v,
+    ),
+  };
 }
 
 export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
@@ -120,8 +134,13 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
   checkFlags(fromAnnotation, cfg.reservedFlags, `annotation ${ANNOTATION.flags}`);
   let fromPod = resourceFlags(resources);
   // A flavor or the user already chose GPUs (type, count): keep their choice.
-  if (asksGpus([...fromFlavor, ...fromAnnotation])) fromPod = fromPod.filter((g) => !g[0]!.startsWith('--gres=gpu'));
-  const own: FlagGroup[] = [[`--job-name=${jobNameOf(ref.uid)}`], [`--output=${jobDir}/slurm.out`], [`--chdir=${jobDir}`]];
+  if (asksGpus([...fromFlavor, ...fromAnnotation]))
+    fromPod = fromPod.filter((g) => !g[0]!.startsWith('--gres=gpu'));
+  const own: FlagGroup[] = [
+    [`--job-name=${jobNameOf(ref.uid)}`],
+    [`--output=${jobDir}/slurm.out`],
+    [`--chdir=${jobDir}`],
+  ];
   const user = runAsFlags(spec, cfg);
   const sbatch = [...own, ...mergeFlags(fromFlavor, fromAnnotation, fromPod), ...user];
 
@@ -130,23 +149,51 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
   const annOptions = words(ANNOTATION.singularityOptions);
   const annMounts = mountWords(words(ANNOTATION.singularityMounts));
   if (!apptainerLike && (annOptions.length > 0 || annMounts.length > 0)) {
-    warnings.push(`runtime ${runtime}: annotations ${ANNOTATION.singularityOptions}/${ANNOTATION.singularityMounts} ignored`);
+    warnings.push(
+      `runtime ${runtime}: annotations ${ANNOTATION.singularityOptions}/${ANNOTATION.singularityMounts} ignored`,
+    );
   }
-  const baseOptions = apptainerLike ? cfg.apptainerOptions : runtime === 'enroot' ? cfg.enrootOptions : runtime === 'none' ? [] : cfg.dockerOptions;
+  const baseOptions = apptainerLike
+    ? cfg.apptainerOptions
+    : runtime === 'enroot'
+      ? cfg.enrootOptions
+      : runtime === 'none'
+        ? []
+        : cfg.dockerOptions;
   const gpuVendors = Object.keys(resources.gpus).map((g) => g.split('.')[0]!);
 
   const preExec = ann[ANNOTATION.preExec];
   if (preExec !== undefined && !cfg.allowPreExec) {
-    throw invalidInput(`annotation ${ANNOTATION.preExec}: this site does not allow pre-exec commands`, ANNOTATION.preExec);
+    throw invalidInput(
+      `annotation ${ANNOTATION.preExec}: this site does not allow pre-exec commands`,
+      ANNOTATION.preExec,
+    );
   }
   const mpiRaw = ann[ANNOTATION.mpiFlags];
-  const mpi = mpiRaw === undefined ? undefined : { path: cfg.mpiexecPath, flags: mpiRaw.trim() === 'true' ? [] : splitWords(mpiRaw, ANNOTATION.mpiFlags) };
+  const mpi =
+    mpiRaw === undefined
+      ? undefined
+      : {
+          path: cfg.mpiexecPath,
+          flags: mpiRaw.trim() === 'true' ? [] : splitWords(mpiRaw, ANNOTATION.mpiFlags),
+        };
 
   // Environment and volumes.
-  const sources = { configMaps: collect<ConfigMap>(data, (c) => c.configMaps), secrets: collect<Secret>(data, (c) => c.secrets) };
+  const sources = {
+    configMaps: collect<ConfigMap>(data, (c) => c.configMaps),
+    secrets: collect<Secret>(data, (c) => c.secrets),
+  };
   const all: Array<[ContainerSpec, ContainerKind, string]> = [
-    ...(spec.initContainers ?? []).map((c): [ContainerSpec, ContainerKind, string] => [c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', `pod.spec.initContainers[${c.name}]`]),
-    ...spec.containers.map((c): [ContainerSpec, ContainerKind, string] => [c, 'app', `pod.spec.containers[${c.name}]`]),
+    ...(spec.initContainers ?? []).map((c): [ContainerSpec, ContainerKind, string] => [
+      c,
+      c.restartPolicy === 'Always' ? 'sidecar' : 'init',
+      `pod.spec.initContainers[${c.name}]`,
+    ]),
+    ...spec.containers.map((c): [ContainerSpec, ContainerKind, string] => [
+      c,
+      'app',
+      `pod.spec.containers[${c.name}]`,
+    ]),
   ];
   const envs = new Map<string, EnvList>();
   for (const [c, , field] of all) {
@@ -163,7 +210,9 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
   });
   warnings.push(...plan.warnings);
   if (runtime === 'none' && [...plan.mounts.values()].some((m) => m.length > 0)) {
-    warnings.push('runtime none: volumeMounts cannot be applied to plain processes; volumes are in the job directory under volumes/ and empty/');
+    warnings.push(
+      'runtime none: volumeMounts cannot be applied to plain processes; volumes are in the job directory under volumes/ and empty/',
+    );
   }
 
   const files = [...plan.files];
@@ -174,12 +223,23 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     checkImage(c.image, `${field}.image`);
     const { entrypoint, args } = commandLine(c, env, cfg.expandVariables);
     if (runtime === 'none' && entrypoint === undefined && args.length === 0) {
-      throw invalidInput(`${field}.command: runtime none runs a process on the node and needs a command`, `${field}.command`);
+      throw invalidInput(
+        `${field}.command: runtime none runs a process on the node and needs a command`,
+        `${field}.command`,
+      );
     }
     const mounts = plan.mounts.get(c.name) ?? [];
     for (const m of mounts) {
-      if (!MOUNT_PATH.test(m.target)) throw invalidInput(`${field}.volumeMounts: mountPath "${m.target}" may not contain blanks, ":", "," or "$"`, `${field}.volumeMounts`);
-      if (!MOUNT_PATH.test(m.source)) throw invalidInput(`${field}.volumeMounts: source path "${m.source}" may not contain blanks, ":", "," or "$"`, `${field}.volumeMounts`);
+      if (!MOUNT_PATH.test(m.target))
+        throw invalidInput(
+          `${field}.volumeMounts: mountPath "${m.target}" may not contain blanks, ":", "," or "$"`,
+          `${field}.volumeMounts`,
+        );
+      if (!MOUNT_PATH.test(m.source))
+        throw invalidInput(
+          `${field}.volumeMounts: source path "${m.source}" may not contain blanks, ":", "," or "$"`,
+          `${field}.volumeMounts`,
+        );
     }
     let envFile: string | undefined;
     if (apptainerLike) {
@@ -188,7 +248,10 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
       files.push({ path: envFile, data: Buffer.from(text, 'utf8'), mode: 0o600 });
     }
     if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) {
-      throw invalidInput(`${field}.workingDir: "${c.workingDir}" must be an absolute path`, `${field}.workingDir`);
+      throw invalidInput(
+        `${field}.workingDir: "${c.workingDir}" must be an absolute path`,
+        `${field}.workingDir`,
+      );
     }
     return {
       name: c.name,
@@ -253,7 +316,10 @@ function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void 
   if (runtime !== 'apptainer' && runtime !== 'singularity' && runtime !== 'none') return;
   for (const [k] of env) {
     if (!SHELL_IDENTIFIER.test(k)) {
-      throw invalidInput(`${field}.env: "${k}" is not a valid variable name for runtime ${runtime} (letters, digits, "_")`, `${field}.env`);
+      throw invalidInput(
+        `${field}.env: "${k}" is not a valid variable name for runtime ${runtime} (letters, digits, "_")`,
+        `${field}.env`,
+      );
     }
   }
 }

@@ -84,10 +84,15 @@ export class CriFilter {
   #mode: 'header' | 'copy' | 'skip' = 'header';
   #partial = false;
 
-  constructor(opts: { since?: number | undefined; timestamps?: boolean | undefined; limitBytes?: number | undefined }) {
+  constructor(opts: {
+    since?: number | undefined;
+    timestamps?: boolean | undefined;
+    limitBytes?: number | undefined;
+  }) {
     this.#since = opts.since;
     this.#timestamps = opts.timestamps === true;
-    this.#left = opts.limitBytes !== undefined && opts.limitBytes > 0 ? opts.limitBytes : Number.POSITIVE_INFINITY;
+    this.#left =
+      opts.limitBytes !== undefined && opts.limitBytes > 0 ? opts.limitBytes : Number.POSITIVE_INFINITY;
   }
 
   get done(): boolean {
@@ -179,7 +184,11 @@ function changed(path: string, ms: number, signal: AbortSignal): Promise<void> {
 
 async function* generate(src: LogSource, opts: LogOpts, ro: LogReadOptions): AsyncGenerator<Buffer> {
   const now = (ro.now ?? Date.now)();
-  const filter = new CriFilter({ since: sinceOf(opts, now), timestamps: opts.Timestamps, limitBytes: byteLimit(opts) });
+  const filter = new CriFilter({
+    since: sinceOf(opts, now),
+    timestamps: opts.Timestamps,
+    limitBytes: byteLimit(opts),
+  });
   let fh: FileHandle | undefined;
   try {
     // Wait for the log to exist when following (the container has not started yet).

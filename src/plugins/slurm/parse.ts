@@ -117,10 +117,19 @@ export function parseSinfo(stdout: string): SlurmNode[] {
     if (!line.trim()) continue;
     const [name, cpus, mem, gres, state] = line.split('|').map((s) => s.trim());
     if (!name || nodes.has(name)) continue;
-    nodes.set(name, { name, cpus: Number(cpus) || 0, memory: Number(mem) || 0, gpus: gresGpus(gres ?? ''), state: (state ?? '').toLowerCase() });
+    nodes.set(name, {
+      name,
+      cpus: Number(cpus) || 0,
+      memory: Number(mem) || 0,
+      gpus: gresGpus(gres ?? ''),
+      state: (state ?? '').toLowerCase(),
+    });
   }
   return [...nodes.values()];
 }
 
 /** Nodes that can run jobs (not down, drained, failing or powered off). */
-export const usableNode = (n: SlurmNode) => !/^(down|drain|drained|draining|fail|failing|future|power|inval|unknown)/.test(n.state.replace(/[*~#!%$@^-]+$/, ''));
+export const usableNode = (n: SlurmNode) =>
+  !/^(down|drain|drained|draining|fail|failing|future|power|inval|unknown)/.test(
+    n.state.replace(/[*~#!%$@^-]+$/, ''),
+  );

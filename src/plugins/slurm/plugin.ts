@@ -3,16 +3,22 @@
  * directories (jobdir.ts), so a restarted plugin reports, streams and deletes the pods it
  * created before; no cache of job states is kept between calls.
  */
-import { chown, chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
 import { invalidInput, notFound, unavailable } from '../../errors/index.ts';
-import type { CreateStruct, LogStruct, PingResponse, PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
+import type {
+  CreateStruct,
+  LogStruct,
+  PingResponse,
+  PodStatus,
+  RetrievedPodData,
+} from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import { podSpecOf } from '../docker/spec.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
-import { buildJob, jobDirOf, type JobSpec } from './job.ts';
+import { buildJob, type JobSpec, jobDirOf } from './job.ts';
 import { JobDir, type PodFile, writeAtomic } from './jobdir.ts';
 import { readLogs } from './logs.ts';
 import { type SlurmJob, usableNode } from './parse.ts';
@@ -36,7 +42,14 @@ export interface SlurmPlugin extends Plugin {
   jobDir(namespace: string, uid: string): string;
 }
 
-const WAITING = new Set(['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SPECIAL_EXIT']);
+const WAITING = new Set([
+  'PENDING',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESV_DEL_HOLD',
+  'SPECIAL_EXIT',
+]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function exists(path: string): Promise<boolean> {
@@ -125,7 +138,11 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
         uid: m.uid,
         jobName: job.jobName,
         runtime: job.runtime,
-        containers: job.containers.map((c) => ({ name: c.name, kind: c.kind, ...(data.pod.spec ? { image: imageOf(data.pod, c.name) } : {}) })),
+        containers: job.containers.map((c) => ({
+          name: c.name,
+          kind: c.kind,
+          ...(data.pod.spec ? { image: imageOf(data.pod, c.name) } : {}),
+        })),
         createdAt: new Date(now()).toISOString(),
       };
       // A create that died between sbatch and job.id left its job running under our name.
@@ -162,7 +179,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
         throw err;
       }
       await dir.writeJobId(id);
-      ctx.log.info({ uid: m.uid, pod: `${m.namespace}/${m.name}`, job: id, dir: dir.path }, 'pod submitted to Slurm');
+      ctx.log.info(
+        { uid: m.uid, pod: `${m.namespace}/${m.name}`, job: id, dir: dir.path },
+        'pod submitted to Slurm',
+      );
       return { PodUID: m.uid, PodJID: id };
     });
   }
@@ -171,7 +191,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
     const r = await runCommand(cfg.bashPath, ['-n', script], { timeoutMs: 10_000 });
     if (r.code !== 0) {
       const why = r.stderr.trim().split('\n').slice(0, 3).join('; ').replaceAll(script, 'job.sh');
-      throw invalidInput(`the job script is not valid bash (check the slurm-job.vk.io/pre-exec annotation): ${why}`, 'slurm-job.vk.io/pre-exec');
+      throw invalidInput(
+        `the job script is not valid bash (check the slurm-job.vk.io/pre-exec annotation): ${why}`,
+        'slurm-job.vk.io/pre-exec',
+      );
     }
   }
 
@@ -204,8 +227,14 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
             await cli.cancel(id);
           } else {
             const spec = pod.spec ? podSpecOf(pod) : undefined;
-            const grace = Math.min(spec?.terminationGracePeriodSeconds ?? cfg.deleteGraceSeconds, cfg.deleteGraceMaxSeconds);
-            ctx.log.info({ uid: m.uid, job: id, grace }, 'stopping the Slurm job: SIGTERM, SIGKILL after the grace period');
+            const grace = Math.min(
+              spec?.terminationGracePeriodSeconds ?? cfg.deleteGraceSeconds,
+              cfg.deleteGraceMaxSeconds,
+            );
+            ctx.log.info(
+              { uid: m.uid, job: id, grace },
+              'stopping the Slurm job: SIGTERM, SIGKILL after the grace period',
+            );
             await cli.cancel(id, 'TERM');
             if (!(await waitEnded(id, grace * 1000, ctx.signal))) {
               await cli.cancel(id, 'KILL');
@@ -254,10 +283,21 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
     }
     const stamp = new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     return mapLimit(live, 32, async ({ dir, rec }) => {
-      const files = new Map(await Promise.all(rec.containers.map(async (c) => [c.name, await dir.containerFiles(c.name)] as const)));
+      const files = new Map(
+        await Promise.all(
+          rec.containers.map(async (c) => [c.name, await dir.containerFiles(c.name)] as const),
+        ),
+      );
       const [restarts, jobExit] = await Promise.all([dir.readInt('restarts'), dir.readInt('job.exit')]);
       const job = jobs.get(rec.jobId);
-      const obs: JobObservation = { slurmAnswered: answered, restarts: restarts ?? 0, files, now: stamp, ...(job ? { job } : {}), ...(jobExit !== undefined ? { jobExit } : {}) };
+      const obs: JobObservation = {
+        slurmAnswered: answered,
+        restarts: restarts ?? 0,
+        files,
+        now: stamp,
+        ...(job ? { job } : {}),
+        ...(jobExit !== undefined ? { jobExit } : {}),
+      };
       return podStatus(rec, obs);
     });
   }
@@ -265,10 +305,14 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
   async function logs(req: LogStruct, ctx: CallContext) {
     const dir = dirOf(req.Namespace, req.PodUID);
     const rec = await dir.record();
-    if (!rec) throw notFound(`pod ${req.Namespace}/${req.PodName} (${req.PodUID}) is not known to the slurm plugin`);
+    if (!rec)
+      throw notFound(`pod ${req.Namespace}/${req.PodName} (${req.PodUID}) is not known to the slurm plugin`);
     const c = rec.containers.find((x) => x.name === req.ContainerName);
     if (!c) throw notFound(`pod ${req.Namespace}/${req.PodName} has no container ${req.ContainerName}`);
-    if (req.Opts.Previous) throw notFound(`container ${req.ContainerName} has no previous instance (Slurm jobs do not restart containers)`);
+    if (req.Opts.Previous)
+      throw notFound(
+        `container ${req.ContainerName} has no previous instance (Slurm jobs do not restart containers)`,
+      );
     let lastAsked = 0;
     const isDone = async () => {
       if (await exists(dir.containerFile(c.name, 'exit'))) return true;
@@ -284,7 +328,11 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
         return false;
       }
     };
-    return readLogs({ path: dir.containerFile(c.name, 'log'), isDone }, req.Opts, { signal: ctx.signal, pollMs: cfg.logPollMs, now });
+    return readLogs({ path: dir.containerFile(c.name, 'log'), isDone }, req.Opts, {
+      signal: ctx.signal,
+      pollMs: cfg.logPollMs,
+      now,
+    });
   }
 
   async function ping(): Promise<PingResponse> {
@@ -304,7 +352,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
     };
   }
 
-  log.info({ dataRoot: cfg.dataRoot, runtime: cfg.containerRuntime, sharedFs: cfg.sharedFs }, 'slurm plugin ready');
+  log.info(
+    { dataRoot: cfg.dataRoot, runtime: cfg.containerRuntime, sharedFs: cfg.sharedFs },
+    'slurm plugin ready',
+  );
   return {
     name: 'slurm',
     cli,

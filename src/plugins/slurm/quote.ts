@@ -8,6 +8,11 @@
  * `\`, `"`, `!`, newlines and any byte other than `'` are literal. A `'` is written as
  * `'\''` (close, escaped quote, reopen). NUL cannot be carried by any shell word (nor by an
  * argv element or environment value), so it is refused rather than silently truncated.
+ *
+ * Carriage returns are the one exception: sbatch refuses any batch script containing
+ * "\r\n" ("DOS line breaks"), so a value with a CR is written in bash's ANSI-C quoting,
+ * `$'...'`, where only `\\`, `\'` and `\r` are escapes we produce and everything else is
+ * literal; the script text then holds no CR byte at all.
  */
 import { invalidInput } from '../../errors/index.ts';
 
@@ -21,8 +26,11 @@ const PLAIN = /^[A-Za-z0-9_@%+:,./-]+$/;
  * after `export NAME=`, and stays one word even when empty.
  */
 export function sh(value: string, what = 'value'): string {
-  if (value.includes('\0')) throw invalidInput(`${what}: contains a NUL byte, which no shell word can carry`, what);
+  if (value.includes('\0'))
+    throw invalidInput(`${what}: contains a NUL byte, which no shell word can carry`, what);
   if (value !== '' && PLAIN.test(value)) return value;
+  if (value.includes('\r'))
+    return `$'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('\r', '\\r')}'`;
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 

@@ -98,7 +98,10 @@ export function selectFlavor(
     const f = flavors[requested];
     if (!f) {
       const known = Object.keys(flavors).sort().join(', ') || 'none configured';
-      throw invalidInput(`annotation slurm-job.vk.io/flavor: unknown flavor "${requested}" (known: ${known})`, 'slurm-job.vk.io/flavor');
+      throw invalidInput(
+        `annotation slurm-job.vk.io/flavor: unknown flavor "${requested}" (known: ${known})`,
+        'slurm-job.vk.io/flavor',
+      );
     }
     return { name: requested, flavor: f };
   }
@@ -109,7 +112,8 @@ export function selectFlavor(
     const pick = exact ?? any;
     if (pick) return { name: pick, flavor: flavors[pick]! };
   }
-  if (defaultFlavor && flavors[defaultFlavor]) return { name: defaultFlavor, flavor: flavors[defaultFlavor]! };
+  if (defaultFlavor && flavors[defaultFlavor])
+    return { name: defaultFlavor, flavor: flavors[defaultFlavor]! };
   return undefined;
 }
 
@@ -118,7 +122,8 @@ export function flavorFlags(name: string, f: Flavor): FlagGroup[] {
   const out: FlagGroup[] = [];
   if (f.cpu !== undefined) out.push([`--cpus-per-task=${Math.ceil(f.cpu)}`]);
   if (f.memory !== undefined) out.push([flavorMemoryFlag(f.memory, `flavors.${name}.memory`)]);
-  for (const flag of f.flags) out.push(...groupFlags(splitWords(flag, `flavors.${name}.flags`), `flavors.${name}.flags`));
+  for (const flag of f.flags)
+    out.push(...groupFlags(splitWords(flag, `flavors.${name}.flags`), `flavors.${name}.flags`));
   return out;
 }
 
@@ -134,4 +139,8 @@ export function resourceFlags(r: PodResources): FlagGroup[] {
 
 /** Whether a list of groups already asks for GPUs (a flavor's `--gres=gpu:...` or `--gpus`). */
 export const asksGpus = (groups: readonly FlagGroup[]) =>
-  groups.some((g) => ['--gpus', '--gpus-per-node', '--gpus-per-task'].includes(flagKey(g)) || /^--gres=.*gpu/.test(g[0] ?? ''));
+  groups.some(
+    (g) =>
+      ['--gpus', '--gpus-per-node', '--gpus-per-task'].includes(flagKey(g)) ||
+      /^--gres=.*gpu/.test(g[0] ?? ''),
+  );

@@ -16,8 +16,10 @@ import { SHELL_IDENTIFIER, sh } from './quote.ts';
 
 export type Word = string | { raw: string };
 
-export const render = (words: readonly Word[], what: string) => words.map((w) => (typeof w === 'string' ? sh(w, what) : w.raw)).join(' ');
+export const render = (words: readonly Word[], what: string) =>
+  words.map((w) => (typeof w === 'string' ? sh(w, what) : w.raw)).join(' ');
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the job script
 const NTASKS: Word = { raw: '"${SLURM_NTASKS:-1}"' };
 
 /** Docker/Podman/Enroot name of a container of the pod. */
@@ -51,7 +53,12 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
   switch (job.runtime) {
     case 'apptainer':
     case 'singularity': {
-      const words: Word[] = [...mpiPrefix(job, c), rt, c.entrypoint === undefined ? 'run' : 'exec', ...job.runtimeOptions];
+      const words: Word[] = [
+        ...mpiPrefix(job, c),
+        rt,
+        c.entrypoint === undefined ? 'run' : 'exec',
+        ...job.runtimeOptions,
+      ];
       if (c.gpuVendors.includes('nvidia')) words.push('--nv');
       if (c.gpuVendors.includes('amd')) words.push('--rocm');
       words.push(...job.extraMountArgs);
@@ -71,8 +78,20 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       lines.push(`${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`, ...exports);
       const words: Word[] = [];
       if (envWords.length > 0) words.push('env', ...envWords);
-      words.push(...mpiPrefix(job, c), rt, 'run', '--rm', '--name', name, '--label', `interlink.vk.io/pod-uid=${job.pod.uid}`, ...job.runtimeOptions);
-      if (c.gpuVendors.includes('nvidia')) words.push('--gpus', { raw: '"\\"device=${CUDA_VISIBLE_DEVICES:-all}\\""' });
+      words.push(
+        ...mpiPrefix(job, c),
+        rt,
+        'run',
+        '--rm',
+        '--name',
+        name,
+        '--label',
+        `interlink.vk.io/pod-uid=${job.pod.uid}`,
+        ...job.runtimeOptions,
+      );
+      if (c.gpuVendors.includes('nvidia'))
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the job script
+        words.push('--gpus', { raw: '"\\"device=${CUDA_VISIBLE_DEVICES:-all}\\""' });
       for (const [k] of c.env) words.push('-e', k);
       for (const m of c.mounts) words.push('-v', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
       if (c.workingDir) words.push('-w', c.workingDir);
@@ -92,12 +111,15 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
         lines.push(`mkdir -p ${sh(`${job.jobDir}/images`)} && rm -f ${sh(sqsh)}`);
         lines.push(`${render([rt, 'import', '--output', sqsh, c.image], what)} || exit 125`);
       }
-      lines.push(`${render([rt, 'create', '--force', '--name', name, local ? c.image : sqsh], what)} || exit 125`);
+      lines.push(
+        `${render([rt, 'create', '--force', '--name', name, local ? c.image : sqsh], what)} || exit 125`,
+      );
       const words: Word[] = [];
       if (envWords.length > 0) words.push('env', ...envWords);
       words.push(...mpiPrefix(job, c), rt, 'start', ...job.runtimeOptions);
       for (const [k] of c.env) words.push('--env', k);
-      for (const m of c.mounts) words.push('--mount', `${m.source} ${m.target} none x-create=auto,rbind${m.readOnly ? ',ro' : ''}`);
+      for (const m of c.mounts)
+        words.push('--mount', `${m.source} ${m.target} none x-create=auto,rbind${m.readOnly ? ',ro' : ''}`);
       words.push(name);
       if (c.entrypoint !== undefined) words.push(c.entrypoint);
       words.push(...c.args);
@@ -110,7 +132,9 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       if (c.workingDir) lines.push(`cd -- ${sh(c.workingDir, what)} || exit 126`);
       const argv = c.entrypoint === undefined ? c.args : [c.entrypoint, ...c.args];
       const mpi = mpiPrefix(job, c);
-      lines.push(mpi.length > 0 ? `exec ${render([...mpi, ...argv], what)}` : `exec -- ${render(argv, what)}`);
+      lines.push(
+        mpi.length > 0 ? `exec ${render([...mpi, ...argv], what)}` : `exec -- ${render(argv, what)}`,
+      );
       break;
     }
   }

@@ -19,8 +19,8 @@
  * refuse it) and the site's own `commandPrefix`.
  */
 import { invalidInput } from '../../errors/index.ts';
-import type { JobSpec } from './job.ts';
 import { sbatchLine } from './flags.ts';
+import type { JobSpec } from './job.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { cleanupLines, containerBody } from './runtime.ts';
 
@@ -212,7 +212,8 @@ export function renderScript(job: JobSpec): string {
   if (job.jobEnv.length > 0 || job.commandPrefix || job.tsocks) {
     out.push('# ---- site ----');
     for (const [k, v] of job.jobEnv) {
-      if (!SHELL_IDENTIFIER.test(k)) throw invalidInput(`jobEnv: "${k}" is not a shell variable name`, 'jobEnv');
+      if (!SHELL_IDENTIFIER.test(k))
+        throw invalidInput(`jobEnv: "${k}" is not a shell variable name`, 'jobEnv');
       out.push(`export ${k}=${sh(v, `jobEnv.${k}`)}`);
     }
     if (job.commandPrefix) out.push(job.commandPrefix);
@@ -223,7 +224,8 @@ export function renderScript(job: JobSpec): string {
   if (!job.sharedFs && (job.dirs.length > 0 || job.files.length > 0)) {
     out.push('# ---- volume and env files (non-shared mode: carried in the script) ----');
     for (const d of job.dirs) out.push(`_il_dir ${mode(d.mode)} ${sh(d.path)}`);
-    for (const f of job.files) out.push(`_il_file ${mode(f.mode)} ${sh(f.path)} ${sh(f.data.toString('base64'))}`);
+    for (const f of job.files)
+      out.push(`_il_file ${mode(f.mode)} ${sh(f.path)} ${sh(f.data.toString('base64'))}`);
     out.push('');
   }
   if (job.hostPaths.length > 0) {
@@ -237,7 +239,12 @@ export function renderScript(job: JobSpec): string {
 
   out.push('# ---- containers ----');
   job.containers.forEach((c, i) => {
-    out.push(`# ${c.kind} container ${i}`, `_il_c${i}() {`, ...containerBody(job, c).map((l) => `  ${l}`), '}');
+    out.push(
+      `# ${c.kind} container ${i}`,
+      `_il_c${i}() {`,
+      ...containerBody(job, c).map((l) => `  ${l}`),
+      '}',
+    );
   });
   out.push('');
   job.containers.forEach((c, i) => {

@@ -17,9 +17,9 @@ import {
   parseSqueue,
   SACCT_FORMAT,
   SINFO_FORMAT,
-  SQUEUE_FORMAT,
   type SlurmJob,
   type SlurmNode,
+  SQUEUE_FORMAT,
 } from './parse.ts';
 
 export interface CommandResult {
@@ -58,7 +58,11 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (signal) {
-        reject(unavailable(`${cmd} ${args.join(' ')}: killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${opts.timeoutMs} ms)` : ''}`));
+        reject(
+          unavailable(
+            `${cmd} ${args.join(' ')}: killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${opts.timeoutMs} ms)` : ''}`,
+          ),
+        );
         return;
       }
       resolve({ code: code ?? 1, stdout, stderr });
@@ -81,7 +85,11 @@ export class SlurmCli {
     this.#run = run;
   }
 
-  async #exec(which: 'sbatch' | 'squeue' | 'scancel' | 'scontrol' | 'sacct' | 'sinfo', args: string[], opts: Partial<RunOptions> = {}): Promise<CommandResult> {
+  async #exec(
+    which: 'sbatch' | 'squeue' | 'scancel' | 'scontrol' | 'sacct' | 'sinfo',
+    args: string[],
+    opts: Partial<RunOptions> = {},
+  ): Promise<CommandResult> {
     const path = {
       sbatch: this.#cfg.sbatchPath,
       squeue: this.#cfg.squeuePath,
@@ -99,7 +107,19 @@ export class SlurmCli {
    * and a sane shell, plus the configured `passEnv`. Secrets of the plugin stay out.
    */
   jobEnvironment(): NodeJS.ProcessEnv {
-    const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SLURM_CONF', ...this.#cfg.passEnv];
+    const keep = [
+      'PATH',
+      'HOME',
+      'USER',
+      'LOGNAME',
+      'SHELL',
+      'LANG',
+      'LC_ALL',
+      'TZ',
+      'TMPDIR',
+      'SLURM_CONF',
+      ...this.#cfg.passEnv,
+    ];
     const env: NodeJS.ProcessEnv = {};
     for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
     return env;
@@ -119,7 +139,12 @@ export class SlurmCli {
    */
   async queue(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
     if (ids.length === 0) return new Map();
-    const r = await this.#exec('squeue', ['--noheader', '--states=all', `--jobs=${ids.join(',')}`, `--Format=${SQUEUE_FORMAT}`]);
+    const r = await this.#exec('squeue', [
+      '--noheader',
+      '--states=all',
+      `--jobs=${ids.join(',')}`,
+      `--Format=${SQUEUE_FORMAT}`,
+    ]);
     if (r.code === 0) return parseSqueue(r.stdout);
     // squeue fails outright when none of the ids is known any more.
     if (/Invalid job id/i.test(r.stderr)) return new Map();
@@ -128,7 +153,12 @@ export class SlurmCli {
 
   /** Ids of jobs with this name (a submission whose id was never recorded). */
   async byName(name: string): Promise<string[]> {
-    const r = await this.#exec('squeue', ['--noheader', '--states=all', `--name=${name}`, '--Format=JobID:|']);
+    const r = await this.#exec('squeue', [
+      '--noheader',
+      '--states=all',
+      `--name=${name}`,
+      '--Format=JobID:|',
+    ]);
     if (r.code !== 0) throw unavailable(`squeue failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
     return r.stdout
       .split('\n')
@@ -142,7 +172,13 @@ export class SlurmCli {
    */
   async accounting(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
     if (ids.length === 0 || Date.now() < this.#accountingOffUntil) return new Map();
-    const r = await this.#exec('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${ids.join(',')}`, `--format=${SACCT_FORMAT}`]);
+    const r = await this.#exec('sacct', [
+      '--noheader',
+      '--parsable2',
+      '--allocations',
+      `--jobs=${ids.join(',')}`,
+      `--format=${SACCT_FORMAT}`,
+    ]);
     if (r.code === 0) return parseSacct(r.stdout);
     if (/accounting storage is disabled/i.test(r.stderr + r.stdout)) {
       this.#accountingOffUntil = Date.now() + this.#cfg.accountingRecheckSeconds * 1000;
@@ -161,11 +197,18 @@ export class SlurmCli {
     const r = await this.#exec('scancel', args);
     if (r.code === 0) return;
     if (/Invalid job id|already completing or completed|Job is pending execution/i.test(r.stderr)) return;
-    throw unavailable(`scancel ${args.join(' ')} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+    throw unavailable(
+      `scancel ${args.join(' ')} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`,
+    );
   }
 
   async nodes(partition?: string): Promise<SlurmNode[]> {
-    const args = ['--noheader', '--Node', `--format=${SINFO_FORMAT}`, ...(partition ? [`--partition=${partition}`] : [])];
+    const args = [
+      '--noheader',
+      '--Node',
+      `--format=${SINFO_FORMAT}`,
+      ...(partition ? [`--partition=${partition}`] : []),
+    ];
     const r = await this.#exec('sinfo', args);
     if (r.code !== 0) throw unavailable(`sinfo failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
     return parseSinfo(r.stdout);
@@ -174,7 +217,11 @@ export class SlurmCli {
   #refusal(cmd: string, r: CommandResult): InterlinkError {
     const text = firstLine(r.stderr || r.stdout) || `exit ${r.code}`;
     // The controller unreachable is worth retrying; anything else is Slurm refusing the job.
-    if (/Unable to contact slurm controller|Socket timed out|Connection refused|Zero Bytes were transmitted/i.test(text)) {
+    if (
+      /Unable to contact slurm controller|Socket timed out|Connection refused|Zero Bytes were transmitted/i.test(
+        text,
+      )
+    ) {
       return unavailable(`${cmd}: ${text}`);
     }
     return invalidInput(`${cmd} refused the job: ${text}`);

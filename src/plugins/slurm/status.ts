@@ -59,7 +59,14 @@ export const ACTIVE_STATES = new Set([
 ]);
 
 /** States where the job waits to (re)start: its containers have not started (again). */
-const WAITING_STATES = new Set(['PENDING', 'REQUEUED', 'REQUEUE_FED', 'REQUEUE_HOLD', 'RESV_DEL_HOLD', 'SPECIAL_EXIT']);
+const WAITING_STATES = new Set([
+  'PENDING',
+  'REQUEUED',
+  'REQUEUE_FED',
+  'REQUEUE_HOLD',
+  'RESV_DEL_HOLD',
+  'SPECIAL_EXIT',
+]);
 
 interface Ending {
   reason: string;
@@ -81,7 +88,11 @@ export function jobEnding(jobId: string, job: SlurmJob | undefined): Ending {
     case 'COMPLETED':
       return { reason: 'Completed', message: `${j} completed`, abnormal: false };
     case 'FAILED':
-      return { reason: 'Error', message: `${j} failed${job.reason ? ` (${job.reason})` : ''}`, abnormal: false };
+      return {
+        reason: 'Error',
+        message: `${j} failed${job.reason ? ` (${job.reason})` : ''}`,
+        abnormal: false,
+      };
     case 'CANCELLED':
       return { reason: 'Cancelled', message: `${j} was cancelled (scancel)`, abnormal: true };
     case 'TIMEOUT':
@@ -91,9 +102,17 @@ export function jobEnding(jobId: string, job: SlurmJob | undefined): Ending {
     case 'OUT_OF_MEMORY':
       return { reason: 'OOMKilled', message: `${j} ran out of memory (OUT_OF_MEMORY)`, abnormal: true };
     case 'NODE_FAIL':
-      return { reason: 'NodeLost', message: `${j} ended because its node failed (NODE_FAIL)`, abnormal: true };
+      return {
+        reason: 'NodeLost',
+        message: `${j} ended because its node failed (NODE_FAIL)`,
+        abnormal: true,
+      };
     case 'BOOT_FAIL':
-      return { reason: 'NodeLost', message: `${j} could not start: its node failed to boot (BOOT_FAIL)`, abnormal: true };
+      return {
+        reason: 'NodeLost',
+        message: `${j} could not start: its node failed to boot (BOOT_FAIL)`,
+        abnormal: true,
+      };
     case 'PREEMPTED':
       return { reason: 'Preempted', message: `${j} was preempted (PREEMPTED)`, abnormal: true };
     case 'REVOKED':
@@ -137,7 +156,8 @@ export function pendingMessage(jobId: string, job: SlurmJob): string {
   return `Slurm job ${jobId} is pending: ${r}${why ? ` (${why})` : ''}`;
 }
 
-const exitOf = (job: SlurmJob | undefined, fallback: number) => (job?.signal ? 128 + job.signal : job?.exitCode ? job.exitCode : fallback);
+const exitOf = (job: SlurmJob | undefined, fallback: number) =>
+  job?.signal ? 128 + job.signal : job?.exitCode ? job.exitCode : fallback;
 
 export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
   const { job } = obs;
@@ -146,8 +166,12 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
   const waiting = state !== undefined && WAITING_STATES.has(state);
   // Over: Slurm says so, or answered without knowing the job.
   const over = (state !== undefined && !active) || (state === undefined && obs.slurmAnswered);
-  const ending = over ? jobEnding(rec.jobId, job ?? (obs.jobExit !== undefined ? synthetic(rec.jobId, obs.jobExit) : undefined)) : undefined;
-  const failedInit = rec.containers.find((c) => c.kind === 'init' && (obs.files.get(c.name)?.exitCode ?? 0) !== 0);
+  const ending = over
+    ? jobEnding(rec.jobId, job ?? (obs.jobExit !== undefined ? synthetic(rec.jobId, obs.jobExit) : undefined))
+    : undefined;
+  const failedInit = rec.containers.find(
+    (c) => c.kind === 'init' && (obs.files.get(c.name)?.exitCode ?? 0) !== 0,
+  );
 
   const statuses = rec.containers.map((c): ContainerStatus & { kind: ContainerKind } => {
     const f = waiting ? {} : (obs.files.get(c.name) ?? {});
@@ -173,7 +197,9 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
           terminated: {
             exitCode: exitOf(job, 137),
             reason: ending.abnormal ? ending.reason : 'ContainerStatusUnknown',
-            message: ending.abnormal ? ending.message : `${ending.message}, but the container left no exit code`,
+            message: ending.abnormal
+              ? ending.message
+              : `${ending.message}, but the container left no exit code`,
             startedAt: f.started,
             finishedAt: job?.end ?? obs.now,
           },
@@ -183,7 +209,10 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
         ready = true;
       }
     } else if (ending) {
-      const because = failedInit && failedInit.name !== c.name ? `init container ${failedInit.name} failed` : ending.message;
+      const because =
+        failedInit && failedInit.name !== c.name
+          ? `init container ${failedInit.name} failed`
+          : ending.message;
       st = {
         terminated: {
           exitCode: exitOf(job, 1),
@@ -196,16 +225,27 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
     } else if (waiting && job) {
       st = { waiting: { reason: 'JobPending', message: pendingMessage(rec.jobId, job) } };
     } else if (!obs.slurmAnswered && state === undefined) {
-      st = { waiting: { reason: 'ContainerCreating', message: `Slurm did not answer about job ${rec.jobId}; state unknown` } };
+      st = {
+        waiting: {
+          reason: 'ContainerCreating',
+          message: `Slurm did not answer about job ${rec.jobId}; state unknown`,
+        },
+      };
     } else {
       // Running (or starting): an init container not yet done holds back the later ones.
       const idx = rec.containers.indexOf(c);
       const blocked = rec.containers.some(
-        (x, i) => x.kind === 'init' && (c.kind === 'app' || i < idx) && obs.files.get(x.name)?.exitCode === undefined,
+        (x, i) =>
+          x.kind === 'init' && (c.kind === 'app' || i < idx) && obs.files.get(x.name)?.exitCode === undefined,
       );
       st = blocked
         ? { waiting: { reason: 'PodInitializing' } }
-        : { waiting: { reason: 'ContainerCreating', message: `Slurm job ${rec.jobId} is ${state?.toLowerCase() ?? 'starting'}` } };
+        : {
+            waiting: {
+              reason: 'ContainerCreating',
+              message: `Slurm job ${rec.jobId} is ${state?.toLowerCase() ?? 'starting'}`,
+            },
+          };
     }
     const started = st.running !== undefined || st.terminated?.startedAt != null;
     return {

@@ -25,6 +25,7 @@ import type { PodStatus } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import { nodeRef, podRef } from '../events.ts';
 import { httpStatusOf, KubeApiError, kubeRequest } from '../kube.ts';
+import { resolveInternalIp } from '../node/address.ts';
 import { describeMissing } from '../resolve/env.ts';
 import { PodResolver, slimObject } from '../resolve/resolver.ts';
 import {
@@ -41,7 +42,6 @@ import { type Controller, controllerShell, type PodLister, type VkDeps } from '.
 import { PodInformer } from './informer.ts';
 import { isTerminalPhase, type KPod, type KPodStatus, keyOf, kubeTime } from './kpod.ts';
 import { podMetrics } from './metrics.ts';
-import { resolveInternalIp } from '../node/address.ts';
 
 /** The backend's job id, and the UID of the pod it belongs to (annotations survive a copy of the manifest). */
 export const JOB_ID_ANNOTATION = 'interlink.io/job-id';
@@ -127,7 +127,9 @@ export function createPodController(deps: PodControllerDeps): PodController {
       hostIP,
       podIP: hostIP,
       nodeAllocatable: { cpu: config.resources.cpu, memory: config.resources.memory },
-      kubernetesService: config.kubernetesServiceHost ? { host: config.kubernetesServiceHost, port: config.kubernetesServicePort ?? 443 } : undefined,
+      kubernetesService: config.kubernetesServiceHost
+        ? { host: config.kubernetesServiceHost, port: config.kubernetesServicePort ?? 443 }
+        : undefined,
     },
   });
   const metrics = podMetrics(deps.registry, {
@@ -146,19 +148,28 @@ export function createPodController(deps: PodControllerDeps): PodController {
   });
 
   const ctx = (): StatusContext => ({ now: kubeTime(clock.now()), hostIP, podIP: hostIP });
-  const podPath = (pod: KPod) => `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}`;
+  const podPath = (pod: KPod) =>
+    `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}`;
 
   /**
    * Write `status` (and annotations) with the pod's resourceVersion. Resolves the updated
    * pod, or undefined when the pod is gone; throws on a conflict (after refreshing the
    * cache) and other errors, for the queue to retry.
    */
-  async function writeStatus(pod: KPod, status: KPodStatus, annotations?: Record<string, string>): Promise<KPod | undefined> {
+  async function writeStatus(
+    pod: KPod,
+    status: KPodStatus,
+    annotations?: Record<string, string>,
+  ): Promise<KPod | undefined> {
     const cur = pod.status ?? {};
     const patch: Record<string, unknown> = { ...status };
     for (const k of Object.keys(cur)) if (!(k in status) || status[k] === undefined) patch[k] = null;
     const body = {
-      metadata: { uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion, ...(annotations ? { annotations } : {}) },
+      metadata: {
+        uid: pod.metadata.uid,
+        resourceVersion: pod.metadata.resourceVersion,
+        ...(annotations ? { annotations } : {}),
+      },
       status: patch,
     };
     try {
@@ -174,7 +185,9 @@ export function createPodController(deps: PodControllerDeps): PodController {
       }
       if (code === 409) {
         metrics.statusWrites.inc({ outcome: 'conflict' });
-        const fresh = await kubeRequest<KPod>(kc, { method: 'GET', path: podPath(pod) }).catch(() => undefined);
+        const fresh = await kubeRequest<KPod>(kc, { method: 'GET', path: podPath(pod) }).catch(
+          () => undefined,
+        );
         if (fresh) informer.upsertIfNewer(fresh);
       } else metrics.statusWrites.inc({ outcome: 'error' });
       throw err;
@@ -182,12 +195,18 @@ export function createPodController(deps: PodControllerDeps): PodController {
   }
 
   /** Write the status when it differs from what the pod has; emit transition events. */
-  async function ensureStatus(pod: KPod, status: KPodStatus, annotations?: Record<string, string>): Promise<KPod | undefined> {
-    const needAnnotations = annotations && Object.entries(annotations).some(([k, v]) => pod.metadata.annotations?.[k] !== v);
+  async function ensureStatus(
+    pod: KPod,
+    status: KPodStatus,
+    annotations?: Record<string, string>,
+  ): Promise<KPod | undefined> {
+    const needAnnotations =
+      annotations && Object.entries(annotations).some(([k, v]) => pod.metadata.annotations?.[k] !== v);
     if (!needAnnotations && sameJson(pod.status ?? {}, status)) return pod;
     const updated = await writeStatus(pod, status, needAnnotations ? annotations : undefined);
     if (updated) {
-      for (const e of transitionEvents(pod.status, status)) events.record(podRef(pod, e.fieldPath), e.type, e.reason, e.message);
+      for (const e of transitionEvents(pod.status, status))
+        events.record(podRef(pod, e.fieldPath), e.type, e.reason, e.message);
     }
     return updated;
   }
@@ -213,7 +232,12 @@ export function createPodController(deps: PodControllerDeps): PodController {
       await kubeRequest(kc, {
         method: 'DELETE',
         path: podPath(pod),
-        body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } },
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          gracePeriodSeconds: 0,
+          preconditions: { uid: pod.metadata.uid },
+        },
       });
     } catch (err) {
       const code = httpStatusOf(err);
@@ -227,11 +251,20 @@ export function createPodController(deps: PodControllerDeps): PodController {
     if (!t.deleteConfirmed) {
       if (!t.killingSent) {
         t.killingSent = true;
-        events.normal(podRef(pod), 'Killing', `Stopping the pod in the interLink backend${t.jobId ? ` (job ${t.jobId})` : ''}`);
+        events.normal(
+          podRef(pod),
+          'Killing',
+          `Stopping the pod in the interLink backend${t.jobId ? ` (job ${t.jobId})` : ''}`,
+        );
       }
       await backendDelete(t, pod);
       t.deleteConfirmed = true;
-      if (t.deleteFailures > 0) events.normal(podRef(pod), 'BackendDeleted', `The interLink backend confirmed the delete after ${t.deleteFailures} failed attempts`);
+      if (t.deleteFailures > 0)
+        events.normal(
+          podRef(pod),
+          'BackendDeleted',
+          `The interLink backend confirmed the delete after ${t.deleteFailures} failed attempts`,
+        );
     }
     const updated = await ensureStatus(pod, deletedStatus(pod, ctx()));
     await deletePodObject(updated ?? pod);
@@ -254,7 +287,11 @@ export function createPodController(deps: PodControllerDeps): PodController {
       }
       if (t.waitingFor !== what) {
         t.waitingFor = what;
-        events.warning(podRef(pod), 'FailedMount', `${what}; waiting up to ${Math.round(config.missingResourceTimeoutMs / 1000)} s for it`);
+        events.warning(
+          podRef(pod),
+          'FailedMount',
+          `${what}; waiting up to ${Math.round(config.missingResourceTimeoutMs / 1000)} s for it`,
+        );
       }
       await ensureStatus(pod, configErrorPending(pod, what, ctx()));
       return { requeueAfterMs: Math.min(2_000, config.missingResourceTimeoutMs - waited) };
@@ -282,10 +319,17 @@ export function createPodController(deps: PodControllerDeps): PodController {
     t.jobId = jid;
     t.createdAt = clock.now();
     t.refreshAt = res.refreshAt;
-    events.normal(podRef(pod), 'Submitted', `Submitted to the interLink API at ${interlink.describe()} as job ${jid}`);
+    events.normal(
+      podRef(pod),
+      'Submitted',
+      `Submitted to the interLink API at ${interlink.describe()} as job ${jid}`,
+    );
     log.debug({ pod: t.key, uid: t.uid, jid }, 'pod created in the backend');
     // Record the job id at once: a VK restarted from here on re-adopts instead of resubmitting.
-    await ensureStatus(pod, desiredStatus(pod, undefined, ctx()), { [JOB_ID_ANNOTATION]: jid, [JOB_UID_ANNOTATION]: t.uid });
+    await ensureStatus(pod, desiredStatus(pod, undefined, ctx()), {
+      [JOB_ID_ANNOTATION]: jid,
+      [JOB_UID_ANNOTATION]: t.uid,
+    });
     return refreshDelay(t);
   }
 
@@ -309,16 +353,23 @@ export function createPodController(deps: PodControllerDeps): PodController {
   async function refreshTokens(t: Tracked, pod: KPod): Promise<void> {
     try {
       const res = await resolver.resolve(pod);
-      if (res.missing.length > 0) throw new Error(res.missing.map((m) => describeMissing(m, pod.metadata.namespace)).join('; '));
+      if (res.missing.length > 0)
+        throw new Error(res.missing.map((m) => describeMissing(m, pod.metadata.namespace)).join('; '));
       const sent = res.request.pod;
-      sent.metadata.annotations = { ...sent.metadata.annotations, [TOKEN_REFRESH_ANNOTATION]: kubeTime(clock.now()) };
+      sent.metadata.annotations = {
+        ...sent.metadata.annotations,
+        [TOKEN_REFRESH_ANNOTATION]: kubeTime(clock.now()),
+      };
       await interlink.create(res.request);
       await interlink.updateCache(forApi(pod)).catch(() => undefined);
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'ok' });
       t.refreshAt = res.refreshAt;
     } catch (err) {
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'error' });
-      log.warn({ pod: t.key, err: errMessage(err) }, 'service-account token refresh failed; retrying in 30 s');
+      log.warn(
+        { pod: t.key, err: errMessage(err) },
+        'service-account token refresh failed; retrying in 30 s',
+      );
       t.refreshAt = clock.now() + 30_000;
     }
   }
@@ -336,7 +387,11 @@ export function createPodController(deps: PodControllerDeps): PodController {
       events.warning(podRef(pod), 'DeadlineExceeded', message);
       await ensureStatus(
         pod,
-        failedStatus(pod, 'DeadlineExceeded', message, ctx(), { exitCode: 137, reason: 'DeadlineExceeded', message: 'stopped at the pod active deadline' }),
+        failedStatus(pod, 'DeadlineExceeded', message, ctx(), {
+          exitCode: 137,
+          reason: 'DeadlineExceeded',
+          message: 'stopped at the pod active deadline',
+        }),
         annotations,
       );
       return undefined;
@@ -397,7 +452,12 @@ export function createPodController(deps: PodControllerDeps): PodController {
     const active = [...tracked.values()].filter((t) => {
       if (!t.jobId || t.deleteConfirmed || t.lost) return false;
       const cur = informer.get(t.key);
-      return cur !== undefined && cur.metadata.uid === t.uid && !isTerminalPhase(cur.status?.phase) && !cur.metadata.deletionTimestamp;
+      return (
+        cur !== undefined &&
+        cur.metadata.uid === t.uid &&
+        !isTerminalPhase(cur.status?.phase) &&
+        !cur.metadata.deletionTimestamp
+      );
     });
     if (active.length === 0) return;
     const started = clock.now();
@@ -441,7 +501,10 @@ export function createPodController(deps: PodControllerDeps): PodController {
         continue;
       }
       t.missingSince ??= now;
-      if (now - t.missingSince >= config.backendLostTimeoutMs && now - (t.createdAt ?? now) >= config.backendLostTimeoutMs) {
+      if (
+        now - t.missingSince >= config.backendLostTimeoutMs &&
+        now - (t.createdAt ?? now) >= config.backendLostTimeoutMs
+      ) {
         t.lost = true;
         queue.add(t.key);
       }
@@ -464,10 +527,16 @@ export function createPodController(deps: PodControllerDeps): PodController {
         await interlink.delete(pod);
         dangling.delete(uid);
         metrics.backendCalls.inc({ op: 'delete', outcome: 'ok' });
-        log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid }, 'deleted a backend pod that has no Pod in the cluster');
+        log.info(
+          { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid },
+          'deleted a backend pod that has no Pod in the cluster',
+        );
       } catch (err) {
         metrics.backendCalls.inc({ op: 'delete', outcome: 'error' });
-        log.warn({ uid, err: errMessage(err) }, 'deleting a dangling backend pod failed; retrying at the next poll');
+        log.warn(
+          { uid, err: errMessage(err) },
+          'deleting a dangling backend pod failed; retrying at the next poll',
+        );
       }
     }
   }
@@ -480,7 +549,8 @@ export function createPodController(deps: PodControllerDeps): PodController {
   async function adopt(signal: AbortSignal): Promise<void> {
     const candidates = informer
       .list()
-      .filter((p) => !annotatedJob(p) && !isTerminalPhase(p.status?.phase) && p.status?.reason !== 'ProviderFailed');
+      // Pending+ProviderFailed pods too: a create that timed out here may have reached the backend.
+      .filter((p) => !annotatedJob(p) && !isTerminalPhase(p.status?.phase));
     if (candidates.length === 0) return;
     for (let attempt = 1; attempt <= 3 && !signal.aborted; attempt++) {
       try {
@@ -491,8 +561,20 @@ export function createPodController(deps: PodControllerDeps): PodController {
           if (!a) continue;
           const key = keyOf(p);
           const jid = a.JID || `adopted-${p.metadata.uid}`;
-          tracked.set(key, { key, uid: p.metadata.uid, pod: p, jobId: jid, createdAt: clock.now(), backend: a, deleteFailures: 0 });
-          events.normal(podRef(p), 'Adopted', `Found in the interLink backend as job ${jid} after a restart; not submitted again`);
+          tracked.set(key, {
+            key,
+            uid: p.metadata.uid,
+            pod: p,
+            jobId: jid,
+            createdAt: clock.now(),
+            backend: a,
+            deleteFailures: 0,
+          });
+          events.normal(
+            podRef(p),
+            'Adopted',
+            `Found in the interLink backend as job ${jid} after a restart; not submitted again`,
+          );
           queue.add(key);
         }
         log.info({ asked: candidates.length, adopted: answers.length }, 'adoption check done');
@@ -519,14 +601,20 @@ export function createPodController(deps: PodControllerDeps): PodController {
 
   const shell = controllerShell(async (signal, markReady) => {
     const informerDone = informer.run(signal);
-    await Promise.race([listed, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
+    await Promise.race([
+      listed,
+      new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
+    ]);
     if (signal.aborted) {
       await informerDone;
       return;
     }
     await adopt(signal);
     markReady();
-    log.info({ pods: informer.size, workers: config.workers, statusIntervalMs: config.statusIntervalMs }, 'pod controller running');
+    log.info(
+      { pods: informer.size, workers: config.workers, statusIntervalMs: config.statusIntervalMs },
+      'pod controller running',
+    );
     await Promise.all([
       informerDone,
       pollLoop(signal),
@@ -540,7 +628,15 @@ export function createPodController(deps: PodControllerDeps): PodController {
         onError: (err, key, failures) => {
           const conflict = err instanceof KubeApiError && err.code === 409;
           const level = conflict || failures < 3 ? 'debug' : 'warn';
-          log[level]({ pod: key, failures, err: errMessage(err), code: codeOf(err) === ErrorCode.INTERNAL ? httpStatusOf(err) : codeOf(err) }, 'pod sync failed; will retry');
+          log[level](
+            {
+              pod: key,
+              failures,
+              err: errMessage(err),
+              code: codeOf(err) === ErrorCode.INTERNAL ? httpStatusOf(err) : codeOf(err),
+            },
+            'pod sync failed; will retry',
+          );
         },
       }),
     ]);
@@ -549,7 +645,8 @@ export function createPodController(deps: PodControllerDeps): PodController {
   return Object.assign(shell, {
     lister: {
       list: () => informer.list() as unknown as V1Pod[],
-      get: (namespace: string, name: string) => informer.getByName(namespace, name) as unknown as V1Pod | undefined,
+      get: (namespace: string, name: string) =>
+        informer.getByName(namespace, name) as unknown as V1Pod | undefined,
     },
     pollNow: () => pollOnce(),
   });

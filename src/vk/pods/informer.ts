@@ -98,7 +98,11 @@ export class PodInformer {
   upsertIfNewer(pod: KPod): void {
     const key = keyOf(pod);
     const cur = this.#store.get(key);
-    if (!cur || (cur.metadata.uid === pod.metadata.uid && newerRV(pod.metadata.resourceVersion, cur.metadata.resourceVersion))) {
+    if (
+      !cur ||
+      (cur.metadata.uid === pod.metadata.uid &&
+        newerRV(pod.metadata.resourceVersion, cur.metadata.resourceVersion))
+    ) {
       if (cur && cur.metadata.uid !== pod.metadata.uid) return;
       this.#store.set(key, pod);
     }
@@ -134,7 +138,10 @@ export class PodInformer {
         }
         const wait = this.#backoff.delay(failures);
         this.#opts.onRelist?.('error');
-        log.warn({ err: (err as Error).message, status, failures, retryInMs: wait }, 'pod list/watch failed; relisting after backoff');
+        log.warn(
+          { err: (err as Error).message, status, failures, retryInMs: wait },
+          'pod list/watch failed; relisting after backoff',
+        );
         needList = true;
         await this.#opts.clock.sleep(wait, signal).catch(() => {});
       }
@@ -149,7 +156,11 @@ export class PodInformer {
       const page: PodList = await kubeRequest<PodList>(this.#opts.kubeConfig, {
         method: 'GET',
         path: '/api/v1/pods',
-        query: { fieldSelector: `spec.nodeName=${this.#opts.nodeName}`, limit: this.#opts.pageSize ?? 500, continue: cont },
+        query: {
+          fieldSelector: `spec.nodeName=${this.#opts.nodeName}`,
+          limit: this.#opts.pageSize ?? 500,
+          continue: cont,
+        },
         signal,
         timeoutMs: 60_000,
       });
@@ -218,7 +229,10 @@ export class PodInformer {
             if (type === 'ERROR') {
               const st = obj as { code?: number; message?: string; reason?: string };
               if (st?.code === 410 || st?.reason === 'Expired' || st?.reason === 'Gone') expired = true;
-              else failed = Object.assign(new Error(`watch error: ${st?.message ?? JSON.stringify(obj)}`), { code: st?.code });
+              else
+                failed = Object.assign(new Error(`watch error: ${st?.message ?? JSON.stringify(obj)}`), {
+                  code: st?.code,
+                });
               controller?.abort();
               return;
             }
@@ -235,7 +249,8 @@ export class PodInformer {
             }
             const old = this.#store.get(key);
             // Our own write's answer may already be in the cache; never step back in time.
-            if (old && old.metadata.uid === pod.metadata.uid && newerRV(old.metadata.resourceVersion, rv)) return;
+            if (old && old.metadata.uid === pod.metadata.uid && newerRV(old.metadata.resourceVersion, rv))
+              return;
             this.#store.set(key, pod);
             this.#emit(key, old && old.metadata.uid === pod.metadata.uid ? 'update' : 'add', pod);
           },

@@ -153,7 +153,8 @@ export interface KPod {
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
-export const keyOf = (pod: { metadata: { namespace?: string; name?: string } }) => podKey(pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+export const keyOf = (pod: { metadata: { namespace?: string; name?: string } }) =>
+  podKey(pod.metadata.namespace ?? '', pod.metadata.name ?? '');
 export const isTerminalPhase = (phase: string | undefined) => phase === 'Succeeded' || phase === 'Failed';
 
 /** Kubernetes time with second precision, as the apiserver writes `metav1.Time`. */

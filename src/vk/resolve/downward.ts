@@ -52,7 +52,8 @@ export function goQuote(s: string): string {
     }
     if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
     else if ((cp >= 0x80 && cp < 0xa0) || cp === 0xad || cp === 0xfeff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      out += cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+      out +=
+        cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
     } else out += ch;
   }
   return `${out}"`;
@@ -108,13 +109,33 @@ export function fieldRefValue(pod: KPod, fieldPath: string, ctx: DownwardContext
   throw new DownwardError(`unsupported fieldRef "${fieldPath}"`);
 }
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /** A Kubernetes quantity ("500m", "1.5Gi", "2e3") as a number. Throws on garbage. */
 export function parseQuantity(q: string | number): number {
   if (typeof q === 'number') return q;
-  const mm = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/.exec(q.trim());
+  const mm = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/.exec(
+    q.trim(),
+  );
   if (!mm) throw new DownwardError(`"${q}" is not a quantity`);
   const n = Number(mm[1]);
   if (mm[3] !== undefined) return n * 10 ** Number(mm[3]);
@@ -134,19 +155,24 @@ export function resourceFieldValue(
   container: KContainer | undefined,
   ctx: DownwardContext,
 ): string {
-  const c = ref.containerName ? [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((x) => x.name === ref.containerName) : container;
+  const c = ref.containerName
+    ? [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((x) => x.name === ref.containerName)
+    : container;
   if (!c) throw new DownwardError(`resourceFieldRef: container "${ref.containerName ?? ''}" not found`);
   const [kind, resource] = ref.resource.split('.', 2) as [string, string | undefined];
-  if ((kind !== 'limits' && kind !== 'requests') || !resource) throw new DownwardError(`unsupported resourceFieldRef "${ref.resource}"`);
+  if ((kind !== 'limits' && kind !== 'requests') || !resource)
+    throw new DownwardError(`unsupported resourceFieldRef "${ref.resource}"`);
   const set = kind === 'limits' ? c.resources?.limits : c.resources?.requests;
   let raw: string | number | undefined = set?.[resource];
   if (raw === undefined) {
     if (kind === 'limits') raw = (ctx.nodeAllocatable as Record<string, string | undefined>)[resource] ?? '0';
     else raw = '0';
   }
-  const divisorRaw = ref.divisor === undefined || ref.divisor === '' || ref.divisor === '0' ? '1' : ref.divisor;
+  const divisorRaw =
+    ref.divisor === undefined || ref.divisor === '' || ref.divisor === '0' ? '1' : ref.divisor;
   const divisor = parseQuantity(divisorRaw);
-  if (!(divisor > 0)) throw new DownwardError(`resourceFieldRef: divisor "${String(ref.divisor)}" must be positive`);
+  if (!(divisor > 0))
+    throw new DownwardError(`resourceFieldRef: divisor "${String(ref.divisor)}" must be positive`);
   const value = parseQuantity(raw);
   // Guard against float noise: 0.1/0.001 must be 100, not 100.00000000000001 → 101.
   const ratio = value / divisor;

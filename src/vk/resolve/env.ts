@@ -10,11 +10,20 @@
  * ConfigMaps, Secrets and the downward API are taken byte-for-byte, never expanded.
  */
 import type { KContainer, KEnvVar, KPod } from '../pods/kpod.ts';
-import { type DownwardContext, DownwardError, expand, fieldRefValue, resourceFieldValue } from './downward.ts';
+import {
+  type DownwardContext,
+  DownwardError,
+  expand,
+  fieldRefValue,
+  resourceFieldValue,
+} from './downward.ts';
 
 export interface SourceObjects {
   /** ConfigMaps by name (in the pod's namespace); absent = does not exist. */
-  configMaps: ReadonlyMap<string, { data?: Record<string, string> | null; binaryData?: Record<string, string> | null }>;
+  configMaps: ReadonlyMap<
+    string,
+    { data?: Record<string, string> | null; binaryData?: Record<string, string> | null }
+  >;
   /** Secrets by name; `data` values base64 as the apiserver sends them. */
   secrets: ReadonlyMap<string, { data?: Record<string, string> | null }>;
 }
@@ -44,7 +53,12 @@ export function describeMissing(m: Missing, namespace: string): string {
   return m.key === undefined ? `${obj} not found` : `key "${m.key}" not found in ${obj}`;
 }
 
-export function resolveEnv(pod: KPod, container: KContainer, sources: SourceObjects, ctx: EnvContext): EnvResult {
+export function resolveEnv(
+  pod: KPod,
+  container: KContainer,
+  sources: SourceObjects,
+  ctx: EnvContext,
+): EnvResult {
   const values = new Map<string, string>();
   const missing: Missing[] = [];
   const warnings: string[] = [];
@@ -71,7 +85,8 @@ export function resolveEnv(pod: KPod, container: KContainer, sources: SourceObje
     if (from.configMapRef) {
       const cm = sources.configMaps.get(from.configMapRef.name);
       if (!cm) {
-        if (from.configMapRef.optional !== true) missing.push({ kind: 'ConfigMap', name: from.configMapRef.name });
+        if (from.configMapRef.optional !== true)
+          missing.push({ kind: 'ConfigMap', name: from.configMapRef.name });
         continue;
       }
       data = { ...(cm.data ?? {}) };
@@ -153,7 +168,10 @@ function envValue(
 }
 
 /** `$(VAR)` in command and args, against the container's final environment (as the kubelet does). */
-export function expandCommand(args: string[] | undefined, env: Array<{ name: string; value: string }>): string[] | undefined {
+export function expandCommand(
+  args: string[] | undefined,
+  env: Array<{ name: string; value: string }>,
+): string[] | undefined {
   if (!args) return undefined;
   const map = new Map(env.map((e) => [e.name, e.value]));
   return args.map((a) => expand(a, (n) => map.get(n)));

@@ -15,7 +15,13 @@ import { httpStatusOf, kubeRequest } from '../kube.ts';
 import type { KPod } from '../pods/kpod.ts';
 import type { DownwardContext } from './downward.ts';
 import { type EnvContext, expandCommand, type Missing, resolveEnv, type SourceObjects } from './env.ts';
-import { collectRefs, downwardAsProjected, type IssuedToken, resolveVolumes, tokenSources } from './volumes.ts';
+import {
+  collectRefs,
+  downwardAsProjected,
+  type IssuedToken,
+  resolveVolumes,
+  tokenSources,
+} from './volumes.ts';
 
 export interface ResolverOptions {
   kubeConfig: KubeConfig;
@@ -57,7 +63,12 @@ export class PodResolver {
     this.#opts = opts;
   }
 
-  async #get(kind: 'configmaps' | 'secrets', namespace: string, name: string, signal?: AbortSignal): Promise<RawObject | undefined> {
+  async #get(
+    kind: 'configmaps' | 'secrets',
+    namespace: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<RawObject | undefined> {
     const key = `${kind}/${namespace}/${name}`;
     let p = this.#inflight.get(key);
     if (!p) {
@@ -78,7 +89,10 @@ export class PodResolver {
   }
 
   /** Fetch the ConfigMaps and Secrets the pod references. Absent ones are left out. */
-  async fetchSources(pod: KPod, signal?: AbortSignal): Promise<{ configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> }> {
+  async fetchSources(
+    pod: KPod,
+    signal?: AbortSignal,
+  ): Promise<{ configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> }> {
     const ns = pod.metadata.namespace;
     const refs = collectRefs(pod);
     const configMaps = new Map<string, RawObject>();
@@ -101,24 +115,40 @@ export class PodResolver {
     const out = new Map<string, IssuedToken>();
     const sa = pod.spec.serviceAccountName || 'default';
     for (const src of tokenSources(pod)) {
-      const answer = await kubeRequest<{ status?: { token?: string; expirationTimestamp?: string } }>(this.#opts.kubeConfig, {
-        method: 'POST',
-        path: `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/serviceaccounts/${encodeURIComponent(sa)}/token`,
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {
-            audiences: src.audience ? [src.audience] : [],
-            expirationSeconds: src.expirationSeconds ?? this.#opts.tokenSeconds,
-            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+      const answer = await kubeRequest<{ status?: { token?: string; expirationTimestamp?: string } }>(
+        this.#opts.kubeConfig,
+        {
+          method: 'POST',
+          path: `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/serviceaccounts/${encodeURIComponent(sa)}/token`,
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: {
+              audiences: src.audience ? [src.audience] : [],
+              expirationSeconds: src.expirationSeconds ?? this.#opts.tokenSeconds,
+              boundObjectRef: {
+                apiVersion: 'v1',
+                kind: 'Pod',
+                name: pod.metadata.name,
+                uid: pod.metadata.uid,
+              },
+            },
           },
+          ...(signal ? { signal } : {}),
         },
-        ...(signal ? { signal } : {}),
-      });
+      );
       const token = answer.status?.token;
-      if (!token) throw new Error(`TokenRequest for service account ${pod.metadata.namespace}/${sa} answered without a token`);
+      if (!token)
+        throw new Error(
+          `TokenRequest for service account ${pod.metadata.namespace}/${sa} answered without a token`,
+        );
       const exp = Date.parse(answer.status?.expirationTimestamp ?? '');
-      out.set(src.key, { token, expiresAt: Number.isFinite(exp) ? exp : this.#opts.clock.now() + (src.expirationSeconds ?? this.#opts.tokenSeconds) * 1000 });
+      out.set(src.key, {
+        token,
+        expiresAt: Number.isFinite(exp)
+          ? exp
+          : this.#opts.clock.now() + (src.expirationSeconds ?? this.#opts.tokenSeconds) * 1000,
+      });
     }
     return out;
   }

@@ -57,7 +57,9 @@ export interface IssuedToken {
 export const tokenKey = (volume: string, path: string) => `${volume}/${path}`;
 
 /** The serviceAccountToken sources of a pod, for the caller to request. */
-export function tokenSources(pod: KPod): Array<{ key: string; audience?: string; expirationSeconds?: number }> {
+export function tokenSources(
+  pod: KPod,
+): Array<{ key: string; audience?: string; expirationSeconds?: number }> {
   const out: Array<{ key: string; audience?: string; expirationSeconds?: number }> = [];
   for (const v of pod.spec.volumes ?? []) {
     for (const s of v.projected?.sources ?? []) {
@@ -143,7 +145,8 @@ function projectSource(
     for (const item of src.downwardAPI.items ?? []) {
       try {
         if (item.fieldRef) map.data[item.path] = fieldRefValue(pod, item.fieldRef.fieldPath, ctx, true);
-        else if (item.resourceFieldRef) map.data[item.path] = resourceFieldValue(pod, item.resourceFieldRef, undefined, ctx);
+        else if (item.resourceFieldRef)
+          map.data[item.path] = resourceFieldValue(pod, item.resourceFieldRef, undefined, ctx);
       } catch (err) {
         if (!(err instanceof DownwardError)) throw err;
         res.warnings.push(`volume ${volume.name}: ${item.path}: ${err.message}`);
@@ -154,7 +157,9 @@ function projectSource(
     if (t) map.data[src.serviceAccountToken.path] = t.token;
     else res.warnings.push(`volume ${volume.name}: no token for ${src.serviceAccountToken.path}`);
   } else {
-    res.warnings.push(`volume ${volume.name}: projected source ${Object.keys(src).join(', ')} is not supported; skipped`);
+    res.warnings.push(
+      `volume ${volume.name}: projected source ${Object.keys(src).join(', ')} is not supported; skipped`,
+    );
   }
 }
 
@@ -181,7 +186,12 @@ export function resolveVolumes(
       }
       continue;
     }
-    const map: ProjectedMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: v.name, namespace: pod.metadata.namespace }, data: {} };
+    const map: ProjectedMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: v.name, namespace: pod.metadata.namespace },
+      data: {},
+    };
     for (const s of srcs) projectSource(pod, v, s, map, sources, tokens, ctx, res);
     res.projected.push(map);
   }
@@ -196,7 +206,10 @@ export function downwardAsProjected(volumes: KVolume[] | undefined): KVolume[] |
     const { downwardAPI, ...rest } = v;
     return {
       ...rest,
-      projected: { sources: [{ downwardAPI: { items: downwardAPI.items ?? [] } }], ...(downwardAPI.defaultMode === undefined ? {} : { defaultMode: downwardAPI.defaultMode }) },
+      projected: {
+        sources: [{ downwardAPI: { items: downwardAPI.items ?? [] } }],
+        ...(downwardAPI.defaultMode === undefined ? {} : { defaultMode: downwardAPI.defaultMode }),
+      },
     };
   });
 }

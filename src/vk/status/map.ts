@@ -32,7 +32,13 @@ export interface StatusContext {
   podIP?: string | undefined;
 }
 
-const OWN_CONDITIONS = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'] as const;
+const OWN_CONDITIONS = [
+  'PodReadyToStartContainers',
+  'Initialized',
+  'Ready',
+  'ContainersReady',
+  'PodScheduled',
+] as const;
 
 function cloneState(s: KContainerState | undefined): KContainerState | undefined {
   return s === undefined ? undefined : (JSON.parse(JSON.stringify(s)) as KContainerState);
@@ -53,7 +59,11 @@ export function normalizeState(s: KContainerState | undefined, now: string): KCo
   return undefined;
 }
 
-function waitingStatus(spec: KContainer, reason: string, prev: KContainerStatus | undefined): KContainerStatus {
+function waitingStatus(
+  spec: KContainer,
+  reason: string,
+  prev: KContainerStatus | undefined,
+): KContainerStatus {
   return {
     name: spec.name,
     state: { waiting: { reason } },
@@ -68,7 +78,9 @@ function waitingStatus(spec: KContainer, reason: string, prev: KContainerStatus 
 }
 
 const isDefaultWaiting = (s: KContainerStatus) =>
-  !!s.state?.waiting && !s.lastState?.terminated && (s.state.waiting.reason === 'PodInitializing' || s.state.waiting.reason === 'ContainerCreating');
+  !!s.state?.waiting &&
+  !s.lastState?.terminated &&
+  (s.state.waiting.reason === 'PodInitializing' || s.state.waiting.reason === 'ContainerCreating');
 
 /**
  * One container: previous status (ours, on the Pod) merged with the backend's report.
@@ -86,9 +98,15 @@ export function mergeContainer(
     if (!prev || isDefaultWaiting(prev)) return waitingStatus(spec, defaultReason, prev);
     return prev;
   }
-  const state = normalizeState(reported.state as KContainerState | undefined, now) ?? { waiting: { reason: defaultReason } };
+  const state = normalizeState(reported.state as KContainerState | undefined, now) ?? {
+    waiting: { reason: defaultReason },
+  };
   // A time we filled in must not move on the next poll (that would rewrite the status every time).
-  if (state.running && !(reported.state as KContainerState | undefined)?.running?.startedAt && prev?.state?.running?.startedAt) {
+  if (
+    state.running &&
+    !(reported.state as KContainerState | undefined)?.running?.startedAt &&
+    prev?.state?.running?.startedAt
+  ) {
     state.running.startedAt = prev.state.running.startedAt;
   }
   const prevCount = prev?.restartCount ?? 0;
@@ -99,7 +117,8 @@ export function mergeContainer(
     return { ...prev, ready: false, started: false };
   }
   let lastState = cloneState(reported.lastState as KContainerState | undefined);
-  if (!lastState?.terminated && restarted && prev?.state?.terminated) lastState = { terminated: { ...prev.state.terminated } };
+  if (!lastState?.terminated && restarted && prev?.state?.terminated)
+    lastState = { terminated: { ...prev.state.terminated } };
   if (!lastState?.terminated && prev?.lastState?.terminated) lastState = cloneState(prev.lastState);
   const running = !!state.running;
   const containerID = reported.containerID || state.terminated?.containerID || prev?.containerID;
@@ -178,14 +197,23 @@ export function podPhase(
 }
 
 function condition(type: string, ok: boolean, reason?: string, message?: string): KPodCondition {
-  return { type, status: ok ? 'True' : 'False', ...(ok || !reason ? {} : { reason }), ...(ok || !message ? {} : { message }) };
+  return {
+    type,
+    status: ok ? 'True' : 'False',
+    ...(ok || !reason ? {} : { reason }),
+    ...(ok || !message ? {} : { message }),
+  };
 }
 
 /**
  * Merge computed conditions into the existing list: foreign conditions stay, ours are
  * replaced; lastTransitionTime is kept when the status did not change.
  */
-export function mergeConditions(existing: KPodCondition[] | undefined, ours: KPodCondition[], now: string): KPodCondition[] {
+export function mergeConditions(
+  existing: KPodCondition[] | undefined,
+  ours: KPodCondition[],
+  now: string,
+): KPodCondition[] {
   const byType = new Map(ours.map((c) => [c.type, c]));
   const out: KPodCondition[] = [];
   const seen = new Set<string>();
@@ -223,14 +251,22 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
   const spec = pod.spec;
   const restartPolicy = spec.restartPolicy ?? 'Always';
   const initSpecs = spec.initContainers ?? [];
-  const byName = <T extends { name: string }>(xs: readonly T[] | null | undefined) => new Map((xs ?? []).map((x) => [x.name, x]));
+  const byName = <T extends { name: string }>(xs: readonly T[] | null | undefined) =>
+    new Map((xs ?? []).map((x) => [x.name, x]));
   const prevInit = byName(cur.initContainerStatuses);
   const prevApp = byName(cur.containerStatuses);
   const repInit = byName(reported?.initContainers as ContainerStatus[] | undefined);
   const repApp = byName(reported?.containers as ContainerStatus[] | undefined);
   // Some backends report init containers among the app containers: accept both.
   const initStatuses = initSpecs.map((c) =>
-    mergeContainer(c, prevInit.get(c.name), repInit.get(c.name) ?? repApp.get(c.name), restartPolicy === 'Always' ? 'OnFailure' : restartPolicy, 'PodInitializing', ctx.now),
+    mergeContainer(
+      c,
+      prevInit.get(c.name),
+      repInit.get(c.name) ?? repApp.get(c.name),
+      restartPolicy === 'Always' ? 'OnFailure' : restartPolicy,
+      'PodInitializing',
+      ctx.now,
+    ),
   );
   const initialized = initDone(initSpecs, initStatuses);
   const appDefault = initialized ? 'ContainerCreating' : 'PodInitializing';
@@ -239,24 +275,51 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
     const rep = initialized ? repApp.get(c.name) : undefined;
     return mergeContainer(c, prevApp.get(c.name), rep, restartPolicy, appDefault, ctx.now);
   });
-  const phase = podPhase(restartPolicy, { specs: initSpecs, statuses: initStatuses }, appStatuses, reported !== undefined);
+  const phase = podPhase(
+    restartPolicy,
+    { specs: initSpecs, statuses: initStatuses },
+    appStatuses,
+    reported !== undefined,
+  );
   const terminal = isTerminalPhase(phase);
   const notReady = appStatuses.filter((s) => !s.ready);
-  const incompleteInit = initSpecs.flatMap((c, i) => (initDone([c], [initStatuses[i]!]) ? [] : [initStatuses[i]!]));
+  const incompleteInit = initSpecs.flatMap((c, i) =>
+    initDone([c], [initStatuses[i]!]) ? [] : [initStatuses[i]!],
+  );
   const containersReady = !terminal && notReady.length === 0;
   const gates = (spec.readinessGates ?? []).map((g) => g.conditionType);
   const gatesOk = gates.every((t) => cur.conditions?.find((c) => c.type === t)?.status === 'True');
   const ours: KPodCondition[] = [
     condition('PodReadyToStartContainers', reported !== undefined),
-    condition('Initialized', initialized, 'ContainersNotInitialized', `containers with incomplete status: ${names(incompleteInit)}`),
+    condition(
+      'Initialized',
+      initialized,
+      'ContainersNotInitialized',
+      `containers with incomplete status: ${names(incompleteInit)}`,
+    ),
     terminal
       ? condition('Ready', false, 'PodCompleted', '')
       : containersReady && !gatesOk
-        ? condition('Ready', false, 'ReadinessGatesNotReady', `corresponding condition of pod readiness gate "${gates.join('", "')}" does not exist or is not True`)
-        : condition('Ready', containersReady, 'ContainersNotReady', `containers with unready status: ${names(notReady)}`),
+        ? condition(
+            'Ready',
+            false,
+            'ReadinessGatesNotReady',
+            `corresponding condition of pod readiness gate "${gates.join('", "')}" does not exist or is not True`,
+          )
+        : condition(
+            'Ready',
+            containersReady,
+            'ContainersNotReady',
+            `containers with unready status: ${names(notReady)}`,
+          ),
     terminal
       ? condition('ContainersReady', false, 'PodCompleted', '')
-      : condition('ContainersReady', containersReady, 'ContainersNotReady', `containers with unready status: ${names(notReady)}`),
+      : condition(
+          'ContainersReady',
+          containersReady,
+          'ContainersNotReady',
+          `containers with unready status: ${names(notReady)}`,
+        ),
     condition('PodScheduled', true),
   ];
   const next: KPodStatus = {
@@ -313,7 +376,15 @@ export function failedStatus(
         ...s,
         ready: false,
         started: false,
-        state: { terminated: { exitCode: exit.exitCode, reason: exit.reason, message: exit.message, startedAt, finishedAt: ctx.now } },
+        state: {
+          terminated: {
+            exitCode: exit.exitCode,
+            reason: exit.reason,
+            message: exit.message,
+            startedAt,
+            finishedAt: ctx.now,
+          },
+        },
       };
     });
   const next: KPodStatus = {
@@ -324,10 +395,15 @@ export function failedStatus(
     startTime: cur.startTime || ctx.now,
     containerStatuses: finish(cur.containerStatuses, pod.spec.containers),
   };
-  if ((pod.spec.initContainers ?? []).length > 0) next.initContainerStatuses = finish(cur.initContainerStatuses, pod.spec.initContainers ?? []);
+  if ((pod.spec.initContainers ?? []).length > 0)
+    next.initContainerStatuses = finish(cur.initContainerStatuses, pod.spec.initContainers ?? []);
   next.conditions = mergeConditions(
     cur.conditions,
-    [condition('Ready', false, 'PodFailed', ''), condition('ContainersReady', false, 'PodFailed', ''), condition('PodScheduled', true)],
+    [
+      condition('Ready', false, 'PodFailed', ''),
+      condition('ContainersReady', false, 'PodFailed', ''),
+      condition('PodScheduled', true),
+    ],
     ctx.now,
   );
   applyAddresses(next, ctx);
@@ -369,7 +445,12 @@ export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
       },
     };
   };
-  const app = pod.spec.containers.map((spec) => stop(cur.containerStatuses?.find((x) => x.name === spec.name), spec));
+  const app = pod.spec.containers.map((spec) =>
+    stop(
+      cur.containerStatuses?.find((x) => x.name === spec.name),
+      spec,
+    ),
+  );
   const next: KPodStatus = { ...cur, containerStatuses: app };
   if ((pod.spec.initContainers ?? []).length > 0) {
     next.initContainerStatuses = (pod.spec.initContainers ?? []).map((spec) => {
@@ -382,7 +463,11 @@ export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
     next.phase = app.every((s) => s.state?.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
     next.conditions = mergeConditions(
       cur.conditions,
-      [condition('Ready', false, 'PodCompleted', ''), condition('ContainersReady', false, 'PodCompleted', ''), condition('PodScheduled', true)],
+      [
+        condition('Ready', false, 'PodCompleted', ''),
+        condition('ContainersReady', false, 'PodCompleted', ''),
+        condition('PodScheduled', true),
+      ],
       ctx.now,
     );
   }
@@ -416,7 +501,10 @@ export function configErrorPending(pod: KPod, message: string, ctx: StatusContex
   const cur: KPodStatus = pod.status ?? {};
   if (isTerminalPhase(cur.phase)) return cur;
   const wait = (specs: KContainer[]) =>
-    specs.map((spec) => ({ ...waitingStatus(spec, 'CreateContainerConfigError', undefined), state: { waiting: { reason: 'CreateContainerConfigError', message } } }));
+    specs.map((spec) => ({
+      ...waitingStatus(spec, 'CreateContainerConfigError', undefined),
+      state: { waiting: { reason: 'CreateContainerConfigError', message } },
+    }));
   const next: KPodStatus = { ...cur, phase: 'Pending', startTime: cur.startTime || ctx.now };
   delete next.reason;
   delete next.message;
@@ -428,9 +516,24 @@ export function configErrorPending(pod: KPod, message: string, ctx: StatusContex
   next.conditions = mergeConditions(
     cur.conditions,
     [
-      condition('Initialized', init.length === 0, 'ContainersNotInitialized', `containers with incomplete status: [${init.map((c) => c.name).join(' ')}]`),
-      condition('Ready', false, 'ContainersNotReady', `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`),
-      condition('ContainersReady', false, 'ContainersNotReady', `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`),
+      condition(
+        'Initialized',
+        init.length === 0,
+        'ContainersNotInitialized',
+        `containers with incomplete status: [${init.map((c) => c.name).join(' ')}]`,
+      ),
+      condition(
+        'Ready',
+        false,
+        'ContainersNotReady',
+        `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`,
+      ),
+      condition(
+        'ContainersReady',
+        false,
+        'ContainersNotReady',
+        `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`,
+      ),
       condition('PodScheduled', true),
     ],
     ctx.now,
@@ -450,7 +553,11 @@ export interface StatusEvent {
 /** Events for what changed between two statuses: containers started, ended; the pod finished. */
 export function transitionEvents(prev: KPodStatus | undefined, next: KPodStatus): StatusEvent[] {
   const out: StatusEvent[] = [];
-  const scan = (before: KContainerStatus[] | undefined, after: KContainerStatus[] | undefined, field: string) => {
+  const scan = (
+    before: KContainerStatus[] | undefined,
+    after: KContainerStatus[] | undefined,
+    field: string,
+  ) => {
     const old = new Map((before ?? []).map((c) => [c.name, c]));
     for (const c of after ?? []) {
       const o = old.get(c.name);
@@ -461,7 +568,13 @@ export function transitionEvents(prev: KPodStatus | undefined, next: KPodStatus)
       }
       const t = c.state?.terminated;
       if (t && (!o?.state?.terminated || restarted)) {
-        if (t.exitCode === 0) out.push({ type: 'Normal', reason: 'Completed', message: `Container ${c.name} completed`, fieldPath });
+        if (t.exitCode === 0)
+          out.push({
+            type: 'Normal',
+            reason: 'Completed',
+            message: `Container ${c.name} completed`,
+            fieldPath,
+          });
         else
           out.push({
             type: 'Warning',

@@ -35,7 +35,9 @@ const base: ContainerPlan = {
 
 describe('docker create argv', () => {
   it('joins the infra namespaces and keeps the image last but its args', () => {
-    expect(containerCreateArgs({ ...base, entrypoint: 'sh', args: ['-c', 'echo "$X" `id`; rm -rf /'] })).toEqual([
+    expect(
+      containerCreateArgs({ ...base, entrypoint: 'sh', args: ['-c', 'echo "$X" `id`; rm -rf /'] }),
+    ).toEqual([
       'create',
       '--name',
       'ilk_app_p_ns_u1',
@@ -96,7 +98,15 @@ describe('docker create argv', () => {
 
   it('creates the infra container shareable, restarting, with the pod hostname', () => {
     expect(
-      infraCreateArgs({ name: 'ilk_POD_p_ns_u1', labels: { a: 'b' }, image: 'pause', pull: 'missing', command: ['sleep', '9'], hostname: 'p', network: 'none' }),
+      infraCreateArgs({
+        name: 'ilk_POD_p_ns_u1',
+        labels: { a: 'b' },
+        image: 'pause',
+        pull: 'missing',
+        command: ['sleep', '9'],
+        hostname: 'p',
+        network: 'none',
+      }),
     ).toEqual([
       'create',
       '--name',
@@ -129,14 +139,37 @@ describe('docker create argv', () => {
   });
 
   it('quotes mount fields that docker would otherwise split', () => {
-    expect(mountArg({ type: 'bind', source: '/d/a,b', target: '/t', readOnly: false })).toBe('type=bind,"source=/d/a,b",target=/t');
+    expect(mountArg({ type: 'bind', source: '/d/a,b', target: '/t', readOnly: false })).toBe(
+      'type=bind,"source=/d/a,b",target=/t',
+    );
   });
 
   it('builds the other calls', () => {
     expect(stopArgs(['a', 'b'], 30.7)).toEqual(['stop', '-t', '30', 'a', 'b']);
-    expect(psArgs({ y: '2', x: '1' })).toEqual(['ps', '--all', '--quiet', '--no-trunc', '--filter', 'label=x=1', '--filter', 'label=y=2']);
+    expect(psArgs({ y: '2', x: '1' })).toEqual([
+      'ps',
+      '--all',
+      '--quiet',
+      '--no-trunc',
+      '--filter',
+      'label=x=1',
+      '--filter',
+      'label=y=2',
+    ]);
     expect(volumeCreateArgs('v', { l: '1' }, 1024)).toEqual([
-      'volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=mode=1777,size=1024', '--label', 'l=1', 'v',
+      'volume',
+      'create',
+      '--driver',
+      'local',
+      '--opt',
+      'type=tmpfs',
+      '--opt',
+      'device=tmpfs',
+      '--opt',
+      'o=mode=1777,size=1024',
+      '--label',
+      'l=1',
+      'v',
     ]);
   });
 });
@@ -145,9 +178,15 @@ describe('docker logs argv', () => {
   it.each([
     [{}, ['logs', 'id']],
     [{ Tail: 0 }, ['logs', 'id']],
-    [{ Tail: 10, Timestamps: true, Follow: true }, ['logs', '--tail', '10', '--timestamps', '--follow', 'id']],
+    [
+      { Tail: 10, Timestamps: true, Follow: true },
+      ['logs', '--tail', '10', '--timestamps', '--follow', 'id'],
+    ],
     [{ SinceSeconds: 60 }, ['logs', '--since', '60s', 'id']],
-    [{ SinceSeconds: 60, SinceTime: '2026-01-02T03:04:05Z' }, ['logs', '--since', '2026-01-02T03:04:05Z', 'id']],
+    [
+      { SinceSeconds: 60, SinceTime: '2026-01-02T03:04:05Z' },
+      ['logs', '--since', '2026-01-02T03:04:05Z', 'id'],
+    ],
     [{ SinceTime: '0001-01-01T00:00:00Z' }, ['logs', 'id']],
     [{ Bytes: 5, Previous: true }, ['logs', 'id']],
   ])('%j → %j', (opts, want) => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { commandLine, type EnvContext, expand, fieldRefValue, resolveEnv } from '../../../src/plugins/docker/env.ts';
+import {
+  commandLine,
+  type EnvContext,
+  expand,
+  fieldRefValue,
+  resolveEnv,
+} from '../../../src/plugins/docker/env.ts';
 import type { ContainerSpec, PodSpecView } from '../../../src/plugins/docker/spec.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
@@ -30,11 +36,21 @@ describe('$(VAR) expansion (kubelet semantics)', () => {
 });
 
 const pod = {
-  metadata: { name: 'web', namespace: 'ns1', uid: 'uid-1', labels: { b: '2', a: 'one"two' }, annotations: { note: 'hi' } },
+  metadata: {
+    name: 'web',
+    namespace: 'ns1',
+    uid: 'uid-1',
+    labels: { b: '2', a: 'one"two' },
+    annotations: { note: 'hi' },
+  },
   spec: { containers: [{ name: 'c', image: 'i' }] },
   status: { podIP: '10.0.0.5' },
 } as unknown as Pod;
-const spec = { containers: [{ name: 'c', image: 'i' }], nodeName: 'vnode', serviceAccountName: 'sa' } as unknown as PodSpecView;
+const spec = {
+  containers: [{ name: 'c', image: 'i' }],
+  nodeName: 'vnode',
+  serviceAccountName: 'sa',
+} as unknown as PodSpecView;
 
 describe('fieldRef', () => {
   it.each([
@@ -53,7 +69,9 @@ describe('fieldRef', () => {
   });
 
   it('refuses an unknown path', () => {
-    expect(() => fieldRefValue(pod, spec, 'spec.bogus', 'pod.spec.containers[c].env[X]')).toThrow(/env\[X\].*spec\.bogus/);
+    expect(() => fieldRefValue(pod, spec, 'spec.bogus', 'pod.spec.containers[c].env[X]')).toThrow(
+      /env\[X\].*spec\.bogus/,
+    );
   });
 });
 
@@ -61,8 +79,19 @@ const ctx = (over: Partial<EnvContext> = {}): EnvContext => ({
   pod,
   spec,
   sources: {
-    configMaps: new Map([['cm', { metadata: { name: 'cm' }, data: { K1: 'v1', K2: 'v2' }, binaryData: { BIN: Buffer.from('bin').toString('base64') } }]]),
-    secrets: new Map([['sec', { metadata: { name: 'sec' }, data: { PASS: Buffer.from('p@ss"word\n').toString('base64') } }]]),
+    configMaps: new Map([
+      [
+        'cm',
+        {
+          metadata: { name: 'cm' },
+          data: { K1: 'v1', K2: 'v2' },
+          binaryData: { BIN: Buffer.from('bin').toString('base64') },
+        },
+      ],
+    ]),
+    secrets: new Map([
+      ['sec', { metadata: { name: 'sec' }, data: { PASS: Buffer.from('p@ss"word\n').toString('base64') } }],
+    ]),
   },
   expandVariables: true,
   field: 'pod.spec.containers[c]',
@@ -100,7 +129,14 @@ describe('resolveEnv', () => {
   });
 
   it('keeps values literal when expansion is off', () => {
-    const c = { name: 'c', image: 'i', env: [{ name: 'A', value: 'a' }, { name: 'B', value: '$(A) $$' }] } as unknown as ContainerSpec;
+    const c = {
+      name: 'c',
+      image: 'i',
+      env: [
+        { name: 'A', value: 'a' },
+        { name: 'B', value: '$(A) $$' },
+      ],
+    } as unknown as ContainerSpec;
     expect(resolveEnv(c, ctx({ expandVariables: false }))).toEqual([
       ['A', 'a'],
       ['B', '$(A) $$'],
@@ -110,16 +146,27 @@ describe('resolveEnv', () => {
   it.each([
     [{ valueFrom: { configMapKeyRef: { name: 'absent', key: 'x' } } }, /ConfigMap "absent"/],
     [{ valueFrom: { secretKeyRef: { name: 'sec', key: 'nope' } } }, /key "nope" of Secret "sec"/],
-    [{ valueFrom: { resourceFieldRef: { containerName: 'ghost', resource: 'limits.cpu' } } }, /unknown container "ghost"/],
+    [
+      { valueFrom: { resourceFieldRef: { containerName: 'ghost', resource: 'limits.cpu' } } },
+      /unknown container "ghost"/,
+    ],
   ])('refuses a missing required source %#', (e, msg) => {
     const c = { name: 'c', image: 'i', env: [{ name: 'X', ...e }] } as unknown as ContainerSpec;
     expect(() => resolveEnv(c, ctx())).toThrow(msg);
   });
 
   it('refuses a missing non-optional envFrom source, skips an optional one', () => {
-    const bad = { name: 'c', image: 'i', envFrom: [{ configMapRef: { name: 'nope' } }] } as unknown as ContainerSpec;
+    const bad = {
+      name: 'c',
+      image: 'i',
+      envFrom: [{ configMapRef: { name: 'nope' } }],
+    } as unknown as ContainerSpec;
     expect(() => resolveEnv(bad, ctx())).toThrow(/envFrom\[0\].*"nope"/);
-    const ok = { name: 'c', image: 'i', envFrom: [{ secretRef: { name: 'nope', optional: true } }] } as unknown as ContainerSpec;
+    const ok = {
+      name: 'c',
+      image: 'i',
+      envFrom: [{ secretRef: { name: 'nope', optional: true } }],
+    } as unknown as ContainerSpec;
     expect(resolveEnv(ok, ctx())).toEqual([]);
   });
 });
@@ -130,8 +177,14 @@ describe('command and args against the image ENTRYPOINT/CMD', () => {
     [{}, { entrypoint: undefined, args: [] }],
     [{ args: ['-x', 'y'] }, { entrypoint: undefined, args: ['-x', 'y'] }],
     [{ command: ['sh'] }, { entrypoint: 'sh', args: [] }],
-    [{ command: ['sh', '-c'], args: ['echo $(WHO) $$(WHO) $HOME'] }, { entrypoint: 'sh', args: ['-c', 'echo world $(WHO) $HOME'] }],
-    [{ command: [], args: ['a'] }, { entrypoint: undefined, args: ['a'] }],
+    [
+      { command: ['sh', '-c'], args: ['echo $(WHO) $$(WHO) $HOME'] },
+      { entrypoint: 'sh', args: ['-c', 'echo world $(WHO) $HOME'] },
+    ],
+    [
+      { command: [], args: ['a'] },
+      { entrypoint: undefined, args: ['a'] },
+    ],
   ])('%j → %j', (c, want) => {
     expect(commandLine(c, env, true)).toEqual(want);
   });

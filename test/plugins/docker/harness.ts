@@ -17,7 +17,7 @@ import { silentLogger } from '../../../src/core/logger.ts';
 import { DockerConfig } from '../../../src/plugins/docker/config.ts';
 import { createDockerPlugin, type DockerPlugin } from '../../../src/plugins/docker/plugin.ts';
 import { buildPluginApp } from '../../../src/plugins/sdk/server.ts';
-import { PodStatusList, type PodStatus } from '../../../src/wire/interlink.ts';
+import { type PodStatus, PodStatusList } from '../../../src/wire/interlink.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
 const run = promisify(execFile);
@@ -41,7 +41,9 @@ export async function testConfig(over: Record<string, unknown> = {}): Promise<Do
 
 /** Run the docker CLI of the test dockerd (for assertions and for poking containers). */
 export async function docker(args: string[]): Promise<string> {
-  const { stdout } = await run(inject('dockerCli'), args, { env: { ...process.env, DOCKER_HOST: inject('dockerHost') } });
+  const { stdout } = await run(inject('dockerCli'), args, {
+    env: { ...process.env, DOCKER_HOST: inject('dockerHost') },
+  });
   return stdout.trim();
 }
 
@@ -53,7 +55,13 @@ export async function containersOf(cfg: DockerConfig, uid?: string): Promise<str
 }
 
 export async function volumesOf(cfg: DockerConfig): Promise<string[]> {
-  const out = await docker(['volume', 'ls', '-q', '--filter', `label=interlink.vk.io/instance=${cfg.instance}`]);
+  const out = await docker([
+    'volume',
+    'ls',
+    '-q',
+    '--filter',
+    `label=interlink.vk.io/instance=${cfg.instance}`,
+  ]);
   return out === '' ? [] : out.split('\n');
 }
 
@@ -91,7 +99,11 @@ export async function serve(cfg: DockerConfig): Promise<Served> {
   };
 }
 
-export function makePod(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): Pod {
+export function makePod(
+  name: string,
+  spec: Record<string, unknown>,
+  meta: Record<string, unknown> = {},
+): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -109,7 +121,13 @@ export async function status(client: HttpClient, pods: Pod[]): Promise<PodStatus
 }
 
 /** Poll /status until `done` holds for the pod's status; fails with the last status seen. */
-export async function waitFor(client: HttpClient, pod: Pod, done: (s: PodStatus) => boolean, what: string, limitMs = 60_000): Promise<PodStatus> {
+export async function waitFor(
+  client: HttpClient,
+  pod: Pod,
+  done: (s: PodStatus) => boolean,
+  what: string,
+  limitMs = 60_000,
+): Promise<PodStatus> {
   const deadline = Date.now() + limitMs;
   let last: PodStatus | undefined;
   while (Date.now() < deadline) {
@@ -126,11 +144,22 @@ export const terminated = (s: PodStatus, name: string) => state(s, name)?.termin
 export const running = (s: PodStatus, name: string) => state(s, name)?.running !== undefined;
 
 /** The whole log of a container (no follow). */
-export async function logs(client: HttpClient, pod: Pod, container: string, opts: Record<string, unknown> = {}): Promise<string> {
+export async function logs(
+  client: HttpClient,
+  pod: Pod,
+  container: string,
+  opts: Record<string, unknown> = {},
+): Promise<string> {
   const r = await client.stream({
     method: 'GET',
     path: '/getLogs',
-    body: { Namespace: pod.metadata.namespace, PodUID: pod.metadata.uid, PodName: pod.metadata.name, ContainerName: container, Opts: opts },
+    body: {
+      Namespace: pod.metadata.namespace,
+      PodUID: pod.metadata.uid,
+      PodName: pod.metadata.name,
+      ContainerName: container,
+      Opts: opts,
+    },
   });
   let text = '';
   for await (const chunk of r.body) text += Buffer.from(chunk as Uint8Array).toString('utf8');

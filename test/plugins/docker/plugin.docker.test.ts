@@ -51,13 +51,21 @@ describe('docker plugin over HTTP', () => {
         {
           name: 'server',
           image: image(),
-          command: ['sh', '-c', 'echo from-server > /shared/index.html && exec httpd -f -p 127.0.0.1:8080 -h /shared'],
+          command: [
+            'sh',
+            '-c',
+            'echo from-server > /shared/index.html && exec httpd -f -p 127.0.0.1:8080 -h /shared',
+          ],
           volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
         },
         {
           name: 'client',
           image: image(),
-          command: ['sh', '-c', 'until wget -q -O - http://127.0.0.1:8080/index.html; do sleep 0.2; done; cat /shared/index.html'],
+          command: [
+            'sh',
+            '-c',
+            'until wget -q -O - http://127.0.0.1:8080/index.html; do sleep 0.2; done; cat /shared/index.html',
+          ],
           volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
         },
       ],
@@ -65,7 +73,12 @@ describe('docker plugin over HTTP', () => {
     });
     const created = (await create(srv.client, pod)) as { PodUID: string; PodJID: string };
     expect(created.PodUID).toBe(pod.metadata.uid);
-    const s = await waitFor(srv.client, pod, (x) => terminated(x, 'client') !== undefined, 'client to finish');
+    const s = await waitFor(
+      srv.client,
+      pod,
+      (x) => terminated(x, 'client') !== undefined,
+      'client to finish',
+    );
     expect(terminated(s, 'client')).toMatchObject({ exitCode: 0, reason: 'Completed' });
     expect(running(s, 'server')).toBe(true);
     expect(s.JID).toBe(created.PodJID);
@@ -80,12 +93,23 @@ describe('docker plugin over HTTP', () => {
     const step = (n: number) => ({
       name: `init-${n}`,
       image: image(),
-      command: ['sh', '-c', `echo "init-${n} sees: $(cat /w/order 2>/dev/null | tr '\\n' ' ')" >> /w/order; sleep 0.3`],
+      command: [
+        'sh',
+        '-c',
+        `echo "init-${n} sees: $(cat /w/order 2>/dev/null | tr '\\n' ' ')" >> /w/order; sleep 0.3`,
+      ],
       volumeMounts: [{ name: 'w', mountPath: '/w' }],
     });
     const pod = makePod('inits', {
       initContainers: [step(1), step(2), step(3)],
-      containers: [{ name: 'app', image: image(), command: ['cat', '/w/order'], volumeMounts: [{ name: 'w', mountPath: '/w' }] }],
+      containers: [
+        {
+          name: 'app',
+          image: image(),
+          command: ['cat', '/w/order'],
+          volumeMounts: [{ name: 'w', mountPath: '/w' }],
+        },
+      ],
       volumes: [{ name: 'w', emptyDir: {} }],
     });
     await create(srv.client, pod);
@@ -99,7 +123,12 @@ describe('docker plugin over HTTP', () => {
       ['init-3', 'Completed'],
     ]);
     expect(await logs(srv.client, pod, 'app')).toBe(
-      ['init-1 sees: ', 'init-2 sees: init-1 sees:  ', 'init-3 sees: init-1 sees:  init-2 sees: init-1 sees:   ', ''].join('\n'),
+      [
+        'init-1 sees: ',
+        'init-2 sees: init-1 sees:  ',
+        'init-3 sees: init-1 sees:  init-2 sees: init-1 sees:   ',
+        '',
+      ].join('\n'),
     );
     const t = (n: number) => terminated(s, `init-${n}`)!;
     expect(t(1).finishedAt! <= t(2).startedAt!).toBe(true);
@@ -153,7 +182,9 @@ describe('docker plugin over HTTP', () => {
         },
       ],
     });
-    await create(srv.client, pod, [{ name: 'app', secrets: [{ metadata: { name: 'keys' }, data: { pem: b64(pem) } }] }]);
+    await create(srv.client, pod, [
+      { name: 'app', secrets: [{ metadata: { name: 'keys' }, data: { pem: b64(pem) } }] },
+    ]);
     await waitFor(srv.client, pod, (x) => terminated(x, 'app') !== undefined, 'app to finish');
     const want = { ...values, PEM: pem, REF: 'x$(UNDEFINED_VAR)', ESCAPED: '$(QUOTES)' };
     const seen = new Map(
@@ -184,20 +215,43 @@ describe('docker plugin over HTTP', () => {
         },
       ],
       volumes: [
-        { name: 'cfg', configMap: { name: 'app-config', defaultMode: 0o640, items: [{ key: 'app.conf', path: 'app.conf' }, { key: 'extra', path: 'sub/extra', mode: 0o604 }] } },
+        {
+          name: 'cfg',
+          configMap: {
+            name: 'app-config',
+            defaultMode: 0o640,
+            items: [
+              { key: 'app.conf', path: 'app.conf' },
+              { key: 'extra', path: 'sub/extra', mode: 0o604 },
+            ],
+          },
+        },
         { name: 'sec', secret: { secretName: 'app-secret', defaultMode: 0o400 } },
       ],
     });
     await create(srv.client, pod, [
       {
         name: 'app',
-        configMaps: [{ metadata: { name: 'app-config' }, data: { 'app.conf': 'key = "value"\n', extra: 'e' } }],
+        configMaps: [
+          { metadata: { name: 'app-config' }, data: { 'app.conf': 'key = "value"\n', extra: 'e' } },
+        ],
         secrets: [{ metadata: { name: 'app-secret' }, data: { password: b64('s3cr3t\n'), token: b64('t') } }],
       },
     ]);
     await waitFor(srv.client, pod, (x) => terminated(x, 'app') !== undefined, 'app to finish');
     expect(await logs(srv.client, pod, 'app')).toBe(
-      ['640 app.conf', '755 sub', '604 sub/extra', '400 password', '400 token', 'key = "value"', 's3cr3t', 'key = "value"', 'read-only', ''].join('\n'),
+      [
+        '640 app.conf',
+        '755 sub',
+        '604 sub/extra',
+        '400 password',
+        '400 token',
+        'key = "value"',
+        's3cr3t',
+        'key = "value"',
+        'read-only',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -209,7 +263,12 @@ describe('docker plugin over HTTP', () => {
       ],
     });
     await create(srv.client, pod);
-    const s = await waitFor(srv.client, pod, (x) => terminated(x, 'exits') !== undefined && terminated(x, 'missing') !== undefined, 'both to end');
+    const s = await waitFor(
+      srv.client,
+      pod,
+      (x) => terminated(x, 'exits') !== undefined && terminated(x, 'missing') !== undefined,
+      'both to end',
+    );
     expect(terminated(s, 'exits')).toMatchObject({ exitCode: 42, reason: 'Error' });
     expect(terminated(s, 'missing')).toMatchObject({ reason: 'StartError' });
     expect(terminated(s, 'missing')!.exitCode).toBeGreaterThan(0);
@@ -227,7 +286,12 @@ describe('docker plugin over HTTP', () => {
       ],
     });
     await create(srv.client, pod);
-    const s = await waitFor(srv.client, pod, (x) => terminated(x, 'hog') !== undefined, 'the hog to be killed');
+    const s = await waitFor(
+      srv.client,
+      pod,
+      (x) => terminated(x, 'hog') !== undefined,
+      'the hog to be killed',
+    );
     expect(terminated(s, 'hog')).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
   });
 
@@ -246,7 +310,12 @@ describe('docker plugin over HTTP', () => {
       volumes: [{ name: 'w', emptyDir: {} }],
     });
     await create(srv.client, pod);
-    const s = await waitFor(srv.client, pod, (x) => terminated(x, 'flaky')?.exitCode === 0, 'flaky to succeed');
+    const s = await waitFor(
+      srv.client,
+      pod,
+      (x) => terminated(x, 'flaky')?.exitCode === 0,
+      'flaky to succeed',
+    );
     expect(s.containers![0]!.restartCount).toBe(2);
   });
 
@@ -256,7 +325,11 @@ describe('docker plugin over HTTP', () => {
         {
           name: 'talker',
           image: image(),
-          command: ['sh', '-c', 'for i in 1 2 3 4 5; do echo line-$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo late; exec sleep 3600'],
+          command: [
+            'sh',
+            '-c',
+            'for i in 1 2 3 4 5; do echo line-$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo late; exec sleep 3600',
+          ],
         },
       ],
       terminationGracePeriodSeconds: 0,
@@ -265,7 +338,8 @@ describe('docker plugin over HTTP', () => {
     await waitFor(srv.client, pod, (x) => running(x, 'talker'), 'talker to run');
     // The first lines are written right after start; wait for them through the API itself.
     const deadline = Date.now() + 30_000;
-    while (!(await logs(srv.client, pod, 'talker')).includes('line-5') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(await logs(srv.client, pod, 'talker')).includes('line-5') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await logs(srv.client, pod, 'talker')).toBe('line-1\nline-2\nline-3\nline-4\nline-5\n');
     expect(await logs(srv.client, pod, 'talker', { Tail: 2 })).toBe('line-4\nline-5\n');
     expect(await logs(srv.client, pod, 'talker', { Bytes: 9 })).toBe('line-1\nli');
@@ -277,7 +351,13 @@ describe('docker plugin over HTTP', () => {
     const follow = await srv.client.stream({
       method: 'GET',
       path: '/getLogs',
-      body: { Namespace: 'default', PodUID: pod.metadata.uid, PodName: pod.metadata.name, ContainerName: 'talker', Opts: { Follow: true, Tail: 1 } },
+      body: {
+        Namespace: 'default',
+        PodUID: pod.metadata.uid,
+        PodName: pod.metadata.name,
+        ContainerName: 'talker',
+        Opts: { Follow: true, Tail: 1 },
+      },
       signal: ctl.signal,
     });
     let seen = '';
@@ -287,7 +367,10 @@ describe('docker plugin over HTTP', () => {
         seen += Buffer.from(chunk as Uint8Array).toString('utf8');
         if (!poked && seen.includes('line-5')) {
           poked = true;
-          const id = (await status(srv.client, [pod]))[0]!.containers![0]!.containerID!.replace('docker://', '');
+          const id = (await status(srv.client, [pod]))[0]!.containers![0]!.containerID!.replace(
+            'docker://',
+            '',
+          );
           await docker(['exec', id, 'touch', '/tmp/go']);
         }
         if (seen.includes('late')) break;
@@ -299,8 +382,16 @@ describe('docker plugin over HTTP', () => {
   });
 
   it('answers NOT_FOUND for logs of an unknown pod or container', async () => {
-    const body = (uid: string, c: string) => ({ Namespace: 'default', PodUID: uid, PodName: 'x', ContainerName: c, Opts: {} });
-    await expect(srv.client.call({ method: 'GET', path: '/getLogs', body: body('no-such-uid', 'c') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const body = (uid: string, c: string) => ({
+      Namespace: 'default',
+      PodUID: uid,
+      PodName: 'x',
+      ContainerName: c,
+      Opts: {},
+    });
+    await expect(
+      srv.client.call({ method: 'GET', path: '/getLogs', body: body('no-such-uid', 'c') }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('deletes a running pod: no container, volume or data directory left, reported terminated, idempotent', async () => {
@@ -309,8 +400,20 @@ describe('docker plugin over HTTP', () => {
       {
         terminationGracePeriodSeconds: 1,
         containers: [
-          { name: 'a', image: image(), command: ['sleep', '3600'], volumeMounts: [{ name: 'mem', mountPath: '/m' }, { name: 'cfg', mountPath: '/c' }] },
-          { name: 'b', image: image(), command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'] },
+          {
+            name: 'a',
+            image: image(),
+            command: ['sleep', '3600'],
+            volumeMounts: [
+              { name: 'mem', mountPath: '/m' },
+              { name: 'cfg', mountPath: '/c' },
+            ],
+          },
+          {
+            name: 'b',
+            image: image(),
+            command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'],
+          },
         ],
         volumes: [
           { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } },
@@ -319,11 +422,15 @@ describe('docker plugin over HTTP', () => {
       },
       {},
     );
-    await create(srv.client, pod, [{ name: 'a', configMaps: [{ metadata: { name: 'c' }, data: { k: 'v' } }] }]);
+    await create(srv.client, pod, [
+      { name: 'a', configMaps: [{ metadata: { name: 'c' }, data: { k: 'v' } }] },
+    ]);
     await waitFor(srv.client, pod, (x) => running(x, 'a') && running(x, 'b'), 'both to run');
     const uid = pod.metadata.uid;
     expect(existsSync(join(cfg.dataRoot, uid, 'volumes', 'cfg', 'k'))).toBe(true);
-    expect(await docker(['volume', 'ls', '-q', '--filter', `label=interlink.vk.io/pod-uid=${uid}`])).not.toBe('');
+    expect(await docker(['volume', 'ls', '-q', '--filter', `label=interlink.vk.io/pod-uid=${uid}`])).not.toBe(
+      '',
+    );
 
     await srv.client.call({ method: 'POST', path: '/delete', body: pod });
     expect(await containersOf(cfg, uid)).toEqual([]);
@@ -339,10 +446,20 @@ describe('docker plugin over HTTP', () => {
 
   it('refuses what the node does not allow before creating anything', async () => {
     const bad = [
-      makePod('flags', { containers: [{ name: 'a', image: image() }] }, { annotations: { 'docker-options.vk.io/flags': '--privileged' } }),
-      makePod('host', { containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'h', mountPath: '/h' }] }], volumes: [{ name: 'h', hostPath: { path: '/etc' } }] }),
+      makePod(
+        'flags',
+        { containers: [{ name: 'a', image: image() }] },
+        { annotations: { 'docker-options.vk.io/flags': '--privileged' } },
+      ),
+      makePod('host', {
+        containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'h', mountPath: '/h' }] }],
+        volumes: [{ name: 'h', hostPath: { path: '/etc' } }],
+      }),
       makePod('priv', { containers: [{ name: 'a', image: image(), securityContext: { privileged: true } }] }),
-      makePod('cm', { containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'c', mountPath: '/c' }] }], volumes: [{ name: 'c', configMap: { name: 'absent' } }] }),
+      makePod('cm', {
+        containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'c', mountPath: '/c' }] }],
+        volumes: [{ name: 'c', configMap: { name: 'absent' } }],
+      }),
     ];
     for (const pod of bad) {
       await expect(create(srv.client, pod)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
@@ -350,7 +467,11 @@ describe('docker plugin over HTTP', () => {
       expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
     }
     // An allow-listed flag goes through.
-    const ok = makePod('shm', { containers: [{ name: 'a', image: image(), command: ['sh', '-c', 'df -k /dev/shm | tail -1'] }] }, { annotations: { 'docker-options.vk.io/flags': '--shm-size=3m' } });
+    const ok = makePod(
+      'shm',
+      { containers: [{ name: 'a', image: image(), command: ['sh', '-c', 'df -k /dev/shm | tail -1'] }] },
+      { annotations: { 'docker-options.vk.io/flags': '--shm-size=3m' } },
+    );
     await create(srv.client, ok);
     await waitFor(srv.client, ok, (x) => terminated(x, 'a') !== undefined, 'a to finish');
     expect(await logs(srv.client, ok, 'a')).toMatch(/\s3072\s/);
@@ -374,13 +495,22 @@ describe('docker plugin over HTTP', () => {
         {
           name: 'a',
           image: image(),
-          command: ['sh', '-c', 'echo from-container > /h/out; grep " /m " /proc/mounts | cut -d" " -f3; echo shared > /m/x'],
+          command: [
+            'sh',
+            '-c',
+            'echo from-container > /h/out; grep " /m " /proc/mounts | cut -d" " -f3; echo shared > /m/x',
+          ],
           volumeMounts: [
             { name: 'h', mountPath: '/h' },
             { name: 'm', mountPath: '/m' },
           ],
         },
-        { name: 'b', image: image(), command: ['sh', '-c', 'until [ -e /m/x ]; do sleep 0.1; done; cat /m/x'], volumeMounts: [{ name: 'm', mountPath: '/m' }] },
+        {
+          name: 'b',
+          image: image(),
+          command: ['sh', '-c', 'until [ -e /m/x ]; do sleep 0.1; done; cat /m/x'],
+          volumeMounts: [{ name: 'm', mountPath: '/m' }],
+        },
       ],
       volumes: [
         { name: 'h', hostPath: { path: join(cfg.dataRoot, 'host', 'made'), type: 'DirectoryOrCreate' } },
@@ -388,7 +518,12 @@ describe('docker plugin over HTTP', () => {
       ],
     });
     await create(srv.client, pod);
-    await waitFor(srv.client, pod, (x) => terminated(x, 'a') !== undefined && terminated(x, 'b') !== undefined, 'both to finish');
+    await waitFor(
+      srv.client,
+      pod,
+      (x) => terminated(x, 'a') !== undefined && terminated(x, 'b') !== undefined,
+      'both to finish',
+    );
     expect(readFileSync(join(cfg.dataRoot, 'host', 'made', 'out'), 'utf8')).toBe('from-container\n');
     expect(await logs(srv.client, pod, 'a')).toBe('tmpfs\n');
     expect(await logs(srv.client, pod, 'b')).toBe('shared\n');
@@ -397,18 +532,24 @@ describe('docker plugin over HTTP', () => {
     expect(existsSync(join(cfg.dataRoot, 'host', 'made', 'out'))).toBe(true);
 
     // A symlink under an allowed root that points outside it is refused.
-    const escape = makePod('escape', {
+    const escaping = makePod('escape', {
       containers: [{ name: 'a', image: image(), volumeMounts: [{ name: 'h', mountPath: '/h' }] }],
       volumes: [{ name: 'h', hostPath: { path: join(cfg.dataRoot, 'host', 'escape'), type: 'Directory' } }],
     });
-    await expect(create(srv.client, escape)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('outside the allowed') });
-    expect(await containersOf(cfg, escape.metadata.uid)).toEqual([]);
+    await expect(create(srv.client, escaping)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('outside the allowed'),
+    });
+    expect(await containersOf(cfg, escaping.metadata.uid)).toEqual([]);
   });
 
   it('answers ping with the engine capacity', async () => {
     const ping = await srv.client.call({ method: 'GET', path: '/ping', schema: PingResponse });
     const [ncpu, mem] = (await docker(['info', '--format', '{{.NCPU}} {{.MemTotal}}'])).split(' ');
-    expect(ping).toEqual({ status: 'ok', resources: { cpu: ncpu, memory: `${Math.floor(Number(mem) / 1024)}Ki` } });
+    expect(ping).toEqual({
+      status: 'ok',
+      resources: { cpu: ncpu, memory: `${Math.floor(Number(mem) / 1024)}Ki` },
+    });
     const ready = await srv.client.call({ method: 'GET', path: '/readyz' });
     expect(ready).toBe('ok');
   });

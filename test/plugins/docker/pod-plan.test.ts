@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { dockerRestart, type PlanOptions, planPod, podHostname, pullPolicy, splitEnv } from '../../../src/plugins/docker/pod-plan.ts';
+import {
+  dockerRestart,
+  type PlanOptions,
+  planPod,
+  podHostname,
+  pullPolicy,
+  splitEnv,
+} from '../../../src/plugins/docker/pod-plan.ts';
 import { podSpecOf } from '../../../src/plugins/docker/spec.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
@@ -10,15 +17,28 @@ const options: PlanOptions = {
   network: '',
   gpus: false,
   flagsAnnotation: 'docker-options.vk.io/flags',
-  allowedFlags: ['--shm-size'],
+  allowedFlags: ['--shm-size', '--ulimit'],
   hostPathRoots: [],
   allowPrivileged: false,
   expandVariables: true,
 };
 
-function plan(spec: Record<string, unknown>, over: Partial<PlanOptions> = {}, annotations?: Record<string, string>) {
-  const pod = { metadata: { name: 'web', namespace: 'ns', uid: 'u1', ...(annotations ? { annotations } : {}) }, spec } as unknown as Pod;
-  return planPod({ pod, spec: podSpecOf(pod), retrieved: [], podDir: '/d/u1', options: { ...options, ...over } });
+function plan(
+  spec: Record<string, unknown>,
+  over: Partial<PlanOptions> = {},
+  annotations?: Record<string, string>,
+) {
+  const pod = {
+    metadata: { name: 'web', namespace: 'ns', uid: 'u1', ...(annotations ? { annotations } : {}) },
+    spec,
+  } as unknown as Pod;
+  return planPod({
+    pod,
+    spec: podSpecOf(pod),
+    retrieved: [],
+    podDir: '/d/u1',
+    options: { ...options, ...over },
+  });
 }
 
 describe('pod plan', () => {
@@ -26,12 +46,20 @@ describe('pod plan', () => {
     const p = plan({
       restartPolicy: 'OnFailure',
       initContainers: [{ name: 'setup', image: 'busybox:1' }],
-      containers: [{ name: 'app', image: 'busybox:1' }, { name: 'side', image: 'busybox:1' }],
+      containers: [
+        { name: 'app', image: 'busybox:1' },
+        { name: 'side', image: 'busybox:1' },
+      ],
     });
     expect(p.infra.name).toBe('ilk_POD_web_ns_u1');
-    expect(p.infra.labels).toMatchObject({ 'interlink.vk.io/role': 'infra', 'interlink.vk.io/pod-uid': 'u1' });
+    expect(p.infra.labels).toMatchObject({
+      'interlink.vk.io/role': 'infra',
+      'interlink.vk.io/pod-uid': 'u1',
+    });
     expect(p.infra.hostname).toBe('web');
-    expect(p.containers.map((c) => [c.role, c.plan.name, c.plan.restart, c.plan.labels['interlink.vk.io/index']])).toEqual([
+    expect(
+      p.containers.map((c) => [c.role, c.plan.name, c.plan.restart, c.plan.labels['interlink.vk.io/index']]),
+    ).toEqual([
       ['init', 'ilk_setup_web_ns_u1', 'on-failure', '0'],
       ['app', 'ilk_app_web_ns_u1', 'on-failure', '0'],
       ['app', 'ilk_side_web_ns_u1', 'on-failure', '1'],
@@ -58,7 +86,12 @@ describe('pod plan', () => {
           image: 'busybox:1',
           workingDir: '/work',
           resources: { limits: { cpu: '500m', memory: '64Mi' }, requests: { cpu: '250m', memory: '32Mi' } },
-          securityContext: { runAsUser: 1001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          securityContext: {
+            runAsUser: 1001,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          },
         },
       ],
     }).containers[0]!.plan;
@@ -78,41 +111,90 @@ describe('pod plan', () => {
   });
 
   it('maps GPUs only where the node offers them', () => {
-    const spec = { containers: [{ name: 'app', image: 'i:1', resources: { limits: { 'nvidia.com/gpu': '2' } } }] };
+    const spec = {
+      containers: [{ name: 'app', image: 'i:1', resources: { limits: { 'nvidia.com/gpu': '2' } } }],
+    };
     expect(() => plan(spec)).toThrow(/does not offer GPUs/);
     expect(plan(spec, { gpus: true }).containers[0]!.plan.gpus).toBe(2);
   });
 
   it('puts plain variables in the env file and the rest on the command line', () => {
-    expect(splitEnv([['A', 'x y "z" $HOME'], ['MULTI', 'a\nb'], ['CR', 'a\r'], ['dotted.name', 'v'], ['_B1', '']])).toEqual({
+    expect(
+      splitEnv([
+        ['A', 'x y "z" $HOME'],
+        ['MULTI', 'a\nb'],
+        ['CR', 'a\r'],
+        ['dotted.name', 'v'],
+        ['_B1', ''],
+      ]),
+    ).toEqual({
       fileLines: ['A=x y "z" $HOME', '_B1='],
-      argv: [['MULTI', 'a\nb'], ['CR', 'a\r'], ['dotted.name', 'v']],
+      argv: [
+        ['MULTI', 'a\nb'],
+        ['CR', 'a\r'],
+        ['dotted.name', 'v'],
+      ],
     });
   });
 
-  it('passes allow-listed annotation flags to every container', () => {
-    const p = plan({ containers: [{ name: 'a', image: 'i:1' }] }, {}, { 'docker-options.vk.io/flags': '--shm-size=256m' });
-    expect(p.containers[0]!.plan.extraFlags).toEqual(['--shm-size=256m']);
-    expect(() => plan({ containers: [{ name: 'a', image: 'i:1' }] }, {}, { 'docker-options.vk.io/flags': '--privileged' })).toThrow(
-      /annotations\[docker-options.vk.io\/flags\].*not allowed/,
+  it('passes allow-listed annotation flags to every container, --shm-size to the infra container', () => {
+    const p = plan(
+      { initContainers: [{ name: 'i', image: 'i:1' }], containers: [{ name: 'a', image: 'i:1' }] },
+      {},
+      { 'docker-options.vk.io/flags': '--shm-size=256m --ulimit=nofile=512:512' },
     );
+    expect(p.containers.map((c) => c.plan.extraFlags)).toEqual([
+      ['--ulimit=nofile=512:512'],
+      ['--ulimit=nofile=512:512'],
+    ]);
+    // /dev/shm belongs to the IPC namespace the infra container owns.
+    expect(p.infra.extraFlags).toEqual(['--shm-size=256m']);
+    expect(() =>
+      plan(
+        { containers: [{ name: 'a', image: 'i:1' }] },
+        {},
+        { 'docker-options.vk.io/flags': '--privileged' },
+      ),
+    ).toThrow(/annotations\[docker-options.vk.io\/flags\].*not allowed/);
   });
 
   it('uses host networking for hostNetwork pods, without a hostname', () => {
     const p = plan({ hostNetwork: true, containers: [{ name: 'a', image: 'i:1' }] }, { network: 'none' });
     expect(p.infra.network).toBe('host');
     expect(p.infra.hostname).toBeUndefined();
-    expect(plan({ containers: [{ name: 'a', image: 'i:1' }] }, { network: 'none' }).infra.network).toBe('none');
+    expect(plan({ containers: [{ name: 'a', image: 'i:1' }] }, { network: 'none' }).infra.network).toBe(
+      'none',
+    );
   });
 
   it.each([
-    [{ containers: [{ name: 'a', image: 'i', securityContext: { privileged: true } }] }, /privileged containers are not allowed/],
-    [{ containers: [{ name: 'a', image: 'i', securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] }, /adding capabilities/],
-    [{ containers: [{ name: 'a', image: 'i', securityContext: { capabilities: { drop: ['--all'] } } }] }, /not a capability/],
-    [{ securityContext: { runAsNonRoot: true, runAsUser: 0 }, containers: [{ name: 'a', image: 'i' }] }, /runAsNonRoot/],
+    [
+      { containers: [{ name: 'a', image: 'i', securityContext: { privileged: true } }] },
+      /privileged containers are not allowed/,
+    ],
+    [
+      { containers: [{ name: 'a', image: 'i', securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] },
+      /adding capabilities/,
+    ],
+    [
+      { containers: [{ name: 'a', image: 'i', securityContext: { capabilities: { drop: ['--all'] } } }] },
+      /not a capability/,
+    ],
+    [
+      { securityContext: { runAsNonRoot: true, runAsUser: 0 }, containers: [{ name: 'a', image: 'i' }] },
+      /runAsNonRoot/,
+    ],
     [{ containers: [{ name: 'a', image: 'i', workingDir: 'rel' }] }, /workingDir.*absolute/],
     [{ containers: [{ name: 'a', image: 'i', resources: { limits: { memory: '1Mi' } } }] }, /minimum of 6Mi/],
-    [{ containers: [{ name: 'a', image: 'i' }, { name: 'a', image: 'i' }] }, /used twice/],
+    [
+      {
+        containers: [
+          { name: 'a', image: 'i' },
+          { name: 'a', image: 'i' },
+        ],
+      },
+      /used twice/,
+    ],
     [{ containers: [{ name: 'a' }] }, /pod\.spec\.containers\.0\.image/],
     [{ containers: [{ name: 'a', image: 'i', resources: { limits: { cpu: 'lots' } } }] }, /limits\.cpu/],
   ])('refuses %j', (spec, msg) => {
@@ -149,7 +231,11 @@ describe('small rules', () => {
 
   it('cuts the hostname as the kubelet does', () => {
     const long = `${'a'.repeat(62)}-b`;
-    expect(podHostname({ metadata: { name: long } } as Pod, { containers: [] } as never)).toBe('a'.repeat(62));
-    expect(podHostname({ metadata: { name: 'x' } } as Pod, { containers: [], hostname: 'h' } as never)).toBe('h');
+    expect(podHostname({ metadata: { name: long } } as Pod, { containers: [] } as never)).toBe(
+      'a'.repeat(62),
+    );
+    expect(podHostname({ metadata: { name: 'x' } } as Pod, { containers: [], hostname: 'h' } as never)).toBe(
+      'h',
+    );
   });
 });

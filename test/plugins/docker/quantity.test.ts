@@ -17,11 +17,22 @@ describe('quantities', () => {
     expect(parseQuantity(q)).toBeCloseTo(v, 9);
   });
 
-  it.each([['250m', 250], ['1', 1000], ['0.1', 100], ['1.0001', 1001], [0.5, 500]])('cpu %s → %dm', (q, m) => {
+  it.each([
+    ['250m', 250],
+    ['1', 1000],
+    ['0.1', 100],
+    ['1.0001', 1001],
+    [0.5, 500],
+  ])('cpu %s → %dm', (q, m) => {
     expect(milliCpu(q)).toBe(m);
   });
 
-  it.each([['64Mi', 67108864], ['1.5Ki', 1536], ['1000', 1000], ['0.5', 1]])('memory %s → %d bytes', (q, b) => {
+  it.each([
+    ['64Mi', 67108864],
+    ['1.5Ki', 1536],
+    ['1000', 1000],
+    ['0.5', 1],
+  ])('memory %s → %d bytes', (q, b) => {
     expect(memoryBytes(q)).toBe(b);
   });
 

@@ -11,7 +11,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../../src/core/http-client.ts';
 import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
-import { cleanup, containersOf, create, docker, image, makePod, running, status, terminated, testConfig, waitFor } from './harness.ts';
+import {
+  cleanup,
+  containersOf,
+  create,
+  docker,
+  image,
+  makePod,
+  running,
+  status,
+  terminated,
+  testConfig,
+  waitFor,
+} from './harness.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
 
@@ -93,7 +105,12 @@ describe('docker plugin restarts', () => {
         },
       ],
       containers: [
-        { name: 'app', image: image(), command: ['sh', '-c', 'cat /w/log; exec sleep 3600'], volumeMounts: [{ name: 'w', mountPath: '/w' }] },
+        {
+          name: 'app',
+          image: image(),
+          command: ['sh', '-c', 'cat /w/log; exec sleep 3600'],
+          volumeMounts: [{ name: 'w', mountPath: '/w' }],
+        },
       ],
       volumes: [{ name: 'w', emptyDir: {} }],
     });
@@ -103,17 +120,42 @@ describe('docker plugin restarts', () => {
     // Killed mid-sequence; the init container finishes while no plugin runs.
     await kill9();
     await writeFile(join(cfg.dataRoot, pod.metadata.uid, 'empty', 'w', 'go'), '');
-    const gateId = () => docker(['ps', '-aq', '--no-trunc', '--filter', `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`, '--filter', 'label=interlink.vk.io/role=init']);
-    for (let i = 0; (await docker(['inspect', '--format', '{{.State.Status}}', await gateId()])) !== 'exited'; i++) {
+    const gateId = () =>
+      docker([
+        'ps',
+        '-aq',
+        '--no-trunc',
+        '--filter',
+        `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`,
+        '--filter',
+        'label=interlink.vk.io/role=init',
+      ]);
+    for (
+      let i = 0;
+      (await docker(['inspect', '--format', '{{.State.Status}}', await gateId()])) !== 'exited';
+      i++
+    ) {
       if (i > 300) throw new Error('init container did not finish');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const app = await docker(['ps', '-aq', '--filter', `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`, '--filter', 'label=interlink.vk.io/role=app']);
+    const app = await docker([
+      'ps',
+      '-aq',
+      '--filter',
+      `label=interlink.vk.io/pod-uid=${pod.metadata.uid}`,
+      '--filter',
+      'label=interlink.vk.io/role=app',
+    ]);
     expect(await docker(['inspect', '--format', '{{.State.Status}}', app])).toBe('created');
 
     // A new process picks the sequence up from the labels and starts the app container.
     await startPlugin();
-    const s = await waitFor(client, pod, (x) => running(x, 'app'), 'the app container to start after the restart');
+    const s = await waitFor(
+      client,
+      pod,
+      (x) => running(x, 'app'),
+      'the app container to start after the restart',
+    );
     expect(s.JID).toBe(created.PodJID);
     expect(terminated(s, 'gate')).toMatchObject({ exitCode: 0, reason: 'Completed' });
 
@@ -125,7 +167,13 @@ describe('docker plugin restarts', () => {
     const logs = await client.stream({
       method: 'GET',
       path: '/getLogs',
-      body: { Namespace: 'default', PodUID: pod.metadata.uid, PodName: pod.metadata.name, ContainerName: 'app', Opts: {} },
+      body: {
+        Namespace: 'default',
+        PodUID: pod.metadata.uid,
+        PodName: pod.metadata.name,
+        ContainerName: 'app',
+        Opts: {},
+      },
     });
     let text = '';
     for await (const c of logs.body) text += Buffer.from(c as Uint8Array).toString();

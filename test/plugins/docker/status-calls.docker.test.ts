@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
-import { cleanup, create, image, makePod, running, type Served, serve, status, testConfig, waitFor } from './harness.ts';
+import {
+  cleanup,
+  create,
+  image,
+  makePod,
+  running,
+  type Served,
+  serve,
+  status,
+  testConfig,
+  waitFor,
+} from './harness.ts';
 
 let cfg: DockerConfig;
 let srv: Served;
@@ -28,7 +39,8 @@ afterAll(async () => {
   if (cfg) await cleanup(cfg);
 });
 
-const calls = async () => (await readFile(callLog, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+const calls = async () =>
+  (await readFile(callLog, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 
 describe('status calls', () => {
   it('asks docker once for all pods', async () => {
@@ -44,7 +56,8 @@ describe('status calls', () => {
       await create(srv.client, pod);
       pods.push(pod);
     }
-    for (const pod of pods) await waitFor(srv.client, pod, (s) => running(s, 'a') && running(s, 'b'), 'both containers to run');
+    for (const pod of pods)
+      await waitFor(srv.client, pod, (s) => running(s, 'a') && running(s, 'b'), 'both containers to run');
     // Let the sequencing loop go idle (it only polls while some pod has containers to start).
     let before = (await calls()).length;
     for (;;) {

@@ -5,9 +5,16 @@ import type { RetrievedContainer } from '../../../src/wire/interlink.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u1', labels: { app: 'x' } }, spec: { containers: [] } } as unknown as Pod;
+const pod = {
+  metadata: { name: 'p', namespace: 'ns', uid: 'u1', labels: { app: 'x' } },
+  spec: { containers: [] },
+} as unknown as Pod;
 
-function input(spec: Partial<PodSpecView>, retrieved: RetrievedContainer[] = [], over: Partial<VolumeInput> = {}): VolumeInput {
+function input(
+  spec: Partial<PodSpecView>,
+  retrieved: RetrievedContainer[] = [],
+  over: Partial<VolumeInput> = {},
+): VolumeInput {
   return {
     pod,
     spec: { containers: [], ...spec } as PodSpecView,
@@ -20,7 +27,11 @@ function input(spec: Partial<PodSpecView>, retrieved: RetrievedContainer[] = [],
   };
 }
 
-const cm = { metadata: { name: 'cfg' }, data: { 'app.conf': 'x=1\n', other: 'o' }, binaryData: { 'logo.bin': b64('\x00\x01') } };
+const cm = {
+  metadata: { name: 'cfg' },
+  data: { 'app.conf': 'x=1\n', other: 'o' },
+  binaryData: { 'logo.bin': b64('\x00\x01') },
+};
 const sec = { metadata: { name: 'sec' }, data: { 'tls.key': b64('KEY'), user: b64('root') } };
 
 describe('volume planning', () => {
@@ -40,20 +51,32 @@ describe('volume planning', () => {
           ],
           volumes: [
             { name: 'cfg', configMap: { name: 'cfg', defaultMode: 0o640 } },
-            { name: 'sec', secret: { secretName: 'sec', items: [{ key: 'tls.key', path: 'private/tls.key', mode: 0o400 }] } },
+            {
+              name: 'sec',
+              secret: {
+                secretName: 'sec',
+                items: [{ key: 'tls.key', path: 'private/tls.key', mode: 0o400 }],
+              },
+            },
           ],
         } as never,
         [{ name: 'c', configMaps: [cm], secrets: [sec] }],
       ),
     );
-    const files = Object.fromEntries(plan.files.map((f) => [f.path, [f.data.toString('latin1'), f.mode.toString(8)]]));
+    const files = Object.fromEntries(
+      plan.files.map((f) => [f.path, [f.data.toString('latin1'), f.mode.toString(8)]]),
+    );
     expect(files).toEqual({
       '/data/u1/volumes/cfg/app.conf': ['x=1\n', '640'],
       '/data/u1/volumes/cfg/logo.bin': ['\x00\x01', '640'],
       '/data/u1/volumes/cfg/other': ['o', '640'],
       '/data/u1/volumes/sec/private/tls.key': ['KEY', '400'],
     });
-    expect(plan.dirs.map((d) => d.path)).toEqual(['/data/u1/volumes/cfg', '/data/u1/volumes/sec', '/data/u1/volumes/sec/private']);
+    expect(plan.dirs.map((d) => d.path)).toEqual([
+      '/data/u1/volumes/cfg',
+      '/data/u1/volumes/sec',
+      '/data/u1/volumes/sec/private',
+    ]);
     expect(plan.mounts.get('c')).toEqual([
       { type: 'bind', source: '/data/u1/volumes/cfg', target: '/etc/app', readOnly: true },
       { type: 'bind', source: '/data/u1/volumes/sec', target: '/etc/tls', readOnly: true },
@@ -64,7 +87,14 @@ describe('volume planning', () => {
     const plan = planVolumes(
       input({
         containers: [
-          { name: 'a', image: 'i', volumeMounts: [{ name: 'shared', mountPath: '/s' }, { name: 'mem', mountPath: '/m' }] },
+          {
+            name: 'a',
+            image: 'i',
+            volumeMounts: [
+              { name: 'shared', mountPath: '/s' },
+              { name: 'mem', mountPath: '/m' },
+            ],
+          },
           {
             name: 'b',
             image: 'i',
@@ -90,14 +120,25 @@ describe('volume planning', () => {
       { type: 'bind', source: '/data/u1/empty/shared', target: '/s', readOnly: false },
       { type: 'volume', source: 'ilk_u1_mem', target: '/m', readOnly: false },
     ]);
-    expect(plan.mounts.get('b')?.map((m) => m.source)).toEqual(['/data/u1/empty/shared/sub/dir', '/data/u1/empty/shared/dir-a']);
+    expect(plan.mounts.get('b')?.map((m) => m.source)).toEqual([
+      '/data/u1/empty/shared/sub/dir',
+      '/data/u1/empty/shared/dir-a',
+    ]);
   });
 
   it('takes projected volumes from the map the VK resolved, with modes from the spec', () => {
     const plan = planVolumes(
       input(
         {
-          containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+          containers: [
+            {
+              name: 'c',
+              image: 'i',
+              volumeMounts: [
+                { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+              ],
+            },
+          ],
           volumes: [
             {
               name: 'kube-api-access',
@@ -105,24 +146,55 @@ describe('volume planning', () => {
                 defaultMode: 0o644,
                 sources: [
                   { serviceAccountToken: { path: 'token' } },
-                  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt', mode: 0o444 }] } },
-                  { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+                  {
+                    configMap: {
+                      name: 'kube-root-ca.crt',
+                      items: [{ key: 'ca.crt', path: 'ca.crt', mode: 0o444 }],
+                    },
+                  },
+                  {
+                    downwardAPI: {
+                      items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }],
+                    },
+                  },
                 ],
               },
             },
           ],
         } as never,
-        [{ name: 'c', projectedvolumemaps: [{ metadata: { name: 'kube-api-access' }, data: { token: 'jwt', 'ca.crt': 'PEM\n', namespace: 'ns' } }] }],
+        [
+          {
+            name: 'c',
+            projectedvolumemaps: [
+              {
+                metadata: { name: 'kube-api-access' },
+                data: { token: 'jwt', 'ca.crt': 'PEM\n', namespace: 'ns' },
+              },
+            ],
+          },
+        ],
       ),
     );
-    const files = Object.fromEntries(plan.files.map((f) => [f.path.replace('/data/u1/volumes/kube-api-access/', ''), [f.data.toString(), f.mode]]));
+    const files = Object.fromEntries(
+      plan.files.map((f) => [
+        f.path.replace('/data/u1/volumes/kube-api-access/', ''),
+        [f.data.toString(), f.mode],
+      ]),
+    );
     expect(files).toEqual({ token: ['jwt', 0o644], 'ca.crt': ['PEM\n', 0o444], namespace: ['ns', 0o644] });
   });
 
   it('resolves downwardAPI volumes itself', () => {
     const plan = planVolumes(
       input({
-        containers: [{ name: 'c', image: 'i', resources: { limits: { cpu: '1500m' } }, volumeMounts: [{ name: 'info', mountPath: '/info' }] }],
+        containers: [
+          {
+            name: 'c',
+            image: 'i',
+            resources: { limits: { cpu: '1500m' } },
+            volumeMounts: [{ name: 'info', mountPath: '/info' }],
+          },
+        ],
         volumes: [
           {
             name: 'info',
@@ -130,7 +202,10 @@ describe('volume planning', () => {
               items: [
                 { path: 'name', fieldRef: { fieldPath: 'metadata.name' } },
                 { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' }, mode: 0o600 },
-                { path: 'cpu', resourceFieldRef: { containerName: 'c', resource: 'limits.cpu', divisor: '1m' } },
+                {
+                  path: 'cpu',
+                  resourceFieldRef: { containerName: 'c', resource: 'limits.cpu', divisor: '1m' },
+                },
               ],
             },
           },
@@ -147,16 +222,25 @@ describe('volume planning', () => {
   it('allows hostPath only under the configured roots', () => {
     const ok = planVolumes(
       input({
-        containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'h', mountPath: '/h', readOnly: true }] }],
+        containers: [
+          { name: 'c', image: 'i', volumeMounts: [{ name: 'h', mountPath: '/h', readOnly: true }] },
+        ],
         volumes: [{ name: 'h', hostPath: { path: '/srv/shared/x/../y', type: 'DirectoryOrCreate' } }],
       } as never),
     );
-    expect(ok.hostPathChecks).toEqual([{ path: '/srv/shared/y', type: 'DirectoryOrCreate', field: 'pod.spec.volumes[h].hostPath.path' }]);
-    expect(ok.mounts.get('c')).toEqual([{ type: 'bind', source: '/srv/shared/y', target: '/h', readOnly: true, host: true }]);
+    expect(ok.hostPathChecks).toEqual([
+      { path: '/srv/shared/y', type: 'DirectoryOrCreate', field: 'pod.spec.volumes[h].hostPath.path' },
+    ]);
+    expect(ok.mounts.get('c')).toEqual([
+      { type: 'bind', source: '/srv/shared/y', target: '/h', readOnly: true, host: true },
+    ]);
     for (const path of ['/srv/sharedother', '/srv/shared/../etc', '/etc', 'relative']) {
       expect(() =>
         planVolumes(
-          input({ containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'h', mountPath: '/h' }] }], volumes: [{ name: 'h', hostPath: { path } }] } as never),
+          input({
+            containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'h', mountPath: '/h' }] }],
+            volumes: [{ name: 'h', hostPath: { path } }],
+          } as never),
         ),
       ).toThrow(/hostPath\.path/);
     }
@@ -165,17 +249,58 @@ describe('volume planning', () => {
   it.each([
     [{ volumeMounts: [{ name: 'nope', mountPath: '/x' }] }, [], /volume "nope" is not declared/],
     [{ volumeMounts: [{ name: 'e', mountPath: 'rel' }] }, [{ name: 'e', emptyDir: {} }], /absolute path/],
-    [{ volumeMounts: [{ name: 'e', mountPath: '/x', subPath: '../../etc' }] }, [{ name: 'e', emptyDir: {} }], /must not contain "\.\."/],
-    [{ volumeMounts: [{ name: 'e', mountPath: '/x', subPath: '/abs' }] }, [{ name: 'e', emptyDir: {} }], /relative path/],
-    [{ volumeMounts: [{ name: 'e', mountPath: '/x' }, { name: 'e', mountPath: '/x/' }] }, [{ name: 'e', emptyDir: {} }], /mounted twice/],
-    [{ volumeMounts: [{ name: 'm', mountPath: '/x', subPath: 'a' }] }, [{ name: 'm', emptyDir: { medium: 'Memory' } }], /memory-backed/],
-    [{ volumeMounts: [{ name: 'c', mountPath: '/x' }] }, [{ name: 'c', configMap: { name: 'absent' } }], /ConfigMap "absent" was not provided/],
-    [{ volumeMounts: [{ name: 'c', mountPath: '/x' }] }, [{ name: 'c', configMap: { name: 'cfg', items: [{ key: 'zz', path: 'zz' }] } }], /has no key "zz"/],
-    [{ volumeMounts: [{ name: 'c', mountPath: '/x' }] }, [{ name: 'c', configMap: { name: 'cfg', items: [{ key: 'other', path: '../o' }] } }], /\.\./],
-    [{ volumeMounts: [{ name: 'p', mountPath: '/x' }] }, [{ name: 'p', persistentVolumeClaim: { claimName: 'c' } }], /"persistentVolumeClaim" is not supported/],
+    [
+      { volumeMounts: [{ name: 'e', mountPath: '/x', subPath: '../../etc' }] },
+      [{ name: 'e', emptyDir: {} }],
+      /must not contain "\.\."/,
+    ],
+    [
+      { volumeMounts: [{ name: 'e', mountPath: '/x', subPath: '/abs' }] },
+      [{ name: 'e', emptyDir: {} }],
+      /relative path/,
+    ],
+    [
+      {
+        volumeMounts: [
+          { name: 'e', mountPath: '/x' },
+          { name: 'e', mountPath: '/x/' },
+        ],
+      },
+      [{ name: 'e', emptyDir: {} }],
+      /mounted twice/,
+    ],
+    [
+      { volumeMounts: [{ name: 'm', mountPath: '/x', subPath: 'a' }] },
+      [{ name: 'm', emptyDir: { medium: 'Memory' } }],
+      /memory-backed/,
+    ],
+    [
+      { volumeMounts: [{ name: 'c', mountPath: '/x' }] },
+      [{ name: 'c', configMap: { name: 'absent' } }],
+      /ConfigMap "absent" was not provided/,
+    ],
+    [
+      { volumeMounts: [{ name: 'c', mountPath: '/x' }] },
+      [{ name: 'c', configMap: { name: 'cfg', items: [{ key: 'zz', path: 'zz' }] } }],
+      /has no key "zz"/,
+    ],
+    [
+      { volumeMounts: [{ name: 'c', mountPath: '/x' }] },
+      [{ name: 'c', configMap: { name: 'cfg', items: [{ key: 'other', path: '../o' }] } }],
+      /\.\./,
+    ],
+    [
+      { volumeMounts: [{ name: 'p', mountPath: '/x' }] },
+      [{ name: 'p', persistentVolumeClaim: { claimName: 'c' } }],
+      /"persistentVolumeClaim" is not supported/,
+    ],
   ])('refuses %j', (container, volumes, msg) => {
     expect(() =>
-      planVolumes(input({ containers: [{ name: 'c', image: 'i', ...container }], volumes } as never, [{ name: 'c', configMaps: [cm] }])),
+      planVolumes(
+        input({ containers: [{ name: 'c', image: 'i', ...container }], volumes } as never, [
+          { name: 'c', configMaps: [cm] },
+        ]),
+      ),
     ).toThrow(msg);
   });
 
@@ -192,7 +317,12 @@ describe('volume planning', () => {
   });
 
   it('ignores volumes no container mounts', () => {
-    const plan = planVolumes(input({ containers: [{ name: 'c', image: 'i' }], volumes: [{ name: 'x', configMap: { name: 'absent' } }] } as never));
+    const plan = planVolumes(
+      input({
+        containers: [{ name: 'c', image: 'i' }],
+        volumes: [{ name: 'x', configMap: { name: 'absent' } }],
+      } as never),
+    );
     expect(plan.dirs).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ export const HOSTILE = [
   '"double" \\back\\slash',
   '$(touch /tmp/il-pwned)',
   '`touch /tmp/il-pwned`',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion that must stay literal
   '${HOME} $HOME $$ $? $!',
   'line1\nline2\r\nline3',
   '; rm -rf / #',
@@ -41,7 +42,12 @@ export function fullPod(uid = '7d1c0e2a-0000-4000-8000-000000000001') {
     },
     spec: {
       initContainers: [
-        { name: 'fetch', image: 'busybox:1.36', command: ['sh', '-c', 'echo fetching > /work/state'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+        {
+          name: 'fetch',
+          image: 'busybox:1.36',
+          command: ['sh', '-c', 'echo fetching > /work/state'],
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
         { name: 'check', image: '/images/check.sif', args: ['--verbose'] },
       ],
       containers: [
@@ -53,7 +59,7 @@ export function fullPod(uid = '7d1c0e2a-0000-4000-8000-000000000001') {
           workingDir: '/work',
           env: [
             { name: 'MODE', value: 'fast' },
-            { name: 'QUOTED', value: "a 'b' \"c\" $d `e`\nnext" },
+            { name: 'QUOTED', value: 'a \'b\' "c" $d `e`\nnext' },
             { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
           ],
           resources: { limits: { cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '1' } },
@@ -73,10 +79,24 @@ export function fullPod(uid = '7d1c0e2a-0000-4000-8000-000000000001') {
         },
       ],
       volumes: [
-        { name: 'config', configMap: { name: 'solver-config', items: [{ key: 'input.yaml', path: 'input.yaml', mode: 0o640 }] } },
+        {
+          name: 'config',
+          configMap: {
+            name: 'solver-config',
+            items: [{ key: 'input.yaml', path: 'input.yaml', mode: 0o640 }],
+          },
+        },
         { name: 'creds', secret: { secretName: 'solver-creds', defaultMode: 0o400 } },
         { name: 'work', emptyDir: {} },
-        { name: 'info', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }, { path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } },
+        {
+          name: 'info',
+          downwardAPI: {
+            items: [
+              { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+              { path: 'name', fieldRef: { fieldPath: 'metadata.name' } },
+            ],
+          },
+        },
         { name: 'scratch', hostPath: { path: '/scratch/hpc', type: 'DirectoryOrCreate' } },
       ],
     },
@@ -89,8 +109,18 @@ export function fullData(uid?: string): RetrievedPodData {
     container: [
       {
         name: 'main',
-        configMaps: [{ metadata: { name: 'solver-config', namespace: 'hpc' }, data: { 'input.yaml': 'steps: 10\nname: "x"\n', unused: 'u' } }],
-        secrets: [{ metadata: { name: 'solver-creds', namespace: 'hpc' }, data: { token: Buffer.from("s3cr3t'$(x)\n").toString('base64') } }],
+        configMaps: [
+          {
+            metadata: { name: 'solver-config', namespace: 'hpc' },
+            data: { 'input.yaml': 'steps: 10\nname: "x"\n', unused: 'u' },
+          },
+        ],
+        secrets: [
+          {
+            metadata: { name: 'solver-creds', namespace: 'hpc' },
+            data: { token: Buffer.from("s3cr3t'$(x)\n").toString('base64') },
+          },
+        ],
         projectedvolumemaps: [],
         emptyDirs: [],
       },
@@ -99,10 +129,18 @@ export function fullData(uid?: string): RetrievedPodData {
 }
 
 /** A pod of plain processes (runtime none) with two init and two app containers. */
-export function processPod(uid: string, opts: { name?: string; annotations?: Record<string, string>; image?: string } = {}) {
+export function processPod(
+  uid: string,
+  opts: { name?: string; annotations?: Record<string, string>; image?: string } = {},
+) {
   const image = opts.image ?? 'busybox';
   return {
-    metadata: { name: opts.name ?? 'procs', namespace: 'default', uid, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    metadata: {
+      name: opts.name ?? 'procs',
+      namespace: 'default',
+      uid,
+      ...(opts.annotations ? { annotations: opts.annotations } : {}),
+    },
     spec: {
       initContainers: [
         { name: 'init-1', image, command: ['sh', '-c', 'echo init-1 ran; sleep 1'] },

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkFlags, flagKey, groupFlags, mergeFlags, RESERVED_FLAGS, sbatchLine, sbatchWord, splitWords } from '../../../src/plugins/slurm/flags.ts';
+import {
+  checkFlags,
+  flagKey,
+  groupFlags,
+  mergeFlags,
+  RESERVED_FLAGS,
+  sbatchLine,
+  sbatchWord,
+  splitWords,
+} from '../../../src/plugins/slurm/flags.ts';
 
 describe('splitWords (annotation → words, no expansion)', () => {
   it.each([
@@ -28,18 +37,30 @@ describe('groupFlags / flagKey', () => {
     expect(flagKey(['--mem-per-cpu=1G'])).toBe('--mem');
   });
 
-  it.each([['rm -rf /'], ['; echo'], ['$(id)']])('refuses words that are not options: %j', (w) => {
-    expect(() => groupFlags(splitWords(w), 'flags')).toThrow(/is not an sbatch option/);
-  });
+  it.each([['rm -rf /'], ['; echo'], ['$(id)'], ['--time=5 rm'], ['-t 5 6'], ['-c2 x']])(
+    'refuses words that are not options: %j',
+    (w) => {
+      expect(() => groupFlags(splitWords(w), 'flags')).toThrow(/is not an sbatch option/);
+    },
+  );
 });
 
 describe('checkFlags', () => {
-  it.each([['--job-name=x'], ['-J', 'x'], ['--output=/tmp/x'], ['-o', '/x'], ['--chdir=/'], ['--wrap=id'], ['--array=1-3'], ['--uid=0'], ['-W']])(
-    'refuses options the plugin owns: %j',
-    (...g) => {
-      expect(() => checkFlags([g], RESERVED_FLAGS, 'annotation slurm-job.vk.io/flags')).toThrow(/is set by the interlink slurm plugin/);
-    },
-  );
+  it.each([
+    ['--job-name=x'],
+    ['-J', 'x'],
+    ['--output=/tmp/x'],
+    ['-o', '/x'],
+    ['--chdir=/'],
+    ['--wrap=id'],
+    ['--array=1-3'],
+    ['--uid=0'],
+    ['-W'],
+  ])('refuses options the plugin owns: %j', (...g) => {
+    expect(() => checkFlags([g], RESERVED_FLAGS, 'annotation slurm-job.vk.io/flags')).toThrow(
+      /is set by the interlink slurm plugin/,
+    );
+  });
   it('accepts ordinary options', () => {
     expect(() => checkFlags([['--time=5'], ['--hold'], ['-p', 'debug']], RESERVED_FLAGS, 'x')).not.toThrow();
   });
@@ -50,7 +71,12 @@ describe('mergeFlags', () => {
     const flavor = [['--cpus-per-task=4'], ['--mem=8G'], ['--partition=cpu']];
     const annotation = [['-c', '8'], ['--mem-per-cpu=1G'], ['--time=5']];
     const pod = [['--cpus-per-task=2']];
-    expect(mergeFlags(flavor, annotation, pod)).toEqual([['--partition=cpu'], ['--mem-per-cpu=1G'], ['--time=5'], ['--cpus-per-task=2']]);
+    expect(mergeFlags(flavor, annotation, pod)).toEqual([
+      ['--partition=cpu'],
+      ['--mem-per-cpu=1G'],
+      ['--time=5'],
+      ['--cpus-per-task=2'],
+    ]);
   });
 });
 
@@ -65,6 +91,7 @@ describe('#SBATCH rendering', () => {
     expect(sbatchWord(w)).toBe(out);
   });
   it('never lets a line break out of the comment line', () => {
-    for (const w of ['a\nb', 'a\rb', 'a\0b']) expect(() => sbatchLine(['--comment', w])).toThrow(/line breaks and NUL/);
+    for (const w of ['a\nb', 'a\rb', 'a\0b'])
+      expect(() => sbatchLine(['--comment', w])).toThrow(/line breaks and NUL/);
   });
 });

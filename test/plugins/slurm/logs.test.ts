@@ -18,10 +18,18 @@ const LOG = [
   '2026-01-01T00:00:40Z stdout F last',
 ].join('\n');
 
-async function collect(opts: LogOpts, content = LOG, extra: { isDone?: () => Promise<boolean>; signal?: AbortSignal } = {}) {
+async function collect(
+  opts: LogOpts,
+  content = LOG,
+  extra: { isDone?: () => Promise<boolean>; signal?: AbortSignal } = {},
+) {
   const path = join(dir, `c${Math.random()}.log`);
   writeFileSync(path, `${content}\n`);
-  const s = readLogs({ path, isDone: extra.isDone ?? (async () => true) }, opts, { signal: extra.signal ?? new AbortController().signal, pollMs: 20, now: () => Date.parse('2026-01-01T00:00:45Z') });
+  const s = readLogs({ path, isDone: extra.isDone ?? (async () => true) }, opts, {
+    signal: extra.signal ?? new AbortController().signal,
+    pollMs: 20,
+    now: () => Date.parse('2026-01-01T00:00:45Z'),
+  });
   const chunks: Buffer[] = [];
   for await (const c of s) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -32,7 +40,9 @@ describe('container logs', () => {
     expect(await collect({})).toBe('first\nsecond line\nthird $(not a command)\npartial\nlast\n');
   });
   it('Timestamps keeps the time in front', async () => {
-    expect((await collect({ Timestamps: true })).split('\n')[2]).toBe('2026-01-01T00:00:20.5Z third $(not a command)');
+    expect((await collect({ Timestamps: true })).split('\n')[2]).toBe(
+      '2026-01-01T00:00:20.5Z third $(not a command)',
+    );
   });
   it.each([
     [{ Tail: 1 }, 'last\n'],
@@ -49,9 +59,14 @@ describe('container logs', () => {
   });
 
   it('tail reads backwards in chunks over a file much larger than one chunk', async () => {
-    const lines = Array.from({ length: 20_000 }, (_, i) => `2026-01-01T00:00:00Z stdout F line ${i} ${'x'.repeat(20)}`);
+    const lines = Array.from(
+      { length: 20_000 },
+      (_, i) => `2026-01-01T00:00:00Z stdout F line ${i} ${'x'.repeat(20)}`,
+    );
     const out = await collect({ Tail: 3 }, lines.join('\n'));
-    expect(out).toBe(`line 19997 ${'x'.repeat(20)}\nline 19998 ${'x'.repeat(20)}\nline 19999 ${'x'.repeat(20)}\n`);
+    expect(out).toBe(
+      `line 19997 ${'x'.repeat(20)}\nline 19998 ${'x'.repeat(20)}\nline 19999 ${'x'.repeat(20)}\n`,
+    );
     const path = join(dir, 'big.log');
     writeFileSync(path, 'a\nb\nc');
     const fh = await open(path);
@@ -63,7 +78,11 @@ describe('container logs', () => {
   it('passes through lines without a CRI header, and very long lines in pieces', () => {
     const f = new CriFilter({});
     const long = 'y'.repeat(200_000);
-    const out = Buffer.concat([f.push(Buffer.from('no header\n2026-01-01T00:00:00Z stdout F ')), f.push(Buffer.from(long)), f.push(Buffer.from('\n'))]);
+    const out = Buffer.concat([
+      f.push(Buffer.from('no header\n2026-01-01T00:00:00Z stdout F ')),
+      f.push(Buffer.from(long)),
+      f.push(Buffer.from('\n')),
+    ]);
     expect(out.toString()).toBe(`no header\n${long}\n`);
   });
 
@@ -71,7 +90,11 @@ describe('container logs', () => {
     const path = join(dir, 'follow.log');
     writeFileSync(path, '2026-01-01T00:00:00Z stdout F one\n');
     let done = false;
-    const s = readLogs({ path, isDone: async () => done }, { Follow: true }, { signal: new AbortController().signal, pollMs: 20 });
+    const s = readLogs(
+      { path, isDone: async () => done },
+      { Follow: true },
+      { signal: new AbortController().signal, pollMs: 20 },
+    );
     const got: string[] = [];
     const reading = (async () => {
       for await (const c of s) got.push(String(c));
@@ -88,7 +111,11 @@ describe('container logs', () => {
   it('follow waits for a log that does not exist yet, and ends when the caller goes away', async () => {
     const path = join(dir, 'later.log');
     const ctl = new AbortController();
-    const s = readLogs({ path, isDone: async () => false }, { Follow: true }, { signal: ctl.signal, pollMs: 20 });
+    const s = readLogs(
+      { path, isDone: async () => false },
+      { Follow: true },
+      { signal: ctl.signal, pollMs: 20 },
+    );
     const got: string[] = [];
     const reading = (async () => {
       for await (const c of s) got.push(String(c));
@@ -102,7 +129,9 @@ describe('container logs', () => {
   });
 
   it('sinceOf prefers SinceTime, ignores the zero time', () => {
-    expect(sinceOf({ SinceTime: '2026-01-01T00:00:00Z', SinceSeconds: 5 }, 1e12)).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect(sinceOf({ SinceTime: '2026-01-01T00:00:00Z', SinceSeconds: 5 }, 1e12)).toBe(
+      Date.parse('2026-01-01T00:00:00Z'),
+    );
     expect(sinceOf({ SinceTime: '0001-01-01T00:00:00Z' }, 1e12)).toBeUndefined();
     expect(sinceOf({ SinceSeconds: 5 }, 10_000)).toBe(5_000);
   });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { gresGpus, parseSacct, parseSbatch, parseSinfo, parseSqueue, slurmTime, usableNode } from '../../../src/plugins/slurm/parse.ts';
+import {
+  gresGpus,
+  parseSacct,
+  parseSbatch,
+  parseSinfo,
+  parseSqueue,
+  slurmTime,
+  usableNode,
+} from '../../../src/plugins/slurm/parse.ts';
 
 // Output captured from slurm-wlm 22.05 (`squeue --noheader --states=all --Format=JobID:|,State:|,...`).
 const SQUEUE = [
@@ -14,7 +22,13 @@ const SQUEUE = [
 describe('parseSqueue', () => {
   it('reads states, reasons and wait-status exit codes', () => {
     const jobs = parseSqueue(SQUEUE);
-    expect(jobs.get('2')).toEqual({ id: '2', state: 'PENDING', reason: 'JobHeldUser', exitCode: 0, source: 'squeue' });
+    expect(jobs.get('2')).toEqual({
+      id: '2',
+      state: 'PENDING',
+      reason: 'JobHeldUser',
+      exitCode: 0,
+      source: 'squeue',
+    });
     expect(jobs.get('1')).toMatchObject({ state: 'FAILED', reason: 'NonZeroExitCode', exitCode: 3 });
     expect(jobs.get('1')!.signal).toBeUndefined();
     expect(jobs.get('3')).toMatchObject({ state: 'CANCELLED', exitCode: 0, signal: 15 });
@@ -27,7 +41,12 @@ describe('parseSqueue', () => {
 
 describe('parseSacct', () => {
   it('reads allocation lines, skips steps, takes the base state', () => {
-    const out = ['10|CANCELLED by 0|0:15|2026-01-01T00:00:00|2026-01-01T00:01:00', '10.batch|CANCELLED|0:15|x|y', '11|COMPLETED|0:0|Unknown|Unknown', '12|OUT_OF_MEMORY|0:125|None|None'].join('\n');
+    const out = [
+      '10|CANCELLED by 0|0:15|2026-01-01T00:00:00|2026-01-01T00:01:00',
+      '10.batch|CANCELLED|0:15|x|y',
+      '11|COMPLETED|0:0|Unknown|Unknown',
+      '12|OUT_OF_MEMORY|0:125|None|None',
+    ].join('\n');
     const jobs = parseSacct(out);
     expect([...jobs.keys()]).toEqual(['10', '11', '12']);
     expect(jobs.get('10')).toMatchObject({ state: 'CANCELLED', exitCode: 0, signal: 15, source: 'sacct' });
@@ -50,7 +69,14 @@ describe('parseSbatch', () => {
 
 describe('sinfo', () => {
   it('counts each node once and its GPUs', () => {
-    const nodes = parseSinfo(['vm|2|8000|(null)|idle', 'vm|2|8000|(null)|idle', 'g1|64|512000|gpu:a100:4(S:0-1),gpu:v100:2|mixed', 'd1|8|1000|gpu:1|down*'].join('\n'));
+    const nodes = parseSinfo(
+      [
+        'vm|2|8000|(null)|idle',
+        'vm|2|8000|(null)|idle',
+        'g1|64|512000|gpu:a100:4(S:0-1),gpu:v100:2|mixed',
+        'd1|8|1000|gpu:1|down*',
+      ].join('\n'),
+    );
     expect(nodes.map((n) => [n.name, n.cpus, n.memory, n.gpus])).toEqual([
       ['vm', 2, 8000, 0],
       ['g1', 64, 512000, 6],

@@ -5,7 +5,10 @@ import { HOSTILE } from './fixtures.ts';
 
 /** What bash makes of a script that prints its words NUL-separated. */
 function bashWords(script: string): string[] {
-  const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent' } });
+  const out = execFileSync('bash', ['-c', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent' },
+  });
   return out.split('\0').slice(0, -1);
 }
 
@@ -19,6 +22,7 @@ describe('sh(): the one quoting function of the job script', () => {
     ['a=b', "'a=b'"],
     ['$x', "'$x'"],
     ['~', "'~'"],
+    ["a\r\nb \\ 'c'", "$'a\\r\nb \\\\ \\'c\\''"],
   ])('%j → %s', (input, expected) => {
     expect(sh(input)).toBe(expected);
   });
@@ -26,6 +30,10 @@ describe('sh(): the one quoting function of the job script', () => {
   it('hands every hostile string to bash byte for byte, as one word each', () => {
     const words = bashWords(`printf '%s\\0' ${shWords(HOSTILE)}`);
     expect(words).toEqual(HOSTILE);
+  });
+
+  it('never puts a carriage return in the script text (sbatch refuses "DOS line breaks")', () => {
+    for (const v of HOSTILE) expect(sh(v)).not.toContain('\r');
   });
 
   it('keeps a quoted word out of command position tricks (assignment, option)', () => {

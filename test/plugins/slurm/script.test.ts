@@ -22,16 +22,32 @@ const siteConfig = (runtime: RuntimeName, extra: object = {}) =>
   slurmConfig({
     dataRoot: '/data/interlink',
     containerRuntime: runtime,
-    flavors: { standard: { cpu: 1, memory: '2G', flags: ['--partition=cpu --account=hpc'] }, gpu: { gpu: 1, flags: ['--partition=gpu'] } },
+    flavors: {
+      standard: { cpu: 1, memory: '2G', flags: ['--partition=cpu --account=hpc'] },
+      gpu: { gpu: 1, flags: ['--partition=gpu'] },
+    },
     defaultFlavor: 'standard',
     jobEnv: { SITE: 'example' },
     ...extra,
   });
 
 const VARIANTS: Array<[string, RuntimeName, object]> = [
-  ['apptainer', 'apptainer', { commandPrefix: 'module load apptainer', tsocks: true, tsocksPath: '/opt/tsocks/libtsocks.so', tsocksLoginNode: 'login01' }],
+  [
+    'apptainer',
+    'apptainer',
+    {
+      commandPrefix: 'module load apptainer',
+      tsocks: true,
+      tsocksPath: '/opt/tsocks/libtsocks.so',
+      tsocksLoginNode: 'login01',
+    },
+  ],
   ['apptainer-nonshared', 'apptainer', { sharedFs: false }],
-  ['singularity', 'singularity', { runtimePath: '/usr/local/bin/singularity', apptainerOptions: ['--nv', '--no-eval', '--containall'] }],
+  [
+    'singularity',
+    'singularity',
+    { runtimePath: '/usr/local/bin/singularity', apptainerOptions: ['--nv', '--no-eval', '--containall'] },
+  ],
   ['enroot', 'enroot', {}],
   ['docker', 'docker', {}],
   ['podman', 'podman', { dockerOptions: ['--network=host', '--userns=keep-id'] }],
@@ -42,7 +58,8 @@ describe('golden job scripts', () => {
   it.each(VARIANTS)('%s', async (name, runtime, extra) => {
     const data = fullData();
     // Plain processes need a command (there is no image entrypoint).
-    if (runtime === 'none') (data.pod.spec!.containers[1] as { command?: string[] }).command = ['monitor', '--watch'];
+    if (runtime === 'none')
+      (data.pod.spec!.containers[1] as { command?: string[] }).command = ['monitor', '--watch'];
     const script = renderScript(buildJob(data, siteConfig(runtime, extra)));
     const file = join(GOLDEN, `${name}.sh`);
     if (process.env.UPDATE_GOLDEN) writeFileSync(file, script);
@@ -56,7 +73,9 @@ describe('golden job scripts', () => {
     const s = readFileSync(join(GOLDEN, 'apptainer.sh'), 'utf8');
     // Job name with the UID, output/chdir into the job dir, resources from the pod over flavor and annotation.
     expect(s).toMatch(/^#SBATCH --job-name=il-7d1c0e2a-0000-4000-8000-000000000001$/m);
-    expect(s).toMatch(/^#SBATCH --output=\/data\/interlink\/hpc-7d1c0e2a-0000-4000-8000-000000000001\/slurm.out$/m);
+    expect(s).toMatch(
+      /^#SBATCH --output=\/data\/interlink\/hpc-7d1c0e2a-0000-4000-8000-000000000001\/slurm.out$/m,
+    );
     expect(s).toMatch(/^#SBATCH --cpus-per-task=3$/m);
     expect(s).toMatch(/^#SBATCH --mem=4352M$/m);
     expect(s).toMatch(/^#SBATCH --gres=gpu:1$/m);
@@ -65,7 +84,10 @@ describe('golden job scripts', () => {
     expect(s).toMatch(/^#SBATCH --comment "a b"$/m);
     expect(s).not.toMatch(/--mem-per-cpu/);
     // exec when a command is set, run otherwise; env file; binds; mpi really applied.
-    expect(s).toContain("exec mpiexec -np \"${SLURM_NTASKS:-1}\" --bind-to core apptainer exec --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file");
+    expect(s).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the job script
+      'exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core apptainer exec --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file',
+    );
     expect(s).toMatch(/apptainer run --containall .* oras:\/\/registry.example.org\/tools\/monitor:1$/m);
     expect(s).toContain('module load apptainer 2>/dev/null || true');
     expect(s).toContain('export LD_PRELOAD=/opt/tsocks/libtsocks.so');
@@ -91,7 +113,8 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
       () => 0,
       (e: { code: number }) => e.code,
     );
-    const ctr = (n: string, ext: string) => readFileSync(join(job.jobDir, 'containers', `${n}.${ext}`), 'utf8');
+    const ctr = (n: string, ext: string) =>
+      readFileSync(join(job.jobDir, 'containers', `${n}.${ext}`), 'utf8');
     const lines = (n: string) =>
       ctr(n, 'log')
         .split('\n')
@@ -119,7 +142,12 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(lines('i1')).toEqual(['stdout F one']);
     expect(lines('i2')).toEqual(['stderr F two']);
     expect(lines('a')).toEqual(['stdout F a']);
-    expect([ctr('i1', 'exit'), ctr('i2', 'exit'), ctr('a', 'exit'), ctr('b', 'exit')]).toEqual(['0\n', '0\n', '3\n', '1\n']);
+    expect([ctr('i1', 'exit'), ctr('i2', 'exit'), ctr('a', 'exit'), ctr('b', 'exit')]).toEqual([
+      '0\n',
+      '0\n',
+      '3\n',
+      '1\n',
+    ]);
     const t = (n: string, e: string) => Date.parse(ctr(n, e).trim());
     expect(t('i1', 'finished')).toBeLessThanOrEqual(t('i2', 'started'));
     expect(t('i2', 'finished')).toBeLessThanOrEqual(t('a', 'started'));
@@ -154,8 +182,23 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
       spec: {
         containers: [
           // Prints its args, then the env values, NUL-separated, into a file of the job dir.
-          { name: 'args', image: 'x', command: ['sh', '-c', 'printf "%s\\0" "$@" > args.out', 'sh', ...HOSTILE], workingDir: root },
-          { name: 'env', image: 'x', command: ['sh', '-c', `for i in $(seq 0 ${HOSTILE.length - 1}); do eval "printf '%s\\0' \\"\\$H$i\\""; done > env.out`], env, workingDir: root },
+          {
+            name: 'args',
+            image: 'x',
+            command: ['sh', '-c', 'printf "%s\\0" "$@" > args.out', 'sh', ...HOSTILE],
+            workingDir: root,
+          },
+          {
+            name: 'env',
+            image: 'x',
+            command: [
+              'sh',
+              '-c',
+              `for i in $(seq 0 ${HOSTILE.length - 1}); do eval "printf '%s\\0' \\"\\$H$i\\""; done > env.out`,
+            ],
+            env,
+            workingDir: root,
+          },
         ],
       },
     };
@@ -171,17 +214,37 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
       pod: {
         metadata: { name: 'vols', namespace: 'default', uid: 'vols-1' },
         spec: {
-          containers: [{ name: 'c', image: 'x', command: ['true'], volumeMounts: [{ name: 's', mountPath: '/s' }, { name: 'cm', mountPath: '/cm' }] }],
+          containers: [
+            {
+              name: 'c',
+              image: 'x',
+              command: ['true'],
+              volumeMounts: [
+                { name: 's', mountPath: '/s' },
+                { name: 'cm', mountPath: '/cm' },
+              ],
+            },
+          ],
           volumes: [
             { name: 's', secret: { secretName: 'sec', defaultMode: 0o400 } },
-            { name: 'cm', configMap: { name: 'cfg', items: [{ key: 'k', path: 'sub/dir/k.txt', mode: 0o604 }] } },
+            {
+              name: 'cm',
+              configMap: { name: 'cfg', items: [{ key: 'k', path: 'sub/dir/k.txt', mode: 0o604 }] },
+            },
           ],
         },
       },
       container: [
         {
           name: 'c',
-          secrets: [{ metadata: { name: 'sec' }, data: { pem: Buffer.from(`-----BEGIN X-----\n'$(x)'\n\`y\`\n-----END X-----\n`).toString('base64') } }],
+          secrets: [
+            {
+              metadata: { name: 'sec' },
+              data: {
+                pem: Buffer.from(`-----BEGIN X-----\n'$(x)'\n\`y\`\n-----END X-----\n`).toString('base64'),
+              },
+            },
+          ],
           configMaps: [{ metadata: { name: 'cfg' }, data: { k: HOSTILE.join('\n') } }],
         },
       ],
@@ -201,7 +264,15 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
   it('a SIGTERM to the job reaches the containers, which still get exit codes', async () => {
     const pod = {
       metadata: { name: 'term', namespace: 'default', uid: 'term-1' },
-      spec: { containers: [{ name: 'sleeper', image: 'x', command: ['sh', '-c', 'trap "echo got TERM; kill $!; exit 42" TERM; echo ready; sleep 60 & wait'] }] },
+      spec: {
+        containers: [
+          {
+            name: 'sleeper',
+            image: 'x',
+            command: ['sh', '-c', 'trap "echo got TERM; kill $!; exit 42" TERM; echo ready; sleep 60 & wait'],
+          },
+        ],
+      },
     };
     const cfg = slurmConfig({ dataRoot: root, containerRuntime: 'none' });
     const job = buildJob({ pod } as never, cfg);

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { KContainer, KPod } from '../../../src/vk/pods/kpod.ts';
-import { expand, formatMap, goQuote, parseQuantity, resourceFieldValue } from '../../../src/vk/resolve/downward.ts';
-import { describeMissing, expandCommand, resolveEnv, type SourceObjects } from '../../../src/vk/resolve/env.ts';
+import {
+  expand,
+  formatMap,
+  goQuote,
+  parseQuantity,
+  resourceFieldValue,
+} from '../../../src/vk/resolve/downward.ts';
+import {
+  describeMissing,
+  expandCommand,
+  resolveEnv,
+  type SourceObjects,
+} from '../../../src/vk/resolve/env.ts';
 import { HOSTILE, PEM } from './fixtures.ts';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -15,20 +26,34 @@ function pod(container: Partial<KContainer>, extra: Partial<KPod['spec']> = {}):
       labels: { app: 'web', tier: 'a"b' },
       annotations: { note: 'line1\nline2', 'x.io/q': `say "hi"` },
     },
-    spec: { nodeName: 'vk-node', serviceAccountName: 'runner', containers: [{ name: 'main', image: 'busybox', ...container }], ...extra },
+    spec: {
+      nodeName: 'vk-node',
+      serviceAccountName: 'runner',
+      containers: [{ name: 'main', image: 'busybox', ...container }],
+      ...extra,
+    },
     status: { phase: 'Pending' },
   };
 }
 
 const sources: SourceObjects = {
-  configMaps: new Map([
-    ['cfg', { data: { plain: 'hello', pem: PEM, hostile: HOSTILE, empty: '', 'has=eq': 'x', 'dotted.key': 'd' } }],
+  configMaps: new Map<string, { data: Record<string, string> }>([
+    [
+      'cfg',
+      { data: { plain: 'hello', pem: PEM, hostile: HOSTILE, empty: '', 'has=eq': 'x', 'dotted.key': 'd' } },
+    ],
     ['other', { data: { A: 'from-other' } }],
   ]),
   secrets: new Map([['sec', { data: { password: b64(HOSTILE), cert: b64(PEM), user: b64('admin') } }]]),
 };
-const ctx = { nodeName: 'vk-node', hostIP: '10.1.2.3', podIP: '10.1.2.3', nodeAllocatable: { cpu: '100', memory: '128Gi' } };
-const envOf = (p: KPod, c = p.spec.containers[0]!) => Object.fromEntries(resolveEnv(p, c, sources, ctx).env.map((e) => [e.name, e.value]));
+const ctx = {
+  nodeName: 'vk-node',
+  hostIP: '10.1.2.3',
+  podIP: '10.1.2.3',
+  nodeAllocatable: { cpu: '100', memory: '128Gi' },
+};
+const envOf = (p: KPod, c = p.spec.containers[0]!) =>
+  Object.fromEntries(resolveEnv(p, c, sources, ctx).env.map((e) => [e.name, e.value]));
 
 describe('resolveEnv', () => {
   it('literal, ConfigMap key, Secret key: byte-for-byte (PEM, quotes, $, backticks, newlines)', () => {
@@ -66,13 +91,31 @@ describe('resolveEnv', () => {
       'status.podIP',
       'status.podIPs',
     ];
-    const p = pod({ env: paths.map((fieldPath, i) => ({ name: `F${i}`, valueFrom: { fieldRef: { fieldPath } } })) });
-    expect(Object.values(envOf(p))).toEqual(['web-1', 'team-a', '0b5c-uid', 'a"b', 'line1\nline2', '', 'vk-node', 'runner', '10.1.2.3', '10.1.2.3', '10.1.2.3']);
+    const p = pod({
+      env: paths.map((fieldPath, i) => ({ name: `F${i}`, valueFrom: { fieldRef: { fieldPath } } })),
+    });
+    expect(Object.values(envOf(p))).toEqual([
+      'web-1',
+      'team-a',
+      '0b5c-uid',
+      'a"b',
+      'line1\nline2',
+      '',
+      'vk-node',
+      'runner',
+      '10.1.2.3',
+      '10.1.2.3',
+      '10.1.2.3',
+    ]);
   });
 
   it('envFrom with prefix, then env overriding; invalid names skipped with a warning', () => {
     const p = pod({
-      envFrom: [{ configMapRef: { name: 'cfg' }, prefix: 'CFG_' }, { secretRef: { name: 'sec' } }, { configMapRef: { name: 'other' } }],
+      envFrom: [
+        { configMapRef: { name: 'cfg' }, prefix: 'CFG_' },
+        { secretRef: { name: 'sec' } },
+        { configMapRef: { name: 'other' } },
+      ],
       env: [{ name: 'A', value: 'literal-wins' }],
     });
     const r = resolveEnv(p, p.spec.containers[0]!, sources, ctx);
@@ -98,7 +141,11 @@ describe('resolveEnv', () => {
       ],
     });
     const r = resolveEnv(p, p.spec.containers[0]!, sources, ctx);
-    expect(r.missing).toEqual([{ kind: 'ConfigMap', name: 'nope' }, { kind: 'ConfigMap', name: 'cfg', key: 'absent' }, { kind: 'Secret', name: 'gone' }]);
+    expect(r.missing).toEqual([
+      { kind: 'ConfigMap', name: 'nope' },
+      { kind: 'ConfigMap', name: 'cfg', key: 'absent' },
+      { kind: 'Secret', name: 'gone' },
+    ]);
     expect(r.missing.map((m) => describeMissing(m, 'team-a'))).toEqual([
       'ConfigMap "team-a/nope" not found',
       'key "absent" not found in ConfigMap "team-a/cfg"',
@@ -119,17 +166,23 @@ describe('resolveEnv', () => {
     const env = envOf(p);
     expect(env.PATHX).toBe('/opt/bin:$(LATER):$(BASE):$');
     expect(env.REF).toBe(HOSTILE);
-    expect(expandCommand(['sh', '-c', 'echo $(BASE) $(REF) $HOME'], resolveEnv(p, p.spec.containers[0]!, sources, ctx).env)).toEqual([
-      'sh',
-      '-c',
-      `echo /opt ${HOSTILE} $HOME`,
-    ]);
+    expect(
+      expandCommand(
+        ['sh', '-c', 'echo $(BASE) $(REF) $HOME'],
+        resolveEnv(p, p.spec.containers[0]!, sources, ctx).env,
+      ),
+    ).toEqual(['sh', '-c', `echo /opt ${HOSTILE} $HOME`]);
   });
 
   it('KUBERNETES_SERVICE_* only when configured, and user env overrides them', () => {
     const p = pod({ env: [{ name: 'KUBERNETES_SERVICE_PORT', value: '8443' }] });
     expect(envOf(p).KUBERNETES_SERVICE_HOST).toBeUndefined();
-    const env = Object.fromEntries(resolveEnv(p, p.spec.containers[0]!, sources, { ...ctx, kubernetesService: { host: '192.0.2.1', port: 6443 } }).env.map((e) => [e.name, e.value]));
+    const env = Object.fromEntries(
+      resolveEnv(p, p.spec.containers[0]!, sources, {
+        ...ctx,
+        kubernetesService: { host: '192.0.2.1', port: 6443 },
+      }).env.map((e) => [e.name, e.value]),
+    );
     expect(env.KUBERNETES_SERVICE_HOST).toBe('192.0.2.1');
     expect(env.KUBERNETES_SERVICE_PORT).toBe('8443');
     expect(env.KUBERNETES_PORT).toBe('tcp://192.0.2.1:6443');
@@ -146,10 +199,18 @@ describe('resolveEnv', () => {
         { name: 'MEM_REQ', valueFrom: { resourceFieldRef: { resource: 'requests.memory' } } },
       ],
     });
-    expect(envOf(p)).toMatchObject({ CPU_LIMIT: '2', CPU_LIMIT_M: '1500', MEM_MI: '1024', CPU_REQ: '1', MEM_REQ: '0' });
+    expect(envOf(p)).toMatchObject({
+      CPU_LIMIT: '2',
+      CPU_LIMIT_M: '1500',
+      MEM_MI: '1024',
+      CPU_REQ: '1',
+      MEM_REQ: '0',
+    });
     const bare = pod({});
     expect(resourceFieldValue(bare, { resource: 'limits.cpu' }, bare.spec.containers[0], ctx)).toBe('100');
-    expect(resourceFieldValue(bare, { resource: 'limits.memory', divisor: '1Gi' }, bare.spec.containers[0], ctx)).toBe('128');
+    expect(
+      resourceFieldValue(bare, { resource: 'limits.memory', divisor: '1Gi' }, bare.spec.containers[0], ctx),
+    ).toBe('128');
   });
 });
 
@@ -163,7 +224,8 @@ describe('downward helpers', () => {
     ['5Mi', 5 * 2 ** 20],
   ])('parseQuantity(%s)', (q, n) => expect(parseQuantity(q)).toBeCloseTo(n));
 
-  it('parseQuantity rejects garbage', () => expect(() => parseQuantity('12 apples')).toThrow(/not a quantity/));
+  it('parseQuantity rejects garbage', () =>
+    expect(() => parseQuantity('12 apples')).toThrow(/not a quantity/));
 
   it.each([
     ['plain', '"plain"'],

@@ -1,14 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import type { SourceObjects } from '../../../src/vk/resolve/env.ts';
-import { collectRefs, downwardAsProjected, resolveVolumes, tokenKey, tokenSources } from '../../../src/vk/resolve/volumes.ts';
+import {
+  collectRefs,
+  downwardAsProjected,
+  resolveVolumes,
+  tokenKey,
+  tokenSources,
+} from '../../../src/vk/resolve/volumes.ts';
 import { HOSTILE, PEM } from './fixtures.ts';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 const BINARY = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
 
 const p: KPod = {
-  metadata: { name: 'web-1', namespace: 'team-a', uid: 'u-1', labels: { app: 'web', z: 'q"' }, annotations: { a: '1' } },
+  metadata: {
+    name: 'web-1',
+    namespace: 'team-a',
+    uid: 'u-1',
+    labels: { app: 'web', z: 'q"' },
+    annotations: { a: '1' },
+  },
   spec: {
     nodeName: 'vk-node',
     serviceAccountName: 'runner',
@@ -30,7 +42,9 @@ const p: KPod = {
           sources: [
             { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
             { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+            {
+              downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] },
+            },
           ],
         },
       },
@@ -38,7 +52,15 @@ const p: KPod = {
         name: 'mixed',
         projected: {
           sources: [
-            { secret: { name: 'sec', items: [{ key: 'tls.crt', path: 'certs/tls.crt' }, { key: 'blob', path: 'bin/blob' }] } },
+            {
+              secret: {
+                name: 'sec',
+                items: [
+                  { key: 'tls.crt', path: 'certs/tls.crt' },
+                  { key: 'blob', path: 'bin/blob' },
+                ],
+              },
+            },
             { configMap: { name: 'cfg' } },
             { serviceAccountToken: { path: 'vault-token', audience: 'vault' } },
           ],
@@ -50,7 +72,10 @@ const p: KPod = {
           items: [
             { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
             { path: 'name', fieldRef: { fieldPath: 'metadata.name' } },
-            { path: 'mem', resourceFieldRef: { containerName: 'main', resource: 'limits.memory', divisor: '1Mi' } },
+            {
+              path: 'mem',
+              resourceFieldRef: { containerName: 'main', resource: 'limits.memory', divisor: '1Mi' },
+            },
           ],
         },
       },
@@ -60,13 +85,18 @@ const p: KPod = {
 };
 
 const sources: SourceObjects = {
-  configMaps: new Map([
+  configMaps: new Map<string, { data: Record<string, string>; binaryData?: Record<string, string> }>([
     ['cfg', { data: { 'app.conf': HOSTILE, 'ca.pem': PEM }, binaryData: { 'logo.bin': b64(BINARY) } }],
     ['kube-root-ca.crt', { data: { 'ca.crt': PEM } }],
   ]),
   secrets: new Map([['sec', { data: { 'tls.crt': b64(PEM), blob: b64(BINARY) } }]]),
 };
-const ctx = { nodeName: 'vk-node', hostIP: '10.0.0.1', podIP: '10.0.0.1', nodeAllocatable: { cpu: '8', memory: '16Gi' } };
+const ctx = {
+  nodeName: 'vk-node',
+  hostIP: '10.0.0.1',
+  podIP: '10.0.0.1',
+  nodeAllocatable: { cpu: '8', memory: '16Gi' },
+};
 const tokens = new Map([
   [tokenKey('kube-api-access', 'token'), { token: 'tok-1', expiresAt: 1 }],
   [tokenKey('mixed', 'vault-token'), { token: 'tok-vault', expiresAt: 2 }],
@@ -75,7 +105,12 @@ const tokens = new Map([
 describe('collectRefs / tokenSources', () => {
   it('finds every ConfigMap and Secret with whether one reference requires it', () => {
     const r = collectRefs(p);
-    expect(Object.fromEntries(r.configMaps)).toEqual({ cfg: true, maybe: false, 'kube-root-ca.crt': true, 'env-cm': false });
+    expect(Object.fromEntries(r.configMaps)).toEqual({
+      cfg: true,
+      maybe: false,
+      'kube-root-ca.crt': true,
+      'env-cm': false,
+    });
     expect(Object.fromEntries(r.secrets)).toEqual({ sec: true, 'env-sec': true });
   });
   it('lists serviceAccountToken sources with audience and lifetime', () => {
@@ -105,7 +140,12 @@ describe('resolveVolumes', () => {
 
   it('secret items by path, whole ConfigMaps, byte-for-byte; binary content in binaryData', () => {
     const m = byName.mixed!;
-    expect(m.data).toEqual({ 'certs/tls.crt': PEM, 'app.conf': HOSTILE, 'ca.pem': PEM, 'vault-token': 'tok-vault' });
+    expect(m.data).toEqual({
+      'certs/tls.crt': PEM,
+      'app.conf': HOSTILE,
+      'ca.pem': PEM,
+      'vault-token': 'tok-vault',
+    });
     expect(m.binaryData).toEqual({ 'bin/blob': b64(BINARY), 'logo.bin': b64(BINARY) });
   });
 
@@ -124,15 +164,24 @@ describe('resolveVolumes', () => {
   });
 
   it('a projected ConfigMap item whose key is absent is missing', () => {
-    const noKey: SourceObjects = { ...sources, configMaps: new Map([...sources.configMaps, ['kube-root-ca.crt', { data: {} }]]) };
-    expect(resolveVolumes(p, noKey, tokens, ctx).missing).toEqual([{ kind: 'ConfigMap', name: 'kube-root-ca.crt', key: 'ca.crt' }]);
+    const noKey: SourceObjects = {
+      ...sources,
+      configMaps: new Map([...sources.configMaps, ['kube-root-ca.crt', { data: {} }]]),
+    };
+    expect(resolveVolumes(p, noKey, tokens, ctx).missing).toEqual([
+      { kind: 'ConfigMap', name: 'kube-root-ca.crt', key: 'ca.crt' },
+    ]);
   });
 
   it('downwardAPI volumes are declared as projected ones in the pod sent on', () => {
     const vols = downwardAsProjected(p.spec.volumes)!;
     expect(vols.find((v) => v.name === 'podinfo')).toEqual({
       name: 'podinfo',
-      projected: { sources: [{ downwardAPI: { items: p.spec.volumes!.find((v) => v.name === 'podinfo')!.downwardAPI!.items } }] },
+      projected: {
+        sources: [
+          { downwardAPI: { items: p.spec.volumes!.find((v) => v.name === 'podinfo')!.downwardAPI!.items } },
+        ],
+      },
     });
     expect(vols.find((v) => v.name === 'scratch')).toEqual({ name: 'scratch', emptyDir: {} });
     // The original is untouched.

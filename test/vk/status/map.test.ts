@@ -17,7 +17,15 @@ const T1 = '2026-01-01T00:00:10Z';
 const T2 = '2026-01-01T00:00:20Z';
 const ctx = { now: T1, hostIP: '10.0.0.5', podIP: '10.0.0.5' };
 
-function pod(opts: { init?: string[]; app?: string[]; restartPolicy?: string; status?: KPodStatus; gates?: string[] } = {}): KPod {
+function pod(
+  opts: {
+    init?: string[];
+    app?: string[];
+    restartPolicy?: string;
+    status?: KPodStatus;
+    gates?: string[];
+  } = {},
+): KPod {
   return {
     metadata: { name: 'p', namespace: 'ns', uid: 'u1', resourceVersion: '1' },
     spec: {
@@ -32,8 +40,19 @@ function pod(opts: { init?: string[]; app?: string[]; restartPolicy?: string; st
 }
 
 type St = NonNullable<PodStatus['containers']>[number];
-const running = (name: string, extra: Partial<St> = {}): St => ({ name, ready: true, restartCount: 0, state: { running: { startedAt: T0 } }, ...extra });
-const waiting = (name: string, reason = 'ContainerCreating'): St => ({ name, ready: false, restartCount: 0, state: { waiting: { reason } } });
+const running = (name: string, extra: Partial<St> = {}): St => ({
+  name,
+  ready: true,
+  restartCount: 0,
+  state: { running: { startedAt: T0 } },
+  ...extra,
+});
+const waiting = (name: string, reason = 'ContainerCreating'): St => ({
+  name,
+  ready: false,
+  restartCount: 0,
+  state: { waiting: { reason } },
+});
 const terminated = (name: string, exitCode: number, extra: Partial<St> = {}): St => ({
   name,
   ready: false,
@@ -41,7 +60,14 @@ const terminated = (name: string, exitCode: number, extra: Partial<St> = {}): St
   state: { terminated: { exitCode, startedAt: T0, finishedAt: T1 } },
   ...extra,
 });
-const report = (containers: St[], initContainers: St[] = []): PodStatus => ({ name: 'p', namespace: 'ns', UID: 'u1', JID: 'j1', containers, initContainers });
+const report = (containers: St[], initContainers: St[] = []): PodStatus => ({
+  name: 'p',
+  namespace: 'ns',
+  UID: 'u1',
+  JID: 'j1',
+  containers,
+  initContainers,
+});
 
 const cond = (s: KPodStatus, type: string) => s.conditions?.find((c) => c.type === type);
 
@@ -56,7 +82,8 @@ function kubectlStatus(p: KPod, s: KPodStatus): string {
     if (t && t.exitCode === 0) return;
     initializing = true;
     if (t) reason = `Init:${t.reason || `ExitCode:${t.exitCode}`}`;
-    else if (c.state?.waiting?.reason && c.state.waiting.reason !== 'PodInitializing') reason = `Init:${c.state.waiting.reason}`;
+    else if (c.state?.waiting?.reason && c.state.waiting.reason !== 'PodInitializing')
+      reason = `Init:${c.state.waiting.reason}`;
     else reason = `Init:${i}/${inits.length}`;
   });
   if (!initializing) {
@@ -64,7 +91,8 @@ function kubectlStatus(p: KPod, s: KPodStatus): string {
       if (c.state?.waiting?.reason) reason = c.state.waiting.reason;
       else if (c.state?.terminated?.reason) reason = c.state.terminated.reason;
     }
-    if (s.phase === 'Running' && (s.containerStatuses ?? []).some((c) => c.state?.running)) reason = 'Running';
+    if (s.phase === 'Running' && (s.containerStatuses ?? []).some((c) => c.state?.running))
+      reason = 'Running';
   }
   return reason;
 }
@@ -76,15 +104,57 @@ describe('desiredStatus: phases', () => {
     ['running', pod(), report([running('main')]), 'Running', 'Running'],
     ['succeeded', pod(), report([terminated('main', 0)]), 'Succeeded', 'Completed'],
     ['failed, Never', pod(), report([terminated('main', 3)]), 'Failed', 'Error'],
-    ['failed, OnFailure restarts', pod({ restartPolicy: 'OnFailure' }), report([terminated('main', 3)]), 'Running', 'Error'],
-    ['exited 0, Always restarts', pod({ restartPolicy: 'Always' }), report([terminated('main', 0)]), 'Running', 'Completed'],
-    ['one of two waiting', pod({ app: ['a', 'b'] }), report([running('a'), waiting('b')]), 'Pending', 'ContainerCreating'],
-    ['one of two unreported', pod({ app: ['a', 'b'] }), report([running('a')]), 'Pending', 'ContainerCreating'],
-    ['mixed exit, Never', pod({ app: ['a', 'b'] }), report([terminated('a', 0), terminated('b', 1)]), 'Failed', 'Completed'],
+    [
+      'failed, OnFailure restarts',
+      pod({ restartPolicy: 'OnFailure' }),
+      report([terminated('main', 3)]),
+      'Running',
+      'Error',
+    ],
+    [
+      'exited 0, Always restarts',
+      pod({ restartPolicy: 'Always' }),
+      report([terminated('main', 0)]),
+      'Running',
+      'Completed',
+    ],
+    [
+      'one of two waiting',
+      pod({ app: ['a', 'b'] }),
+      report([running('a'), waiting('b')]),
+      'Pending',
+      'ContainerCreating',
+    ],
+    [
+      'one of two unreported',
+      pod({ app: ['a', 'b'] }),
+      report([running('a')]),
+      'Pending',
+      'ContainerCreating',
+    ],
+    [
+      'mixed exit, Never',
+      pod({ app: ['a', 'b'] }),
+      report([terminated('a', 0), terminated('b', 1)]),
+      'Failed',
+      'Completed',
+    ],
     ['init 0/2', pod({ init: ['i1', 'i2'] }), report([], [running('i1')]), 'Pending', 'Init:0/2'],
     ['init 0/2 before the backend knows', pod({ init: ['i1', 'i2'] }), undefined, 'Pending', 'Init:0/2'],
-    ['init 1/2', pod({ init: ['i1', 'i2'] }), report([], [terminated('i1', 0), running('i2')]), 'Pending', 'Init:1/2'],
-    ['init done, app creating', pod({ init: ['i1', 'i2'] }), report([], [terminated('i1', 0), terminated('i2', 0)]), 'Pending', 'ContainerCreating'],
+    [
+      'init 1/2',
+      pod({ init: ['i1', 'i2'] }),
+      report([], [terminated('i1', 0), running('i2')]),
+      'Pending',
+      'Init:1/2',
+    ],
+    [
+      'init done, app creating',
+      pod({ init: ['i1', 'i2'] }),
+      report([], [terminated('i1', 0), terminated('i2', 0)]),
+      'Pending',
+      'ContainerCreating',
+    ],
     [
       'init done, app running',
       pod({ init: ['i1', 'i2'] }),
@@ -93,8 +163,20 @@ describe('desiredStatus: phases', () => {
       'Running',
     ],
     ['init failed, Never', pod({ init: ['i1'] }), report([], [terminated('i1', 2)]), 'Failed', 'Init:Error'],
-    ['init failed, OnFailure', pod({ init: ['i1'], restartPolicy: 'OnFailure' }), report([], [terminated('i1', 2)]), 'Pending', 'Init:Error'],
-    ['init reported among app containers', pod({ init: ['i1'] }), report([terminated('i1', 0), running('main')]), 'Running', 'Running'],
+    [
+      'init failed, OnFailure',
+      pod({ init: ['i1'], restartPolicy: 'OnFailure' }),
+      report([], [terminated('i1', 2)]),
+      'Pending',
+      'Init:Error',
+    ],
+    [
+      'init reported among app containers',
+      pod({ init: ['i1'] }),
+      report([terminated('i1', 0), running('main')]),
+      'Running',
+      'Running',
+    ],
   ];
   it.each(table)('%s', (_name, p, rep, phase, shown) => {
     const s = desiredStatus(p, rep, ctx);
@@ -118,29 +200,53 @@ describe('desiredStatus: fields and conditions', () => {
     expect(s.podIPs).toEqual([{ ip: '10.0.0.5' }]);
     const [a, b] = s.containerStatuses!;
     expect(a?.image).toBe('img-a');
-    expect(a?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed', startedAt: T0, finishedAt: T1 });
+    expect(a?.state?.terminated).toMatchObject({
+      exitCode: 0,
+      reason: 'Completed',
+      startedAt: T0,
+      finishedAt: T1,
+    });
     expect(b?.state?.terminated).toMatchObject({ exitCode: 7, reason: 'Error' });
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'PodCompleted' });
   });
 
   it('running and ready: all our conditions True, PodScheduled kept from the scheduler', () => {
     const scheduled = { type: 'PodScheduled', status: 'True', lastTransitionTime: T0, lastProbeTime: null };
-    const s = desiredStatus(pod({ status: { phase: 'Pending', conditions: [scheduled] } }), report([running('main')]), ctx);
-    for (const t of ['PodReadyToStartContainers', 'Initialized', 'ContainersReady', 'Ready']) expect(cond(s, t)?.status).toBe('True');
+    const s = desiredStatus(
+      pod({ status: { phase: 'Pending', conditions: [scheduled] } }),
+      report([running('main')]),
+      ctx,
+    );
+    for (const t of ['PodReadyToStartContainers', 'Initialized', 'ContainersReady', 'Ready'])
+      expect(cond(s, t)?.status).toBe('True');
     expect(cond(s, 'PodScheduled')).toEqual(scheduled);
     expect(cond(s, 'Ready')?.lastTransitionTime).toBe(T1);
   });
 
   it('running but not ready names the container', () => {
-    const s = desiredStatus(pod({ app: ['a', 'b'] }), report([running('a'), running('b', { ready: false })]), ctx);
+    const s = desiredStatus(
+      pod({ app: ['a', 'b'] }),
+      report([running('a'), running('b', { ready: false })]),
+      ctx,
+    );
     expect(s.phase).toBe('Running');
-    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [b]' });
+    expect(cond(s, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [b]',
+    });
   });
 
   it('readiness gates hold Ready back until their condition is True', () => {
     const p = pod({ gates: ['example.com/lb'] });
-    expect(cond(desiredStatus(p, report([running('main')]), ctx), 'Ready')).toMatchObject({ status: 'False', reason: 'ReadinessGatesNotReady' });
-    const ok = pod({ gates: ['example.com/lb'], status: { conditions: [{ type: 'example.com/lb', status: 'True' }] } });
+    expect(cond(desiredStatus(p, report([running('main')]), ctx), 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ReadinessGatesNotReady',
+    });
+    const ok = pod({
+      gates: ['example.com/lb'],
+      status: { conditions: [{ type: 'example.com/lb', status: 'True' }] },
+    });
     const s = desiredStatus(ok, report([running('main')]), ctx);
     expect(cond(s, 'Ready')?.status).toBe('True');
     expect(cond(s, 'example.com/lb')).toEqual({ type: 'example.com/lb', status: 'True' });
@@ -184,13 +290,21 @@ describe('desiredStatus: no regression', () => {
 
   it('never moves a container from terminated back to running without a restart', () => {
     const ended = desiredStatus(pod({ restartPolicy: 'Always' }), report([terminated('main', 1)]), ctx);
-    const back = desiredStatus(pod({ restartPolicy: 'Always', status: ended }), report([running('main')]), ctx);
+    const back = desiredStatus(
+      pod({ restartPolicy: 'Always', status: ended }),
+      report([running('main')]),
+      ctx,
+    );
     expect(back.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(1);
   });
 
   it('a real restart (restartCount grew, policy not Never) runs again with lastState', () => {
     const ended = desiredStatus(pod({ restartPolicy: 'Always' }), report([terminated('main', 1)]), ctx);
-    const again = desiredStatus(pod({ restartPolicy: 'Always', status: ended }), report([running('main', { restartCount: 1 })]), ctx);
+    const again = desiredStatus(
+      pod({ restartPolicy: 'Always', status: ended }),
+      report([running('main', { restartCount: 1 })]),
+      ctx,
+    );
     const c = again.containerStatuses?.[0];
     expect(c?.state?.running).toBeTruthy();
     expect(c?.restartCount).toBe(1);
@@ -200,13 +314,25 @@ describe('desiredStatus: no regression', () => {
 
   it('with restartPolicy Never even a grown restartCount does not revive a container', () => {
     const ended = desiredStatus(pod({ app: ['a', 'b'] }), report([terminated('a', 0), running('b')]), ctx);
-    const again = desiredStatus(pod({ app: ['a', 'b'], status: ended }), report([running('a', { restartCount: 1 }), running('b')]), ctx);
+    const again = desiredStatus(
+      pod({ app: ['a', 'b'], status: ended }),
+      report([running('a', { restartCount: 1 }), running('b')]),
+      ctx,
+    );
     expect(again.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
   });
 
   it('restartCount only grows', () => {
-    const s1 = desiredStatus(pod({ restartPolicy: 'Always' }), report([running('main', { restartCount: 4 })]), ctx);
-    const s2 = desiredStatus(pod({ restartPolicy: 'Always', status: s1 }), report([running('main', { restartCount: 1 })]), ctx);
+    const s1 = desiredStatus(
+      pod({ restartPolicy: 'Always' }),
+      report([running('main', { restartCount: 4 })]),
+      ctx,
+    );
+    const s2 = desiredStatus(
+      pod({ restartPolicy: 'Always', status: s1 }),
+      report([running('main', { restartCount: 1 })]),
+      ctx,
+    );
     expect(s2.containerStatuses?.[0]?.restartCount).toBe(4);
   });
 
@@ -221,13 +347,24 @@ describe('desiredStatus: no regression', () => {
 describe('failure, deletion and config-error statuses', () => {
   it('failedStatus ends the pod with reason and message; with an exit, containers terminate', () => {
     const runningStatus = desiredStatus(pod(), report([running('main')]), ctx);
-    const s = failedStatus(pod({ status: runningStatus }), 'BackendLost', 'gone', { ...ctx, now: T2 }, {
+    const s = failedStatus(
+      pod({ status: runningStatus }),
+      'BackendLost',
+      'gone',
+      { ...ctx, now: T2 },
+      {
+        exitCode: 137,
+        reason: 'ContainerStatusUnknown',
+        message: 'm',
+      },
+    );
+    expect(s).toMatchObject({ phase: 'Failed', reason: 'BackendLost', message: 'gone' });
+    expect(s.containerStatuses?.[0]?.state?.terminated).toMatchObject({
       exitCode: 137,
       reason: 'ContainerStatusUnknown',
-      message: 'm',
+      startedAt: T0,
+      finishedAt: T2,
     });
-    expect(s).toMatchObject({ phase: 'Failed', reason: 'BackendLost', message: 'gone' });
-    expect(s.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137, reason: 'ContainerStatusUnknown', startedAt: T0, finishedAt: T2 });
     expect(cond(s, 'Ready')?.status).toBe('False');
   });
 
@@ -241,7 +378,10 @@ describe('failure, deletion and config-error statuses', () => {
   it('configErrorPending shows CreateContainerConfigError with the message', () => {
     const s = configErrorPending(pod(), 'ConfigMap "ns/x" not found', ctx);
     expect(s.phase).toBe('Pending');
-    expect(s.containerStatuses?.[0]?.state?.waiting).toEqual({ reason: 'CreateContainerConfigError', message: 'ConfigMap "ns/x" not found' });
+    expect(s.containerStatuses?.[0]?.state?.waiting).toEqual({
+      reason: 'CreateContainerConfigError',
+      message: 'ConfigMap "ns/x" not found',
+    });
     expect(kubectlStatus(pod(), s)).toBe('CreateContainerConfigError');
   });
 
@@ -264,7 +404,10 @@ describe('helpers', () => {
         { type: 'DisruptionTarget', status: 'True', reason: 'x' },
         { type: 'Ready', status: 'False', lastTransitionTime: T0 },
       ],
-      [{ type: 'Ready', status: 'False', reason: 'R' }, { type: 'Initialized', status: 'True' }],
+      [
+        { type: 'Ready', status: 'False', reason: 'R' },
+        { type: 'Initialized', status: 'True' },
+      ],
       T1,
     );
     expect(out).toEqual([
@@ -283,8 +426,15 @@ describe('helpers', () => {
   it('transitionEvents reports starts, completions and failures once', () => {
     const s1 = desiredStatus(pod({ app: ['a', 'b'] }), report([running('a'), running('b')]), ctx);
     const e1 = transitionEvents(undefined, s1);
-    expect(e1.map((e) => `${e.type}/${e.reason}/${e.fieldPath}`)).toEqual(['Normal/Started/spec.containers{a}', 'Normal/Started/spec.containers{b}']);
-    const s2 = desiredStatus(pod({ app: ['a', 'b'], status: s1 }), report([terminated('a', 0), terminated('b', 2)]), ctx);
+    expect(e1.map((e) => `${e.type}/${e.reason}/${e.fieldPath}`)).toEqual([
+      'Normal/Started/spec.containers{a}',
+      'Normal/Started/spec.containers{b}',
+    ]);
+    const s2 = desiredStatus(
+      pod({ app: ['a', 'b'], status: s1 }),
+      report([terminated('a', 0), terminated('b', 2)]),
+      ctx,
+    );
     expect(transitionEvents(s1, s2).map((e) => `${e.type}/${e.reason}: ${e.message}`)).toEqual([
       'Normal/Completed: Container a completed',
       'Warning/Failed: Container b exited with code 2',

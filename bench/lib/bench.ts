@@ -1,0 +1,468 @@
+/**
+ * One benchmark run, end to end: control plane → plugin, API and VK as child processes →
+ * N pods (or a Job) onto the virtual node → watch them to Succeeded → delete them all →
+ * figures. Everything it started is stopped on the way out, on success, failure, timeout
+ * or abort; the result is written even for an incomplete run (outcome.complete = false).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { startChain, type Chain } from './chain.ts';
+import { renderChart, type TimelineSample } from './chart.ts';
+import { acquireCluster, type ClusterHandle } from './cluster.ts';
+import { latenciesOf, milestonesOf, requestFigures, type Scrape } from './figures.ts';
+import { httpGetOk } from './http.ts';
+import type { BenchOptions } from './options.ts';
+import { watchPods, type PodWatch } from './pod-watch.ts';
+import { type CpuProfile, summarizeProfile } from './profile.ts';
+import { parsePrometheus, type Sample } from './prom.ts';
+import { ProcSampler } from './procstat.ts';
+import { BenchResult } from './result.ts';
+import { rate, round3, sustainedRate } from './stats.ts';
+import { PodTracker } from './tracker.ts';
+import { benchJob, benchPod, RUN_LABEL, type WorkloadSpec } from './workload.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+const TIMELINE_INTERVAL_MS = 500;
+
+/** A path relative to the repository when inside it, else absolute. */
+const shown = (p: string) => {
+  const rel = relative(REPO_ROOT, p);
+  return rel === '' || rel.startsWith('..') ? p : rel;
+};
+
+export interface BenchIo {
+  log: (line: string) => void;
+  /** Aborting ends the run early (reported as an error), with the usual cleanup. */
+  signal?: AbortSignal;
+}
+
+export interface BenchOutput {
+  result: BenchResult;
+  jsonPath: string;
+  svgPath: string;
+}
+
+class StopRun extends Error {
+  override name = 'StopRun';
+  readonly timedOut: boolean;
+  constructor(message: string, timedOut: boolean) {
+    super(message);
+    this.timedOut = timedOut;
+  }
+}
+
+/** `<date>-<N>[-job][-<plugin>]`: the results' file name without extension. */
+export function resultBaseName(opts: Pick<BenchOptions, 'pods' | 'job' | 'plugin'>, startedAt: Date): string {
+  const date = startedAt.toISOString().slice(0, 10);
+  return `${date}-${opts.pods}${opts.job ? '-job' : ''}${opts.plugin === 'mock' ? '' : `-${opts.plugin}`}`;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const retryableStatus = new Set([429, 500, 502, 503, 504]);
+
+/** A create that retries overload answers and transport errors; 409 after a retry means it was created. */
+async function createWithRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void> {
+  for (let k = 0; ; k++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 409 && k > 0) return;
+      const retryable = code === undefined || retryableStatus.has(code);
+      if (!retryable || k >= attempts - 1) throw err;
+      await sleep(200 * 2 ** k);
+    }
+  }
+}
+
+export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOutput> {
+  const log = io.log;
+  const startedAt = new Date();
+  const base = resultBaseName(opts, startedAt);
+  const outDir = resolve(REPO_ROOT, opts.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, `${base}.json`);
+  const svgPath = join(outDir, `${base}.svg`);
+  const profileDir = opts.profile ? join(outDir, `${base}-profiles`) : undefined;
+  if (profileDir) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
+  const runId = randomBytes(3).toString('hex');
+  const namespace = `bench-${runId}`;
+  const nodeName = `bench-${runId}`;
+  const labelSelector = `${RUN_LABEL}=${runId}`;
+  const dir = await mkdtemp(join(tmpdir(), 'interlink-bench-'));
+  const deadline = Date.now() + opts.timeoutMs;
+
+  // Our clock: seconds since t0 (the first create request), monotonic.
+  let t0 = performance.now();
+  const now = () => (performance.now() - t0) / 1000;
+  const tracker = new PodTracker(() => performance.timeOrigin + t0);
+  let trackerReady = false;
+  const sampler = new ProcSampler();
+  const timeline: TimelineSample[] = [];
+  const timers: NodeJS.Timeout[] = [];
+
+  let cluster: ClusterHandle | undefined;
+  let chain: Chain | undefined;
+  let watch: PodWatch | undefined;
+  let kc: KubeConfig | undefined;
+  let error: string | null = null;
+  let timedOut = false;
+  let kubernetesVersion = 'unknown';
+  let createdAll: number | null = null;
+  let deleteStarted: number | null = null;
+  let backendEmpty: number | null = null;
+  let createErrors = 0;
+  let createdOk = 0;
+  let before: Scrape | undefined;
+  let after: Scrape | undefined;
+  let expected = opts.pods;
+
+  const check = () => {
+    if (io.signal?.aborted) throw new StopRun('interrupted', false);
+    const dead = chain?.deadChild();
+    if (dead) throw new StopRun(dead, false);
+    if (Date.now() > deadline) throw new StopRun(`timed out after ${opts.timeoutMs / 1000} s`, true);
+  };
+  const waitUntil = async (cond: () => boolean | Promise<boolean>, pollMs = 100) => {
+    for (;;) {
+      if (await cond()) return;
+      check();
+      await sleep(pollMs);
+    }
+  };
+
+  const scrapeApiserver = async (): Promise<Sample[]> => {
+    const cluster = kc!.getCurrentCluster()!;
+    const tls: Record<string, unknown> = {};
+    await kc!.applyToHTTPSOptions(tls);
+    const text = await httpGetOk(`${cluster.server}/metrics`, {
+      tls: tls as { ca?: Buffer; cert?: Buffer; key?: Buffer },
+    });
+    // Only the request counter: the whole scrape is megabytes of histograms.
+    return parsePrometheus(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('apiserver_request_total{'))
+        .join('\n'),
+    );
+  };
+  const scrape = async (): Promise<Scrape> => {
+    const [api, plugin, vk, apiserver] = await Promise.all([
+      chain!.scrapeApi().then(parsePrometheus),
+      chain!.scrapePlugin().then(parsePrometheus),
+      chain!.scrapeVk().then(parsePrometheus),
+      scrapeApiserver(),
+    ]);
+    return { api, plugin, vk, apiserver };
+  };
+
+  try {
+    cluster = await acquireCluster(opts, log);
+    kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const batch = kc.makeApiClient(BatchV1Api);
+    kubernetesVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+
+    chain = await startChain({
+      dir,
+      kubeconfig: cluster.kubeconfig,
+      nodeName,
+      plugin: opts.plugin,
+      pluginConfig: opts.pluginConfig,
+      pods: opts.pods,
+      statusIntervalMs: opts.statusIntervalMs,
+      vkWorkers: opts.vkWorkers,
+      profileDir,
+      log,
+    });
+    for (const [name, pid] of Object.entries(chain.pids)) sampler.track(name, pid);
+    sampler.track('bench', process.pid);
+    for (const [name, pid] of Object.entries(cluster.pids)) sampler.track(name, pid);
+
+    // The node must be Ready before the scheduler binds anything to it.
+    await waitUntil(async () => {
+      try {
+        const node = await core.readNode({ name: nodeName });
+        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      } catch {
+        return false;
+      }
+    }, 250);
+    await core.createNamespace({ body: { metadata: { name: namespace, labels: { [RUN_LABEL]: runId } } } });
+    // Pods are refused until the namespace's default ServiceAccount exists.
+    await waitUntil(async () => {
+      try {
+        await core.readNamespacedServiceAccount({ name: 'default', namespace });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 100);
+
+    watch = watchPods({
+      kc,
+      core,
+      namespace,
+      labelSelector,
+      onEvent: (type, pod) => {
+        if (trackerReady) tracker.observe(type, pod, now());
+      },
+      onRelist: (uids) => tracker.relisted(uids, now()),
+      log,
+    });
+    await watch.ready;
+
+    before = await scrape();
+    sampler.baseline();
+    t0 = performance.now();
+    trackerReady = true;
+    const sampleTimeline = () => {
+      sampler.sample();
+      timeline.push({ t: round3(now()), ...tracker.counts() });
+    };
+    sampleTimeline();
+    timers.push(setInterval(sampleTimeline, TIMELINE_INTERVAL_MS));
+    if (opts.progressMs > 0) {
+      timers.push(
+        setInterval(() => {
+          const c = tracker.counts();
+          const mem = ['vk', 'api', 'plugin']
+            .map((n) => `${n} ${sampler.rssMiB(n)?.toFixed(0) ?? '?'} MiB`)
+            .join(', ');
+          log(
+            `${now().toFixed(1)} s: seen ${tracker.size}/${opts.pods}, unscheduled ${c.unscheduled}, scheduled ${c.scheduled}, ` +
+              `Running ${c.running}, Succeeded ${c.succeeded}, Failed ${c.failed}, deleted ${c.deleted} | ${mem}`,
+          );
+        }, opts.progressMs),
+      );
+    }
+    for (const t of timers) t.unref();
+
+    const spec: WorkloadSpec = {
+      runId,
+      namespace,
+      nodeName,
+      plugin: opts.plugin,
+      runTimeMs: opts.runTimeMs,
+      startDelayMs: opts.startDelayMs,
+      image: opts.image,
+      serviceAccountToken: opts.serviceAccountToken,
+    };
+    log(
+      opts.job
+        ? `creating a Job with ${opts.pods} completions in ${namespace}`
+        : `creating ${opts.pods} pods in ${namespace}, ${opts.concurrency} at a time`,
+    );
+    if (opts.job) {
+      await batch.createNamespacedJob({ namespace, body: benchJob(spec, opts.pods) });
+      await waitUntil(() => tracker.size >= opts.pods);
+      createdAll = round3(Math.max(...tracker.records().map((r) => r.created)));
+      createdOk = tracker.size;
+    } else {
+      let next = 0;
+      let firstError: string | undefined;
+      await Promise.all(
+        Array.from({ length: Math.min(opts.concurrency, opts.pods) }, async () => {
+          while (next < opts.pods) {
+            check();
+            const i = next++;
+            const body = benchPod(spec, i);
+            tracker.requested(body.metadata!.name!, now());
+            try {
+              await createWithRetry(() => core.createNamespacedPod({ namespace, body }));
+              createdOk++;
+            } catch (err) {
+              createErrors++;
+              firstError ??= (err as Error).message;
+              tracker.abandoned(body.metadata!.name!);
+            }
+          }
+        }),
+      );
+      createdAll = round3(now());
+      if (createErrors > 0) log(`${createErrors} creates failed; the first: ${firstError}`);
+      expected = createdOk;
+    }
+    log(`all ${createdOk} created after ${createdAll.toFixed(1)} s; waiting for them to finish`);
+
+    await waitUntil(() => tracker.finishedCount() >= expected);
+    log(`all finished after ${now().toFixed(1)} s; deleting`);
+    deleteStarted = round3(now());
+    if (opts.job) {
+      await batch.deleteNamespacedJob({ name: 'bench', namespace, propagationPolicy: 'Background' });
+    } else {
+      await core.deleteCollectionNamespacedPod({ namespace, labelSelector });
+    }
+    await waitUntil(() => tracker.deletedCount() >= expected);
+    log(`all deleted after ${now().toFixed(1)} s`);
+    if (opts.plugin === 'mock') {
+      await waitUntil(async () => (await chain!.mockPodCount()) === 0, 200);
+      backendEmpty = round3(now());
+    }
+    after = await scrape();
+  } catch (err) {
+    if (err instanceof StopRun) {
+      timedOut = err.timedOut;
+      error = err.message;
+    } else {
+      error = (err as Error).stack ?? String(err);
+    }
+    log(`run stopped: ${error}`);
+    if (chain && before && !after) {
+      after = await scrape().catch(() => undefined);
+    }
+  } finally {
+    for (const t of timers) clearInterval(t);
+    // The last state (everything deleted) belongs on the chart even between two ticks.
+    if (trackerReady) timeline.push({ t: round3(now()), ...tracker.counts() });
+    sampler.sample();
+    watch?.stop();
+    if (chain) await chain.stop();
+    // In a shared cluster, leave nothing behind (a started one is thrown away whole).
+    if (cluster && kc && cluster.kind !== 'started') {
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.deleteNamespace({ name: namespace }).catch(() => {});
+      await core.deleteNode({ name: nodeName }).catch(() => {});
+    }
+    await cluster?.release().catch((e) => log(`stopping the control plane: ${(e as Error).message}`));
+  }
+
+  // Figures.
+  const records = tracker.records();
+  const ms = milestonesOf(records, expected);
+  const outcome = {
+    created: opts.job ? tracker.size : createdOk,
+    scheduled: records.filter((r) => r.scheduled !== undefined).length,
+    running: records.filter((r) => r.running !== undefined).length,
+    succeeded: records.filter((r) => r.phase === 'Succeeded').length,
+    failed: records.filter((r) => r.phase === 'Failed').length,
+    deleted: tracker.deletedCount(),
+    createErrors,
+    complete: false,
+    timedOut,
+    error,
+  };
+  outcome.complete =
+    error === null && expected === opts.pods && outcome.deleted >= expected && tracker.finishedCount() >= expected;
+  const deleteSeconds =
+    ms.deletedAll !== null && deleteStarted !== null ? round3(Math.max(0, ms.deletedAll - deleteStarted)) : null;
+  const empty: Scrape = { api: [], plugin: [], vk: [], apiserver: [] };
+  const req = requestFigures({
+    before: before ?? empty,
+    after: after ?? before ?? empty,
+    pods: expected,
+    statusIntervalSeconds: opts.statusIntervalMs / 1000,
+    activeSeconds: ms.deletedAll ?? (timeline.length ? timeline[timeline.length - 1]!.t : null),
+  });
+
+  let profiles: BenchResult['profiles'] = null;
+  if (chain && profileDir) {
+    profiles = {};
+    for (const name of ['vk', 'api', 'plugin'] as const) {
+      const file = chain.profilePath(name)!;
+      try {
+        const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, {
+          repoRoot: REPO_ROOT,
+        });
+        profiles[name] = { file: shown(file), ...summary };
+      } catch (err) {
+        log(`no profile of ${name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  const keepLogs = !outcome.complete;
+  const result: BenchResult = {
+    schema: 'interlink-bench/1',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options: {
+      pods: opts.pods,
+      plugin: opts.plugin,
+      concurrency: opts.concurrency,
+      job: opts.job,
+      runTimeSeconds: opts.runTimeMs / 1000,
+      startDelaySeconds: opts.startDelayMs / 1000,
+      statusIntervalSeconds: opts.statusIntervalMs / 1000,
+      vkWorkers: opts.vkWorkers ?? null,
+      serviceAccountToken: opts.serviceAccountToken,
+      profile: opts.profile,
+      cluster: cluster?.kind ?? (opts.cluster.kind === 'start' ? 'started' : opts.cluster.kind === 'reuse' ? 'reused' : 'kubeconfig'),
+    },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      kernel: release(),
+      node: process.version,
+      kubernetes: kubernetesVersion,
+      interlink: packageVersion(),
+    },
+    outcome,
+    milestones: { createdAll, ...ms, deleteStarted, backendEmpty },
+    deleteSeconds,
+    latencySeconds: latenciesOf(records),
+    runningFromStartedAt: records.filter((r) => r.runningFromStartedAt).length,
+    throughput: {
+      createPerSecond: rate(outcome.created, createdAll ?? 0),
+      scheduledPerSecond: rate(expected, ms.scheduledAll ?? 0),
+      runningPerSecond: rate(expected, ms.runningAll ?? 0),
+      finishedPerSecond: rate(expected, ms.finishedAll ?? 0),
+      runningSustainedPerSecond: sustainedRate(
+        records.map((r) => r.running).filter((t): t is number => t !== undefined),
+        expected,
+      ),
+      deletedPerSecond: rate(outcome.deleted, deleteSeconds ?? 0),
+    },
+    resources: {
+      vk: sampler.figures('vk'),
+      api: sampler.figures('api'),
+      plugin: sampler.figures('plugin'),
+      bench: sampler.figures('bench'),
+      apiserver: sampler.figures('apiserver'),
+      etcd: sampler.figures('etcd'),
+      scheduler: sampler.figures('scheduler'),
+      controllerManager: sampler.figures('controllerManager'),
+    },
+    ...req,
+    timeline: { intervalSeconds: TIMELINE_INTERVAL_MS / 1000, samples: timeline },
+    profiles,
+    files: {
+      json: shown(jsonPath),
+      svg: shown(svgPath),
+      logs: keepLogs ? dir : null,
+    },
+  };
+  // The file must always match its documented schema: a drift is a bug here, not in the reader.
+  const checked = BenchResult.parse(result);
+  writeFileSync(jsonPath, `${JSON.stringify(checked, null, 2)}\n`);
+  const markers = [
+    { t: ms.runningAll, label: 'all Running' },
+    { t: deleteStarted, label: 'delete' },
+  ].filter((m): m is { t: number; label: string } => m.t !== null);
+  writeFileSync(
+    svgPath,
+    renderChart(timeline, {
+      title: `interlink: ${opts.job ? `a Job of ${opts.pods}` : `${opts.pods} pods`} through the ${opts.plugin} plugin`,
+      subtitle:
+        `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${result.machine.cpus} CPUs · ` +
+        `p99 create→Running ${result.latencySeconds.running.p99} s · all Running ${ms.runningAll ?? '—'} s`,
+      markers,
+    }),
+  );
+  if (!keepLogs) rmSync(dir, { recursive: true, force: true });
+  return { result: checked, jsonPath, svgPath };
+}

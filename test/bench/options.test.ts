@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, UsageError } from '../../bench/lib/options.ts';
+
+describe('parseBenchArgs', () => {
+  it('has defaults for everything but --pods', () => {
+    expect(parseBenchArgs(['--pods', '100'])).toEqual({
+      pods: 100,
+      plugin: 'mock',
+      concurrency: 50,
+      job: false,
+      runTimeMs: 5_000,
+      startDelayMs: 0,
+      statusIntervalMs: 2_000,
+      vkWorkers: undefined,
+      cluster: { kind: 'start' },
+      profile: false,
+      outDir: 'bench/results',
+      timeoutMs: 210_000,
+      progressMs: 5_000,
+      image: 'interlink-test/busybox:1',
+      pluginConfig: undefined,
+      serviceAccountToken: true,
+      help: false,
+    });
+  });
+
+  it.each<[string[], Record<string, unknown>]>([
+    [['--pods', '5', '--plugin', 'docker'], { plugin: 'docker' }],
+    [['--pods', '5', '--concurrency', '8', '--job'], { concurrency: 8, job: true }],
+    [['--pods', '5', '--run-time', '1m30s', '--start-delay', '500ms'], { runTimeMs: 90_000, startDelayMs: 500 }],
+    [['--pods', '5', '--status-interval', '1s', '--vk-workers', '20'], { statusIntervalMs: 1_000, vkWorkers: 20 }],
+    [['--pods', '5', '--reuse-cluster'], { cluster: { kind: 'reuse' } }],
+    [['--pods', '5', '--kubeconfig', '/k/admin'], { cluster: { kind: 'kubeconfig', path: '/k/admin' } }],
+    [['--pods', '5', '--profile', '--out', '/tmp/r', '--timeout', '10m'], { profile: true, outDir: '/tmp/r', timeoutMs: 600_000 }],
+    [['--pods', '5', '--progress', '0', '--no-sa-token'], { progressMs: 0, serviceAccountToken: false }],
+    [['--pods=7', '--image=img:2', '--plugin-config=/p.yaml'], { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' }],
+    [['--help'], { help: true }],
+  ])('%j', (argv, want) => {
+    expect(parseBenchArgs(argv)).toMatchObject(want);
+  });
+
+  it.each<[string[], RegExp]>([
+    [[], /--pods: required/],
+    [['--pods', '0'], /--pods: "0" is not a positive/],
+    [['--pods', '1.5'], /--pods/],
+    [['--pods', '5', '--plugin', 'condor'], /--plugin: "condor"/],
+    [['--pods', '5', '--concurrency', '-1'], /concurrency/],
+    [['--pods', '5', '--run-time', '5'], /--run-time: .*no unit/],
+    [['--pods', '5', '--status-interval', '0'], /--status-interval/],
+    [['--pods', '5', '--reuse-cluster', '--kubeconfig', 'k'], /one or the other/],
+    [['--pods', '5', '--frobnicate'], /frobnicate/],
+    [['--pods', '5', 'extra'], /extra/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+});

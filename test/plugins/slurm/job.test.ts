@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/logger.ts';
+import { loadPluginConfig } from '../../../src/plugins/serve.ts';
+import { slurmConfig } from '../../../src/plugins/slurm/config.ts';
+import { buildJob } from '../../../src/plugins/slurm/job.ts';
+import type { RetrievedPodData } from '../../../src/wire/interlink.ts';
+import { fullData } from './fixtures.ts';
+
+const pod = (spec: object, annotations?: Record<string, string>, meta: object = {}) =>
+  ({
+    pod: {
+      metadata: { name: 'p', namespace: 'ns', uid: 'u1', ...(annotations ? { annotations } : {}), ...meta },
+      spec,
+    },
+  }) as unknown as RetrievedPodData;
+const one = (c: object = {}) => ({ containers: [{ name: 'c', image: 'busybox', command: ['true'], ...c }] });
+const cfg = slurmConfig({ dataRoot: '/data' });
+
+const invalid = (fn: () => unknown, message: RegExp) => {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toMatchObject({ code: 'INVALID_INPUT' });
+  expect((err as Error).message).toMatch(message);
+};
+
+describe('buildJob: refuses what cannot work, naming the field', () => {
+  it.each([
+    [
+      'a reserved sbatch option in the flags annotation',
+      pod(one(), { 'slurm-job.vk.io/flags': '--job-name=x' }),
+      /--job-name is set by the interlink slurm plugin/,
+    ],
+    [
+      'shell in the flags annotation',
+      pod(one(), { 'slurm-job.vk.io/flags': '--time=5; rm -rf /' }),
+      /"rm" is not an sbatch option/,
+    ],
+    [
+      'an unterminated quote',
+      pod(one(), { 'slurm-job.vk.io/flags': '--comment "x' }),
+      /unterminated double quote/,
+    ],
+    [
+      'an image posing as an option',
+      pod(one({ image: '--privileged' })),
+      /pod.spec.containers\[c\].image: "--privileged" is not an image reference/,
+    ],
+    [
+      'an env name apptainer cannot take',
+      pod(one({ env: [{ name: 'a.b', value: 'x' }] })),
+      /"a.b" is not a valid variable name for runtime apptainer/,
+    ],
+    [
+      'a mount path with a colon',
+      pod({
+        ...one({ volumeMounts: [{ name: 'v', mountPath: '/a:b' }] }),
+        volumes: [{ name: 'v', emptyDir: {} }],
+      }),
+      /mountPath "\/a:b" may not contain/,
+    ],
+    ['an unknown flavor', pod(one(), { 'slurm-job.vk.io/flavor': 'nope' }), /unknown flavor "nope"/],
+    [
+      'a missing ConfigMap',
+      pod({
+        ...one({ volumeMounts: [{ name: 'v', mountPath: '/v' }] }),
+        volumes: [{ name: 'v', configMap: { name: 'gone' } }],
+      }),
+      /ConfigMap "gone" was not provided/,
+    ],
+    ['a relative workingDir', pod(one({ workingDir: 'rel' })), /workingDir: "rel" must be an absolute path/],
+  ])('%s', (_name, data, message) => {
+    invalid(() => buildJob(data, cfg), message);
+  });
+
+  it('refuses pre-exec where the site forbids it, hostPath where not allowed, a command-less process', () => {
+    invalid(
+      () =>
+        buildJob(
+          pod(one(), { 'slurm-job.vk.io/pre-exec': 'id' }),
+          slurmConfig({ dataRoot: '/d', allowPreExec: false }),
+        ),
+      /does not allow pre-exec/,
+    );
+    const hp = pod({
+      ...one({ volumeMounts: [{ name: 'h', mountPath: '/h' }] }),
+      volumes: [{ name: 'h', hostPath: { path: '/etc' } }],
+    });
+    invalid(
+      () => buildJob(hp, slurmConfig({ dataRoot: '/d', allowHostPath: false })),
+      /hostPath is disabled/,
+    );
+    invalid(
+      () =>
+        buildJob(
+          pod({ containers: [{ name: 'c', image: 'x' }] }),
+          slurmConfig({ dataRoot: '/d', containerRuntime: 'none' }),
+        ),
+      /runtime none .* needs a command/,
+    );
+  });
+
+  it('docker/podman/enroot accept any env name (through env NAME=VALUE)', () => {
+    const job = buildJob(
+      pod(one({ env: [{ name: 'a.b', value: 'x' }] })),
+      slurmConfig({ dataRoot: '/d', containerRuntime: 'docker' }),
+    );
+    expect(job.containers[0]!.env).toEqual([['a.b', 'x']]);
+  });
+
+  it('runAsUser becomes --uid/--gid only where the site allows it', () => {
+    const data = pod({ ...one(), securityContext: { runAsUser: 1234, runAsGroup: 99 } });
+    expect(buildJob(data, cfg).sbatch.flat()).not.toContain('--uid=1234');
+    expect(buildJob(data, slurmConfig({ dataRoot: '/d', allowRunAsUser: true })).sbatch.slice(-2)).toEqual([
+      ['--uid=1234'],
+      ['--gid=99'],
+    ]);
+  });
+
+  it('plans volume and env files under the job directory with their modes', () => {
+    const job = buildJob(fullData(), cfg);
+    const files = new Map(
+      job.files.map((f) => [f.path.replace(`${job.jobDir}/`, ''), [f.mode.toString(8), f.data.toString()]]),
+    );
+    expect(files.get('volumes/config/input.yaml')).toEqual(['640', 'steps: 10\nname: "x"\n']);
+    expect(files.get('volumes/creds/token')).toEqual(['400', "s3cr3t'$(x)\n"]);
+    expect(files.get('volumes/info/name')).toEqual(['644', 'golden']);
+    expect(files.get('env/main.env')).toEqual([
+      '600',
+      `MODE=fast\nQUOTED='a '\\''b'\\'' "c" $d \`e\`\nnext'\nPOD=golden\n`,
+    ]);
+    expect(job.containers.map((c) => [c.name, c.kind])).toEqual([
+      ['fetch', 'init'],
+      ['check', 'init'],
+      ['main', 'app'],
+      ['monitor', 'app'],
+    ]);
+  });
+
+  it('init containers with restartPolicy Always are sidecars', () => {
+    const job = buildJob(
+      pod({ initContainers: [{ name: 's', image: 'x', restartPolicy: 'Always' }], ...one() }),
+      cfg,
+    );
+    expect(job.containers.map((c) => c.kind)).toEqual(['sidecar', 'app']);
+  });
+});
+
+describe('configuration', () => {
+  it("reads interLink 0.6's SlurmConfig.yaml keys and TSOCKS/TSOCKSPATH", async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'il-slurm-cfg-')), 'SlurmConfig.yaml');
+    writeFileSync(
+      file,
+      [
+        'SidecarPort: "4001"',
+        'SbatchPath: "/usr/bin/sbatch"',
+        'ScancelPath: "/usr/bin/scancel"',
+        'SqueuePath: "/usr/bin/squeue"',
+        'CommandPrefix: "module load x"',
+        'SingularityPath: "singularity"',
+        'DataRootFolder: "/shared/jobs/"',
+        'BashPath: /bin/bash',
+        'SingularityDefaultOptions: ["--nv", "--no-eval"]',
+        'Flavors:',
+        '  gpu: { CPUDefault: 8, MemoryDefault: "32G", SlurmFlags: ["--gres=gpu:2"] }',
+        'DefaultFlavor: gpu',
+      ].join('\n'),
+    );
+    const { config } = await loadPluginConfig('slurm', {
+      configFile: file,
+      env: { TSOCKS: 'true', TSOCKSPATH: '/opt/libtsocks.so' },
+      logger: silentLogger(),
+    });
+    expect(config).toMatchObject({
+      sidecarPort: 4001,
+      sbatchPath: '/usr/bin/sbatch',
+      scancelPath: '/usr/bin/scancel',
+      squeuePath: '/usr/bin/squeue',
+      commandPrefix: 'module load x',
+      runtimePath: 'singularity',
+      dataRoot: '/shared/jobs/',
+      apptainerOptions: ['--nv', '--no-eval'],
+      flavors: { gpu: { cpu: 8, memory: '32G', flags: ['--gres=gpu:2'] } },
+      defaultFlavor: 'gpu',
+      tsocks: true,
+      tsocksPath: '/opt/libtsocks.so',
+    });
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../src/core/clock.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createEventRecorder, EVENT_SOURCE, nodeRef, podRef } from '../../src/vk/events.ts';
+
+interface Call {
+  op: 'create' | 'patch';
+  namespace: string;
+  name: string;
+  body: Record<string, unknown>;
+}
+
+function fakeCore(opts: { failCreate?: number; patch404?: boolean } = {}) {
+  const calls: Call[] = [];
+  let creates = 0;
+  const core = {
+    async createNamespacedEvent(p: { namespace: string; body: { metadata: { name: string } } }) {
+      creates++;
+      if (opts.failCreate && creates <= opts.failCreate)
+        throw Object.assign(new Error('apiserver down'), { code: 503 });
+      calls.push({ op: 'create', namespace: p.namespace, name: p.body.metadata.name, body: p.body as never });
+      return p.body;
+    },
+    async patchNamespacedEvent(p: { name: string; namespace: string; body: Record<string, unknown> }) {
+      if (opts.patch404) throw Object.assign(new Error('not found'), { code: 404 });
+      calls.push({ op: 'patch', namespace: p.namespace, name: p.name, body: p.body });
+      return p.body;
+    },
+  };
+  return { core: core as never, calls };
+}
+
+const pod = { metadata: { name: 'web', namespace: 'team', uid: 'u1', resourceVersion: '7' } };
+
+describe('EventRecorder', () => {
+  it('writes a core/v1 Event with source interlink-vk and the node as host', async () => {
+    const { core, calls } = fakeCore();
+    const rec = createEventRecorder({
+      core,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      clock: new FakeClock(1_700_000_000_000),
+    });
+    rec.warning(podRef(pod, 'spec.containers{main}'), 'Failed', 'Container main exited with code 3');
+    await rec.flush();
+    expect(calls).toHaveLength(1);
+    const e = calls[0]!;
+    expect(e.namespace).toBe('team');
+    expect(e.name).toMatch(/^web\./);
+    expect(e.body).toMatchObject({
+      type: 'Warning',
+      reason: 'Failed',
+      message: 'Container main exited with code 3',
+      count: 1,
+      source: { component: EVENT_SOURCE, host: 'vk-1' },
+      reportingComponent: EVENT_SOURCE,
+      involvedObject: {
+        kind: 'Pod',
+        name: 'web',
+        namespace: 'team',
+        uid: 'u1',
+        fieldPath: 'spec.containers{main}',
+      },
+    });
+  });
+
+  it('aggregates repeats inside the window by patching count, and starts over after it', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const { core, calls } = fakeCore();
+    const rec = createEventRecorder({
+      core,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      clock,
+      aggregateWindowMs: 60_000,
+    });
+    for (let i = 0; i < 3; i++) rec.warning(podRef(pod), 'BackendDeleteFailed', 'same message');
+    rec.warning(podRef(pod), 'BackendDeleteFailed', 'another message');
+    await rec.flush();
+    expect(calls.map((c) => `${c.op}:${c.body.count}`)).toEqual([
+      'create:1',
+      'patch:2',
+      'patch:3',
+      'create:1',
+    ]);
+    expect(calls[1]!.name).toBe(calls[0]!.name);
+    await clock.advance(61_000);
+    rec.warning(podRef(pod), 'BackendDeleteFailed', 'same message');
+    await rec.flush();
+    expect(calls.at(-1)).toMatchObject({ op: 'create' });
+  });
+
+  it('Node events go to the default namespace with the node name as uid', async () => {
+    const { core, calls } = fakeCore();
+    const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger() });
+    rec.normal(nodeRef('vk-1'), 'BackendReachable', 'ok');
+    await rec.flush();
+    expect(calls[0]).toMatchObject({
+      namespace: 'default',
+      body: { involvedObject: { kind: 'Node', name: 'vk-1', uid: 'vk-1' } },
+    });
+  });
+
+  it('never throws: a failed write is logged and the next one proceeds; an expired event is recreated', async () => {
+    const { core, calls } = fakeCore({ failCreate: 1, patch404: true });
+    const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger() });
+    expect(() => rec.normal(podRef(pod), 'A', 'lost')).not.toThrow();
+    rec.normal(podRef(pod), 'B', 'kept');
+    rec.normal(podRef(pod), 'B', 'kept');
+    await rec.flush();
+    expect(calls.map((c) => `${c.op}:${c.body.reason}`)).toEqual(['create:B', 'create:B']);
+  });
+
+  it('truncates messages to what the apiserver accepts and drops beyond the pending limit', async () => {
+    const { core, calls } = fakeCore();
+    const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger(), maxPending: 2 });
+    rec.normal(podRef(pod), 'Long', 'x'.repeat(5000));
+    rec.normal(podRef(pod), 'Two', 'b');
+    rec.normal(podRef(pod), 'Dropped', 'c');
+    await rec.flush();
+    expect(calls.map((c) => c.body.reason)).toEqual(['Long', 'Two']);
+    expect((calls[0]!.body.message as string).length).toBe(1024);
+  });
+});
