@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
@@ -20,7 +20,7 @@ import type { BenchOptions } from './options.ts';
 import { watchPods, type PodWatch } from './pod-watch.ts';
 import { type CpuProfile, summarizeProfile } from './profile.ts';
 import { parsePrometheus, type Sample } from './prom.ts';
-import { ProcSampler } from './procstat.ts';
+import { ProcSampler, readHostCpu } from './procstat.ts';
 import { BenchResult } from './result.ts';
 import { rate, round3, sustainedRate } from './stats.ts';
 import { PodTracker } from './tracker.ts';
@@ -28,6 +28,7 @@ import { benchJob, benchPod, RUN_LABEL, type WorkloadSpec } from './workload.ts'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const TIMELINE_INTERVAL_MS = 500;
+const HEAP_INTERVAL_MS = 2_000;
 
 /** A path relative to the repository when inside it, else absolute. */
 const shown = (p: string) => {
@@ -46,6 +47,8 @@ export interface BenchOutput {
   jsonPath: string;
   svgPath: string;
 }
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
 
 class StopRun extends Error {
   override name = 'StopRun';
@@ -128,6 +131,10 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
   let before: Scrape | undefined;
   let after: Scrape | undefined;
   let expected = opts.pods;
+  const loadAverage1m = Math.round(loadavg()[0]! * 100) / 100;
+  let hostBefore: ReturnType<typeof readHostCpu> | undefined;
+  let hostAfter: ReturnType<typeof readHostCpu> | undefined;
+  const heapPeak: Record<'vk' | 'api' | 'plugin', number | null> = { vk: null, api: null, plugin: null };
 
   const check = () => {
     if (io.signal?.aborted) throw new StopRun('interrupted', false);
@@ -227,6 +234,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
 
     before = await scrape();
     sampler.baseline();
+    hostBefore = readHostCpu();
     t0 = performance.now();
     trackerReady = true;
     const sampleTimeline = () => {
@@ -249,6 +257,26 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
         }, opts.progressMs),
       );
     }
+    let heapBusy = false;
+    const sampleHeaps = async () => {
+      if (heapBusy || !chain) return;
+      heapBusy = true;
+      const c = chain;
+      const scrapes = { vk: c.scrapeVk, api: c.scrapeApi, plugin: c.scrapePlugin };
+      try {
+        for (const [name, get] of Object.entries(scrapes) as Array<[keyof typeof scrapes, () => Promise<string>]>) {
+          const text = await get().catch(() => '');
+          const line = text.split('\n').find((l) => /^\w+_nodejs_heap_size_used_bytes /.test(l));
+          if (!line) continue;
+          const mib = Math.round((Number(line.split(' ')[1]) / 1048576) * 10) / 10;
+          if (mib > (heapPeak[name] ?? 0)) heapPeak[name] = mib;
+        }
+      } finally {
+        heapBusy = false;
+      }
+    };
+    void sampleHeaps();
+    timers.push(setInterval(() => void sampleHeaps(), HEAP_INTERVAL_MS));
     for (const t of timers) t.unref();
 
     const spec: WorkloadSpec = {
@@ -329,6 +357,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     // The last state (everything deleted) belongs on the chart even between two ticks.
     if (trackerReady) timeline.push({ t: round3(now()), ...tracker.counts() });
     sampler.sample();
+    if (hostBefore) hostAfter = readHostCpu();
     watch?.stop();
     if (chain) await chain.stop();
     // In a shared cluster, leave nothing behind (a started one is thrown away whole).
@@ -427,6 +456,15 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       ),
       deletedPerSecond: rate(outcome.deleted, deleteSeconds ?? 0),
     },
+    host: {
+      loadAverage1m,
+      busyCpuSeconds: hostAfter && hostBefore ? r2(hostAfter.busySeconds - hostBefore.busySeconds) : 0,
+      capacityCpuSeconds: hostAfter && hostBefore ? r2(hostAfter.totalSeconds - hostBefore.totalSeconds) : 0,
+      measuredCpuSeconds: r2(
+        sampler.names().reduce((sum, n) => sum + (sampler.figures(n)?.cpuSeconds ?? 0), 0),
+      ),
+    },
+    heapUsedPeakMiB: heapPeak,
     resources: {
       vk: sampler.figures('vk'),
       api: sampler.figures('api'),

@@ -39,6 +39,24 @@ export function parseStatCpu(text: string, ticks = CLOCK_TICKS): number {
   return (utime + stime) / ticks;
 }
 
+/**
+ * Busy and total CPU time of the whole host from the first line of /proc/stat, in ticks
+ * (busy = everything but idle and iowait). Tells a quiet machine from a shared, busy one.
+ */
+export function parseHostCpu(text: string): { busyTicks: number; totalTicks: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no "cpu" line in /proc/stat');
+  // user nice system idle iowait irq softirq steal (guest time is already in user/nice)
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busyTicks: total - (f[3] ?? 0) - (f[4] ?? 0), totalTicks: total };
+}
+
+export function readHostCpu(): { busySeconds: number; totalSeconds: number } {
+  const { busyTicks, totalTicks } = parseHostCpu(readFileSync('/proc/stat', 'utf8'));
+  return { busySeconds: busyTicks / CLOCK_TICKS, totalSeconds: totalTicks / CLOCK_TICKS };
+}
+
 /** One reading of a live process; undefined when it is gone. Never throws. */
 export function readProc(pid: number): ProcReading | undefined {
   try {

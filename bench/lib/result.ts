@@ -26,6 +26,12 @@
  *   throughput: { createPerSecond, scheduledPerSecond, runningPerSecond, finishedPerSecond
  *              (N / milestone), runningSustainedPerSecond (pods reaching Running per second
  *              between the 10 % and 90 % marks; null for tiny runs), deletedPerSecond },
+ *   host: { loadAverage1m (at the start), busyCpuSeconds (whole host, during the run),
+ *              capacityCpuSeconds (cores × run time), measuredCpuSeconds (the processes
+ *              below): a shared machine shows as busy ≫ measured },
+ *   heapUsedPeakMiB: { vk, api, plugin }: highest V8 heap in use seen on their /metrics
+ *              (every 2 s; null when never read): live data, unlike RSS which includes
+ *              garbage not yet collected and the code,
  *   resources: { vk, api, plugin, bench, apiserver, etcd, scheduler, controllerManager }:
  *              null (pid unknown) or { pid, peakRssMiB (max of sampled VmRSS and VmHWM),
  *              lastRssMiB, cpuSeconds (during the run), cpuSecondsTotal (since start) },
@@ -145,6 +151,17 @@ export const BenchResult = z.strictObject({
     finishedPerSecond: z.number().min(0),
     runningSustainedPerSecond: z.number().min(0).nullable(),
     deletedPerSecond: z.number().min(0),
+  }),
+  host: z.strictObject({
+    loadAverage1m: z.number().min(0),
+    busyCpuSeconds: z.number().min(0),
+    capacityCpuSeconds: z.number().min(0),
+    measuredCpuSeconds: z.number().min(0),
+  }),
+  heapUsedPeakMiB: z.strictObject({
+    vk: z.number().positive().nullable(),
+    api: z.number().positive().nullable(),
+    plugin: z.number().positive().nullable(),
   }),
   resources: z.strictObject({
     vk: ProcFigures,

@@ -59,9 +59,10 @@ export const DockerConfig = z.object({
   allowPrivileged: BoolLike.default(false),
   /**
    * Expand `$(VAR)` in env values, command and args as the kubelet does (`$$` escapes).
-   * Turn off when the VK in front already expanded them.
+   * Off by default: our VK already expands them, and expanding twice turns an escaped
+   * `$$(X)` into X's value. Turn on behind a VK that sends them unexpanded.
    */
-  expandVariables: BoolLike.default(true),
+  expandVariables: BoolLike.default(false),
   /** How often init-container sequencing is advanced while some pod needs it, in ms. */
   reconcileIntervalMs: Int(20).default(500),
   /** Upper bound of one docker CLI call (create may pull an image), in ms. */

@@ -32,7 +32,8 @@ let srv: Served;
 
 beforeAll(async () => {
   cfg = await testConfig({ allowedFlags: ['--shm-size'] });
-  cfg = { ...cfg, hostPathRoots: [join(cfg.dataRoot, 'host')] };
+  // These tests feed the plugin directly, as an interLink 0.6 VK would: the plugin expands $(VAR).
+  cfg = { ...cfg, hostPathRoots: [join(cfg.dataRoot, 'host')], expandVariables: true };
   await mkdir(join(cfg.dataRoot, 'host'));
   await symlink('/etc', join(cfg.dataRoot, 'host', 'escape'));
   srv = await serve(cfg);
