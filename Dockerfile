@@ -24,8 +24,10 @@ RUN --mount=type=secret,id=npm_ca \
     npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# prune leaves the emptied scope directories of dev packages (@biomejs, @vitest): drop them too.
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete \
  && node dist/cli/main.js --version
 
 # ---- runtime: dist + production node_modules + package.json, non-root -----------------------

@@ -11,16 +11,16 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
-import { startChain, type Chain } from './chain.ts';
+import { type Chain, startChain } from './chain.ts';
 import { renderChart, type TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';
-import { latenciesOf, milestonesOf, requestFigures, type Scrape } from './figures.ts';
+import { latenciesOf, milestonesOf, requestFigures, type Scrape, vkInternalsOf } from './figures.ts';
 import { httpGetOk } from './http.ts';
 import type { BenchOptions } from './options.ts';
-import { watchPods, type PodWatch } from './pod-watch.ts';
+import { type PodWatch, watchPods } from './pod-watch.ts';
+import { ProcSampler, readHostCpu } from './procstat.ts';
 import { type CpuProfile, summarizeProfile } from './profile.ts';
 import { parsePrometheus, type Sample } from './prom.ts';
-import { ProcSampler, readHostCpu } from './procstat.ts';
 import { BenchResult } from './result.ts';
 import { rate, round3, sustainedRate } from './stats.ts';
 import { PodTracker } from './tracker.ts';
@@ -59,10 +59,19 @@ class StopRun extends Error {
   }
 }
 
-/** `<date>-<N>[-job][-<plugin>]`: the results' file name without extension. */
-export function resultBaseName(opts: Pick<BenchOptions, 'pods' | 'job' | 'plugin'>, startedAt: Date): string {
+/**
+ * `<date>-<N>[-job][-<plugin>][-profile]`: the results' file name without extension. A
+ * profiled run is kept apart: profiling slows the children down.
+ */
+export function resultBaseName(
+  opts: Pick<BenchOptions, 'pods' | 'job' | 'plugin' | 'profile'>,
+  startedAt: Date,
+): string {
   const date = startedAt.toISOString().slice(0, 10);
-  return `${date}-${opts.pods}${opts.job ? '-job' : ''}${opts.plugin === 'mock' ? '' : `-${opts.plugin}`}`;
+  return (
+    `${date}-${opts.pods}${opts.job ? '-job' : ''}${opts.plugin === 'mock' ? '' : `-${opts.plugin}`}` +
+    `${opts.profile ? '-profile' : ''}`
+  );
 }
 
 function packageVersion(): string {
@@ -71,8 +80,11 @@ function packageVersion(): string {
 
 const retryableStatus = new Set([429, 500, 502, 503, 504]);
 
-/** A create that retries overload answers and transport errors; 409 after a retry means it was created. */
-async function createWithRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void> {
+/**
+ * A create (or delete) that retries overload answers and transport errors; a 409 after a
+ * retry means an earlier attempt got through.
+ */
+async function withRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void> {
   for (let k = 0; ; k++) {
     try {
       await fn();
@@ -135,6 +147,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
   let hostBefore: ReturnType<typeof readHostCpu> | undefined;
   let hostAfter: ReturnType<typeof readHostCpu> | undefined;
   const heapPeak: Record<'vk' | 'api' | 'plugin', number | null> = { vk: null, api: null, plugin: null };
+  let queueDepthPeak: number | null = null;
 
   const check = () => {
     if (io.signal?.aborted) throw new StopRun('interrupted', false);
@@ -264,9 +277,16 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       const c = chain;
       const scrapes = { vk: c.scrapeVk, api: c.scrapeApi, plugin: c.scrapePlugin };
       try {
-        for (const [name, get] of Object.entries(scrapes) as Array<[keyof typeof scrapes, () => Promise<string>]>) {
+        for (const [name, get] of Object.entries(scrapes) as Array<
+          [keyof typeof scrapes, () => Promise<string>]
+        >) {
           const text = await get().catch(() => '');
-          const line = text.split('\n').find((l) => /^\w+_nodejs_heap_size_used_bytes /.test(l));
+          const lines = text.split('\n');
+          if (name === 'vk') {
+            const q = lines.find((l) => l.startsWith('interlink_vk_queue_depth '));
+            if (q) queueDepthPeak = Math.max(queueDepthPeak ?? 0, Number(q.split(' ')[1]));
+          }
+          const line = lines.find((l) => /^\w+_nodejs_heap_size_used_bytes /.test(l));
           if (!line) continue;
           const mib = Math.round((Number(line.split(' ')[1]) / 1048576) * 10) / 10;
           if (mib > (heapPeak[name] ?? 0)) heapPeak[name] = mib;
@@ -310,7 +330,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
             const body = benchPod(spec, i);
             tracker.requested(body.metadata!.name!, now());
             try {
-              await createWithRetry(() => core.createNamespacedPod({ namespace, body }));
+              await withRetry(() => core.createNamespacedPod({ namespace, body }));
               createdOk++;
             } catch (err) {
               createErrors++;
@@ -332,7 +352,23 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     if (opts.job) {
       await batch.deleteNamespacedJob({ name: 'bench', namespace, propagationPolicy: 'Background' });
     } else {
-      await core.deleteCollectionNamespacedPod({ namespace, labelSelector });
+      // One DELETE per pod, C at a time, as `kubectl delete pods -l` does. (A
+      // deletecollection would measure the apiserver's single delete-collection worker.)
+      const names = tracker.records().map((r) => r.name);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(opts.concurrency, names.length) }, async () => {
+          while (next < names.length) {
+            check();
+            const name = names[next++]!;
+            await withRetry(() =>
+              core.deleteNamespacedPod({ name, namespace }).catch((err: { code?: number }) => {
+                if (err.code !== 404) throw err;
+              }),
+            );
+          }
+        }),
+      );
     }
     await waitUntil(() => tracker.deletedCount() >= expected);
     log(`all deleted after ${now().toFixed(1)} s`);
@@ -385,9 +421,14 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     error,
   };
   outcome.complete =
-    error === null && expected === opts.pods && outcome.deleted >= expected && tracker.finishedCount() >= expected;
+    error === null &&
+    expected === opts.pods &&
+    outcome.deleted >= expected &&
+    tracker.finishedCount() >= expected;
   const deleteSeconds =
-    ms.deletedAll !== null && deleteStarted !== null ? round3(Math.max(0, ms.deletedAll - deleteStarted)) : null;
+    ms.deletedAll !== null && deleteStarted !== null
+      ? round3(Math.max(0, ms.deletedAll - deleteStarted))
+      : null;
   const empty: Scrape = { api: [], plugin: [], vk: [], apiserver: [] };
   const req = requestFigures({
     before: before ?? empty,
@@ -429,7 +470,9 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       vkWorkers: opts.vkWorkers ?? null,
       serviceAccountToken: opts.serviceAccountToken,
       profile: opts.profile,
-      cluster: cluster?.kind ?? (opts.cluster.kind === 'start' ? 'started' : opts.cluster.kind === 'reuse' ? 'reused' : 'kubeconfig'),
+      cluster:
+        cluster?.kind ??
+        (opts.cluster.kind === 'start' ? 'started' : opts.cluster.kind === 'reuse' ? 'reused' : 'kubeconfig'),
     },
     machine: {
       cpus: cpus().length,
@@ -465,6 +508,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       ),
     },
     heapUsedPeakMiB: heapPeak,
+    vkInternals: vkInternalsOf(before?.vk ?? [], after?.vk ?? before?.vk ?? [], queueDepthPeak),
     resources: {
       vk: sampler.figures('vk'),
       api: sampler.figures('api'),

@@ -83,7 +83,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   // Plugin configuration: ours for the mock; a copy of the user's for docker/slurm, so the
   // socket can be set without touching their file.
   let pluginCfg: Record<string, unknown> = {};
-  if (opts.pluginConfig) pluginCfg = (parse(readFileSync(opts.pluginConfig, 'utf8')) ?? {}) as Record<string, unknown>;
+  if (opts.pluginConfig)
+    pluginCfg = (parse(readFileSync(opts.pluginConfig, 'utf8')) ?? {}) as Record<string, unknown>;
   if (opts.plugin === 'mock' && !opts.pluginConfig) {
     // The VK takes the node's capacity from the plugin's ping: it must hold every pod.
     pluginCfg = { capacity: { pods: String(Math.max(10_000, opts.pods)) } };
@@ -118,14 +119,17 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   );
 
   const procs = new Map<ChildName, ManagedProcess>();
-  const profilePath = (name: ChildName) => (opts.profileDir ? join(opts.profileDir, `${name}.cpuprofile`) : undefined);
+  const profilePath = (name: ChildName) =>
+    opts.profileDir ? join(opts.profileDir, `${name}.cpuprofile`) : undefined;
   const launch = (name: ChildName, cfg: string, command: string[]) => {
     const prof = profilePath(name);
     const p = spawnGroup({
       name,
       bin: process.execPath,
       args: [
-        ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
+        ...(opts.profileDir
+          ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+          : []),
         CLI,
         '--log-level',
         opts.logLevel ?? 'warn',
@@ -142,7 +146,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   const deadChild = () => {
     for (const [name, p] of procs) {
       const e = p.exit();
-      if (e) return `${name} exited (code ${e.code}, signal ${e.signal}); its log ends with:\n${tail(p.logPath)}`;
+      if (e)
+        return `${name} exited (code ${e.code}, signal ${e.signal}); its log ends with:\n${tail(p.logPath)}`;
     }
     return undefined;
   };
@@ -172,7 +177,9 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
     launch('plugin', files.plugin, ['plugin', opts.plugin]);
     await waitReady(
       `the ${opts.plugin} plugin on ${pluginSock}`,
-      async () => existsSync(pluginSock) && (await httpGet('http://plugin/healthz', { socketPath: pluginSock })).status === 200,
+      async () =>
+        existsSync(pluginSock) &&
+        (await httpGet('http://plugin/healthz', { socketPath: pluginSock })).status === 200,
     );
     launch('api', files.api, ['api']);
     await waitReady(
@@ -206,7 +213,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
     scrapePlugin: () => httpGetOk('http://plugin/metrics', { socketPath: pluginSock }),
     scrapeVk: () => httpGetOk(`${vkMetrics}/metrics`),
     mockPodCount: async () =>
-      (JSON.parse(await httpGetOk('http://plugin/mock/pods', { socketPath: pluginSock })) as unknown[]).length,
+      (JSON.parse(await httpGetOk('http://plugin/mock/pods', { socketPath: pluginSock })) as unknown[])
+        .length,
     stop,
   };
 }

@@ -97,9 +97,7 @@ export function renderChart(samples: readonly TimelineSample[], opts: ChartOptio
       for (let i = 0; i < base.length; i++) base[i] = top[i]!;
     }
   }
-  out.push(
-    `<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`,
-  );
+  out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
 
   for (const mk of opts.markers ?? []) {
     if (!(mk.t >= 0 && mk.t <= tMax)) continue;

@@ -41,7 +41,10 @@ function pidsOf(state: ClusterState | undefined): ClusterHandle['pids'] {
   return out;
 }
 
-export async function acquireCluster(opts: BenchOptions, log: (line: string) => void): Promise<ClusterHandle> {
+export async function acquireCluster(
+  opts: BenchOptions,
+  log: (line: string) => void,
+): Promise<ClusterHandle> {
   if (opts.cluster.kind === 'reuse') {
     const dir = join(cacheRoot(), 'devcluster');
     const state = await readClusterState(dir);
@@ -60,5 +63,10 @@ export async function acquireCluster(opts: BenchOptions, log: (line: string) => 
   log('starting a control plane (src/devcluster)');
   const cluster = await startCluster({ log: (l) => log(`[devcluster] ${l}`) });
   const state = await readClusterState(cluster.dir);
-  return { kind: 'started', kubeconfig: cluster.kubeconfig, pids: pidsOf(state), release: () => cluster.stop() };
+  return {
+    kind: 'started',
+    kubeconfig: cluster.kubeconfig,
+    pids: pidsOf(state),
+    release: () => cluster.stop(),
+  };
 }

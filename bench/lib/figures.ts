@@ -48,7 +48,10 @@ export function latenciesOf(records: readonly PodRecord[]): Latencies {
   return {
     scheduled: since((r) => r.scheduled),
     running: since((r) => r.running),
-    succeeded: since((r) => r.finished, (r) => r.phase === 'Succeeded'),
+    succeeded: since(
+      (r) => r.finished,
+      (r) => r.phase === 'Succeeded',
+    ),
   };
 }
 
@@ -67,7 +70,10 @@ const isChainRoute = (l: Record<string, string>) =>
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
 function byRoute(before: Sample[], after: Sample[], metric: string) {
-  const d = counterDelta(sumBy(before, metric, ['method', 'route'], isChainRoute), sumBy(after, metric, ['method', 'route'], isChainRoute));
+  const d = counterDelta(
+    sumBy(before, metric, ['method', 'route'], isChainRoute),
+    sumBy(after, metric, ['method', 'route'], isChainRoute),
+  );
   return Object.fromEntries([...d.entries()].sort((a, b) => b[1] - a[1]));
 }
 
@@ -83,7 +89,11 @@ export interface RequestInput {
 export function requestFigures(input: RequestInput) {
   const perPod = (n: number) => r2(n / Math.max(1, input.pods));
   const vkToApi = byRoute(input.before.api, input.after.api, 'interlink_api_http_requests_total');
-  const apiToPlugin = byRoute(input.before.plugin, input.after.plugin, 'interlink_plugin_http_requests_total');
+  const apiToPlugin = byRoute(
+    input.before.plugin,
+    input.after.plugin,
+    'interlink_plugin_http_requests_total',
+  );
   const sumOf = (m: Record<string, number>) => Object.values(m).reduce((s, v) => s + v, 0);
   const statusCalls = (vkToApi['GET /status'] ?? 0) + (vkToApi['POST /status'] ?? 0);
   const intervals = input.activeSeconds ? input.activeSeconds / input.statusIntervalSeconds : 0;
@@ -100,7 +110,10 @@ export function requestFigures(input: RequestInput) {
     })
     .sort((a, b) => b.count - a.count);
   const statusWrites = byVerbResource
-    .filter((e) => e.resource === 'pods' && e.subresource === 'status' && ['PATCH', 'UPDATE', 'APPLY'].includes(e.verb))
+    .filter(
+      (e) =>
+        e.resource === 'pods' && e.subresource === 'status' && ['PATCH', 'UPDATE', 'APPLY'].includes(e.verb),
+    )
     .reduce((s, e) => s + e.count, 0);
 
   const vkWrites = counterDelta(
@@ -120,5 +133,32 @@ export function requestFigures(input: RequestInput) {
       vkPerPod: vkHasMetric ? perPod(total(vkWrites)) : null,
       vkByOutcome: Object.fromEntries(vkWrites),
     },
+  };
+}
+
+/** Mean of a histogram's observations during the run, ms; null without the metric or observations. */
+function histogramMeanMs(
+  before: Sample[],
+  after: Sample[],
+  name: string,
+): { count: number | null; meanMs: number | null } {
+  const get = (samples: Sample[], suffix: string) =>
+    samples.filter((s) => s.name === `${name}_${suffix}`).reduce((sum, s) => sum + s.value, 0);
+  if (!after.some((s) => s.name === `${name}_count`)) return { count: null, meanMs: null };
+  const count = get(after, 'count') - get(before, 'count');
+  const sum = get(after, 'sum') - get(before, 'sum');
+  return { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
+}
+
+/** What the VK's own metrics say about where its time went. */
+export function vkInternalsOf(before: Sample[], after: Sample[], queueDepthPeak: number | null) {
+  const rec = histogramMeanMs(before, after, 'interlink_vk_reconcile_duration_seconds');
+  const st = histogramMeanMs(before, after, 'interlink_vk_status_roundtrip_duration_seconds');
+  return {
+    queueDepthPeak,
+    reconciles: rec.count,
+    reconcileMeanMs: rec.meanMs,
+    statusRoundTrips: st.count,
+    statusRoundTripMeanMs: st.meanMs,
   };
 }

@@ -34,7 +34,9 @@ export function httpGet(url: string, opts: GetOptions = {}): Promise<GetResult> 
     const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', (err) => resolve({ status: 0, body: err.message }));
     };
     const req =
@@ -50,6 +52,9 @@ export function httpGet(url: string, opts: GetOptions = {}): Promise<GetResult> 
 /** GET that must answer 200; throws with the status and body otherwise. */
 export async function httpGetOk(url: string, opts: GetOptions = {}): Promise<string> {
   const r = await httpGet(url, opts);
-  if (r.status !== 200) throw new Error(`GET ${url}${opts.socketPath ? ` (via ${opts.socketPath})` : ''}: ${r.status} ${r.body.slice(0, 300)}`);
+  if (r.status !== 200)
+    throw new Error(
+      `GET ${url}${opts.socketPath ? ` (via ${opts.socketPath})` : ''}: ${r.status} ${r.body.slice(0, 300)}`,
+    );
   return r.body;
 }

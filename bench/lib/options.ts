@@ -69,7 +69,8 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${flag}: "${v}" is not a positive whole number`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new UsageError(`--${flag}: "${v}" is not a positive whole number`);
   return Number(v);
 }
 
@@ -119,7 +120,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (!help && str('pods') === undefined) throw new UsageError('--pods: required');
   const pods = positiveInt('pods', str('pods'), 1);
   const plugin = (str('plugin') ?? 'mock') as BenchPlugin;
-  if (!PLUGINS.includes(plugin)) throw new UsageError(`--plugin: "${plugin}" is not one of ${PLUGINS.join(', ')}`);
+  if (!PLUGINS.includes(plugin))
+    throw new UsageError(`--plugin: "${plugin}" is not one of ${PLUGINS.join(', ')}`);
   if (values['reuse-cluster'] && str('kubeconfig') !== undefined)
     throw new UsageError('--reuse-cluster and --kubeconfig: give one or the other');
   const cluster: BenchOptions['cluster'] = values['reuse-cluster']

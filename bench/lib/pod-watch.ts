@@ -4,8 +4,9 @@
  * and 410 Gone / an ERROR event (relist, then watch again). Events go to `onEvent` with
  * the moment they were received.
  */
-import { type CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { PodView } from './tracker.ts';
 
 export interface PodWatchOptions {
@@ -36,7 +37,10 @@ export function watchPods(opts: PodWatchOptions): PodWatch {
   let rv = '';
 
   const list = async () => {
-    const res = await opts.core.listNamespacedPod({ namespace: opts.namespace, labelSelector: opts.labelSelector });
+    const res = await opts.core.listNamespacedPod({
+      namespace: opts.namespace,
+      labelSelector: opts.labelSelector,
+    });
     const uids = new Set<string>();
     for (const p of res.items) {
       if (p.metadata?.uid) uids.add(p.metadata.uid);

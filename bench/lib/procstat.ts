@@ -35,7 +35,8 @@ export function parseStatCpu(text: string, ticks = CLOCK_TICKS): number {
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unexpected /proc stat line: ${text}`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime))
+    throw new Error(`unexpected /proc stat line: ${text}`);
   return (utime + stime) / ticks;
 }
 

@@ -49,7 +49,10 @@ export function moduleOf(url: string, repoRoot = ''): string {
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-export function summarizeProfile(profile: CpuProfile, opts: { top?: number; repoRoot?: string } = {}): ProfileSummary {
+export function summarizeProfile(
+  profile: CpuProfile,
+  opts: { top?: number; repoRoot?: string } = {},
+): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   if (profile.samples && profile.timeDeltas && profile.samples.length === profile.timeDeltas.length) {

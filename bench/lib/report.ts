@@ -28,7 +28,14 @@ export function renderReport(r: BenchResult): string {
     '',
   );
   const l = r.latencySeconds;
-  const lrow = (name: string, s: typeof l.running) => [name, num(s.p50), num(s.p90), num(s.p99), num(s.max), String(s.count)];
+  const lrow = (name: string, s: typeof l.running) => [
+    name,
+    num(s.p50),
+    num(s.p90),
+    num(s.p99),
+    num(s.max),
+    String(s.count),
+  ];
   out.push(
     table(
       ['latency (s)', 'p50', 'p90', 'p99', 'max', 'pods'],
@@ -40,7 +47,9 @@ export function renderReport(r: BenchResult): string {
     ),
   );
   if (r.runningFromStartedAt > 0)
-    out.push(`(${r.runningFromStartedAt} pods were never seen Running; their start comes from containers' startedAt)`);
+    out.push(
+      `(${r.runningFromStartedAt} pods were never seen Running; their start comes from containers' startedAt)`,
+    );
   const m = r.milestones;
   const t = r.throughput;
   out.push(
@@ -63,6 +72,20 @@ export function renderReport(r: BenchResult): string {
     .filter(([, f]) => f !== null)
     .map(([name, f]) => [name, num(f!.peakRssMiB, 1), num(f!.cpuSeconds, 1), num(f!.cpuSecondsTotal, 1)]);
   out.push('', table(['process', 'peak RSS MiB', 'CPU s (run)', 'CPU s (total)'], procRows));
+  const h = r.host;
+  const pct =
+    h.capacityCpuSeconds > 0 ? ` (${Math.round((h.busyCpuSeconds / h.capacityCpuSeconds) * 100)} %)` : '';
+  const hp = r.heapUsedPeakMiB;
+  out.push(
+    `host: load average ${h.loadAverage1m} at start; CPU busy ${num(h.busyCpuSeconds, 1)} s of ${num(h.capacityCpuSeconds, 1)} s${pct}, ` +
+      `of which the processes above ${num(h.measuredCpuSeconds, 1)} s`,
+    `V8 heap in use, peak: VK ${num(hp.vk, 1)} MiB, API ${num(hp.api, 1)} MiB, plugin ${num(hp.plugin, 1)} MiB`,
+  );
+  const vi = r.vkInternals;
+  out.push(
+    `VK: work queue depth peak ${vi.queueDepthPeak ?? '—'}; ${vi.reconciles ?? '—'} reconciles, mean ${num(vi.reconcileMeanMs, 1)} ms; ` +
+      `${vi.statusRoundTrips ?? '—'} /status round trips, mean ${num(vi.statusRoundTripMeanMs, 1)} ms`,
+  );
 
   const q = r.requests;
   const routes = (m: Record<string, number>) =>
@@ -80,7 +103,12 @@ export function renderReport(r: BenchResult): string {
       ['verb', 'resource', 'count', 'per pod'],
       q.apiserver.byVerbResource
         .slice(0, 12)
-        .map((e) => [e.verb, e.resource + (e.subresource ? `/${e.subresource}` : ''), String(e.count), num(e.perPod)]),
+        .map((e) => [
+          e.verb,
+          e.resource + (e.subresource ? `/${e.subresource}` : ''),
+          String(e.count),
+          num(e.perPod),
+        ]),
     ),
   );
   if (r.profiles) {

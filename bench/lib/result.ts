@@ -32,6 +32,9 @@
  *   heapUsedPeakMiB: { vk, api, plugin }: highest V8 heap in use seen on their /metrics
  *              (every 2 s; null when never read): live data, unlike RSS which includes
  *              garbage not yet collected and the code,
+ *   vkInternals: { queueDepthPeak (highest interlink_vk_queue_depth, read every 2 s: a
+ *              backlog inside the VK), reconciles, reconcileMeanMs, statusRoundTrips,
+ *              statusRoundTripMeanMs } during the run, from the VK's /metrics; null when absent,
  *   resources: { vk, api, plugin, bench, apiserver, etcd, scheduler, controllerManager }:
  *              null (pid unknown) or { pid, peakRssMiB (max of sampled VmRSS and VmHWM),
  *              lastRssMiB, cpuSeconds (during the run), cpuSecondsTotal (since start) },
@@ -163,6 +166,13 @@ export const BenchResult = z.strictObject({
     api: z.number().positive().nullable(),
     plugin: z.number().positive().nullable(),
   }),
+  vkInternals: z.strictObject({
+    queueDepthPeak: Count.nullable(),
+    reconciles: Count.nullable(),
+    reconcileMeanMs: z.number().min(0).nullable(),
+    statusRoundTrips: Count.nullable(),
+    statusRoundTripMeanMs: z.number().min(0).nullable(),
+  }),
   resources: z.strictObject({
     vk: ProcFigures,
     api: ProcFigures,
@@ -210,7 +220,7 @@ export const BenchResult = z.strictObject({
       }),
     ),
   }),
-  profiles: z.partialRecord(z.enum(["vk", "api", "plugin"]), Profile).nullable(),
+  profiles: z.partialRecord(z.enum(['vk', 'api', 'plugin']), Profile).nullable(),
   files: z.strictObject({ json: z.string(), svg: z.string(), logs: z.string().nullable() }),
 });
 export type BenchResult = z.infer<typeof BenchResult>;

@@ -52,7 +52,8 @@ export const SECTIONS: Section[] = [
   },
   {
     title: 'Virtual kubelet (`interlink vk`)',
-    intro: 'File: `--config <file>`, else `$VKCONFIGPATH`. Flags `--nodename` and `--kubeconfig` win over both.',
+    intro:
+      'File: `--config <file>`, else `$VKCONFIGPATH`. Flags `--nodename` and `--kubeconfig` win over both.',
     module: 'src/vk/config.ts',
     exportName: 'VkConfigSchema',
     envExport: 'VK_ENV',
@@ -87,7 +88,8 @@ async function importModule(rel: string): Promise<Record<string, unknown> | { mi
 
 function pick(mod: Record<string, unknown>, dotted: string): unknown {
   let cur: unknown = mod;
-  for (const p of dotted.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[p] : undefined;
+  for (const p of dotted.split('.'))
+    cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[p] : undefined;
   return cur;
 }
 
@@ -111,7 +113,11 @@ function tsProgram(files: string[]): ts.Program {
 const SHAPE_CALLS = new Set(['object', 'strictObject', 'looseObject', 'extend']);
 
 /** Object literals that hold the keys of the schema `expr` evaluates to (extend: base first). */
-function shapesOf(expr: ts.Node, checker: ts.TypeChecker, seen = new Set<ts.Node>()): ts.ObjectLiteralExpression[] {
+function shapesOf(
+  expr: ts.Node,
+  checker: ts.TypeChecker,
+  seen = new Set<ts.Node>(),
+): ts.ObjectLiteralExpression[] {
   if (seen.has(expr)) return [];
   seen.add(expr);
   if (ts.isParenthesizedExpression(expr) || ts.isAsExpression(expr) || ts.isSatisfiesExpression(expr)) {
@@ -125,11 +131,18 @@ function shapesOf(expr: ts.Node, checker: ts.TypeChecker, seen = new Set<ts.Node
   }
   if (ts.isCallExpression(expr)) {
     const callee = expr.expression;
-    const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : '';
+    const name = ts.isPropertyAccessExpression(callee)
+      ? callee.name.text
+      : ts.isIdentifier(callee)
+        ? callee.text
+        : '';
     const first = expr.arguments[0];
     // z.object({...}), x.extend({...}), and local helpers that take a shape (looseKeys({...})).
     if (first && ts.isObjectLiteralExpression(first) && (SHAPE_CALLS.has(name) || ts.isIdentifier(callee))) {
-      const base = name === 'extend' && ts.isPropertyAccessExpression(callee) ? shapesOf(callee.expression, checker, seen) : [];
+      const base =
+        name === 'extend' && ts.isPropertyAccessExpression(callee)
+          ? shapesOf(callee.expression, checker, seen)
+          : [];
       return [...base, first];
     }
     if (name === 'extend' && first && ts.isPropertyAccessExpression(callee)) {
@@ -162,14 +175,20 @@ function declarationOf(node: ts.Expression, checker: ts.TypeChecker): ts.Node | 
 function jsDocOf(node: ts.Node): string {
   const docs = ts.getJSDocCommentsAndTags(node).filter(ts.isJSDoc);
   return docs
-    .map((d) => (typeof d.comment === 'string' ? d.comment : ts.getTextOfJSDocComment(d.comment) ?? ''))
+    .map((d) => (typeof d.comment === 'string' ? d.comment : (ts.getTextOfJSDocComment(d.comment) ?? '')))
     .join(' ')
     .replace(/\s+/g, ' ')
     .trim();
 }
 
 /** Dotted key (array items without `[]`) → description. */
-function collectDescriptions(shapes: ts.ObjectLiteralExpression[], checker: ts.TypeChecker, prefix: string, out: Map<string, string>, depth = 0) {
+function collectDescriptions(
+  shapes: ts.ObjectLiteralExpression[],
+  checker: ts.TypeChecker,
+  prefix: string,
+  out: Map<string, string>,
+  depth = 0,
+) {
   if (depth > 6) return;
   for (const shape of shapes) {
     for (const prop of shape.properties) {
@@ -185,7 +204,10 @@ function collectDescriptions(shapes: ts.ObjectLiteralExpression[], checker: ts.T
       const nested = shapesOf(value, checker);
       // An object key whose schema is a named const (`auth: AuthConfig.prefault({})`) may carry
       // its doc there; scalar helpers (Port, BoolLike) document the type, not the key.
-      const viaConst = nested.length > 0 && (ts.isIdentifier(value) || ts.isCallExpression(value)) ? constDocOf(value, checker) : '';
+      const viaConst =
+        nested.length > 0 && (ts.isIdentifier(value) || ts.isCallExpression(value))
+          ? constDocOf(value, checker)
+          : '';
       const text = own || viaConst;
       if (text) out.set(key, text);
       collectDescriptions(nested, checker, key, out, depth + 1);
@@ -206,7 +228,9 @@ function constDocOf(expr: ts.Expression, checker: ts.TypeChecker): string {
 
 function descriptionsFor(section: Section): Map<string, string> {
   const files = [join(ROOT, section.module), ...(section.extra ? [join(ROOT, section.extra.module)] : [])];
-  const prog = tsProgram(SECTIONS.flatMap((s) => [join(ROOT, s.module), ...(s.extra ? [join(ROOT, s.extra.module)] : [])]));
+  const prog = tsProgram(
+    SECTIONS.flatMap((s) => [join(ROOT, s.module), ...(s.extra ? [join(ROOT, s.extra.module)] : [])]),
+  );
   const checker = prog.getTypeChecker();
   const out = new Map<string, string>();
   const roots: Array<[string, string]> = [[files[0]!, section.exportName]];
@@ -228,7 +252,10 @@ function descriptionsFor(section: Section): Map<string, string> {
     }
     for (const p of rest) {
       if (!node) break;
-      while (node && (ts.isAsExpression(node) || ts.isSatisfiesExpression(node) || ts.isParenthesizedExpression(node))) {
+      while (
+        node &&
+        (ts.isAsExpression(node) || ts.isSatisfiesExpression(node) || ts.isParenthesizedExpression(node))
+      ) {
         node = node.expression;
       }
       if (!node || !ts.isObjectLiteralExpression(node)) {
@@ -236,7 +263,12 @@ function descriptionsFor(section: Section): Map<string, string> {
         break;
       }
       const prop = node.properties.find((q) => q.name?.getText() === p);
-      node = prop && ts.isPropertyAssignment(prop) ? prop.initializer : prop && ts.isShorthandPropertyAssignment(prop) ? declarationOf(prop.name, checker) : undefined;
+      node =
+        prop && ts.isPropertyAssignment(prop)
+          ? prop.initializer
+          : prop && ts.isShorthandPropertyAssignment(prop)
+            ? declarationOf(prop.name, checker)
+            : undefined;
     }
     if (node) collectDescriptions(shapesOf(node, checker), checker, '', out);
   }
@@ -280,50 +312,72 @@ function typeOf(s: Json): string {
 
 function constraintsOf(s: Json): string {
   const c: string[] = [];
-  if (typeof s.minimum === 'number' && s.minimum !== 0 && s.minimum > -9007199254740991) c.push(`≥ ${s.minimum}`);
+  if (typeof s.minimum === 'number' && s.minimum !== 0 && s.minimum > -9007199254740991)
+    c.push(`≥ ${s.minimum}`);
   if (typeof s.maximum === 'number' && s.maximum < 9007199254740991) c.push(`≤ ${s.maximum}`);
   if (typeof s.pattern === 'string') c.push(`pattern \`${s.pattern}\``);
   return c.length ? ` (${c.join(', ')})` : '';
 }
 
 /** Defaults computed from the machine (the home directory) are shown portably. */
-const portable = (v: string) => (homedir().length > 1 && v.startsWith(`${homedir()}/`) ? `~${v.slice(homedir().length)}` : v);
+const portable = (v: string) =>
+  homedir().length > 1 && v.startsWith(`${homedir()}/`) ? `~${v.slice(homedir().length)}` : v;
 
 function fmtDefault(v: unknown): string {
   if (v === undefined) return '';
   if (typeof v === 'string') return v === '' ? '`""`' : `\`${portable(v)}\``;
-  if (Array.isArray(v) && v.length === 0) return '`[]`';
-  if (v && typeof v === 'object') return Object.keys(v).length === 0 ? '`{}`' : '';
+  if (v && typeof v === 'object') {
+    const json = JSON.stringify(v);
+    // Whole nested defaults are spelled out on their own rows; short lists read well inline.
+    return Array.isArray(v) || json.length <= 2 ? `\`${json}\`` : '';
+  }
   return `\`${JSON.stringify(v)}\``;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function rowsOf(schema: Json, defaults: unknown, prefix: string, envByKey: Map<string, string[]>, docs: Map<string, string>, out: Row[]) {
+function rowsOf(
+  schema: Json,
+  defaults: unknown,
+  prefix: string,
+  envByKey: Map<string, string[]>,
+  docs: Map<string, string>,
+  out: Row[],
+) {
   const props = (schema.properties ?? {}) as Record<string, Json>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
   for (const [name, sub] of Object.entries(props)) {
     const key = prefix ? `${prefix}.${name}` : name;
-    const d = defaults && typeof defaults === 'object' ? (defaults as Record<string, unknown>)[name] : undefined;
-    const docKey = key.replace(/\[\]/g, '');
+    const d =
+      defaults && typeof defaults === 'object' ? (defaults as Record<string, unknown>)[name] : undefined;
+    const docKey = key.replace(/\[\]|\.<name>/g, '');
     const nested = sub.type === 'object' && sub.properties;
     const items = sub.type === 'array' ? (sub.items as Json | undefined) : undefined;
     const nestedItems = items?.type === 'object' && items.properties;
+    // A map of objects (`flavors: {gpu: {cpu: 8}}`): its entries' keys under `<name>`.
+    const values =
+      sub.type === 'object' && !sub.properties ? (sub.additionalProperties as Json | undefined) : undefined;
+    const nestedValues = values?.type === 'object' && values.properties;
     out.push({
       key: `\`${key}\``,
       type: typeOf(sub) + constraintsOf(sub),
       // The schema's own default is in the form a user writes ("1s"); the parsed one is what the
       // code uses after transforms (1000). Prefer the first, fall back to the second.
-      default: nested ? '' : required.has(name) && d === undefined ? '**required**' : fmtDefault(sub.default ?? d),
+      default: nested
+        ? ''
+        : required.has(name) && d === undefined
+          ? '**required**'
+          : fmtDefault(sub.default ?? d),
       env: (envByKey.get(key) ?? []).map((e) => `\`${e}\``).join(', '),
       description: docs.get(docKey) ?? '',
     });
     if (nested) rowsOf(sub, d, key, envByKey, docs, out);
     if (nestedItems) rowsOf(items, undefined, `${key}[]`, envByKey, docs, out);
+    if (nestedValues) rowsOf(values, undefined, `${key}.<name>`, envByKey, docs, out);
   }
 }
 
-async function renderSection(section: Section): Promise<string> {
+export async function renderSection(section: Section): Promise<string> {
   const head = `## ${section.title}\n\n${section.intro}\n\n`;
   const mod = await importModule(section.module);
   if ('missing' in mod) {
@@ -333,19 +387,26 @@ async function renderSection(section: Section): Promise<string> {
   if (!(schema instanceof z.ZodObject)) {
     return `${head}_\`${section.module}\` exports no \`${section.exportName}\` schema._\n`;
   }
-  let env = (section.envExport ? pick(mod, section.envExport) : undefined) as Record<string, string> | undefined;
+  let env = (section.envExport ? pick(mod, section.envExport) : undefined) as
+    | Record<string, string>
+    | undefined;
   if (section.extra) {
     const extra = await importModule(section.extra.module);
     if (!('missing' in extra)) {
       const shape = pick(extra, section.extra.exportName) as z.ZodRawShape | undefined;
       if (shape) schema = schema.extend(shape);
-      const e2 = section.extraEnv ? (pick(extra, section.extraEnv.exportName) as Record<string, string> | undefined) : undefined;
+      const e2 = section.extraEnv
+        ? (pick(extra, section.extraEnv.exportName) as Record<string, string> | undefined)
+        : undefined;
       env = { ...e2, ...env };
     }
   }
-  const aliases = (section.aliasesExport ? pick(mod, section.aliasesExport) : undefined) as Record<string, string> | undefined;
+  const aliases = (section.aliasesExport ? pick(mod, section.aliasesExport) : undefined) as
+    | Record<string, string>
+    | undefined;
   const envByKey = new Map<string, string[]>();
-  for (const [name, key] of Object.entries(env ?? {})) envByKey.set(key, [...(envByKey.get(key) ?? []), name]);
+  for (const [name, key] of Object.entries(env ?? {}))
+    envByKey.set(key, [...(envByKey.get(key) ?? []), name]);
 
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
   const parsed = schema.safeParse({});
@@ -356,7 +417,9 @@ async function renderSection(section: Section): Promise<string> {
   const lines = [
     '| Key | Type | Default | Environment | Description |',
     '| --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.key} | ${cell(r.type)} | ${cell(r.default)} | ${r.env} | ${cell(r.description)} |`),
+    ...rows.map(
+      (r) => `| ${r.key} | ${cell(r.type)} | ${cell(r.default)} | ${r.env} | ${cell(r.description)} |`,
+    ),
   ];
   let aliasText = '';
   if (aliases && Object.keys(aliases).length > 0) {
@@ -392,7 +455,7 @@ async function render(): Promise<string> {
     'name the same setting. An unknown key is logged as a warning; an invalid value stops start-up with',
     'a message naming the key. Booleans also accept `"true"`/`"false"`/`"1"`/`"0"`/`"yes"`/`"no"`.',
     'Nested keys are YAML mappings (`auth.oidc.issuer` is `auth: {oidc: {issuer: ...}}`); `[]` marks',
-    'the fields of list items.',
+    'the fields of list items, `<name>` the entries of a map you name yourself.',
     '',
   ];
   for (const s of SECTIONS) parts.push(await renderSection(s));
@@ -410,7 +473,9 @@ async function cli(argv: string[]): Promise<number> {
       current = readFileSync(OUTPUT, 'utf8');
     } catch {}
     if (current !== text) {
-      process.stderr.write(`${OUTPUT} is stale: run \`make docs\` (node scripts/docs/config-reference.ts --write)\n`);
+      process.stderr.write(
+        `${OUTPUT} is stale: run \`make docs\` (node scripts/docs/config-reference.ts --write)\n`,
+      );
       return 1;
     }
   } else {

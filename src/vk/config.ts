@@ -159,6 +159,8 @@ export const VkConfigSchema = z.object({
   backendLostTimeoutMs: Millis.default(60_000),
   /** Lifetime asked for projected service-account tokens (the apiserver may shorten it). */
   serviceAccountTokenSeconds: PositiveInt.default(3_600),
+  /** Tokens are re-requested (and re-delivered) after this fraction of their lifetime (kubelet: 0.8). */
+  tokenRefreshFraction: z.coerce.number().gt(0).max(0.95).default(0.8),
 
   /** KUBERNETES_SERVICE_HOST/PORT given to pods (predecessor KubernetesApiAddr/Port); only when set. */
   kubernetesServiceHost: z.string().optional(),

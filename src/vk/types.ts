@@ -36,7 +36,8 @@ export interface KubeClients {
 /**
  * Read-only view of the pods bound to this node, from the pod controller's informer
  * cache (never an API call). Objects are shared with the cache: callers must not mutate
- * them. Empty until the pod controller's first list completed.
+ * them. Empty until the pod controller's first list completed. They are the apiserver's
+ * JSON as sent: timestamps are RFC 3339 strings despite V1Pod's `Date` typing.
  */
 export interface PodLister {
   list(): V1Pod[];

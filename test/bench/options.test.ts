@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resultBaseName } from '../../bench/lib/bench.ts';
 import { parseBenchArgs, UsageError } from '../../bench/lib/options.ts';
 
 describe('parseBenchArgs', () => {
@@ -27,13 +28,25 @@ describe('parseBenchArgs', () => {
   it.each<[string[], Record<string, unknown>]>([
     [['--pods', '5', '--plugin', 'docker'], { plugin: 'docker' }],
     [['--pods', '5', '--concurrency', '8', '--job'], { concurrency: 8, job: true }],
-    [['--pods', '5', '--run-time', '1m30s', '--start-delay', '500ms'], { runTimeMs: 90_000, startDelayMs: 500 }],
-    [['--pods', '5', '--status-interval', '1s', '--vk-workers', '20'], { statusIntervalMs: 1_000, vkWorkers: 20 }],
+    [
+      ['--pods', '5', '--run-time', '1m30s', '--start-delay', '500ms'],
+      { runTimeMs: 90_000, startDelayMs: 500 },
+    ],
+    [
+      ['--pods', '5', '--status-interval', '1s', '--vk-workers', '20'],
+      { statusIntervalMs: 1_000, vkWorkers: 20 },
+    ],
     [['--pods', '5', '--reuse-cluster'], { cluster: { kind: 'reuse' } }],
     [['--pods', '5', '--kubeconfig', '/k/admin'], { cluster: { kind: 'kubeconfig', path: '/k/admin' } }],
-    [['--pods', '5', '--profile', '--out', '/tmp/r', '--timeout', '10m'], { profile: true, outDir: '/tmp/r', timeoutMs: 600_000 }],
+    [
+      ['--pods', '5', '--profile', '--out', '/tmp/r', '--timeout', '10m'],
+      { profile: true, outDir: '/tmp/r', timeoutMs: 600_000 },
+    ],
     [['--pods', '5', '--progress', '0', '--no-sa-token'], { progressMs: 0, serviceAccountToken: false }],
-    [['--pods=7', '--image=img:2', '--plugin-config=/p.yaml'], { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' }],
+    [
+      ['--pods=7', '--image=img:2', '--plugin-config=/p.yaml'],
+      { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' },
+    ],
     [['--help'], { help: true }],
   ])('%j', (argv, want) => {
     expect(parseBenchArgs(argv)).toMatchObject(want);
@@ -53,5 +66,16 @@ describe('parseBenchArgs', () => {
   ])('rejects %j', (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+});
+
+describe('resultBaseName', () => {
+  const at = new Date('2026-11-28T23:59:00Z');
+  it.each<[Parameters<typeof resultBaseName>[0], string]>([
+    [{ pods: 100, job: false, plugin: 'mock', profile: false }, '2026-11-28-100'],
+    [{ pods: 1000, job: true, plugin: 'mock', profile: false }, '2026-11-28-1000-job'],
+    [{ pods: 5, job: false, plugin: 'docker', profile: true }, '2026-11-28-5-docker-profile'],
+  ])('%j → %s', (opts, want) => {
+    expect(resultBaseName(opts, at)).toBe(want);
   });
 });

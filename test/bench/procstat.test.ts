@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { parseStatCpu, parseStatus, ProcSampler, readProc } from '../../bench/lib/procstat.ts';
+import {
+  ProcSampler,
+  parseHostCpu,
+  parseStatCpu,
+  parseStatus,
+  readHostCpu,
+  readProc,
+} from '../../bench/lib/procstat.ts';
 
 describe('parseStatus', () => {
   it('reads VmRSS and VmHWM in bytes', () => {
-    const text = 'Name:\tnode\nVmPeak:\t 1200000 kB\nVmHWM:\t  250000 kB\nVmRSS:\t  200000 kB\nThreads:\t11\n';
+    const text =
+      'Name:\tnode\nVmPeak:\t 1200000 kB\nVmHWM:\t  250000 kB\nVmRSS:\t  200000 kB\nThreads:\t11\n';
     expect(parseStatus(text)).toEqual({ rssBytes: 200000 * 1024, hwmBytes: 250000 * 1024 });
   });
   it('is zero for a zombie (no Vm lines)', () => {
@@ -13,12 +21,31 @@ describe('parseStatus', () => {
 
 describe('parseStatCpu', () => {
   // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
-  const line = (comm: string) => `4242 (${comm}) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0 1000 0 0`;
-  it.each(['node', 'MainThread', 'a b) (c', ') S 1 2 3'])('counts utime+stime after the last ")" for comm %j', (comm) => {
-    expect(parseStatCpu(line(comm))).toBe(3.25);
-  });
+  const line = (comm: string) =>
+    `4242 (${comm}) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0 1000 0 0`;
+  it.each(['node', 'MainThread', 'a b) (c', ') S 1 2 3'])(
+    'counts utime+stime after the last ")" for comm %j',
+    (comm) => {
+      expect(parseStatCpu(line(comm))).toBe(3.25);
+    },
+  );
   it('throws on a line it cannot read', () => {
     expect(() => parseStatCpu('garbage')).toThrow(/unexpected/);
+  });
+});
+
+describe('parseHostCpu', () => {
+  it('counts everything but idle and iowait as busy', () => {
+    const text = 'cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1 2 3\n';
+    expect(parseHostCpu(text)).toEqual({ busyTicks: 160, totalTicks: 980 });
+  });
+  it('throws without the cpu line', () => {
+    expect(() => parseHostCpu('intr 1\n')).toThrow(/cpu/);
+  });
+  it('reads this host', () => {
+    const h = readHostCpu();
+    expect(h.totalSeconds).toBeGreaterThan(h.busySeconds);
+    expect(h.busySeconds).toBeGreaterThan(0);
   });
 });
 

@@ -25,7 +25,11 @@ describe('parsePrometheus', () => {
   });
   it('accepts a timestamp, +Inf, exponents and escaped label values', () => {
     expect(samples[4]!.value).toBe(120);
-    expect(samples[5]).toEqual({ name: 'weird_total', labels: { path: 'a "quoted" \\ back\nslash' }, value: Infinity });
+    expect(samples[5]).toEqual({
+      name: 'weird_total',
+      labels: { path: 'a "quoted" \\ back\nslash' },
+      value: Infinity,
+    });
     expect(samples[6]).toEqual({ name: 'no_labels', labels: {}, value: 350 });
   });
   it.each(['foo{bar=baz} 1', 'foo', '{a="b"} 1', 'foo{a="b"'])('rejects the malformed line %j', (line) => {
@@ -36,7 +40,12 @@ describe('parsePrometheus', () => {
 describe('sumBy and counterDelta', () => {
   const samples = parsePrometheus(SCRAPE);
   it('sums across the labels left out, with a filter', () => {
-    const m = sumBy(samples, 'interlink_api_http_requests_total', ['method', 'route'], (l) => l.route !== '/metrics');
+    const m = sumBy(
+      samples,
+      'interlink_api_http_requests_total',
+      ['method', 'route'],
+      (l) => l.route !== '/metrics',
+    );
     expect([...m]).toEqual([
       ['POST /create', 30],
       ['GET /status', 5],

@@ -23,7 +23,14 @@ describe('percentile (nearest rank)', () => {
 describe('summarize', () => {
   it('sorts, rounds to ms and reports count, mean and max', () => {
     const values = Array.from({ length: 100 }, (_, i) => (100 - i) / 1000 + 0.00001);
-    expect(summarize(values)).toEqual({ count: 100, p50: 0.05, p90: 0.09, p99: 0.099, max: 0.1, mean: 0.051 });
+    expect(summarize(values)).toEqual({
+      count: 100,
+      p50: 0.05,
+      p90: 0.09,
+      p99: 0.099,
+      max: 0.1,
+      mean: 0.051,
+    });
   });
   it('is all zero for no samples', () => {
     expect(summarize([])).toEqual({ count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 });

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type PodView, PodTracker } from '../../bench/lib/tracker.ts';
+import { PodTracker, type PodView } from '../../bench/lib/tracker.ts';
 
 const pod = (uid: string, over: { node?: string; phase?: string; startedAt?: string } = {}): PodView => ({
   metadata: { uid, name: `p-${uid}` },
   spec: over.node ? { nodeName: over.node } : {},
   status: {
     phase: over.phase ?? 'Pending',
-    ...(over.startedAt ? { containerStatuses: [{ state: { terminated: { startedAt: over.startedAt } } }] } : {}),
+    ...(over.startedAt
+      ? { containerStatuses: [{ state: { terminated: { startedAt: over.startedAt } } }] }
+      : {}),
   },
 });
 
@@ -22,7 +24,16 @@ describe('PodTracker', () => {
     t.observe('MODIFIED', pod('a', { node: 'n', phase: 'Succeeded' }), 8);
     t.observe('DELETED', pod('a', { node: 'n', phase: 'Succeeded' }), 9);
     expect(t.records()).toEqual([
-      { uid: 'a', name: 'p-a', created: 1, scheduled: 1.5, running: 3, finished: 8, deleted: 9, phase: 'Succeeded' },
+      {
+        uid: 'a',
+        name: 'p-a',
+        created: 1,
+        scheduled: 1.5,
+        running: 3,
+        finished: 8,
+        deleted: 9,
+        phase: 'Succeeded',
+      },
     ]);
     expect(t.finishedCount()).toBe(1);
     expect(t.deletedCount()).toBe(1);
@@ -79,7 +90,14 @@ describe('PodTracker', () => {
     t.observe('ADDED', pod('ko', { node: 'n', phase: 'Failed' }), 0);
     t.observe('DELETED', pod('d', { node: 'n', phase: 'Succeeded' }), 0);
     t.observe('ADDED', { metadata: { name: 'no-uid' } }, 0);
-    expect(t.counts()).toEqual({ unscheduled: 1, scheduled: 1, running: 1, succeeded: 1, failed: 1, deleted: 1 });
+    expect(t.counts()).toEqual({
+      unscheduled: 1,
+      scheduled: 1,
+      running: 1,
+      succeeded: 1,
+      failed: 1,
+      deleted: 1,
+    });
     expect(t.size).toBe(6);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { benchJob, benchPod, RUN_LABEL, VIRTUAL_NODE_TAINT, type WorkloadSpec } from '../../bench/lib/workload.ts';
+import {
+  benchJob,
+  benchPod,
+  RUN_LABEL,
+  VIRTUAL_NODE_TAINT,
+  type WorkloadSpec,
+} from '../../bench/lib/workload.ts';
 import { parseBehaviour } from '../../src/plugins/mock/behaviour.ts';
 
 const spec: WorkloadSpec = {
@@ -16,9 +22,15 @@ const spec: WorkloadSpec = {
 describe('benchPod', () => {
   const p = benchPod(spec, 7);
   it('selects the virtual node and tolerates its taint', () => {
-    expect(p.metadata).toMatchObject({ name: 'bench-7', namespace: 'bench-abc123', labels: { [RUN_LABEL]: 'abc123' } });
+    expect(p.metadata).toMatchObject({
+      name: 'bench-7',
+      namespace: 'bench-abc123',
+      labels: { [RUN_LABEL]: 'abc123' },
+    });
     expect(p.spec!.nodeSelector).toEqual({ 'kubernetes.io/hostname': 'bench-node' });
-    expect(p.spec!.tolerations).toEqual([{ key: VIRTUAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(p.spec!.tolerations).toEqual([
+      { key: VIRTUAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' },
+    ]);
     expect(p.spec!.restartPolicy).toBe('Never');
   });
   it('sets a run time the mock plugin accepts and obeys', () => {

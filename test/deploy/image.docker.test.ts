@@ -40,7 +40,10 @@ function freePort(): Promise<number> {
   });
 }
 
-async function http(url: string, init: RequestInit = {}): Promise<{ status: number; text: string } | undefined> {
+async function http(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; text: string } | undefined> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
     return { status: res.status, text: await res.text() };
@@ -70,11 +73,25 @@ beforeAll(async () => {
   const secret = ca && existsSync(ca) ? ['--secret', `id=npm_ca,src=${ca}`] : [];
   const build = await run(
     docker,
-    ['build', '--network', 'host', '--progress', 'plain', '--build-arg', `BASE_IMAGE=${baseImage}`, ...secret, '-t', IMAGE, ROOT],
+    [
+      'build',
+      '--network',
+      'host',
+      '--progress',
+      'plain',
+      '--build-arg',
+      `BASE_IMAGE=${baseImage}`,
+      ...secret,
+      '-t',
+      IMAGE,
+      ROOT,
+    ],
     { env, timeoutMs: 25 * 60_000 },
   );
   if (build.code !== 0) {
-    throw new Error(`docker build failed (exit ${build.code}):\n${build.stderr.split('\n').slice(-60).join('\n')}`);
+    throw new Error(
+      `docker build failed (exit ${build.code}):\n${build.stderr.split('\n').slice(-60).join('\n')}`,
+    );
   }
 }, 45 * 60_000);
 
@@ -82,7 +99,8 @@ afterAll(async () => {
   for (const c of started) await dockerRun(['rm', '-f', c]);
 });
 
-describe('the interlink image', () => {
+// Each test starts containers; on a loaded 2-core machine with the vfs driver that takes a while.
+describe('the interlink image', { timeout: 240_000 }, () => {
   it('`interlink --version` prints the package version', async () => {
     const r = await dockerRun(['run', '--rm', IMAGE, '--version']);
     expect(r.stderr).toBe('');
@@ -100,7 +118,15 @@ describe('the interlink image', () => {
   });
 
   it('holds only dist, production node_modules and package.json', async () => {
-    const r = await dockerRun(['run', '--rm', '--entrypoint', 'sh', IMAGE, '-c', 'ls -A /app; echo ---; ls /app/node_modules']);
+    const r = await dockerRun([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sh',
+      IMAGE,
+      '-c',
+      'ls -A /app; echo ---; ls /app/node_modules',
+    ]);
     const [app, modules] = r.stdout.split('---\n');
     expect(app!.trim().split('\n').sort()).toEqual(['dist', 'node_modules', 'package.json']);
     const mods = modules!.trim().split('\n');
@@ -123,7 +149,20 @@ describe('the interlink image', () => {
       );
       const api = `interlink-image-api-${apiPort}`;
       const plugin = `interlink-image-plugin-${pluginPort}`;
-      const a = await dockerRun(['run', '-d', '--name', api, '--network', 'host', '-v', `${dir}:/cfg:ro`, IMAGE, 'api', '--config', '/cfg/api.yaml']);
+      const a = await dockerRun([
+        'run',
+        '-d',
+        '--name',
+        api,
+        '--network',
+        'host',
+        '-v',
+        `${dir}:/cfg:ro`,
+        IMAGE,
+        'api',
+        '--config',
+        '/cfg/api.yaml',
+      ]);
       expect(a.code, a.stderr).toBe(0);
       started.push(api);
 
@@ -136,9 +175,19 @@ describe('the interlink image', () => {
       expect((await http(`${base}/pinglink`, { method: 'POST', headers: auth }))?.status).toBe(503);
 
       const p = await dockerRun([
-        'run', '-d', '--name', plugin, '--network', 'host',
-        '-e', 'SIDECARURL=http://127.0.0.1', '-e', `SIDECARPORT=${pluginPort}`,
-        IMAGE, 'plugin', 'mock',
+        'run',
+        '-d',
+        '--name',
+        plugin,
+        '--network',
+        'host',
+        '-e',
+        'SIDECARURL=http://127.0.0.1',
+        '-e',
+        `SIDECARPORT=${pluginPort}`,
+        IMAGE,
+        'plugin',
+        'mock',
       ]);
       expect(p.code, p.stderr).toBe(0);
       started.push(plugin);

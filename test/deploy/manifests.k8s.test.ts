@@ -28,13 +28,18 @@ const ns = `deploy-${Math.random().toString(36).slice(2, 8)}`;
 
 async function ensureNamespace(name: string) {
   const r = await kubectl(['create', 'namespace', name]);
-  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr)) throw new Error(`create namespace ${name}: ${r.stderr}`);
+  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr))
+    throw new Error(`create namespace ${name}: ${r.stderr}`);
 }
 
 /** Server-side dry run; returns kubectl's answer for the assertions to show. */
 const dryRun = (args: string[], input?: string) => kubectl(['apply', '--dry-run=server', ...args], input);
 
-const EDGE = { mode: 'edge', interlink: { url: 'https://interlink.example.org', port: 443 }, auth: { token: 'abc' } };
+const EDGE = {
+  mode: 'edge',
+  interlink: { url: 'https://interlink.example.org', port: 443 },
+  auth: { token: 'abc' },
+};
 
 beforeAll(async () => {
   await Promise.all([ensureNamespace('vk'), ensureNamespace(ns), helmBinary()]);
@@ -46,7 +51,8 @@ afterAll(async () => {
 
 describe('server-side dry run', () => {
   it('rejects an invalid manifest (the check can fail)', async () => {
-    const bad = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replicas: 1, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i, imagePullPolicy: Sometimes}]}}}\n';
+    const bad =
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replicas: 1, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i, imagePullPolicy: Sometimes}]}}}\n';
     const r = await dryRun(['-n', ns, '-f', '-'], bad);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/imagePullPolicy/);
@@ -75,13 +81,19 @@ describe('kustomize', () => {
     expect(r.code).toBe(0);
     const objs = parseManifests(r.stdout);
     const byKind = (k: string) => objs.filter((o) => o.kind === k);
-    for (const o of objs) if (o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding') expect(o.metadata.namespace).toBe('vk');
+    for (const o of objs)
+      if (o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding')
+        expect(o.metadata.namespace).toBe('vk');
     const cm = byKind('ConfigMap')[0]!;
     const secret = byKind('Secret')[0]!;
     const pod = byKind('Deployment')[0]!.spec.template.spec;
     expect(pod.volumes.find((v: Manifest) => v.name === 'config').configMap.name).toBe(cm.metadata.name);
-    expect(pod.volumes.find((v: Manifest) => v.name === 'token').secret.secretName).toBe(secret.metadata.name);
-    expect(pod.containers[0].env.find((e: Manifest) => e.name === 'NODENAME').valueFrom.configMapKeyRef.name).toBe(cm.metadata.name);
+    expect(pod.volumes.find((v: Manifest) => v.name === 'token').secret.secretName).toBe(
+      secret.metadata.name,
+    );
+    expect(
+      pod.containers[0].env.find((e: Manifest) => e.name === 'NODENAME').valueFrom.configMapKeyRef.name,
+    ).toBe(cm.metadata.name);
     expect(cm.data.NODENAME).toBe('interlink-node');
     const rules = parseYaml(readFileSync(join(ROOT, 'deploy/rbac/clusterrole.yaml'), 'utf8')).rules;
     expect(byKind('ClusterRole')[0]!.rules).toEqual(rules);
@@ -101,24 +113,50 @@ const variants: Array<[string, Manifest]> = [
       virtualNode: {
         labels: { 'site.example.org/name': 'hpc1' },
         taints: [{ key: 'site.example.org/hpc', value: 'true', effect: 'NoSchedule' }],
-        resources: { cpu: '2000', memory: '8Ti', pods: '500', accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'a100', available: 16 }] },
+        resources: {
+          cpu: '2000',
+          memory: '8Ti',
+          pods: '500',
+          accelerators: [{ resourceType: 'nvidia.com/gpu', model: 'a100', available: 16 }],
+        },
       },
     },
   ],
-  ['edge with CSR self-approval and an existing token Secret', { ...EDGE, auth: { existingSecret: 'mytoken', existingSecretKey: 'jwt' }, kubeletTls: { mode: 'csr', selfApprove: true } }],
+  [
+    'edge with CSR self-approval and an existing token Secret',
+    {
+      ...EDGE,
+      auth: { existingSecret: 'mytoken', existingSecretKey: 'jwt' },
+      kubeletTls: { mode: 'csr', selfApprove: true },
+    },
+  ],
   ['in-cluster (mock, generated token)', { mode: 'in-cluster' }],
   [
     'in-cluster (docker plugin, OIDC, extra volumes)',
     {
       mode: 'in-cluster',
-      auth: { token: 'abc', oidc: { enabled: true, issuer: 'https://idp.example.org/realms/hpc', audience: 'interlink', requiredGroup: 'hpc' } },
+      auth: {
+        token: 'abc',
+        oidc: {
+          enabled: true,
+          issuer: 'https://idp.example.org/realms/hpc',
+          audience: 'interlink',
+          requiredGroup: 'hpc',
+        },
+      },
       plugin: {
         name: 'docker',
         config: { dataRoot: '/var/lib/interlink/docker' },
         extraVolumeMounts: [{ name: 'docker-sock', mountPath: '/var/run/docker.sock' }],
       },
       extraVolumes: [{ name: 'docker-sock', hostPath: { path: '/var/run/docker.sock', type: 'Socket' } }],
-      podSecurityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, supplementalGroups: [999] },
+      podSecurityContext: {
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
+        supplementalGroups: [999],
+      },
     },
   ],
 ];
@@ -132,53 +170,75 @@ describe('helm chart', () => {
     expect(r.stdout).toMatch(/deployment\.apps\/t-interlink (created|configured) \(server dry run\)/);
   });
 
-  it.each(variants)('%s: rendered configuration files load with the code schemas, no unknown keys', async (_name, values) => {
-    const objs = parseManifests(await renderChart(values, { namespace: ns }));
-    const cm = objs.find((o) => o.kind === 'ConfigMap')!;
-    const dir = await mkdtemp(join(tmpdir(), 'interlink-chart-config-'));
-    const warn: Manifest[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(c, _e, cb) {
-          warn.push(JSON.parse(String(c)));
-          cb();
-        },
-      }),
-    );
-    try {
-      for (const [k, v] of Object.entries(cm.data as Record<string, string>)) await writeFile(join(dir, k), v);
-      const vk = loadVkConfig({ file: join(dir, 'vk.yaml'), env: {}, logger });
-      expect(vk.vkTokenFile).toBe('/etc/interlink/token/token');
-      if (values.mode === 'in-cluster') {
-        expect(vk.interlinkUrl).toBe('unix:///var/run/interlink/api.sock');
-        const api = resolveApiConfig(loadApiConfig({ file: join(dir, 'api.yaml'), env: {}, logger }));
-        expect(api.listen).toEqual({ kind: 'unix', path: '/var/run/interlink/api.sock' });
-        expect(api.plugin).toEqual({ kind: 'unix', path: '/var/run/interlink/plugin.sock' });
-        expect(api.auth.tokenFile).toBe('/etc/interlink/token/token');
-        if (values.auth?.oidc) expect(api.auth.oidc).toMatchObject({ issuer: values.auth.oidc.issuer, audience: 'interlink', requiredGroup: 'hpc' });
-        const plugin = await loadPluginConfig(values.plugin?.name ?? 'mock', { configFile: join(dir, 'plugin.yaml'), env: {}, logger });
-        expect(plugin.endpoint).toEqual({ kind: 'unix', path: '/var/run/interlink/plugin.sock' });
-      } else {
-        expect(vk.interlinkUrl).toBe('https://interlink.example.org');
-        expect(Object.keys(cm.data)).toEqual(['vk.yaml']);
+  it.each(variants)(
+    '%s: rendered configuration files load with the code schemas, no unknown keys',
+    async (_name, values) => {
+      const objs = parseManifests(await renderChart(values, { namespace: ns }));
+      const cm = objs.find((o) => o.kind === 'ConfigMap')!;
+      const dir = await mkdtemp(join(tmpdir(), 'interlink-chart-config-'));
+      const warn: Manifest[] = [];
+      const logger = pino(
+        { level: 'warn' },
+        new Writable({
+          write(c, _e, cb) {
+            warn.push(JSON.parse(String(c)));
+            cb();
+          },
+        }),
+      );
+      try {
+        for (const [k, v] of Object.entries(cm.data as Record<string, string>))
+          await writeFile(join(dir, k), v);
+        const vk = loadVkConfig({ file: join(dir, 'vk.yaml'), env: {}, logger });
+        expect(vk.vkTokenFile).toBe('/etc/interlink/token/token');
+        if (values.mode === 'in-cluster') {
+          expect(vk.interlinkUrl).toBe('unix:///var/run/interlink/api.sock');
+          const api = resolveApiConfig(loadApiConfig({ file: join(dir, 'api.yaml'), env: {}, logger }));
+          expect(api.listen).toEqual({ kind: 'unix', path: '/var/run/interlink/api.sock' });
+          expect(api.plugin).toEqual({ kind: 'unix', path: '/var/run/interlink/plugin.sock' });
+          expect(api.auth.tokenFile).toBe('/etc/interlink/token/token');
+          if (values.auth?.oidc)
+            expect(api.auth.oidc).toMatchObject({
+              issuer: values.auth.oidc.issuer,
+              audience: 'interlink',
+              requiredGroup: 'hpc',
+            });
+          const plugin = await loadPluginConfig(values.plugin?.name ?? 'mock', {
+            configFile: join(dir, 'plugin.yaml'),
+            env: {},
+            logger,
+          });
+          expect(plugin.endpoint).toEqual({ kind: 'unix', path: '/var/run/interlink/plugin.sock' });
+        } else {
+          expect(vk.interlinkUrl).toBe('https://interlink.example.org');
+          expect(Object.keys(cm.data)).toEqual(['vk.yaml']);
+        }
+        if (values.virtualNode) {
+          expect(vk.nodeLabels).toEqual({ 'site.example.org/name': 'hpc1' });
+          expect(vk.nodeTaints).toEqual([
+            { key: 'site.example.org/hpc', value: 'true', effect: 'NoSchedule' },
+          ]);
+          expect(vk.resources.accelerators).toEqual([
+            { resourceType: 'nvidia.com/gpu', model: 'a100', available: 16 },
+          ]);
+          expect(vk.http.caCert).toBe('/etc/interlink/api-ca/ca.crt');
+          expect(vk.tls).toMatchObject({ enabled: true, certFile: '/etc/interlink/client-tls/tls.crt' });
+          expect(vk.kubeletHttp).toMatchObject({
+            certFile: '/etc/interlink/kubelet-tls/tls.crt',
+            clientCaFile: '/etc/interlink/kubelet-client-ca/ca.crt',
+          });
+        }
+        expect(warn.filter((w) => /unknown/i.test(String(w.msg)))).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      if (values.virtualNode) {
-        expect(vk.nodeLabels).toEqual({ 'site.example.org/name': 'hpc1' });
-        expect(vk.nodeTaints).toEqual([{ key: 'site.example.org/hpc', value: 'true', effect: 'NoSchedule' }]);
-        expect(vk.resources.accelerators).toEqual([{ resourceType: 'nvidia.com/gpu', model: 'a100', available: 16 }]);
-        expect(vk.http.caCert).toBe('/etc/interlink/api-ca/ca.crt');
-        expect(vk.tls).toMatchObject({ enabled: true, certFile: '/etc/interlink/client-tls/tls.crt' });
-        expect(vk.kubeletHttp).toMatchObject({ certFile: '/etc/interlink/kubelet-tls/tls.crt', clientCaFile: '/etc/interlink/kubelet-client-ca/ca.crt' });
-      }
-      expect(warn.filter((w) => /unknown/i.test(String(w.msg)))).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('in-cluster: VK, API and plugin share the socket emptyDir; edge runs the VK alone', async () => {
-    const inCluster = parseManifests(await renderChart({ mode: 'in-cluster', plugin: { name: 'mock' } })).find((o) => o.kind === 'Deployment')!;
+    const inCluster = parseManifests(
+      await renderChart({ mode: 'in-cluster', plugin: { name: 'mock' } }),
+    ).find((o) => o.kind === 'Deployment')!;
     const spec = inCluster.spec.template.spec;
     expect(spec.containers.map((c: Manifest) => c.name)).toEqual(['vk', 'api', 'plugin']);
     expect(spec.containers.map((c: Manifest) => c.args)).toEqual([
@@ -199,9 +259,9 @@ describe('helm chart', () => {
     const plain = parseManifests(await renderChart(EDGE)).filter((o) => o.kind === 'ClusterRole');
     expect(plain).toHaveLength(1);
     expect(plain[0]!.rules).toEqual(rules);
-    const approving = parseManifests(await renderChart({ ...EDGE, kubeletTls: { mode: 'csr', selfApprove: true } })).filter(
-      (o) => o.kind === 'ClusterRole',
-    );
+    const approving = parseManifests(
+      await renderChart({ ...EDGE, kubeletTls: { mode: 'csr', selfApprove: true } }),
+    ).filter((o) => o.kind === 'ClusterRole');
     expect(approving).toHaveLength(2);
     expect(approving[1]!.rules).toContainEqual({
       apiGroups: ['certificates.k8s.io'],
@@ -212,13 +272,24 @@ describe('helm chart', () => {
   });
 
   it('refuses what cannot work: edge without an API URL or a token, an unknown mode', async () => {
-    await expect(renderChart({ mode: 'edge', auth: { token: 'x' } })).rejects.toThrow(/interlink.url is required/);
-    await expect(renderChart({ mode: 'edge', interlink: { url: 'https://x' } })).rejects.toThrow(/auth.token or auth.existingSecret/);
+    await expect(renderChart({ mode: 'edge', auth: { token: 'x' } })).rejects.toThrow(
+      /interlink.url is required/,
+    );
+    await expect(renderChart({ mode: 'edge', interlink: { url: 'https://x' } })).rejects.toThrow(
+      /auth.token or auth.existingSecret/,
+    );
     await expect(renderChart({ mode: 'sideways' })).rejects.toThrow(/mode must be edge or in-cluster/);
   });
 
   it('`helm lint` passes', async () => {
-    const r = await run(await helmBinary(), ['lint', join(ROOT, 'deploy/helm/interlink'), '--set', 'interlink.url=https://x', '--set', 'auth.token=y']);
+    const r = await run(await helmBinary(), [
+      'lint',
+      join(ROOT, 'deploy/helm/interlink'),
+      '--set',
+      'interlink.url=https://x',
+      '--set',
+      'auth.token=y',
+    ]);
     expect(r.stdout).toMatch(/0 chart\(s\) failed/);
     expect(r.code).toBe(0);
   });

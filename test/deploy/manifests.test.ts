@@ -12,12 +12,12 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadVkConfig } from '../../src/vk/config.ts';
-import { parseManifests } from './tools.ts';
+import { type Manifest, parseManifests } from './tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
 
-type Obj = Record<string, any>;
+type Obj = Manifest;
 
 /** A logger whose warnings the test can read (unknown configuration keys are warnings). */
 function warnings() {
@@ -39,7 +39,9 @@ describe('ClusterRole', () => {
   it('kustomize takes it from deploy/rbac (no copy to drift)', () => {
     const k = parseYaml(read('deploy/kustomize/kustomization.yaml')) as Obj;
     expect(k.resources).toContain('../rbac');
-    expect((parseYaml(read('deploy/rbac/kustomization.yaml')) as Obj).resources).toEqual(['clusterrole.yaml']);
+    expect((parseYaml(read('deploy/rbac/kustomization.yaml')) as Obj).resources).toEqual([
+      'clusterrole.yaml',
+    ]);
   });
 
   it('the ClusterRoleBinding binds the ServiceAccount the Deployment runs as', () => {
@@ -47,7 +49,11 @@ describe('ClusterRole', () => {
     const binding = parseYaml(read('deploy/kustomize/clusterrolebinding.yaml')) as Obj;
     const sa = parseYaml(read('deploy/kustomize/serviceaccount.yaml')) as Obj;
     const dep = parseYaml(read('deploy/kustomize/deployment.yaml')) as Obj;
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'vk' }]);
     expect(dep.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
   });
@@ -88,7 +94,7 @@ describe('kustomize VK configuration', () => {
 const exampleFiles = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml'));
 
 /** Pod specs of a manifest (Pods, and the templates of Jobs and Deployments). */
-export function podSpecs(doc: Obj): Obj[] {
+function podSpecs(doc: Obj): Obj[] {
   if (doc.kind === 'Pod') return [doc.spec];
   if (doc.kind === 'Job' || doc.kind === 'Deployment') return [doc.spec.template.spec];
   return [];
@@ -97,15 +103,27 @@ export function podSpecs(doc: Obj): Obj[] {
 describe('examples', () => {
   it('cover the six cases of the issue', () => {
     expect(exampleFiles.sort()).toEqual(
-      ['busy-echo.yaml', 'configmap-secret-volumes.yaml', 'deployment.yaml', 'gpu.yaml', 'job.yaml', 'slurm-flags.yaml'].sort(),
+      [
+        'busy-echo.yaml',
+        'configmap-secret-volumes.yaml',
+        'deployment.yaml',
+        'gpu.yaml',
+        'job.yaml',
+        'slurm-flags.yaml',
+      ].sort(),
     );
   });
 
   it.each(exampleFiles)('%s starts with what it shows, its plugin and its end state', (file) => {
-    const head = read(`examples/${file}`).split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const head = read(`examples/${file}`)
+      .split('\n')
+      .filter((l) => l.startsWith('#'))
+      .join('\n');
     expect(read(`examples/${file}`).startsWith('# Shows:')).toBe(true);
     expect(head).toMatch(/^# Plugin: +(mock|docker|slurm)\b/m);
-    expect(head).toMatch(/^# End state: +(Pod (Succeeded|Running|Pending)|Job Complete|Deployment Available|on a virtual node)/m);
+    expect(head).toMatch(
+      /^# End state: +(Pod (Succeeded|Running|Pending)|Job Complete|Deployment Available|on a virtual node)/m,
+    );
   });
 
   it.each(exampleFiles)('%s tolerates the virtual-node taint and selects the virtual node', (file) => {
@@ -114,7 +132,11 @@ describe('examples', () => {
     expect(specs.length).toBeGreaterThan(0);
     for (const spec of specs) {
       expect(spec.nodeSelector).toEqual({ type: 'virtual-kubelet' });
-      expect(spec.tolerations).toContainEqual({ key: 'virtual-node.interlink/no-schedule', operator: 'Exists', effect: 'NoSchedule' });
+      expect(spec.tolerations).toContainEqual({
+        key: 'virtual-node.interlink/no-schedule',
+        operator: 'Exists',
+        effect: 'NoSchedule',
+      });
       // Long jobs: an unreachable/not-ready toleration shorter than an hour would defeat its purpose.
       for (const t of spec.tolerations as Obj[]) {
         if (t.key === 'node.kubernetes.io/unreachable' || t.key === 'node.kubernetes.io/not-ready') {
@@ -157,7 +179,10 @@ describe('docs/annotations.md', () => {
     const doc = read('docs/annotations.md');
     const found = new Set<string>();
     for (const f of [...sourceFiles('src/plugins'), ...sourceFiles('src/vk')]) {
-      for (const m of readFileSync(f, 'utf8').matchAll(/[a-z0-9-]+(?:\.[a-z0-9-]+)*\.vk\.io\/[a-z0-9][a-z0-9._-]*/g)) found.add(m[0]);
+      for (const m of readFileSync(f, 'utf8').matchAll(
+        /[a-z0-9-]+(?:\.[a-z0-9-]+)*\.vk\.io\/[a-z0-9][a-z0-9._-]*/g,
+      ))
+        found.add(m[0]);
     }
     expect(found.size).toBeGreaterThan(0);
     const missing = [...found].filter((a) => !doc.includes(`\`${a}\``));
@@ -167,7 +192,7 @@ describe('docs/annotations.md', () => {
   it('names every mock.interlink.io/ key of the mock plugin', async () => {
     const doc = read('docs/annotations.md');
     const behaviour = read('src/plugins/mock/behaviour.ts');
-    const keys = [...behaviour.matchAll(/^ \*   ([a-z-]+)\*? {2,}/gm)].map((m) => m[1]!);
+    const keys = [...behaviour.matchAll(/^ \* {3}([a-z-]+)\*? {2,}/gm)].map((m) => m[1]!);
     expect(keys.length).toBeGreaterThan(5);
     expect(keys.filter((k) => !doc.includes(`mock.interlink.io/${k}`))).toEqual([]);
   });

@@ -39,7 +39,13 @@ export function run(
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.once('close', (code) =>
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
@@ -64,13 +70,24 @@ export function helmBinary(): Promise<string> {
  * `helm template` of the chart with these values (nested, as in values.yaml: written to a
  * values file, so types survive); throws with helm's message when rendering fails.
  */
-export async function renderChart(values: Manifest, opts: { namespace?: string; release?: string } = {}): Promise<string> {
+export async function renderChart(
+  values: Manifest,
+  opts: { namespace?: string; release?: string } = {},
+): Promise<string> {
   const helm = await helmBinary();
   const dir = await mkdtemp(join(tmpdir(), 'interlink-chart-'));
   try {
     const file = join(dir, 'values.yaml');
     await writeFile(file, stringifyYaml(values));
-    const r = await run(helm, ['template', opts.release ?? 't', CHART, '--namespace', opts.namespace ?? 'default', '-f', file]);
+    const r = await run(helm, [
+      'template',
+      opts.release ?? 't',
+      CHART,
+      '--namespace',
+      opts.namespace ?? 'default',
+      '-f',
+      file,
+    ]);
     if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
     return r.stdout;
   } finally {

@@ -42,7 +42,12 @@ describe('the example plugin behind the interLink API', () => {
     plugin = buildPluginApp(echoPlugin, { logger });
     await listenOn(plugin.app, { kind: 'unix', path: socket });
     const tokenFile = await writeTokenFile(dir.dir);
-    api = await startApi({ listen: 'tcp', pluginSocket: socket, logger, overrides: { 'auth.tokenFile': tokenFile } });
+    api = await startApi({
+      listen: 'tcp',
+      pluginSocket: socket,
+      logger,
+      overrides: { 'auth.tokenFile': tokenFile },
+    });
     direct = new RawClient(`unix://${socket}`);
   });
 
@@ -54,7 +59,12 @@ describe('the example plugin behind the interLink API', () => {
   });
 
   it('creates, reports, streams logs and deletes a pod', async () => {
-    const created = await api.client.request('POST', '/create', { pod, configmaps: [], secrets: [], projectedvolumesmaps: [] });
+    const created = await api.client.request('POST', '/create', {
+      pod,
+      configmaps: [],
+      secrets: [],
+      projectedvolumesmaps: [],
+    });
     expect(created.status).toBe(200);
     expect(created.json()).toMatchObject({ PodUID: pod.metadata.uid, PodJID: `echo-${pod.metadata.uid}` });
 

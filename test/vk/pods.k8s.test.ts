@@ -351,6 +351,10 @@ describe('delete', () => {
       s.mock.setFaults({});
     }
     await eventually('pod gone after recovery', async () => (await s.getPod('stuck')) === undefined, 60_000);
+    await eventually('Killing, BackendDeleteFailed and Deleted events', async () => {
+      const reasons = new Set((await s.events('stuck')).map((e) => e.reason));
+      return ['Killing', 'BackendDeleteFailed', 'Deleted'].every((r) => reasons.has(r));
+    });
     expect(s.mock.pods().some((x) => x.uid === uid)).toBe(false);
   });
 

@@ -98,3 +98,34 @@ it('re-adopts a pod the backend got just before the VK died (no job-id annotatio
   expect(running.metadata?.annotations?.['interlink.io/job-id']).toMatch(/^mock-/);
   expect((await s.events('orphan')).some((e) => e.reason === 'Adopted')).toBe(true);
 }, 120_000);
+
+it('a graceful restart never moves a Running pod back to Pending', async () => {
+  await s.core.createNamespacedPod({
+    namespace: s.namespace,
+    body: s.podManifest(
+      'steady',
+      { containers: [{ name: 'main', image: 'busybox:1.36' }] },
+      { 'mock.interlink.io/run-time': 'forever' },
+    ),
+  });
+  const p = await s.waitPhase('steady', 'Running');
+  await s.stopVk();
+  // Record every phase the pod shows while the VK restarts and polls again.
+  const phases: string[] = [];
+  const { Watch } = await import('@kubernetes/client-node');
+  const ctl = await new Watch(s.kube.kubeConfig).watch(
+    `/api/v1/namespaces/${s.namespace}/pods`,
+    { fieldSelector: 'metadata.name=steady', resourceVersion: p.metadata?.resourceVersion },
+    (_type, obj: { status?: { phase?: string } }) => phases.push(obj.status?.phase ?? ''),
+    () => {},
+  );
+  try {
+    await s.startVk();
+    const polls = s.mock.calls().status;
+    await eventually('a few polls after the restart', async () => s.mock.calls().status >= polls + 4);
+  } finally {
+    ctl.abort();
+  }
+  expect(phases.filter((x) => x !== 'Running')).toEqual([]);
+  expect((await s.getPod('steady'))?.status?.phase).toBe('Running');
+}, 120_000);

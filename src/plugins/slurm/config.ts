@@ -121,11 +121,14 @@ export const SlurmConfig = z.object({
   allowRunAsUser: BoolLike.default(false),
   /** Keep job directories after delete (for post-mortems). */
   keepJobDirs: BoolLike.default(false),
-  /** SIGTERM → SIGKILL grace on delete, when the pod names none (capped by deleteGraceMaxSeconds). */
+  /**
+   * SIGTERM → SIGKILL grace on delete when the pod names none, and its cap: a delete answers
+   * within the API's 30 s call timeout (grace + wait), or asks to be retried.
+   */
   deleteGraceSeconds: Int(0).default(10),
-  deleteGraceMaxSeconds: Int(0).default(20),
+  deleteGraceMaxSeconds: Int(0).default(15),
   /** How long delete waits for Slurm to confirm the job ended before asking to be retried. */
-  deleteWaitSeconds: Int(0).default(20),
+  deleteWaitSeconds: Int(0).default(10),
   /** Upper bound of one Slurm command. */
   commandTimeoutSeconds: Int(1).default(60),
   /** Log follow: poll interval (fs.watch wakes it earlier where it works). */

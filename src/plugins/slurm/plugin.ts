@@ -6,7 +6,7 @@
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
-import { invalidInput, notFound, unavailable } from '../../errors/index.ts';
+import { codeOf, ErrorCode, invalidInput, notFound, unavailable } from '../../errors/index.ts';
 import type {
   CreateStruct,
   LogStruct,
@@ -18,7 +18,7 @@ import type { Pod } from '../../wire/k8s.ts';
 import { podSpecOf } from '../docker/spec.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
-import { buildJob, type JobSpec, jobDirOf } from './job.ts';
+import { buildJob, type JobSpec, jobDirOf, jobNameOf } from './job.ts';
 import { JobDir, type PodFile, writeAtomic } from './jobdir.ts';
 import { readLogs } from './logs.ts';
 import { type SlurmJob, usableNode } from './parse.ts';
@@ -174,8 +174,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
       try {
         id = await cli.submit(scriptPath, dir.path);
       } catch (err) {
-        // Nothing was submitted (or Slurm refused): leave no directory that looks like a pod.
-        if (!(await dir.readJobId())) await dir.remove().catch(() => {});
+        // Slurm refused: nothing was submitted, leave no directory behind. Any other failure
+        // (timeout, controller unreachable) may hide a job that was accepted: pod.json stays,
+        // so the retry finds that job by name instead of submitting a second one.
+        if (codeOf(err) === ErrorCode.INVALID_INPUT) await dir.remove().catch(() => {});
         throw err;
       }
       await dir.writeJobId(id);
@@ -214,44 +216,54 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
     }
   }
 
+  /**
+   * End a job and wait for Slurm to confirm. A pending job is simply cancelled; a running one
+   * gets SIGTERM (batch script and steps: the script forwards it to the containers), then
+   * after the grace period SIGKILL and Slurm's own cancel. Throws UNAVAILABLE when Slurm has
+   * not confirmed within deleteWaitSeconds (the caller retries; a retry starts where this
+   * one stopped, since the state is Slurm's).
+   */
+  async function stopJob(id: string, pod: Pod, ctx: CallContext): Promise<void> {
+    const state = await jobState(id);
+    if (state === undefined || !ACTIVE_STATES.has(state)) return;
+    if (WAITING.has(state)) {
+      await cli.cancel(id);
+    } else {
+      const spec = pod.spec ? podSpecOf(pod) : undefined;
+      const grace = Math.min(
+        spec?.terminationGracePeriodSeconds ?? cfg.deleteGraceSeconds,
+        cfg.deleteGraceMaxSeconds,
+      );
+      ctx.log.info(
+        { uid: pod.metadata.uid, job: id, grace },
+        'stopping the Slurm job: SIGTERM, SIGKILL after the grace period',
+      );
+      await cli.cancel(id, 'TERM');
+      if (!(await waitEnded(id, grace * 1000, ctx.signal))) {
+        await cli.cancel(id, 'KILL');
+        await cli.cancel(id);
+      }
+    }
+    if (!(await waitEnded(id, cfg.deleteWaitSeconds * 1000, ctx.signal))) {
+      throw unavailable(`Slurm job ${id} is still ending; delete again to confirm`);
+    }
+  }
+
   async function del(pod: Pod, ctx: CallContext): Promise<void> {
     const m = pod.metadata;
     return serial(m.uid, async () => {
       const dir = dirOf(m.namespace, m.uid);
       if (!(await exists(dir.path))) return;
-      const id = await dir.readJobId();
-      if (id) {
-        const state = await jobState(id);
-        if (state !== undefined && ACTIVE_STATES.has(state)) {
-          if (WAITING.has(state)) {
-            await cli.cancel(id);
-          } else {
-            const spec = pod.spec ? podSpecOf(pod) : undefined;
-            const grace = Math.min(
-              spec?.terminationGracePeriodSeconds ?? cfg.deleteGraceSeconds,
-              cfg.deleteGraceMaxSeconds,
-            );
-            ctx.log.info(
-              { uid: m.uid, job: id, grace },
-              'stopping the Slurm job: SIGTERM, SIGKILL after the grace period',
-            );
-            await cli.cancel(id, 'TERM');
-            if (!(await waitEnded(id, grace * 1000, ctx.signal))) {
-              await cli.cancel(id, 'KILL');
-              await cli.cancel(id);
-            }
-          }
-          if (!(await waitEnded(id, cfg.deleteWaitSeconds * 1000, ctx.signal))) {
-            throw unavailable(`Slurm job ${id} is still ending; delete again to confirm`);
-          }
-        }
-      }
+      // No recorded id: a create was interrupted around sbatch; its job, if any, has our name.
+      const recorded = await dir.readJobId();
+      const ids = recorded ? [recorded] : await cli.byName(jobNameOf(m.uid));
+      for (const id of ids) await stopJob(id, pod, ctx);
       if (cfg.keepJobDirs) {
         await writeAtomic(dir.file('deleted'), `${new Date(now()).toISOString()}\n`);
       } else {
         await dir.remove();
       }
-      ctx.log.info({ uid: m.uid, job: id }, 'pod deleted');
+      ctx.log.info({ uid: m.uid, jobs: ids }, 'pod deleted');
     });
   }
 

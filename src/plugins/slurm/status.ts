@@ -169,6 +169,15 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
   const ending = over
     ? jobEnding(rec.jobId, job ?? (obs.jobExit !== undefined ? synthetic(rec.jobId, obs.jobExit) : undefined))
     : undefined;
+  // While the job is ending (COMPLETING) its containers are being signalled: the cause is in
+  // squeue's reason when it is a time limit; otherwise it is only known once the job is over,
+  // so a container killed by a signal is held as running until then (seconds: KillWait).
+  const completing = state === 'COMPLETING';
+  const cause =
+    ending ??
+    (completing && job?.reason === 'TimeLimit'
+      ? jobEnding(rec.jobId, { ...job, state: 'TIMEOUT' })
+      : undefined);
   const failedInit = rec.containers.find(
     (c) => c.kind === 'init' && (obs.files.get(c.name)?.exitCode ?? 0) !== 0,
   );
@@ -177,15 +186,18 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
     const f = waiting ? {} : (obs.files.get(c.name) ?? {});
     let st: ContainerState;
     let ready = false;
-    if (f.exitCode !== undefined) {
+    if (f.exitCode !== undefined && f.exitCode > 128 && completing && !cause) {
+      st = { running: { startedAt: f.started ?? null } };
+      ready = true;
+    } else if (f.exitCode !== undefined) {
       const code = f.exitCode;
-      const killed = code > 128 && ending?.abnormal === true;
+      const killed = code > 128 && cause?.abnormal === true;
       st = {
         terminated: {
           exitCode: code,
           ...(code > 128 ? { signal: code - 128 } : {}),
-          reason: code === 0 ? 'Completed' : killed ? ending!.reason : 'Error',
-          ...(killed ? { message: ending!.message } : {}),
+          reason: code === 0 ? 'Completed' : killed ? cause!.reason : 'Error',
+          ...(killed ? { message: cause!.message } : {}),
           startedAt: f.started ?? null,
           finishedAt: f.finished ?? f.started ?? null,
         },

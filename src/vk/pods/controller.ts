@@ -9,9 +9,15 @@
  *   - deleting (deletionTimestamp): backend delete until confirmed (a Warning Event on
  *     each failure; the pod stays Terminating), containers reported terminated, then the
  *     Pod deleted with grace 0 and a UID precondition;
- *   - not yet in the backend: resolves ConfigMaps/Secrets/env/volumes/tokens (a missing
- *     object is waited for, bounded, then ProviderFailed), creates it, and records the job
- *     id on the Pod (annotations, written with the status) so a restarted VK re-adopts;
+ *   - not yet in the backend: resolves ConfigMaps/Secrets/env/volumes/tokens, creates it,
+ *     and records the job id on the Pod (annotations, written with the status) so a
+ *     restarted VK re-adopts. A missing ConfigMap/Secret is waited for (bounded by
+ *     missingResourceTimeoutMs; meanwhile Pending with containers waiting
+ *     `CreateContainerConfigError` and the message, as a kubelet shows it), then the pod
+ *     ends phase Failed, reason ProviderFailed, a message naming the object: terminal, so
+ *     Jobs count it and `kubectl get pod` shows ProviderFailed. A create the backend
+ *     refuses (not retryable) ends the same way; a retryable failure (API/plugin down)
+ *     leaves the pod Pending with reason ProviderFailed and is retried with backoff;
  *   - in the backend: maps the poller's last answer to the pod status and writes it only
  *     when it changed; a pod the backend lost becomes Failed.
  * Per-pod state lives in `tracked`, owned by this controller; the queue guarantees one
@@ -122,6 +128,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
     kubeConfig: kc,
     clock,
     tokenSeconds: config.serviceAccountTokenSeconds,
+    refreshFraction: config.tokenRefreshFraction,
     ctx: {
       nodeName,
       hostIP,
@@ -259,12 +266,11 @@ export function createPodController(deps: PodControllerDeps): PodController {
       }
       await backendDelete(t, pod);
       t.deleteConfirmed = true;
-      if (t.deleteFailures > 0)
-        events.normal(
-          podRef(pod),
-          'BackendDeleted',
-          `The interLink backend confirmed the delete after ${t.deleteFailures} failed attempts`,
-        );
+      events.normal(
+        podRef(pod),
+        'Deleted',
+        `Deleted in the interLink backend${t.deleteFailures > 0 ? ` after ${t.deleteFailures} failed attempts` : ''}`,
+      );
     }
     const updated = await ensureStatus(pod, deletedStatus(pod, ctx()));
     await deletePodObject(updated ?? pod);
@@ -411,6 +417,12 @@ export function createPodController(deps: PodControllerDeps): PodController {
       return undefined;
     }
     if (t.refreshAt !== undefined && clock.now() >= t.refreshAt) await refreshTokens(t, pod);
+    if (!t.backend) {
+      // Re-adopted after a restart, or created and not polled yet: the pod's status stays as
+      // it is until the backend has spoken (mapping "no answer yet" would regress Running to Pending).
+      await ensureStatus(pod, pod.status ?? desiredStatus(pod, undefined, ctx()), annotations);
+      return refreshDelay(t);
+    }
     await ensureStatus(pod, desiredStatus(pod, t.backend, ctx()), annotations);
     return refreshDelay(t);
   }

@@ -29,13 +29,15 @@ export interface ResolverOptions {
   ctx: EnvContext;
   /** Default lifetime asked for tokens whose source does not say (seconds). */
   tokenSeconds: number;
+  /** Refresh after this fraction of a token's lifetime (default 0.8, as the kubelet). */
+  refreshFraction?: number;
 }
 
 export interface Resolution {
   request: PodCreateRequests;
   missing: Missing[];
   warnings: string[];
-  /** When the earliest token should be refreshed (80% of its life), ms since the epoch. */
+  /** When the earliest token should be refreshed (by default at 80% of its life), ms since the epoch. */
   refreshAt: number | undefined;
 }
 
@@ -192,7 +194,7 @@ export class PodResolver {
     const now = this.#opts.clock.now();
     let refreshAt: number | undefined;
     for (const t of tokens.values()) {
-      const at = now + Math.max(0, t.expiresAt - now) * 0.8;
+      const at = now + Math.max(0, t.expiresAt - now) * (this.#opts.refreshFraction ?? 0.8);
       refreshAt = refreshAt === undefined ? at : Math.min(refreshAt, at);
     }
     const dedupe = <T>(xs: T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];

@@ -5,7 +5,7 @@
  *   - a terminal phase (Succeeded, Failed) is never left: the status is returned as is;
  *   - a container never goes from terminated back to running/waiting, except through a
  *     real restart (restartCount grew, restartPolicy is not Never);
- *   - restartCount never shrinks;
+ *   - restartCount never shrinks; a Running pod does not go back to Pending;
  *   - init containers show `Init:n/N` (waiting reason PodInitializing), app containers
  *     wait with PodInitializing until the init containers are done, then ContainerCreating;
  *   - conditions PodScheduled, PodReadyToStartContainers, Initialized, ContainersReady,
@@ -275,12 +275,14 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
     const rep = initialized ? repApp.get(c.name) : undefined;
     return mergeContainer(c, prevApp.get(c.name), rep, restartPolicy, appDefault, ctx.now);
   });
-  const phase = podPhase(
+  let phase = podPhase(
     restartPolicy,
     { specs: initSpecs, statuses: initStatuses },
     appStatuses,
     reported !== undefined,
   );
+  // A backend hiccup (a container reported waiting again) must not flap a Running pod to Pending.
+  if (phase === 'Pending' && cur.phase === 'Running') phase = 'Running';
   const terminal = isTerminalPhase(phase);
   const notReady = appStatuses.filter((s) => !s.ready);
   const incompleteInit = initSpecs.flatMap((c, i) =>

@@ -151,7 +151,7 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
 
 describe('configuration', () => {
   it("reads interLink 0.6's SlurmConfig.yaml keys and TSOCKS/TSOCKSPATH", async () => {
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const file = join(mkdtempSync(join(tmpdir(), 'il-slurm-cfg-')), 'SlurmConfig.yaml');
@@ -172,11 +172,12 @@ describe('configuration', () => {
         'DefaultFlavor: gpu',
       ].join('\n'),
     );
-    const { config } = await loadPluginConfig('slurm', {
+    const loaded = loadPluginConfig('slurm', {
       configFile: file,
       env: { TSOCKS: 'true', TSOCKSPATH: '/opt/libtsocks.so' },
       logger: silentLogger(),
     });
+    const { config } = await loaded.finally(() => rmSync(join(file, '..'), { recursive: true, force: true }));
     expect(config).toMatchObject({
       sidecarPort: 4001,
       sbatchPath: '/usr/bin/sbatch',

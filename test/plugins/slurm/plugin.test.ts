@@ -161,7 +161,7 @@ describe('create', () => {
     expect(fake.of('sbatch')).toHaveLength(0);
   });
 
-  it('classifies sbatch failures: controller down is UNAVAILABLE (retry), a refusal INVALID_INPUT; no directory is left', async () => {
+  it('classifies sbatch failures: controller down is UNAVAILABLE (retry), a refusal INVALID_INPUT (no directory left)', async () => {
     const down = setup(
       'down',
       {},
@@ -177,7 +177,14 @@ describe('create', () => {
     await expect(down.plugin.create({ pod: processPod('d-1') } as never, ctx)).rejects.toMatchObject({
       code: 'UNAVAILABLE',
     });
-    expect(existsSync(down.plugin.jobDir('default', 'd-1'))).toBe(false);
+    // The job may have been accepted before the answer was lost: pod.json stays for the retry to find it by name.
+    expect(existsSync(join(down.plugin.jobDir('default', 'd-1'), 'pod.json'))).toBe(true);
+    expect(
+      await down.plugin.status(
+        [{ metadata: { name: 'procs', namespace: 'default', uid: 'd-1' } }] as never,
+        ctx,
+      ),
+    ).toEqual([]);
     const no = setup(
       'refused',
       {},
@@ -189,6 +196,7 @@ describe('create', () => {
       code: 'INVALID_INPUT',
       message: expect.stringContaining('invalid partition specified: x'),
     });
+    expect(existsSync(no.plugin.jobDir('default', 'r-1'))).toBe(false);
   });
 });
 
@@ -242,6 +250,18 @@ describe('delete', () => {
     await plugin.delete(pod('w-1'), ctx);
     expect(existsSync(plugin.jobDir('default', 'w-1'))).toBe(false);
     await plugin.delete(pod('w-1'), ctx);
+  });
+
+  it('a pod whose create was interrupted (no job id recorded) has its job found by name and stopped', async () => {
+    const fake = slurm('exit');
+    fake.jobs.set('55', { state: 'RUNNING', name: 'il-n-1' });
+    const { plugin } = setup('del-noid', { deleteGraceSeconds: 5, deleteWaitSeconds: 5 }, fake);
+    const dir = plugin.jobDir('default', 'n-1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pod.json'), '{}');
+    await plugin.delete(pod('n-1'), ctx);
+    expect(cancels(fake)).toEqual(['--signal=TERM --full 55']);
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('a pending job is cancelled without signals; keepJobDirs keeps the directory but forgets the pod', async () => {

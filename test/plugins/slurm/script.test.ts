@@ -98,7 +98,7 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
   const root = mkdtempSync(join(tmpdir(), 'il-slurm-script-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  async function runJob(data: RetrievedPodData, extra: object = {}) {
+  async function runJob(data: RetrievedPodData, extra: object = {}, env: NodeJS.ProcessEnv = process.env) {
     const cfg = slurmConfig({ dataRoot: root, containerRuntime: 'none', ...extra });
     const job = buildJob(data, cfg);
     execFileSync('mkdir', ['-p', job.jobDir]);
@@ -109,7 +109,7 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     }
     const path = join(job.jobDir, 'job.sh');
     writeFileSync(path, renderScript(job), { mode: 0o700 });
-    const r = await run('bash', [path], { cwd: job.jobDir }).then(
+    const r = await run('bash', [path], { cwd: job.jobDir, env }).then(
       () => 0,
       (e: { code: number }) => e.code,
     );
@@ -155,6 +155,29 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(t('b', 'started')).toBeLessThan(t('a', 'finished'));
     // Each log line starts with an RFC 3339 UTC time.
     expect(ctr('a', 'log')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z stdout F a\n$/);
+  });
+
+  it('stamps log lines with a bash loop where awk has no strftime (microseconds, partial last line kept)', async () => {
+    const bin = join(root, 'no-awk-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'awk'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const pod = {
+      metadata: { name: 'noawk', namespace: 'default', uid: 'noawk-1' },
+      spec: {
+        containers: [
+          { name: 'c', image: 'x', command: ['sh', '-c', 'echo "one  two"; printf "no newline"'] },
+        ],
+      },
+    };
+    const { code, ctr } = await runJob(
+      { pod } as never,
+      {},
+      { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    );
+    expect(code).toBe(0);
+    expect(ctr('c', 'log')).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z stdout F one {2}two\n\S+ stdout F no newline\n$/,
+    );
   });
 
   it('stops at a failed init container: later containers never start', async () => {

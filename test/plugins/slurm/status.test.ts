@@ -158,6 +158,34 @@ describe('podStatus: Slurm state + job-directory files → container states', ()
       },
     ],
     [
+      'COMPLETING after a time limit: the cause is already known',
+      { state: 'COMPLETING', reason: 'TimeLimit' },
+      { i1: done(0), i2: done(0), a: done(143), b: running },
+      {
+        i1: 'terminated:0:Completed',
+        i2: 'terminated:0:Completed',
+        a: 'terminated:143:DeadlineExceeded',
+        b: 'running',
+      },
+    ],
+    [
+      'COMPLETING after scancel: a signalled container is held running until the cause is known',
+      { state: 'COMPLETING' },
+      { i1: done(0), i2: done(0), a: done(143), b: done(0) },
+      {
+        i1: 'terminated:0:Completed',
+        i2: 'terminated:0:Completed',
+        a: 'running',
+        b: 'terminated:0:Completed',
+      },
+    ],
+    [
+      'RUNNING: a container that crashed on its own is reported at once',
+      {},
+      { i1: done(0), i2: done(0), a: done(139), b: running },
+      { i1: 'terminated:0:Completed', i2: 'terminated:0:Completed', a: 'terminated:139:Error', b: 'running' },
+    ],
+    [
       'CANCELLED while pending',
       { state: 'CANCELLED', reason: 'JobHeldUser' },
       {},

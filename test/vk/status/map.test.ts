@@ -322,6 +322,11 @@ describe('desiredStatus: no regression', () => {
     expect(again.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
   });
 
+  it('a Running pod does not flap back to Pending when the backend reports a container waiting', () => {
+    const r = desiredStatus(pod(), report([running('main')]), ctx);
+    expect(desiredStatus(pod({ status: r }), report([waiting('main')]), ctx).phase).toBe('Running');
+  });
+
   it('restartCount only grows', () => {
     const s1 = desiredStatus(
       pod({ restartPolicy: 'Always' }),

@@ -1,0 +1,190 @@
+/**
+ * The benchmark itself works: `npm run bench` (bench/run.ts) against the shared control
+ * plane with 30 pods runs the whole chain as child processes, cleans up after itself and
+ * writes a result file that matches its documented schema, with figures that add up.
+ * No timing is asserted: only that each figure exists, has the right type and is consistent.
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BenchResult } from '../../bench/lib/result.ts';
+import { isAlive } from '../../src/devcluster/process.ts';
+
+const run = promisify(execFile);
+const N = 30;
+const repo = join(import.meta.dirname, '..', '..');
+
+describe(`npm run bench -- --pods ${N}`, () => {
+  let out: string;
+  let stdout: string;
+  let result: BenchResult;
+  let raw: Record<string, unknown>;
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'bench-test-'));
+    const child = await run(
+      process.execPath,
+      [
+        'bench/run.ts',
+        '--pods',
+        String(N),
+        '--kubeconfig',
+        inject('kubeconfig'),
+        '--out',
+        out,
+        '--run-time',
+        '2s',
+        '--progress',
+        '0',
+      ],
+      { cwd: repo, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 },
+    ).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`bench failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+    });
+    stdout = child.stdout;
+    const json = readdirSync(out).find((f) => f.endsWith('.json'));
+    if (!json) throw new Error(`no result in ${out}: ${readdirSync(out).join(', ')}\n${child.stderr}`);
+    raw = JSON.parse(readFileSync(join(out, json), 'utf8')) as Record<string, unknown>;
+    result = BenchResult.parse(raw);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('writes <date>-<N>.json and an SVG chart beside it', () => {
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2}-${N}\\.json$`));
+    expect(files[1]).toBe(files[0]!.replace(/\.json$/, '.svg'));
+    const svg = readFileSync(join(out, files[1]!), 'utf8');
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg).toContain('</svg>');
+    expect(svg).not.toMatch(/NaN|undefined/);
+    expect(result.files.json).toBe(join(out, files[0]!));
+  });
+
+  it('has every documented field (the schema is strict: no extra, none missing)', () => {
+    const keys = Object.keys(BenchResult.shape).sort();
+    expect(Object.keys(raw).sort()).toEqual(keys);
+    expect(result.options).toMatchObject({
+      pods: N,
+      plugin: 'mock',
+      concurrency: 50,
+      job: false,
+      cluster: 'kubeconfig',
+    });
+    expect(result.machine.kubernetes).toMatch(/^v1\.\d+\.\d+/);
+    expect(result.machine.node).toBe(process.version);
+  });
+
+  it('ran every pod through the chain and deleted it', () => {
+    expect(result.outcome).toEqual({
+      created: N,
+      scheduled: N,
+      running: N,
+      succeeded: N,
+      failed: 0,
+      deleted: N,
+      createErrors: 0,
+      complete: true,
+      timedOut: false,
+      error: null,
+    });
+    expect(result.files.logs).toBeNull();
+  });
+
+  it('has consistent latencies and milestones', () => {
+    const l = result.latencySeconds;
+    for (const s of [l.scheduled, l.running, l.succeeded]) {
+      expect(s.count).toBe(N);
+      expect(s.p50).toBeLessThanOrEqual(s.p90);
+      expect(s.p90).toBeLessThanOrEqual(s.p99);
+      expect(s.p99).toBeLessThanOrEqual(s.max);
+    }
+    // A pod is scheduled before it runs, and runs before it succeeds.
+    expect(l.scheduled.max).toBeLessThanOrEqual(l.running.max);
+    expect(l.running.p50).toBeLessThanOrEqual(l.succeeded.p50);
+    const m = result.milestones;
+    const order = [
+      m.createdAll,
+      m.scheduledAll,
+      m.runningAll,
+      m.finishedAll,
+      m.deleteStarted,
+      m.deletedAll,
+      m.backendEmpty,
+    ];
+    for (const t of order) expect(t).toBeTypeOf('number');
+    for (let i = 1; i < order.length; i++) expect(order[i]!).toBeGreaterThanOrEqual(order[i - 1]!);
+    expect(result.deleteSeconds).toBeCloseTo(m.deletedAll! - m.deleteStarted!, 2);
+    expect(result.throughput.runningPerSecond).toBeGreaterThan(0);
+    expect(result.timeline.samples.length).toBeGreaterThan(1);
+    expect(result.timeline.samples.at(-1)).toMatchObject({ deleted: N, running: 0 });
+  });
+
+  it('counts the requests of each hop per pod', () => {
+    const q = result.requests;
+    // Exactly one create and one delete per pod on both hops (the mock counts calls too).
+    expect(q.vkToApi.byRoute['POST /create']).toBe(N);
+    expect(q.apiToPlugin.byRoute['POST /create']).toBe(N);
+    expect((q.vkToApi.byRoute['DELETE /delete'] ?? 0) + (q.vkToApi.byRoute['POST /delete'] ?? 0)).toBe(N);
+    expect(q.vkToApi.byRoute['GET /status']).toBeGreaterThan(0);
+    expect(q.vkToApi.perPod).toBeCloseTo(q.vkToApi.total / N, 2);
+    expect(Object.keys(q.vkToApi.byRoute)).not.toContain('GET /metrics');
+    expect(q.statusCallsPerPollInterval).toBeGreaterThan(0);
+    const apiserver = (verb: string, resource: string, sub = '') =>
+      q.apiserver.byVerbResource.find(
+        (e) => e.verb === verb && e.resource === resource && e.subresource === sub,
+      );
+    expect(apiserver('POST', 'pods')?.count).toBeGreaterThanOrEqual(N);
+    expect(apiserver('POST', 'pods', 'binding')?.count).toBeGreaterThanOrEqual(N);
+    expect(
+      apiserver('PATCH', 'pods', 'status')?.count ?? apiserver('UPDATE', 'pods', 'status')?.count,
+    ).toBeGreaterThan(0);
+    expect(q.apiserver.total).toBe(q.apiserver.byVerbResource.reduce((s, e) => s + e.count, 0));
+    // Each pod's status was written at least once (Running or Succeeded), by the VK.
+    expect(result.statusWrites.apiserverPerPod).toBeGreaterThanOrEqual(1);
+    expect(result.statusWrites.vkPerPod).toBeGreaterThanOrEqual(1);
+  });
+
+  it('measured the three processes, which are gone now', () => {
+    for (const name of ['vk', 'api', 'plugin'] as const) {
+      const f = result.resources[name]!;
+      expect(f, name).not.toBeNull();
+      expect(f.peakRssMiB).toBeGreaterThan(20);
+      expect(f.cpuSecondsTotal).toBeGreaterThan(0);
+      expect(isAlive(f.pid), `${name} pid ${f.pid} still alive`).toBe(false);
+      expect(result.heapUsedPeakMiB[name]).toBeGreaterThan(1);
+    }
+    // The shared cluster is a devcluster: its cluster.json gives the control plane's pids.
+    expect(result.resources.apiserver?.peakRssMiB).toBeGreaterThan(20);
+    // Every pod was reconciled at least for its create and its delete.
+    expect(result.vkInternals.reconciles).toBeGreaterThanOrEqual(2 * N);
+    expect(result.vkInternals.reconcileMeanMs).toBeGreaterThan(0);
+    expect(result.vkInternals.statusRoundTrips).toBeGreaterThan(0);
+    expect(result.vkInternals.queueDepthPeak).toBeTypeOf('number');
+    expect(result.host.capacityCpuSeconds).toBeGreaterThan(0);
+    expect(result.host.measuredCpuSeconds).toBeGreaterThan(0);
+  });
+
+  it('prints the report and leaves nothing in the cluster', async () => {
+    expect(stdout).toContain('outcome: COMPLETE');
+    expect(stdout).toMatch(/create → Running/);
+    const kc = new KubeConfig();
+    kc.loadFromFile(inject('kubeconfig'));
+    const core = kc.makeApiClient(CoreV1Api);
+    const nodes = await core.listNode();
+    expect(nodes.items.filter((n) => n.metadata?.name?.startsWith('bench-'))).toEqual([]);
+    const ns = await core.listNamespace();
+    const left = ns.items.filter(
+      (n) => n.metadata?.name?.startsWith('bench-') && !n.metadata.deletionTimestamp,
+    );
+    expect(left).toEqual([]);
+  });
+});

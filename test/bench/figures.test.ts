@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import {
+  latenciesOf,
+  milestonesOf,
+  requestFigures,
+  type Scrape,
+  vkInternalsOf,
+} from '../../bench/lib/figures.ts';
+import { parsePrometheus } from '../../bench/lib/prom.ts';
+import type { PodRecord } from '../../bench/lib/tracker.ts';
+
+const rec = (over: Partial<PodRecord>): PodRecord => ({
+  uid: 'u',
+  name: 'n',
+  created: 0,
+  phase: 'Pending',
+  ...over,
+});
+
+describe('milestonesOf', () => {
+  const records = [
+    rec({ created: 0, scheduled: 1, running: 2, finished: 7, deleted: 9, phase: 'Succeeded' }),
+    rec({ created: 0.5, scheduled: 1.5, running: 4, finished: 9, deleted: 9.5, phase: 'Succeeded' }),
+    rec({ created: 1, scheduled: 3 }),
+  ];
+  it('is the moment the expected-th pod got there, or null when fewer did', () => {
+    expect(milestonesOf(records, 2)).toEqual({
+      scheduledAll: 1.5,
+      runningAll: 4,
+      finishedAll: 9,
+      deletedAll: 9.5,
+    });
+    expect(milestonesOf(records, 3)).toEqual({
+      scheduledAll: 3,
+      runningAll: null,
+      finishedAll: null,
+      deletedAll: null,
+    });
+    expect(milestonesOf([], 0)).toEqual({
+      scheduledAll: null,
+      runningAll: null,
+      finishedAll: null,
+      deletedAll: null,
+    });
+  });
+});
+
+describe('latenciesOf', () => {
+  it('measures from each pod’s own creation; Succeeded only for succeeded pods', () => {
+    const l = latenciesOf([
+      rec({ created: 1, scheduled: 1.5, running: 3, finished: 9, phase: 'Succeeded' }),
+      rec({ created: 2, scheduled: 2.25, running: 3, finished: 4, phase: 'Failed' }),
+      rec({ created: 5 }),
+    ]);
+    expect(l.scheduled).toMatchObject({ count: 2, p50: 0.25, max: 0.5 });
+    expect(l.running).toMatchObject({ count: 2, p50: 1, max: 2 });
+    expect(l.succeeded).toMatchObject({ count: 1, p50: 8, max: 8 });
+  });
+});
+
+const scrape = (api: string, plugin: string, vk: string, apiserver: string): Scrape => ({
+  api: parsePrometheus(api),
+  plugin: parsePrometheus(plugin),
+  vk: parsePrometheus(vk),
+  apiserver: parsePrometheus(apiserver),
+});
+const apiLine = (method: string, route: string, n: number, code = '200') =>
+  `interlink_api_http_requests_total{method="${method}",route="${route}",code="${code}"} ${n}`;
+const plugLine = (method: string, route: string, n: number) =>
+  `interlink_plugin_http_requests_total{method="${method}",route="${route}",code="200"} ${n}`;
+const asLine = (verb: string, resource: string, sub: string, n: number) =>
+  `apiserver_request_total{code="200",resource="${resource}",subresource="${sub}",verb="${verb}",version="v1"} ${n}`;
+
+describe('requestFigures', () => {
+  const before = scrape(
+    [apiLine('POST', '/pinglink', 3), apiLine('GET', '/readyz', 5), apiLine('GET', '/metrics', 1)].join('\n'),
+    [plugLine('GET', '/ping', 3), plugLine('GET', '/mock/pods', 1)].join('\n'),
+    'interlink_vk_pod_status_writes_total{outcome="ok"} 2',
+    [asLine('POST', 'pods', '', 5), asLine('GET', 'nodes', '', 10)].join('\n'),
+  );
+  const after = scrape(
+    [
+      apiLine('POST', '/pinglink', 5),
+      apiLine('GET', '/readyz', 9),
+      apiLine('GET', '/metrics', 40),
+      apiLine('POST', '/create', 10),
+      apiLine('DELETE', '/delete', 10),
+      apiLine('GET', '/status', 9),
+      apiLine('GET', '/status', 1, '503'),
+    ].join('\n'),
+    [plugLine('GET', '/ping', 5), plugLine('POST', '/create', 10), plugLine('GET', '/mock/pods', 30)].join(
+      '\n',
+    ),
+    'interlink_vk_pod_status_writes_total{outcome="ok"} 32\ninterlink_vk_pod_status_writes_total{outcome="conflict"} 1',
+    [
+      asLine('POST', 'pods', '', 15),
+      asLine('GET', 'nodes', '', 10),
+      asLine('PATCH', 'pods', 'status', 25),
+      asLine('UPDATE', 'pods', 'status', 5),
+      asLine('POST', 'events', '', 20),
+    ].join('\n'),
+  );
+  const f = requestFigures({ before, after, pods: 10, statusIntervalSeconds: 2, activeSeconds: 20 });
+
+  it('counts each hop’s requests by route during the run, without our own scrapes and probes', () => {
+    expect(f.requests.vkToApi).toEqual({
+      total: 32,
+      perPod: 3.2,
+      byRoute: { 'POST /create': 10, 'DELETE /delete': 10, 'GET /status': 10, 'POST /pinglink': 2 },
+    });
+    expect(f.requests.apiToPlugin).toEqual({
+      total: 12,
+      perPod: 1.2,
+      byRoute: { 'POST /create': 10, 'GET /ping': 2 },
+    });
+  });
+  it('relates /status calls to the poll interval', () => {
+    // 10 calls in 20 s at one per 2 s: exactly one per interval.
+    expect(f.requests.statusCallsPerPollInterval).toBe(1);
+    expect(
+      requestFigures({ before, after, pods: 10, statusIntervalSeconds: 2, activeSeconds: null }).requests
+        .statusCallsPerPollInterval,
+    ).toBeNull();
+  });
+  it('breaks apiserver requests down by verb and resource, biggest first', () => {
+    expect(f.requests.apiserver).toEqual({
+      total: 60,
+      perPod: 6,
+      byVerbResource: [
+        { verb: 'PATCH', resource: 'pods', subresource: 'status', count: 25, perPod: 2.5 },
+        { verb: 'POST', resource: 'events', subresource: '', count: 20, perPod: 2 },
+        { verb: 'POST', resource: 'pods', subresource: '', count: 10, perPod: 1 },
+        { verb: 'UPDATE', resource: 'pods', subresource: 'status', count: 5, perPod: 0.5 },
+      ],
+    });
+  });
+  it('counts status writes from the apiserver and from the VK', () => {
+    expect(f.statusWrites).toEqual({
+      apiserverPerPod: 3,
+      vkPerPod: 3.1,
+      vkByOutcome: { ok: 30, conflict: 1 },
+    });
+    const none = requestFigures({
+      before,
+      after: { ...after, vk: [] },
+      pods: 10,
+      statusIntervalSeconds: 2,
+      activeSeconds: 20,
+    });
+    expect(none.statusWrites.vkPerPod).toBeNull();
+  });
+});
+
+describe('vkInternalsOf', () => {
+  const hist = (name: string, count: number, sum: number) =>
+    parsePrometheus(`${name}_bucket{le="+Inf"} ${count}\n${name}_sum ${sum}\n${name}_count ${count}`);
+  it('gives the mean of the observations made during the run', () => {
+    const before = [
+      ...hist('interlink_vk_reconcile_duration_seconds', 10, 1),
+      ...hist('interlink_vk_status_roundtrip_duration_seconds', 2, 0.1),
+    ];
+    const after = [
+      ...hist('interlink_vk_reconcile_duration_seconds', 110, 6),
+      ...hist('interlink_vk_status_roundtrip_duration_seconds', 2, 0.1),
+    ];
+    expect(vkInternalsOf(before, after, 42)).toEqual({
+      queueDepthPeak: 42,
+      reconciles: 100,
+      reconcileMeanMs: 50,
+      statusRoundTrips: 0,
+      statusRoundTripMeanMs: null,
+    });
+  });
+  it('is null without the metrics', () => {
+    expect(vkInternalsOf([], [], null)).toEqual({
+      queueDepthPeak: null,
+      reconciles: null,
+      reconcileMeanMs: null,
+      statusRoundTrips: null,
+      statusRoundTripMeanMs: null,
+    });
+  });
+});
