@@ -156,14 +156,26 @@ export function buildProgram(
     .option('--host <host>', 'API listen address', '127.0.0.1')
     .option('--plugin-config <file>', 'plugin configuration file')
     .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
+    .option('--cluster', 'also start a local Kubernetes control plane and a virtual kubelet (the whole chain)')
+    .option('--nodename <name>', 'virtual node name with --cluster', 'interlink-node')
+    .option('--kubelet-port <port>', 'kubelet API port with --cluster (0 = any free port)', parsePort, 0)
     .action(
       async (
-        o: { plugin: string; port: number; host: string; pluginConfig?: string; auth: boolean },
+        o: {
+          plugin: string;
+          port: number;
+          host: string;
+          pluginConfig?: string;
+          auth: boolean;
+          cluster?: boolean;
+          nodename: string;
+          kubeletPort: number;
+        },
         cmd: Command,
       ) => {
         const g = globals(cmd);
         await run(async (logger) => {
-          const up = await startUp({
+          const upOpts = {
             plugin: o.plugin,
             port: o.port,
             host: o.host,
@@ -173,7 +185,14 @@ export function buildProgram(
             env: io.env,
             logger,
             signal: io.signal,
-          });
+          };
+          const up = o.cluster
+            ? await (await import('./up-cluster.ts')).startUpCluster({
+                ...upOpts,
+                nodeName: o.nodename,
+                kubeletPort: o.kubeletPort,
+              })
+            : await startUp(upOpts);
           io.stdout(`${up.banner}\n`);
           await aborted(io.signal);
           logger.info('shutting down');

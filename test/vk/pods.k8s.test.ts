@@ -179,7 +179,7 @@ describe('resolution before create', () => {
     expect(env.HOST_IP).toBe('127.0.0.1');
     // Resolved into literal values: nothing left for a plugin to look up.
     const c = (
-      created('env')[0]!.pod.spec as {
+      created('env')[0]!.pod.spec as unknown as {
         containers: Array<{ envFrom?: unknown; env: Array<{ valueFrom?: unknown }> }>;
       }
     ).containers[0]!;
