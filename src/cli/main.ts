@@ -156,7 +156,10 @@ export function buildProgram(
     .option('--host <host>', 'API listen address', '127.0.0.1')
     .option('--plugin-config <file>', 'plugin configuration file')
     .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
-    .option('--cluster', 'also start a local Kubernetes control plane and a virtual kubelet (the whole chain)')
+    .option(
+      '--cluster',
+      'also start a local Kubernetes control plane and a virtual kubelet (the whole chain)',
+    )
     .option('--nodename <name>', 'virtual node name with --cluster', 'interlink-node')
     .option('--kubelet-port <port>', 'kubelet API port with --cluster (0 = any free port)', parsePort, 0)
     .action(

@@ -87,7 +87,10 @@ export async function startUpCluster(opts: UpClusterOptions): Promise<UpClusterH
       signal: vkAbort.signal,
       onReady: ready,
     });
-    await Promise.race([vkReady, vkDone.then(() => Promise.reject(new Error('the virtual kubelet stopped')))]);
+    await Promise.race([
+      vkReady,
+      vkDone.then(() => Promise.reject(new Error('the virtual kubelet stopped'))),
+    ]);
     const banner = [
       up.banner.replace(/\nstop .*$/, ''),
       `kubeconfig     ${cluster.kubeconfig}`,

@@ -65,11 +65,15 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     signal: signal ?? AbortSignal.timeout(10 * 60_000),
   });
 
-  app.post('/create', { schema: { body: RetrievedPodDataBody, response: { 200: CreateStruct } } }, async (req) => {
-    const data = Array.isArray(req.body) ? req.body[0]! : req.body;
-    if (!data.pod.spec) throw invalidInput('pod.spec: required for create', 'pod.spec');
-    return timed('create', () => plugin.create(data, ctxOf(req)));
-  });
+  app.post(
+    '/create',
+    { schema: { body: RetrievedPodDataBody, response: { 200: CreateStruct } } },
+    async (req) => {
+      const data = Array.isArray(req.body) ? req.body[0]! : req.body;
+      if (!data.pod.spec) throw invalidInput('pod.spec: required for create', 'pod.spec');
+      return timed('create', () => plugin.create(data, ctxOf(req)));
+    },
+  );
 
   app.route({
     method: ['POST', 'DELETE'],

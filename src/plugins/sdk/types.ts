@@ -9,8 +9,14 @@
 import type { Readable } from 'node:stream';
 import type { ZodApp } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
+import type {
+  CreateStruct,
+  LogStruct,
+  PingResponse,
+  PodStatus,
+  RetrievedPodData,
+} from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
-import type { CreateStruct, LogStruct, PingResponse, PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
 
 export interface CallContext {
   /** The `InterLink-Http-Session` id of the request, for correlation. */

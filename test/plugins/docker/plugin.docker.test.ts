@@ -154,6 +154,7 @@ describe('docker plugin over HTTP', () => {
   it('passes env values with quotes, $, backticks and newlines byte for byte', async () => {
     const values: Record<string, string> = {
       QUOTES: `double " single ' both "'"`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${...} is the hostile value under test
       DOLLAR: '$HOME ${PATH} $1 a$b $',
       BACKTICKS: '`id` $(whoami)',
       NEWLINES: 'line 1\nline 2\n\nline 4',

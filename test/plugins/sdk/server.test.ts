@@ -14,7 +14,14 @@ const plugin = definePlugin({
   },
   async delete() {},
   async status(pods) {
-    return pods.map((p) => ({ name: p.metadata.name, UID: p.metadata.uid, namespace: p.metadata.namespace, JID: 'j', containers: [], initContainers: [] }));
+    return pods.map((p) => ({
+      name: p.metadata.name,
+      UID: p.metadata.uid,
+      namespace: p.metadata.namespace,
+      JID: 'j',
+      containers: [],
+      initContainers: [],
+    }));
   },
   async logs(req) {
     if (req.PodUID !== 'u1') throw notFound(`pod ${req.PodUID} unknown`);
@@ -24,7 +31,10 @@ const plugin = definePlugin({
 const { app } = buildPluginApp(plugin, { logger: silentLogger(), bodyLimit: 4096 });
 afterAll(() => app.close());
 
-const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u1', extra: { keep: 1 } }, spec: { containers: [{ name: 'c', image: 'busybox', futureField: true }] } };
+const pod = {
+  metadata: { name: 'p', namespace: 'default', uid: 'u1', extra: { keep: 1 } },
+  spec: { containers: [{ name: 'c', image: 'busybox', futureField: true }] },
+};
 
 describe('plugin SDK server', () => {
   it('accepts RetrievedPodData as an object and as a one-element array, keeping unknown fields', async () => {
@@ -55,20 +65,37 @@ describe('plugin SDK server', () => {
   });
 
   it('answers malformed JSON and oversize bodies with 4xx and keeps serving', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/create', payload: '{"pod":', headers: { 'content-type': 'application/json' } });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/create',
+      payload: '{"pod":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/malformed JSON/);
-    const big = await app.inject({ method: 'POST', url: '/create', payload: { pod, pad: 'x'.repeat(10_000) } });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/create',
+      payload: { pod, pad: 'x'.repeat(10_000) },
+    });
     expect(big.statusCode).toBe(413);
     const ok = await app.inject({ method: 'GET', url: '/healthz' });
     expect(ok.statusCode).toBe(200);
   });
 
   it('streams logs and maps NOT_FOUND to 404', async () => {
-    const logs = await app.inject({ method: 'GET', url: '/getLogs', payload: { Namespace: 'default', PodUID: 'u1', PodName: 'p', ContainerName: 'c', Opts: {} } });
+    const logs = await app.inject({
+      method: 'GET',
+      url: '/getLogs',
+      payload: { Namespace: 'default', PodUID: 'u1', PodName: 'p', ContainerName: 'c', Opts: {} },
+    });
     expect(logs.statusCode).toBe(200);
     expect(logs.body).toBe('a\nb\n');
-    const missing = await app.inject({ method: 'POST', url: '/getLogs', payload: { Namespace: 'default', PodUID: 'zz', PodName: 'p', ContainerName: 'c' } });
+    const missing = await app.inject({
+      method: 'POST',
+      url: '/getLogs',
+      payload: { Namespace: 'default', PodUID: 'zz', PodName: 'p', ContainerName: 'c' },
+    });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'NOT_FOUND' });
   });
