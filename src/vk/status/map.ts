@@ -126,7 +126,8 @@ export function mergeContainer(
     name: spec.name,
     state,
     ...(lastState && Object.keys(lastState).length > 0 ? { lastState } : {}),
-    ready: running && reported.ready === true,
+    // Plugins built on the Python SDK omit `ready`: running then means ready (no probes remotely).
+    ready: running && reported.ready !== false,
     restartCount,
     image: spec.image ?? reported.image ?? '',
     imageID: reported.imageID || prev?.imageID || '',

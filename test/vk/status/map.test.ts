@@ -237,6 +237,13 @@ describe('desiredStatus: fields and conditions', () => {
     });
   });
 
+  it('a running container whose plugin omits `ready` (Python SDK plugins) counts as ready', () => {
+    const { ready: _omitted, ...bare } = running('main');
+    const s = desiredStatus(pod(), report([bare as St]), ctx);
+    expect(s.containerStatuses?.[0]?.ready).toBe(true);
+    expect(cond(s, 'Ready')?.status).toBe('True');
+  });
+
   it('readiness gates hold Ready back until their condition is True', () => {
     const p = pod({ gates: ['example.com/lb'] });
     expect(cond(desiredStatus(p, report([running('main')]), ctx), 'Ready')).toMatchObject({
