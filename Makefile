@@ -68,7 +68,7 @@ chart-check: helm
 	echo "chart renders in both modes"
 
 docs:
-	$(NODE) scripts/docs/config-reference.ts --write
+	$(NPM) run docs:config
 
 clean:
 	rm -rf $(DIST) $(BIN)

@@ -99,13 +99,16 @@ export function renderChart(samples: readonly TimelineSample[], opts: ChartOptio
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
 
-  for (const mk of opts.markers ?? []) {
-    if (!(mk.t >= 0 && mk.t <= tMax)) continue;
-    out.push(
-      `<line x1="${r(x(mk.t))}" x2="${r(x(mk.t))}" y1="${m.top}" y2="${m.top + ph}" stroke="#000" stroke-dasharray="4 3"/>`,
-      `<text x="${r(x(mk.t)) + 3}" y="${m.top + 12}" font-size="11">${esc(mk.label)}</text>`,
-    );
-  }
+  // Labels one under the other (markers are often close), on the side with room.
+  (opts.markers ?? [])
+    .filter((mk) => mk.t >= 0 && mk.t <= tMax)
+    .forEach((mk, i) => {
+      const right = x(mk.t) > m.left + pw * 0.8;
+      out.push(
+        `<line x1="${r(x(mk.t))}" x2="${r(x(mk.t))}" y1="${m.top}" y2="${m.top + ph}" stroke="#000" stroke-dasharray="4 3"/>`,
+        `<text x="${r(x(mk.t)) + (right ? -3 : 3)}" y="${m.top + 12 + i * 14}" font-size="11"${right ? ' text-anchor="end"' : ''}>${esc(mk.label)}</text>`,
+      );
+    });
 
   // Legend, top series first (as stacked).
   [...SERIES].reverse().forEach((ser, i) => {

@@ -9,6 +9,7 @@ import type { PodRecord } from './tracker.ts';
 export interface Milestones {
   scheduledAll: number | null;
   runningAll: number | null;
+  reportedAll: number | null;
   finishedAll: number | null;
   deletedAll: number | null;
 }
@@ -23,6 +24,7 @@ export function milestonesOf(records: readonly PodRecord[], expected: number): M
   return {
     scheduledAll: last((r) => r.scheduled),
     runningAll: last((r) => r.running),
+    reportedAll: last((r) => r.reported),
     finishedAll: last((r) => r.finished),
     deletedAll: last((r) => r.deleted),
   };
@@ -31,6 +33,7 @@ export function milestonesOf(records: readonly PodRecord[], expected: number): M
 export interface Latencies {
   scheduled: Summary;
   running: Summary;
+  reported: Summary;
   succeeded: Summary;
 }
 
@@ -48,6 +51,7 @@ export function latenciesOf(records: readonly PodRecord[]): Latencies {
   return {
     scheduled: since((r) => r.scheduled),
     running: since((r) => r.running),
+    reported: since((r) => r.reported),
     succeeded: since(
       (r) => r.finished,
       (r) => r.phase === 'Succeeded',

@@ -42,6 +42,7 @@ export function renderReport(r: BenchResult): string {
       [
         lrow('create → scheduled', l.scheduled),
         lrow('create → Running', l.running),
+        lrow('create → shown past Pending', l.reported),
         lrow('create → Succeeded', l.succeeded),
       ],
     ),
@@ -59,7 +60,8 @@ export function renderReport(r: BenchResult): string {
       [
         ['all created', sec(m.createdAll), num(t.createPerSecond, 1)],
         ['all scheduled', sec(m.scheduledAll), num(t.scheduledPerSecond, 1)],
-        ['all Running', sec(m.runningAll), num(t.runningPerSecond, 1)],
+        ['all Running (started)', sec(m.runningAll), num(t.runningPerSecond, 1)],
+        ['all shown past Pending', sec(m.reportedAll), ''],
         ['  sustained (10 % → 90 %)', '', num(t.runningSustainedPerSecond, 1)],
         ['all finished', sec(m.finishedAll), num(t.finishedPerSecond, 1)],
         ['delete issued', sec(m.deleteStarted), ''],

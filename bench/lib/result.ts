@@ -15,14 +15,18 @@
  *   outcome: { created, scheduled, running, succeeded, failed, deleted, createErrors,
  *              complete (every pod finished and was deleted), timedOut, error (null or why) },
  *   milestones: seconds from t0 to: createdAll (last create answered), scheduledAll,
- *              runningAll, finishedAll, deleteStarted, deletedAll, backendEmpty (mock: the
- *              plugin holds no pod; null otherwise); null when not reached,
+ *              runningAll (every pod started), reportedAll (the apiserver showed every pod
+ *              past Pending), finishedAll, deleteStarted, deletedAll, backendEmpty (mock:
+ *              the plugin holds no pod; null otherwise); null when not reached,
  *   deleteSeconds: deletedAll − deleteStarted (null when not reached),
- *   latencySeconds: { scheduled, running, succeeded }: Summary of create→scheduled,
- *              create→Running, create→Succeeded per pod; Summary = { count, p50, p90,
- *              p99, max, mean } (nearest-rank percentiles),
- *   runningFromStartedAt: pods never seen Running (finished between two VK status
- *              writes) whose Running time comes from their containers' startedAt,
+ *   latencySeconds: { scheduled, running, reported, succeeded }: Summary of
+ *              create→scheduled (bound to the node), create→Running (the pod started:
+ *              seen Running, or its containers' startedAt when it was never seen Running),
+ *              create→reported (the apiserver first showed it Running, Succeeded or
+ *              Failed: what a user sees), create→Succeeded per pod; Summary = { count,
+ *              p50, p90, p99, max, mean } (nearest-rank percentiles),
+ *   runningFromStartedAt: pods never seen Running (they finished before the VK wrote
+ *              Running) whose Running time comes from their containers' startedAt,
  *   throughput: { createPerSecond, scheduledPerSecond, runningPerSecond, finishedPerSecond
  *              (N / milestone), runningSustainedPerSecond (pods reaching Running per second
  *              between the 10 % and 90 % marks; null for tiny runs), deletedPerSecond },
@@ -57,6 +61,7 @@
  * }
  */
 import { z } from 'zod';
+import { renderChart } from './chart.ts';
 
 const Count = z.number().int().min(0);
 const Seconds = z.number().min(0);
@@ -139,13 +144,19 @@ export const BenchResult = z.strictObject({
     createdAll: MaybeSeconds,
     scheduledAll: MaybeSeconds,
     runningAll: MaybeSeconds,
+    reportedAll: MaybeSeconds,
     finishedAll: MaybeSeconds,
     deleteStarted: MaybeSeconds,
     deletedAll: MaybeSeconds,
     backendEmpty: MaybeSeconds,
   }),
   deleteSeconds: MaybeSeconds,
-  latencySeconds: z.strictObject({ scheduled: Summary, running: Summary, succeeded: Summary }),
+  latencySeconds: z.strictObject({
+    scheduled: Summary,
+    running: Summary,
+    reported: Summary,
+    succeeded: Summary,
+  }),
   runningFromStartedAt: Count,
   throughput: z.strictObject({
     createPerSecond: z.number().min(0),
@@ -224,3 +235,20 @@ export const BenchResult = z.strictObject({
   files: z.strictObject({ json: z.string(), svg: z.string(), logs: z.string().nullable() }),
 });
 export type BenchResult = z.infer<typeof BenchResult>;
+
+/** The run's chart (pods by phase over time), from its result alone: re-rendered by bench/render.ts. */
+export function chartOfResult(r: BenchResult): string {
+  const o = r.options;
+  const m = r.milestones;
+  const markers = [
+    { t: m.runningAll, label: 'all Running' },
+    { t: m.deleteStarted, label: 'delete' },
+  ].filter((x): x is { t: number; label: string } => x.t !== null);
+  return renderChart(r.timeline.samples, {
+    title: `interlink: ${o.job ? `a Job of ${o.pods}` : `${o.pods} pods`} through the ${o.plugin} plugin`,
+    subtitle:
+      `${r.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${r.machine.cpus} CPUs · run time ${o.runTimeSeconds} s · ` +
+      `p99 create→Running ${r.latencySeconds.running.p99} s · all Running ${m.runningAll ?? '—'} s`,
+    markers,
+  });
+}

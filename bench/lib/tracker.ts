@@ -7,7 +7,8 @@
  * that is first seen already finished (it ran between two status writes of the VK) has
  * no observed Running moment; its Running time is then taken from its containers'
  * `startedAt`, clamped between its scheduling and its end, and counted in
- * `runningFromStartedAt`.
+ * `runningFromStartedAt`. `reported` is the other view of the same moment: when the
+ * apiserver first showed the pod past Pending, i.e. when a user could see it run.
  */
 
 export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -35,8 +36,11 @@ export interface PodRecord {
   /** When its create request was sent (pods we create), else when first seen (Job pods). */
   created: number;
   scheduled?: number;
+  /** When it started: seen Running, else from its containers' startedAt (see above). */
   running?: number;
   runningFromStartedAt?: boolean;
+  /** When the apiserver first showed it past Pending (Running, Succeeded or Failed). */
+  reported?: number;
   /** When seen Succeeded or Failed. */
   finished?: number;
   deleted?: number;
@@ -109,6 +113,7 @@ export class PodTracker {
     // Phases only move forward; an older event replayed after a relist must not undo one.
     if (rec.finished !== undefined) return;
     rec.phase = phase;
+    if (phase === 'Running' || phase === 'Succeeded' || phase === 'Failed') rec.reported ??= t;
     if (phase === 'Running') rec.running ??= t;
     if (phase === 'Succeeded' || phase === 'Failed') {
       rec.finished = t;

@@ -101,7 +101,7 @@ describe(`npm run bench -- --pods ${N}`, () => {
 
   it('has consistent latencies and milestones', () => {
     const l = result.latencySeconds;
-    for (const s of [l.scheduled, l.running, l.succeeded]) {
+    for (const s of [l.scheduled, l.running, l.reported, l.succeeded]) {
       expect(s.count).toBe(N);
       expect(s.p50).toBeLessThanOrEqual(s.p90);
       expect(s.p90).toBeLessThanOrEqual(s.p99);
@@ -109,17 +109,19 @@ describe(`npm run bench -- --pods ${N}`, () => {
     }
     // A pod is scheduled before it runs, and runs before it succeeds.
     expect(l.scheduled.max).toBeLessThanOrEqual(l.running.max);
-    expect(l.running.p50).toBeLessThanOrEqual(l.succeeded.p50);
+    expect(l.running.p50).toBeLessThanOrEqual(l.reported.p50);
+    expect(l.reported.p50).toBeLessThanOrEqual(l.succeeded.p50);
     const m = result.milestones;
     const order = [
-      m.createdAll,
       m.scheduledAll,
       m.runningAll,
+      m.reportedAll,
       m.finishedAll,
       m.deleteStarted,
       m.deletedAll,
       m.backendEmpty,
     ];
+    expect(m.createdAll).toBeTypeOf('number');
     for (const t of order) expect(t).toBeTypeOf('number');
     for (let i = 1; i < order.length; i++) expect(order[i]!).toBeGreaterThanOrEqual(order[i - 1]!);
     expect(result.deleteSeconds).toBeCloseTo(m.deletedAll! - m.deleteStarted!, 2);

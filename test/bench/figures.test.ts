@@ -19,41 +19,47 @@ const rec = (over: Partial<PodRecord>): PodRecord => ({
 
 describe('milestonesOf', () => {
   const records = [
-    rec({ created: 0, scheduled: 1, running: 2, finished: 7, deleted: 9, phase: 'Succeeded' }),
-    rec({ created: 0.5, scheduled: 1.5, running: 4, finished: 9, deleted: 9.5, phase: 'Succeeded' }),
+    rec({ created: 0, scheduled: 1, running: 2, reported: 2, finished: 7, deleted: 9, phase: 'Succeeded' }),
+    rec({
+      created: 0.5,
+      scheduled: 1.5,
+      running: 4,
+      reported: 9,
+      finished: 9,
+      deleted: 9.5,
+      phase: 'Succeeded',
+    }),
     rec({ created: 1, scheduled: 3 }),
   ];
   it('is the moment the expected-th pod got there, or null when fewer did', () => {
     expect(milestonesOf(records, 2)).toEqual({
       scheduledAll: 1.5,
       runningAll: 4,
+      reportedAll: 9,
       finishedAll: 9,
       deletedAll: 9.5,
     });
     expect(milestonesOf(records, 3)).toEqual({
       scheduledAll: 3,
       runningAll: null,
+      reportedAll: null,
       finishedAll: null,
       deletedAll: null,
     });
-    expect(milestonesOf([], 0)).toEqual({
-      scheduledAll: null,
-      runningAll: null,
-      finishedAll: null,
-      deletedAll: null,
-    });
+    expect(Object.values(milestonesOf([], 0))).toEqual([null, null, null, null, null]);
   });
 });
 
 describe('latenciesOf', () => {
   it('measures from each pod’s own creation; Succeeded only for succeeded pods', () => {
     const l = latenciesOf([
-      rec({ created: 1, scheduled: 1.5, running: 3, finished: 9, phase: 'Succeeded' }),
-      rec({ created: 2, scheduled: 2.25, running: 3, finished: 4, phase: 'Failed' }),
+      rec({ created: 1, scheduled: 1.5, running: 3, reported: 3, finished: 9, phase: 'Succeeded' }),
+      rec({ created: 2, scheduled: 2.25, running: 3, reported: 4, finished: 4, phase: 'Failed' }),
       rec({ created: 5 }),
     ]);
     expect(l.scheduled).toMatchObject({ count: 2, p50: 0.25, max: 0.5 });
     expect(l.running).toMatchObject({ count: 2, p50: 1, max: 2 });
+    expect(l.reported).toMatchObject({ count: 2, p50: 2, max: 2 });
     expect(l.succeeded).toMatchObject({ count: 1, p50: 8, max: 8 });
   });
 });

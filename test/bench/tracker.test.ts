@@ -30,6 +30,7 @@ describe('PodTracker', () => {
         created: 1,
         scheduled: 1.5,
         running: 3,
+        reported: 3,
         finished: 8,
         deleted: 9,
         phase: 'Succeeded',
@@ -56,7 +57,14 @@ describe('PodTracker', () => {
     // Second-resolution startedAt before it was even scheduled: clamped to the scheduling.
     t.observe('MODIFIED', pod('b', { node: 'n', phase: 'Failed', startedAt: '2026-01-01T00:00:01Z' }), 6);
     const [a, b] = t.records();
-    expect(a).toMatchObject({ running: 3, runningFromStartedAt: true, finished: 6, phase: 'Succeeded' });
+    // Started at 3 s, but shown past Pending only when seen Succeeded.
+    expect(a).toMatchObject({
+      running: 3,
+      runningFromStartedAt: true,
+      reported: 6,
+      finished: 6,
+      phase: 'Succeeded',
+    });
     expect(b).toMatchObject({ running: 2, runningFromStartedAt: true, phase: 'Failed' });
   });
 

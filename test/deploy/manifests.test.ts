@@ -11,6 +11,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { loadApiConfig } from '../../src/api/config.ts';
+import { loadPluginConfig } from '../../src/plugins/serve.ts';
 import { loadVkConfig } from '../../src/vk/config.ts';
 import { type Manifest, parseManifests } from './tools.ts';
 
@@ -86,6 +88,50 @@ describe('kustomize VK configuration', () => {
     expect(c.args).toEqual(['vk', '--config', '/etc/interlink/vk.yaml']);
     expect(dep.spec.strategy.type).toBe('Recreate');
     expect(dep.spec.replicas).toBe(1);
+  });
+});
+
+// ---- systemd (login node) ----------------------------------------------------------------------
+
+describe('deploy/systemd', () => {
+  it('api.yaml and slurm.yaml load with the code schemas, every key known', async () => {
+    const { logger, lines } = warnings();
+    const api = loadApiConfig({ file: join(ROOT, 'deploy/systemd/api.yaml'), env: {}, logger });
+    expect(api.sidecarUrl).toBe('unix:///run/interlink/plugin.sock');
+    expect(api.tls).toMatchObject({ enabled: true, certFile: '/etc/interlink/tls/tls.crt' });
+    expect(api.auth.tokenFile).toBe('/etc/interlink/tokens');
+    const slurm = await loadPluginConfig('slurm', {
+      configFile: join(ROOT, 'deploy/systemd/slurm.yaml'),
+      env: {},
+      logger,
+    });
+    expect(slurm.endpoint).toEqual({ kind: 'unix', path: '/run/interlink/plugin.sock' });
+    expect(slurm.config).toMatchObject({
+      dataRoot: '/scratch/interlink/jobs',
+      containerRuntime: 'apptainer',
+      defaultFlavor: 'default',
+    });
+    expect(lines.filter((l) => /unknown/.test(String(l.msg)))).toEqual([]);
+  });
+
+  it('the units start the launchers `make all` writes, with the files shipped beside them', () => {
+    const api = read('deploy/systemd/interlink-api.service');
+    const plugin = read('deploy/systemd/interlink-plugin@.service');
+    expect(api).toMatch(
+      /^ExecStart=\/opt\/interlink\/bin\/interlink-api --config \/etc\/interlink\/api\.yaml$/m,
+    );
+    expect(plugin).toMatch(
+      /^ExecStart=\/opt\/interlink\/bin\/interlink-plugin-%i --config \/etc\/interlink\/%i\.yaml$/m,
+    );
+    const roles = /^ROLES := (.*)$/m.exec(read('Makefile'))![1]!.split(/\s+/);
+    expect(roles).toEqual(expect.arrayContaining(['api', 'plugin-slurm', 'plugin-docker', 'plugin-mock']));
+    // Both share /run/interlink (the plugin socket) and keep it when either restarts.
+    for (const unit of [api, plugin]) {
+      expect(unit).toMatch(/^RuntimeDirectory=interlink$/m);
+      expect(unit).toMatch(/^RuntimeDirectoryPreserve=yes$/m);
+      expect(unit).toMatch(/^User=interlink$/m);
+    }
+    expect(read('deploy/systemd/api.yaml')).toContain('unix:///run/interlink/plugin.sock');
   });
 });
 
@@ -175,14 +221,15 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('docs/annotations.md', () => {
-  it('names every *.vk.io/ annotation the code reads', () => {
+  it('names every *.vk.io/ annotation the code reads and every interlink.io/ one it writes', () => {
     const doc = read('docs/annotations.md');
     const found = new Set<string>();
     for (const f of [...sourceFiles('src/plugins'), ...sourceFiles('src/vk')]) {
-      for (const m of readFileSync(f, 'utf8').matchAll(
-        /[a-z0-9-]+(?:\.[a-z0-9-]+)*\.vk\.io\/[a-z0-9][a-z0-9._-]*/g,
-      ))
+      const text = readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/[a-z0-9-]+(?:\.[a-z0-9-]+)*\.vk\.io\/[a-z0-9][a-z0-9._-]*/g))
         found.add(m[0]);
+      // What the VK writes on pods and nodes: 'interlink.io/<name>' constants.
+      for (const m of text.matchAll(/['`](interlink\.io\/[a-z0-9][a-z0-9.-]*)['`]/g)) found.add(m[1]!);
     }
     expect(found.size).toBeGreaterThan(0);
     const missing = [...found].filter((a) => !doc.includes(`\`${a}\``));

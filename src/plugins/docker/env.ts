@@ -5,9 +5,11 @@
  * references expanded in env values, command and args. Values are never interpreted by a
  * shell: quotes, `$`, backticks and newlines pass through byte for byte. Pure.
  */
+import { expand } from '../../core/kube/expand.ts';
+import { metadataFieldValue } from '../../core/kube/fieldpath.ts';
+import { divideResource, resourceQuantity } from '../../core/kube/quantity.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
-import { parseQuantity } from './quantity.ts';
 import type { ContainerSpec, PodSpecView } from './spec.ts';
 
 export interface EnvSources {
@@ -33,38 +35,6 @@ export interface EnvContext {
 
 export type EnvList = Array<[name: string, value: string]>;
 
-/**
- * Kubernetes' `$(VAR)` expansion (k8s.io/kubernetes third_party/forked/golang/expansion):
- * `$(NAME)` → its value when defined, else left as written; `$$` → `$`; any other `$` is kept.
- */
-export function expand(input: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  let checkpoint = 0;
-  for (let cursor = 0; cursor < input.length; cursor++) {
-    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
-    out += input.slice(checkpoint, cursor);
-    const rest = input.slice(cursor + 1);
-    let advance = 1;
-    if (rest[0] === '$') {
-      out += '$';
-    } else if (rest[0] === '(') {
-      const close = rest.indexOf(')', 1);
-      if (close > 0) {
-        const name = rest.slice(1, close);
-        out += lookup(name) ?? `$(${name})`;
-        advance = close + 1;
-      } else {
-        out += '$(';
-      }
-    } else {
-      out += `$${rest[0]}`;
-    }
-    cursor += advance;
-    checkpoint = cursor + 1;
-  }
-  return out + input.slice(checkpoint);
-}
-
 /** The bytes of a ConfigMap key (`data` as UTF-8, `binaryData` base64), or undefined. */
 export function configMapValue(cm: ConfigMap, key: string): Buffer | undefined {
   const text = cm.data?.[key];
@@ -89,41 +59,17 @@ export function secretKeys(s: Secret): string[] {
   return [...new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})])].sort();
 }
 
-/** `key="value"` lines, keys sorted, as the kubelet writes labels/annotations files. */
-function formatMap(m: Record<string, string> | undefined): string {
-  return Object.keys(m ?? {})
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(m![k])}`)
-    .join('\n');
-}
-
-const SUBSCRIPT = /^metadata\.(labels|annotations)\['(.*)'\]$/;
-
 /** A `fieldRef` value. Throws INVALID_INPUT for a path the kubelet would not accept. */
 export function fieldRefValue(pod: Pod, spec: PodSpecView, fieldPath: string, field: string): string {
-  const m = pod.metadata;
   const status = (pod.status ?? {}) as {
     podIP?: string;
     hostIP?: string;
     podIPs?: Array<{ ip?: string }>;
     hostIPs?: Array<{ ip?: string }>;
   };
-  const sub = SUBSCRIPT.exec(fieldPath);
-  if (sub) {
-    const map = sub[1] === 'labels' ? m.labels : m.annotations;
-    return map?.[sub[2]!] ?? '';
-  }
+  const meta = metadataFieldValue(pod.metadata, fieldPath);
+  if (meta !== undefined) return meta;
   switch (fieldPath) {
-    case 'metadata.name':
-      return m.name;
-    case 'metadata.namespace':
-      return m.namespace;
-    case 'metadata.uid':
-      return m.uid;
-    case 'metadata.labels':
-      return formatMap(m.labels);
-    case 'metadata.annotations':
-      return formatMap(m.annotations);
     case 'spec.nodeName':
       return spec.nodeName ?? '';
     case 'spec.serviceAccountName':
@@ -158,13 +104,13 @@ export function resourceFieldValue(
   const list = kind === 'limits' ? container.resources?.limits : container.resources?.requests;
   let value: number | undefined;
   const raw = list?.[name] ?? (kind === 'requests' ? container.resources?.limits?.[name] : undefined);
-  if (raw !== undefined) value = parseQuantity(raw, field);
+  if (raw !== undefined) value = resourceQuantity(raw, field);
   else if (name === 'cpu') value = node?.cpu;
   else if (name === 'memory') value = node?.memory;
   if (value === undefined) return '0';
-  const div = divisor === undefined ? 1 : parseQuantity(divisor, `${field}.divisor`);
-  if (div <= 0) throw invalidInput(`${field}.divisor: must be positive`, `${field}.divisor`);
-  return String(Math.ceil(value / div - 1e-9));
+  // resourceQuantity refuses a negative divisor; zero is the unset one, 1 (divideResource).
+  const div = divisor === undefined ? 0 : resourceQuantity(divisor, `${field}.divisor`);
+  return String(divideResource(name, value, div));
 }
 
 /** The container's environment, in order, each name once (the last definition wins). */

@@ -6,6 +6,7 @@
  * here, before anything is created.
  */
 import { posix } from 'node:path';
+import { memoryBytes, milliCpu } from '../../core/kube/quantity.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedContainer } from '../../wire/interlink.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
@@ -13,7 +14,6 @@ import type { ContainerPlan, DockerRestart, InfraPlan, PullPolicy } from './argv
 import { commandLine, type EnvList, type NodeCapacity, resolveEnv } from './env.ts';
 import { normalizeAllowed, parseFlagsAnnotation } from './flags.ts';
 import { containerName, infraName, LABEL, type PodRef, podLabels, type Role } from './names.ts';
-import { memoryBytes, milliCpu } from './quantity.ts';
 import type { ContainerSpec, PodSpecView, RestartPolicy } from './spec.ts';
 import { planVolumes, type VolumePlan } from './volumes.ts';
 

@@ -10,6 +10,8 @@
  * A memory-backed emptyDir is a Docker `local` volume of type tmpfs shared by the containers.
  */
 import { isAbsolute, posix } from 'node:path';
+import { expand } from '../../core/kube/expand.ts';
+import { memoryBytes } from '../../core/kube/quantity.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedContainer } from '../../wire/interlink.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
@@ -17,7 +19,6 @@ import {
   configMapKeys,
   configMapValue,
   type EnvList,
-  expand,
   fieldRefValue,
   type NodeCapacity,
   resourceFieldValue,
@@ -25,7 +26,6 @@ import {
   secretValue,
 } from './env.ts';
 import { type PodRef, volumeName } from './names.ts';
-import { memoryBytes } from './quantity.ts';
 import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodSpecView, Volume } from './spec.ts';
 
 export interface Mount {

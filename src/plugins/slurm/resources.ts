@@ -9,8 +9,8 @@
  * Precedence of options, later winning per option: flavor defaults < flavor flags <
  * `slurm-job.vk.io/flags` < the pod's own resources.
  */
+import { resourceQuantity } from '../../core/kube/quantity.ts';
 import { invalidInput } from '../../errors/index.ts';
-import { parseQuantity } from '../docker/quantity.ts';
 import type { ContainerSpec, PodSpecView } from '../docker/spec.ts';
 import type { Flavor } from './config.ts';
 import { type FlagGroup, flagKey, groupFlags, splitWords } from './flags.ts';
@@ -27,7 +27,7 @@ export interface PodResources {
 
 function amount(c: ContainerSpec, name: string, field: string): number | undefined {
   const raw = c.resources?.limits?.[name] ?? c.resources?.requests?.[name];
-  return raw === undefined ? undefined : parseQuantity(raw, `${field}.resources[${name}]`);
+  return raw === undefined ? undefined : resourceQuantity(raw, `${field}.resources[${name}]`);
 }
 
 /** max(sum over app containers, max over init containers), per resource. */
@@ -70,7 +70,7 @@ export const memFlag = (bytes: number) => `--mem=${Math.ceil(bytes / 2 ** 20)}M`
 export function flavorMemoryFlag(memory: string, field: string): string {
   const slurm = /^(\d+)([KMGT]?)$/i.exec(memory.trim());
   if (slurm) return `--mem=${slurm[1]}${(slurm[2] || 'M').toUpperCase()}`;
-  return memFlag(parseQuantity(memory, field));
+  return memFlag(resourceQuantity(memory, field));
 }
 
 /** GPUs a flavor provides: its `gpu` key, else `--gres=gpu[:type]:N` / `--gpus=N` in its flags. */

@@ -9,14 +9,9 @@
  * `$(VAR)` in literal `value`s expands against what is defined so far; values from
  * ConfigMaps, Secrets and the downward API are taken byte-for-byte, never expanded.
  */
+import { expand } from '../../core/kube/expand.ts';
 import type { KContainer, KEnvVar, KPod } from '../pods/kpod.ts';
-import {
-  type DownwardContext,
-  DownwardError,
-  expand,
-  fieldRefValue,
-  resourceFieldValue,
-} from './downward.ts';
+import { type DownwardContext, DownwardError, fieldRefValue, resourceFieldValue } from './downward.ts';
 
 export interface SourceObjects {
   /** ConfigMaps by name (in the pod's namespace); absent = does not exist. */

@@ -2,38 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   commandLine,
   type EnvContext,
-  expand,
   fieldRefValue,
   resolveEnv,
+  resourceFieldValue,
 } from '../../../src/plugins/docker/env.ts';
 import type { ContainerSpec, PodSpecView } from '../../../src/plugins/docker/spec.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
-
-const vars = new Map([
-  ['A', 'x'],
-  ['EMPTY', ''],
-]);
-const look = (n: string) => vars.get(n);
-
-describe('$(VAR) expansion (kubelet semantics)', () => {
-  it.each([
-    ['$(A)', 'x'],
-    ['pre-$(A)-post', 'pre-x-post'],
-    ['$(EMPTY)', ''],
-    ['$(UNDEFINED)', '$(UNDEFINED)'],
-    ['$$(A)', '$(A)'],
-    ['$$', '$'],
-    ['$$$(A)', '$x'],
-    ['$A', '$A'],
-    ['$HOME and `id`', '$HOME and `id`'],
-    ['a$', 'a$'],
-    ['$(A', '$(A'],
-    ['$(A)$(A)', 'xx'],
-    ['"quoted" \'single\'\nnewline', '"quoted" \'single\'\nnewline'],
-  ])('%j → %j', (input, want) => {
-    expect(expand(input, look)).toBe(want);
-  });
-});
 
 const pod = {
   metadata: {
@@ -72,6 +46,43 @@ describe('fieldRef', () => {
     expect(() => fieldRefValue(pod, spec, 'spec.bogus', 'pod.spec.containers[c].env[X]')).toThrow(
       /env\[X\].*spec\.bogus/,
     );
+  });
+
+  it('quotes label values as Go %q does, like the kubelet (not as JSON)', () => {
+    const odd = { ...pod, metadata: { ...pod.metadata, labels: { k: '\u0001\u007f\u00a0' } } } as Pod;
+    expect(fieldRefValue(odd, spec, 'metadata.labels', 'f')).toBe('k="\\x01\\x7f\\u00a0"');
+  });
+});
+
+describe('resourceFieldRef', () => {
+  const c = {
+    name: 'c',
+    image: 'i',
+    resources: { limits: { cpu: '1500m', memory: '64Mi' } },
+  } as unknown as ContainerSpec;
+  it.each([
+    ['limits.cpu', undefined, '2'],
+    ['limits.cpu', '1m', '1500'],
+    ['limits.cpu', '0', '2'],
+    ['limits.cpu', 0, '2'],
+    ['limits.memory', '1Mi', '64'],
+    ['requests.memory', '1Ki', '65536'],
+    ['limits.ephemeral-storage', undefined, '0'],
+  ])('%s / %j → %s', (resource, divisor, want) => {
+    expect(resourceFieldValue(c, resource, divisor, { cpu: 4, memory: 2 ** 30 }, 'f')).toBe(want);
+  });
+
+  it('uses the node capacity when the container sets no limit', () => {
+    const bare = { name: 'c', image: 'i' } as unknown as ContainerSpec;
+    expect(resourceFieldValue(bare, 'limits.cpu', '1m', { cpu: 4, memory: 2 ** 30 }, 'f')).toBe('4000');
+    expect(resourceFieldValue(bare, 'limits.memory', '1Mi', { cpu: 4, memory: 2 ** 30 }, 'f')).toBe('1024');
+  });
+
+  it.each([
+    ['-1', /^f\.divisor: /],
+    ['1x', /^f\.divisor: /],
+  ])('refuses the divisor %j naming it', (divisor, msg) => {
+    expect(() => resourceFieldValue(c, 'limits.cpu', divisor, undefined, 'f')).toThrow(msg);
   });
 });
 

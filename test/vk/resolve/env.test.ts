@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KContainer, KPod } from '../../../src/vk/pods/kpod.ts';
-import {
-  expand,
-  formatMap,
-  goQuote,
-  parseQuantity,
-  resourceFieldValue,
-} from '../../../src/vk/resolve/downward.ts';
+import { DownwardError, resourceFieldValue } from '../../../src/vk/resolve/downward.ts';
 import {
   describeMissing,
   expandCommand,
@@ -212,44 +206,26 @@ describe('resolveEnv', () => {
       resourceFieldValue(bare, { resource: 'limits.memory', divisor: '1Gi' }, bare.spec.containers[0], ctx),
     ).toBe('128');
   });
-});
 
-describe('downward helpers', () => {
-  it.each([
-    ['100m', 0.1],
-    ['1.5Gi', 1.5 * 2 ** 30],
-    ['2e3', 2000],
-    ['128974848', 128974848],
-    ['1k', 1000],
-    ['5Mi', 5 * 2 ** 20],
-  ])('parseQuantity(%s)', (q, n) => expect(parseQuantity(q)).toBeCloseTo(n));
-
-  it('parseQuantity rejects garbage', () =>
-    expect(() => parseQuantity('12 apples')).toThrow(/not a quantity/));
-
-  it.each([
-    ['plain', '"plain"'],
-    ['say "hi"', '"say \\"hi\\""'],
-    ['a\nb\tc\\', '"a\\nb\\tc\\\\"'],
-    ['\u0001\u007f', '"\\x01\\x7f"'],
-    ['ünï 🚀', '"ünï 🚀"'],
-  ])('goQuote(%j)', (s, q) => expect(goQuote(s)).toBe(q));
-
-  it('formatMap sorts keys and quotes values like the kubelet', () => {
-    expect(formatMap({ b: 'x"y', a: 'line1\nline2' })).toBe('a="line1\\nline2"\nb="x\\"y"');
-    expect(formatMap({})).toBe('');
+  it('resourceFieldRef: a zero divisor is the unset one; a bad quantity is a DownwardError (a warning)', () => {
+    const p = pod({ resources: { limits: { cpu: '1500m', memory: 'lots' } } });
+    const c = p.spec.containers[0];
+    for (const divisor of ['0', '0m', 0, ''])
+      expect(resourceFieldValue(p, { resource: 'limits.cpu', divisor }, c, ctx)).toBe('2');
+    expect(() => resourceFieldValue(p, { resource: 'limits.cpu', divisor: '-1' }, c, ctx)).toThrow(
+      /divisor "-1" must be positive/,
+    );
+    expect(() => resourceFieldValue(p, { resource: 'limits.cpu', divisor: '1x' }, c, ctx)).toThrow(
+      DownwardError,
+    );
+    expect(() => resourceFieldValue(p, { resource: 'limits.memory' }, c, ctx)).toThrow(
+      /^"lots" is not a quantity/,
+    );
+    const q = pod({
+      resources: { limits: { memory: 'lots' } },
+      env: [{ name: 'M', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } }],
+    });
+    const r = resolveEnv(q, q.spec.containers[0]!, sources, ctx);
+    expect(r.warnings).toEqual([expect.stringMatching(/^env M: "lots" is not a quantity/)]);
   });
-
-  it.each([
-    ['no refs', 'no refs'],
-    ['$(A)', 'va'],
-    ['$(A)$(B)', 'va$(B)'],
-    ['$$(A)', '$(A)'],
-    ['$$$(A)', '$va'],
-    ['$', '$'],
-    ['a$', 'a$'],
-    ['$(A', '$(A'],
-    ['$x $(A) `$(A)`', '$x va `va`'],
-    ['$()', '$()'],
-  ])('expand(%j)', (input, out) => expect(expand(input, (n) => (n === 'A' ? 'va' : undefined))).toBe(out));
 });

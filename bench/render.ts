@@ -1,0 +1,21 @@
+/**
+ * Re-render the SVG chart of result files (after a change to the chart, or to compare):
+ *
+ *   node bench/render.ts bench/results/2026-11-28-1000.json [...]
+ *
+ * Each `<name>.json` is validated against the result schema and `<name>.svg` rewritten.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { BenchResult, chartOfResult } from './lib/result.ts';
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  process.stderr.write('usage: node bench/render.ts <result.json>...\n');
+  process.exit(2);
+}
+for (const file of files) {
+  const result = BenchResult.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const svg = file.replace(/\.json$/, '.svg');
+  writeFileSync(svg, chartOfResult(result));
+  process.stdout.write(`${svg}\n`);
+}
