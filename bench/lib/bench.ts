@@ -11,6 +11,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../../src/vk/kube.ts';
 import { type Chain, startChain } from './chain.ts';
 import type { TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';

@@ -54,6 +54,11 @@ async function containersOf(uid: string): Promise<string[]> {
   return out === '' ? [] : out.split('\n');
 }
 
+const ENV_A = { name: 'A', value: 'outer' };
+const ENV_BC = [
+  { name: 'B', value: '$$(A)' },
+  { name: 'C', value: '$(A)' },
+];
 const sh = (script: string) => ({ name: 'main', image, command: ['sh', '-c', script] });
 const terminated = (p: Obj, name = 'main') =>
   (p.status.containerStatuses as Obj[]).find((c) => c.name === name)?.state?.terminated as Obj | undefined;
@@ -89,12 +94,24 @@ reportOnFailure(() => chain);
 
 describe('pods on the docker virtual node', () => {
   it('a Pod runs to Succeeded with exit code 0 and its output in kubectl logs', async () => {
-    await chain.apply(chain.pod('hello', { containers: [sh('echo "hello from docker"; echo second line')] }));
+    await chain.apply(
+      chain.pod('hello', {
+        containers: [
+          {
+            ...sh('echo "hello from docker"; echo "B=$B C=$C"; echo second line'),
+            // Kubernetes expands $(A) once (the VK does it) and `$$` escapes: B stays literal.
+            env: [ENV_A, ...ENV_BC],
+          },
+        ],
+      }),
+    );
     const p = await chain.waitPhase('hello', 'Succeeded');
     expect(p.spec.nodeName).toBe(chain.nodeName);
     const t = terminated(p);
     expect(t).toMatchObject({ exitCode: 0, reason: 'Completed' });
-    expect(await must(['logs', '-n', chain.namespace, 'hello'])).toBe('hello from docker\nsecond line\n');
+    expect(await must(['logs', '-n', chain.namespace, 'hello'])).toBe(
+      'hello from docker\nB=$(A) C=outer\nsecond line\n',
+    );
     expect(await must(['logs', '-n', chain.namespace, 'hello', '-c', 'main', '--tail=1'])).toBe(
       'second line\n',
     );

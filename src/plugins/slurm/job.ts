@@ -3,8 +3,9 @@
  * script generator needs, decided and validated up front, so that create fails with
  * INVALID_INPUT naming the field instead of submitting a job that cannot work. Pure.
  *
- * Kubernetes semantics (env resolution and `$(VAR)` expansion, volume files, quantities)
- * are shared with the docker plugin (src/plugins/docker/{spec,env,volumes,quantity}.ts).
+ * Kubernetes semantics are shared: env resolution and volume files with the docker plugin
+ * (src/plugins/docker/{spec,env,volumes}.ts), `$(VAR)` expansion and quantities with the VK
+ * too (src/core/kube).
  */
 import { posix } from 'node:path';
 import { invalidInput } from '../../errors/index.ts';
