@@ -69,8 +69,11 @@ beforeAll(async () => {
   if (base.code !== 0) throw new Error(`scripts/image/make-base.sh failed:\n${base.stderr}`);
   const baseImage = base.stdout.trim().split('\n').at(-1)!;
 
-  const ca = process.env.NODE_EXTRA_CA_CERTS;
-  const secret = ca && existsSync(ca) ? ['--secret', `id=npm_ca,src=${ca}`] : [];
+  // The host's trust store covers an intercepting proxy too; CI may not export NODE_EXTRA_CA_CERTS.
+  const ca = [process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt'].find(
+    (f) => f && existsSync(f),
+  );
+  const secret = ca ? ['--secret', `id=npm_ca,src=${ca}`] : [];
   const build = await run(
     docker,
     [
