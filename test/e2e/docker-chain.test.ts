@@ -54,11 +54,6 @@ async function containersOf(uid: string): Promise<string[]> {
   return out === '' ? [] : out.split('\n');
 }
 
-const ENV_A = { name: 'A', value: 'outer' };
-const ENV_BC = [
-  { name: 'B', value: '$$(A)' },
-  { name: 'C', value: '$(A)' },
-];
 const sh = (script: string) => ({ name: 'main', image, command: ['sh', '-c', script] });
 const terminated = (p: Obj, name = 'main') =>
   (p.status.containerStatuses as Obj[]).find((c) => c.name === name)?.state?.terminated as Obj | undefined;
@@ -94,26 +89,49 @@ reportOnFailure(() => chain);
 
 describe('pods on the docker virtual node', () => {
   it('a Pod runs to Succeeded with exit code 0 and its output in kubectl logs', async () => {
-    await chain.apply(
-      chain.pod('hello', {
-        containers: [
-          {
-            ...sh('echo "hello from docker"; echo "B=$B C=$C"; echo second line'),
-            // Kubernetes expands $(A) once (the VK does it) and `$$` escapes: B stays literal.
-            env: [ENV_A, ...ENV_BC],
-          },
-        ],
-      }),
-    );
+    await chain.apply(chain.pod('hello', { containers: [sh('echo "hello from docker"; echo second line')] }));
     const p = await chain.waitPhase('hello', 'Succeeded');
     expect(p.spec.nodeName).toBe(chain.nodeName);
     const t = terminated(p);
     expect(t).toMatchObject({ exitCode: 0, reason: 'Completed' });
-    expect(await must(['logs', '-n', chain.namespace, 'hello'])).toBe(
-      'hello from docker\nB=$(A) C=outer\nsecond line\n',
-    );
+    expect(await must(['logs', '-n', chain.namespace, 'hello'])).toBe('hello from docker\nsecond line\n');
     expect(await must(['logs', '-n', chain.namespace, 'hello', '-c', 'main', '--tail=1'])).toBe(
       'second line\n',
+    );
+  });
+
+  it('$(VAR) references are expanded once, as Kubernetes does (the VK expands; the plugin must not again)', async () => {
+    // `$$(A)` is Kubernetes' escape for a literal `$(A)`; a Secret value holding `$(A)` reaches
+    // the plugin as a literal value too (the VK resolves valueFrom). Expanded a second time,
+    // both would become "outer".
+    await must([
+      'create',
+      'secret',
+      'generic',
+      'dollar',
+      '-n',
+      chain.namespace,
+      '--from-literal=token=s3cr3t$(A)',
+    ]);
+    await chain.apply(
+      chain.pod('expand-once', {
+        containers: [
+          {
+            ...sh('echo "B=$B C=$C S=$S"; echo "arg=$0"'),
+            args: ['$(C)/$$(A)'],
+            env: [
+              { name: 'A', value: 'outer' },
+              { name: 'B', value: '$$(A)' },
+              { name: 'C', value: '$(A)' },
+              { name: 'S', valueFrom: { secretKeyRef: { name: 'dollar', key: 'token' } } },
+            ],
+          },
+        ],
+      }),
+    );
+    await chain.waitPhase('expand-once', 'Succeeded');
+    expect(await must(['logs', '-n', chain.namespace, 'expand-once'])).toBe(
+      'B=$(A) C=outer S=s3cr3t$(A)\narg=outer/$(A)\n',
     );
   });
 
@@ -281,7 +299,11 @@ describe('pods on the docker virtual node', () => {
 
     await must(['delete', 'pod', 'doomed', '-n', chain.namespace, '--wait=false']);
     await chain.waitGone('doomed', 150_000);
-    await eventually('no container of the pod left', async () => (await containersOf(uid)).length === 0, 60_000);
+    await eventually(
+      'no container of the pod left',
+      async () => (await containersOf(uid)).length === 0,
+      60_000,
+    );
     expect(existsSync(join(dataRoot, uid))).toBe(false);
     expect(await chain.getPod('doomed')).toBeUndefined();
   });
@@ -298,7 +320,8 @@ describe('pods on the docker virtual node', () => {
     });
     await eventually(
       'no container of this plugin instance left',
-      async () => (await docker(['ps', '-aq', '--filter', `label=interlink.vk.io/instance=${instance}`])) === '',
+      async () =>
+        (await docker(['ps', '-aq', '--filter', `label=interlink.vk.io/instance=${instance}`])) === '',
       60_000,
     );
     expect(readdirSync(dataRoot)).toEqual([]);

@@ -296,7 +296,11 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
     },
     async waitGone(name, timeoutMs = 120_000) {
       try {
-        await eventually(`pod ${ns}/${name} gone`, async () => (await chain.getPod(name)) === undefined, timeoutMs);
+        await eventually(
+          `pod ${ns}/${name} gone`,
+          async () => (await chain.getPod(name)) === undefined,
+          timeoutMs,
+        );
       } catch (err) {
         throw new Error(`${(err as Error).message}\n${await chain.report([name])}`);
       }
@@ -313,7 +317,9 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
         }
       } else parts.push(`--- pods: ${list.stderr.trim()}`);
       const ev = await kubectl(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']);
-      parts.push(`--- events of ${ns}:\n${(ev.stdout || ev.stderr).trim().split('\n').slice(-40).join('\n')}`);
+      parts.push(
+        `--- events of ${ns}:\n${(ev.stdout || ev.stderr).trim().split('\n').slice(-40).join('\n')}`,
+      );
       for (const r of [vk, api, plugin]) parts.push(tail(r));
       return parts.join('\n');
     },
@@ -326,8 +332,7 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
         if (del.code !== 0) console.error(`[e2e harness] deleting ${what} of ${ns}: ${del.stderr}`);
       }
       for (const r of [vk, api, plugin]) await stopRole(r);
-      if (process.env.E2E_SHOW_LOGS)
-        for (const r of [vk, api, plugin]) console.error(tail(r, 100_000));
+      if (process.env.E2E_SHOW_LOGS) for (const r of [vk, api, plugin]) console.error(tail(r, 100_000));
       await kubectl(['delete', 'node', opts.nodeName, '--wait=false']);
       await kubectl(['delete', 'namespace', ns, '--wait=false']);
       await rm(dir, { recursive: true, force: true });
@@ -344,7 +349,8 @@ export function reportOnFailure(chain: () => Chain | undefined): void {
   beforeEach((ctx) => {
     ctx.onTestFailed(async () => {
       const c = chain();
-      if (c) console.error(`[e2e] ${ctx.task.name} failed; state of chain ${c.nodeName}:\n${await c.report()}`);
+      if (c)
+        console.error(`[e2e] ${ctx.task.name} failed; state of chain ${c.nodeName}:\n${await c.report()}`);
     });
   });
 }

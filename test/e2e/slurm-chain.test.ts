@@ -9,8 +9,9 @@
  * plugin's job directories.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +20,7 @@ import {
   type Chain,
   errorsOf,
   eventually,
+  followLogs,
   getJson,
   must,
   type Obj,
@@ -103,13 +105,8 @@ describe('pods on the slurm virtual node', () => {
     await chain.apply(
       chain.pod('hello', {
         containers: [
-          sh('echo "hello from slurm job $SLURM_JOB_ID"; echo "B=$B C=$C"; echo bye', {
-            // Kubernetes expands $(A) once (the VK does it) and `$$` escapes: B stays literal.
-            env: [
-              { name: 'A', value: 'outer' },
-              { name: 'B', value: '$$(A)' },
-              { name: 'C', value: '$(A)' },
-            ],
+          sh('echo "hello from slurm job $SLURM_JOB_ID"; echo "$GREETING"; echo bye', {
+            env: [{ name: 'GREETING', value: 'hi there' }],
           }),
         ],
       }),
@@ -121,9 +118,43 @@ describe('pods on the slurm virtual node', () => {
     expect(job.JobState).toBe('COMPLETED');
     expect(job.ExitCode).toBe('0:0');
     expect(await must(['logs', '-n', chain.namespace, 'hello'])).toBe(
-      `hello from slurm job ${job.JobId}\nB=$(A) C=outer\nbye\n`,
+      `hello from slurm job ${job.JobId}\nhi there\nbye\n`,
     );
     expect(await must(['logs', '-n', chain.namespace, 'hello', '--tail=1'])).toBe('bye\n');
+  });
+
+  it('$(VAR) references are expanded once, as Kubernetes does (the VK expands; the plugin must not again)', async () => {
+    // `$$(A)` is Kubernetes' escape for a literal `$(A)`; a Secret value holding `$(A)` reaches
+    // the plugin as a literal value too (the VK resolves valueFrom). Expanded a second time,
+    // both would become "outer".
+    await must([
+      'create',
+      'secret',
+      'generic',
+      'dollar',
+      '-n',
+      chain.namespace,
+      '--from-literal=token=s3cr3t$(A)',
+    ]);
+    await chain.apply(
+      chain.pod('expand-once', {
+        containers: [
+          sh('echo "B=$B C=$C S=$S"; echo "arg=$0"', {
+            args: ['$(C)/$$(A)'],
+            env: [
+              { name: 'A', value: 'outer' },
+              { name: 'B', value: '$$(A)' },
+              { name: 'C', value: '$(A)' },
+              { name: 'S', valueFrom: { secretKeyRef: { name: 'dollar', key: 'token' } } },
+            ],
+          }),
+        ],
+      }),
+    );
+    await chain.waitPhase('expand-once', 'Succeeded');
+    expect(await must(['logs', '-n', chain.namespace, 'expand-once'])).toBe(
+      'B=$(A) C=outer S=s3cr3t$(A)\narg=outer/$(A)\n',
+    );
   });
 
   it('a failing Pod ends Failed with its exit code; the Slurm job failed too', async () => {
@@ -145,7 +176,10 @@ describe('pods on the slurm virtual node', () => {
         completions: 2,
         parallelism: 2,
         backoffLimit: 0,
-        template: chain.template({ restartPolicy: 'Never', containers: [sh('echo "sum=$((40 + 2))"; sleep 2')] }),
+        template: chain.template({
+          restartPolicy: 'Never',
+          containers: [sh('echo "sum=$((40 + 2))"; sleep 2')],
+        }),
       },
     });
     const job = await eventually(
@@ -175,6 +209,40 @@ describe('pods on the slurm virtual node', () => {
     expect(jids.size).toBe(2);
   });
 
+  it('kubectl logs -f streams lines printed after the follow started, and ends with the job', async () => {
+    // The `none` runtime runs the process on this machine: it waits for a file the test
+    // writes once the follow runs, and prints its content (a token that did not exist before).
+    const go = join(dataRoot, `go-${id}`);
+    await chain.apply(
+      chain.pod('follow', {
+        containers: [
+          sh(`echo waiting; while [ ! -f ${go} ]; do sleep 1; done; cat ${go}; sleep 1; echo done`),
+        ],
+      }),
+    );
+    await chain.waitPhase('follow', 'Running');
+    const f = followLogs(['-n', chain.namespace, 'follow']);
+    try {
+      await eventually('the follow shows the first line', async () => {
+        if (f.text().includes('waiting\n')) return true;
+        if (f.exitCode() !== undefined)
+          throw new Error(`kubectl logs -f ended early (${f.exitCode()}): ${f.stderr()}`);
+        return false;
+      });
+      const token = `token-${randomUUID()}`;
+      await writeFile(`${go}.tmp`, `${token}\n`);
+      await rename(`${go}.tmp`, go);
+      await eventually(`the follow shows ${token}`, async () => f.text().includes(token), 60_000);
+      await eventually('kubectl logs -f to end with the job', async () => f.exitCode() !== undefined, 90_000);
+      expect(f.exitCode(), f.stderr()).toBe(0);
+      expect(f.text()).toBe(`waiting\n${token}\ndone\n`);
+    } finally {
+      f.kill();
+      await rm(go, { force: true });
+    }
+    await chain.waitPhase('follow', 'Succeeded');
+  });
+
   it('kubectl delete of a running pod cancels its Slurm job and removes its job directory; the Pod goes away', async () => {
     await chain.apply(
       chain.pod('doomed', {
@@ -199,7 +267,10 @@ describe('pods on the slurm virtual node', () => {
       async () => (await queued(jobNameOf(uid))).length === 0,
       60_000,
     );
-    expect((await scontrolJob(jid)).JobState).toBe('CANCELLED');
+    // The plugin signals the batch script (SIGTERM, then SIGKILL after the grace period), so
+    // Slurm records how the script ended rather than a plain cancel: either way it is over.
+    const ended = await scontrolJob(jid);
+    expect(['CANCELLED', 'FAILED'], `${ended.JobState} ExitCode=${ended.ExitCode}`).toContain(ended.JobState);
     expect(existsSync(jobDirOf(p))).toBe(false);
     expect(await chain.getPod('doomed')).toBeUndefined();
   });
