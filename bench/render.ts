@@ -14,8 +14,14 @@ if (files.length === 0) {
   process.exit(2);
 }
 for (const file of files) {
-  const result = BenchResult.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const parsed = BenchResult.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    process.stderr.write(`${file}: not a benchmark result (${first?.path.join('.')}: ${first?.message})\n`);
+    process.exitCode = 1;
+    continue;
+  }
   const svg = file.replace(/\.json$/, '.svg');
-  writeFileSync(svg, chartOfResult(result));
+  writeFileSync(svg, chartOfResult(parsed.data));
   process.stdout.write(`${svg}\n`);
 }

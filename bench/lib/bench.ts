@@ -208,6 +208,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       pods: opts.pods,
       statusIntervalMs: opts.statusIntervalMs,
       vkWorkers: opts.vkWorkers,
+      vkNodeOptions: opts.vkNodeOptions,
       profileDir,
       log,
     });
@@ -472,6 +473,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       statusIntervalSeconds: opts.statusIntervalMs / 1000,
       vkWorkers: opts.vkWorkers ?? null,
       serviceAccountToken: opts.serviceAccountToken,
+      vkNodeOptions: opts.vkNodeOptions,
+      schedulerQps: opts.schedulerQps ?? null,
       profile: opts.profile,
       cluster:
         cluster?.kind ??

@@ -38,6 +38,8 @@ export interface ChainOptions {
   vkWorkers?: number | undefined;
   /** Write `<name>.cpuprofile` of each child here (node --cpu-prof). */
   profileDir?: string | undefined;
+  /** Extra node flags for the VK process. */
+  vkNodeOptions?: string[] | undefined;
   /** Children's log level (default warn: logging is not what we measure). */
   logLevel?: string;
   log: (line: string) => void;
@@ -130,6 +132,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
         ...(opts.profileDir
           ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
           : []),
+        ...(name === 'vk' ? (opts.vkNodeOptions ?? []) : []),
         CLI,
         '--log-level',
         opts.logLevel ?? 'warn',

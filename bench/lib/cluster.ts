@@ -5,6 +5,8 @@
  * etcd and the control plane, so their memory and CPU go into the report as well.
  */
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { schedulerArgs } from '../../src/devcluster/args.ts';
 import { cacheRoot } from '../../src/devcluster/binaries.ts';
 import {
   type ClusterState,
@@ -12,7 +14,8 @@ import {
   readClusterState,
   startCluster,
 } from '../../src/devcluster/cluster.ts';
-import { commandLineHas, isAlive } from '../../src/devcluster/process.ts';
+import { probe } from '../../src/devcluster/probe.ts';
+import { commandLineHas, isAlive, spawnGroup, stopGroups } from '../../src/devcluster/process.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface ClusterHandle {
@@ -63,10 +66,65 @@ export async function acquireCluster(
   log('starting a control plane (src/devcluster)');
   const cluster = await startCluster({ log: (l) => log(`[devcluster] ${l}`) });
   const state = await readClusterState(cluster.dir);
+  const pids = pidsOf(state);
+  let extra: number | undefined;
+  if (opts.schedulerQps !== undefined && state) {
+    try {
+      extra = await restartScheduler(state, opts.schedulerQps, log);
+      pids.scheduler = extra;
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
   return {
     kind: 'started',
     kubeconfig: cluster.kubeconfig,
-    pids: pidsOf(state),
-    release: () => cluster.stop(),
+    pids,
+    release: async () => {
+      if (extra) await stopGroups([extra]);
+      await cluster.stop();
+    },
   };
+}
+
+/**
+ * Replace the devcluster's kube-scheduler by one allowed `qps` apiserver requests per
+ * second (burst 2×): the default 50 caps binding at ~50 pods/s, which hides what comes
+ * after it. Resolves with the new scheduler's pid once it is healthy.
+ */
+async function restartScheduler(
+  state: ClusterState,
+  qps: number,
+  log: (line: string) => void,
+): Promise<number> {
+  const old = state.pids['kube-scheduler'];
+  if (old) await stopGroups([old]);
+  const layout = { dir: state.dir, schedulerKubeconfig: join(state.dir, 'scheduler.kubeconfig') };
+  const p = spawnGroup({
+    name: 'kube-scheduler',
+    bin: join(state.binDir, 'kube-scheduler'),
+    args: [
+      ...schedulerArgs(layout as Parameters<typeof schedulerArgs>[0], state.ports),
+      `--kube-api-qps=${qps}`,
+      `--kube-api-burst=${2 * qps}`,
+    ],
+    logPath: join(state.dir, 'kube-scheduler-bench.log'),
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const exit = p.exit();
+    if (exit)
+      throw new Error(
+        `kube-scheduler with --kube-api-qps=${qps} exited (${JSON.stringify(exit)}); see ${p.logPath}`,
+      );
+    if (
+      (await probe(`https://127.0.0.1:${state.ports.scheduler}/healthz`, { insecure: true })).status === 200
+    )
+      break;
+    if (Date.now() > deadline) throw new Error('timed out waiting for the restarted kube-scheduler');
+    await sleep(100);
+  }
+  log(`kube-scheduler restarted with --kube-api-qps=${qps} --kube-api-burst=${2 * qps}`);
+  return p.pid;
 }

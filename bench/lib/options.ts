@@ -39,6 +39,10 @@ export interface BenchOptions {
   pluginConfig: string | undefined;
   /** Pods get a projected service-account token, like ordinary pods (default); off = the VK skips TokenRequests. */
   serviceAccountToken: boolean;
+  /** Extra node flags for the VK process (e.g. `--max-old-space-size=200`). */
+  vkNodeOptions: string[];
+  /** Restart the started cluster's kube-scheduler with this client QPS (its default is 50). */
+  schedulerQps: number | undefined;
   help: boolean;
 }
 
@@ -65,6 +69,9 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
   --image IMAGE            container image for docker/slurm (default interlink-test/busybox:1)
   --plugin-config FILE     docker/slurm plugin configuration file
   --no-sa-token            pods without a service-account token volume
+  --vk-node-options FLAGS  node flags for the VK process, e.g. "--max-old-space-size=200"
+  --scheduler-qps Q        restart the started cluster's kube-scheduler with client QPS Q
+                           (burst 2Q; its default, 50, caps binding at ~50 pods/s)
 `;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
@@ -109,6 +116,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         image: { type: 'string' },
         'plugin-config': { type: 'string' },
         'no-sa-token': { type: 'boolean' },
+        'vk-node-options': { type: 'string' },
+        'scheduler-qps': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -129,6 +138,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     : str('kubeconfig') !== undefined
       ? { kind: 'kubeconfig', path: str('kubeconfig')! }
       : { kind: 'start' };
+  const schedulerQps =
+    str('scheduler-qps') === undefined ? undefined : positiveInt('scheduler-qps', str('scheduler-qps'), 1);
+  if (schedulerQps !== undefined && cluster.kind !== 'start')
+    throw new UsageError('--scheduler-qps: only for a control plane the benchmark starts itself');
   const statusIntervalMs = duration('status-interval', str('status-interval'), 2_000);
   if (statusIntervalMs < 1) throw new UsageError('--status-interval: must be longer than 0');
   return {
@@ -148,6 +161,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     image: str('image') ?? 'interlink-test/busybox:1',
     pluginConfig: str('plugin-config'),
     serviceAccountToken: values['no-sa-token'] !== true,
+    vkNodeOptions: (str('vk-node-options') ?? '').split(/\s+/).filter(Boolean),
+    schedulerQps,
     help,
   };
 }

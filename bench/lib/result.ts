@@ -9,7 +9,8 @@
  *   startedAt, finishedAt: ISO 8601,
  *   options: { pods, plugin, concurrency, job, runTimeSeconds, startDelaySeconds,
  *              statusIntervalSeconds, vkWorkers (null = VK default), serviceAccountToken,
- *              profile, cluster: "started" | "reused" | "kubeconfig" },
+ *              vkNodeOptions (node flags of the VK process), schedulerQps (null = the
+ *              scheduler's default, 50), profile, cluster: "started" | "reused" | "kubeconfig" },
  *   machine: { cpus, cpuModel, memoryGiB, kernel, node (version), kubernetes (apiserver
  *              gitVersion), interlink (package version) },
  *   outcome: { created, scheduled, running, succeeded, failed, deleted, createErrors,
@@ -116,6 +117,8 @@ export const BenchResult = z.strictObject({
     statusIntervalSeconds: z.number().positive(),
     vkWorkers: z.number().int().positive().nullable(),
     serviceAccountToken: z.boolean(),
+    vkNodeOptions: z.array(z.string()),
+    schedulerQps: z.number().int().positive().nullable(),
     profile: z.boolean(),
     cluster: z.enum(['started', 'reused', 'kubeconfig']),
   }),

@@ -21,6 +21,8 @@ describe('parseBenchArgs', () => {
       image: 'interlink-test/busybox:1',
       pluginConfig: undefined,
       serviceAccountToken: true,
+      vkNodeOptions: [],
+      schedulerQps: undefined,
       help: false,
     });
   });
@@ -48,6 +50,17 @@ describe('parseBenchArgs', () => {
       { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' },
     ],
     [['--help'], { help: true }],
+    [
+      [
+        '--pods',
+        '5',
+        '--vk-node-options',
+        ' --max-old-space-size=200  --trace-gc ',
+        '--scheduler-qps',
+        '500',
+      ],
+      { vkNodeOptions: ['--max-old-space-size=200', '--trace-gc'], schedulerQps: 500 },
+    ],
   ])('%j', (argv, want) => {
     expect(parseBenchArgs(argv)).toMatchObject(want);
   });
@@ -63,6 +76,8 @@ describe('parseBenchArgs', () => {
     [['--pods', '5', '--reuse-cluster', '--kubeconfig', 'k'], /one or the other/],
     [['--pods', '5', '--frobnicate'], /frobnicate/],
     [['--pods', '5', 'extra'], /extra/],
+    [['--pods', '5', '--reuse-cluster', '--scheduler-qps', '100'], /--scheduler-qps: only/],
+    [['--pods', '5', '--scheduler-qps', '0'], /--scheduler-qps/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);

@@ -61,9 +61,14 @@ describe('readProc and ProcSampler on this process', () => {
     const s = new ProcSampler();
     s.track('me', process.pid);
     s.baseline();
-    const end = Date.now() + 300;
+    // Burn 0.3 s of CPU time (not wall time: a busy machine may lend us little of it).
+    const start = process.cpuUsage();
+    const used = () => {
+      const d = process.cpuUsage(start);
+      return (d.user + d.system) / 1e6;
+    };
     let x = 0;
-    while (Date.now() < end) x += Math.sqrt(x + 1); // burn CPU for the counter
+    while (used() < 0.3) for (let i = 0; i < 10_000; i++) x += Math.sqrt(x + 1);
     s.sample();
     const f = s.figures('me')!;
     expect(x).toBeGreaterThan(0);
