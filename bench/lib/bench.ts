@@ -5,7 +5,7 @@
  * or abort; the result is written even for an incomplete run (outcome.complete = false).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -193,10 +193,11 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     cluster = await acquireCluster(opts, log);
     // client-node 2.0.1 makes a new connection (a TLS handshake) per request; the VK's pooled
     // kubeconfig keeps one, so the benchmark's own load on the apiserver stays small.
-    kc = new PooledKubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
-    const core = kc.makeApiClient(CoreV1Api);
-    const batch = kc.makeApiClient(BatchV1Api);
+    const loaded = new PooledKubeConfig();
+    loaded.loadFromFile(cluster.kubeconfig);
+    const core = loaded.makeApiClient(CoreV1Api);
+    const batch = loaded.makeApiClient(BatchV1Api);
+    kc = loaded;
     kubernetesVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
 
     chain = await startChain({
@@ -458,7 +459,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     }
   }
 
-  const keepLogs = !outcome.complete;
+  // An incomplete run keeps the children's logs (a failure before they started has none).
+  const keepLogs = !outcome.complete && readdirSync(dir).some((f) => f.endsWith('.log'));
   const result: BenchResult = {
     schema: 'interlink-bench/1',
     startedAt: startedAt.toISOString(),

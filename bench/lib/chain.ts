@@ -192,12 +192,11 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
         (await httpGet('http://api/readyz', { socketPath: apiSock, headers: auth() })).status === 200,
     );
     launch('vk', files.vk, ['vk']);
-    // Serving its metrics port is enough here: the caller then waits for the Node to be
-    // Ready in the apiserver, which is what the scheduler needs. (The VK's /readyz is not
-    // used: in this snapshot it never leaves "starting", see docs/performance.md.)
+    // Ready = node registered, pod informer synced, kubelet API serving; the caller then
+    // waits for the Node to be Ready in the apiserver, which is what the scheduler reads.
     await waitReady(
-      `the virtual kubelet (${vkMetrics}/healthz)`,
-      async () => (await httpGet(`${vkMetrics}/healthz`)).status === 200,
+      `the virtual kubelet (${vkMetrics}/readyz)`,
+      async () => (await httpGet(`${vkMetrics}/readyz`)).status === 200,
     );
   } catch (err) {
     await stop();

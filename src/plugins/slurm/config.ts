@@ -143,9 +143,10 @@ export const SlurmConfig = z.object({
   partition: z.string().optional(),
   /**
    * Expand `$(VAR)` in env values, command and args as the kubelet does (`$$` escapes).
-   * Turn off when the VK in front already expanded them.
+   * Off by default: our VK already expands them, and expanding twice turns an escaped
+   * `$$(X)` into X's value. Turn on behind a VK that sends them unexpanded.
    */
-  expandVariables: BoolLike.default(true),
+  expandVariables: BoolLike.default(false),
 });
 export type SlurmConfig = z.output<typeof SlurmConfig>;
 

@@ -4,7 +4,7 @@
  * exit codes, hostile strings arriving literally, non-shared volume files.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -225,7 +225,7 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
         ],
       },
     };
-    const { code } = await runJob({ pod } as never, { expandVariables: false });
+    const { code } = await runJob({ pod } as never);
     expect(code).toBe(0);
     expect(readFileSync(join(root, 'args.out'), 'utf8').split('\0').slice(0, -1)).toEqual(HOSTILE);
     expect(readFileSync(join(root, 'env.out'), 'utf8').split('\0').slice(0, -1)).toEqual(HOSTILE);
@@ -284,6 +284,39 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(readFileSync(join(job.jobDir, 'job.sh'), 'utf8')).not.toContain('BEGIN X');
   });
 
+  it('forwards USR1 sent to the batch shell alone (sbatch --signal=B:USR1@60) without stopping the job', async () => {
+    const pod = {
+      metadata: { name: 'usr1', namespace: 'default', uid: 'usr1-1' },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: 'x',
+            command: [
+              'sh',
+              '-c',
+              "trap 'echo warned; kill $!' USR1; echo ready; sleep 30 & wait; echo carried on; exit 0",
+            ],
+          },
+        ],
+      },
+    };
+    const job = buildJob({ pod } as never, slurmConfig({ dataRoot: root, containerRuntime: 'none' }));
+    execFileSync('mkdir', ['-p', job.jobDir]);
+    const path = join(job.jobDir, 'job.sh');
+    writeFileSync(path, renderScript(job), { mode: 0o700 });
+    const { spawn } = await import('node:child_process');
+    const child = spawn('bash', [path], { cwd: job.jobDir, stdio: 'ignore' });
+    const log = join(job.jobDir, 'containers', 'c.log');
+    for (let i = 0; i < 100 && !(existsSync(log) && readFileSync(log, 'utf8').includes('ready')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGUSR1');
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/stdout F warned\n.*stdout F carried on\n$/s);
+  });
+
   it('a SIGTERM to the job reaches the containers, which still get exit codes', async () => {
     const pod = {
       metadata: { name: 'term', namespace: 'default', uid: 'term-1' },
@@ -292,7 +325,7 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
           {
             name: 'sleeper',
             image: 'x',
-            command: ['sh', '-c', 'trap "echo got TERM; kill $!; exit 42" TERM; echo ready; sleep 60 & wait'],
+            command: ['sh', '-c', "trap 'echo got TERM; kill $!; exit 42' TERM; echo ready; sleep 60 & wait"],
           },
         ],
       },

@@ -20,12 +20,16 @@ IL_DIR=/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001
 IL_CTR="$IL_DIR/containers"
 il_worst=0
 il_stopping=0
-il_pids=()
+il_app_pids=()
+il_side_pids=()
+il_apps=()
 il_sidecars=()
+il_running=()
 il_bg=()
 IL_RUN=$(mktemp -d "${TMPDIR:-/tmp}/interlink.XXXXXX") || exit 1
 
-_il_log() { printf '%s interlink: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+# Builtins only: it runs in signal traps, where a command substitution can hang bash.
+_il_log() { local TZ=UTC; printf '%(%Y-%m-%dT%H:%M:%S)TZ interlink: %s\n' -1 "$*" >&2; }
 _il_now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 
 # Log lines get a time stamp and the stream: "<RFC 3339 UTC> stdout F <line>" (CRI format).
@@ -52,24 +56,39 @@ _il_stamp() {
   done
 }
 
-# wait for a child across trapped signals; REPLY = its exit status
-_il_wait() {
-  local s s2
-  while :; do
-    wait "$1"; s=$?
-    kill -0 "$1" 2>/dev/null && continue
-    wait "$1" 2>/dev/null; s2=$?
-    (( s2 != 127 )) && s=$s2
-    REPLY=$s
-    return 0
+# Signals: Slurm sends SIGTERM (then SIGKILL after KillWait) to every process of the job on
+# scancel and time limits; a site or user may also signal only the batch shell (scancel
+# --batch, sbatch --signal=B:USR1@60). The batch shell forwards TERM/INT/HUP/USR1/USR2 to the
+# containers; wrappers ignore them so that they outlive their container and record its exit.
+# Waiting is done by polling with sleep, never by `wait` in a shell that has signal traps:
+# bash (5.x) can then report -1 for a child or lose its status, and a trap can leave
+# `read -t` blocked forever. A trap waits for the current `sleep` to end (at most 1 s).
+IL_SIGNALS=(TERM INT HUP USR1 USR2 QUIT)
+_il_await() {
+  local p n=0
+  for p in "$@"; do
+    while kill -0 "$p" 2>/dev/null; do
+      if (( n++ < 50 )); then sleep 0.2; else sleep 1; fi
+    done
   done
+}
+# REPLY = the exit code a container's wrapper recorded (137 if it died before recording one).
+_il_rc() { REPLY=""; read -r REPLY <"$IL_CTR/$1.exit" 2>/dev/null; [[ $REPLY =~ ^[0-9]+$ ]] || REPLY=137; }
+# Send a signal to the processes of containers that are still running.
+_il_signal() {
+  local sig=$1 name p; shift
+  for name in "$@"; do
+    [[ -e $IL_CTR/$name.exit ]] && continue
+    p=""; read -r p <"$IL_RUN/$name.pid" 2>/dev/null && [[ -n $p ]] && kill -"$sig" "$p" 2>/dev/null
+  done
+  return 0
 }
 
 # _il_container NAME FUNCTION (in a background subshell): one container with its log,
-# start/finish times and exit code; SIGTERM goes to the container's process.
+# start/finish times and exit code.
 _il_container() {
-  local name=$1 fn=$2 cpid="" rc s1 s2
-  trap '[[ -n $cpid ]] && kill -TERM "$cpid" 2>/dev/null' TERM INT
+  trap '' "${IL_SIGNALS[@]}"
+  local name=$1 fn=$2 rc i s1 s2
   local out="$IL_RUN/$name.out" err="$IL_RUN/$name.err" log="$IL_CTR/$name.log"
   mkfifo -m 600 "$out" "$err" || exit 125
   _il_stamp stdout <"$out" >>"$log" &
@@ -77,12 +96,12 @@ _il_container() {
   _il_stamp stderr <"$err" >>"$log" &
   s2=$!
   _il_now >"$IL_CTR/$name.started"
-  "$fn" >"$out" 2>"$err" </dev/null &
-  cpid=$!
-  _il_wait "$cpid"; rc=$REPLY
+  # The container gets the default signal dispositions back.
+  (trap - "${IL_SIGNALS[@]}"; "$fn") >"$out" 2>"$err" </dev/null &
+  printf '%s\n' "$!" >"$IL_RUN/$name.pid"
+  wait "$!"; rc=$?
   # The log ends with the container's process; a child it left behind holding stdout open
   # gets 10 s, then loses its reader (as when a container's PID namespace goes away).
-  local i
   for ((i = 0; i < 100; i++)); do
     kill -0 "$s1" 2>/dev/null || kill -0 "$s2" 2>/dev/null || break
     sleep 0.1
@@ -103,10 +122,11 @@ _il_abort() { _il_log "$*"; (( il_worst == 0 )) && il_worst=1; _il_finish; }
 # An init container runs to completion; a failure ends the job with its exit code.
 _il_init() {
   (( il_stopping )) && _il_finish
+  il_running=("$1")
   _il_container "$1" "$2" &
-  il_pids=($!)
-  _il_wait "${il_pids[0]}"
-  il_pids=()
+  _il_await $!
+  il_running=()
+  _il_rc "$1"
   if (( REPLY != 0 )); then
     (( REPLY > il_worst )) && il_worst=$REPLY
     _il_log "init container $1 failed with exit code $REPLY: the job stops"
@@ -114,23 +134,42 @@ _il_init() {
   fi
 }
 # A sidecar (init container with restartPolicy Always) runs beside the app containers.
-_il_sidecar() { (( il_stopping )) && return 0; _il_container "$1" "$2" & il_sidecars+=($!); }
-_il_app() { (( il_stopping )) && return 0; _il_container "$1" "$2" & il_pids+=($!); }
+_il_sidecar() {
+  (( il_stopping )) && return 0
+  _il_container "$1" "$2" &
+  il_side_pids+=($!)
+  il_sidecars+=("$1")
+  il_running+=("$1")
+}
+_il_app() {
+  (( il_stopping )) && return 0
+  _il_container "$1" "$2" &
+  il_app_pids+=($!)
+  il_apps+=("$1")
+  il_running+=("$1")
+}
+# The app containers run to their end; the job's exit code is the worst of theirs.
 _il_wait_apps() {
-  local p
-  for p in "${il_pids[@]}"; do _il_wait "$p"; (( REPLY > il_worst )) && il_worst=$REPLY; done
-  il_pids=()
+  local name
+  _il_await "${il_app_pids[@]}"
+  for name in "${il_apps[@]}"; do
+    _il_rc "$name"
+    (( REPLY > il_worst )) && il_worst=$REPLY
+  done
   # Sidecars end with the app containers; their exit codes do not count.
-  for p in "${il_sidecars[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${il_sidecars[@]}"; do _il_wait "$p"; done
+  _il_signal TERM "${il_sidecars[@]}"
+  _il_await "${il_side_pids[@]}"
+  il_running=()
 }
 
-_il_on_term() {
-  (( il_stopping )) && return 0
-  il_stopping=1
-  _il_log "SIGTERM: stopping the containers"
-  local p
-  for p in "${il_pids[@]}" "${il_sidecars[@]}"; do kill -TERM "$p" 2>/dev/null; done
+# Runs in a trap: builtins only (see _il_log).
+_il_on_signal() {
+  if [[ $1 == TERM || $1 == INT ]]; then
+    (( il_stopping )) && return 0
+    il_stopping=1
+    _il_log "SIG$1: stopping the containers"
+  fi
+  _il_signal "$1" "${il_running[@]}"
 }
 _il_on_exit() {
   local p
@@ -138,7 +177,7 @@ _il_on_exit() {
   _il_cleanup
   rm -rf -- "$IL_RUN"
 }
-trap _il_on_term TERM INT
+for il_sig in "${IL_SIGNALS[@]}"; do trap "_il_on_signal $il_sig" "$il_sig"; done
 trap _il_on_exit EXIT
 
 _il_dir() { mkdir -p -m "$1" -- "$2" || _il_abort "cannot create $2"; }
@@ -193,7 +232,7 @@ _il_c2() {
   export QUOTED='a '\''b'\'' "c" $d `e`
 next'
   export POD=golden
-  exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core podman run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-main --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' '--userns=keep-id' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" -e MODE -e QUOTED -e POD -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro -v /scratch/hpc:/scratch -w /work --entrypoint /bin/solver registry.example.org/sci/solver:2.1 --input /config/input.yaml fast 'it'\''s $(HOME)'
+  exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core podman run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-main --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' '--userns=keep-id' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" -e MODE -e QUOTED -e POD -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro -v /scratch/hpc:/scratch -w /work --entrypoint /bin/solver registry.example.org/sci/solver:2.1 --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
 }
 # app container 3
 _il_c3() {
