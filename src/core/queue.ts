@@ -7,7 +7,11 @@
  *     dirty, and it is queued again once the worker calls `done`;
  *   - `addRateLimited` waits max(per-key exponential backoff, overall token bucket), so a
  *     storm of failing keys cannot hammer the backend;
- *   - `addAfter` keeps the earliest of several pending delays of one key.
+ *   - `addAfter` keeps the earliest of several pending delays of one key;
+ *   - `add(key, { urgent: true })` queues ahead of ordinary keys (FIFO among urgent ones),
+ *     so cheap follow-up work (a status change of a pod already running) does not wait
+ *     behind a backlog of expensive first-time work (creates). An urgent add of a key that
+ *     already waits in the ordinary queue moves it forward.
  * Time comes from an injected Clock (tests drive it with FakeClock).
  */
 import { Backoff, KeyedBackoff } from './backoff.ts';
@@ -31,6 +35,9 @@ export class WorkQueue<K = string> {
   #tokensAt: number;
 
   readonly #queue = new Set<K>();
+  readonly #urgent = new Set<K>();
+  /** Dirty keys that asked to be urgent (remembered while a worker holds them). */
+  readonly #wantsUrgent = new Set<K>();
   readonly #dirty = new Set<K>();
   readonly #processing = new Set<K>();
   readonly #delayed = new Map<K, { at: number; timer: Timer }>();
@@ -48,16 +55,24 @@ export class WorkQueue<K = string> {
     this.#tokensAt = this.#clock.now();
   }
 
-  /** Queue `key` now. Never blocks; ignored after shutdown. */
-  add(key: K): void {
+  /** Queue `key` now (ahead of ordinary keys when `urgent`). Never blocks; ignored after shutdown. */
+  add(key: K, opts?: { urgent?: boolean }): void {
     if (this.#shutdown) return;
     const d = this.#delayed.get(key);
     if (d) {
       d.timer.cancel();
       this.#delayed.delete(key);
     }
-    if (this.#dirty.has(key)) return;
+    const urgent = opts?.urgent === true;
+    if (this.#dirty.has(key)) {
+      if (urgent) {
+        this.#wantsUrgent.add(key);
+        if (this.#queue.delete(key)) this.#urgent.add(key);
+      }
+      return;
+    }
     this.#dirty.add(key);
+    if (urgent) this.#wantsUrgent.add(key);
     if (this.#processing.has(key)) return;
     this.#enqueue(key);
   }
@@ -104,7 +119,7 @@ export class WorkQueue<K = string> {
    * queue is shut down (or `signal` aborts). The caller must call `done(key)`.
    */
   get(signal?: AbortSignal): Promise<K | undefined> {
-    if (this.#queue.size > 0) return Promise.resolve(this.#take());
+    if (this.len() > 0) return Promise.resolve(this.#take());
     if (this.#shutdown || signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter = (key: K | undefined) => {
@@ -129,7 +144,7 @@ export class WorkQueue<K = string> {
 
   /** Keys waiting to be handed out (the queue depth). */
   len(): number {
-    return this.#queue.size;
+    return this.#queue.size + this.#urgent.size;
   }
 
   /** Keys waiting for a delay or backoff to pass. */
@@ -158,17 +173,21 @@ export class WorkQueue<K = string> {
     const waiter = this.#waiters.shift();
     if (waiter) {
       this.#dirty.delete(key);
+      this.#wantsUrgent.delete(key);
       this.#processing.add(key);
       waiter(key);
       return;
     }
-    this.#queue.add(key);
+    if (this.#wantsUrgent.has(key)) this.#urgent.add(key);
+    else this.#queue.add(key);
   }
 
   #take(): K {
-    const key = this.#queue.values().next().value as K;
-    this.#queue.delete(key);
+    const from = this.#urgent.size > 0 ? this.#urgent : this.#queue;
+    const key = from.values().next().value as K;
+    from.delete(key);
     this.#dirty.delete(key);
+    this.#wantsUrgent.delete(key);
     this.#processing.add(key);
     return key;
   }

@@ -5,8 +5,11 @@
  * `lastTimestamp` are patched instead of creating a new object.
  *
  * Recording never blocks and never throws (an Event is informational; a failing apiserver
- * must not stop a reconcile): writes are queued and done one at a time in the background;
- * failures are logged. `flush()` waits for queued writes (tests, shutdown).
+ * must not stop a reconcile): writes are queued and done in the background by a few
+ * concurrent writers ("lanes"); the Events of one object always take the same lane, so they
+ * are written in order and a repeat aggregates onto the Event its lane wrote. One lane was a
+ * serial apiserver stream that overflowed at 5,000 pods (docs/performance.md). Failures are
+ * logged. `flush()` waits for queued writes (tests, shutdown).
  */
 import {
   type CoreV1Api,
@@ -75,6 +78,8 @@ export interface EventRecorderOptions {
   cacheSize?: number;
   /** Most writes waiting; beyond it new Events are dropped with a log line (default 1000). */
   maxPending?: number;
+  /** Concurrent writers; one object's Events always use the same one (default 4). */
+  concurrency?: number;
 }
 
 interface Seen {
@@ -93,7 +98,15 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const log = opts.logger;
   const seen = new Map<string, Seen>();
   let pending = 0;
-  let chain: Promise<void> = Promise.resolve();
+  const laneCount = Math.max(1, Math.floor(opts.concurrency ?? 4));
+  const lanes: Array<Promise<void>> = Array.from({ length: laneCount }, () => Promise.resolve());
+  const laneOf = (obj: ObjectRef): number => {
+    // FNV-1a of the object's identity: stable, cheap, spreads pods over the lanes.
+    let h = 0x811c9dc5;
+    const id = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % laneCount;
+  };
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
   async function write(
@@ -173,7 +186,8 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
       }
       pending++;
       const at = clock.now();
-      chain = chain.then(async () => {
+      const lane = laneOf(obj);
+      lanes[lane] = (lanes[lane] as Promise<void>).then(async () => {
         try {
           await write(obj, type, reason, message, at);
         } catch (err) {
@@ -188,7 +202,9 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     },
     normal: (obj, reason, message) => recorder.record(obj, 'Normal', reason, message),
     warning: (obj, reason, message) => recorder.record(obj, 'Warning', reason, message),
-    flush: () => chain,
+    flush: async () => {
+      await Promise.all(lanes);
+    },
   };
   return recorder;
 }

@@ -73,6 +73,42 @@ describe('WorkQueue', () => {
     expect(q.processingLen()).toBe(0);
   });
 
+  it('urgent keys go ahead of ordinary ones; an urgent add moves a waiting key forward', async () => {
+    const q = newQueue();
+    q.add('c1');
+    q.add('c2');
+    q.add('c3');
+    q.add('s1', { urgent: true });
+    q.add('c3', { urgent: true });
+    q.add('s1');
+    expect(q.len()).toBe(4);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const k = (await q.get())!;
+      order.push(k);
+      q.done(k);
+    }
+    expect(order).toEqual(['s1', 'c3', 'c1', 'c2']);
+    expect(q.len()).toBe(0);
+  });
+
+  it('an urgent add of a key being processed requeues it as urgent once done', async () => {
+    const q = newQueue();
+    q.add('a');
+    expect(await q.get()).toBe('a');
+    q.add('b');
+    q.add('a', { urgent: true });
+    q.done('a');
+    expect(await q.get()).toBe('a');
+    q.done('a');
+    expect(await q.get()).toBe('b');
+    q.done('b');
+    // The urgency was consumed: a later ordinary add of 'a' is ordinary again.
+    q.add('b');
+    q.add('a');
+    expect(await q.get()).toBe('b');
+  });
+
   it('done without a re-add does not requeue', async () => {
     const q = newQueue();
     q.add('a');

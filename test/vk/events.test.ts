@@ -121,4 +121,40 @@ describe('EventRecorder', () => {
     expect(calls.map((c) => c.body.reason)).toEqual(['Long', 'Two']);
     expect((calls[0]!.body.message as string).length).toBe(1024);
   });
+
+  it('writes the Events of different objects concurrently, those of one object in order', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const order: string[] = [];
+    const gates: Array<() => void> = [];
+    const core = {
+      async createNamespacedEvent(p: { body: { involvedObject: { name: string }; reason: string } }) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise<void>((r) => gates.push(r));
+        inFlight--;
+        order.push(`${p.body.involvedObject.name}:${p.body.reason}`);
+        return p.body;
+      },
+      async patchNamespacedEvent() {
+        throw new Error('not expected');
+      },
+    };
+    const rec = createEventRecorder({ core: core as never, nodeName: 'vk-1', logger: silentLogger(), concurrency: 4 });
+    const pods = Array.from({ length: 16 }, (_, i) => ({ metadata: { name: `p${i}`, namespace: 'team' } }));
+    for (const p of pods) for (const r of ['One', 'Two', 'Three']) rec.normal(podRef(p), r, r);
+    const done = rec.flush();
+    // Release writes as they arrive until all 48 are through.
+    while (order.length < 48) {
+      await new Promise((r) => setTimeout(r, 0));
+      for (const g of gates.splice(0)) g();
+    }
+    await done;
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(4);
+    for (const p of pods) {
+      const mine = order.filter((o) => o.startsWith(`${p.metadata.name}:`));
+      expect(mine).toEqual([`${p.metadata.name}:One`, `${p.metadata.name}:Two`, `${p.metadata.name}:Three`]);
+    }
+  });
 });

@@ -120,7 +120,9 @@ export function createPodController(deps: PodControllerDeps): PodController {
     nodeName,
     logger: log.child({ component: 'pod-informer' }),
     clock,
-    onChange: (key) => queue.add(key),
+    // A pod already in the backend (deleted, or changed) goes ahead of the creates: its
+    // sync is cheap and users see its phase late otherwise (docs/performance.md).
+    onChange: (key) => queue.add(key, { urgent: tracked.get(key)?.jobId !== undefined }),
     onListed: () => firstListed(),
     onRelist: (reason) => metrics.relists.inc({ reason }),
   });
@@ -508,7 +510,8 @@ export function createPodController(deps: PodControllerDeps): PodController {
         t.missingSince = undefined;
         if (!t.backend || !sameJson(a, t.backend)) {
           t.backend = a;
-          queue.add(t.key);
+          // Status-only work: ahead of the creates, so a backlog does not hide Running.
+          queue.add(t.key, { urgent: true });
         }
         continue;
       }
@@ -518,7 +521,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
         now - (t.createdAt ?? now) >= config.backendLostTimeoutMs
       ) {
         t.lost = true;
-        queue.add(t.key);
+        queue.add(t.key, { urgent: true });
       }
     }
     // Answers about pods that are not (or no longer) in the cluster: dangling backend jobs.

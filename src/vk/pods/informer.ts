@@ -248,8 +248,14 @@ export class PodInformer {
               return;
             }
             const old = this.#store.get(key);
-            // Our own write's answer may already be in the cache; never step back in time.
-            if (old && old.metadata.uid === pod.metadata.uid && newerRV(old.metadata.resourceVersion, rv))
+            // Our own write's answer may already be in the cache (upsertIfNewer): never step
+            // back in time, and the watch echo of that write (same resourceVersion, the same
+            // object) is no change at all — reconciling it again would cost a sync per write.
+            if (
+              old &&
+              old.metadata.uid === pod.metadata.uid &&
+              (old.metadata.resourceVersion === rv || newerRV(old.metadata.resourceVersion, rv))
+            )
               return;
             this.#store.set(key, pod);
             this.#emit(key, old && old.metadata.uid === pod.metadata.uid ? 'update' : 'add', pod);

@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseEndpoint } from '../../../src/core/endpoint.ts';
 import { HttpClient } from '../../../src/core/http-client.ts';
-import { expand } from '../../../src/core/kube/expand.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { buildPluginApp } from '../../../src/plugins/sdk/server.ts';
 import { type SlurmConfig, slurmConfig } from '../../../src/plugins/slurm/config.ts';
@@ -171,7 +170,9 @@ async function checkPodLifecycle(s: Served, pod: ReturnType<typeof processPod>) 
   // A finished container's log follows to its end and closes.
   expect(await logsOf(s, pod, 'app-1', { Follow: true })).toBe('app-1 says hi\n');
   // The job exits with the worst exit code.
-  expect(await scontrolJob(created.PodJID)).toMatch(/ExitCode=3:0/);
+  await until('the job to end with exit code 3', async () =>
+    /JobState=FAILED[\s\S]*ExitCode=3:0/.test(await scontrolJob(created.PodJID)),
+  );
   return created;
 }
 
@@ -261,11 +262,11 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(t.reason).toBe('DeadlineExceeded');
     expect(t.message).toContain(`Slurm job ${PodJID} reached its time limit (TIMEOUT)`);
     expect(t.exitCode).toBe(143);
-    expect(
+    const slurmState = async () =>
       (
         await run('squeue', ['--noheader', '--states=all', `--jobs=${PodJID}`, '--format=%T'], { env })
-      ).stdout.trim(),
-    ).toBe('TIMEOUT');
+      ).stdout.trim();
+    await until('Slurm to record TIMEOUT', async () => (await slurmState()) === 'TIMEOUT');
   });
 
   it('maps a job cancelled behind our back (scancel) to Cancelled', async () => {
