@@ -333,12 +333,29 @@ export function createPodController(deps: PodControllerDeps): PodController {
       `Submitted to the interLink API at ${interlink.describe()} as job ${jid}`,
     );
     log.debug({ pod: t.key, uid: t.uid, jid }, 'pod created in the backend');
-    // Record the job id at once: a VK restarted from here on re-adopts instead of resubmitting.
-    await ensureStatus(pod, desiredStatus(pod, undefined, ctx()), {
-      [JOB_ID_ANNOTATION]: jid,
-      [JOB_UID_ANNOTATION]: t.uid,
-    });
+    if (needsCorrection(pod)) {
+      // The pod shows an earlier failure of ours: correct it now, with the job id.
+      await ensureStatus(pod, desiredStatus(pod, undefined, ctx()), {
+        [JOB_ID_ANNOTATION]: jid,
+        [JOB_UID_ANNOTATION]: t.uid,
+      });
+    }
+    // Otherwise the job id rides on the pod's next status write, which the first poll
+    // answer triggers (handleActive always writes the annotations while they are missing):
+    // one apiserver write per pod less, and the create sync does not wait for it. Until
+    // then a restarted VK finds the pod by `adopt()` (one /status call asks the backend
+    // about every non-terminal pod without the annotation) and re-adopts it; and a create
+    // that reaches the plugin again is idempotent per pod UID (plugin contract).
     return refreshDelay(t);
+  }
+
+  /** Whether the pod's status shows a create problem of ours (ProviderFailed, config error) that a successful create clears. */
+  function needsCorrection(pod: KPod): boolean {
+    const st = pod.status;
+    if (!st) return false;
+    if (st.reason === 'ProviderFailed') return true;
+    const waiting = [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? [])];
+    return waiting.some((c) => c.state?.waiting?.reason === 'CreateContainerConfigError');
   }
 
   function refreshDelay(t: Tracked): { requeueAfterMs: number } | undefined {
