@@ -152,7 +152,7 @@ export const VkConfigSchema = z.object({
   /** Node status is patched at least this often even when nothing changed. */
   nodeStatusIntervalMs: PositiveInt.default(60_000),
   /** Pods reconciled concurrently (a pod never by two workers at once). */
-  workers: PositiveInt.default(10),
+  workers: PositiveInt.default(20),
   /** How long a pod waits for a missing ConfigMap/Secret before it fails with ProviderFailed. */
   missingResourceTimeoutMs: Millis.default(30_000),
   /** A created pod absent from the backend's status answers this long is marked Failed. */

@@ -91,11 +91,14 @@ describe('control-plane argv', () => {
   it.each([
     ['kube-controller-manager', controllerManagerArgs],
     ['kube-scheduler', schedulerArgs],
-  ] as const)('%s gets a client rate above the defaults (benchmarks measure the chain, not its limiter)', (_name, fn) => {
-    const f = flags(fn(l, p));
-    expect(Number(f.get('kube-api-qps'))).toBeGreaterThanOrEqual(500);
-    expect(Number(f.get('kube-api-burst'))).toBeGreaterThanOrEqual(Number(f.get('kube-api-qps')));
-  });
+  ] as const)(
+    '%s gets a client rate above the defaults (benchmarks measure the chain, not its limiter)',
+    (_name, fn) => {
+      const f = flags(fn(l, p));
+      expect(Number(f.get('kube-api-qps'))).toBeGreaterThanOrEqual(500);
+      expect(Number(f.get('kube-api-burst'))).toBeGreaterThanOrEqual(Number(f.get('kube-api-qps')));
+    },
+  );
 
   it('runs the controllers a virtual node relies on', () => {
     const list = flags(controllerManagerArgs(l, p)).get('controllers')!.split(',');

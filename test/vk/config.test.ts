@@ -56,7 +56,7 @@ describe('loadVkConfig', () => {
       interlinkUrl: 'http://127.0.0.1',
       statusIntervalMs: 2_000,
       pingIntervalMs: 10_000,
-      workers: 10,
+      workers: 20,
       kubeletHttp: { port: 10250, csr: false, selfApprove: false },
       resources: { cpu: '100', memory: '128Gi', pods: '1000', accelerators: [] },
       nodeLabels: {},

@@ -140,7 +140,12 @@ describe('EventRecorder', () => {
         throw new Error('not expected');
       },
     };
-    const rec = createEventRecorder({ core: core as never, nodeName: 'vk-1', logger: silentLogger(), concurrency: 4 });
+    const rec = createEventRecorder({
+      core: core as never,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      concurrency: 4,
+    });
     const pods = Array.from({ length: 16 }, (_, i) => ({ metadata: { name: `p${i}`, namespace: 'team' } }));
     for (const p of pods) for (const r of ['One', 'Two', 'Three']) rec.normal(podRef(p), r, r);
     const done = rec.flush();

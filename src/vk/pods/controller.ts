@@ -10,7 +10,8 @@
  *     each failure; the pod stays Terminating), containers reported terminated, then the
  *     Pod deleted with grace 0 and a UID precondition;
  *   - not yet in the backend: resolves ConfigMaps/Secrets/env/volumes/tokens, creates it,
- *     and records the job id on the Pod (annotations, written with the status) so a
+ *     and records the job id on the Pod (annotations, written with the pod's first status
+ *     write after the create; until then `adopt()` finds the pod in the backend) so a
  *     restarted VK re-adopts. A missing ConfigMap/Secret is waited for (bounded by
  *     missingResourceTimeoutMs; meanwhile Pending with containers waiting
  *     `CreateContainerConfigError` and the message, as a kubelet shows it), then the pod
@@ -21,7 +22,8 @@
  *   - in the backend: maps the poller's last answer to the pod status and writes it only
  *     when it changed; a pod the backend lost becomes Failed.
  * Per-pod state lives in `tracked`, owned by this controller; the queue guarantees one
- * worker per key, and the poller only records answers and enqueues.
+ * worker per key, and the poller only records answers and enqueues — as urgent keys, so
+ * status changes of pods in the backend do not wait behind a backlog of creates.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { Backoff } from '../../core/backoff.ts';
@@ -258,7 +260,9 @@ export function createPodController(deps: PodControllerDeps): PodController {
 
   async function handleDelete(t: Tracked, pod: KPod): Promise<void> {
     if (!t.deleteConfirmed) {
-      if (!t.killingSent) {
+      // A finished pod has nothing to stop (the kubelet emits no Killing for it either);
+      // "Deleted" below still reports the backend cleanup.
+      if (!t.killingSent && !isTerminalPhase(pod.status?.phase)) {
         t.killingSent = true;
         events.normal(
           podRef(pod),
@@ -473,7 +477,11 @@ export function createPodController(deps: PodControllerDeps): PodController {
       await handleDelete(t, pod);
       return undefined;
     }
-    if (isTerminalPhase(pod.status?.phase)) return undefined;
+    if (isTerminalPhase(pod.status?.phase)) {
+      // Finished: the last backend answer is not needed any more (the poller skips the pod).
+      t.backend = undefined;
+      return undefined;
+    }
     if (!t.jobId) return handleCreate(t, pod);
     return handleActive(t, pod);
   }
