@@ -8,12 +8,13 @@
  * directory. A cluster that is not `detached` dies with this Node process, even on SIGKILL
  * (parent-death signal), and its directory is swept by the next start.
  */
-import { spawn } from 'node:child_process';
+
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runProcess } from '../core/command.ts';
 import {
   apiserverArgs,
   type ClusterLayout,
@@ -96,33 +97,17 @@ const TEMP_PREFIX = 'interlink-k8s-';
 const keepRequested = () => process.env.INTERLINK_KEEP_CLUSTER === '1';
 const defaultLog = (line: string) => process.stderr.write(`[devcluster] ${line}\n`);
 
-export function runKubectl(
+export async function runKubectl(
   binDir: string,
   kubeconfig: string,
   args: string[],
   opts: KubectlOptions = {},
 ): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 60_000,
-      killSignal: 'SIGKILL',
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        code,
-      }),
-    );
-    child.stdin.on('error', () => {}); // kubectl may exit before reading its input
-    child.stdin.end(opts.input ?? '');
+  const r = await runProcess(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    input: opts.input ?? '',
   });
+  return { stdout: r.stdout, stderr: r.stderr, code: r.code };
 }
 
 function tailOf(path: string, lines = 15): string {

@@ -4,6 +4,7 @@
  * InterlinkErrors so callers only decide what a code means.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type CommandOutcome, runProcess } from '../../core/command.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ErrorCode, InterlinkError } from '../../errors/index.ts';
 
@@ -82,65 +83,27 @@ export class DockerCli {
    * Run to completion. Resolves with the exit code and output whatever the code; rejects
    * only when the CLI cannot run at all (UNAVAILABLE) or exceeds its timeout (TIMEOUT).
    */
-  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  async run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const timeoutMs = opts.timeoutMs ?? this.#o.timeoutMs;
-    return new Promise((resolve, reject) => {
-      let child: ChildProcess;
-      try {
-        child = spawn(this.#o.binary, args, { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'] });
-      } catch (err) {
-        reject(
-          new InterlinkError(
-            ErrorCode.UNAVAILABLE,
-            `cannot run ${this.#o.binary}: ${(err as Error).message}`,
-            { cause: err },
-          ),
-        );
-        return;
-      }
-      const out: Buffer[] = [];
-      const errs: Buffer[] = [];
-      child.stdout!.on('data', (b: Buffer) => out.push(b));
-      child.stderr!.on('data', (b: Buffer) => errs.push(b));
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      const onAbort = () => child.kill('SIGKILL');
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        const code = (err as NodeJS.ErrnoException).code;
-        reject(
-          new InterlinkError(
-            ErrorCode.UNAVAILABLE,
-            code === 'ENOENT'
-              ? `docker CLI "${this.#o.binary}" not found`
-              : `cannot run ${this.#o.binary}: ${err.message}`,
-            { cause: err },
-          ),
-        );
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        const r = {
-          code: code ?? (signal ? 128 : 1),
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(errs).toString('utf8'),
-        };
-        if (timedOut) {
-          reject(
-            new InterlinkError(ErrorCode.TIMEOUT, `docker ${args[0]} did not finish within ${timeoutMs} ms`),
-          );
-          return;
-        }
-        this.#o.log.trace({ args: args.slice(0, 3), code: r.code }, 'docker');
-        resolve(r);
-      });
-    });
+    let r: CommandOutcome;
+    try {
+      r = await runProcess(this.#o.binary, args, { env: this.#env, timeoutMs, signal: opts.signal });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new InterlinkError(
+        ErrorCode.UNAVAILABLE,
+        code === 'ENOENT'
+          ? `docker CLI "${this.#o.binary}" not found`
+          : `cannot run ${this.#o.binary}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (r.timedOut) {
+      throw new InterlinkError(ErrorCode.TIMEOUT, `docker ${args[0]} did not finish within ${timeoutMs} ms`);
+    }
+    const result = { code: r.code ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
+    this.#o.log.trace({ args: args.slice(0, 3), code: result.code }, 'docker');
+    return result;
   }
 
   /** Run and require exit code 0; the trimmed stdout, or a classified error. */

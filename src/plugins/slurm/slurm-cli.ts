@@ -7,7 +7,7 @@
  * controller down) is UNAVAILABLE (retryable); a refusal by Slurm (sbatch rejecting an
  * option) is INVALID_INPUT carrying Slurm's own words.
  */
-import { spawn } from 'node:child_process';
+import { type CommandOutcome, runProcess } from '../../core/command.ts';
 import { type InterlinkError, invalidInput, unavailable } from '../../errors/index.ts';
 import type { SlurmConfig } from './config.ts';
 import {
@@ -36,38 +36,25 @@ export interface RunOptions {
 }
 
 /** Run a command to completion. Rejects (UNAVAILABLE) only when it could not run or timed out. */
-export function runCommand(cmd: string, args: readonly string[], opts: RunOptions): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs,
-      killSignal: 'SIGKILL',
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'ENOENT' ? `${cmd} not found (set its path in the configuration)` : e.message;
-      reject(unavailable(`${cmd}: ${why}`, e));
-    });
-    child.once('close', (code, signal) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (signal) {
-        reject(
-          unavailable(
-            `${cmd} ${args.join(' ')}: killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${opts.timeoutMs} ms)` : ''}`,
-          ),
-        );
-        return;
-      }
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+export async function runCommand(
+  cmd: string,
+  args: readonly string[],
+  opts: RunOptions,
+): Promise<CommandResult> {
+  let r: CommandOutcome;
+  try {
+    r = await runProcess(cmd, args, opts);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? `${cmd} not found (set its path in the configuration)` : err.message;
+    throw unavailable(`${cmd}: ${why}`, err);
+  }
+  if (r.signal) {
+    throw unavailable(
+      `${cmd} ${args.join(' ')}: killed by ${r.signal}${r.timedOut ? ` (no answer within ${opts.timeoutMs} ms)` : ''}`,
+    );
+  }
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 const firstLine = (s: string) => s.trim().split('\n').slice(-3).join(' ').slice(0, 500);
