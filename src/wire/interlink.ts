@@ -4,7 +4,16 @@
  * ends of a hop and generates docs/openapi.json.
  */
 import { z } from 'zod';
-import { ConfigMap, ContainerStatus, DnsLabel, DnsSubdomain, Pod, Secret, Uid } from './k8s.ts';
+import {
+  ConfigMap,
+  ContainerStatus,
+  DnsLabel,
+  DnsSubdomain,
+  Pod,
+  ProjectedVolumeMap,
+  Secret,
+  Uid,
+} from './k8s.ts';
 
 /** VK → API `POST /create`. */
 export const PodCreateRequests = z.looseObject({
@@ -12,15 +21,16 @@ export const PodCreateRequests = z.looseObject({
   configmaps: z.array(ConfigMap).nullish(),
   secrets: z.array(Secret).nullish(),
   /** One ConfigMap per projected volume; data already resolved by the VK. */
-  projectedvolumesmaps: z.array(ConfigMap).nullish(),
+  projectedvolumesmaps: z.array(ProjectedVolumeMap).nullish(),
   jobscriptURL: z.string().optional(),
 });
 
 export const RetrievedContainer = z.looseObject({
   name: DnsLabel,
   configMaps: z.array(ConfigMap).nullish(),
-  projectedvolumemaps: z.array(ConfigMap).nullish(),
+  projectedvolumemaps: z.array(ProjectedVolumeMap).nullish(),
   secrets: z.array(Secret).nullish(),
+  /** interLink 0.6 sends host paths here; informational, no plugin of ours builds a path from it. */
   emptyDirs: z.array(z.string()).nullish(),
 });
 

@@ -5,6 +5,14 @@
  */
 import { z } from 'zod';
 
+/*
+ * Name rules: one schema per kind of pod-derived name, shared by every hop and every plugin
+ * (docs/security.md). The pod author is untrusted, so each rule also guarantees that the
+ * name can never be read as a command-line option (no leading "-"), leave a directory (no
+ * "/" where a single component is meant, no ".." anywhere) or end a string early (no NUL).
+ * Messages say which rule failed, never the value.
+ */
+
 /** RFC 1123 label: namespaces, container names, volume names. */
 export const DnsLabel = z
   .string()
@@ -29,7 +37,75 @@ export const Uid = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-" or "_" (a Kubernetes UID)');
 
+/**
+ * Environment variable names a plugin receives: a C identifier, with "." and "-" allowed
+ * after the first character (Kubernetes' classic rule minus a leading "-" or ".", which
+ * `env(1)` and shells would read as an option or refuse).
+ */
+export const EnvVarName = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must start with a letter or "_" and hold only [A-Za-z0-9_.-]');
+
+/** An `envFrom` prefix: empty, or the start of an environment variable name. */
+export const EnvPrefix = z
+  .string()
+  .max(1024)
+  .regex(/^([A-Za-z_][A-Za-z0-9_.-]*)?$/, 'must start with a letter or "_" and hold only [A-Za-z0-9_.-]');
+
+/** A value a process can carry in its environment or argv: anything but NUL. */
+export const ProcessString = z.string().refine((v) => !v.includes('\0'), 'must not contain a NUL byte');
+
+/** ConfigMap and Secret data keys (Kubernetes: [-._a-zA-Z0-9]+, not "." or ".."). */
+export const DataKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must hold only [-._a-zA-Z0-9]')
+  .refine((k) => k !== '.' && k !== '..', 'must not be "." or ".."');
+
+/**
+ * A file path inside a volume (`items[].path`, downward API and token paths, `subPath`):
+ * relative, no "." or ".." component, no empty component, no control character
+ * (Kubernetes' rule for item paths, which also refuses "..").
+ */
+export const RelativePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => isRelativePath(p), 'must be a relative path without "..", "." or control characters');
+
+/** `subPath` may be empty (the whole volume); otherwise a RelativePath. */
+export const SubPath = z
+  .string()
+  .max(4096)
+  .refine(
+    (p) => p === '' || isRelativePath(p),
+    'must be a relative path without "..", "." or control characters',
+  );
+
+/** The predicate behind RelativePath, for code that checks a path it built itself. */
+export function isRelativePath(p: string): boolean {
+  if (p === '' || p.startsWith('/') || /\p{Cc}/u.test(p)) return false;
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/**
+ * A container image reference. Never an option ("-..."), no whitespace or control
+ * characters: the apiserver accepts far more, and every runtime CLI would read those.
+ */
+export const Image = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine(
+    (v) => !v.startsWith('-') && !/[\s\p{Cc}]/u.test(v),
+    'must not start with "-" nor contain whitespace or control characters',
+  );
+
 const StringMap = z.record(z.string(), z.string());
+const DataMap = z.record(DataKey, z.string());
 
 export const ObjectMeta = z.looseObject({
   name: DnsSubdomain,
@@ -44,16 +120,49 @@ export const ObjectMeta = z.looseObject({
 
 export const PodMeta = ObjectMeta.extend({ namespace: DnsLabel, uid: Uid });
 
+/* The pod-derived names inside a spec that become env, argv or paths in a plugin. */
+const EnvVar = z.looseObject({ name: EnvVarName, value: ProcessString.nullish() });
+const EnvFromSource = z.looseObject({ prefix: EnvPrefix.nullish() });
+const VolumeMount = z.looseObject({ name: DnsLabel, subPath: SubPath.nullish() });
+const KeyToPath = z.looseObject({ key: DataKey, path: RelativePath });
+const DownwardFile = z.looseObject({ path: RelativePath });
+const Items = z.array(KeyToPath).nullish();
+
 export const Container = z.looseObject({
   name: DnsLabel,
-  image: z.string().optional(),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).optional(),
+  image: Image.optional(),
+  command: z.array(ProcessString).optional(),
+  args: z.array(ProcessString).optional(),
+  env: z.array(EnvVar).nullish(),
+  envFrom: z.array(EnvFromSource).nullish(),
+  volumeMounts: z.array(VolumeMount).nullish(),
+});
+
+export const Volume = z.looseObject({
+  name: DnsLabel,
+  configMap: z.looseObject({ items: Items }).nullish(),
+  secret: z.looseObject({ items: Items }).nullish(),
+  downwardAPI: z.looseObject({ items: z.array(DownwardFile).nullish() }).nullish(),
+  projected: z
+    .looseObject({
+      sources: z
+        .array(
+          z.looseObject({
+            configMap: z.looseObject({ items: Items }).nullish(),
+            secret: z.looseObject({ items: Items }).nullish(),
+            downwardAPI: z.looseObject({ items: z.array(DownwardFile).nullish() }).nullish(),
+            serviceAccountToken: z.looseObject({ path: RelativePath }).nullish(),
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
 });
 
 export const PodSpec = z.looseObject({
   containers: z.array(Container).min(1),
   initContainers: z.array(Container).nullish(),
+  volumes: z.array(Volume).nullish(),
 });
 
 /** A v1.Pod. `spec` is optional because delete and status calls may carry only metadata. */
@@ -67,14 +176,24 @@ export const Pod = z.looseObject({
 
 export const ConfigMap = z.looseObject({
   metadata: ObjectMeta,
-  data: StringMap.nullish(),
-  binaryData: StringMap.nullish(),
+  data: DataMap.nullish(),
+  binaryData: DataMap.nullish(),
+});
+
+/**
+ * The VK's resolved projected / downward API volume: a ConfigMap whose keys are the file
+ * paths inside the volume ("a/b/token"), so RelativePath rather than DataKey.
+ */
+export const ProjectedVolumeMap = z.looseObject({
+  metadata: ObjectMeta,
+  data: z.record(RelativePath, z.string()).nullish(),
+  binaryData: z.record(RelativePath, z.string()).nullish(),
 });
 
 export const Secret = z.looseObject({
   metadata: ObjectMeta,
-  data: StringMap.nullish(),
-  stringData: StringMap.nullish(),
+  data: DataMap.nullish(),
+  stringData: DataMap.nullish(),
   type: z.string().optional(),
 });
 

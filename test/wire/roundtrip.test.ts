@@ -190,6 +190,63 @@ describe('wire rejections name the field', () => {
       }),
       ['pod', 'spec', 'containers'],
     ],
+    // The attacks of issue #12: pod-derived names that would become options or paths.
+    [
+      'volume name with ../',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.volumes[0].name = '../../etc';
+      }),
+      ['pod', 'spec', 'volumes', 0, 'name'],
+    ],
+    [
+      'volumeMount name with ../',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers[0].volumeMounts[0].name = '../x';
+      }),
+      ['pod', 'spec', 'containers', 0, 'volumeMounts', 0, 'name'],
+    ],
+    [
+      'env name posing as an option of env(1)',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers[0].env[0].name = '--split-string=sh';
+      }),
+      ['pod', 'spec', 'containers', 0, 'env', 0, 'name'],
+    ],
+    [
+      'env value with a NUL byte',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers[0].env[0].value = 'a\0b';
+      }),
+      ['pod', 'spec', 'containers', 0, 'env', 0, 'value'],
+    ],
+    [
+      'image posing as a docker option',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.containers[0].image = '--volume=/:/host';
+      }),
+      ['pod', 'spec', 'containers', 0, 'image'],
+    ],
+    [
+      'configMap item path with ..',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.pod.spec.volumes[3].projected.sources[1].configMap.items[0].path = '../../x';
+      }),
+      ['pod', 'spec', 'volumes', 3, 'projected', 'sources', 1, 'configMap', 'items', 0, 'path'],
+    ],
+    [
+      'ConfigMap key with a slash',
+      PodCreateRequests,
+      bad('pod-create-requests.json', (x) => {
+        x.configmaps[0].data = { '../escape': 'x' };
+      }),
+      ['configmaps', 0, 'data', '../escape'],
+    ],
     [
       'container name',
       PodCreateRequests,

@@ -2,10 +2,11 @@
  * Argument vectors of every docker CLI call the plugin makes, built from plain data. Pure:
  * no call here runs anything, and no shell ever sees these words (spawn with an argv).
  */
+
+import type { EnvList } from '../../core/pod/env.ts';
+import type { Mount } from '../../core/pod/volumes.ts';
 import type { LogOpts } from '../../wire/interlink.ts';
-import type { EnvList } from './env.ts';
 import { labelArgs } from './names.ts';
-import type { Mount } from './volumes.ts';
 
 export type PullPolicy = 'always' | 'missing' | 'never';
 export type DockerRestart = 'no' | 'always' | 'on-failure' | 'unless-stopped';

@@ -4,6 +4,8 @@
  * Pure.
  */
 
+import type { PodRef } from '../../core/pod/spec.ts';
+
 const P = 'interlink.vk.io';
 
 export const LABEL = {
@@ -25,12 +27,6 @@ export const LABEL = {
 
 export type Role = 'infra' | 'init' | 'app';
 
-export interface PodRef {
-  uid: string;
-  namespace: string;
-  name: string;
-}
-
 /**
  * `ilk_<container>_<pod>_<namespace>_<uid>`, like the kubelet's dockershim names. Every part
  * is an RFC 1123 name or a UID, so the result is a valid Docker name; the infra container is
@@ -42,11 +38,6 @@ export function containerName(pod: PodRef, container: string): string {
 
 export function infraName(pod: PodRef): string {
   return containerName(pod, 'POD');
-}
-
-/** A Docker volume of the pod (memory-backed emptyDir). */
-export function volumeName(pod: PodRef, volume: string): string {
-  return `ilk_${pod.uid}_${volume}`;
 }
 
 export function podLabels(instance: string, pod: PodRef): Record<string, string> {

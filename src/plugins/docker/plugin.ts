@@ -15,6 +15,10 @@ import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile } from 'node:f
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../core/logger.ts';
+import type { NodeCapacity } from '../../core/pod/env.ts';
+import { isUnder } from '../../core/pod/paths.ts';
+import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
+import type { VolumePlan } from '../../core/pod/volumes.ts';
 import {
   codeOf,
   ErrorCode,
@@ -49,11 +53,9 @@ import {
 } from './argv.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
-import type { NodeCapacity } from './env.ts';
 import { streamLogs } from './logs.ts';
-import { LABEL, type PodRef, podLabels } from './names.ts';
+import { LABEL, podLabels } from './names.ts';
 import { envFilePath, type PodPlan, planPod } from './pod-plan.ts';
-import { podSpecOf } from './spec.ts';
 import {
   finalStatus,
   groupByPod,
@@ -63,7 +65,6 @@ import {
   podStatus,
   sequencing,
 } from './status.ts';
-import { isUnder, type VolumePlan } from './volumes.ts';
 
 interface IndexEntry {
   ref: PodRef;

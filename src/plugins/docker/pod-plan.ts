@@ -7,15 +7,15 @@
  */
 import { posix } from 'node:path';
 import { memoryBytes, milliCpu } from '../../core/kube/quantity.ts';
+import { commandLine, type EnvList, type NodeCapacity, resolveEnv } from '../../core/pod/env.ts';
+import type { ContainerSpec, PodRef, PodSpecView, RestartPolicy } from '../../core/pod/spec.ts';
+import { planVolumes, type VolumePlan } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedContainer } from '../../wire/interlink.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
 import type { ContainerPlan, DockerRestart, InfraPlan, PullPolicy } from './argv.ts';
-import { commandLine, type EnvList, type NodeCapacity, resolveEnv } from './env.ts';
 import { normalizeAllowed, parseFlagsAnnotation } from './flags.ts';
-import { containerName, infraName, LABEL, type PodRef, podLabels, type Role } from './names.ts';
-import type { ContainerSpec, PodSpecView, RestartPolicy } from './spec.ts';
-import { planVolumes, type VolumePlan } from './volumes.ts';
+import { containerName, infraName, LABEL, podLabels, type Role } from './names.ts';
 
 /** The configuration keys planning depends on. */
 export interface PlanOptions {

@@ -5,10 +5,10 @@
  * sequencing where it stood with nothing persisted but the containers' labels.
  */
 import { z } from 'zod';
+import type { PodRef, RestartPolicy } from '../../core/pod/spec.ts';
 import type { PodStatus } from '../../wire/interlink.ts';
 import type { ContainerState, ContainerStatus } from '../../wire/k8s.ts';
-import { LABEL, type PodRef, type Role } from './names.ts';
-import type { RestartPolicy } from './spec.ts';
+import { LABEL, type Role } from './names.ts';
 
 const Str = z
   .string()

@@ -4,23 +4,23 @@
  * INVALID_INPUT naming the field instead of submitting a job that cannot work. Pure.
  *
  * Kubernetes semantics are shared: env resolution and volume files with the docker plugin
- * (src/plugins/docker/{spec,env,volumes}.ts), `$(VAR)` expansion and quantities with the VK
+ * (src/core/pod/{spec,env,volumes}.ts), `$(VAR)` expansion and quantities with the VK
  * too (src/core/kube).
  */
 import { posix } from 'node:path';
-import { invalidInput } from '../../errors/index.ts';
-import type { RetrievedPodData } from '../../wire/interlink.ts';
-import type { ConfigMap, Secret } from '../../wire/k8s.ts';
-import { commandLine, type EnvList, resolveEnv } from '../docker/env.ts';
-import type { PodRef } from '../docker/names.ts';
-import { type ContainerSpec, type PodSpecView, podSpecOf } from '../docker/spec.ts';
+import { commandLine, type EnvList, resolveEnv } from '../../core/pod/env.ts';
+import type { PodRef } from '../../core/pod/spec.ts';
+import { type ContainerSpec, type PodSpecView, podSpecOf } from '../../core/pod/spec.ts';
 import {
   type DirToMake,
   type FileToWrite,
   type HostPathCheck,
   type Mount,
   planVolumes,
-} from '../docker/volumes.ts';
+} from '../../core/pod/volumes.ts';
+import { invalidInput } from '../../errors/index.ts';
+import type { RetrievedPodData } from '../../wire/interlink.ts';
+import type { ConfigMap, Secret } from '../../wire/k8s.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
 import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';

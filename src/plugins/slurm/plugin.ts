@@ -6,6 +6,7 @@
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
+import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, invalidInput, notFound, unavailable } from '../../errors/index.ts';
 import type {
   CreateStruct,
@@ -15,7 +16,6 @@ import type {
   RetrievedPodData,
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
-import { podSpecOf } from '../docker/spec.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
 import { buildJob, type JobSpec, jobDirOf, jobNameOf } from './job.ts';

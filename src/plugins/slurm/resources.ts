@@ -10,8 +10,8 @@
  * `slurm-job.vk.io/flags` < the pod's own resources.
  */
 import { resourceQuantity } from '../../core/kube/quantity.ts';
+import type { ContainerSpec, PodSpecView } from '../../core/pod/spec.ts';
 import { invalidInput } from '../../errors/index.ts';
-import type { ContainerSpec, PodSpecView } from '../docker/spec.ts';
 import type { Flavor } from './config.ts';
 import { type FlagGroup, flagKey, groupFlags, splitWords } from './flags.ts';
 

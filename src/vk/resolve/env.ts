@@ -10,6 +10,7 @@
  * ConfigMaps, Secrets and the downward API are taken byte-for-byte, never expanded.
  */
 import { expand } from '../../core/kube/expand.ts';
+import { EnvVarName } from '../../wire/k8s.ts';
 import type { KContainer, KEnvVar, KPod } from '../pods/kpod.ts';
 import { type DownwardContext, DownwardError, fieldRefValue, resourceFieldValue } from './downward.ts';
 
@@ -95,7 +96,9 @@ export function resolveEnv(
     }
     for (const [k, v] of Object.entries(data ?? {})) {
       const name = prefix + k;
-      if (name === '' || name.includes('=')) {
+      // The plugins' rule (src/wire/k8s.ts), so a skipped key is an Event here rather than a
+      // refused pod at the API; the kubelet skips invalid names the same way.
+      if (!EnvVarName.safeParse(name).success) {
         warnings.push(`envFrom: skipped key "${k}": "${name}" is not a valid environment variable name`);
         continue;
       }

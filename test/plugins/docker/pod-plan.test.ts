@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { podSpecOf } from '../../../src/core/pod/spec.ts';
 import {
   dockerRestart,
   type PlanOptions,
@@ -7,7 +8,6 @@ import {
   pullPolicy,
   splitEnv,
 } from '../../../src/plugins/docker/pod-plan.ts';
-import { podSpecOf } from '../../../src/plugins/docker/spec.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
 const options: PlanOptions = {

@@ -47,7 +47,7 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
     [
       'an image posing as an option',
       pod(one({ image: '--privileged' })),
-      /pod.spec.containers\[c\].image: "--privileged" is not an image reference/,
+      /pod\.spec\.containers\.0\.image: must not start with "-"/,
     ],
     [
       'an env name apptainer cannot take',

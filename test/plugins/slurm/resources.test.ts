@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { podSpecOf } from '../../../src/plugins/docker/spec.ts';
+import { podSpecOf } from '../../../src/core/pod/spec.ts';
 import {
   flavorFlags,
   flavorGpus,

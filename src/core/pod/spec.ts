@@ -1,19 +1,29 @@
 /**
- * The parts of a v1.Pod the docker plugin reads, as a typed view. src/wire/k8s.ts checks
+ * The parts of a v1.Pod a container backend reads, as a typed view shared by every plugin. src/wire/k8s.ts checks
  * only what every hop needs; this adds the container and volume fields a container runtime
  * needs, so that a malformed field fails the create with INVALID_INPUT naming it instead of
  * surfacing as a docker error. Loose objects: unknown fields are ignored, never rejected.
  */
 import { z } from 'zod';
 import { invalidInput } from '../../errors/index.ts';
-import type { Pod } from '../../wire/k8s.ts';
+import {
+  DataKey,
+  DnsLabel,
+  EnvPrefix,
+  EnvVarName,
+  Image,
+  type Pod,
+  ProcessString,
+  RelativePath,
+  SubPath,
+} from '../../wire/k8s.ts';
 
 const Quantity = z.union([z.string(), z.number()]);
 const ResourceList = z.record(z.string(), Quantity);
 const Mode = z.number().int().min(0).max(0o777);
 const Opt = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? undefined);
 
-export const KeyToPath = z.looseObject({ key: z.string().min(1), path: z.string().min(1), mode: Opt(Mode) });
+export const KeyToPath = z.looseObject({ key: DataKey, path: RelativePath, mode: Opt(Mode) });
 
 export const ObjectFieldSelector = z.looseObject({
   fieldPath: z.string().min(1),
@@ -26,8 +36,8 @@ export const ResourceFieldSelector = z.looseObject({
 });
 
 export const EnvVar = z.looseObject({
-  name: z.string().min(1),
-  value: Opt(z.string()),
+  name: EnvVarName,
+  value: Opt(ProcessString),
   valueFrom: Opt(
     z.looseObject({
       configMapKeyRef: Opt(z.looseObject({ name: z.string(), key: z.string(), optional: Opt(z.boolean()) })),
@@ -39,15 +49,15 @@ export const EnvVar = z.looseObject({
 });
 
 export const EnvFromSource = z.looseObject({
-  prefix: Opt(z.string()),
+  prefix: Opt(EnvPrefix),
   configMapRef: Opt(z.looseObject({ name: z.string(), optional: Opt(z.boolean()) })),
   secretRef: Opt(z.looseObject({ name: z.string(), optional: Opt(z.boolean()) })),
 });
 
 export const VolumeMount = z.looseObject({
-  name: z.string().min(1),
+  name: DnsLabel,
   mountPath: z.string().min(1),
-  subPath: Opt(z.string()),
+  subPath: Opt(SubPath),
   subPathExpr: Opt(z.string()),
   readOnly: Opt(z.boolean()),
 });
@@ -71,11 +81,11 @@ export const PodSecurityContext = z.looseObject({
 });
 
 export const ContainerSpec = z.looseObject({
-  name: z.string().min(1),
-  image: z.string().min(1, 'image is required'),
+  name: DnsLabel,
+  image: Image,
   imagePullPolicy: Opt(z.enum(['Always', 'IfNotPresent', 'Never'])),
-  command: Opt(z.array(z.string())),
-  args: Opt(z.array(z.string())),
+  command: Opt(z.array(ProcessString)),
+  args: Opt(z.array(ProcessString)),
   workingDir: Opt(z.string()),
   env: Opt(z.array(EnvVar)),
   envFrom: Opt(z.array(EnvFromSource)),
@@ -91,14 +101,14 @@ export const ContainerSpec = z.looseObject({
 const Items = Opt(z.array(KeyToPath));
 
 export const DownwardAPIFile = z.looseObject({
-  path: z.string().min(1),
+  path: RelativePath,
   fieldRef: Opt(ObjectFieldSelector),
   resourceFieldRef: Opt(ResourceFieldSelector),
   mode: Opt(Mode),
 });
 
 export const Volume = z.looseObject({
-  name: z.string().min(1),
+  name: DnsLabel,
   configMap: Opt(
     z.looseObject({ name: z.string(), items: Items, defaultMode: Opt(Mode), optional: Opt(z.boolean()) }),
   ),
@@ -119,7 +129,7 @@ export const Volume = z.looseObject({
             configMap: Opt(z.looseObject({ name: z.string(), items: Items, optional: Opt(z.boolean()) })),
             secret: Opt(z.looseObject({ name: z.string(), items: Items, optional: Opt(z.boolean()) })),
             downwardAPI: Opt(z.looseObject({ items: Opt(z.array(DownwardAPIFile)) })),
-            serviceAccountToken: Opt(z.looseObject({ path: z.string().min(1) })),
+            serviceAccountToken: Opt(z.looseObject({ path: RelativePath })),
           }),
         ),
       ),
@@ -142,6 +152,13 @@ export const PodSpecView = z.looseObject({
   nodeName: Opt(z.string()),
   serviceAccountName: Opt(z.string()),
 });
+
+/** Who a pod is, in every name and label a backend gives it. */
+export interface PodRef {
+  uid: string;
+  namespace: string;
+  name: string;
+}
 
 export type ContainerSpec = z.output<typeof ContainerSpec>;
 export type EnvVar = z.output<typeof EnvVar>;

@@ -5,11 +5,12 @@
  * references expanded in env values, command and args. Values are never interpreted by a
  * shell: quotes, `$`, backticks and newlines pass through byte for byte. Pure.
  */
-import { expand } from '../../core/kube/expand.ts';
-import { metadataFieldValue } from '../../core/kube/fieldpath.ts';
-import { divideResource, resourceQuantity } from '../../core/kube/quantity.ts';
+
 import { invalidInput } from '../../errors/index.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
+import { expand } from '../kube/expand.ts';
+import { metadataFieldValue } from '../kube/fieldpath.ts';
+import { divideResource, resourceQuantity } from '../kube/quantity.ts';
 import type { ContainerSpec, PodSpecView } from './spec.ts';
 
 export interface EnvSources {

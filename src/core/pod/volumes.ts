@@ -10,11 +10,11 @@
  * A memory-backed emptyDir is a Docker `local` volume of type tmpfs shared by the containers.
  */
 import { isAbsolute, posix } from 'node:path';
-import { expand } from '../../core/kube/expand.ts';
-import { memoryBytes } from '../../core/kube/quantity.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedContainer } from '../../wire/interlink.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
+import { expand } from '../kube/expand.ts';
+import { memoryBytes } from '../kube/quantity.ts';
 import {
   configMapKeys,
   configMapValue,
@@ -25,8 +25,8 @@ import {
   secretKeys,
   secretValue,
 } from './env.ts';
-import { type PodRef, volumeName } from './names.ts';
-import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodSpecView, Volume } from './spec.ts';
+import { isUnder, safeRelative } from './paths.ts';
+import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodRef, PodSpecView, Volume } from './spec.ts';
 
 export interface Mount {
   type: 'bind' | 'volume';
@@ -89,25 +89,9 @@ export interface VolumeInput {
 
 export const DEFAULT_FILE_MODE = 0o644;
 
-/** A relative path with no `..`, normalised; INVALID_INPUT otherwise. */
-export function safeRelative(p: string, field: string): string {
-  if (p.includes('\0') || p.includes('\n') || p.includes('\r'))
-    throw invalidInput(`${field}: "${p}" contains a control character`, field);
-  if (isAbsolute(p)) throw invalidInput(`${field}: "${p}" must be a relative path`, field);
-  if (p.split('/').includes('..')) throw invalidInput(`${field}: "${p}" must not contain ".."`, field);
-  const n = posix
-    .normalize(p)
-    .replace(/^(\.\/)+/, '')
-    .replace(/\/+$/, '');
-  if (n === '' || n === '.') throw invalidInput(`${field}: "${p}" names no file`, field);
-  return n;
-}
-
-/** Whether `p` (absolute, normalised) is `root` or inside it. */
-export function isUnder(p: string, root: string): boolean {
-  const r = posix.normalize(root).replace(/\/+$/, '') || '/';
-  const n = posix.normalize(p);
-  return r === '/' || n === r || n.startsWith(`${r}/`);
+/** The Docker-style volume name of a memory-backed emptyDir: unique per pod UID and volume. */
+export function volumeName(pod: PodRef, volume: string): string {
+  return `ilk_${pod.uid}_${volume}`;
 }
 
 type FileSet = Map<string, { data: Buffer; mode: number }>;

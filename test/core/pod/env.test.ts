@@ -5,8 +5,8 @@ import {
   fieldRefValue,
   resolveEnv,
   resourceFieldValue,
-} from '../../../src/plugins/docker/env.ts';
-import type { ContainerSpec, PodSpecView } from '../../../src/plugins/docker/spec.ts';
+} from '../../../src/core/pod/env.ts';
+import type { ContainerSpec, PodSpecView } from '../../../src/core/pod/spec.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
 const pod = {
