@@ -110,44 +110,160 @@ function usable(
 const digest = (...parts: Array<string | undefined>) =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex');
 
-export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
-  const { config, logger, clock } = deps;
-  if (!config.nodeName) throw new Error('createServingCerts: config.nodeName is required');
-  const http = config.kubeletHttp;
-  if (Boolean(http.certFile) !== Boolean(http.keyFile))
-    throw new Error('createServingCerts: kubeletHttp.certFile and keyFile go together');
-  const log = logger.child({ component: 'kubelet-certs' });
-  const reloadMs = deps.reloadIntervalMs ?? 30_000;
-  const alt = servingAltNames(config.nodeName, config.podIp);
-  const listeners: Array<(m: TlsMaterial) => void> = [];
-  let material: TlsMaterial | undefined;
-  let isReady = false;
+/**
+ * One CSR for our serving certificate (signer kubernetes.io/kubelet-serving), self-approved
+ * when configured. Resolves with the signed pair; throws if denied or failed.
+ */
+export async function requestServingCertificate(
+  deps: ServingCertsDeps,
+  alt: { dnsNames: string[]; ipAddresses: string[] },
+  log: Logger,
+  signal: AbortSignal,
+): Promise<{ cert: string; key: string; notAfter: Date }> {
+  const { config } = deps;
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const request = await createCsrPem({
+    subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] },
+    altNames: alt,
+    privateKey,
+  });
+  const body: V1CertificateSigningRequest = {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: {
+      generateName: `${config.nodeName}-serving-`,
+      labels: { 'interlink.io/node': config.nodeName },
+    },
+    spec: {
+      request: Buffer.from(request).toString('base64'),
+      signerName: KUBELET_SERVING_SIGNER,
+      usages: ['digital signature', 'server auth'],
+      ...(deps.csrExpirationSeconds ? { expirationSeconds: deps.csrExpirationSeconds } : {}),
+    },
+  };
+  const created = await deps.kube.certificates.createCertificateSigningRequest({ body });
+  const name = created.metadata?.name ?? '';
+  log.info({ csr: name, signer: KUBELET_SERVING_SIGNER }, 'serving certificate requested');
+  if (config.kubeletHttp.selfApprove) await selfApprove(deps, created, log);
+  else log.warn({ csr: name }, `serving certificate waits for approval: kubectl certificate approve ${name}`);
+  const pem = await waitForCertificate(deps, name, log, signal);
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const { cert } = parsePair(pem, keyPem);
+  log.info({ csr: name, notAfter: cert.validTo, issuer: cert.issuer }, 'serving certificate issued');
+  return { cert: pem, key: keyPem, notAfter: new Date(cert.validTo) };
+}
 
-  function publish(next: TlsMaterial): void {
+async function selfApprove(
+  deps: ServingCertsDeps,
+  csr: V1CertificateSigningRequest,
+  log: Logger,
+): Promise<void> {
+  const name = csr.metadata?.name ?? '';
+  try {
+    csr.status = {
+      ...csr.status,
+      conditions: [
+        ...(csr.status?.conditions ?? []),
+        {
+          type: 'Approved',
+          status: 'True',
+          reason: 'InterlinkSelfApproved',
+          message: `approved by the interLink virtual kubelet of node ${deps.config.nodeName} (kubeletHttp.selfApprove)`,
+        },
+      ],
+    };
+    await deps.kube.certificates.replaceCertificateSigningRequestApproval({ name, body: csr });
+    log.info({ csr: name }, 'serving certificate request self-approved');
+  } catch (err) {
+    log.warn(
+      { csr: name, err: (err as Error).message },
+      `cannot self-approve the CSR (RBAC needs "approve" on signers/${KUBELET_SERVING_SIGNER} and "update" on certificatesigningrequests/approval); waiting for an operator: kubectl certificate approve ${name}`,
+    );
+  }
+}
+
+/** Poll the CSR (with backoff, nagging every 5 min) until it carries a certificate. */
+async function waitForCertificate(
+  deps: ServingCertsDeps,
+  name: string,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<string> {
+  const { clock } = deps;
+  const poll = new Backoff({ initialMs: deps.csrPollMs ?? 500, maxMs: 30_000, factor: 1.5 });
+  let lastNag = clock.now();
+  for (let attempt = 1; ; attempt++) {
+    const csr = await deps.kube.certificates.readCertificateSigningRequest({ name });
+    const conds = csr.status?.conditions ?? [];
+    const bad = conds.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
+    if (bad)
+      throw new Error(
+        `CSR ${name} ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim(),
+      );
+    if (csr.status?.certificate) return Buffer.from(csr.status.certificate, 'base64').toString('utf8');
+    if (clock.now() - lastNag > 300_000) {
+      lastNag = clock.now();
+      log.warn(
+        { csr: name },
+        `serving certificate still waits for approval: kubectl certificate approve ${name}`,
+      );
+    }
+    await clock.sleep(poll.delay(attempt), signal);
+  }
+}
+
+/** The serving material's source and rotation loop; see the module comment for the order. */
+class ServingCertSource {
+  material: TlsMaterial | undefined;
+  readonly listeners: Array<(m: TlsMaterial) => void> = [];
+  #isReady = false;
+  #markReady: () => void = () => {};
+  #clientCa: string | undefined;
+  readonly #deps: ServingCertsDeps;
+  readonly #http: VkConfig['kubeletHttp'];
+  readonly #log: Logger;
+  readonly #alt: { dnsNames: string[]; ipAddresses: string[] };
+
+  constructor(deps: ServingCertsDeps, log: Logger) {
+    this.#deps = deps;
+    this.#http = deps.config.kubeletHttp;
+    this.#log = log;
+    this.#alt = servingAltNames(deps.config.nodeName, deps.config.podIp);
+  }
+
+  #publish(next: TlsMaterial): void {
+    const cur = this.material;
     const changed =
-      !material ||
-      digest(material.cert, material.key, material.clientCa) !== digest(next.cert, next.key, next.clientCa);
-    material = next;
-    if (!changed || !isReady) return;
-    for (const fn of listeners) {
+      !cur || digest(cur.cert, cur.key, cur.clientCa) !== digest(next.cert, next.key, next.clientCa);
+    this.material = next;
+    if (!changed || !this.#isReady) return;
+    for (const fn of this.listeners) {
       try {
         fn(next);
       } catch (err) {
-        log.error({ err }, 'TLS material listener failed');
+        this.#log.error({ err }, 'TLS material listener failed');
       }
     }
   }
 
-  async function loadClientCa(): Promise<string | undefined> {
-    if (http.clientCaFile) return readFile(http.clientCaFile, 'utf8');
+  #ready(m: TlsMaterial): void {
+    this.#publish(m);
+    if (!this.#isReady) {
+      this.#isReady = true;
+      this.#markReady();
+    }
+  }
+
+  async #loadClientCa(): Promise<string | undefined> {
+    if (this.#http.clientCaFile) return readFile(this.#http.clientCaFile, 'utf8');
     try {
-      const cm = await deps.kube.core.readNamespacedConfigMap({
+      const cm = await this.#deps.kube.core.readNamespacedConfigMap({
         namespace: 'kube-system',
         name: 'extension-apiserver-authentication',
       });
       return cm.data?.['client-ca-file'] || undefined;
     } catch (err) {
-      log.debug(
+      this.#log.debug(
         { err: (err as Error).message },
         'cannot read kube-system/extension-apiserver-authentication',
       );
@@ -155,19 +271,20 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     }
   }
 
-  async function selfSigned(reason: string): Promise<TlsMaterial> {
+  async #selfSigned(reason: string): Promise<TlsMaterial> {
+    const { config, clock } = this.#deps;
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const now = clock.now();
-    const notAfter = new Date(now + (deps.selfSignedDays ?? 365) * 86_400_000);
+    const notAfter = new Date(now + (this.#deps.selfSignedDays ?? 365) * 86_400_000);
     const cert = await createCertificatePem({
       subject: { commonName: `${config.nodeName}@${Math.floor(now / 1000)}` },
-      altNames: alt,
+      altNames: this.#alt,
       publicKey: privateKey,
       issuerKey: privateKey,
       notBefore: new Date(now - 60_000),
       notAfter,
     });
-    log.warn(
+    this.#log.warn(
       { node: config.nodeName, reason },
       '!!! The kubelet API is serving a SELF-SIGNED certificate. An apiserver that verifies kubelet certificates ' +
         '(--kubelet-certificate-authority) will refuse `kubectl logs` on this node. Configure kubeletHttp.certFile/keyFile, ' +
@@ -176,110 +293,38 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     return {
       cert,
       key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      clientCa: this.#clientCa,
       source: 'self-signed',
       notAfter,
     };
   }
 
-  async function fromFiles(clientCa: string | undefined): Promise<TlsMaterial> {
+  async #fromFiles(): Promise<TlsMaterial> {
     const [certPem, keyPem] = await Promise.all([
-      readFile(http.certFile!, 'utf8'),
-      readFile(http.keyFile!, 'utf8'),
+      readFile(this.#http.certFile!, 'utf8'),
+      readFile(this.#http.keyFile!, 'utf8'),
     ]);
     const { cert } = parsePair(certPem, keyPem);
-    return { cert: certPem, key: keyPem, clientCa, source: 'files', notAfter: new Date(cert.validTo) };
-  }
-
-  /** One CSR: create, maybe approve, wait for the certificate. Throws if denied or failed. */
-  async function requestCertificate(
-    signal: AbortSignal,
-  ): Promise<{ cert: string; key: string; notAfter: Date }> {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const request = await createCsrPem({
-      subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] },
-      altNames: alt,
-      privateKey,
-    });
-    const body: V1CertificateSigningRequest = {
-      apiVersion: 'certificates.k8s.io/v1',
-      kind: 'CertificateSigningRequest',
-      metadata: {
-        generateName: `${config.nodeName}-serving-`,
-        labels: { 'interlink.io/node': config.nodeName },
-      },
-      spec: {
-        request: Buffer.from(request).toString('base64'),
-        signerName: KUBELET_SERVING_SIGNER,
-        usages: ['digital signature', 'server auth'],
-        ...(deps.csrExpirationSeconds ? { expirationSeconds: deps.csrExpirationSeconds } : {}),
-      },
+    return {
+      cert: certPem,
+      key: keyPem,
+      clientCa: this.#clientCa,
+      source: 'files',
+      notAfter: new Date(cert.validTo),
     };
-    const created = await deps.kube.certificates.createCertificateSigningRequest({ body });
-    const name = created.metadata?.name ?? '';
-    log.info({ csr: name, signer: KUBELET_SERVING_SIGNER }, 'serving certificate requested');
-    if (http.selfApprove) {
-      try {
-        created.status = {
-          ...created.status,
-          conditions: [
-            ...(created.status?.conditions ?? []),
-            {
-              type: 'Approved',
-              status: 'True',
-              reason: 'InterlinkSelfApproved',
-              message: `approved by the interLink virtual kubelet of node ${config.nodeName} (kubeletHttp.selfApprove)`,
-            },
-          ],
-        };
-        await deps.kube.certificates.replaceCertificateSigningRequestApproval({ name, body: created });
-        log.info({ csr: name }, 'serving certificate request self-approved');
-      } catch (err) {
-        log.warn(
-          { csr: name, err: (err as Error).message },
-          `cannot self-approve the CSR (RBAC needs "approve" on signers/${KUBELET_SERVING_SIGNER} and "update" on certificatesigningrequests/approval); waiting for an operator: kubectl certificate approve ${name}`,
-        );
-      }
-    } else {
-      log.warn({ csr: name }, `serving certificate waits for approval: kubectl certificate approve ${name}`);
-    }
-    const poll = new Backoff({ initialMs: deps.csrPollMs ?? 500, maxMs: 30_000, factor: 1.5 });
-    let lastNag = clock.now();
-    for (let attempt = 1; ; attempt++) {
-      const csr = await deps.kube.certificates.readCertificateSigningRequest({ name });
-      const conds = csr.status?.conditions ?? [];
-      const bad = conds.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
-      if (bad)
-        throw new Error(
-          `CSR ${name} ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim(),
-        );
-      if (csr.status?.certificate) {
-        const pemText = Buffer.from(csr.status.certificate, 'base64').toString('utf8');
-        const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-        const { cert } = parsePair(pemText, keyPem);
-        log.info({ csr: name, notAfter: cert.validTo, issuer: cert.issuer }, 'serving certificate issued');
-        return { cert: pemText, key: keyPem, notAfter: new Date(cert.validTo) };
-      }
-      if (clock.now() - lastNag > 300_000) {
-        lastNag = clock.now();
-        log.warn(
-          { csr: name },
-          `serving certificate still waits for approval: kubectl certificate approve ${name}`,
-        );
-      }
-      await clock.sleep(poll.delay(attempt), signal);
-    }
   }
 
-  async function persist(cert: string, key: string): Promise<void> {
-    if (!http.certFile || !http.keyFile) return;
+  async #persist(cert: string, key: string): Promise<void> {
+    const { certFile, keyFile } = this.#http;
+    if (!certFile || !keyFile) return;
     try {
-      await writeFile(`${http.keyFile}.tmp`, key, { mode: 0o600 });
-      await chmod(`${http.keyFile}.tmp`, 0o600);
-      await writeFile(`${http.certFile}.tmp`, cert);
-      await rename(`${http.keyFile}.tmp`, http.keyFile);
-      await rename(`${http.certFile}.tmp`, http.certFile);
+      await writeFile(`${keyFile}.tmp`, key, { mode: 0o600 });
+      await chmod(`${keyFile}.tmp`, 0o600);
+      await writeFile(`${certFile}.tmp`, cert);
+      await rename(`${keyFile}.tmp`, keyFile);
+      await rename(`${certFile}.tmp`, certFile);
     } catch (err) {
-      log.warn(
+      this.#log.warn(
         { err: (err as Error).message },
         'cannot store the signed serving certificate; a restart will request a new one',
       );
@@ -287,7 +332,8 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
   }
 
   /** Sleep until `at` in slices (timers cannot wait longer than ~24 days), or until the signal. */
-  async function sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+  async #sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+    const { clock } = this.#deps;
     for (;;) {
       const left = at - clock.now();
       if (left <= 0) return;
@@ -295,128 +341,135 @@ export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
     }
   }
 
-  const shell = controllerShell(async (signal, markReady) => {
-    const ready = (m: TlsMaterial) => {
-      publish(m);
-      if (!isReady) {
-        isReady = true;
-        markReady();
-      }
-    };
-    let clientCa = await loadClientCa();
-    if (!clientCa)
-      log.warn(
+  async run(signal: AbortSignal, markReady: () => void): Promise<void> {
+    this.#markReady = markReady;
+    this.#clientCa = await this.#loadClientCa();
+    if (!this.#clientCa)
+      this.#log.warn(
         'no client CA (kubeletHttp.clientCaFile, kube-system/extension-apiserver-authentication): only bearer tokens authenticate kubelet API callers',
       );
-
     try {
-      if (http.certFile && !http.csr) {
-        // 1. Files: poll for rotation of the pair and of the client CA.
-        ready(await fromFiles(clientCa));
-        log.info(
-          { certFile: http.certFile, notAfter: material?.notAfter },
-          'serving certificate loaded from files',
-        );
-        for (;;) {
-          await clock.sleep(reloadMs, signal);
-          try {
-            if (http.clientCaFile) clientCa = await loadClientCa();
-            const next = await fromFiles(clientCa);
-            if (
-              material &&
-              digest(material.cert, material.key, material.clientCa) !==
-                digest(next.cert, next.key, next.clientCa)
-            ) {
-              log.info(
-                { notAfter: next.notAfter },
-                'serving certificate or client CA changed on disk: reloaded',
-              );
-            }
-            publish(next);
-          } catch (err) {
-            // Mid-rotation the pair may not match for a moment: keep serving the old one.
-            log.warn(
-              { err: (err as Error).message },
-              'cannot reload the serving certificate files; keeping the current ones',
-            );
-          }
-        }
-      }
-
-      if (http.csr) {
-        // 2. CSR, with the files (when set) as a cache across restarts.
-        if (http.certFile) {
-          try {
-            const cached = await fromFiles(clientCa);
-            const parsed = new X509Certificate(cached.cert);
-            if (usable(parsed, clock.now(), alt)) {
-              ready({ ...cached, source: 'csr' });
-              log.info({ notAfter: cached.notAfter }, 'serving certificate from a previous CSR reused');
-            }
-          } catch {
-            // none cached yet
-          }
-        }
-        const retry = new Backoff({ initialMs: 5_000, maxMs: 300_000 });
-        let failures = 0;
-        for (;;) {
-          if (material && material.source === 'csr') {
-            const parsed = new X509Certificate(material.cert);
-            await sleepUntil(renewalTime(new Date(parsed.validFrom), new Date(parsed.validTo)), signal);
-            log.info('serving certificate due for renewal');
-          }
-          const attempt = requestCertificate(signal);
-          if (!material) {
-            // Serve a stand-in while the CSR waits, rather than refuse every connection.
-            const waited = await Promise.race([
-              attempt.then(
-                () => true,
-                () => true,
-              ),
-              clock.sleep(deps.csrInitialWaitMs ?? 15_000, signal).then(() => false),
-            ]);
-            if (!waited)
-              ready({ ...(await selfSigned('the serving certificate CSR is not signed yet')), clientCa });
-          }
-          try {
-            const got = await attempt;
-            failures = 0;
-            await persist(got.cert, got.key);
-            if (http.clientCaFile || !clientCa) clientCa = (await loadClientCa()) ?? clientCa;
-            ready({ ...got, clientCa, source: 'csr' });
-          } catch (err) {
-            if (signal.aborted) throw err;
-            failures++;
-            log.error({ err: (err as Error).message }, 'serving certificate request failed; retrying');
-            if (!material) ready({ ...(await selfSigned('the serving certificate CSR failed')), clientCa });
-            await clock.sleep(retry.delay(failures), signal);
-          }
-        }
-      }
-
-      // 3. Self-signed, renewed before it expires.
-      for (;;) {
-        const m = {
-          ...(await selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off')),
-          clientCa,
-        };
-        ready(m);
-        await sleepUntil(
-          renewalTime(new Date(clock.now()), m.notAfter, () => 0.5),
-          signal,
-        );
-      }
+      if (this.#http.certFile && !this.#http.csr) await this.#runFiles(signal);
+      else if (this.#http.csr) await this.#runCsr(signal);
+      else await this.#runSelfSigned(signal);
     } catch (err) {
       if (signal.aborted) return;
       throw err;
     }
-  });
+  }
 
+  /** 1. Files: poll for rotation of the pair and of the client CA. */
+  async #runFiles(signal: AbortSignal): Promise<never> {
+    this.#ready(await this.#fromFiles());
+    this.#log.info(
+      { certFile: this.#http.certFile, notAfter: this.material?.notAfter },
+      'serving certificate loaded from files',
+    );
+    for (;;) {
+      await this.#deps.clock.sleep(this.#deps.reloadIntervalMs ?? 30_000, signal);
+      try {
+        if (this.#http.clientCaFile) this.#clientCa = await this.#loadClientCa();
+        const next = await this.#fromFiles();
+        const cur = this.material;
+        if (cur && digest(cur.cert, cur.key, cur.clientCa) !== digest(next.cert, next.key, next.clientCa))
+          this.#log.info(
+            { notAfter: next.notAfter },
+            'serving certificate or client CA changed on disk: reloaded',
+          );
+        this.#publish(next);
+      } catch (err) {
+        // Mid-rotation the pair may not match for a moment: keep serving the old one.
+        this.#log.warn(
+          { err: (err as Error).message },
+          'cannot reload the serving certificate files; keeping the current ones',
+        );
+      }
+    }
+  }
+
+  /** A pair a previous CSR signed, cached in certFile/keyFile, if still usable. */
+  async #reuseCached(): Promise<void> {
+    if (!this.#http.certFile) return;
+    try {
+      const cached = await this.#fromFiles();
+      if (usable(new X509Certificate(cached.cert), this.#deps.clock.now(), this.#alt)) {
+        this.#ready({ ...cached, source: 'csr' });
+        this.#log.info({ notAfter: cached.notAfter }, 'serving certificate from a previous CSR reused');
+      }
+    } catch {
+      // none cached yet
+    }
+  }
+
+  /** 2. CSR, with the files (when set) as a cache across restarts. */
+  async #runCsr(signal: AbortSignal): Promise<never> {
+    const { clock } = this.#deps;
+    await this.#reuseCached();
+    const retry = new Backoff({ initialMs: 5_000, maxMs: 300_000 });
+    let failures = 0;
+    for (;;) {
+      if (this.material?.source === 'csr') {
+        const parsed = new X509Certificate(this.material.cert);
+        await this.#sleepUntil(renewalTime(new Date(parsed.validFrom), new Date(parsed.validTo)), signal);
+        this.#log.info('serving certificate due for renewal');
+      }
+      const attempt = requestServingCertificate(this.#deps, this.#alt, this.#log, signal);
+      if (!this.material) await this.#standInWhile(attempt, signal);
+      try {
+        const got = await attempt;
+        failures = 0;
+        await this.#persist(got.cert, got.key);
+        if (this.#http.clientCaFile || !this.#clientCa)
+          this.#clientCa = (await this.#loadClientCa()) ?? this.#clientCa;
+        this.#ready({ ...got, clientCa: this.#clientCa, source: 'csr' });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        failures++;
+        this.#log.error({ err: (err as Error).message }, 'serving certificate request failed; retrying');
+        if (!this.material) this.#ready(await this.#selfSigned('the serving certificate CSR failed'));
+        await clock.sleep(retry.delay(failures), signal);
+      }
+    }
+  }
+
+  /** Serve a self-signed stand-in if the first CSR is not signed soon, rather than refuse every connection. */
+  async #standInWhile(attempt: Promise<unknown>, signal: AbortSignal): Promise<void> {
+    const waited = await Promise.race([
+      attempt.then(
+        () => true,
+        () => true,
+      ),
+      this.#deps.clock.sleep(this.#deps.csrInitialWaitMs ?? 15_000, signal).then(() => false),
+    ]);
+    if (!waited) this.#ready(await this.#selfSigned('the serving certificate CSR is not signed yet'));
+  }
+
+  /** 3. Self-signed, renewed before it expires. */
+  async #runSelfSigned(signal: AbortSignal): Promise<never> {
+    for (;;) {
+      const m = await this.#selfSigned('no kubeletHttp.certFile/keyFile and kubeletHttp.csr is off');
+      this.#ready(m);
+      await this.#sleepUntil(
+        renewalTime(new Date(this.#deps.clock.now()), m.notAfter, () => 0.5),
+        signal,
+      );
+    }
+  }
+}
+
+export function createServingCerts(deps: ServingCertsDeps): ServingCerts {
+  const { config, logger } = deps;
+  if (!config.nodeName) throw new Error('createServingCerts: config.nodeName is required');
+  const http = config.kubeletHttp;
+  if (Boolean(http.certFile) !== Boolean(http.keyFile))
+    throw new Error('createServingCerts: kubeletHttp.certFile and keyFile go together');
+  const source = new ServingCertSource(deps, logger.child({ component: 'kubelet-certs' }));
+  const shell = controllerShell((signal, markReady) => source.run(signal, markReady));
   return {
     ...shell,
-    current: () => material,
+    current: () => source.material,
     onChange(fn) {
-      listeners.push(fn);
+      source.listeners.push(fn);
     },
   };
 }
