@@ -1,27 +1,41 @@
 /**
- * Re-render the SVG chart of result files (after a change to the chart, or to compare):
+ * Redraw the SVG chart of runs from their raw samples (after a change to the chart, or to
+ * compare):
  *
- *   node bench/render.ts bench/results/2026-11-28-1000.json [...]
+ *   node bench/render.ts bench/results/2026-12-04-1000.json [...]
  *
- * Each `<name>.json` is validated against the result schema and `<name>.svg` rewritten.
+ * For each summary `<base>.json`, reads `<base>.raw.json.gz` beside it (both validated
+ * against their schemas) and rewrites `<base>.svg`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { BenchResult, chartOfResult } from './lib/result.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { chartOfResult, RAW_SUFFIX, readRaw, readSummary, SUMMARY_SUFFIX } from './lib/result.ts';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
-  process.stderr.write('usage: node bench/render.ts <result.json>...\n');
+  process.stderr.write('usage: node bench/render.ts <summary.json>...\n');
   process.exit(2);
 }
 for (const file of files) {
-  const parsed = BenchResult.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    process.stderr.write(`${file}: not a benchmark result (${first?.path.join('.')}: ${first?.message})\n`);
+  if (!file.endsWith(SUMMARY_SUFFIX) || file.endsWith(RAW_SUFFIX)) {
+    process.stderr.write(`${file}: give the summary, <base>${SUMMARY_SUFFIX}\n`);
     process.exitCode = 1;
     continue;
   }
-  const svg = file.replace(/\.json$/, '.svg');
-  writeFileSync(svg, chartOfResult(parsed.data));
-  process.stdout.write(`${svg}\n`);
+  const base = file.slice(0, -SUMMARY_SUFFIX.length);
+  const rawFile = base + RAW_SUFFIX;
+  if (!existsSync(rawFile)) {
+    process.stderr.write(
+      `${file}: no raw samples beside it (${rawFile}); only the run that wrote them has them\n`,
+    );
+    process.exitCode = 1;
+    continue;
+  }
+  try {
+    const svg = `${base}.svg`;
+    writeFileSync(svg, chartOfResult(readSummary(file), readRaw(rawFile).timeline.samples));
+    process.stdout.write(`${svg}\n`);
+  } catch (err) {
+    process.stderr.write(`${file}: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
 }

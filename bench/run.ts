@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- --pods N [--plugin mock|docker|slurm] [--concurrency C] [--job] ...`:
  * pods through the whole chain (control plane → VK → interLink API → plugin), measured.
- * Prints a report and writes bench/results/<date>-<N>.json (schema: bench/lib/result.ts)
- * and a chart beside it. `--help` lists the options (bench/lib/options.ts).
+ * Prints a report and writes to bench/results/ (or `--out`) `<date>-<N>.json`, the summary
+ * to commit, `<date>-<N>.raw.json.gz`, the raw samples (git-ignored), and `<date>-<N>.svg`,
+ * the chart (schemas: bench/lib/result.ts). `--help` lists the options (bench/lib/options.ts).
  *
  * Exit codes: 0 complete run, 1 incomplete run (timeout, failure; the JSON says which),
  * 2 usage error.

@@ -5,24 +5,31 @@
  * or abort; the result is written even for an incomplete run (outcome.complete = false).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../../src/vk/kube.ts';
 import { type Chain, startChain } from './chain.ts';
 import type { TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';
-import { latenciesOf, milestonesOf, requestFigures, type Scrape, vkInternalsOf } from './figures.ts';
+import {
+  latenciesOf,
+  milestonesOf,
+  podSample,
+  requestFigures,
+  type Scrape,
+  vkInternalsOf,
+} from './figures.ts';
 import { httpGetOk } from './http.ts';
 import type { BenchOptions } from './options.ts';
 import { type PodWatch, watchPods } from './pod-watch.ts';
 import { ProcSampler, readHostCpu } from './procstat.ts';
 import { type CpuProfile, summarizeProfile } from './profile.ts';
 import { parsePrometheus, type Sample } from './prom.ts';
-import { BenchResult, chartOfResult } from './result.ts';
+import { type BenchRaw, type BenchSummary, runFiles, writeRun } from './result.ts';
 import { rate, round3, sustainedRate } from './stats.ts';
 import { PodTracker } from './tracker.ts';
 import { benchJob, benchPod, RUN_LABEL, type WorkloadSpec } from './workload.ts';
@@ -44,8 +51,9 @@ export interface BenchIo {
 }
 
 export interface BenchOutput {
-  result: BenchResult;
+  result: BenchSummary;
   jsonPath: string;
+  rawPath: string;
   svgPath: string;
 }
 
@@ -106,8 +114,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
   const base = resultBaseName(opts, startedAt);
   const outDir = resolve(REPO_ROOT, opts.outDir);
   mkdirSync(outDir, { recursive: true });
-  const jsonPath = join(outDir, `${base}.json`);
-  const svgPath = join(outDir, `${base}.svg`);
+  const paths = runFiles(outDir, base);
   const profileDir = opts.profile ? join(outDir, `${base}-profiles`) : undefined;
   if (profileDir) {
     rmSync(profileDir, { recursive: true, force: true });
@@ -443,7 +450,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     activeSeconds: ms.deletedAll ?? (timeline.length ? timeline[timeline.length - 1]!.t : null),
   });
 
-  let profiles: BenchResult['profiles'] = null;
+  let profiles: BenchSummary['profiles'] = null;
   if (chain && profileDir) {
     profiles = {};
     for (const name of ['vk', 'api', 'plugin'] as const) {
@@ -461,8 +468,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
 
   // An incomplete run keeps the children's logs (a failure before they started has none).
   const keepLogs = !outcome.complete && readdirSync(dir).some((f) => f.endsWith('.log'));
-  const result: BenchResult = {
-    schema: 'interlink-bench/1',
+  const result: BenchSummary = {
+    schema: 'interlink-bench/2',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     options: {
@@ -528,18 +535,22 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       controllerManager: sampler.figures('controllerManager'),
     },
     ...req,
-    timeline: { intervalSeconds: TIMELINE_INTERVAL_MS / 1000, samples: timeline },
     profiles,
     files: {
-      json: shown(jsonPath),
-      svg: shown(svgPath),
+      json: shown(paths.json),
+      raw: shown(paths.raw),
+      svg: shown(paths.svg),
       logs: keepLogs ? dir : null,
     },
   };
-  // The file must always match its documented schema: a drift is a bug here, not in the reader.
-  const checked = BenchResult.parse(result);
-  writeFileSync(jsonPath, `${JSON.stringify(checked, null, 2)}\n`);
-  writeFileSync(svgPath, chartOfResult(checked));
+  const raw: BenchRaw = {
+    schema: 'interlink-bench-raw/1',
+    startedAt: result.startedAt,
+    summary: basename(paths.json),
+    timeline: { intervalSeconds: TIMELINE_INTERVAL_MS / 1000, samples: timeline },
+    pods: records.map(podSample),
+  };
+  writeRun(paths, result, raw);
   if (!keepLogs) rmSync(dir, { recursive: true, force: true });
-  return { result: checked, jsonPath, svgPath };
+  return { result, jsonPath: paths.json, rawPath: paths.raw, svgPath: paths.svg };
 }

@@ -17,6 +17,8 @@ export interface ChartOptions {
   height?: number;
   /** Vertical markers (seconds), e.g. "all Running". */
   markers?: Array<{ t: number; label: string }>;
+  /** Points drawn per series at most (default 240, ~3 px apart): keeps the file small for long runs. */
+  maxPoints?: number;
 }
 
 const SERIES: Array<{ key: keyof PhaseCounts; label: string; color: string }> = [
@@ -40,9 +42,20 @@ export function niceStep(max: number, target = 6): number {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pow;
 }
 
+/**
+ * At most `max` samples, evenly spaced by index, always the first and the last (pure). A
+ * run's phases change smoothly at the 0.5 s sampling interval, so the curve keeps its shape.
+ */
+export function thin<T>(samples: readonly T[], max: number): T[] {
+  if (samples.length <= max || max < 2) return [...samples];
+  const step = (samples.length - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => samples[Math.round(i * step)]!);
+}
+
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
 
-export function renderChart(samples: readonly TimelineSample[], opts: ChartOptions): string {
+export function renderChart(all: readonly TimelineSample[], opts: ChartOptions): string {
+  const samples = thin(all, opts.maxPoints ?? 240);
   const width = opts.width ?? 960;
   const height = opts.height ?? 440;
   const m = { left: 64, right: 150, top: 56, bottom: 48 };

@@ -3,6 +3,7 @@
  * records, request counts from before/after metric scrapes.
  */
 import { counterDelta, type Sample, sumBy, total } from './prom.ts';
+import type { PodSample } from './result.ts';
 import { round3, type Summary, summarize } from './stats.ts';
 import type { PodRecord } from './tracker.ts';
 
@@ -164,5 +165,21 @@ export function vkInternalsOf(before: Sample[], after: Sample[], queueDepthPeak:
     reconcileMeanMs: rec.meanMs,
     statusRoundTrips: st.count,
     statusRoundTripMeanMs: st.meanMs,
+  };
+}
+
+/** One pod's record as a raw sample: every time, null when not reached. */
+export function podSample(r: PodRecord): PodSample {
+  const t = (v: number | undefined) => (v === undefined ? null : round3(v));
+  return {
+    name: r.name,
+    created: round3(r.created),
+    scheduled: t(r.scheduled),
+    running: t(r.running),
+    runningFromStartedAt: r.runningFromStartedAt === true,
+    reported: t(r.reported),
+    finished: t(r.finished),
+    deleted: t(r.deleted),
+    phase: r.phase,
   };
 }

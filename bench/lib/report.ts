@@ -1,5 +1,5 @@
 /** The printed form of a result (pure): a few aligned tables for a terminal or a doc. */
-import type { BenchResult } from './result.ts';
+import type { BenchSummary } from './result.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
@@ -13,7 +13,7 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-export function renderReport(r: BenchResult): string {
+export function renderReport(r: BenchSummary): string {
   const o = r.options;
   const out: string[] = [];
   const mode = o.job ? `one Job, ${o.pods} completions` : `${o.pods} pods, concurrency ${o.concurrency}`;
@@ -130,7 +130,9 @@ export function renderReport(r: BenchResult): string {
       );
     }
   }
-  out.push('', `results: ${r.files.json}`, `chart:   ${r.files.svg}`);
+  out.push('', `summary: ${r.files.json}`);
+  if (r.files.raw) out.push(`raw:     ${r.files.raw}`);
+  out.push(`chart:   ${r.files.svg}`);
   if (r.files.logs) out.push(`logs:    ${r.files.logs}`);
   return out.join('\n');
 }

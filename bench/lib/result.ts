@@ -1,11 +1,21 @@
 /**
- * The benchmark's result file, `bench/results/<YYYY-MM-DD>-<N>[-job][-<plugin>].json`.
- * This schema is the documentation of every field and the check the test runs on a real
- * result (test/bench/bench.k8s.test.ts). Units are in the names: `Seconds`, `MiB`,
- * `PerSecond`, `PerPod`. Every time is measured from the first create request ("t0").
+ * What one benchmark run leaves behind, in `--out` (default bench/results/):
  *
+ * - `<base>.json`, the **summary** (schema `interlink-bench/2`, below): the figures, small
+ *   enough to commit (a few KB, one short line per leaf object);
+ * - `<base>.raw.json.gz`, the **raw samples** (schema `interlink-bench-raw/1`, gzip): the
+ *   timeline of pods by phase every 0.5 s and each pod's own times. Git-ignored (they were
+ *   27k lines of the tree once); `node bench/render.ts <base>.json` redraws the chart from them;
+ * - `<base>.svg`, the chart (pods by phase over time), drawn from the raw timeline.
+ *
+ * `<base>` is `<YYYY-MM-DD>-<N>[-job][-<plugin>][-profile]`. This schema is the
+ * documentation of every field and the check the test runs on a real result
+ * (test/bench/bench.k8s.test.ts). Units are in the names: `Seconds`, `MiB`, `PerSecond`,
+ * `PerPod`. Every time is measured from the first create request ("t0").
+ *
+ * Summary:
  * {
- *   schema: "interlink-bench/1",
+ *   schema: "interlink-bench/2",
  *   startedAt, finishedAt: ISO 8601,
  *   options: { pods, plugin, concurrency, job, runTimeSeconds, startDelaySeconds,
  *              statusIntervalSeconds, vkWorkers (null = VK default), serviceAccountToken,
@@ -54,15 +64,32 @@
  *   },
  *   statusWrites: { apiserverPerPod (PATCH/UPDATE of pods/status, every writer),
  *              vkPerPod (the VK's own counter; null when unavailable), vkByOutcome },
- *   timeline: { intervalSeconds, samples: [{ t, unscheduled, scheduled, running, succeeded,
- *              failed, deleted }] },
  *   profiles: null or { vk|api|plugin: { file, totalMs, busyMs, gcMs, topFunctions,
  *              byModule } },
- *   files: { json, svg, logs (directory of the children's logs; null once removed) }
+ *   files: { json, raw (the raw samples; null when they were not kept), svg, logs
+ *              (directory of the children's logs; null once removed) }
+ * }
+ *
+ * Raw samples:
+ * {
+ *   schema: "interlink-bench-raw/1", startedAt (as in the summary), summary (its file name),
+ *   timeline: { intervalSeconds, samples: [{ t, unscheduled, scheduled, running, succeeded,
+ *              failed, deleted }] },
+ *   pods: [{ name, created, scheduled, running, runningFromStartedAt, reported, finished,
+ *              deleted, phase }]: seconds from t0 as the benchmark's watch saw them (null when
+ *              not reached); empty for results converted from schema 1, which kept none
  * }
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { renderChart } from './chart.ts';
+import { renderChart, type TimelineSample } from './chart.ts';
+
+/** Name suffixes of a run's files after `<base>`. */
+export const SUMMARY_SUFFIX = '.json';
+export const RAW_SUFFIX = '.raw.json.gz';
+export const CHART_SUFFIX = '.svg';
 
 const Count = z.number().int().min(0);
 const Seconds = z.number().min(0);
@@ -103,8 +130,8 @@ const Profile = z.object({
   byModule: z.array(HotSpot),
 });
 
-export const BenchResult = z.strictObject({
-  schema: z.literal('interlink-bench/1'),
+export const BenchSummary = z.strictObject({
+  schema: z.literal('interlink-bench/2'),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   options: z.strictObject({
@@ -220,34 +247,161 @@ export const BenchResult = z.strictObject({
     vkPerPod: z.number().min(0).nullable(),
     vkByOutcome: z.record(z.string(), Count),
   }),
-  timeline: z.strictObject({
-    intervalSeconds: z.number().positive(),
-    samples: z.array(
-      z.strictObject({
-        t: Seconds,
-        unscheduled: Count,
-        scheduled: Count,
-        running: Count,
-        succeeded: Count,
-        failed: Count,
-        deleted: Count,
-      }),
-    ),
-  }),
   profiles: z.partialRecord(z.enum(['vk', 'api', 'plugin']), Profile).nullable(),
+  files: z.strictObject({
+    json: z.string(),
+    raw: z.string().nullable(),
+    svg: z.string(),
+    logs: z.string().nullable(),
+  }),
+});
+export type BenchSummary = z.infer<typeof BenchSummary>;
+
+const Timeline = z.strictObject({
+  intervalSeconds: z.number().positive(),
+  samples: z.array(
+    z.strictObject({
+      t: Seconds,
+      unscheduled: Count,
+      scheduled: Count,
+      running: Count,
+      succeeded: Count,
+      failed: Count,
+      deleted: Count,
+    }),
+  ),
+});
+
+export const PodSample = z.strictObject({
+  name: z.string(),
+  created: Seconds,
+  scheduled: MaybeSeconds,
+  running: MaybeSeconds,
+  runningFromStartedAt: z.boolean(),
+  reported: MaybeSeconds,
+  finished: MaybeSeconds,
+  deleted: MaybeSeconds,
+  phase: z.string(),
+});
+export type PodSample = z.infer<typeof PodSample>;
+
+export const BenchRaw = z.strictObject({
+  schema: z.literal('interlink-bench-raw/1'),
+  startedAt: z.iso.datetime(),
+  summary: z.string(),
+  timeline: Timeline,
+  pods: z.array(PodSample),
+});
+export type BenchRaw = z.infer<typeof BenchRaw>;
+
+/**
+ * Schema 1 (until 2026-12): the summary's figures and the whole timeline in one file.
+ * Read only, to convert old results (bench/migrate-v1.ts).
+ */
+export const BenchResultV1 = BenchSummary.omit({ schema: true, files: true }).extend({
+  schema: z.literal('interlink-bench/1'),
+  timeline: Timeline,
   files: z.strictObject({ json: z.string(), svg: z.string(), logs: z.string().nullable() }),
 });
-export type BenchResult = z.infer<typeof BenchResult>;
+export type BenchResultV1 = z.infer<typeof BenchResultV1>;
 
-/** The run's chart (pods by phase over time), from its result alone: re-rendered by bench/render.ts. */
-export function chartOfResult(r: BenchResult): string {
+/**
+ * A schema-1 result as a summary and its raw samples (pure). Schema 1 kept no per-pod
+ * samples, and a converted summary says `raw: null`: its timeline is not kept beside it.
+ */
+export function splitV1(v1: BenchResultV1): { summary: BenchSummary; raw: BenchRaw } {
+  const { timeline, files, schema: _, ...figures } = v1;
+  return {
+    summary: {
+      schema: 'interlink-bench/2',
+      ...figures,
+      files: { json: files.json, raw: null, svg: files.svg, logs: null },
+    },
+    raw: {
+      schema: 'interlink-bench-raw/1',
+      startedAt: v1.startedAt,
+      summary: basename(files.json),
+      timeline,
+      pods: [],
+    },
+  };
+}
+
+/**
+ * JSON for a file a person reads and git diffs (pure): indented by two spaces, but an
+ * object or array that fits in `width` columns where it starts stays on one line, so a
+ * summary is ~100 lines rather than ~500 and a changed figure is a one-line diff.
+ */
+export function formatJson(value: unknown, width = 120): string {
+  // One line, spaced as a person writes it: { "a": 1, "b": [1, 2] }.
+  const inline = (v: unknown): string => {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+    if (Array.isArray(v)) return `[${v.map(inline).join(', ')}]`;
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return '{}';
+    return `{ ${entries.map(([k, x]) => `${JSON.stringify(k)}: ${inline(x)}`).join(', ')} }`;
+  };
+  const fmt = (v: unknown, indent: string, prefixLen: number): string => {
+    const flat = inline(v);
+    if (v === null || typeof v !== 'object' || indent.length + prefixLen + flat.length <= width) return flat;
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) return `[\n${v.map((x) => inner + fmt(x, inner, 0)).join(',\n')}\n${indent}]`;
+    const lines = Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => {
+        const key = `${JSON.stringify(k)}: `;
+        return inner + key + fmt(x, inner, key.length);
+      });
+    return `{\n${lines.join(',\n')}\n${indent}}`;
+  };
+  return `${fmt(value, '', 0)}\n`;
+}
+
+export interface RunFiles {
+  json: string;
+  raw: string;
+  svg: string;
+}
+
+/** The three files of `<base>` in `dir`. */
+export function runFiles(dir: string, base: string): RunFiles {
+  return {
+    json: join(dir, base + SUMMARY_SUFFIX),
+    raw: join(dir, base + RAW_SUFFIX),
+    svg: join(dir, base + CHART_SUFFIX),
+  };
+}
+
+/**
+ * Write a run: the summary (validated: a drift from the documented schema is a bug here, not
+ * in the reader), its raw samples gzipped, and the chart from them. Paths as `runFiles`.
+ */
+export function writeRun(paths: RunFiles, summary: BenchSummary, raw: BenchRaw): void {
+  const s = BenchSummary.parse(summary);
+  const r = BenchRaw.parse(raw);
+  mkdirSync(join(paths.json, '..'), { recursive: true });
+  writeFileSync(paths.json, formatJson(s));
+  writeFileSync(paths.raw, gzipSync(`${JSON.stringify(r)}\n`));
+  writeFileSync(paths.svg, chartOfResult(s, r.timeline.samples));
+}
+
+export function readSummary(path: string): BenchSummary {
+  return BenchSummary.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+export function readRaw(path: string): BenchRaw {
+  return BenchRaw.parse(JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')));
+}
+
+/** The run's chart (pods by phase over time) from its summary and raw timeline: bench/render.ts redraws it. */
+export function chartOfResult(r: BenchSummary, samples: readonly TimelineSample[]): string {
   const o = r.options;
   const m = r.milestones;
   const markers = [
     { t: m.runningAll, label: 'all Running' },
     { t: m.deleteStarted, label: 'delete' },
   ].filter((x): x is { t: number; label: string } => x.t !== null);
-  return renderChart(r.timeline.samples, {
+  return renderChart(samples, {
     title: `interlink: ${o.job ? `a Job of ${o.pods}` : `${o.pods} pods`} through the ${o.plugin} plugin`,
     subtitle:
       `${r.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${r.machine.cpus} CPUs · run time ${o.runTimeSeconds} s · ` +

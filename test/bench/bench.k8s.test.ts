@@ -1,7 +1,8 @@
 /**
  * The benchmark itself works: `npm run bench` (bench/run.ts) against the shared control
  * plane with 30 pods runs the whole chain as child processes, cleans up after itself and
- * writes a result file that matches its documented schema, with figures that add up.
+ * writes a summary and gzipped raw samples that match their documented schemas, with figures
+ * that add up.
  * No timing is asserted: only that each figure exists, has the right type and is consistent.
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BenchResult } from '../../bench/lib/result.ts';
+import { type BenchRaw, BenchSummary, readRaw } from '../../bench/lib/result.ts';
 import { isAlive } from '../../src/devcluster/process.ts';
 
 const run = promisify(execFile);
@@ -22,8 +23,9 @@ const repo = join(import.meta.dirname, '..', '..');
 describe(`npm run bench -- --pods ${N}`, () => {
   let out: string;
   let stdout: string;
-  let result: BenchResult;
-  let raw: Record<string, unknown>;
+  let result: BenchSummary;
+  let json: Record<string, unknown>;
+  let raw: BenchRaw;
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'bench-test-'));
@@ -47,31 +49,36 @@ describe(`npm run bench -- --pods ${N}`, () => {
       throw new Error(`bench failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
     });
     stdout = child.stdout;
-    const json = readdirSync(out).find((f) => f.endsWith('.json'));
-    if (!json) throw new Error(`no result in ${out}: ${readdirSync(out).join(', ')}\n${child.stderr}`);
-    raw = JSON.parse(readFileSync(join(out, json), 'utf8')) as Record<string, unknown>;
-    result = BenchResult.parse(raw);
+    const file = readdirSync(out).find((f) => f.endsWith('.json'));
+    if (!file) throw new Error(`no result in ${out}: ${readdirSync(out).join(', ')}\n${child.stderr}`);
+    json = JSON.parse(readFileSync(join(out, file), 'utf8')) as Record<string, unknown>;
+    result = BenchSummary.parse(json);
+    raw = readRaw(join(out, file.replace(/\.json$/, '.raw.json.gz')));
   }, 180_000);
 
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('writes <date>-<N>.json and an SVG chart beside it', () => {
+  it('writes the summary <date>-<N>.json, the raw samples and an SVG chart beside it', () => {
     const files = readdirSync(out).sort();
-    expect(files).toHaveLength(2);
+    expect(files).toHaveLength(3);
     expect(files[0]).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2}-${N}\\.json$`));
-    expect(files[1]).toBe(files[0]!.replace(/\.json$/, '.svg'));
-    const svg = readFileSync(join(out, files[1]!), 'utf8');
+    expect(files[1]).toBe(files[0]!.replace(/\.json$/, '.raw.json.gz'));
+    expect(files[2]).toBe(files[0]!.replace(/\.json$/, '.svg'));
+    const svg = readFileSync(join(out, files[2]!), 'utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain('</svg>');
     expect(svg).not.toMatch(/NaN|undefined/);
     expect(result.files.json).toBe(join(out, files[0]!));
+    expect(result.files.raw).toBe(join(out, files[1]!));
+    expect(raw.summary).toBe(files[0]);
+    expect(raw.startedAt).toBe(result.startedAt);
   });
 
   it('has every documented field (the schema is strict: no extra, none missing)', () => {
-    const keys = Object.keys(BenchResult.shape).sort();
-    expect(Object.keys(raw).sort()).toEqual(keys);
+    const keys = Object.keys(BenchSummary.shape).sort();
+    expect(Object.keys(json).sort()).toEqual(keys);
     expect(result.options).toMatchObject({
       pods: N,
       plugin: 'mock',
@@ -126,8 +133,23 @@ describe(`npm run bench -- --pods ${N}`, () => {
     for (let i = 1; i < order.length; i++) expect(order[i]!).toBeGreaterThanOrEqual(order[i - 1]!);
     expect(result.deleteSeconds).toBeCloseTo(m.deletedAll! - m.deleteStarted!, 2);
     expect(result.throughput.runningPerSecond).toBeGreaterThan(0);
-    expect(result.timeline.samples.length).toBeGreaterThan(1);
-    expect(result.timeline.samples.at(-1)).toMatchObject({ deleted: N, running: 0 });
+    expect(raw.timeline.samples.length).toBeGreaterThan(1);
+    expect(raw.timeline.samples.at(-1)).toMatchObject({ deleted: N, running: 0 });
+  });
+
+  it("keeps each pod's own times in the raw samples, which the latencies come from", () => {
+    expect(raw.pods).toHaveLength(N);
+    for (const p of raw.pods) {
+      expect(p.phase).toBe('Succeeded');
+      for (const t of [p.scheduled, p.running, p.reported, p.finished, p.deleted])
+        expect(t).toBeTypeOf('number');
+      expect(p.created).toBeLessThanOrEqual(p.scheduled!);
+      expect(p.scheduled!).toBeLessThanOrEqual(p.running!);
+      expect(p.running!).toBeLessThanOrEqual(p.finished!);
+      expect(p.finished!).toBeLessThanOrEqual(p.deleted!);
+    }
+    const slowest = Math.max(...raw.pods.map((p) => p.running! - p.created));
+    expect(result.latencySeconds.running.max).toBeCloseTo(slowest, 2);
   });
 
   it('counts the requests of each hop per pod', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { niceStep, renderChart, type TimelineSample } from '../../bench/lib/chart.ts';
+import { niceStep, renderChart, type TimelineSample, thin } from '../../bench/lib/chart.ts';
 
 describe('niceStep', () => {
   it.each([
@@ -11,6 +11,27 @@ describe('niceStep', () => {
     [0, 6, 1],
   ])('max %d, %d ticks → %d', (max, target, want) => {
     expect(niceStep(max, target)).toBeCloseTo(want, 10);
+  });
+});
+
+describe('thin', () => {
+  const ten = Array.from({ length: 10 }, (_, i) => i);
+  it.each([
+    ['fewer than the maximum: all', 10, ten],
+    ['exactly the maximum: all', 10, ten],
+    ['half: evenly spaced, first and last kept', 5, [0, 2, 5, 7, 9]],
+    ['two: the ends', 2, [0, 9]],
+    ['below two: all (nothing sensible to drop)', 1, ten],
+  ])('%s', (_, max, want) => {
+    expect(thin(ten, max)).toEqual(want);
+  });
+  it('draws at most maxPoints per series', () => {
+    const zero = { unscheduled: 0, scheduled: 0, running: 0, succeeded: 0, failed: 0, deleted: 0 };
+    const many = Array.from({ length: 1000 }, (_, i) => ({ t: i / 2, ...zero, running: i }));
+    const svg = renderChart(many, { title: 't', maxPoints: 50 });
+    const polygon = svg.split('\n').find((l) => l.includes('<title>Running</title>'))!;
+    // Upper and lower edge: two points per sample.
+    expect(polygon.match(/[\d.]+,[\d.]+/g)).toHaveLength(100);
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   latenciesOf,
   milestonesOf,
+  podSample,
   requestFigures,
   type Scrape,
   vkInternalsOf,
@@ -185,5 +186,75 @@ describe('vkInternalsOf', () => {
       statusRoundTrips: null,
       statusRoundTripMeanMs: null,
     });
+  });
+});
+
+describe('podSample', () => {
+  it.each([
+    [
+      'a pod that went all the way, times to the millisecond',
+      rec({
+        name: 'p',
+        created: 0.12345,
+        scheduled: 1,
+        running: 2.0004,
+        reported: 2.5,
+        finished: 7,
+        deleted: 9,
+        phase: 'Succeeded',
+      }),
+      {
+        name: 'p',
+        created: 0.123,
+        scheduled: 1,
+        running: 2,
+        runningFromStartedAt: false,
+        reported: 2.5,
+        finished: 7,
+        deleted: 9,
+        phase: 'Succeeded',
+      },
+    ],
+    [
+      'a pod never scheduled: null for every stage it did not reach',
+      rec({ name: 'q', created: 3 }),
+      {
+        name: 'q',
+        created: 3,
+        scheduled: null,
+        running: null,
+        runningFromStartedAt: false,
+        reported: null,
+        finished: null,
+        deleted: null,
+        phase: 'Pending',
+      },
+    ],
+    [
+      'a pod whose Running time came from its containers',
+      rec({
+        name: 'r',
+        created: 0,
+        scheduled: 1,
+        running: 1.5,
+        runningFromStartedAt: true,
+        reported: 4,
+        finished: 4,
+        phase: 'Failed',
+      }),
+      {
+        name: 'r',
+        created: 0,
+        scheduled: 1,
+        running: 1.5,
+        runningFromStartedAt: true,
+        reported: 4,
+        finished: 4,
+        deleted: null,
+        phase: 'Failed',
+      },
+    ],
+  ])('%s', (_, record, want) => {
+    expect(podSample(record)).toEqual(want);
   });
 });
