@@ -2,7 +2,7 @@
  * `interlink plugin docker`: runs each Pod on a Docker host through the docker CLI
  * (plugin.ts). Default port 4000, as interLink 0.6's docker sidecar.
  */
-import type { PluginModule } from '../registry.ts';
+import type { PluginModule } from '../sdk/module.ts';
 import { DOCKER_ALIASES, DOCKER_ENV, DockerConfig } from './config.ts';
 import { createDockerPlugin } from './plugin.ts';
 

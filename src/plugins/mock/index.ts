@@ -3,7 +3,7 @@
  * registry. Every key is a default for pods without mock annotations (behaviour.ts).
  */
 import { z } from 'zod';
-import type { PluginModule } from '../registry.ts';
+import type { PluginModule } from '../sdk/module.ts';
 import { DEFAULT_BEHAVIOUR, parseDuration, parseRunTime } from './behaviour.ts';
 import { createMockPlugin, DEFAULT_CAPACITY } from './plugin.ts';
 

@@ -2,7 +2,7 @@
  * `interlink plugin slurm`: pods as Slurm batch jobs (DESIGN.md §4). Configuration in
  * config.ts; the plugin in plugin.ts; the job script in job.ts → script.ts.
  */
-import type { PluginModule } from '../registry.ts';
+import type { PluginModule } from '../sdk/module.ts';
 import { SLURM_ALIASES, SLURM_ENV, SlurmConfig } from './config.ts';
 import { createSlurmPlugin } from './plugin.ts';
 

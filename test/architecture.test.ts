@@ -1,0 +1,81 @@
+/**
+ * The import rule of docs/architecture.md, checked on the real tree: nothing imports upward,
+ * the three middle parts never import each other, and plugins never import each other.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const files = execFileSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' })
+  .split('\n')
+  .filter((f) => f.endsWith('.ts'));
+
+/** `src/plugins/docker/x.ts` → `plugins/docker`; `src/core/pod/x.ts` → `core`. */
+function part(file: string): string {
+  const [, top, sub] = file.split('/');
+  if (top === 'plugins') return sub?.endsWith('.ts') ? 'plugins' : `plugins/${sub}`;
+  return top ?? '';
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(root, file), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'(\.[^']+)'/g))
+    out.push(relative(root, normalize(join(root, dirname(file), m[1] as string))));
+  for (const m of text.matchAll(/import\(\s*'(\.[^']+)'\s*\)/g))
+    out.push(relative(root, normalize(join(root, dirname(file), m[1] as string))));
+  return out;
+}
+
+/** What each part may import (besides itself). */
+const allowed: Record<string, string[]> = {
+  wire: ['errors'],
+  errors: [],
+  core: ['wire', 'errors'],
+  api: ['core', 'wire', 'errors'],
+  vk: ['core', 'wire', 'errors'],
+  'plugins/sdk': ['core', 'wire', 'errors'],
+  'plugins/mock': ['plugins/sdk', 'core', 'wire', 'errors'],
+  'plugins/docker': ['plugins/sdk', 'core', 'wire', 'errors'],
+  'plugins/slurm': ['plugins/sdk', 'core', 'wire', 'errors'],
+  // registry.ts and serve.ts load a plugin by name (lazily) and serve it.
+  plugins: ['plugins/sdk', 'plugins/mock', 'plugins/docker', 'plugins/slurm', 'core', 'wire', 'errors'],
+  devcluster: ['core', 'wire', 'errors'],
+  cli: ['api', 'vk', 'plugins', 'plugins/sdk', 'devcluster', 'core', 'wire', 'errors'],
+};
+
+describe('the import rule (docs/architecture.md)', () => {
+  it('has files to check', () => {
+    expect(files.length).toBeGreaterThan(50);
+  });
+
+  it('no import goes upward or sideways', () => {
+    const broken: string[] = [];
+    for (const f of files) {
+      const from = part(f);
+      for (const target of importsOf(f)) {
+        if (!target.startsWith('src/')) continue;
+        const to = part(target);
+        if (to === from) continue;
+        const ok = allowed[from];
+        if (!ok) broken.push(`${f}: part "${from}" is not in the rule`);
+        else if (!ok.includes(to)) broken.push(`${f} imports ${target} (${from} → ${to})`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it('no plugin imports another plugin', () => {
+    const plugins = ['plugins/mock', 'plugins/docker', 'plugins/slurm'];
+    const crossing = files.flatMap((f) =>
+      plugins.includes(part(f))
+        ? importsOf(f)
+            .filter((t) => plugins.includes(part(t)) && part(t) !== part(f))
+            .map((t) => `${f} → ${t}`)
+        : [],
+    );
+    expect(crossing).toEqual([]);
+  });
+});
