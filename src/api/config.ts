@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
-import { DEFAULT_BODY_LIMIT } from '../core/http-server.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, type ServerLimits } from '../core/http-server.ts';
 import { invalidInput } from '../errors/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -82,6 +82,12 @@ export const ApiConfigSchema = z.object({
   auth: AuthConfig.prefault({}),
   /** Largest request body, in bytes. */
   bodyLimit: PositiveInt.default(DEFAULT_BODY_LIMIT),
+  /** Time a caller has to send a request's headers, in ms. */
+  headersTimeoutMs: PositiveInt.default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** Time a caller has to send a whole request (headers and body), in ms; answers are not bounded. */
+  requestTimeoutMs: PositiveInt.default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** Open connections at most; further ones are closed on accept. */
+  maxConnections: PositiveInt.default(DEFAULT_LIMITS.maxConnections),
   /** Timeout of one plugin call (log streams: the wait for their first byte), in ms. */
   pluginTimeoutMs: PositiveInt.default(30_000),
   logLevel: LogLevel.optional(),
@@ -131,6 +137,7 @@ export interface ResolvedApiConfig {
   pluginTls?: TlsClientOptions;
   auth: AuthConfig;
   bodyLimit: number;
+  limits: ServerLimits;
   pluginTimeoutMs: number;
   logLevel: LogLevel;
 }
@@ -233,6 +240,11 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     pluginTls,
     auth: a,
     bodyLimit: cfg.bodyLimit,
+    limits: {
+      headersTimeoutMs: cfg.headersTimeoutMs,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      maxConnections: cfg.maxConnections,
+    },
     pluginTimeoutMs: cfg.pluginTimeoutMs,
     logLevel,
   };

@@ -35,6 +35,7 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
     },
     auth: authn,
     bodyLimit: cfg.bodyLimit,
+    limits: cfg.limits,
     ...(cfg.https ? { https: cfg.https } : {}),
   });
   let closing: Promise<void> | undefined;

@@ -4,14 +4,14 @@
  *
  * Serving keys (any plugin): `sidecarUrl` (`http://host`, or `unix:///path` for a socket),
  * `sidecarPort` (default: the module's, docker 4000 / slurm 4001), `socket` (a socket path,
- * overrides both), `bodyLimit`, `logLevel`. Environment: SIDECARURL, SIDECARPORT,
+ * overrides both), `bodyLimit`, `headersTimeoutMs`, `requestTimeoutMs`, `maxConnections`, `logLevel`. Environment: SIDECARURL, SIDECARPORT,
  * SIDECARSOCKET, plus the module's own variables. The configuration file is `configFile`,
  * else `<NAME>CONFIGPATH` (SLURMCONFIGPATH as in interLink 0.6, DOCKERCONFIGPATH, MOCKCONFIGPATH).
  */
 import { z } from 'zod';
 import { loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
-import { DEFAULT_BODY_LIMIT, listenOn, type ServerParts } from '../core/http-server.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, listenOn, type ServerParts } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
 import { loadPluginModule, PLUGIN_NAMES, type PluginName } from './registry.ts';
@@ -26,6 +26,12 @@ export const ServingShape = {
   sidecarPort: Port.optional(),
   socket: z.string().min(1).optional(),
   bodyLimit: z.coerce.number().int().positive().default(DEFAULT_BODY_LIMIT),
+  /** Time a caller has to send a request's headers, in ms. */
+  headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** Time a caller has to send a whole request (headers and body), in ms; answers are not bounded. */
+  requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** Open connections at most; further ones are closed on accept. */
+  maxConnections: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxConnections),
   logLevel: LogLevel.optional(),
   /** interLink 0.6: debug logging. */
   verboseLogging: z.union([z.boolean(), z.string()]).optional(),
@@ -105,7 +111,15 @@ export async function servePlugin(name: string, opts: ServePluginOptions): Promi
     (config.verboseLogging === true || config.verboseLogging === 'true' ? 'debug' : undefined);
   const logger = opts.logger.child({ plugin: name }, level ? { level } : {});
   const plugin = await mod.create(config, logger);
-  const parts = buildPluginApp(plugin, { logger, bodyLimit: config.bodyLimit });
+  const parts = buildPluginApp(plugin, {
+    logger,
+    bodyLimit: config.bodyLimit,
+    limits: {
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
+  });
   let url: string;
   try {
     url = await listenOn(parts.app, endpoint);
