@@ -30,7 +30,12 @@ import { StatusCache } from './status-cache.ts';
 export interface ApiAppOptions {
   logger: Logger;
   /** Where the plugin listens, and how to reach it. */
-  plugin: { endpoint: Endpoint; tls?: TlsClientOptions; timeoutMs?: number };
+  plugin: {
+    endpoint: Endpoint;
+    tls?: TlsClientOptions;
+    timeoutMs?: number;
+    token?: () => Promise<string | undefined>;
+  };
   auth: Authenticator;
   bodyLimit?: number;
   limits?: ServerOptions['limits'];
@@ -115,6 +120,11 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
             : `${what}: the plugin is unreachable`,
           { cause: err },
         );
+      }
+      if (code === ErrorCode.UNAUTHENTICATED || code === ErrorCode.FORBIDDEN) {
+        // The plugin refused *our* credentials (pluginTokenFile): not the caller's fault.
+        req.log.error({ err: msg, plugin: plugin.describe() }, `${what}: the plugin refused the API's token`);
+        throw new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: the plugin is unreachable`, { cause: err });
       }
       if (code === ErrorCode.INTERNAL) {
         req.log.error({ err }, `${what}: failed before reaching the plugin`);

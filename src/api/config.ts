@@ -80,6 +80,8 @@ export const ApiConfigSchema = z.object({
     })
     .prefault({}),
   auth: AuthConfig.prefault({}),
+  /** Bearer token sent to the plugin (its `auth.tokenFile` holds it): the file's first token, re-read on each call. */
+  pluginTokenFile: z.string().min(1).optional(),
   /** Largest request body, in bytes. */
   bodyLimit: PositiveInt.default(DEFAULT_BODY_LIMIT),
   /** Time a caller has to send a request's headers, in ms. */
@@ -135,6 +137,8 @@ export interface ResolvedApiConfig {
   /** Serving TLS material when listening on https. */
   https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
   pluginTls?: TlsClientOptions;
+  /** File holding the bearer token for the plugin. */
+  pluginTokenFile?: string;
   auth: AuthConfig;
   bodyLimit: number;
   limits: ServerLimits;
@@ -222,6 +226,8 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     };
   }
 
+  if (cfg.pluginTokenFile) readKeyFile(cfg.pluginTokenFile, 'pluginTokenFile');
+
   const mtls = Boolean(https?.requestCert);
   const a = cfg.auth;
   if (!a.disabled && !a.tokenFile && !a.oidc && !mtls) {
@@ -238,6 +244,7 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     plugin,
     https,
     pluginTls,
+    ...(cfg.pluginTokenFile ? { pluginTokenFile: cfg.pluginTokenFile } : {}),
     auth: a,
     bodyLimit: cfg.bodyLimit,
     limits: {

@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
+import { type Authenticator, authHook } from '../../api/auth.ts';
 import {
   createServer,
   DEFAULT_BODY_LIMIT,
@@ -28,6 +29,8 @@ import type { CallContext, Plugin } from './types.ts';
 
 export interface PluginServerOptions {
   logger: Logger;
+  /** Callers must authenticate (bearer token) on every route but /healthz and /readyz. */
+  auth?: Authenticator;
   bodyLimit?: number;
   /** Timeouts and the connection cap (defaults: DEFAULT_LIMITS). */
   limits?: Partial<ServerLimits>;
@@ -46,6 +49,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     ...(opts.readyCacheMs === undefined ? {} : { readyCacheMs: opts.readyCacheMs }),
   });
   const { app, registry } = parts;
+  if (opts.auth) app.addHook('onRequest', authHook(opts.auth));
   const callLatency = new Histogram({
     name: 'interlink_plugin_backend_call_duration_seconds',
     help: 'Latency of plugin backend operations',
