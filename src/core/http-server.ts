@@ -10,7 +10,7 @@ import { rmSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -380,7 +380,8 @@ export async function listenOn(app: FastifyInstance | ZodApp, ep: Endpoint): Pro
         ErrorCode.INVALID_INPUT,
         `${ep.path} exists and is not a socket; refusing to replace it`,
       );
-    const priv = await mkdtemp(join(dirname(ep.path), `.${basename(ep.path)}.`));
+    // Short names: a socket path has ~107 bytes at most, and the staging one is 12 longer.
+    const priv = await mkdtemp(join(dirname(ep.path), '.il-'));
     const staging = join(priv, 's');
     try {
       await app.listen({ path: staging });
