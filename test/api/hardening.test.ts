@@ -64,7 +64,6 @@ describe('hardening: API and plugin servers', () => {
         'auth.tokenFile': await writeTokenFile(dir),
         requestTimeoutMs: 1_000,
         headersTimeoutMs: 500,
-        maxConnections: 4,
       },
     });
   });
@@ -76,7 +75,7 @@ describe('hardening: API and plugin servers', () => {
 
   it('a /readyz storm costs one plugin ping, and anonymous callers read one word', async () => {
     const before = mock.mock.calls().ping;
-    // Two connections (under this API's cap of 4), 50 requests queued on them at once.
+    // Two connections, 50 requests queued on them at once.
     const agent = new Agent({ connections: 2, pipelining: 1 });
     try {
       const answers = await Promise.all(
@@ -144,21 +143,62 @@ describe('hardening: API and plugin servers', () => {
     expect(data).toMatch(/^HTTP\/1\.1 408 /);
   });
 
+  it('the request timeout bounds receiving, not answering: a log follower outlives it', async () => {
+    // 20 lines 100 ms apart: the stream lasts about twice this API's requestTimeoutMs.
+    const p = pod('follow', 'u-follow', {
+      'mock.interlink.io/run-time': 'forever',
+      'mock.interlink.io/log-lines': '20',
+      'mock.interlink.io/log-interval': '100ms',
+    });
+    expect((await api.client.request('POST', '/create', { pod: p })).status).toBe(200);
+    const ctl = new AbortController();
+    const res = await api.client.stream(
+      'POST',
+      '/getLogs',
+      {
+        Namespace: 'default',
+        PodUID: 'u-follow',
+        PodName: 'follow',
+        ContainerName: 'main',
+        Opts: { Follow: true },
+      },
+      ctl.signal,
+    );
+    expect(res.statusCode).toBe(200);
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        text += String(chunk);
+        if (text.split('\n').filter(Boolean).length >= 20) break;
+      }
+    } finally {
+      ctl.abort();
+    }
+    expect(text.split('\n').filter(Boolean)).toHaveLength(20);
+  });
+
   it('connections beyond maxConnections are closed on accept; capacity comes back', async () => {
+    // An API of its own: nobody else holds connections to it.
+    const capped = await startApi({
+      listen: 'tcp',
+      pluginSocket,
+      logger: logs.logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(dir), maxConnections: 2 },
+    });
     const held: RawClient[] = [];
     try {
       // Each client holds one keep-alive connection once it has been answered.
-      for (let i = 0; i < 4; i++) {
-        const c = new RawClient(api.url);
+      for (let i = 0; i < 2; i++) {
+        const c = new RawClient(capped.url);
         expect((await c.request('GET', '/healthz')).status).toBe(200);
         held.push(c);
       }
-      const extra = rawConnection(api.url);
+      const extra = rawConnection(capped.url);
       extra.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       await extra.closed;
       expect(extra.received()).toBe('');
       await held.pop()!.close();
-      const again = new RawClient(api.url);
+      const again = new RawClient(capped.url);
       held.push(again);
       await eventually(
         async () => (await again.request('GET', '/healthz').catch(() => undefined))?.status === 200,
@@ -167,6 +207,7 @@ describe('hardening: API and plugin servers', () => {
       );
     } finally {
       for (const c of held) await c.close();
+      await capped.close();
     }
   });
 
