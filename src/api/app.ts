@@ -4,8 +4,9 @@
  *
  * Each route validates its body with the wire schema, forwards ONE call to the plugin
  * carrying the request's `InterLink-Http-Session` (taken from the VK, or generated), and
- * maps failures through the shared error handler: plugin unreachable → 503 with the
- * plugin's address and the cause, never stale cached data.
+ * maps failures through the shared error handler: plugin unreachable → 503, never stale
+ * cached data. The plugin's address and the transport cause go to the log, not to the
+ * caller; a caller's mistake is a 4xx, never a 503.
  */
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
@@ -29,9 +30,15 @@ import { StatusCache } from './status-cache.ts';
 export interface ApiAppOptions {
   logger: Logger;
   /** Where the plugin listens, and how to reach it. */
-  plugin: { endpoint: Endpoint; tls?: TlsClientOptions; timeoutMs?: number };
+  plugin: {
+    endpoint: Endpoint;
+    tls?: TlsClientOptions;
+    timeoutMs?: number;
+    token?: () => Promise<string | undefined>;
+  };
   auth: Authenticator;
   bodyLimit?: number;
+  limits?: ServerOptions['limits'];
   https?: ServerOptions['https'];
   /** How long /readyz waits for the plugin's ping, ms (default 2 s). */
   readyTimeoutMs?: number;
@@ -52,6 +59,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     metricsPrefix: 'interlink_api',
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
     notReadyReason: async () => {
       try {
         await plugin.ping(`readyz#${Date.now().toString(36)}`, opts.readyTimeoutMs ?? 2_000);
@@ -61,7 +69,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       }
     },
   });
-  const { app, registry } = parts;
+  const { app, registry, readiness } = parts;
   const cache = new StatusCache();
 
   const pluginLatency = new Histogram({
@@ -93,7 +101,10 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   });
   app.addHook('onRequest', authHook(opts.auth));
 
-  /** Say which plugin failed; keep the code (UNAVAILABLE stays 503, NOT_FOUND 404...). */
+  /**
+   * Keep the code (UNAVAILABLE stays 503, NOT_FOUND 404...) but not the transport detail:
+   * where the plugin listens and why it is unreachable go to the log only.
+   */
   const viaPlugin = async <T>(req: FastifyRequest, what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -101,9 +112,30 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       const code = codeOf(err);
       const msg = (err as Error).message;
       if (code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT) {
-        req.log.warn({ err: msg }, `${what}: plugin unreachable`);
-        throw new InterlinkError(code, `${what}: plugin at ${plugin.describe()} is unreachable: ${msg}`, {
+        req.log.warn({ err: msg, plugin: plugin.describe() }, `${what}: plugin unreachable`);
+        throw new InterlinkError(
+          code,
+          code === ErrorCode.TIMEOUT
+            ? `${what}: the plugin did not answer in time`
+            : `${what}: the plugin is unreachable`,
+          { cause: err },
+        );
+      }
+      if (code === ErrorCode.UNAUTHENTICATED || code === ErrorCode.FORBIDDEN) {
+        // The plugin refused *our* credentials (pluginTokenFile): not the caller's fault.
+        req.log.error({ err: msg, plugin: plugin.describe() }, `${what}: the plugin refused the API's token`);
+        throw new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: the plugin is unreachable`, { cause: err });
+      }
+      if (code === ErrorCode.INTERNAL) {
+        req.log.error({ err }, `${what}: failed before reaching the plugin`);
+        throw new InterlinkError(ErrorCode.INTERNAL, `${what}: internal error`, { cause: err });
+      }
+      // The plugin's own answer (NOT_FOUND, BACKEND...) is relayed, minus our view of its address.
+      const where = plugin.describe();
+      if (err instanceof InterlinkError && msg.includes(where)) {
+        throw new InterlinkError(code, msg.replaceAll(where, 'the plugin'), {
           cause: err,
+          ...(err.field === undefined ? {} : { field: err.field }),
         });
       }
       throw err;
@@ -196,16 +228,21 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       try {
         answer = await plugin.ping(req.id);
       } catch (err) {
-        req.log.warn({ err: (err as Error).message }, 'ping: plugin unreachable');
+        const msg = (err as Error).message;
+        req.log.warn({ err: msg, plugin: plugin.describe() }, 'ping: plugin unreachable');
+        readiness.record(`plugin at ${plugin.describe()} is not answering: ${msg}`);
         // Whatever the failure (refused, timeout, plugin error), the link is not usable: 503.
-        throw new InterlinkError(
-          ErrorCode.UNAVAILABLE,
-          `plugin at ${plugin.describe()} is not answering: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        // The plugin's own error message is relayed; transport detail (its address) is not.
+        const code = codeOf(err);
+        const detail =
+          code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT
+            ? ''
+            : `: ${msg.replaceAll(plugin.describe(), 'the plugin')}`;
+        throw new InterlinkError(ErrorCode.UNAVAILABLE, `the plugin is not answering${detail}`, {
+          cause: err,
+        });
       }
+      readiness.record(undefined);
       if ('json' in answer) return reply.type('application/json').send(JSON.stringify(answer.json));
       return reply.type('text/plain; charset=utf-8').send(answer.text);
     },
@@ -220,5 +257,5 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
 
   app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
 
-  return { app, registry, cache, plugin };
+  return { app, registry, readiness, cache, plugin };
 }

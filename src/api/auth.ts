@@ -1,9 +1,13 @@
 /**
  * Authentication of the API's callers (the VK), built in where interLink 0.6 needed an
  * oauth2-proxy in front: bearer tokens from a static token file and/or OIDC JWTs checked
- * with `jose` (issuer, JWKS, audience, optional group). A missing or bad token is a 401
- * whose message says what is wrong; the signing keys being unreachable is a 503 (the token
- * may be fine). Only `auth.disabled: true` turns it off, and start-up warns when it does.
+ * with `jose` (issuer, JWKS, audience, `exp` required, optional group). A missing or bad
+ * token is a 401 that says only "invalid token" (what exactly is wrong, and the expected
+ * issuer, audience and key location, go to the log: callers are anonymous until proven
+ * otherwise); the signing keys being unreachable is a 503 (the token may be fine).
+ * Discovery and JWKS fetches are single-flight and a failure is remembered for
+ * `FAILURE_TTL_MS`, so a stream of JWT-shaped garbage costs one outbound fetch, not one each.
+ * Only `auth.disabled: true` turns it off, and start-up warns when it does.
  *
  * Token file format: one token per line, optionally followed by a label used in logs
  * (`s3cr3t  vk-cluster-a`); blank lines and `#` comments are ignored. The file is
@@ -127,14 +131,31 @@ function claimAt(payload: JWTPayload, dotted: string): unknown {
   return cur;
 }
 
-/** A JWT verifier for one issuer; keys from `jwksUrl` or discovered from the issuer on first use. */
+/** How long a failed discovery or JWKS fetch is remembered before trying again, ms. */
+export const FAILURE_TTL_MS = 30_000;
+
+/** The 401 message for every token that does not pass: details go to the log only. */
+export const INVALID_TOKEN = 'invalid token';
+const KEYS_UNAVAILABLE = 'cannot verify tokens now: the token issuer is unavailable';
+
+/**
+ * A JWT verifier for one issuer; keys from `jwksUrl` or discovered from the issuer on first
+ * use. Errors carry the detailed reason (for the log); createAuthenticator hides it from callers.
+ */
 export class OidcVerifier {
   readonly #cfg: OidcConfig;
+  readonly #now: () => number;
+  readonly #failureTtlMs: number;
   #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   #jwksUrl: string | undefined;
+  #discovering: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  /** The last discovery/JWKS failure, replayed until `until`. */
+  #failure: { error: InterlinkError; until: number } | undefined;
 
-  constructor(cfg: OidcConfig) {
+  constructor(cfg: OidcConfig, opts: { now?: () => number; failureTtlMs?: number } = {}) {
     this.#cfg = cfg;
+    this.#now = opts.now ?? Date.now;
+    this.#failureTtlMs = opts.failureTtlMs ?? FAILURE_TTL_MS;
     if (cfg.jwksUrl) this.#setJwks(cfg.jwksUrl);
   }
 
@@ -151,8 +172,24 @@ export class OidcVerifier {
     this.#jwks = createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
   }
 
-  async #keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
-    if (this.#jwks) return this.#jwks;
+  #remember(error: InterlinkError): InterlinkError {
+    this.#failure = { error, until: this.#now() + this.#failureTtlMs };
+    return error;
+  }
+
+  #keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    if (this.#jwks) return Promise.resolve(this.#jwks);
+    this.#discovering ??= this.#discover()
+      .catch((err: InterlinkError) => {
+        throw this.#remember(err);
+      })
+      .finally(() => {
+        this.#discovering = undefined;
+      });
+    return this.#discovering;
+  }
+
+  async #discover(): Promise<ReturnType<typeof createRemoteJWKSet>> {
     const discovery = `${this.#cfg.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     let doc: { jwks_uri?: unknown };
     try {
@@ -175,6 +212,8 @@ export class OidcVerifier {
 
   async verify(token: string): Promise<Principal> {
     const cfg = this.#cfg;
+    const failed = this.#failure;
+    if (failed && this.#now() < failed.until) throw failed.error;
     const keys = await this.#keys();
     let payload: JWTPayload;
     try {
@@ -182,9 +221,12 @@ export class OidcVerifier {
         issuer: cfg.issuer,
         audience: cfg.audience,
         clockTolerance: cfg.clockToleranceSeconds,
+        // A token without an expiry would be valid forever.
+        requiredClaims: ['exp'],
       }));
     } catch (err) {
-      throw this.#explain(err);
+      const explained = this.#explain(err);
+      throw explained.code === ErrorCode.UNAVAILABLE ? this.#remember(explained) : explained;
     }
     if (cfg.requiredGroup) {
       const groups = claimAt(payload, cfg.groupsClaim);
@@ -222,6 +264,7 @@ export class OidcVerifier {
             `wrong issuer: token is from ${JSON.stringify(e.payload?.iss ?? null)}, expected ${cfg.issuer}`,
           );
         if (e.claim === 'nbf') return unauthenticated('token is not valid yet (nbf in the future)');
+        if (e.claim === 'exp') return unauthenticated('token has no expiry (exp claim required)');
         return unauthenticated(`token claim "${e.claim}" is invalid: ${e.message}`);
       }
       case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
@@ -255,13 +298,13 @@ const looksLikeJwt = (t: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9
 export function createAuthenticator(
   cfg: AuthConfig,
   log: Logger,
-  opts: { mtls?: boolean } = {},
+  opts: { mtls?: boolean; oidc?: ConstructorParameters<typeof OidcVerifier>[1] } = {},
 ): Authenticator {
   if (cfg.disabled) {
     return { authenticate: async () => ({ method: 'none', name: 'anonymous' }), describe: () => 'disabled' };
   }
   const file = cfg.tokenFile ? new TokenFile(cfg.tokenFile, log) : undefined;
-  const oidc = cfg.oidc ? new OidcVerifier(cfg.oidc) : undefined;
+  const oidc = cfg.oidc ? new OidcVerifier(cfg.oidc, opts.oidc) : undefined;
   if (!file && !oidc) {
     return {
       authenticate: async () => ({ method: 'none', name: opts.mtls ? 'client-certificate' : 'anonymous' }),
@@ -281,13 +324,26 @@ export function createAuthenticator(
       const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(header);
       if (!m) throw unauthenticated('Authorization header must be "Bearer <token>"');
       const token = m[1]!;
-      if (file) {
-        const label = await file.lookup(token);
-        if (label !== undefined) return { method: 'token', name: label };
+      try {
+        if (file) {
+          const label = await file.lookup(token);
+          if (label !== undefined) return { method: 'token', name: label };
+        }
+        if (oidc && looksLikeJwt(token)) return await oidc.verify(token);
+        if (oidc && !file) throw unauthenticated('malformed token: not a JWT');
+        throw unauthenticated(oidc ? 'unknown token: not in the token file and not a JWT' : 'unknown token');
+      } catch (err) {
+        // The reason (expected issuer, audience, key location) is for the admin, not the caller.
+        if (err instanceof InterlinkError && err.code === ErrorCode.UNAUTHENTICATED) {
+          log.info({ reason: err.message }, 'request with an invalid token refused');
+          throw unauthenticated(INVALID_TOKEN);
+        }
+        if (err instanceof InterlinkError && err.code === ErrorCode.UNAVAILABLE) {
+          log.warn({ reason: err.message }, 'cannot verify a token');
+          throw new InterlinkError(ErrorCode.UNAVAILABLE, KEYS_UNAVAILABLE);
+        }
+        throw err;
       }
-      if (oidc && looksLikeJwt(token)) return oidc.verify(token);
-      if (oidc && !file) throw unauthenticated('malformed token: not a JWT');
-      throw unauthenticated(oidc ? 'unknown token: not in the token file and not a JWT' : 'unknown token');
     },
   };
 }
@@ -303,6 +359,8 @@ export function authHook(authn: Authenticator) {
       const who = await authn.authenticate(req.headers.authorization);
       if (who.method !== 'none') req.log = req.log.child({ caller: who.name });
     } catch (err) {
+      // A refused caller may still be trickling a body: do not keep its connection for more.
+      reply.header('connection', 'close');
       if (err instanceof InterlinkError && err.code === ErrorCode.UNAUTHENTICATED) {
         const desc = err.message.replaceAll('"', "'").replace(/[^\x20-\x7e]/g, ' ');
         reply.header(

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
-import { DEFAULT_BODY_LIMIT } from '../core/http-server.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, type ServerLimits } from '../core/http-server.ts';
 import { invalidInput } from '../errors/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -80,8 +80,16 @@ export const ApiConfigSchema = z.object({
     })
     .prefault({}),
   auth: AuthConfig.prefault({}),
+  /** Bearer token sent to the plugin (its `auth.tokenFile` holds it): the file's first token, re-read on each call. */
+  pluginTokenFile: z.string().min(1).optional(),
   /** Largest request body, in bytes. */
   bodyLimit: PositiveInt.default(DEFAULT_BODY_LIMIT),
+  /** Time a caller has to send a request's headers, in ms. */
+  headersTimeoutMs: PositiveInt.default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** Time a caller has to send a whole request (headers and body), in ms; answers are not bounded. */
+  requestTimeoutMs: PositiveInt.default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** Open connections at most; further ones are closed on accept. */
+  maxConnections: PositiveInt.default(DEFAULT_LIMITS.maxConnections),
   /** Timeout of one plugin call (log streams: the wait for their first byte), in ms. */
   pluginTimeoutMs: PositiveInt.default(30_000),
   logLevel: LogLevel.optional(),
@@ -129,8 +137,11 @@ export interface ResolvedApiConfig {
   /** Serving TLS material when listening on https. */
   https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
   pluginTls?: TlsClientOptions;
+  /** File holding the bearer token for the plugin. */
+  pluginTokenFile?: string;
   auth: AuthConfig;
   bodyLimit: number;
+  limits: ServerLimits;
   pluginTimeoutMs: number;
   logLevel: LogLevel;
 }
@@ -215,6 +226,8 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     };
   }
 
+  if (cfg.pluginTokenFile) readKeyFile(cfg.pluginTokenFile, 'pluginTokenFile');
+
   const mtls = Boolean(https?.requestCert);
   const a = cfg.auth;
   if (!a.disabled && !a.tokenFile && !a.oidc && !mtls) {
@@ -231,8 +244,14 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     plugin,
     https,
     pluginTls,
+    ...(cfg.pluginTokenFile ? { pluginTokenFile: cfg.pluginTokenFile } : {}),
     auth: a,
     bodyLimit: cfg.bodyLimit,
+    limits: {
+      headersTimeoutMs: cfg.headersTimeoutMs,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      maxConnections: cfg.maxConnections,
+    },
     pluginTimeoutMs: cfg.pluginTimeoutMs,
     logLevel,
   };

@@ -25,6 +25,8 @@ export type PluginOp = 'create' | 'delete' | 'status' | 'logs' | 'ping' | 'stats
 export interface PluginClientOptions {
   endpoint: Endpoint;
   tls?: TlsClientOptions;
+  /** The bearer token to send, asked before each call (so a rotated file is picked up). */
+  token?: () => Promise<string | undefined>;
   /** Timeout of one call (for log streams: the wait for the answer's headers), ms. Default 30 s. */
   timeoutMs?: number;
   /** Called once per call with its duration, for metrics. */
@@ -45,6 +47,7 @@ export class PluginClient {
     this.#http = new HttpClient({
       endpoint: opts.endpoint,
       ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.token ? { token: opts.token } : {}),
       timeoutMs: opts.timeoutMs ?? 30_000,
     });
     this.#observe = opts.observe;

@@ -3,11 +3,14 @@
  * two so callers can tell a configuration mistake (`prepareApi` throws INVALID_INPUT
  * naming the key, before anything binds) from a runtime failure (`listen`).
  */
+
+import { readFile } from 'node:fs/promises';
 import { formatEndpoint } from '../core/endpoint.ts';
 import { listenOn } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
+import { ErrorCode, InterlinkError } from '../errors/index.ts';
 import { type ApiApp, buildApiApp } from './app.ts';
-import { createAuthenticator } from './auth.ts';
+import { createAuthenticator, parseTokenFile } from './auth.ts';
 import type { ResolvedApiConfig } from './config.ts';
 
 export interface PreparedApi {
@@ -31,10 +34,12 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
     plugin: {
       endpoint: cfg.plugin,
       ...(cfg.pluginTls ? { tls: cfg.pluginTls } : {}),
+      ...(cfg.pluginTokenFile ? { token: pluginToken(cfg.pluginTokenFile) } : {}),
       timeoutMs: cfg.pluginTimeoutMs,
     },
     auth: authn,
     bodyLimit: cfg.bodyLimit,
+    limits: cfg.limits,
     ...(cfg.https ? { https: cfg.https } : {}),
   });
   let closing: Promise<void> | undefined;
@@ -61,5 +66,26 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * The plugin's bearer token: the first token of `file`, read for each call so a rotated
+ * file is used at once. An unreadable or empty file fails the call, not the process.
+ */
+export function pluginToken(file: string): () => Promise<string> {
+  return async () => {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new InterlinkError(
+        ErrorCode.INTERNAL,
+        `pluginTokenFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    const [token] = parseTokenFile(text).keys();
+    if (!token) throw new InterlinkError(ErrorCode.INTERNAL, `pluginTokenFile: ${file} holds no token`);
+    return token;
   };
 }

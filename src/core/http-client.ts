@@ -176,7 +176,12 @@ export class HttpClient {
     if (opts.session) headers[SESSION_HEADER] = opts.session;
     let body: string | undefined;
     if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      try {
+        body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      } catch {
+        // Too deep or cyclic: the request's fault, not the peer's (never "unreachable").
+        throw new InterlinkError(ErrorCode.INVALID_INPUT, 'request body cannot be serialised as JSON');
+      }
       headers['content-type'] ??= 'application/json';
     }
     return this.#agent.request({

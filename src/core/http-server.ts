@@ -6,9 +6,11 @@
  *
  * Building never listens (tests use `inject`); `listenOn` binds TCP or a unix socket.
  */
-import { chmod, rm, stat } from 'node:fs/promises';
+import { rmSync, statSync } from 'node:fs';
+import { chmod, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
+import { dirname, join } from 'node:path';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -38,8 +40,17 @@ export interface ServerOptions {
   https?: Pick<SecureServerOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'>;
   /** Metrics registry; a fresh one per app so tests and co-hosted apps do not collide. */
   registry?: Registry;
-  /** Readiness check for /readyz; resolves to an explanation when not ready. */
+  /**
+   * Readiness check for /readyz; resolves to an explanation when not ready. Called at most
+   * once per `readyCacheMs` however many probes arrive (see Readiness).
+   */
   notReadyReason?: () => Promise<string | undefined> | string | undefined;
+  /** How long a readiness answer is reused, ms (default 5 s). */
+  readyCacheMs?: number;
+  /** Timeouts and the connection cap (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<ServerLimits>;
+  /** Deepest JSON nesting a request body may have (default 512). */
+  maxJsonDepth?: number;
   /** Prefix of metric names (`interlink_api`, `interlink_plugin`). */
   metricsPrefix: string;
 }
@@ -47,12 +58,52 @@ export interface ServerOptions {
 export interface ServerParts {
   app: ZodApp;
   registry: Registry;
+  /** The /readyz answer cache; owners that learn the truth otherwise (a ping) record it. */
+  readiness: Readiness;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+/** Far deeper than any Kubernetes object; far shallower than what overflows a stack when re-serialised. */
+export const DEFAULT_MAX_JSON_DEPTH = 512;
+
+/**
+ * What a slow or greedy client may hold. A request (headers and body) must arrive within
+ * `requestTimeoutMs` of its first byte, its headers within `headersTimeoutMs`; answers are
+ * not bounded (log followers stream for hours), idle keep-alive connections close after 65 s.
+ */
+export interface ServerLimits {
+  /** Time to receive a request's headers, ms. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, headers and body, ms. */
+  requestTimeoutMs: number;
+  /** Open connections at most; more are closed on accept. */
+  maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 120_000,
+  maxConnections: 1024,
+};
+
+/** Node options that enforce `limits`: checked every quarter timeout (≥100 ms, ≤ 5 s). */
+export function nodeServerLimits(limits: ServerLimits): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  return {
+    headersTimeout,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(headersTimeout / 4))),
+  };
+}
 
 export function createServer(opts: ServerOptions): ServerParts {
   const registry = opts.registry ?? new Registry();
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const nodeLimits = nodeServerLimits(limits);
   const fastify = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -62,34 +113,25 @@ export function createServer(opts: ServerOptions): ServerParts {
     exposeHeadRoutes: false,
     requestIdHeader: SESSION_HEADER,
     genReqId: () => `req#${Math.floor(Math.random() * 2 ** 48).toString(36)}`,
-    ...(opts.https ? { https: opts.https } : {}),
+    requestTimeout: nodeLimits.requestTimeout,
+    http: nodeLimits,
+    ...(opts.https ? { https: { ...opts.https, ...nodeLimits } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  fastify.server.maxConnections = limits.maxConnections;
   fastify.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
-  // An empty JSON body (upstream pings send none) parses as undefined, not an error.
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(
-        new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${(err as Error).message}`),
-        undefined,
-      );
-    }
-  });
-  // Some clients (interLink 0.6 plugins' SDKs, curl) omit or vary the content type: treat as JSON.
+  // JSON in whatever content type the caller sent (interLink 0.6 SDKs and curl omit or vary
+  // it, and Fastify's own text/plain parser would hand the handler a string); an empty body
+  // (upstream pings send none) is undefined, not an error.
+  fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  const maxDepth = opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
-    const parser = fastify.getDefaultJsonParser('ignore', 'ignore');
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    parser(req, text, (err, value) => {
-      if (err)
-        done(new InterlinkError(ErrorCode.INVALID_INPUT, `malformed JSON body: ${err.message}`), undefined);
-      else done(null, value);
-    });
+    try {
+      done(null, parseJsonBody(String(body), req.headers['content-type'], maxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
   });
 
   collectDefaultMetrics({ register: registry, prefix: `${opts.metricsPrefix}_process_` });
@@ -141,9 +183,13 @@ export function createServer(opts: ServerOptions): ServerParts {
   });
 
   fastify.get('/healthz', async () => 'ok');
+  // Anyone may probe: the answer is one word, the reason goes to the log (Readiness).
+  const readiness = new Readiness(opts.notReadyReason ?? (() => undefined), opts.logger, {
+    ttlMs: opts.readyCacheMs ?? 5_000,
+  });
   fastify.get('/readyz', async (_req, reply) => {
-    const reason = await opts.notReadyReason?.();
-    if (reason) return reply.status(503).type('text/plain').send(`not ready: ${reason}`);
+    const reason = await readiness.check();
+    if (reason !== undefined) return reply.status(503).type('text/plain').send('not ready');
     return reply.type('text/plain').send('ok');
   });
   fastify.get('/metrics', async (_req, reply) => {
@@ -151,7 +197,114 @@ export function createServer(opts: ServerOptions): ServerParts {
     return registry.metrics();
   });
 
-  return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry };
+  return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry, readiness };
+}
+
+/**
+ * /readyz's answer, computed at most once per `ttlMs` and shared by concurrent probes
+ * (single-flight), so unauthenticated probes cannot make the backend run one `docker info`
+ * or `sinfo` each. A change of state is logged with its reason. `clock` is injected for tests.
+ */
+export class Readiness {
+  readonly #probe: () => Promise<string | undefined> | string | undefined;
+  readonly #log: Logger;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  #value: { reason: string | undefined; at: number } | undefined;
+  #inflight: Promise<string | undefined> | undefined;
+  #logged: string | undefined | null = null;
+
+  constructor(
+    probe: () => Promise<string | undefined> | string | undefined,
+    log: Logger,
+    opts: { ttlMs: number; now?: () => number },
+  ) {
+    this.#probe = probe;
+    this.#log = log;
+    this.#ttlMs = opts.ttlMs;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** undefined when ready, else why not (for logs and authenticated callers only). */
+  check(): Promise<string | undefined> {
+    const v = this.#value;
+    if (v && this.#now() - v.at < this.#ttlMs) return Promise.resolve(v.reason);
+    this.#inflight ??= (async () => {
+      let reason: string | undefined;
+      try {
+        reason = (await this.#probe()) || undefined;
+      } catch (err) {
+        reason = `readiness check failed: ${(err as Error).message}`;
+      }
+      this.record(reason);
+      return reason;
+    })().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** A fresher answer learnt elsewhere (an authenticated ping): reused like a probe's. */
+  record(reason: string | undefined): void {
+    this.#value = { reason, at: this.#now() };
+    if (reason !== this.#logged) {
+      if (reason === undefined) this.#log.info('ready');
+      else this.#log.warn({ reason }, 'not ready');
+      this.#logged = reason;
+    }
+  }
+}
+
+/**
+ * Whether `text` nests arrays/objects deeper than `max`. One linear pass that skips
+ * strings; run before JSON.parse so a hostile body is refused before it is built.
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** The media type of a Content-Type header, for messages: only a plain `type/subtype` is echoed. */
+export function describeContentType(header: string | undefined): string {
+  if (header === undefined || header.trim() === '') return 'no content type';
+  const media = header.split(';')[0]!.trim().toLowerCase();
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(media)
+    ? `content type ${media}`
+    : 'an unrecognised content type';
+}
+
+/**
+ * A request body as JSON, whatever content type it came with. Empty → undefined. Throws
+ * INVALID_INPUT (400) naming what was sent and what is expected, never echoing the body.
+ */
+export function parseJsonBody(text: string, contentType: string | undefined, maxDepth: number): unknown {
+  if (text.trim() === '') return undefined;
+  if (jsonDeeperThan(text, maxDepth)) {
+    throw new InterlinkError(
+      ErrorCode.INVALID_INPUT,
+      `request body nests JSON deeper than ${maxDepth} levels`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InterlinkError(
+      ErrorCode.INVALID_INPUT,
+      `malformed JSON body (sent with ${describeContentType(contentType)}): expected a JSON document, Content-Type: application/json`,
+    );
+  }
 }
 
 interface MappedError {
@@ -211,27 +364,48 @@ export function errorBody(err: unknown): MappedError {
 }
 
 /**
- * Bind a built app. A unix socket is created with mode 0600 (only the owner may call);
- * a stale socket file from a killed process is replaced, anything else at the path is an error.
+ * Bind a built app. A unix socket ends up with mode 0600 (only the owner may call); a stale
+ * socket file from a killed process is replaced, anything else at the path is an error.
+ *
+ * The socket is bound inside a fresh 0700 directory beside the target, chmod'ed, then
+ * renamed into place: it is never reachable by others with the umask's mode, and the
+ * process-wide umask is left alone (the API, a plugin and the VK may share one process).
+ * The directory must be on the same filesystem as the target, hence beside it, not in /tmp.
  */
 export async function listenOn(app: FastifyInstance | ZodApp, ep: Endpoint): Promise<string> {
   if (ep.kind === 'unix') {
     const st = await stat(ep.path).catch(() => undefined);
-    if (st) {
-      if (!st.isSocket())
-        throw new InterlinkError(
-          ErrorCode.INVALID_INPUT,
-          `${ep.path} exists and is not a socket; refusing to replace it`,
-        );
-      await rm(ep.path);
-    }
-    const previous = process.umask(0o177);
+    if (st && !st.isSocket())
+      throw new InterlinkError(
+        ErrorCode.INVALID_INPUT,
+        `${ep.path} exists and is not a socket; refusing to replace it`,
+      );
+    // Short names: a socket path has ~107 bytes at most, and the staging one is 12 longer.
+    const priv = await mkdtemp(join(dirname(ep.path), '.il-'));
+    const staging = join(priv, 's');
     try {
-      await app.listen({ path: ep.path });
+      await app.listen({ path: staging });
+      await chmod(staging, 0o600);
+      // rename(2) replaces a stale socket atomically.
+      await rename(staging, ep.path);
+    } catch (err) {
+      await app.close().catch(() => {});
+      throw err;
     } finally {
-      process.umask(previous);
+      await rm(staging, { force: true }).catch(() => {});
+      await rmdir(priv).catch(() => {});
     }
-    await chmod(ep.path, 0o600);
+    // The server unlinks the path it bound (gone), not the one it was renamed to.
+    // Synchronous, so the file is gone before close()'s own callbacks run.
+    const bound = await stat(ep.path);
+    app.server.once('close', () => {
+      try {
+        const now = statSync(ep.path);
+        if (now.ino === bound.ino && now.dev === bound.dev) rmSync(ep.path, { force: true });
+      } catch {
+        // already gone
+      }
+    });
     return `unix://${ep.path}`;
   }
   await app.listen({ host: ep.host, port: ep.port });

@@ -4,14 +4,21 @@
  *
  * Serving keys (any plugin): `sidecarUrl` (`http://host`, or `unix:///path` for a socket),
  * `sidecarPort` (default: the module's, docker 4000 / slurm 4001), `socket` (a socket path,
- * overrides both), `bodyLimit`, `logLevel`. Environment: SIDECARURL, SIDECARPORT,
+ * overrides both), `bodyLimit`, `headersTimeoutMs`, `requestTimeoutMs`, `maxConnections`, `logLevel`,
+ * `auth.tokenFile`, `insecureTcp`.
+ *
+ * Who may call a plugin: on a unix socket (0600), only its owner. On TCP the default host
+ * is 127.0.0.1; any other address must authenticate callers with `auth.tokenFile` (the
+ * API sends the token from its `pluginTokenFile`) or be acknowledged with `insecureTcp: true`. Environment: SIDECARURL, SIDECARPORT,
  * SIDECARSOCKET, plus the module's own variables. The configuration file is `configFile`,
  * else `<NAME>CONFIGPATH` (SLURMCONFIGPATH as in interLink 0.6, DOCKERCONFIGPATH, MOCKCONFIGPATH).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { loadConfig, Port } from '../core/config.ts';
+import { createAuthenticator } from '../api/auth.ts';
+import { BoolLike, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
-import { DEFAULT_BODY_LIMIT, listenOn, type ServerParts } from '../core/http-server.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, listenOn, type ServerParts } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
 import { loadPluginModule, PLUGIN_NAMES, type PluginName } from './registry.ts';
@@ -26,7 +33,22 @@ export const ServingShape = {
   sidecarPort: Port.optional(),
   socket: z.string().min(1).optional(),
   bodyLimit: z.coerce.number().int().positive().default(DEFAULT_BODY_LIMIT),
+  /** Time a caller has to send a request's headers, in ms. */
+  headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** Time a caller has to send a whole request (headers and body), in ms; answers are not bounded. */
+  requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** Open connections at most; further ones are closed on accept. */
+  maxConnections: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxConnections),
   logLevel: LogLevel.optional(),
+  /** Callers must send `Authorization: Bearer <token>` with a token from this file (format of the API's auth.tokenFile). */
+  auth: z
+    .object({
+      /** File of accepted bearer tokens, one per line (`token [label]`); re-read when it changes. */
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** Serve plain TCP on a non-loopback address without auth.tokenFile (anyone who reaches it can run pods). */
+  insecureTcp: BoolLike.default(false),
   /** interLink 0.6: debug logging. */
   verboseLogging: z.union([z.boolean(), z.string()]).optional(),
 };
@@ -94,6 +116,17 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
       'sidecarUrl',
     );
   }
+  if (
+    endpoint.kind === 'tcp' &&
+    !isLoopbackHost(endpoint.host) &&
+    !config.auth.tokenFile &&
+    !config.insecureTcp
+  ) {
+    throw invalidInput(
+      `invalid configuration: sidecarUrl: a plugin on ${endpoint.host} (not loopback) would run pods for anyone who reaches it; set auth.tokenFile (and the API's pluginTokenFile), serve a unix socket (socket: /path), or acknowledge with insecureTcp: true`,
+      'sidecarUrl',
+    );
+  }
   return { name, mod, config, endpoint };
 }
 
@@ -104,8 +137,27 @@ export async function servePlugin(name: string, opts: ServePluginOptions): Promi
     config.logLevel ??
     (config.verboseLogging === true || config.verboseLogging === 'true' ? 'debug' : undefined);
   const logger = opts.logger.child({ plugin: name }, level ? { level } : {});
+  // Before the plugin exists: an unreadable token file is a configuration error.
+  const auth = config.auth.tokenFile
+    ? createAuthenticator({ disabled: false, tokenFile: config.auth.tokenFile }, logger)
+    : undefined;
+  if (!auth && endpoint.kind === 'tcp') {
+    logger.warn(
+      { host: endpoint.host, insecureTcp: config.insecureTcp },
+      'plugin on TCP without auth.tokenFile: every local user (or, off loopback, anyone who reaches it) can call it; prefer a unix socket',
+    );
+  }
   const plugin = await mod.create(config, logger);
-  const parts = buildPluginApp(plugin, { logger, bodyLimit: config.bodyLimit });
+  const parts = buildPluginApp(plugin, {
+    ...(auth ? { auth } : {}),
+    logger,
+    bodyLimit: config.bodyLimit,
+    limits: {
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
+  });
   let url: string;
   try {
     url = await listenOn(parts.app, endpoint);
@@ -146,4 +198,11 @@ export async function servePlugin(name: string, opts: ServePluginOptions): Promi
     close,
     closed,
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
 }

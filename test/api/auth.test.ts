@@ -113,8 +113,13 @@ describe('API authentication', () => {
     await cleanup?.();
   });
 
-  async function expect401(a: ApiUnderTest, authorization: string | undefined, message: RegExp) {
+  /**
+   * A refused token: the caller reads only "invalid token" (body and WWW-Authenticate);
+   * the reason, naming issuer, audience or key location, is in the log.
+   */
+  async function expect401(a: ApiUnderTest, authorization: string | undefined, reason: RegExp) {
     a.client.token = undefined;
+    const before = logs.lines().length;
     const res = await a.client.request(
       'POST',
       '/pinglink',
@@ -122,8 +127,21 @@ describe('API authentication', () => {
       authorization === undefined ? {} : { authorization },
     );
     expect(res.status, res.text).toBe(401);
-    expect(res.json()).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringMatching(message) });
     expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="interlink"/);
+    if (authorization === undefined || !/^Bearer /.test(authorization)) {
+      expect(res.json()).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringMatching(reason) });
+      return;
+    }
+    expect(res.json()).toEqual({ code: 'UNAUTHENTICATED', message: 'invalid token' });
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer realm="interlink", error="invalid_token", error_description="invalid token"',
+    );
+    expect(res.text).not.toContain(issuer);
+    const logged = logs
+      .lines()
+      .slice(before)
+      .find((l) => l.msg === 'request with an invalid token refused');
+    expect(String(logged?.reason)).toMatch(reason);
   }
 
   it('static token file: no header, wrong scheme, unknown token → 401; the right token passes', async () => {
@@ -228,15 +246,64 @@ describe('API authentication', () => {
     expect(jwksHits).toBeGreaterThan(0);
   });
 
-  it('signing keys unreachable → 503 (the token may be fine), not 401', async () => {
+  it('signing keys unreachable → 503 (the token may be fine), not 401; the URL only in the log', async () => {
+    const before = logs.lines().length;
     const a = await api({ oidc: { issuer, jwksUrl: 'http://127.0.0.1:1/keys', audience: 'interlink' } });
     a.client.token = await sign({});
     const res = await a.client.request('POST', '/pinglink');
     expect(res.status).toBe(503);
-    expect(res.json()).toMatchObject({
+    expect(res.json()).toEqual({
       code: 'UNAVAILABLE',
-      message: expect.stringMatching(/signing keys at http:\/\/127\.0\.0\.1:1\/keys unavailable/),
+      message: 'cannot verify tokens now: the token issuer is unavailable',
     });
+    const logged = logs
+      .lines()
+      .slice(before)
+      .find((l) => l.msg === 'cannot verify a token');
+    expect(String(logged?.reason)).toMatch(/signing keys at http:\/\/127\.0\.0\.1:1\/keys unavailable/);
+  });
+
+  it('a JWT without exp is refused (it would be valid forever)', async () => {
+    const a = await api({ oidc: { issuer, jwksUrl: `${issuer}/keys`, audience: 'interlink' } });
+    const forever = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('vk')
+      .setIssuer(issuer)
+      .setAudience('interlink')
+      .setIssuedAt()
+      .sign(key);
+    await expect401(a, `Bearer ${forever}`, /token has no expiry \(exp claim required\)/);
+  });
+
+  it('failing discovery and JWKS are fetched once, not once per JWT-shaped request', async () => {
+    let discoveryHits = 0;
+    let keyHits = 0;
+    const broken = createServer((req, res) => {
+      if (req.url === '/.well-known/openid-configuration') discoveryHits++;
+      else keyHits++;
+      res.statusCode = 500;
+      res.end('down');
+    });
+    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+    const brokenUrl = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    try {
+      const viaDiscovery = await api({ oidc: { issuer: brokenUrl, audience: 'interlink' } });
+      const viaJwks = await api({ oidc: { issuer, jwksUrl: `${brokenUrl}/keys`, audience: 'interlink' } });
+      for (const a of [viaDiscovery, viaJwks]) {
+        a.client.token = await sign({}, { iss: a === viaDiscovery ? brokenUrl : issuer });
+        // A burst (single-flight) and then a sequence (negative cache).
+        const burst = await Promise.all(
+          Array.from({ length: 10 }, () => a.client.request('POST', '/pinglink')),
+        );
+        for (let i = 0; i < 10; i++) burst.push(await a.client.request('POST', '/pinglink'));
+        expect(burst.map((r) => r.status)).toEqual(burst.map(() => 503));
+        for (const r of burst) expect(r.text).not.toContain(brokenUrl);
+      }
+      expect(discoveryHits).toBe(1);
+      expect(keyHits).toBe(1);
+    } finally {
+      await new Promise((r) => broken.close(r));
+    }
   });
 
   it('auth.disabled: true serves without a token and warns at start-up', async () => {

@@ -1,8 +1,8 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { servePlugin } from '../../src/plugins/serve.ts';
-import { captureLogger, RawClient, tempDir } from '../api/harness.ts';
+import { isLoopbackHost, servePlugin } from '../../src/plugins/serve.ts';
+import { captureLogger, pod, RawClient, startApi, tempDir, writeTokenFile } from '../api/harness.ts';
 
 describe('servePlugin', () => {
   let dir: string;
@@ -65,5 +65,95 @@ describe('servePlugin', () => {
     await expect(servePlugin('mock', { env: { SIDECARURL: 'https://127.0.0.1' }, logger })).rejects.toThrow(
       /sidecarUrl: plugins serve http/,
     );
+  });
+
+  it('a plugin on a non-loopback address needs auth.tokenFile or insecureTcp: true', async () => {
+    const logger = captureLogger().logger;
+    await expect(
+      servePlugin('mock', { env: { SIDECARURL: 'http://0.0.0.0', SIDECARPORT: '0' }, logger }),
+    ).rejects.toThrow(
+      /sidecarUrl: a plugin on 0\.0\.0\.0 \(not loopback\).*auth\.tokenFile.*insecureTcp: true/,
+    );
+    const logs = captureLogger();
+    const served = await servePlugin('mock', {
+      env: { SIDECARURL: 'http://0.0.0.0', SIDECARPORT: '0' },
+      overrides: { insecureTcp: true },
+      logger: logs.logger,
+    });
+    try {
+      expect(served.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+      expect(logs.lines().some((l) => /plugin on TCP without auth\.tokenFile/.test(String(l.msg)))).toBe(
+        true,
+      );
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('with auth.tokenFile the plugin wants the token (probes excepted); the API sends it from pluginTokenFile', async () => {
+    const tokens = await writeTokenFile(dir, 'plugin-secret api\n', 'plugin-tokens');
+    const logger = captureLogger().logger;
+    const served = await servePlugin('mock', {
+      env: { SIDECARURL: 'http://0.0.0.0', SIDECARPORT: '0' },
+      overrides: { 'auth.tokenFile': tokens },
+      logger,
+    });
+    const port = new URL(served.url).port;
+    const direct = new RawClient(`http://127.0.0.1:${port}`);
+    try {
+      direct.token = undefined;
+      expect((await direct.request('GET', '/readyz')).status).toBe(200);
+      for (const path of ['/ping', '/mock/calls', '/metrics'])
+        expect((await direct.request('GET', path)).status, path).toBe(401);
+      expect((await direct.request('GET', '/status', [])).status).toBe(401);
+      direct.token = 'plugin-secret';
+      expect((await direct.request('GET', '/ping')).status).toBe(200);
+
+      const apiTokens = await writeTokenFile(dir, 'api-token vk\n', 'api-tokens');
+      const sidecar = { sidecarUrl: `http://127.0.0.1:${port}` };
+      const withToken = await startApi({
+        listen: 'tcp',
+        pluginSocket: '/nonexistent',
+        logger,
+        overrides: { ...sidecar, 'auth.tokenFile': apiTokens, pluginTokenFile: tokens },
+      });
+      const without = await startApi({
+        listen: 'tcp',
+        pluginSocket: '/nonexistent',
+        logger,
+        overrides: { ...sidecar, 'auth.tokenFile': apiTokens },
+      });
+      try {
+        withToken.client.token = 'api-token';
+        without.client.token = 'api-token';
+        expect((await withToken.client.request('POST', '/create', { pod: pod('t', 'u-tok') })).status).toBe(
+          200,
+        );
+        // The plugin refusing the API is the API's problem, not the VK's token: 503, not 401.
+        const refused = await without.client.request('GET', '/status', [pod('t', 'u-tok')]);
+        expect(refused.status).toBe(503);
+        expect(refused.json()).toEqual({ code: 'UNAVAILABLE', message: 'status: the plugin is unreachable' });
+      } finally {
+        await withToken.close();
+        await without.close();
+      }
+    } finally {
+      await direct.close();
+      await served.close();
+    }
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.1', false],
+    ['127.example.org', false],
+  ])('isLoopbackHost(%s) → %s', (host, want) => {
+    expect(isLoopbackHost(host)).toBe(want);
   });
 });

@@ -108,9 +108,32 @@ export interface MockPlugin extends Plugin {
   pods(): MockPodView[];
 }
 
-function emptyCounts(): CallCounts {
-  return { create: {}, delete: {}, status: 0, statusPods: 0, logs: 0, ping: 0 };
+/** Counters keyed by pod UID in Maps: a UID is caller data (`constructor`, `__proto__` are valid UIDs). */
+interface Counters {
+  create: Map<string, number>;
+  delete: Map<string, number>;
+  status: number;
+  statusPods: number;
+  logs: number;
+  ping: number;
 }
+
+function emptyCounts(): Counters {
+  return { create: new Map(), delete: new Map(), status: 0, statusPods: 0, logs: 0, ping: 0 };
+}
+
+/** A UID → count record with no prototype, so no UID can collide with an inherited name. */
+function recordOf(counts: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = Object.create(null);
+  for (const [uid, n] of counts) out[uid] = n;
+  return out;
+}
+
+const bump = (counts: Map<string, number>, uid: string): number => {
+  const n = (counts.get(uid) ?? 0) + 1;
+  counts.set(uid, n);
+  return n;
+};
 
 function failIf(fault: FaultValue | undefined, op: string): void {
   if (fault === undefined || fault === false) return;
@@ -190,13 +213,13 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
 
     async create(data: RetrievedPodData): Promise<CreateStruct> {
       const m = data.pod.metadata;
-      counts.create[m.uid] = (counts.create[m.uid] ?? 0) + 1;
+      const attempt = bump(counts.create, m.uid);
       failIf(faults.createFails, 'create');
       const existing = pods.get(m.uid);
       if (existing) return { PodUID: m.uid, PodJID: existing.jid };
       const behaviour = parseBehaviour(data.pod, defaults);
       const ce = behaviour.createError;
-      if (ce && (ce.times === undefined || counts.create[m.uid]! <= ce.times)) throw createErrorOf(ce);
+      if (ce && (ce.times === undefined || attempt <= ce.times)) throw createErrorOf(ce);
       const createdAt = clock.now();
       const rec: PodRecord = {
         uid: m.uid,
@@ -214,7 +237,7 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
 
     async delete(pod: Pod): Promise<void> {
       const uid = pod.metadata.uid;
-      counts.delete[uid] = (counts.delete[uid] ?? 0) + 1;
+      bump(counts.delete, uid);
       failIf(faults.deleteFails, 'delete');
       const rec = pods.get(uid);
       if (!rec) return;
@@ -297,7 +320,7 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
     },
 
     calls() {
-      return structuredClone(counts);
+      return { ...counts, create: recordOf(counts.create), delete: recordOf(counts.delete) };
     },
     resetCalls() {
       counts = emptyCounts();

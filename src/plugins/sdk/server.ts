@@ -7,7 +7,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
-import { createServer, DEFAULT_BODY_LIMIT, type ServerParts } from '../../core/http-server.ts';
+import { type Authenticator, authHook } from '../../api/auth.ts';
+import {
+  createServer,
+  DEFAULT_BODY_LIMIT,
+  type ServerLimits,
+  type ServerParts,
+} from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
 import { invalidInput, notFound } from '../../errors/index.ts';
 import {
@@ -23,7 +29,13 @@ import type { CallContext, Plugin } from './types.ts';
 
 export interface PluginServerOptions {
   logger: Logger;
+  /** Callers must authenticate (bearer token) on every route but /healthz and /readyz. */
+  auth?: Authenticator;
   bodyLimit?: number;
+  /** Timeouts and the connection cap (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<ServerLimits>;
+  /** How long a /readyz answer (one backend check) is reused, ms (default 5 s). */
+  readyCacheMs?: number;
 }
 
 export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): ServerParts {
@@ -31,9 +43,13 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     logger: opts.logger.child({ component: `plugin-${plugin.name}` }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     metricsPrefix: 'interlink_plugin',
+    // Cached and single-flight in the base: a probe storm is one `docker info`/`sinfo`.
     notReadyReason: () => plugin.notReadyReason?.(),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.readyCacheMs === undefined ? {} : { readyCacheMs: opts.readyCacheMs }),
   });
   const { app, registry } = parts;
+  if (opts.auth) app.addHook('onRequest', authHook(opts.auth));
   const callLatency = new Histogram({
     name: 'interlink_plugin_backend_call_duration_seconds',
     help: 'Latency of plugin backend operations',

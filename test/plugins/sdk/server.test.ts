@@ -1,9 +1,12 @@
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listenOn } from '../../../src/core/http-server.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { notFound } from '../../../src/errors/index.ts';
 import { buildPluginApp } from '../../../src/plugins/sdk/server.ts';
 import { definePlugin } from '../../../src/plugins/sdk/types.ts';
+import { captureLogger, eventually, RawClient, tempDir } from '../../api/harness.ts';
 
 const created: unknown[] = [];
 const plugin = definePlugin({
@@ -98,5 +101,46 @@ describe('plugin SDK server', () => {
     });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('plugin SDK server: /readyz over a real socket', () => {
+  it('a probe storm runs the backend check once and tells anonymous callers one word', async () => {
+    let checks = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow = definePlugin({
+      ...plugin,
+      name: 'slow-ready',
+      async notReadyReason() {
+        checks++;
+        await gate;
+        return 'docker daemon at unix:///var/run/docker.sock is not answering';
+      },
+    });
+    const { logger, lines } = captureLogger();
+    const { dir, cleanup } = await tempDir();
+    const built = buildPluginApp(slow, { logger });
+    const url = await listenOn(built.app, { kind: 'unix', path: join(dir, 'p.sock') });
+    const client = new RawClient(url);
+    client.token = undefined;
+    try {
+      const probes = Array.from({ length: 50 }, () => client.request('GET', '/readyz'));
+      // Every probe is in flight on the one check until the backend answers.
+      await eventually(() => checks === 1, 10_000, 'the first readiness check');
+      release();
+      const answers = await Promise.all(probes);
+      expect(answers.map((a) => `${a.status} ${a.text}`)).toEqual(answers.map(() => '503 not ready'));
+      expect(checks).toBe(1);
+      const logged = lines().filter((l) => l.msg === 'not ready');
+      expect(logged).toHaveLength(1);
+      expect(logged[0]!.reason).toMatch(/docker daemon/);
+    } finally {
+      await client.close();
+      await built.app.close();
+      await cleanup();
+    }
   });
 });
