@@ -10,6 +10,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
+import { type Authenticator, authHook } from '../core/auth.ts';
 import type { Endpoint } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import {
@@ -22,7 +23,6 @@ import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
 import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
 import { Pod } from '../wire/k8s.ts';
-import { type Authenticator, authHook } from './auth.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';

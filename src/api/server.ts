@@ -5,12 +5,12 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { createAuthenticator, parseTokenFile } from '../core/auth.ts';
 import { formatEndpoint } from '../core/endpoint.ts';
 import { listenOn } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { ErrorCode, InterlinkError } from '../errors/index.ts';
 import { type ApiApp, buildApiApp } from './app.ts';
-import { createAuthenticator, parseTokenFile } from './auth.ts';
 import type { ResolvedApiConfig } from './config.ts';
 
 export interface PreparedApi {

@@ -15,7 +15,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { createAuthenticator } from '../api/auth.ts';
+import { createAuthenticator } from '../core/auth.ts';
 import { BoolLike, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, listenOn, type ServerParts } from '../core/http-server.ts';

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTokenFile } from '../../src/api/auth.ts';
 import { loadApiConfig, resolveApiConfig } from '../../src/api/config.ts';
+import { parseTokenFile } from '../../src/core/auth.ts';
 import {
   type ApiUnderTest,
   captureLogger,

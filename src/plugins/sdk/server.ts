@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
-import { type Authenticator, authHook } from '../../api/auth.ts';
+import { type Authenticator, authHook } from '../../core/auth.ts';
 import {
   createServer,
   DEFAULT_BODY_LIMIT,

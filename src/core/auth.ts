@@ -19,9 +19,9 @@ import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
-import type { Logger } from '../core/logger.ts';
 import { ErrorCode, InterlinkError } from '../errors/index.ts';
-import type { AuthConfig, OidcConfig } from './config.ts';
+import type { AuthConfig, OidcConfig } from './auth-config.ts';
+import type { Logger } from './logger.ts';
 
 export interface Principal {
   method: 'token' | 'oidc' | 'none';
