@@ -6,6 +6,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { Backoff } from '../../core/backoff.ts';
+import type { Logger } from '../../core/logger.ts';
 import { runWorkers, WorkQueue } from '../../core/queue.ts';
 import { codeOf, ErrorCode } from '../../errors/index.ts';
 import { httpStatusOf, KubeApiError } from '../kube.ts';
@@ -83,35 +84,13 @@ export function createPodController(deps: PodControllerDeps): PodController {
     queueDelayed: () => queue.delayedLen(),
     queueProcessing: () => queue.processingLen(),
     tracked: () => syncer.records.size,
-    podsByPhase: () => {
-      const counts: Record<string, number> = {};
-      for (const p of informer.list()) {
-        const phase = p.status?.phase ?? 'Pending';
-        counts[phase] = (counts[phase] ?? 0) + 1;
-      }
-      return counts;
-    },
-  });
-  const resolver = new PodResolver({
-    kubeConfig: kc,
-    clock,
-    tokenSeconds: config.serviceAccountTokenSeconds,
-    refreshFraction: config.tokenRefreshFraction,
-    ctx: {
-      nodeName: config.nodeName,
-      hostIP,
-      podIP: hostIP,
-      nodeAllocatable: { cpu: config.resources.cpu, memory: config.resources.memory },
-      kubernetesService: config.kubernetesServiceHost
-        ? { host: config.kubernetesServiceHost, port: config.kubernetesServicePort ?? 443 }
-        : undefined,
-    },
+    podsByPhase: () => countByPhase(informer.list()),
   });
   const syncer = new PodSyncer({
     cache: informer,
     writer: createKubeWriter({ kubeConfig: kc, upsert: (p) => informer.upsertIfNewer(p), metrics }),
     interlink,
-    resolver,
+    resolver: makeResolver(deps, hostIP),
     events,
     clock,
     logger: log,
@@ -134,28 +113,9 @@ export function createPodController(deps: PodControllerDeps): PodController {
     intervalMs: config.statusIntervalMs,
   });
 
-  const workers = (signal: AbortSignal) =>
-    runWorkers({
-      queue,
-      concurrency: config.workers,
-      sync: (key) => syncer.sync(key),
-      clock,
-      signal,
-      onSynced: (_key, ms, ok) => metrics.reconcile.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
-      onError: (err, key, failures) => {
-        const conflict = err instanceof KubeApiError && err.code === 409;
-        const level = conflict || failures < 3 ? 'debug' : 'warn';
-        const code = codeOf(err) === ErrorCode.INTERNAL ? httpStatusOf(err) : codeOf(err);
-        log[level]({ pod: key, failures, err: errMessage(err), code }, 'pod sync failed; will retry');
-      },
-    });
-
   const shell = controllerShell(async (signal, markReady) => {
     const informerDone = informer.run(signal);
-    await Promise.race([
-      listed,
-      new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
-    ]);
+    await Promise.race([listed, aborted(signal)]);
     if (signal.aborted) {
       await informerDone;
       return;
@@ -170,7 +130,19 @@ export function createPodController(deps: PodControllerDeps): PodController {
       { pods: informer.size, workers: config.workers, statusIntervalMs: config.statusIntervalMs },
       'pod controller running',
     );
-    await Promise.all([informerDone, poller.run(signal), workers(signal)]);
+    await Promise.all([
+      informerDone,
+      poller.run(signal),
+      runWorkers({
+        queue,
+        concurrency: config.workers,
+        sync: (key) => syncer.sync(key),
+        clock,
+        signal,
+        onSynced: (_key, ms, ok) => metrics.reconcile.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
+        onError: logSyncError(log),
+      }),
+    ]);
   });
 
   return Object.assign(shell, {
@@ -182,3 +154,44 @@ export function createPodController(deps: PodControllerDeps): PodController {
     pollNow: () => poller.pollOnce(),
   });
 }
+
+function makeResolver(deps: PodControllerDeps, hostIP: string | undefined): PodResolver {
+  const { config } = deps;
+  return new PodResolver({
+    kubeConfig: deps.kube.kubeConfig,
+    clock: deps.clock,
+    tokenSeconds: config.serviceAccountTokenSeconds,
+    refreshFraction: config.tokenRefreshFraction,
+    ctx: {
+      nodeName: config.nodeName,
+      hostIP,
+      podIP: hostIP,
+      nodeAllocatable: { cpu: config.resources.cpu, memory: config.resources.memory },
+      kubernetesService: config.kubernetesServiceHost
+        ? { host: config.kubernetesServiceHost, port: config.kubernetesServicePort ?? 443 }
+        : undefined,
+    },
+  });
+}
+
+/** A failed sync is retried by the queue; say so quietly at first (conflicts always quietly). */
+function logSyncError(log: Logger) {
+  return (err: unknown, key: string, failures: number) => {
+    const conflict = err instanceof KubeApiError && err.code === 409;
+    const level = conflict || failures < 3 ? 'debug' : 'warn';
+    const code = codeOf(err) === ErrorCode.INTERNAL ? httpStatusOf(err) : codeOf(err);
+    log[level]({ pod: key, failures, err: errMessage(err), code }, 'pod sync failed; will retry');
+  };
+}
+
+function countByPhase(pods: KPod[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const p of pods) {
+    const phase = p.status?.phase ?? 'Pending';
+    counts[phase] = (counts[phase] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));

@@ -43,15 +43,23 @@ export interface StatusPoller {
 }
 
 export function createStatusPoller(d: StatusPollerDeps): StatusPoller {
-  const log = d.logger;
-  const dangling = new Map<string, Pod>();
-  let backendReachable = true;
+  return new BatchedPoller(d);
+}
+
+class BatchedPoller implements StatusPoller {
+  readonly #d: StatusPollerDeps;
+  readonly #dangling = new Map<string, Pod>();
+  #backendReachable = true;
+
+  constructor(d: StatusPollerDeps) {
+    this.#d = d;
+  }
 
   /** Pods to ask about: in the backend, not lost, and still live in the cache. */
-  function activeRecords(): PodRecord[] {
-    return [...d.records()].filter((r) => {
+  #activeRecords(): PodRecord[] {
+    return [...this.#d.records()].filter((r) => {
       if (r.state !== PodState.InBackend || r.seen === BACKEND_LOST) return false;
-      const cur = d.cache.get(r.key);
+      const cur = this.#d.cache.get(r.key);
       return (
         cur !== undefined &&
         cur.metadata.uid === r.uid &&
@@ -61,26 +69,23 @@ export function createStatusPoller(d: StatusPollerDeps): StatusPoller {
     });
   }
 
-  function reachable(ok: boolean, asked: number, err?: unknown): void {
-    if (ok === backendReachable) return;
-    backendReachable = ok;
+  #reachable(ok: boolean, asked: number, err?: unknown): void {
+    if (ok === this.#backendReachable) return;
+    this.#backendReachable = ok;
+    const { logger: log, events, nodeName } = this.#d;
     if (ok) {
       log.info('interLink status poll works again');
-      d.events.normal(
-        nodeRef(d.nodeName),
-        'BackendReachable',
-        'Status polls of the interLink API work again',
-      );
+      events.normal(nodeRef(nodeName), 'BackendReachable', 'Status polls of the interLink API work again');
       return;
     }
     const message = `Status poll of ${asked} pods failed; pods keep their last known state: ${errMessage(err)}`;
     log.warn({ err: errMessage(err), code: codeOf(err) }, 'interLink status poll failed');
-    d.events.warning(nodeRef(d.nodeName), 'BackendUnreachable', message);
+    events.warning(nodeRef(nodeName), 'BackendUnreachable', message);
   }
 
   /** Record the answers (or their absence) on the records; enqueue what changed. */
-  function record(active: PodRecord[], answers: PodStatus[]): void {
-    const now = d.clock.now();
+  #record(active: PodRecord[], answers: PodStatus[]): void {
+    const now = this.#d.clock.now();
     const byUid = new Map(answers.map((a) => [a.UID, a]));
     for (const r of active) {
       const a = byUid.get(r.uid);
@@ -88,42 +93,43 @@ export function createStatusPoller(d: StatusPollerDeps): StatusPoller {
         r.missingSince = undefined;
         if (!r.seen || !sameJson(a, r.seen)) {
           r.seen = a;
-          d.enqueue(r.key);
+          this.#d.enqueue(r.key);
         }
         continue;
       }
       r.missingSince ??= now;
-      if (isLost(r, now, d.backendLostTimeoutMs)) {
+      if (isLost(r, now, this.#d.backendLostTimeoutMs)) {
         r.seen = BACKEND_LOST;
-        d.enqueue(r.key);
+        this.#d.enqueue(r.key);
       }
     }
   }
 
   /** Answers about pods that are not (or no longer) in the cluster: dangling backend jobs. */
-  function findDangling(answers: PodStatus[]): void {
-    if (!d.cache.hasSynced) return;
+  #findDangling(answers: PodStatus[]): void {
+    if (!this.#d.cache.hasSynced) return;
     const known = new Set<string>();
-    for (const r of d.records()) known.add(r.uid);
-    for (const p of d.cache.list()) known.add(p.metadata.uid);
+    for (const r of this.#d.records()) known.add(r.uid);
+    for (const p of this.#d.cache.list()) known.add(p.metadata.uid);
     for (const a of answers) {
-      if (known.has(a.UID) || dangling.has(a.UID)) continue;
-      dangling.set(a.UID, { metadata: { name: a.name, namespace: a.namespace, uid: a.UID } } as Pod);
+      if (known.has(a.UID) || this.#dangling.has(a.UID)) continue;
+      this.#dangling.set(a.UID, { metadata: { name: a.name, namespace: a.namespace, uid: a.UID } } as Pod);
     }
   }
 
-  async function deleteDangling(): Promise<void> {
-    for (const [uid, pod] of dangling) {
+  async #deleteDangling(): Promise<void> {
+    const { interlink, metrics, logger: log } = this.#d;
+    for (const [uid, pod] of this.#dangling) {
       try {
-        await d.interlink.delete(pod);
-        dangling.delete(uid);
-        d.metrics.backendCalls.inc({ op: 'delete', outcome: 'ok' });
+        await interlink.delete(pod);
+        this.#dangling.delete(uid);
+        metrics.backendCalls.inc({ op: 'delete', outcome: 'ok' });
         log.info(
           { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid },
           'deleted a backend pod that has no Pod in the cluster',
         );
       } catch (err) {
-        d.metrics.backendCalls.inc({ op: 'delete', outcome: 'error' });
+        metrics.backendCalls.inc({ op: 'delete', outcome: 'error' });
         log.warn(
           { uid, err: errMessage(err) },
           'deleting a dangling backend pod failed; retrying at the next poll',
@@ -132,42 +138,41 @@ export function createStatusPoller(d: StatusPollerDeps): StatusPoller {
     }
   }
 
-  async function pollOnce(signal?: AbortSignal): Promise<void> {
-    const active = activeRecords();
+  async pollOnce(signal?: AbortSignal): Promise<void> {
+    const { interlink, metrics, clock, cache } = this.#d;
+    const active = this.#activeRecords();
     if (active.length === 0) return;
-    const started = d.clock.now();
+    const started = clock.now();
     let answers: PodStatus[];
     try {
-      answers = await d.interlink.status(
-        active.map((r) => forApi(d.cache.get(r.key) ?? r.pod)),
+      answers = await interlink.status(
+        active.map((r) => forApi(cache.get(r.key) ?? r.pod)),
         signal,
       );
-      d.metrics.statusRoundTrips.inc({ outcome: 'ok' });
-      d.metrics.statusLatency.observe((d.clock.now() - started) / 1000);
-      d.metrics.statusPods.observe(active.length);
+      metrics.statusRoundTrips.inc({ outcome: 'ok' });
+      metrics.statusLatency.observe((clock.now() - started) / 1000);
+      metrics.statusPods.observe(active.length);
     } catch (err) {
-      d.metrics.statusRoundTrips.inc({ outcome: 'error' });
+      metrics.statusRoundTrips.inc({ outcome: 'error' });
       if (signal?.aborted) return;
-      reachable(false, active.length, err);
+      this.#reachable(false, active.length, err);
       return;
     }
-    reachable(true, active.length);
-    record(active, answers);
-    findDangling(answers);
-    await deleteDangling();
+    this.#reachable(true, active.length);
+    this.#record(active, answers);
+    this.#findDangling(answers);
+    await this.#deleteDangling();
   }
 
-  async function run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await d.clock.sleep(d.intervalMs, signal).catch(() => {});
+      await this.#d.clock.sleep(this.#d.intervalMs, signal).catch(() => {});
       if (signal.aborted) break;
       try {
-        await pollOnce(signal);
+        await this.pollOnce(signal);
       } catch (err) {
-        log.error({ err }, 'status poll failed unexpectedly');
+        this.#d.logger.error({ err }, 'status poll failed unexpectedly');
       }
     }
   }
-
-  return { pollOnce, run };
 }
