@@ -34,9 +34,11 @@
  * | Deleting         | BackendDeleted   | backend delete confirmed (Deleted Event; each failure: Warning Event,   |
  * |                  |                  | retried with backoff, the pod stays Terminating)                        |
  * | BackendDeleted   | Gone             | containers reported terminated, Pod deleted with grace 0 + UID          |
- * | any other state  | Gone             | the pod left the cache or its name has a new UID: backend delete first  |
+ * | any other state  | Gone             | the pod left the cache or its name has a new UID: the backend delete is |
+ * |                  |                  | retried until confirmed first (from BackendDeleted: nothing left to do) |
  *
  * "Live" = Pending, WaitingForConfig, InBackend, Lost, DeadlineExceeded, Finished.
+ * `transition()` throws on a move the table (TRANSITIONS in lifecycle.ts) does not list.
  * The poller (poller.ts) only records observations on InBackend records and enqueues
  * their keys (urgent: status work goes ahead of creates); the adopter (adopter.ts) finds,
  * after a restart, pods that reached the backend before their job id was recorded.
