@@ -1,0 +1,28 @@
+/** How a pod and its backend job refer to each other. Pure: no I/O. */
+import type { Pod } from '../../wire/k8s.ts';
+import { slimObject } from '../resolve/resolver.ts';
+import type { KPod } from './kpod.ts';
+
+/** The backend's job id, and the UID of the pod it belongs to (annotations survive a copy of the manifest). */
+export const JOB_ID_ANNOTATION = 'interlink.io/job-id';
+export const JOB_UID_ANNOTATION = 'interlink.io/job-pod-uid';
+/** Set on the pod sent with a re-create that only delivers refreshed tokens (never written to the cluster). */
+export const TOKEN_REFRESH_ANNOTATION = 'interlink.io/token-refresh';
+
+/** What we send the API about an existing pod: the object without managedFields. */
+export const forApi = (pod: KPod): Pod => slimObject(pod) as unknown as Pod;
+
+/** The job id recorded on the pod, when it was recorded for this very pod (same UID). */
+export function annotatedJob(pod: KPod): string | undefined {
+  const a = pod.metadata.annotations ?? {};
+  const jid = a[JOB_ID_ANNOTATION];
+  return jid && a[JOB_UID_ANNOTATION] === pod.metadata.uid ? jid : undefined;
+}
+
+/** The annotations that record `jobId` on the pod with `uid`. */
+export const jobAnnotations = (jobId: string, uid: string): Record<string, string> => ({
+  [JOB_ID_ANNOTATION]: jobId,
+  [JOB_UID_ANNOTATION]: uid,
+});
+
+export const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
