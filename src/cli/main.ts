@@ -154,7 +154,11 @@ export function buildProgram(
       'run the API and a plugin together for local use (plugin on a unix socket in a temp dir); with --cluster or --kubeconfig also a virtual kubelet',
     )
     .addOption(new Option('--plugin <name>', 'plugin to run').choices(PLUGIN_NAMES).default('mock'))
-    .option('--port <port>', 'API port on 127.0.0.1 (0 = any free port)', parsePort, 3000)
+    .option(
+      '--port <port>',
+      'API port (0 = any free port; default: 3000, any free port with --cluster or --kubeconfig, where the VK is told)',
+      parsePort,
+    )
     .option('--host <host>', 'API listen address', '127.0.0.1')
     .option('--plugin-config <file>', 'plugin configuration file')
     .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
@@ -179,7 +183,7 @@ export function buildProgram(
       async (
         o: {
           plugin: string;
-          port: number;
+          port?: number;
           host: string;
           pluginConfig?: string;
           auth: boolean;
@@ -194,7 +198,7 @@ export function buildProgram(
         await run(async (logger) => {
           const upOpts = {
             plugin: o.plugin,
-            port: o.port,
+            port: o.port ?? (o.cluster || o.kubeconfig ? 0 : 3000),
             host: o.host,
             noAuth: !o.auth,
             configFile: g.config,
