@@ -135,9 +135,9 @@ export function buildProgram(
     .action(async (o: { nodename?: string; kubeconfig?: string }, cmd: Command) => {
       const g = globals(cmd);
       await run(async (logger) => {
-        // Loaded on demand: `interlink api` never imports the Kubernetes client.
-        const vkModule = '../vk/run.ts';
-        const { runVirtualKubelet } = (await import(vkModule)) as typeof import('../vk/run.ts');
+        // Loaded on demand: `interlink api` never imports the Kubernetes client. A literal
+        // specifier, so that the build rewrites it to run.js.
+        const { runVirtualKubelet } = await import('../vk/run.ts');
         await runVirtualKubelet({
           configFile: g.config,
           nodeName: o.nodename,
@@ -150,9 +150,15 @@ export function buildProgram(
 
   program
     .command('up')
-    .description('run the API and a plugin together for local use (plugin on a unix socket in a temp dir)')
+    .description(
+      'run the API and a plugin together for local use (plugin on a unix socket in a temp dir); with --cluster or --kubeconfig also a virtual kubelet',
+    )
     .addOption(new Option('--plugin <name>', 'plugin to run').choices(PLUGIN_NAMES).default('mock'))
-    .option('--port <port>', 'API port on 127.0.0.1 (0 = any free port)', parsePort, 3000)
+    .option(
+      '--port <port>',
+      'API port (0 = any free port; default: 3000, any free port with --cluster or --kubeconfig, where the VK is told)',
+      parsePort,
+    )
     .option('--host <host>', 'API listen address', '127.0.0.1')
     .option('--plugin-config <file>', 'plugin configuration file')
     .option('--no-auth', 'serve without authentication (default: a random token in <tempdir>/token)')
@@ -160,17 +166,29 @@ export function buildProgram(
       '--cluster',
       'also start a local Kubernetes control plane and a virtual kubelet (the whole chain)',
     )
-    .option('--nodename <name>', 'virtual node name with --cluster', 'interlink-node')
-    .option('--kubelet-port <port>', 'kubelet API port with --cluster (0 = any free port)', parsePort, 0)
+    .addOption(
+      new Option(
+        '--kubeconfig <file>',
+        'also run a virtual kubelet on this existing cluster (its pods outlive `up`; the next start adopts them)',
+      ).conflicts('cluster'),
+    )
+    .option('--nodename <name>', 'virtual node name with --cluster or --kubeconfig', 'interlink-node')
+    .option(
+      '--kubelet-port <port>',
+      'kubelet API port with --cluster or --kubeconfig (0 = any free port)',
+      parsePort,
+      0,
+    )
     .action(
       async (
         o: {
           plugin: string;
-          port: number;
+          port?: number;
           host: string;
           pluginConfig?: string;
           auth: boolean;
           cluster?: boolean;
+          kubeconfig?: string;
           nodename: string;
           kubeletPort: number;
         },
@@ -180,7 +198,7 @@ export function buildProgram(
         await run(async (logger) => {
           const upOpts = {
             plugin: o.plugin,
-            port: o.port,
+            port: o.port ?? (o.cluster || o.kubeconfig ? 0 : 3000),
             host: o.host,
             noAuth: !o.auth,
             configFile: g.config,
@@ -189,13 +207,16 @@ export function buildProgram(
             logger,
             signal: io.signal,
           };
-          const up = o.cluster
-            ? await (await import('./up-cluster.ts')).startUpCluster({
-                ...upOpts,
-                nodeName: o.nodename,
-                kubeletPort: o.kubeletPort,
-              })
-            : await startUp(upOpts);
+          const up =
+            o.cluster || o.kubeconfig
+              ? await (await import('./up-cluster.ts')).startUpCluster({
+                  ...upOpts,
+                  nodeName: o.nodename,
+                  kubeletPort: o.kubeletPort,
+                  kubeconfig: o.kubeconfig,
+                  say: (line) => io.stdout(`${line}\n`),
+                })
+              : await startUp(upOpts);
           io.stdout(`${up.banner}\n`);
           await aborted(io.signal);
           logger.info('shutting down');
@@ -250,13 +271,30 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * What a SIGINT/SIGTERM means, given when the first one came (undefined: none yet). The
+ * first stops gracefully. One Ctrl-C often arrives two or three times at once — the
+ * terminal signals the whole process group and `npm run` forwards it again — so repeats
+ * within `DUPLICATE_SIGNAL_MS` are the same request; a later one means "now". Pure.
+ */
+export const DUPLICATE_SIGNAL_MS = 1_000;
+export function signalAction(firstAt: number | undefined, now: number): 'stop' | 'ignore' | 'exit' {
+  if (firstAt === undefined) return 'stop';
+  return now - firstAt < DUPLICATE_SIGNAL_MS ? 'ignore' : 'exit';
+}
+
 if (isEntryPoint()) {
   const ctl = new AbortController();
-  let signals = 0;
+  let firstAt: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    signals += 1;
-    // A second signal means "now": skip the graceful close.
-    if (signals > 1) process.exit(130);
+    const action = signalAction(firstAt, Date.now());
+    if (action === 'ignore') return;
+    if (action === 'exit') {
+      // A second request means "now": skip the graceful close.
+      process.stderr.write('interlink: second signal: exiting without cleaning up\n');
+      process.exit(130);
+    }
+    firstAt = Date.now();
     ctl.abort(new Error(`received ${sig}`));
   };
   process.on('SIGINT', onSignal);

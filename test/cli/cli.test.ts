@@ -73,6 +73,7 @@ describe('interlink CLI', () => {
       [['plugin', '--help'], 'mock, docker, slurm'],
       [['vk', '--help'], '--kubeconfig'],
       [['up', '--help'], '--plugin'],
+      [['up', '--help'], '--kubeconfig <file>'],
       [['help', 'up'], '--port'],
     ] as const) {
       const r = await run([...args]);
@@ -84,6 +85,9 @@ describe('interlink CLI', () => {
   it('usage mistakes exit 2', async () => {
     expect((await run([])).code).toBe(2);
     expect((await run(['frobnicate'])).code).toBe(2);
+    const both = await run(['up', '--cluster', '--kubeconfig', '/nonexistent/kubeconfig']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--kubeconfig.*cannot be used with.*--cluster/s);
     const level = await run(['--log-level', 'loud', 'api']);
     expect(level.code).toBe(2);
     expect(level.stderr).toMatch(/--log-level.*loud/s);

@@ -104,6 +104,9 @@ it('prints a banner naming a kubeconfig of its own cluster and the virtual node'
   const cfg = parseYaml(readFileSync(kubeconfig, 'utf8')) as Obj;
   expect(cfg.clusters[0].cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   expect(output.some((l) => l.startsWith(`virtual node   ${nodeName} `))).toBe(true);
+  expect(output).toContain(
+    `${kubectlBin} apply -f ${join(ROOT, 'examples', 'busy-echo.yaml')}   # runs on plugin mock`,
+  );
   expect(tokenFile && existsSync(tokenFile)).toBe(true);
 });
 
@@ -149,6 +152,8 @@ it('SIGTERM stops everything: exit 0, no process of its cluster left, its direct
   proc.kill('SIGTERM');
   const code = await Promise.race([exited, sleep(90_000).then(() => 'still running' as const)]);
   expect(code, logTail()).toBe(0);
+  // busy-echo (still running on the mock) was deleted through the VK before the cluster went.
+  expect(output, logTail()).toContain('stopping: 1 pod deleted in the backend');
   // The control plane runs in process groups of its own: they are gone once `up` has exited.
   const left = processesUsing(clusterDir);
   expect(left).toEqual([]);
