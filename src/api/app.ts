@@ -22,6 +22,7 @@ import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index
 import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
 import { Pod } from '../wire/k8s.ts';
 import { type Authenticator, authHook } from './auth.ts';
+import { listRoute } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';
@@ -219,6 +220,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   });
 
   app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
+  listRoute(app, plugin, viaPlugin);
 
   return { app, registry, cache, plugin };
 }
