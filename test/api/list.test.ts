@@ -17,6 +17,7 @@ import {
   pod,
   startApi,
   startMock,
+  TOKEN,
   tempDir,
   writeTokenFile,
 } from './harness.ts';
@@ -115,7 +116,7 @@ describe('API GET /list → our mock plugin', () => {
     try {
       const client = createInterlinkClient({
         endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: Number(new URL(api.url).port) },
-        tokenFile: await writeTokenFile(t.dir, 'test-token-0123456789abcdef\n'),
+        tokenFile: await writeTokenFile(t.dir, `${TOKEN}\n`),
       });
       const listed = await client.list!();
       expect(listed.map((p) => p.UID)).toEqual(['uid-b']);
@@ -151,6 +152,18 @@ describe('API GET /list → a plugin without /list', () => {
         const res = await api.client.request('GET', '/list');
         expect(res.status).toBe(501);
         expect(res.json()).toMatchObject({ code: 'NOT_SUPPORTED' });
+        // What the VK's orphan sweep sees: NOT_SUPPORTED, its cue to sweep nothing.
+        const client = createInterlinkClient({
+          endpoint: {
+            kind: 'tcp',
+            protocol: 'http',
+            host: '127.0.0.1',
+            port: Number(new URL(api.url).port),
+          },
+          tokenFile: await writeTokenFile(t.dir, `${TOKEN}\n`, 'vk-token'),
+        });
+        await expect(client.list!()).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+        await client.close();
       } finally {
         await api.close();
         await new Promise((r) => plugin.close(r));
