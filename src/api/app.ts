@@ -23,6 +23,7 @@ import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
 import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
 import { Pod } from '../wire/k8s.ts';
+import { listRoute } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';
@@ -256,6 +257,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   });
 
   app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
+  listRoute(app, plugin, viaPlugin);
 
   return { app, registry, readiness, cache, plugin };
 }

@@ -10,8 +10,10 @@
 
 import type { Endpoint } from '../core/endpoint.ts';
 import { HttpClient, type StreamAnswer, type TlsClientOptions } from '../core/http-client.ts';
-import { ErrorCode, InterlinkError, isNotFound } from '../errors/index.ts';
+import { codeOf, ErrorCode, InterlinkError, isNotFound } from '../errors/index.ts';
 import {
+  type BackendPod,
+  BackendPodList,
   CreateStruct,
   type LogStruct,
   type PodStatus,
@@ -20,7 +22,7 @@ import {
 } from '../wire/interlink.ts';
 import type { Pod } from '../wire/k8s.ts';
 
-export type PluginOp = 'create' | 'delete' | 'status' | 'logs' | 'ping' | 'stats';
+export type PluginOp = 'create' | 'delete' | 'status' | 'logs' | 'ping' | 'stats' | 'list';
 
 export interface PluginClientOptions {
   endpoint: Endpoint;
@@ -124,6 +126,27 @@ export class PluginClient {
         answer = await this.#http.call({ method: 'GET', path: '/status', body: [], session, ...t });
       }
       return typeof answer === 'string' ? { text: answer } : { json: answer };
+    });
+  }
+
+  /**
+   * Every pod the plugin's backend runs or holds (our `GET /list`). NOT_SUPPORTED when the
+   * plugin has no list: ours answer 501, an interLink 0.6 plugin 404 (it has no such route).
+   */
+  list(session: string): Promise<BackendPod[]> {
+    return this.#timed('list', async () => {
+      try {
+        return await this.#http.call({ method: 'GET', path: '/list', session, schema: BackendPodList });
+      } catch (err) {
+        if (isNotFound(err) || codeOf(err) === ErrorCode.NOT_SUPPORTED) {
+          throw new InterlinkError(
+            ErrorCode.NOT_SUPPORTED,
+            `the plugin at ${this.describe()} cannot list its pods (GET /list: ${(err as Error).message})`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
     });
   }
 

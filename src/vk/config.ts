@@ -155,6 +155,13 @@ export const VkConfigSchema = z.object({
   workers: PositiveInt.default(20),
   /** How long a pod waits for a missing ConfigMap/Secret before it fails with ProviderFailed. */
   missingResourceTimeoutMs: Millis.default(30_000),
+  /**
+   * Interval of the orphan sweep: `GET /list` on the API, then backend pods no Pod of this
+   * node owns are deleted. 0 turns it off. Assumes the API serves this virtual node only.
+   */
+  orphanSweepIntervalMs: Millis.default(60_000),
+  /** A backend pod must be seen orphaned this long before the sweep deletes it (a create in flight). */
+  orphanGraceMs: Millis.default(30_000),
   /** A created pod absent from the backend's status answers this long is marked Failed. */
   backendLostTimeoutMs: Millis.default(60_000),
   /** Lifetime asked for projected service-account tokens (the apiserver may shorten it). */

@@ -16,6 +16,8 @@ import { HttpClient, type TlsClientOptions } from '../core/http-client.ts';
 import { unavailable } from '../errors/index.ts';
 import { newSessionId } from '../wire/headers.ts';
 import {
+  type BackendPod,
+  BackendPodList,
   CreateStruct,
   type LogStruct,
   PingResponse,
@@ -57,6 +59,12 @@ export interface InterlinkClient {
    * (our extension `GET /stats/summary`); NOT_FOUND / NOT_SUPPORTED otherwise.
    */
   stats(signal?: AbortSignal): Promise<unknown>;
+  /**
+   * Every pod the backend runs or holds (our `GET /list`), for the orphan sweep. Throws
+   * NOT_SUPPORTED (501) when the API or its plugin cannot list (interLink 0.6), NOT_FOUND
+   * from an interLink 0.6 API (no such route). Optional so fakes and older clients compile.
+   */
+  list?(signal?: AbortSignal): Promise<BackendPod[]>;
   close(): Promise<void>;
 }
 
@@ -172,6 +180,14 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
         path: '/stats/summary',
         session: newSessionId('stats'),
         schema: z.unknown(),
+        ...signalOpt(signal),
+      }),
+    list: (signal) =>
+      http.call({
+        method: 'GET',
+        path: '/list',
+        session: newSessionId('list'),
+        schema: BackendPodList,
         ...signalOpt(signal),
       }),
     close: () => http.close(),

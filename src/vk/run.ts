@@ -19,6 +19,7 @@ import { createInterlinkClient, type InterlinkClient } from './interlink-client.
 import { makeKubeClients } from './kube.ts';
 import { createKubeletServer } from './kubelet/server.ts';
 import { createNodeController } from './node/controller.ts';
+import { createOrphanSweeper, podExistsVia } from './orphans.ts';
 import { createPodController } from './pods/controller.ts';
 import type { Controller, VkDeps } from './types.ts';
 
@@ -68,6 +69,18 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
     ['pods', pods],
     ['kubelet', createKubeletServer({ ...deps, logger: logger.child({ component: 'kubelet' }) })],
   ];
+  if (config.orphanSweepIntervalMs > 0) {
+    const sweeper = createOrphanSweeper({
+      ...deps,
+      logger: logger.child({ component: 'orphans' }),
+      podsReady: pods.ready,
+      podExists: podExistsVia(kube),
+      nodeName: config.nodeName,
+      intervalMs: config.orphanSweepIntervalMs,
+      graceMs: config.orphanGraceMs,
+    });
+    parts.push(['orphans', sweeper]);
+  }
 
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal.reason);

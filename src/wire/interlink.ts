@@ -78,6 +78,20 @@ export const PodStatus = z.looseObject({
 export const PodStatusList = z.array(PodStatus);
 export const PodList = z.array(Pod);
 
+/**
+ * One pod the backend runs or holds (our additive `GET /list`, both hops). Names as in
+ * PodStatus. The VK deletes the ones no Pod on its node owns (the orphan sweep), so the
+ * identity fields are checked like a Pod's metadata: they become a delete call.
+ */
+export const BackendPod = z.looseObject({
+  UID: Uid,
+  namespace: DnsLabel,
+  name: DnsSubdomain,
+  /** The backend's job id, when it has one. */
+  JID: z.string().nullish(),
+});
+export const BackendPodList = z.array(BackendPod);
+
 const NonNegInt = z.number().int().min(0);
 
 /** ContainerLogOpts. `Bytes` is the byte limit; `LimitBytes` (the Python SDK's name) is accepted too. */
@@ -131,6 +145,7 @@ export type RetrievedContainer = z.infer<typeof RetrievedContainer>;
 export type RetrievedPodData = z.infer<typeof RetrievedPodData>;
 export type CreateStruct = z.infer<typeof CreateStruct>;
 export type PodStatus = z.infer<typeof PodStatus>;
+export type BackendPod = z.infer<typeof BackendPod>;
 export type LogOpts = z.infer<typeof LogOpts>;
 export type LogStruct = z.infer<typeof LogStruct>;
 export type PingResponse = z.infer<typeof PingResponse>;

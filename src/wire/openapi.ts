@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import {
+  BackendPod,
   CreateStruct,
   ErrorBody,
   LogOpts,
@@ -71,6 +72,11 @@ const COMPONENTS: Array<[z.ZodType, string, string]> = [
   ],
   [CreateStruct, 'CreateStruct', 'The backend job id (`PodJID`) of a pod (`PodUID`).'],
   [PodStatus, 'PodStatus', 'Container statuses of one pod, as the backend sees them.'],
+  [
+    BackendPod,
+    'BackendPod',
+    'A pod the backend runs or holds (interlink addition, `GET /list`); names as in PodStatus.',
+  ],
   [
     LogOpts,
     'LogOpts',
@@ -160,6 +166,10 @@ const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
   '401': { name: 'Unauthenticated', description: 'No bearer token, or one that is not valid.' },
   '404': { name: 'NotFound', description: 'Unknown pod or container.' },
   '413': { name: 'TooLarge', description: 'The body is larger than the configured limit.' },
+  '501': {
+    name: 'NotSupported',
+    description: 'The plugin does not offer this call (an interLink 0.6 plugin has no `/list`).',
+  },
   '502': { name: 'Backend', description: 'The backend (or the plugin, seen from the API) failed.' },
   '503': { name: 'Unavailable', description: 'The plugin (or backend) cannot be reached.' },
   '504': { name: 'Timeout', description: 'The plugin (or backend) did not answer in time.' },
@@ -231,6 +241,20 @@ function apiPaths(): Json {
           content: { ...json(ref('PingResponse')), 'text/plain': { schema: { type: 'string' } } },
         },
         errors: ['401', '502', '503', '504'],
+      }),
+    },
+    '/list': {
+      get: operation({
+        tag: 'api',
+        id: 'list',
+        summary: 'Every pod the backend runs or holds (interlink addition)',
+        description:
+          "Relayed from the plugin's `GET /list`, never cached. 501 when the plugin cannot list (interLink 0.6 plugins): the virtual kubelet then sweeps no orphans.",
+        ok: {
+          description: 'One entry per backend pod.',
+          content: json({ type: 'array', items: ref('BackendPod') }),
+        },
+        errors: ['401', '501', '502', '503', '504'],
       }),
     },
     '/updateCache': {
@@ -311,6 +335,20 @@ function pluginWebhooks(): Json {
         summary: 'Health and capacity (interlink addition)',
         ok: { description: 'Health and capacity.', content: json(ref('PingResponse')) },
         errors: ['502', '503'],
+      }),
+    },
+    '/list': {
+      get: operation({
+        tag: 'plugin',
+        id: 'pluginList',
+        summary: 'Every pod the backend runs or holds (interlink addition)',
+        description:
+          'Read from the backend (labels, job directories), so a restarted plugin lists what it ran before. A plugin without it answers 501 (or 404, interLink 0.6).',
+        ok: {
+          description: 'One entry per backend pod.',
+          content: json({ type: 'array', items: ref('BackendPod') }),
+        },
+        errors: ['501', '502', '503'],
       }),
     },
     '/stats/summary': {

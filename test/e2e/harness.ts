@@ -140,6 +140,10 @@ export interface Chain {
   /** Wait for a phase; fails early (with the status) when the pod ends in the other terminal phase. */
   waitPhase(name: string, phase: string, timeoutMs?: number): Promise<Obj>;
   waitGone(name: string, timeoutMs?: number): Promise<void>;
+  /** Stop the VK (SIGKILL with `kill9`, else SIGTERM); the other roles keep running. */
+  stopVk(kill9?: boolean): Promise<void>;
+  /** Start a new VK process with the same configuration (`vk` then names it). */
+  startVk(): Promise<void>;
   /** Pod status, events and role logs, for failure messages. */
   report(pods?: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -200,13 +204,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
     const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')]);
     roles.unshift(api);
     await waitForSocket(apiSock, api);
-    const vk = startRole('vk', [
-      'vk',
-      '--config',
-      join(dir, 'vk.yaml'),
-      '--kubeconfig',
-      inject('kubeconfig'),
-    ]);
+    const vk = startVkRole(dir);
     roles.unshift(vk);
     chain = makeChain(opts, dir, plugin, api, vk);
     await eventually(
@@ -238,6 +236,10 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`chain ${opts.nodeName} did not start: ${(err as Error).message}\n${logs}`);
   }
+}
+
+function startVkRole(dir: string): Role {
+  return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')]);
 }
 
 function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk: Role): Chain {
@@ -304,6 +306,20 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
       } catch (err) {
         throw new Error(`${(err as Error).message}\n${await chain.report([name])}`);
       }
+    },
+    async stopVk(kill9 = false) {
+      if (kill9 && isRunning(vk)) {
+        vk.proc.kill('SIGKILL');
+        await vk.exited;
+      } else await stopRole(vk);
+    },
+    async startVk() {
+      if (isRunning(vk)) throw new Error('startVk: the VK is still running');
+      const before = vk.output;
+      vk = startVkRole(dir);
+      // Keep the earlier process's log for report().
+      vk.output.unshift(...before, '[harness] --- VK restarted ---');
+      chain.vk = vk;
     },
     async report(pods) {
       const parts: string[] = [];

@@ -53,6 +53,7 @@ import {
 } from './argv.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
+import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
 import { LABEL, podLabels } from './names.ts';
 import { envFilePath, type PodPlan, planPod } from './pod-plan.ts';
@@ -409,6 +410,11 @@ export class DockerPlugin implements Plugin {
       signal: ctx.signal,
       log: ctx.log,
     });
+  }
+
+  /** Every pod of this instance Docker holds, from the labels (see list.ts). */
+  list(_ctx: CallContext) {
+    return listDockerPods(this.#cli, this.#cfg.instance);
   }
 
   // ---- ping / readiness ---------------------------------------------------------------

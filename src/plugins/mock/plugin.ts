@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { backendError, notFound } from '../../errors/index.ts';
 import type {
+  BackendPod,
   CreateStruct,
   LogStruct,
   PingResponse,
@@ -295,6 +296,15 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
           accelerators: capacity.accelerators,
         },
       };
+    },
+
+    async list(): Promise<BackendPod[]> {
+      return [...pods.values()].map((r) => ({
+        UID: r.uid,
+        namespace: r.namespace,
+        name: r.name,
+        JID: r.jid,
+      }));
     },
 
     async stats() {

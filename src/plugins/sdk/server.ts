@@ -1,7 +1,7 @@
 /**
  * Serves a Plugin over the interLink 0.6 plugin wire (DESIGN.md §2, API → plugin):
  * POST /create, POST|DELETE /delete, GET|POST /status, GET|POST /getLogs, plus our
- * additive GET /ping and GET /stats/summary when the plugin has them, and the shared
+ * additive GET /ping, GET /list and GET /stats/summary when the plugin has them, and the shared
  * /healthz, /readyz, /metrics.
  */
 import { Readable } from 'node:stream';
@@ -15,8 +15,9 @@ import {
   type ServerParts,
 } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
-import { invalidInput, notFound } from '../../errors/index.ts';
+import { invalidInput, notFound, notSupported } from '../../errors/index.ts';
 import {
+  BackendPodList,
   CreateStruct,
   LogStruct,
   PingResponse,
@@ -132,6 +133,19 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   app.get('/ping', { schema: { response: { 200: PingResponse } } }, async (req) =>
     plugin.ping ? timed('ping', () => plugin.ping!(ctxOf(req))) : { status: 'ok' },
   );
+
+  // Our addition (the orphan sweep). A plugin without `list` answers 501, as an API relaying
+  // to an interLink 0.6 plugin does: the VK then knows no sweep is possible.
+  if (plugin.list) {
+    const list = plugin.list.bind(plugin);
+    app.get('/list', { schema: { response: { 200: BackendPodList } } }, async (req) =>
+      timed('list', () => list(ctxOf(req))),
+    );
+  } else {
+    app.get('/list', async () => {
+      throw notSupported(`plugin ${plugin.name} cannot list its pods`);
+    });
+  }
 
   app.get('/stats/summary', async (req) => {
     if (!plugin.stats) throw notFound(`plugin ${plugin.name} offers no stats`);

@@ -1,7 +1,7 @@
 /**
  * The plugin contract. A plugin is a backend (in memory, Docker, Slurm) behind five
  * calls; the SDK (server.ts) brings HTTP, validation, logs, metrics and error mapping.
- * Optional capabilities (`ping`, `stats`) are detected at run time: a route exists only
+ * Optional capabilities (`ping`, `list`, `stats`) are detected at run time: a route exists only
  * when its method does.
  *
  * Errors: throw InterlinkErrors (src/errors) with a code; anything else is INTERNAL.
@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { ZodApp } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
 import type {
+  BackendPod,
   CreateStruct,
   LogStruct,
   PingResponse,
@@ -50,6 +51,14 @@ export interface Plugin {
   logs(req: LogStruct, ctx: CallContext): Promise<Readable>;
   /** Health and capacity of the backend. Optional: without it the SDK answers `{status:"ok"}`. */
   ping?(ctx: CallContext): Promise<PingResponse>;
+  /**
+   * Every pod the backend runs or holds (running, finished, half-created), read from the
+   * backend itself (labels, job directories), not from memory that a restart loses. The VK's
+   * orphan sweep deletes those no Pod owns any more. Optional: without it `GET /list`
+   * answers 501 and the VK sweeps nothing. Read-only; may be called concurrently with the
+   * other calls (a pod being created may or may not be in the answer).
+   */
+  list?(ctx: CallContext): Promise<BackendPod[]>;
   /** A kubelet `/stats/summary`-shaped document for the node's pods. Optional. */
   stats?(ctx: CallContext): Promise<unknown>;
   /**

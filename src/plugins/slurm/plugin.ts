@@ -20,6 +20,7 @@ import type { CallContext, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
 import { buildJob, type JobSpec, jobDirOf, jobNameOf } from './job.ts';
 import { JobDir, type PodFile, writeAtomic } from './jobdir.ts';
+import { listSlurmPods } from './list.ts';
 import { readLogs } from './logs.ts';
 import { type SlurmJob, usableNode } from './parse.ts';
 import { renderScript } from './script.ts';
@@ -377,6 +378,12 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
     status,
     logs,
     ping,
+    list: () =>
+      listSlurmPods({
+        dataRoot: cfg.dataRoot,
+        keepJobDirs: cfg.keepJobDirs,
+        jobsNamed: (names) => cli.jobsNamed(names),
+      }),
   };
 }
 

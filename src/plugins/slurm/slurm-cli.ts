@@ -153,6 +153,25 @@ export class SlurmCli {
       .filter((s) => /^\d+/.test(s));
   }
 
+  /** Job ids by job name for many names, in ONE squeue call (the plugin's `list`). */
+  async jobsNamed(names: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (names.length === 0) return out;
+    const r = await this.#exec('squeue', [
+      '--noheader',
+      '--states=all',
+      `--name=${names.join(',')}`,
+      '--Format=JobID:|,Name:|',
+    ]);
+    if (r.code !== 0) throw unavailable(`squeue failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+    for (const line of r.stdout.split('\n')) {
+      const [id, name] = line.split('|').map((s) => s.trim());
+      if (!id || !name || !/^\d+/.test(id)) continue;
+      out.set(name, [...(out.get(name) ?? []), id]);
+    }
+    return out;
+  }
+
   /**
    * Finished jobs from accounting, in one sacct call; an empty map when the cluster has no
    * accounting storage (remembered for `accountingRecheckSeconds`).
