@@ -10,6 +10,14 @@
  * on its next start from the labels alone, with nothing else persisted.
  *
  * Calls for one pod (create, delete, sequencing) are serialised by a per-pod lock.
+ *
+ * A container is started at most once by this plugin (issue #11): every `docker start`
+ * happens under the pod's lock, is decided from a `docker inspect` made under that same
+ * lock (never from an observation taken before waiting for it — the sequencing round
+ * inspects all pending pods at once and then queues for each lock, while a create may
+ * start the same containers), only for containers Docker shows as never started, and
+ * never twice for one id in this process. Restarts after that are Docker's own (its
+ * restart policy, counted in RestartCount).
  */
 import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,6 +114,8 @@ export class DockerPlugin implements Plugin {
   /** Pods with containers still to start: polled by the sequencing loop. */
   readonly #pending = new Set<string>();
   readonly #deleting = new Set<string>();
+  /** Container ids this process has run `docker start` for (at most once each). */
+  readonly #started = new Set<string>();
   readonly #tombstones = new Map<string, { status: PodStatus; until: number }>();
   #loaded: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -195,6 +205,9 @@ export class DockerPlugin implements Plugin {
       await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
     }
     const infraId = await this.#createOrGet(infraCreateArgs(plan.infra), plan.infra.name);
+    // The infra container runs no workload: starting it again (a retried create) is harmless
+    // and revives one that stopped, which the pod's containers need to join.
+    this.#started.add(infraId);
     await this.#cli.check(
       startArgs([infraId]),
       `starting the infra container of ${ref.namespace}/${ref.name}`,
@@ -358,6 +371,7 @@ export class DockerPlugin implements Plugin {
         .filter((s) => s !== '');
       if (vols.length > 0) await this.#cli.check(volumeRmArgs(vols), `removing the volumes of pod ${uid}`);
       await rm(join(this.#cfg.dataRoot, uid), { recursive: true, force: true });
+      for (const id of ids) this.#started.delete(id);
       this.#index.delete(uid);
       this.#pending.delete(uid);
     } finally {
@@ -452,6 +466,11 @@ export class DockerPlugin implements Plugin {
     return { NCPU, MemTotal };
   }
 
+  /** No pod has containers left to start and no sequencing round runs (diagnostics, tests). */
+  get idle(): boolean {
+    return this.#pending.size === 0 && !this.#ticking;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
@@ -523,20 +542,37 @@ export class DockerPlugin implements Plugin {
     return out;
   }
 
-  /** Start what the pod's order says is due. Caller holds the pod's lock. */
+  /**
+   * Start what the pod's order says is due. Caller holds the pod's lock. `observed` may be
+   * stale (taken before the lock was granted): it only tells whether anything might be due;
+   * what is started is decided again from an inspect made now, under the lock.
+   */
   async #advance(uid: string, observed: ObservedPod | undefined): Promise<void> {
     if (!this.#index.has(uid) || this.#deleting.has(uid) || !observed) {
       this.#pending.delete(uid);
       return;
     }
-    const seq = sequencing(observed);
-    if (seq.startInfra && observed.infra) await this.#startLogged([observed.infra.id], uid);
-    if (seq.start.length > 0) await this.#startLogged(seq.start, uid);
+    let seq = sequencing(observed);
+    if (seq.startInfra || seq.start.length > 0) {
+      const fresh = groupByPod(await this.#inspect(this.#idsOf([uid]))).get(uid);
+      if (!fresh) {
+        this.#pending.delete(uid);
+        return;
+      }
+      observed = fresh;
+      seq = sequencing(fresh);
+    }
+    if (seq.startInfra && observed.infra) await this.#startOnce([observed.infra.id], uid);
+    if (seq.start.length > 0) await this.#startOnce(seq.start, uid);
     if (seq.pending) this.#pending.add(uid);
     else this.#pending.delete(uid);
   }
 
-  async #startLogged(ids: string[], uid: string): Promise<void> {
+  /** `docker start` of the ids never started by this process; each id at most once. */
+  async #startOnce(candidates: string[], uid: string): Promise<void> {
+    const ids = candidates.filter((id) => !this.#started.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) this.#started.add(id);
     const r = await this.#cli.run(startArgs(ids));
     // A container that cannot start shows it in its state (StartError); the status says so.
     if (r.code !== 0) this.#log.info({ uid, stderr: r.stderr.trim().slice(0, 500) }, 'docker start failed');

@@ -144,7 +144,13 @@ export function k8sTime(t: string): string | undefined {
 }
 
 const startFailed = (o: Observed) => !o.ins.State.Running && o.ins.State.Error !== '';
-const neverStarted = (o: Observed) => o.ins.State.Status === 'created' && !startFailed(o);
+/**
+ * Created and never started: Docker says `created` and has no start time. A container that
+ * has run once is never "due" again, whatever its status says (starting it twice would run
+ * its command twice).
+ */
+const neverStarted = (o: Observed) =>
+  o.ins.State.Status === 'created' && k8sTime(o.ins.State.StartedAt) === undefined && !startFailed(o);
 const isRunning = (o: Observed) => o.ins.State.Running || o.ins.State.Restarting || o.ins.State.Paused;
 const exitedOk = (o: Observed) =>
   !isRunning(o) &&

@@ -31,6 +31,8 @@ const STATES: Record<string, StateOver> = {
     StartedAt: T1,
     FinishedAt: T2,
   },
+  /** `created` yet with a start time: it has run once and must never be started again. */
+  createdButStarted: { Status: 'created', StartedAt: T1 },
   startError: {
     Status: 'created',
     ExitCode: 127,
@@ -169,6 +171,13 @@ describe('init sequencing', () => {
       ['created', 'created'],
       'running',
       { start: ['a0', 'a1'], pending: true, initialized: true },
+    ],
+    [
+      'never an app that has started once',
+      [],
+      ['createdButStarted', 'created'],
+      'running',
+      { start: ['a1'], pending: true, initialized: true },
     ],
     [
       'first init first',
