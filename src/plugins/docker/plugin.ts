@@ -19,22 +19,14 @@
  * never twice for one id in this process. Restarts after that are Docker's own (its
  * restart policy, counted in RestartCount).
  */
-import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../core/logger.ts';
 import type { NodeCapacity } from '../../core/pod/env.ts';
-import { isUnder } from '../../core/pod/paths.ts';
+import { pathUnder } from '../../core/pod/paths.ts';
+import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
-import type { VolumePlan } from '../../core/pod/volumes.ts';
-import {
-  codeOf,
-  ErrorCode,
-  InterlinkError,
-  invalidInput,
-  notFound,
-  unavailable,
-} from '../../errors/index.ts';
+import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
 import {
   byteLimit,
   type CreateStruct,
@@ -47,6 +39,7 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import {
   containerCreateArgs,
+  idOfArgs,
   infoArgs,
   infraCreateArgs,
   inspectArgs,
@@ -63,7 +56,7 @@ import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
 import { streamLogs } from './logs.ts';
 import { LABEL, podLabels } from './names.ts';
-import { envFilePath, type PodPlan, planPod } from './pod-plan.ts';
+import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
 import {
   finalStatus,
   groupByPod,
@@ -72,7 +65,9 @@ import {
   parseInspect,
   podStatus,
   sequencing,
+  withRefusals,
 } from './status.ts';
+import { mountRefusal, writeVolumePlan } from './volumes-io.ts';
 
 interface IndexEntry {
   ref: PodRef;
@@ -116,6 +111,8 @@ export class DockerPlugin implements Plugin {
   readonly #deleting = new Set<string>();
   /** Container ids this process has run `docker start` for (at most once each). */
   readonly #started = new Set<string>();
+  /** Containers refused a start (a mount no longer safe), with the reason their status shows. */
+  readonly #refused = new Map<string, string>();
   readonly #tombstones = new Map<string, { status: PodStatus; until: number }>();
   #loaded: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -159,7 +156,7 @@ export class DockerPlugin implements Plugin {
         ctx.log.info({ uid }, 'pod already exists; create is a no-op');
         return { PodUID: uid, PodJID: existing.infraId };
       }
-      const podDir = join(this.#cfg.dataRoot, uid);
+      const podDir = this.#podDir(uid);
       // Every refusal happens here, before anything exists.
       const plan = planPod({
         pod,
@@ -184,7 +181,7 @@ export class DockerPlugin implements Plugin {
       this.#index.set(uid, entry);
       this.#pending.add(uid);
       // Start what is due now rather than at the next poll.
-      const observed = groupByPod(await this.#inspect(this.#idsOf([uid]))).get(uid);
+      const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
       await this.#advance(uid, observed);
       this.#schedule();
       ctx.log.info(
@@ -198,8 +195,8 @@ export class DockerPlugin implements Plugin {
   async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {
     const { ref } = plan;
     await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
-    await mkdir(plan.podDir, { recursive: true, mode: 0o700 });
-    await this.#writeVolumes(plan.volumes);
+    await mkdirUnder(this.#cfg.dataRoot, ref.uid, 0o700, 'pod.metadata.uid');
+    await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
     const volLabels = podLabels(this.#cfg.instance, ref);
     for (const v of plan.volumes.dockerVolumes) {
       await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
@@ -216,14 +213,21 @@ export class DockerPlugin implements Plugin {
     for (const c of plan.containers) {
       let envFile: string | undefined;
       if (c.envFileLines.length > 0) {
-        envFile = envFilePath(plan.podDir, c.k8sName);
-        await mkdir(join(plan.podDir, 'env'), { recursive: true, mode: 0o700 });
-        await writeFile(envFile, `${c.envFileLines.join('\n')}\n`, { mode: 0o600 });
+        // 0600 in a 0700 directory, never through a link.
+        envFile = await writeFileUnder(
+          plan.podDir,
+          envFileRel(c.k8sName),
+          `${c.envFileLines.join('\n')}\n`,
+          0o600,
+          `pod.spec.containers[${c.k8sName}].env`,
+        );
       }
       try {
         const id = await this.#createOrGet(
           containerCreateArgs({ ...c.plan, ...(envFile ? { envFile } : {}) }),
           c.plan.name,
+          c.cliEnv,
+          c.envFileLines.map((l) => l.slice(l.indexOf('=') + 1)),
         );
         byName.set(c.k8sName, id);
       } finally {
@@ -242,65 +246,20 @@ export class DockerPlugin implements Plugin {
   }
 
   /** `docker create`, or the id of the container of that name if it already exists (a retried create). */
-  async #createOrGet(args: string[], name: string): Promise<string> {
-    const r = await this.#cli.run(args);
+  async #createOrGet(
+    args: string[],
+    name: string,
+    env: ReadonlyArray<readonly [string, string]> = [],
+    fileValues: string[] = [],
+  ): Promise<string> {
+    const r = await this.#cli.run(args, env.length > 0 ? { env } : {});
+    const secrets = [...env.map(([, v]) => v), ...fileValues];
     if (r.code === 0) return r.stdout.trim().split('\n').pop()!.trim();
     const stderr = r.stderr.toLowerCase();
     if (stderr.includes('conflict') || stderr.includes('already in use')) {
-      return this.#cli.check(
-        ['inspect', '--type', 'container', '--format', '{{.Id}}', name],
-        `looking up ${name}`,
-      );
+      return this.#cli.check(idOfArgs(name), `looking up ${name}`);
     }
-    throw classify(`creating container ${name}`, r);
-  }
-
-  async #writeVolumes(v: VolumePlan): Promise<void> {
-    const roots = await Promise.all(this.#cfg.hostPathRoots.map((r) => realpath(r).catch(() => r)));
-    for (const h of v.hostPathChecks) {
-      if (h.type === 'DirectoryOrCreate') await mkdir(h.path, { recursive: true, mode: 0o755 });
-      if (h.type === 'FileOrCreate') await (await open(h.path, 'a', 0o644)).close();
-      const st = await stat(h.path).catch(() => undefined);
-      if (!st) {
-        if (h.type === '') continue; // no check asked for; docker will say if it cannot mount it
-        throw invalidInput(`${h.field}: ${h.path} does not exist on the node`, h.field);
-      }
-      const real = await realpath(h.path);
-      if (!roots.some((r) => isUnder(real, r))) {
-        throw invalidInput(
-          `${h.field}: ${h.path} resolves to ${real}, outside the allowed directories`,
-          h.field,
-        );
-      }
-      const ok =
-        h.type === '' ||
-        h.type === 'DirectoryOrCreate' ||
-        h.type === 'FileOrCreate' ||
-        (h.type === 'Directory' && st.isDirectory()) ||
-        (h.type === 'File' && st.isFile()) ||
-        (h.type === 'Socket' && st.isSocket()) ||
-        (h.type === 'CharDevice' && st.isCharacterDevice()) ||
-        (h.type === 'BlockDevice' && st.isBlockDevice());
-      if (!ok) throw invalidInput(`${h.field}: ${h.path} is not a ${h.type}`, h.field);
-    }
-    for (const d of v.dirs) {
-      await mkdir(d.path, { recursive: true, mode: d.mode });
-      // mkdir's mode is filtered by the umask; the kubelet's modes are exact.
-      const st = await lstat(d.path);
-      if (st.isDirectory()) await chmod(d.path, d.mode);
-    }
-    for (const f of v.files) {
-      await writeFile(f.path, f.data, { mode: f.mode });
-      await chmod(f.path, f.mode);
-    }
-    for (const mounts of v.mounts.values()) {
-      for (const m of mounts) {
-        if (!m.host) continue;
-        const real = await realpath(m.source).catch(() => m.source);
-        if (!roots.some((r) => isUnder(real, r)))
-          throw invalidInput(`hostPath mount ${m.source} resolves outside the allowed directories`);
-      }
-    }
+    throw classify(`creating container ${name}`, r, secrets);
   }
 
   // ---- delete -------------------------------------------------------------------------
@@ -337,7 +296,7 @@ export class DockerPlugin implements Plugin {
         ]),
       ];
       if (ids.length > 0) {
-        const before = groupByPod(await this.#inspect(ids)).get(uid);
+        const before = (await this.#observe(ids)).get(uid);
         const workers = [...(before?.inits ?? []), ...(before?.apps ?? [])]
           .filter((o) => o.ins.State.Running || o.ins.State.Restarting || o.ins.State.Paused)
           .map((o) => o.id);
@@ -349,7 +308,7 @@ export class DockerPlugin implements Plugin {
             this.#log.warn({ uid, stderr: r.stderr.trim() }, 'docker stop failed; removing by force');
         }
         if (keepTombstone) {
-          const after = groupByPod(await this.#inspect(ids)).get(uid);
+          const after = (await this.#observe(ids)).get(uid);
           if (after)
             this.#tombstones.set(uid, {
               status: finalStatus(after),
@@ -370,8 +329,11 @@ export class DockerPlugin implements Plugin {
         .split('\n')
         .filter((s) => s !== '');
       if (vols.length > 0) await this.#cli.check(volumeRmArgs(vols), `removing the volumes of pod ${uid}`);
-      await rm(join(this.#cfg.dataRoot, uid), { recursive: true, force: true });
-      for (const id of ids) this.#started.delete(id);
+      await rm(this.#podDir(uid), { recursive: true, force: true });
+      for (const id of ids) {
+        this.#started.delete(id);
+        this.#refused.delete(id);
+      }
       this.#index.delete(uid);
       this.#pending.delete(uid);
     } finally {
@@ -387,7 +349,7 @@ export class DockerPlugin implements Plugin {
     this.#expireTombstones();
     const known = pods.map((p) => p.metadata.uid).filter((u) => this.#index.has(u));
     // One docker call for every pod asked about.
-    const observed = groupByPod(await this.#inspect(this.#idsOf(known)));
+    const observed = await this.#observe(this.#idsOf(known));
     const out: PodStatus[] = [];
     for (const pod of pods) {
       const uid = pod.metadata.uid;
@@ -527,6 +489,18 @@ export class DockerPlugin implements Plugin {
     return ids;
   }
 
+  /** Where a pod's files live: `<dataRoot>/<uid>`, the uid checked as one path component. */
+  #podDir(uid: string): string {
+    return pathUnder(this.#cfg.dataRoot, 'pod.metadata.uid', uid);
+  }
+
+  /** Inspect and group by pod, with the containers refused a start marked as such. */
+  async #observe(ids: string[]): Promise<Map<string, ObservedPod>> {
+    const pods = groupByPod(await this.#inspect(ids));
+    if (this.#refused.size > 0) for (const [uid, p] of pods) pods.set(uid, withRefusals(p, this.#refused));
+    return pods;
+  }
+
   /** `docker inspect` of many ids; ids Docker no longer has are simply absent from the answer. */
   async #inspect(ids: string[]): Promise<Inspected[]> {
     const out: Inspected[] = [];
@@ -554,7 +528,7 @@ export class DockerPlugin implements Plugin {
     }
     let seq = sequencing(observed);
     if (seq.startInfra || seq.start.length > 0) {
-      const fresh = groupByPod(await this.#inspect(this.#idsOf([uid]))).get(uid);
+      const fresh = (await this.#observe(this.#idsOf([uid]))).get(uid);
       if (!fresh) {
         this.#pending.delete(uid);
         return;
@@ -563,7 +537,24 @@ export class DockerPlugin implements Plugin {
       seq = sequencing(fresh);
     }
     if (seq.startInfra && observed.infra) await this.#startOnce([observed.infra.id], uid);
-    if (seq.start.length > 0) await this.#startOnce(seq.start, uid);
+    if (seq.start.length > 0) {
+      const safe: string[] = [];
+      const byId = new Map([...observed.inits, ...observed.apps].map((o) => [o.id, o]));
+      for (const id of seq.start) {
+        const o = byId.get(id);
+        const why = o
+          ? await mountRefusal(this.#podDir(uid), o.ins.HostConfig.Mounts, this.#cfg.hostPathRoots)
+          : undefined;
+        if (why === undefined) safe.push(id);
+        else {
+          this.#refused.set(id, why);
+          this.#log.warn({ uid, container: o?.name }, `container not started: ${why}`);
+        }
+      }
+      await this.#startOnce(safe, uid);
+      // A refusal fails that container; the next round sees it so and sequences accordingly.
+      if (safe.length < seq.start.length) seq.pending = true;
+    }
     if (seq.pending) this.#pending.add(uid);
     else this.#pending.delete(uid);
   }
@@ -592,7 +583,7 @@ export class DockerPlugin implements Plugin {
     this.#ticking = true;
     try {
       const uids = [...this.#pending];
-      const observed = groupByPod(await this.#inspect(this.#idsOf(uids)));
+      const observed = await this.#observe(this.#idsOf(uids));
       await Promise.all(uids.map((u) => this.#locks.run(u, () => this.#advance(u, observed.get(u)))));
     } catch (err) {
       this.#log.warn({ err }, 'sequencing round failed; retrying');

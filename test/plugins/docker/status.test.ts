@@ -53,6 +53,7 @@ function ins(
     Name: `/ilk_${name}`,
     Image: 'sha256:img',
     RestartCount: extra.restarts ?? 0,
+    HostConfig: { Mounts: [] },
     State: {
       Status: 'created',
       Running: false,
