@@ -44,7 +44,7 @@ export interface ContainerPlan {
    * the environment of the `docker create` process, so no value is ever an argv word.
    */
   envNames: string[];
-  /** A `--env-file` holding the other variables. */
+  /** A 0600 `--env-file` holding the single-line variables. */
   envFile?: string;
   workingDir?: string;
   /** `uid[:gid]`. */
