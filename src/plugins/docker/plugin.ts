@@ -182,7 +182,7 @@ export class DockerPlugin implements Plugin {
       this.#pending.add(uid);
       // Start what is due now rather than at the next poll.
       const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
-      await this.#advance(uid, observed);
+      await this.#advance(uid, observed, true);
       this.#schedule();
       ctx.log.info(
         { uid, pod: `${plan.ref.namespace}/${plan.ref.name}`, infra: entry.infraId },
@@ -517,17 +517,18 @@ export class DockerPlugin implements Plugin {
   }
 
   /**
-   * Start what the pod's order says is due. Caller holds the pod's lock. `observed` may be
-   * stale (taken before the lock was granted): it only tells whether anything might be due;
-   * what is started is decided again from an inspect made now, under the lock.
+   * Start what the pod's order says is due. Caller holds the pod's lock. Unless `underLock`
+   * says it was inspected while holding it, `observed` may be stale (taken before the lock
+   * was granted): it only tells whether anything might be due; what is started is decided
+   * again from an inspect made now, under the lock.
    */
-  async #advance(uid: string, observed: ObservedPod | undefined): Promise<void> {
+  async #advance(uid: string, observed: ObservedPod | undefined, underLock = false): Promise<void> {
     if (!this.#index.has(uid) || this.#deleting.has(uid) || !observed) {
       this.#pending.delete(uid);
       return;
     }
     let seq = sequencing(observed);
-    if (seq.startInfra || seq.start.length > 0) {
+    if (!underLock && (seq.startInfra || seq.start.length > 0)) {
       const fresh = (await this.#observe(this.#idsOf([uid]))).get(uid);
       if (!fresh) {
         this.#pending.delete(uid);

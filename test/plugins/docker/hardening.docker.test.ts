@@ -21,6 +21,7 @@ import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
 import { DockerPlugin } from '../../../src/plugins/docker/plugin.ts';
 import { buildPluginApp } from '../../../src/plugins/sdk/server.ts';
 import type { CallContext } from '../../../src/plugins/sdk/types.ts';
+import { startApi, writeTokenFile } from '../../api/harness.ts';
 import {
   cleanup,
   containersOf,
@@ -49,6 +50,7 @@ let cli: RecordingCli;
 let plugin: DockerPlugin;
 let client: HttpClient;
 let closeApp: () => Promise<void>;
+let socket: string;
 const logLines: string[] = [];
 
 beforeAll(async () => {
@@ -68,7 +70,7 @@ beforeAll(async () => {
   plugin = new DockerPlugin(cfg, log, cli);
   await plugin.start();
   const { app } = buildPluginApp(plugin, { logger: log });
-  const socket = join(base.dataRoot, 'plugin.sock');
+  socket = join(base.dataRoot, 'plugin.sock');
   await listenOn(app, { kind: 'unix', path: socket });
   client = new HttpClient({ endpoint: { kind: 'unix', path: socket }, timeoutMs: 120_000 });
   closeApp = async () => {
@@ -127,6 +129,27 @@ describe('#12.1 an image is never an option', () => {
       expect(await containersOf(cfg)).toEqual([]);
     },
   );
+
+  it('through the interLink API: 400 before the plugin is asked, no container', async () => {
+    const logger = silentLogger();
+    const dir = dirname(dirname(cfg.dataRoot));
+    const api = await startApi({
+      listen: 'tcp',
+      pluginSocket: socket,
+      logger,
+      overrides: { 'auth.tokenFile': await writeTokenFile(dir, undefined, `tokens-${randomUUID()}`) },
+    });
+    try {
+      for (const bad of ['--volume=/:/host', '--privileged']) {
+        const pod = makePod('img', { containers: [{ name: 'app', image: bad }] });
+        const r = await api.client.request('POST', '/create', { pod, configmaps: [], secrets: [] });
+        expect(r.status).toBe(400);
+      }
+      expect(await containersOf(cfg)).toEqual([]);
+    } finally {
+      await api.close();
+    }
+  });
 
   it('the argv builder puts even a hostile image after "--": docker reads it as an image name', async () => {
     const name = `ilk-argv-${randomUUID().slice(0, 8)}`;
