@@ -176,11 +176,11 @@ export function planVolumes(input: VolumeInput): VolumePlan {
       const p = vol.hostPath.path;
       const hf = `${f}.hostPath.path`;
       if (!isAbsolute(p) || p.includes('\0') || p.includes('\n'))
-        throw invalidInput(`${hf}: "${p}" must be an absolute path`, hf);
+        throw invalidInput(`${hf}: must be an absolute path`, hf);
       const n = posix.normalize(p);
       if (!input.hostPathRoots.some((r) => isUnder(n, r))) {
         throw invalidInput(
-          `${hf}: "${p}" is outside the directories this node allows (${input.hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
+          `${hf}: the path is outside the directories this node allows (${input.hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
           hf,
         );
       }

@@ -217,7 +217,7 @@ export function planPod(input: PodPlanInput): PodPlan {
       ...(sidecar ? { [LABEL.sidecar]: 'true' } : {}),
     };
     if (c.workingDir && !c.workingDir.startsWith('/')) {
-      throw invalidInput(`${f}.workingDir: "${c.workingDir}" must be an absolute path`, `${f}.workingDir`);
+      throw invalidInput(`${f}.workingDir: must be an absolute path`, `${f}.workingDir`);
     }
     const plan: ContainerPlan = {
       name: containerName(ref, c.name),
@@ -286,7 +286,7 @@ function resources(c: ContainerSpec, o: PlanOptions, f: string): ResourceFlags {
     const n = Number(gpu);
     if (!Number.isInteger(n) || n < 0)
       throw invalidInput(
-        `${f}.resources.limits[nvidia.com/gpu]: "${gpu}" is not a whole number`,
+        `${f}.resources.limits[nvidia.com/gpu]: must be a whole number`,
         `${f}.resources.limits`,
       );
     if (n > 0 && !o.gpus)
@@ -335,7 +335,7 @@ function security(c: ContainerSpec, spec: PodSpecView, o: PlanOptions, f: string
   for (const cap of [...add, ...drop]) {
     if (!CAP.test(cap))
       throw invalidInput(
-        `${f}.securityContext.capabilities: "${cap}" is not a capability name`,
+        `${f}.securityContext.capabilities: an entry is not a capability name ([A-Z][A-Z0-9_]*)`,
         `${f}.securityContext.capabilities`,
       );
   }
