@@ -3,8 +3,13 @@
  * timeout and an abort signal that both SIGKILL it. The one process runner behind the
  * docker CLI, the Slurm commands and kubectl; each caller classifies the result itself.
  *
- * Rejects only when the program cannot be started (the raw spawn error, e.g. ENOENT);
- * a non-zero exit, a kill or a timeout resolve, so the caller decides what they mean.
+ * Rejects only when the program cannot be started (e.g. ENOENT); a non-zero exit, a kill
+ * or a timeout resolve, so the caller decides what they mean.
+ *
+ * That rejection never carries the arguments or the environment: Node's own spawn errors
+ * echo them (`spawnargs`, and "must be a string without null bytes. Received '…'" quoting
+ * the offending word), and both may hold pod values (issue #12). It is a fresh Error with
+ * the program, `code`, `errno` and `syscall` only.
  */
 import { spawn } from 'node:child_process';
 
@@ -33,12 +38,18 @@ export function runProcess(
   opts: CommandOptions,
 ): Promise<CommandOutcome> {
   return new Promise((resolve, reject) => {
-    // stdout and stderr are always pipes here.
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      // stdout and stderr are always pipes here.
+      child = spawn(cmd, args, {
+        env: opts.env ?? process.env,
+        cwd: opts.cwd,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      reject(spawnError(cmd, e));
+      return;
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -57,7 +68,7 @@ export function runProcess(
     };
     child.once('error', (e) => {
       done();
-      reject(e);
+      reject(spawnError(cmd, e));
     });
     child.once('close', (code, signal) => {
       done();
@@ -74,4 +85,37 @@ export function runProcess(
       child.stdin.end(opts.input);
     }
   });
+}
+
+/** A spawn failure stripped of everything but what names the failure (see runProcess). */
+export function spawnError(cmd: string, e: unknown): NodeJS.ErrnoException {
+  const src = (e ?? {}) as NodeJS.ErrnoException;
+  const code = typeof src.code === 'string' ? src.code : 'ESPAWN';
+  const out: NodeJS.ErrnoException = new Error(
+    code === 'ERR_INVALID_ARG_VALUE' || code === 'ERR_INVALID_ARG_TYPE'
+      ? `cannot start ${cmd}: an argument or environment value is not allowed (${code})`
+      : `cannot start ${cmd}: ${code}`,
+  );
+  out.code = code;
+  if (typeof src.errno === 'number') out.errno = src.errno;
+  if (typeof src.syscall === 'string') out.syscall = src.syscall;
+  return out;
+}
+
+/**
+ * `text` with every occurrence of each value (and of each line of a multi-line value)
+ * replaced by `[redacted]`: for output of a program that was handed secrets, before it
+ * reaches an error message or a log line. Fragments shorter than 4 characters are left
+ * alone (they would blank out ordinary words, and carry little of a secret).
+ */
+export function redact(text: string, values: Iterable<string>): string {
+  const parts = new Set<string>();
+  for (const v of values) {
+    if (v.length >= 4) parts.add(v);
+    for (const line of v.split(/\r?\n/)) if (line.trim().length >= 4) parts.add(line);
+  }
+  let out = text;
+  // Longest first, so a whole value goes before its lines.
+  for (const p of [...parts].sort((a, b) => b.length - a.length)) out = out.replaceAll(p, '[redacted]');
+  return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runProcess } from '../../src/core/command.ts';
+import { redact, runProcess } from '../../src/core/command.ts';
 
 describe('runProcess', () => {
   it('collects stdout, stderr and the exit code; arguments reach the program literally', async () => {
@@ -34,5 +34,37 @@ describe('runProcess', () => {
     await expect(runProcess('/nonexistent/tool', [], { timeoutMs: 1_000 })).rejects.toMatchObject({
       code: 'ENOENT',
     });
+  });
+});
+
+describe('runProcess never echoes arguments or environment on a spawn failure', () => {
+  const SECRET = 'hunter2-secret-value';
+  it.each([
+    ['a NUL in an argument', 'sh', { args: ['-c', `echo ${SECRET}\0x`] }],
+    ['a NUL in an environment value', 'sh', { args: ['-c', 'true'], env: { A: `${SECRET}\0x` } }],
+    ['a missing program', '/nonexistent/prog', { args: [`--env=${SECRET}`] }],
+  ])('%s', async (_what, cmd, o: { args: string[]; env?: Record<string, string> }) => {
+    const err = (await runProcess(cmd, o.args, { timeoutMs: 10_000, env: o.env }).catch(
+      (e: unknown) => e,
+    )) as NodeJS.ErrnoException;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toMatch(/^(ERR_INVALID_ARG_VALUE|ENOENT)$/);
+    // Everything a logger would serialise.
+    const dumped = JSON.stringify({ ...err, message: err.message, stack: err.stack });
+    expect(dumped).not.toContain(SECRET);
+  });
+});
+
+describe('redact', () => {
+  it.each([
+    ['error: value hunter2-secret here', ['hunter2-secret'], 'error: value [redacted] here'],
+    [
+      'line: -----BEGIN KEY----- and MIIBOgIBAAJB',
+      ['-----BEGIN KEY-----\nMIIBOgIBAAJB\n-----END KEY-----'],
+      'line: [redacted] and [redacted]',
+    ],
+    ['short values stay: a b', ['a', 'b'], 'short values stay: a b'],
+  ])('redact(%j)', (text, values, want) => {
+    expect(redact(text, values)).toBe(want);
   });
 });

@@ -105,3 +105,26 @@ export async function chmodNoFollow(path: string, mode: number, field: string): 
     await fh.close();
   }
 }
+
+/**
+ * Check that `root/rel` can be reached without a symbolic link: every component below
+ * `root` is looked at with lstat, the intermediate ones must be real directories, the last
+ * a real directory or file. For a subPath right before a container that mounts it starts
+ * (a container sharing the volume may have swapped a directory for a link since it was
+ * created). INVALID_INPUT naming `field` otherwise; a missing component too.
+ */
+export async function assertNoLinks(root: string, rel: string, field: string): Promise<string> {
+  const parts = safeRelative(rel, field).split('/');
+  let p = root;
+  for (const [i, part] of parts.entries()) {
+    p = posix.join(p, part);
+    const st = await lstat(p).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
+        throw invalidInput(`${field}: the path does not exist in the volume`, field);
+      throw err;
+    });
+    const last = i === parts.length - 1;
+    if (!(st.isDirectory() || (last && st.isFile()))) throw linkRefused(field);
+  }
+  return p;
+}

@@ -25,7 +25,7 @@ import {
   secretKeys,
   secretValue,
 } from './env.ts';
-import { isUnder, safeRelative } from './paths.ts';
+import { isUnder, pathUnder, safeRelative } from './paths.ts';
 import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodRef, PodSpecView, Volume } from './spec.ts';
 
 export interface Mount {
@@ -88,6 +88,11 @@ export interface VolumeInput {
 }
 
 export const DEFAULT_FILE_MODE = 0o644;
+/** A Secret volume's files without a defaultMode: private to the container's owner. */
+export const SECRET_FILE_MODE = 0o600;
+
+/** The directories of a files volume: searchable by others only if its files are readable by them. */
+export const dirModeFor = (fileMode: number) => (fileMode & 0o044 ? 0o755 : 0o700);
 
 /** The Docker-style volume name of a memory-backed emptyDir: unique per pod UID and volume. */
 export function volumeName(pod: PodRef, volume: string): string {
@@ -131,15 +136,17 @@ export function planVolumes(input: VolumeInput): VolumePlan {
   for (const vol of spec.volumes ?? []) {
     if (!mounted.has(vol.name)) continue;
     const f = `pod.spec.volumes[${vol.name}]`;
-    const filesDir = posix.join(podDir, 'volumes', vol.name);
+    // Every path below is built by pathUnder: checked components, proven under podDir.
+    const filesDir = pathUnder(podDir, `${f}.name`, 'volumes', vol.name);
     const files = filesOf(vol, f, input, configMaps, secrets, projected, plan.warnings);
     if (files) {
-      plan.dirs.push({ path: filesDir, mode: 0o755 });
+      const dirMode = vol.secret ? dirModeFor(vol.secret.defaultMode ?? SECRET_FILE_MODE) : 0o755;
+      plan.dirs.push({ path: filesDir, mode: dirMode });
       for (const [rel, file] of files) {
-        const path = posix.join(filesDir, rel);
+        const path = pathUnder(filesDir, f, rel);
         // Sub-directories of item paths ("a/b/c"): created before the files.
         for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d))
-          plan.dirs.push({ path: d, mode: 0o755 });
+          plan.dirs.push({ path: d, mode: dirMode });
         plan.files.push({ path, data: file.data, mode: file.mode });
       }
       volumeDirs.set(vol.name, { dir: filesDir, kind: 'files' });
@@ -155,7 +162,7 @@ export function planVolumes(input: VolumeInput): VolumePlan {
         });
         volumeDirs.set(vol.name, { dir: volumeName(input.ref, vol.name), kind: 'memory' });
       } else if (!vol.emptyDir.medium) {
-        const dir = posix.join(podDir, 'empty', vol.name);
+        const dir = pathUnder(podDir, `${f}.name`, 'empty', vol.name);
         // 0777 like the kubelet's emptyDir: a non-root container must be able to write.
         plan.dirs.push({ path: dir, mode: 0o777 });
         volumeDirs.set(vol.name, { dir, kind: 'empty' });
@@ -169,11 +176,11 @@ export function planVolumes(input: VolumeInput): VolumePlan {
       const p = vol.hostPath.path;
       const hf = `${f}.hostPath.path`;
       if (!isAbsolute(p) || p.includes('\0') || p.includes('\n'))
-        throw invalidInput(`${hf}: "${p}" must be an absolute path`, hf);
+        throw invalidInput(`${hf}: must be an absolute path`, hf);
       const n = posix.normalize(p);
       if (!input.hostPathRoots.some((r) => isUnder(n, r))) {
         throw invalidInput(
-          `${hf}: "${p}" is outside the directories this node allows (${input.hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
+          `${hf}: the path is outside the directories this node allows (${input.hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
           hf,
         );
       }
@@ -197,11 +204,11 @@ export function planVolumes(input: VolumeInput): VolumePlan {
       if (!vol || !where)
         throw invalidInput(`${mf}: volume "${m.name}" is not declared in pod.spec.volumes`, `${mf}.name`);
       if (!isAbsolute(m.mountPath) || m.mountPath.includes('\0') || m.mountPath.includes('\n')) {
-        throw invalidInput(`${mf}.mountPath: "${m.mountPath}" must be an absolute path`, `${mf}.mountPath`);
+        throw invalidInput(`${mf}.mountPath: must be an absolute path`, `${mf}.mountPath`);
       }
       const target = posix.normalize(m.mountPath).replace(/(.)\/+$/, '$1');
       if (targets.has(target))
-        throw invalidInput(`${mf}.mountPath: "${m.mountPath}" is mounted twice`, `${mf}.mountPath`);
+        throw invalidInput(`${mf}.mountPath: the same path is mounted twice`, `${mf}.mountPath`);
       targets.add(target);
       let sub: string | undefined;
       if (m.subPathExpr) {
@@ -219,7 +226,7 @@ export function planVolumes(input: VolumeInput): VolumePlan {
         mounts.push({ type: 'volume', source: where.dir, target, readOnly: m.readOnly === true });
         return;
       }
-      const source = sub ? posix.join(where.dir, sub) : where.dir;
+      const source = sub ? pathUnder(where.dir, `${mf}.subPath`, sub) : where.dir;
       if (sub && where.kind === 'empty') plan.dirs.push({ path: source, mode: 0o777 });
       if (
         sub &&
@@ -303,7 +310,7 @@ function filesOf(
       secretKeys(s),
       (k) => secretValue(s, k),
       src.items,
-      src.defaultMode,
+      src.defaultMode ?? SECRET_FILE_MODE,
       src.optional === true,
       `${f}.secret`,
       `Secret "${src.secretName}"`,

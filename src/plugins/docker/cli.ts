@@ -4,9 +4,10 @@
  * InterlinkErrors so callers only decide what a code means.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type CommandOutcome, runProcess } from '../../core/command.ts';
+import { type CommandOutcome, redact, runProcess } from '../../core/command.ts';
 import type { Logger } from '../../core/logger.ts';
-import { ErrorCode, InterlinkError } from '../../errors/index.ts';
+import { ErrorCode, InterlinkError, invalidInput } from '../../errors/index.ts';
+import { cliMayCarry } from './pod-plan.ts';
 
 export interface DockerCliOptions {
   binary: string;
@@ -25,6 +26,12 @@ export interface RunResult {
 export interface RunOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Variables added to this one call's environment: the values `docker create --env=NAME`
+   * copies into the container. Never logged; a name the CLI itself reads, or one already in
+   * the plugin's environment, is refused (INVALID_INPUT naming the variable, not its value).
+   */
+  env?: ReadonlyArray<readonly [string, string]>;
 }
 
 const INVALID = [
@@ -52,9 +59,13 @@ const UNAVAILABLE = [
   'connection refused',
 ];
 
-/** An error for a failed docker call, classified by what docker printed. */
-export function classify(what: string, r: RunResult): InterlinkError {
-  const text = (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).slice(0, 2000);
+/**
+ * An error for a failed docker call, classified by what docker printed. `secrets` (the
+ * values the call carried: env values) are redacted from that text before it becomes the
+ * message, which reaches the API's answer and the logs.
+ */
+export function classify(what: string, r: RunResult, secrets: Iterable<string> = []): InterlinkError {
+  const text = redact(r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`, secrets).slice(0, 2000);
   const lower = text.toLowerCase();
   const msg = `${what}: ${text}`;
   if (UNAVAILABLE.some((s) => lower.includes(s))) return new InterlinkError(ErrorCode.UNAVAILABLE, msg);
@@ -85,9 +96,10 @@ export class DockerCli {
    */
   async run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const timeoutMs = opts.timeoutMs ?? this.#o.timeoutMs;
+    const env = opts.env ? this.#withValues(opts.env) : this.#env;
     let r: CommandOutcome;
     try {
-      r = await runProcess(this.#o.binary, args, { env: this.#env, timeoutMs, signal: opts.signal });
+      r = await runProcess(this.#o.binary, args, { env, timeoutMs, signal: opts.signal });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new InterlinkError(
@@ -102,8 +114,19 @@ export class DockerCli {
       throw new InterlinkError(ErrorCode.TIMEOUT, `docker ${args[0]} did not finish within ${timeoutMs} ms`);
     }
     const result = { code: r.code ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
-    this.#o.log.trace({ args: args.slice(0, 3), code: result.code }, 'docker');
+    // The sub-command only: later words may carry pod-derived names.
+    this.#o.log.trace({ command: args[0], code: result.code }, 'docker');
     return result;
+  }
+
+  #withValues(extra: ReadonlyArray<readonly [string, string]>): NodeJS.ProcessEnv {
+    const env = { ...this.#env };
+    for (const [k, v] of extra) {
+      if (!cliMayCarry(k) || Object.hasOwn(this.#env, k))
+        throw invalidInput(`env ${k}: the docker CLI's environment cannot carry this variable`, 'env');
+      env[k] = v;
+    }
+    return env;
   }
 
   /** Run and require exit code 0; the trimmed stdout, or a classified error. */

@@ -23,9 +23,11 @@ export function parseFlagsAnnotation(
 ): string[] {
   if (value === undefined || value.trim() === '') return [];
   const words = value.trim().split(/\s+/);
-  return words.map((w) => {
+  return words.map((w, i) => {
     const m = FLAG.exec(w);
-    if (!m) throw invalidInput(`${field}: "${w}" is not a flag of the form --name or --name=value`, field);
+    // The message names the word's position, never its text (pod values stay out of errors).
+    if (!m)
+      throw invalidInput(`${field}: word ${i + 1} is not a flag of the form --name or --name=value`, field);
     const name = m[1]!;
     if (!allowed.has(name)) {
       const list = [...allowed].map((a) => `--${a}`).join(', ');

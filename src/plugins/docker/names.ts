@@ -49,9 +49,9 @@ export function podLabels(instance: string, pod: PodRef): Record<string, string>
   };
 }
 
-/** `--label k=v` pairs in a stable order. */
+/** `--label=k=v` words in a stable order (one word each: a value is never read as a flag). */
 export function labelArgs(labels: Record<string, string>): string[] {
   return Object.keys(labels)
     .sort()
-    .flatMap((k) => ['--label', `${k}=${labels[k]}`]);
+    .map((k) => `--label=${k}=${labels[k]}`);
 }

@@ -10,23 +10,23 @@
  * on its next start from the labels alone, with nothing else persisted.
  *
  * Calls for one pod (create, delete, sequencing) are serialised by a per-pod lock.
+ *
+ * A container is started at most once by this plugin (issue #11): every `docker start`
+ * happens under the pod's lock, is decided from a `docker inspect` made under that same
+ * lock (never from an observation taken before waiting for it — the sequencing round
+ * inspects all pending pods at once and then queues for each lock, while a create may
+ * start the same containers), only for containers Docker shows as never started, and
+ * never twice for one id in this process. Restarts after that are Docker's own (its
+ * restart policy, counted in RestartCount).
  */
-import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../core/logger.ts';
 import type { NodeCapacity } from '../../core/pod/env.ts';
-import { isUnder } from '../../core/pod/paths.ts';
+import { pathUnder } from '../../core/pod/paths.ts';
+import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
-import type { VolumePlan } from '../../core/pod/volumes.ts';
-import {
-  codeOf,
-  ErrorCode,
-  InterlinkError,
-  invalidInput,
-  notFound,
-  unavailable,
-} from '../../errors/index.ts';
+import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
 import {
   byteLimit,
   type CreateStruct,
@@ -39,6 +39,7 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import {
   containerCreateArgs,
+  idOfArgs,
   infoArgs,
   infraCreateArgs,
   inspectArgs,
@@ -56,7 +57,7 @@ import type { DockerConfig } from './config.ts';
 import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
 import { LABEL, podLabels } from './names.ts';
-import { envFilePath, type PodPlan, planPod } from './pod-plan.ts';
+import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
 import {
   finalStatus,
   groupByPod,
@@ -65,7 +66,9 @@ import {
   parseInspect,
   podStatus,
   sequencing,
+  withRefusals,
 } from './status.ts';
+import { mountRefusal, writeVolumePlan } from './volumes-io.ts';
 
 interface IndexEntry {
   ref: PodRef;
@@ -107,6 +110,10 @@ export class DockerPlugin implements Plugin {
   /** Pods with containers still to start: polled by the sequencing loop. */
   readonly #pending = new Set<string>();
   readonly #deleting = new Set<string>();
+  /** Container ids this process has run `docker start` for (at most once each). */
+  readonly #started = new Set<string>();
+  /** Containers refused a start (a mount no longer safe), with the reason their status shows. */
+  readonly #refused = new Map<string, string>();
   readonly #tombstones = new Map<string, { status: PodStatus; until: number }>();
   #loaded: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -150,7 +157,7 @@ export class DockerPlugin implements Plugin {
         ctx.log.info({ uid }, 'pod already exists; create is a no-op');
         return { PodUID: uid, PodJID: existing.infraId };
       }
-      const podDir = join(this.#cfg.dataRoot, uid);
+      const podDir = this.#podDir(uid);
       // Every refusal happens here, before anything exists.
       const plan = planPod({
         pod,
@@ -175,8 +182,8 @@ export class DockerPlugin implements Plugin {
       this.#index.set(uid, entry);
       this.#pending.add(uid);
       // Start what is due now rather than at the next poll.
-      const observed = groupByPod(await this.#inspect(this.#idsOf([uid]))).get(uid);
-      await this.#advance(uid, observed);
+      const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
+      await this.#advance(uid, observed, true);
       this.#schedule();
       ctx.log.info(
         { uid, pod: `${plan.ref.namespace}/${plan.ref.name}`, infra: entry.infraId },
@@ -189,13 +196,16 @@ export class DockerPlugin implements Plugin {
   async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {
     const { ref } = plan;
     await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
-    await mkdir(plan.podDir, { recursive: true, mode: 0o700 });
-    await this.#writeVolumes(plan.volumes);
+    await mkdirUnder(this.#cfg.dataRoot, ref.uid, 0o700, 'pod.metadata.uid');
+    await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
     const volLabels = podLabels(this.#cfg.instance, ref);
     for (const v of plan.volumes.dockerVolumes) {
       await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
     }
     const infraId = await this.#createOrGet(infraCreateArgs(plan.infra), plan.infra.name);
+    // The infra container runs no workload: starting it again (a retried create) is harmless
+    // and revives one that stopped, which the pod's containers need to join.
+    this.#started.add(infraId);
     await this.#cli.check(
       startArgs([infraId]),
       `starting the infra container of ${ref.namespace}/${ref.name}`,
@@ -204,14 +214,21 @@ export class DockerPlugin implements Plugin {
     for (const c of plan.containers) {
       let envFile: string | undefined;
       if (c.envFileLines.length > 0) {
-        envFile = envFilePath(plan.podDir, c.k8sName);
-        await mkdir(join(plan.podDir, 'env'), { recursive: true, mode: 0o700 });
-        await writeFile(envFile, `${c.envFileLines.join('\n')}\n`, { mode: 0o600 });
+        // 0600 in a 0700 directory, never through a link.
+        envFile = await writeFileUnder(
+          plan.podDir,
+          envFileRel(c.k8sName),
+          `${c.envFileLines.join('\n')}\n`,
+          0o600,
+          `pod.spec.containers[${c.k8sName}].env`,
+        );
       }
       try {
         const id = await this.#createOrGet(
           containerCreateArgs({ ...c.plan, ...(envFile ? { envFile } : {}) }),
           c.plan.name,
+          c.cliEnv,
+          c.envFileLines.map((l) => l.slice(l.indexOf('=') + 1)),
         );
         byName.set(c.k8sName, id);
       } finally {
@@ -230,65 +247,20 @@ export class DockerPlugin implements Plugin {
   }
 
   /** `docker create`, or the id of the container of that name if it already exists (a retried create). */
-  async #createOrGet(args: string[], name: string): Promise<string> {
-    const r = await this.#cli.run(args);
+  async #createOrGet(
+    args: string[],
+    name: string,
+    env: ReadonlyArray<readonly [string, string]> = [],
+    fileValues: string[] = [],
+  ): Promise<string> {
+    const r = await this.#cli.run(args, env.length > 0 ? { env } : {});
+    const secrets = [...env.map(([, v]) => v), ...fileValues];
     if (r.code === 0) return r.stdout.trim().split('\n').pop()!.trim();
     const stderr = r.stderr.toLowerCase();
     if (stderr.includes('conflict') || stderr.includes('already in use')) {
-      return this.#cli.check(
-        ['inspect', '--type', 'container', '--format', '{{.Id}}', name],
-        `looking up ${name}`,
-      );
+      return this.#cli.check(idOfArgs(name), `looking up ${name}`);
     }
-    throw classify(`creating container ${name}`, r);
-  }
-
-  async #writeVolumes(v: VolumePlan): Promise<void> {
-    const roots = await Promise.all(this.#cfg.hostPathRoots.map((r) => realpath(r).catch(() => r)));
-    for (const h of v.hostPathChecks) {
-      if (h.type === 'DirectoryOrCreate') await mkdir(h.path, { recursive: true, mode: 0o755 });
-      if (h.type === 'FileOrCreate') await (await open(h.path, 'a', 0o644)).close();
-      const st = await stat(h.path).catch(() => undefined);
-      if (!st) {
-        if (h.type === '') continue; // no check asked for; docker will say if it cannot mount it
-        throw invalidInput(`${h.field}: ${h.path} does not exist on the node`, h.field);
-      }
-      const real = await realpath(h.path);
-      if (!roots.some((r) => isUnder(real, r))) {
-        throw invalidInput(
-          `${h.field}: ${h.path} resolves to ${real}, outside the allowed directories`,
-          h.field,
-        );
-      }
-      const ok =
-        h.type === '' ||
-        h.type === 'DirectoryOrCreate' ||
-        h.type === 'FileOrCreate' ||
-        (h.type === 'Directory' && st.isDirectory()) ||
-        (h.type === 'File' && st.isFile()) ||
-        (h.type === 'Socket' && st.isSocket()) ||
-        (h.type === 'CharDevice' && st.isCharacterDevice()) ||
-        (h.type === 'BlockDevice' && st.isBlockDevice());
-      if (!ok) throw invalidInput(`${h.field}: ${h.path} is not a ${h.type}`, h.field);
-    }
-    for (const d of v.dirs) {
-      await mkdir(d.path, { recursive: true, mode: d.mode });
-      // mkdir's mode is filtered by the umask; the kubelet's modes are exact.
-      const st = await lstat(d.path);
-      if (st.isDirectory()) await chmod(d.path, d.mode);
-    }
-    for (const f of v.files) {
-      await writeFile(f.path, f.data, { mode: f.mode });
-      await chmod(f.path, f.mode);
-    }
-    for (const mounts of v.mounts.values()) {
-      for (const m of mounts) {
-        if (!m.host) continue;
-        const real = await realpath(m.source).catch(() => m.source);
-        if (!roots.some((r) => isUnder(real, r)))
-          throw invalidInput(`hostPath mount ${m.source} resolves outside the allowed directories`);
-      }
-    }
+    throw classify(`creating container ${name}`, r, secrets);
   }
 
   // ---- delete -------------------------------------------------------------------------
@@ -325,7 +297,7 @@ export class DockerPlugin implements Plugin {
         ]),
       ];
       if (ids.length > 0) {
-        const before = groupByPod(await this.#inspect(ids)).get(uid);
+        const before = (await this.#observe(ids)).get(uid);
         const workers = [...(before?.inits ?? []), ...(before?.apps ?? [])]
           .filter((o) => o.ins.State.Running || o.ins.State.Restarting || o.ins.State.Paused)
           .map((o) => o.id);
@@ -337,7 +309,7 @@ export class DockerPlugin implements Plugin {
             this.#log.warn({ uid, stderr: r.stderr.trim() }, 'docker stop failed; removing by force');
         }
         if (keepTombstone) {
-          const after = groupByPod(await this.#inspect(ids)).get(uid);
+          const after = (await this.#observe(ids)).get(uid);
           if (after)
             this.#tombstones.set(uid, {
               status: finalStatus(after),
@@ -358,7 +330,11 @@ export class DockerPlugin implements Plugin {
         .split('\n')
         .filter((s) => s !== '');
       if (vols.length > 0) await this.#cli.check(volumeRmArgs(vols), `removing the volumes of pod ${uid}`);
-      await rm(join(this.#cfg.dataRoot, uid), { recursive: true, force: true });
+      await rm(this.#podDir(uid), { recursive: true, force: true });
+      for (const id of ids) {
+        this.#started.delete(id);
+        this.#refused.delete(id);
+      }
       this.#index.delete(uid);
       this.#pending.delete(uid);
     } finally {
@@ -374,7 +350,7 @@ export class DockerPlugin implements Plugin {
     this.#expireTombstones();
     const known = pods.map((p) => p.metadata.uid).filter((u) => this.#index.has(u));
     // One docker call for every pod asked about.
-    const observed = groupByPod(await this.#inspect(this.#idsOf(known)));
+    const observed = await this.#observe(this.#idsOf(known));
     const out: PodStatus[] = [];
     for (const pod of pods) {
       const uid = pod.metadata.uid;
@@ -458,6 +434,11 @@ export class DockerPlugin implements Plugin {
     return { NCPU, MemTotal };
   }
 
+  /** No pod has containers left to start and no sequencing round runs (diagnostics, tests). */
+  get idle(): boolean {
+    return this.#pending.size === 0 && !this.#ticking;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
@@ -514,6 +495,18 @@ export class DockerPlugin implements Plugin {
     return ids;
   }
 
+  /** Where a pod's files live: `<dataRoot>/<uid>`, the uid checked as one path component. */
+  #podDir(uid: string): string {
+    return pathUnder(this.#cfg.dataRoot, 'pod.metadata.uid', uid);
+  }
+
+  /** Inspect and group by pod, with the containers refused a start marked as such. */
+  async #observe(ids: string[]): Promise<Map<string, ObservedPod>> {
+    const pods = groupByPod(await this.#inspect(ids));
+    if (this.#refused.size > 0) for (const [uid, p] of pods) pods.set(uid, withRefusals(p, this.#refused));
+    return pods;
+  }
+
   /** `docker inspect` of many ids; ids Docker no longer has are simply absent from the answer. */
   async #inspect(ids: string[]): Promise<Inspected[]> {
     const out: Inspected[] = [];
@@ -529,20 +522,55 @@ export class DockerPlugin implements Plugin {
     return out;
   }
 
-  /** Start what the pod's order says is due. Caller holds the pod's lock. */
-  async #advance(uid: string, observed: ObservedPod | undefined): Promise<void> {
+  /**
+   * Start what the pod's order says is due. Caller holds the pod's lock. Unless `underLock`
+   * says it was inspected while holding it, `observed` may be stale (taken before the lock
+   * was granted): it only tells whether anything might be due; what is started is decided
+   * again from an inspect made now, under the lock.
+   */
+  async #advance(uid: string, observed: ObservedPod | undefined, underLock = false): Promise<void> {
     if (!this.#index.has(uid) || this.#deleting.has(uid) || !observed) {
       this.#pending.delete(uid);
       return;
     }
-    const seq = sequencing(observed);
-    if (seq.startInfra && observed.infra) await this.#startLogged([observed.infra.id], uid);
-    if (seq.start.length > 0) await this.#startLogged(seq.start, uid);
+    let seq = sequencing(observed);
+    if (!underLock && (seq.startInfra || seq.start.length > 0)) {
+      const fresh = (await this.#observe(this.#idsOf([uid]))).get(uid);
+      if (!fresh) {
+        this.#pending.delete(uid);
+        return;
+      }
+      observed = fresh;
+      seq = sequencing(fresh);
+    }
+    if (seq.startInfra && observed.infra) await this.#startOnce([observed.infra.id], uid);
+    if (seq.start.length > 0) {
+      const safe: string[] = [];
+      const byId = new Map([...observed.inits, ...observed.apps].map((o) => [o.id, o]));
+      for (const id of seq.start) {
+        const o = byId.get(id);
+        const why = o
+          ? await mountRefusal(this.#podDir(uid), o.ins.HostConfig.Mounts, this.#cfg.hostPathRoots)
+          : undefined;
+        if (why === undefined) safe.push(id);
+        else {
+          this.#refused.set(id, why);
+          this.#log.warn({ uid, container: o?.name }, `container not started: ${why}`);
+        }
+      }
+      await this.#startOnce(safe, uid);
+      // A refusal fails that container; the next round sees it so and sequences accordingly.
+      if (safe.length < seq.start.length) seq.pending = true;
+    }
     if (seq.pending) this.#pending.add(uid);
     else this.#pending.delete(uid);
   }
 
-  async #startLogged(ids: string[], uid: string): Promise<void> {
+  /** `docker start` of the ids never started by this process; each id at most once. */
+  async #startOnce(candidates: string[], uid: string): Promise<void> {
+    const ids = candidates.filter((id) => !this.#started.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) this.#started.add(id);
     const r = await this.#cli.run(startArgs(ids));
     // A container that cannot start shows it in its state (StartError); the status says so.
     if (r.code !== 0) this.#log.info({ uid, stderr: r.stderr.trim().slice(0, 500) }, 'docker start failed');
@@ -562,7 +590,7 @@ export class DockerPlugin implements Plugin {
     this.#ticking = true;
     try {
       const uids = [...this.#pending];
-      const observed = groupByPod(await this.#inspect(this.#idsOf(uids)));
+      const observed = await this.#observe(this.#idsOf(uids));
       await Promise.all(uids.map((u) => this.#locks.run(u, () => this.#advance(u, observed.get(u)))));
     } catch (err) {
       this.#log.warn({ err }, 'sequencing round failed; retrying');

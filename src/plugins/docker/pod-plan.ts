@@ -5,9 +5,9 @@
  * hostPath outside the roots, a privileged container on a node that forbids it) happens
  * here, before anything is created.
  */
-import { posix } from 'node:path';
 import { memoryBytes, milliCpu } from '../../core/kube/quantity.ts';
 import { commandLine, type EnvList, type NodeCapacity, resolveEnv } from '../../core/pod/env.ts';
+import { safeRelative } from '../../core/pod/paths.ts';
 import type { ContainerSpec, PodRef, PodSpecView, RestartPolicy } from '../../core/pod/spec.ts';
 import { planVolumes, type VolumePlan } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
@@ -38,6 +38,8 @@ export interface PlannedContainer {
   plan: ContainerPlan;
   /** `NAME=value` lines for the container's env file (see splitEnv). */
   envFileLines: string[];
+  /** Values of the variables named by `plan.envNames`, for the environment of `docker create`. */
+  cliEnv: EnvList;
 }
 
 export interface PodPlan {
@@ -58,21 +60,53 @@ export interface PodPlanInput {
   node?: NodeCapacity;
 }
 
-const SIMPLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Names the docker CLI, its Go runtime, the dynamic loader or libc read from the CLI's own
+ * environment. A variable passed through that environment (see splitEnv) must not be one
+ * of them: `LD_PRELOAD` or `DOCKER_HOST` there would run or redirect the CLI on the host.
+ */
+const CLI_READS =
+  /^(LD_|DOCKER_|GO|CGO_|BUILDX_|BUILDKIT_|COMPOSE_|NOTARY_|OTEL_|MALLOC_|GLIBC_|GCONV_|XDG_|LC_|SSL_)|^(PATH|HOME|TMPDIR|USER|SHELL|LANG|LANGUAGE|TZ|TERM|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|ALL_PROXY|FTP_PROXY|HOSTALIASES|LOCALDOMAIN|RES_OPTIONS|NLSPATH)$/i;
+
+/** Whether a variable of this name may be handed to the container through the CLI's environment. */
+export const cliMayCarry = (name: string) => !CLI_READS.test(name);
+
+export interface EnvSplit {
+  /** `NAME=value` lines of the container's 0600 env file (`--env-file`). */
+  fileLines: string[];
+  /** Passed as `--env=NAME`: docker copies the value from the CLI process's environment. */
+  names: string[];
+  /** The values of `names`, for the environment of that one `docker create`. */
+  cliEnv: EnvList;
+}
 
 /**
- * Which variables go to the `--env-file` (kept out of the process list of the host) and
- * which must be `--env NAME=value` words: docker's env-file format cannot carry a newline
- * or carriage return in a value, nor an unusual name.
+ * How each variable reaches the container without its value ever being a command-line
+ * word (argv is world-readable in /proc/<pid>/cmdline while `docker create` runs):
+ * single-line values go to the env file; docker's env-file format cannot carry a newline
+ * or carriage return, so those values go through the CLI's own environment
+ * (/proc/<pid>/environ is readable by its owner only) under their own name, byte for byte.
+ * A NUL cannot be carried at all. Errors name the variable, never its value.
  */
-export function splitEnv(env: EnvList): { fileLines: string[]; argv: EnvList } {
-  const fileLines: string[] = [];
-  const argv: EnvList = [];
+export function splitEnv(env: EnvList, field: string): EnvSplit {
+  const out: EnvSplit = { fileLines: [], names: [], cliEnv: [] };
   for (const [k, v] of env) {
-    if (SIMPLE_NAME.test(k) && !/[\r\n]/.test(v)) fileLines.push(`${k}=${v}`);
-    else argv.push([k, v]);
+    const f = `${field}.env[${k}]`;
+    if (k.includes('\0') || v.includes('\0')) throw invalidInput(`${f}: must not contain a NUL byte`, f);
+    if (!/[\r\n]/.test(v)) {
+      out.fileLines.push(`${k}=${v}`);
+      continue;
+    }
+    if (!cliMayCarry(k)) {
+      throw invalidInput(
+        `${f}: a multi-line value cannot be passed in a variable of this name on this node (the docker CLI reads it)`,
+        f,
+      );
+    }
+    out.names.push(k);
+    out.cliEnv.push([k, v]);
   }
-  return { fileLines, argv };
+  return out;
 }
 
 /** Kubernetes' default pull policy: Always for `:latest` or an untagged image, else IfNotPresent. */
@@ -172,7 +206,7 @@ export function planPod(input: PodPlanInput): PodPlan {
     const f = `pod.spec.${role === 'init' ? 'initContainers' : 'containers'}[${c.name}]`;
     const sidecar = role === 'init' && c.restartPolicy === 'Always';
     const env = envs.get(c.name)!;
-    const { fileLines, argv } = splitEnv(env);
+    const { fileLines, names: envNames, cliEnv } = splitEnv(env, f);
     const cmd = commandLine(c, env, o.expandVariables);
     const labels: Record<string, string> = {
       ...base,
@@ -183,7 +217,7 @@ export function planPod(input: PodPlanInput): PodPlan {
       ...(sidecar ? { [LABEL.sidecar]: 'true' } : {}),
     };
     if (c.workingDir && !c.workingDir.startsWith('/')) {
-      throw invalidInput(`${f}.workingDir: "${c.workingDir}" must be an absolute path`, `${f}.workingDir`);
+      throw invalidInput(`${f}.workingDir: must be an absolute path`, `${f}.workingDir`);
     }
     const plan: ContainerPlan = {
       name: containerName(ref, c.name),
@@ -192,7 +226,7 @@ export function planPod(input: PodPlanInput): PodPlan {
       pull: pullPolicy(c.image, c.imagePullPolicy),
       infra: infra.name,
       restart: dockerRestart(role, restartPolicy, sidecar),
-      env: argv,
+      envNames,
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...resources(c, o, f),
       ...security(c, spec, o, f),
@@ -203,14 +237,14 @@ export function planPod(input: PodPlanInput): PodPlan {
       ...(cmd.entrypoint !== undefined ? { entrypoint: cmd.entrypoint } : {}),
       args: cmd.args,
     };
-    return { role, k8sName: c.name, plan, envFileLines: fileLines };
+    return { role, k8sName: c.name, plan, envFileLines: fileLines, cliEnv };
   });
   return { ref, podDir: input.podDir, infra, containers, volumes };
 }
 
-/** Where a container's env file is written (deleted again once the container exists). */
-export function envFilePath(podDir: string, container: string): string {
-  return posix.join(podDir, 'env', `${container}.env`);
+/** Where a container's env file is written, relative to the pod directory (deleted again once the container exists). */
+export function envFileRel(container: string): string {
+  return safeRelative(`env/${container}.env`, `pod.spec.containers[${container}]`);
 }
 
 type ResourceFlags = Pick<
@@ -252,7 +286,7 @@ function resources(c: ContainerSpec, o: PlanOptions, f: string): ResourceFlags {
     const n = Number(gpu);
     if (!Number.isInteger(n) || n < 0)
       throw invalidInput(
-        `${f}.resources.limits[nvidia.com/gpu]: "${gpu}" is not a whole number`,
+        `${f}.resources.limits[nvidia.com/gpu]: must be a whole number`,
         `${f}.resources.limits`,
       );
     if (n > 0 && !o.gpus)
@@ -301,7 +335,7 @@ function security(c: ContainerSpec, spec: PodSpecView, o: PlanOptions, f: string
   for (const cap of [...add, ...drop]) {
     if (!CAP.test(cap))
       throw invalidInput(
-        `${f}.securityContext.capabilities: "${cap}" is not a capability name`,
+        `${f}.securityContext.capabilities: an entry is not a capability name ([A-Z][A-Z0-9_]*)`,
         `${f}.securityContext.capabilities`,
       );
   }

@@ -45,6 +45,15 @@ export const Inspected = z.looseObject({
     StartedAt: Str,
     FinishedAt: Str,
   }),
+  HostConfig: z
+    .looseObject({
+      Mounts: z
+        .array(z.looseObject({ Type: Str, Source: Str }))
+        .nullish()
+        .transform((v) => v ?? []),
+    })
+    .nullish()
+    .transform((v) => v ?? { Mounts: [] }),
   Config: z.looseObject({
     Image: Str,
     Labels: z
@@ -144,7 +153,13 @@ export function k8sTime(t: string): string | undefined {
 }
 
 const startFailed = (o: Observed) => !o.ins.State.Running && o.ins.State.Error !== '';
-const neverStarted = (o: Observed) => o.ins.State.Status === 'created' && !startFailed(o);
+/**
+ * Created and never started: Docker says `created` and has no start time. A container that
+ * has run once is never "due" again, whatever its status says (starting it twice would run
+ * its command twice).
+ */
+const neverStarted = (o: Observed) =>
+  o.ins.State.Status === 'created' && k8sTime(o.ins.State.StartedAt) === undefined && !startFailed(o);
 const isRunning = (o: Observed) => o.ins.State.Running || o.ins.State.Restarting || o.ins.State.Paused;
 const exitedOk = (o: Observed) =>
   !isRunning(o) &&
@@ -318,5 +333,25 @@ export function finalStatus(p: ObservedPod): PodStatus {
     JID: p.infra?.id ?? '',
     initContainers: p.inits.map(term),
     containers: p.apps.map(term),
+  };
+}
+
+/**
+ * The pod as observed, with containers the plugin refused to start (see
+ * volumes-io.ts mountRefusal) shown as a failed start with that reason: the status
+ * reports StartError and sequencing treats them as failed, as for a start Docker refused.
+ */
+export function withRefusals(p: ObservedPod, refused: ReadonlyMap<string, string>): ObservedPod {
+  if (refused.size === 0) return p;
+  const mark = (o: Observed): Observed => {
+    const why = refused.get(o.id);
+    if (why === undefined || !neverStarted(o)) return o;
+    return { ...o, ins: { ...o.ins, State: { ...o.ins.State, Error: why, ExitCode: 128 } } };
+  };
+  return {
+    ...p,
+    ...(p.infra ? { infra: mark(p.infra) } : {}),
+    inits: p.inits.map(mark),
+    apps: p.apps.map(mark),
   };
 }

@@ -35,6 +35,36 @@ const cm = {
 const sec = { metadata: { name: 'sec' }, data: { 'tls.key': b64('KEY'), user: b64('root') } };
 
 describe('volume planning', () => {
+  it.each([
+    ['no defaultMode: private', undefined, 0o600, 0o700],
+    ['a private defaultMode', 0o400, 0o400, 0o700],
+    ['a defaultMode readable by others', 0o644, 0o644, 0o755],
+  ])('Secret volume with %s', (_what, defaultMode, fileMode, dirMode) => {
+    const plan = planVolumes(
+      input(
+        {
+          containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'sec', mountPath: '/s' }] }],
+          volumes: [
+            {
+              name: 'sec',
+              secret: {
+                secretName: 'sec',
+                ...(defaultMode !== undefined ? { defaultMode } : {}),
+                items: [{ key: 'tls.key', path: 'sub/tls.key' }],
+              },
+            },
+          ],
+        } as never,
+        [{ name: 'c', secrets: [sec] }],
+      ),
+    );
+    expect(plan.files.map((f) => [f.path, f.mode])).toEqual([['/data/u1/volumes/sec/sub/tls.key', fileMode]]);
+    expect(plan.dirs).toEqual([
+      { path: '/data/u1/volumes/sec', mode: dirMode },
+      { path: '/data/u1/volumes/sec/sub', mode: dirMode },
+    ]);
+  });
+
   it('writes ConfigMap and Secret files with defaultMode and item modes, mounted read-only', () => {
     const plan = planVolumes(
       input(

@@ -19,7 +19,7 @@ const base: ContainerPlan = {
   pull: 'missing',
   infra: 'ilk_POD_p_ns_u1',
   restart: 'no',
-  env: [],
+  envNames: [],
   groupAdd: [],
   mounts: [],
   readOnlyRootFilesystem: false,
@@ -39,22 +39,15 @@ describe('docker create argv', () => {
       containerCreateArgs({ ...base, entrypoint: 'sh', args: ['-c', 'echo "$X" `id`; rm -rf /'] }),
     ).toEqual([
       'create',
-      '--name',
-      'ilk_app_p_ns_u1',
-      '--label',
-      'interlink.vk.io/instance=i',
-      '--label',
-      'interlink.vk.io/pod-uid=u1',
-      '--network',
-      'container:ilk_POD_p_ns_u1',
-      '--ipc',
-      'container:ilk_POD_p_ns_u1',
-      '--restart',
-      'no',
-      '--pull',
-      'missing',
-      '--entrypoint',
-      'sh',
+      '--name=ilk_app_p_ns_u1',
+      '--label=interlink.vk.io/instance=i',
+      '--label=interlink.vk.io/pod-uid=u1',
+      '--network=container:ilk_POD_p_ns_u1',
+      '--ipc=container:ilk_POD_p_ns_u1',
+      '--restart=no',
+      '--pull=missing',
+      '--entrypoint=sh',
+      '--',
       'busybox:1',
       '-c',
       'echo "$X" `id`; rm -rf /',
@@ -65,7 +58,7 @@ describe('docker create argv', () => {
     const a = containerCreateArgs({
       ...base,
       restart: 'on-failure',
-      env: [['MULTI', 'a\nb']],
+      envNames: ['MULTI'],
       envFile: '/d/env/app.env',
       workingDir: '/w',
       user: '1000:1000',
@@ -86,12 +79,12 @@ describe('docker create argv', () => {
     });
     expect(a.join(' ')).toBe(
       [
-        'create --name ilk_app_p_ns_u1 --label interlink.vk.io/instance=i --label interlink.vk.io/pod-uid=u1',
-        '--network container:ilk_POD_p_ns_u1 --ipc container:ilk_POD_p_ns_u1 --restart on-failure',
-        '--env-file /d/env/app.env --env MULTI=a\nb --workdir /w --user 1000:1000 --group-add 5 --group-add 6',
-        '--cpus 0.5 --cpu-shares 512 --memory 67108864 --memory-swap 67108864 --memory-reservation 1024 --gpus 2',
-        '--mount type=bind,source=/d/v,target=/v,readonly --read-only --cap-drop ALL --security-opt no-new-privileges',
-        '--tty --interactive --pull missing --shm-size=1g busybox:1 x',
+        'create --name=ilk_app_p_ns_u1 --label=interlink.vk.io/instance=i --label=interlink.vk.io/pod-uid=u1',
+        '--network=container:ilk_POD_p_ns_u1 --ipc=container:ilk_POD_p_ns_u1 --restart=on-failure',
+        '--env-file=/d/env/app.env --env=MULTI --workdir=/w --user=1000:1000 --group-add=5 --group-add=6',
+        '--cpus=0.5 --cpu-shares=512 --memory=67108864 --memory-swap=67108864 --memory-reservation=1024 --gpus=2',
+        '--mount=type=bind,source=/d/v,target=/v,readonly --read-only --cap-drop=ALL --security-opt=no-new-privileges',
+        '--tty --interactive --pull=missing --shm-size=1g -- busybox:1 x',
       ].join(' '),
     );
   });
@@ -109,20 +102,14 @@ describe('docker create argv', () => {
       }),
     ).toEqual([
       'create',
-      '--name',
-      'ilk_POD_p_ns_u1',
-      '--label',
-      'a=b',
-      '--ipc',
-      'shareable',
-      '--restart',
-      'unless-stopped',
-      '--network',
-      'none',
-      '--hostname',
-      'p',
-      '--pull',
-      'missing',
+      '--name=ilk_POD_p_ns_u1',
+      '--label=a=b',
+      '--ipc=shareable',
+      '--restart=unless-stopped',
+      '--network=none',
+      '--hostname=p',
+      '--pull=missing',
+      '--',
       'pause',
       'sleep',
       '9',
@@ -145,16 +132,14 @@ describe('docker create argv', () => {
   });
 
   it('builds the other calls', () => {
-    expect(stopArgs(['a', 'b'], 30.7)).toEqual(['stop', '-t', '30', 'a', 'b']);
+    expect(stopArgs(['a', 'b'], 30.7)).toEqual(['stop', '--time=30', '--', 'a', 'b']);
     expect(psArgs({ y: '2', x: '1' })).toEqual([
       'ps',
       '--all',
       '--quiet',
       '--no-trunc',
-      '--filter',
-      'label=x=1',
-      '--filter',
-      'label=y=2',
+      '--filter=label=x=1',
+      '--filter=label=y=2',
     ]);
     expect(volumeCreateArgs('v', { l: '1' }, 1024)).toEqual([
       'volume',
@@ -165,10 +150,9 @@ describe('docker create argv', () => {
       'type=tmpfs',
       '--opt',
       'device=tmpfs',
-      '--opt',
-      'o=mode=1777,size=1024',
-      '--label',
-      'l=1',
+      '--opt=o=mode=1777,size=1024',
+      '--label=l=1',
+      '--',
       'v',
     ]);
   });
@@ -176,19 +160,19 @@ describe('docker create argv', () => {
 
 describe('docker logs argv', () => {
   it.each([
-    [{}, ['logs', 'id']],
-    [{ Tail: 0 }, ['logs', 'id']],
+    [{}, ['logs', '--', 'id']],
+    [{ Tail: 0 }, ['logs', '--', 'id']],
     [
       { Tail: 10, Timestamps: true, Follow: true },
-      ['logs', '--tail', '10', '--timestamps', '--follow', 'id'],
+      ['logs', '--tail=10', '--timestamps', '--follow', '--', 'id'],
     ],
-    [{ SinceSeconds: 60 }, ['logs', '--since', '60s', 'id']],
+    [{ SinceSeconds: 60 }, ['logs', '--since=60s', '--', 'id']],
     [
       { SinceSeconds: 60, SinceTime: '2026-01-02T03:04:05Z' },
-      ['logs', '--since', '2026-01-02T03:04:05Z', 'id'],
+      ['logs', '--since=2026-01-02T03:04:05Z', '--', 'id'],
     ],
-    [{ SinceTime: '0001-01-01T00:00:00Z' }, ['logs', 'id']],
-    [{ Bytes: 5, Previous: true }, ['logs', 'id']],
+    [{ SinceTime: '0001-01-01T00:00:00Z' }, ['logs', '--', 'id']],
+    [{ Bytes: 5, Previous: true }, ['logs', '--', 'id']],
   ])('%j → %j', (opts, want) => {
     expect(logsArgs('id', opts)).toEqual(want);
   });
@@ -205,7 +189,7 @@ describe('flags annotation', () => {
   });
   it.each([
     ['--privileged', /--privileged is not allowed.*--shm-size, --ulimit/],
-    ['--shm-size 1g', /"1g" is not a flag/],
+    ['--shm-size 1g', /word 2 is not a flag/],
     ['-v=/:/host', /not a flag/],
     ['--network=host', /not allowed/],
   ])('refuses %j', (value, msg) => {

@@ -70,9 +70,9 @@ describe('status calls', () => {
     const during = (await calls()).slice(before);
     expect(statuses.map((s) => s.UID)).toEqual(pods.map((p) => p.metadata.uid));
     expect(during).toHaveLength(1);
-    expect(during[0]!.startsWith('inspect --type container ')).toBe(true);
+    expect(during[0]!.startsWith('inspect --type container -- ')).toBe(true);
     // 3 pods × (infra + 2 containers)
-    expect(during[0]!.split(' ')).toHaveLength(3 + 9);
+    expect(during[0]!.split(' ')).toHaveLength(4 + 9);
     for (const pod of pods) await srv.client.call({ method: 'POST', path: '/delete', body: pod });
   });
 });

@@ -31,6 +31,8 @@ const STATES: Record<string, StateOver> = {
     StartedAt: T1,
     FinishedAt: T2,
   },
+  /** `created` yet with a start time: it has run once and must never be started again. */
+  createdButStarted: { Status: 'created', StartedAt: T1 },
   startError: {
     Status: 'created',
     ExitCode: 127,
@@ -51,6 +53,7 @@ function ins(
     Name: `/ilk_${name}`,
     Image: 'sha256:img',
     RestartCount: extra.restarts ?? 0,
+    HostConfig: { Mounts: [] },
     State: {
       Status: 'created',
       Running: false,
@@ -169,6 +172,13 @@ describe('init sequencing', () => {
       ['created', 'created'],
       'running',
       { start: ['a0', 'a1'], pending: true, initialized: true },
+    ],
+    [
+      'never an app that has started once',
+      [],
+      ['createdButStarted', 'created'],
+      'running',
+      { start: ['a1'], pending: true, initialized: true },
     ],
     [
       'first init first',

@@ -210,7 +210,7 @@ export SITE=example
 
 # ---- volume and env files (non-shared mode: carried in the script) ----
 _il_dir 0755 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config
-_il_dir 0755 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds
+_il_dir 0700 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds
 _il_dir 0777 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work
 _il_dir 0755 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info
 _il_dir 0700 /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env
