@@ -180,6 +180,62 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     );
   });
 
+  /** Every line of a CRI log parsed; P chunks joined per stream; throws on a line that does not parse. */
+  function criLines(log: string): Record<'stdout' | 'stderr', string[]> {
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    const pending = { stdout: '', stderr: '' };
+    expect(log.endsWith('\n')).toBe(true);
+    for (const l of log.slice(0, -1).split('\n')) {
+      const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z (stdout|stderr) ([PF]) (.*)$/s.exec(l);
+      if (!m) throw new Error(`not a CRI line: ${JSON.stringify(l.slice(0, 120))}`);
+      const stream = m[1] as 'stdout' | 'stderr';
+      expect(Buffer.byteLength(l) + 1).toBeLessThanOrEqual(4096);
+      pending[stream] += m[3];
+      if (m[2] === 'F') {
+        out[stream].push(pending[stream]);
+        pending[stream] = '';
+      }
+    }
+    expect(pending).toEqual({ stdout: '', stderr: '' });
+    return out;
+  }
+
+  it.each([
+    ['awk', false],
+    ['the bash loop', true],
+  ])('never interleaves stdout and stderr written at once by many processes (%s)', async (_, noAwk) => {
+    const bin = join(root, 'no-awk-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'awk'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const writers = 4;
+    const n = noAwk ? 400 : 2000;
+    const long = 'x'.repeat(9000);
+    // A long line first (alone on its pipe), then writers racing on both streams, then a last
+    // stderr line without a newline.
+    const program = [
+      `printf '%s\\n' "$(printf 'x%.0s' $(seq 9000))"`,
+      `for w in $(seq ${writers}); do (for i in $(seq ${n}); do echo "w$w out $i"; echo "w$w err $i" >&2; done) & done`,
+      'wait',
+      "printf 'tail without newline' >&2",
+    ].join('\n');
+    const pod = {
+      metadata: { name: 'stress', namespace: 'default', uid: `stress-${noAwk ? 'bash' : 'awk'}` },
+      spec: { containers: [{ name: 'c', image: 'x', command: ['bash', '-c', program] }] },
+    };
+    const env = noAwk ? { ...process.env, PATH: `${bin}:${process.env.PATH}` } : process.env;
+    const { code, ctr } = await runJob({ pod } as never, {}, env);
+    expect(code).toBe(0);
+    const got = criLines(ctr('c', 'log'));
+    const want = (stream: string) =>
+      Array.from({ length: writers }, (_, w) =>
+        Array.from({ length: n }, (_, i) => `w${w + 1} ${stream} ${i + 1}`),
+      ).flat();
+    expect(got.stdout[0]).toBe(long);
+    expect(got.stdout.slice(1).sort()).toEqual(want('out').sort());
+    expect(got.stderr.at(-1)).toBe('tail without newline');
+    expect(got.stderr.slice(0, -1).sort()).toEqual(want('err').sort());
+  });
+
   it('stops at a failed init container: later containers never start', async () => {
     const pod = {
       metadata: { name: 'fail', namespace: 'default', uid: 'fail-1' },
