@@ -20,7 +20,7 @@ import {
 } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedPodData } from '../../wire/interlink.ts';
-import type { ConfigMap, Secret } from '../../wire/k8s.ts';
+import { type ConfigMap, EnvVarName, type Secret } from '../../wire/k8s.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
 import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';
@@ -310,19 +310,28 @@ function mountWords(words: string[]): string[] {
 }
 
 /**
- * Apptainer env files and bash `export` need shell identifiers; docker/podman/enroot get other
- * names through `env NAME=VALUE` (Kubernetes allows any printable name without "=").
+ * Every name must pass the shared rule (src/wire/k8s.ts EnvVarName: never a leading "-"),
+ * also names that came from `envFrom` keys after the wire (a data key may start with "-"):
+ * a name is an argv word of `env(1)` or a runtime. Apptainer env files and bash `export`
+ * need shell identifiers; docker/podman/enroot get the other names through `env -- NAME=VALUE`.
+ * Messages name the variable's position, never the name itself.
  */
 function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void {
-  if (runtime !== 'apptainer' && runtime !== 'singularity' && runtime !== 'none') return;
-  for (const [k] of env) {
-    if (!SHELL_IDENTIFIER.test(k)) {
+  const shellOnly = runtime === 'apptainer' || runtime === 'singularity' || runtime === 'none';
+  env.forEach(([k], i) => {
+    if (!EnvVarName.safeParse(k).success) {
       throw invalidInput(
-        `${field}.env: "${k}" is not a valid variable name for runtime ${runtime} (letters, digits, "_")`,
+        `${field}.env: variable ${i + 1} (after envFrom) has an invalid name: it must start with a letter or "_" and hold only [A-Za-z0-9_.-]`,
         `${field}.env`,
       );
     }
-  }
+    if (shellOnly && !SHELL_IDENTIFIER.test(k)) {
+      throw invalidInput(
+        `${field}.env: variable ${i + 1} (after envFrom) is not a valid variable name for runtime ${runtime} (letters, digits, "_")`,
+        `${field}.env`,
+      );
+    }
+  });
 }
 
 function runAsFlags(spec: PodSpecView, cfg: SlurmConfig): FlagGroup[] {

@@ -52,7 +52,23 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
     [
       'an env name apptainer cannot take',
       pod(one({ env: [{ name: 'a.b', value: 'x' }] })),
-      /"a.b" is not a valid variable name for runtime apptainer/,
+      /variable 1 \(after envFrom\) is not a valid variable name for runtime apptainer/,
+    ],
+    [
+      'an envFrom key posing as an option of env(1) (docker runtime too), without echoing it',
+      {
+        ...pod(one({ envFrom: [{ configMapRef: { name: 'cm' } }] })),
+        container: [
+          {
+            name: 'c',
+            configMaps: [{ metadata: { name: 'cm', namespace: 'ns' }, data: { '-Ssh': 'x' } }],
+            secrets: [],
+            projectedvolumemaps: [],
+            emptyDirs: [],
+          },
+        ],
+      } as unknown as RetrievedPodData,
+      /^(?!.*-Ssh).*containers\[c\]\.env: variable 1 \(after envFrom\) has an invalid name/,
     ],
     [
       'a mount path with a colon',
@@ -74,6 +90,8 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
     ['a relative workingDir', pod(one({ workingDir: 'rel' })), /workingDir: "rel" must be an absolute path/],
   ])('%s', (_name, data, message) => {
     invalid(() => buildJob(data, cfg), message);
+    if (_name.includes('docker runtime'))
+      invalid(() => buildJob(data, slurmConfig({ dataRoot: '/data', containerRuntime: 'docker' })), message);
   });
 
   it('refuses pre-exec where the site forbids it, hostPath where not allowed, a command-less process', () => {

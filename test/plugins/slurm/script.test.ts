@@ -236,6 +236,29 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(got.stderr.slice(0, -1).sort()).toEqual(want('err').sort());
   });
 
+  it('an env name posing as an option of env(1) stays a variable name (docker runtime, fake docker, real bash)', async () => {
+    const pwn = join(root, 'env-pwned');
+    const ran = join(root, 'fake-docker.ran');
+    const fake = join(root, 'fake-docker');
+    writeFileSync(fake, `#!/bin/sh\n[ "$1" = run ] && echo ran >${ran}\nexit 0\n`, { mode: 0o755 });
+    const pod = {
+      metadata: { name: 'envopt', namespace: 'default', uid: 'envopt-1' },
+      spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'DOTTED.NAME', value: 'v' }] }] },
+    };
+    const job = buildJob(
+      { pod } as never,
+      slurmConfig({ dataRoot: root, containerRuntime: 'docker', runtimePath: fake }),
+    );
+    // Past the wire and buildJob's checks (which refuse it): the script itself must hold.
+    job.containers[0]!.env.unshift(['-Ssh', `x sh -c "touch ${pwn}"`]);
+    execFileSync('mkdir', ['-p', job.jobDir]);
+    const path = join(job.jobDir, 'job.sh');
+    writeFileSync(path, renderScript(job), { mode: 0o700 });
+    await run('bash', [path], { cwd: job.jobDir });
+    expect(readFileSync(ran, 'utf8')).toBe('ran\n');
+    expect(existsSync(pwn)).toBe(false);
+  });
+
   it('stops at a failed init container: later containers never start', async () => {
     const pod = {
       metadata: { name: 'fail', namespace: 'default', uid: 'fail-1' },

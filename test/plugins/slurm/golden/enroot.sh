@@ -238,7 +238,7 @@ module load apptainer 2>/dev/null || true
 # init container 0
 _il_c0() {
   enroot remove -f il-7d1c0e2a-0000-4000-8000-000000000001-fetch >/dev/null 2>&1
-  mkdir -p /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh
+  mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh docker://busybox:1.36 || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-fetch /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh || exit 125
   exec enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-fetch sh -c 'echo fetching > /work/state'
@@ -256,7 +256,7 @@ _il_c2() {
 next'
   export POD=golden
   enroot remove -f il-7d1c0e2a-0000-4000-8000-000000000001-main >/dev/null 2>&1
-  mkdir -p /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh
+  mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh 'docker://registry.example.org#sci/solver:2.1' || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-main /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh || exit 125
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core enroot start --rw --env MODE --env QUOTED --env POD --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config /config none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token /etc/creds/token none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info /etc/podinfo none x-create=auto,rbind,ro' --mount '/scratch/hpc /scratch none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-main /bin/solver --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
@@ -264,7 +264,7 @@ next'
 # app container 3
 _il_c3() {
   enroot remove -f il-7d1c0e2a-0000-4000-8000-000000000001-monitor >/dev/null 2>&1
-  mkdir -p /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh
+  mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh oras://registry.example.org/tools/monitor:1 || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-monitor /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh || exit 125
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind,ro' il-7d1c0e2a-0000-4000-8000-000000000001-monitor
