@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BoolLike } from '../../core/config.ts';
-import { RESERVED_FLAGS } from './flags.ts';
+import { ALLOWED_FLAGS, RESERVED_FLAGS } from './flags.ts';
 
 /** A list from YAML, or a comma-separated string from an environment variable. */
 const StringList = z
@@ -100,6 +100,14 @@ export const SlurmConfig = z.object({
   defaultFlavor: z.string().optional(),
   /** sbatch options no flavor or annotation may set (the plugin sets them). */
   reservedFlags: StringList.default([...RESERVED_FLAGS]),
+  /**
+   * sbatch options (exact long names) the pod annotation `slurm-job.vk.io/flags` may set:
+   * an allow-list of resource and placement options, with values checked. Setting it
+   * replaces the default list; `extraAllowedFlags` adds to it. Flavors are not limited.
+   */
+  allowedFlags: StringList.default([...ALLOWED_FLAGS]),
+  /** sbatch options the annotation may set on top of `allowedFlags` (`--mail-type`, ...). */
+  extraAllowedFlags: StringList.default([]),
   /** Shell lines run at the top of every job (`module load apptainer`): raw, site-controlled. */
   commandPrefix: z.string().default(''),
   /** Variables exported at the top of every job script (values quoted). */

@@ -22,7 +22,7 @@ import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedPodData } from '../../wire/interlink.ts';
 import { type ConfigMap, EnvVarName, type Secret } from '../../wire/k8s.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
-import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
+import { checkAllowed, checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { asksGpus, flavorFlags, podResources, resourceFlags, selectFlavor, totalGpus } from './resources.ts';
@@ -133,6 +133,11 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
   };
   const fromAnnotation = groupFlags(words(ANNOTATION.flags), ANNOTATION.flags);
   checkFlags(fromAnnotation, cfg.reservedFlags, `annotation ${ANNOTATION.flags}`);
+  checkAllowed(
+    fromAnnotation,
+    [...cfg.allowedFlags, ...cfg.extraAllowedFlags],
+    `annotation ${ANNOTATION.flags}`,
+  );
   let fromPod = resourceFlags(resources);
   // A flavor or the user already chose GPUs (type, count): keep their choice.
   if (asksGpus([...fromFlavor, ...fromAnnotation]))

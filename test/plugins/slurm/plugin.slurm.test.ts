@@ -352,6 +352,44 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(existsSync(procs.plugin.jobDir('default', pod.metadata.uid))).toBe(false);
   });
 
+  it('refuses sbatch options off the allow-list (--export=BASH_ENV runs code): nothing submitted, nothing run', async () => {
+    const marker = join(root, `bash-env-${randomUUID()}`);
+    const rc = join(root, `bash-env-${randomUUID()}.sh`);
+    writeFileSync(rc, `touch ${marker}\n`);
+    for (const flags of [`--export=ALL,BASH_ENV=${rc}`, `--exp=ALL,BASH_ENV=${rc}`]) {
+      const pod = {
+        metadata: {
+          name: 'export',
+          namespace: 'default',
+          uid: randomUUID(),
+          annotations: { 'slurm-job.vk.io/flags': flags },
+        },
+        spec: { containers: [{ name: 'c', image: 'x', command: ['true'] }] },
+      };
+      const err = await create(procs, pod).catch((e: Error & { code: string }) => e);
+      expect(err).toMatchObject({ code: 'INVALID_INPUT' });
+      expect((err as Error).message).toMatch(/is not an sbatch option this site allows/);
+      expect((err as Error).message).not.toContain(rc);
+      expect(existsSync(procs.plugin.jobDir('default', pod.metadata.uid))).toBe(false);
+      const { stdout } = await run('squeue', ['--noheader', `--name=il-${pod.metadata.uid}`, '--format=%i'], {
+        env,
+      });
+      expect(stdout.trim()).toBe('');
+    }
+    // The same option from the site's own flavor is the site's choice: it reaches sbatch,
+    // which runs the BASH_ENV file (what a pod must never get to do).
+    const site = await serve('export-site', {
+      flavors: { env: { flags: [`--export=ALL,BASH_ENV=${rc}`] } },
+      defaultFlavor: 'env',
+    });
+    const pod = {
+      metadata: { name: 'export-site', namespace: 'default', uid: randomUUID() },
+      spec: { containers: [{ name: 'c', image: 'x', command: ['true'] }] },
+    };
+    await create(site, pod);
+    await until('the site BASH_ENV to run', async () => existsSync(marker));
+  });
+
   it('delete stops a running job (SIGTERM first), cleans its directory, and is idempotent', async () => {
     const pod = {
       metadata: { name: 'deleted', namespace: 'default', uid: randomUUID() },
