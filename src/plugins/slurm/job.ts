@@ -215,10 +215,17 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     envOf: (name) => envs.get(name) ?? [],
   });
   warnings.push(...plan.warnings);
-  if (runtime === 'none' && [...plan.mounts.values()].some((m) => m.length > 0)) {
-    warnings.push(
-      'runtime none: volumeMounts cannot be applied to plain processes; volumes are in the job directory under volumes/ and empty/',
-    );
+  if (runtime === 'none') {
+    // A plain process has no mount namespace: it would run without its files and succeed.
+    for (const [c, , field] of all) {
+      const m = c.volumeMounts?.[0];
+      if (m) {
+        throw invalidInput(
+          `${field}.volumeMounts[0]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
+          `${field}.volumeMounts`,
+        );
+      }
+    }
   }
 
   const files = [...plan.files];

@@ -88,8 +88,21 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
       /ConfigMap "gone" was not provided/,
     ],
     ['a relative workingDir', pod(one({ workingDir: 'rel' })), /workingDir: "rel" must be an absolute path/],
-  ])('%s', (_name, data, message) => {
-    invalid(() => buildJob(data, cfg), message);
+    [
+      'a volumeMount under runtime none (plain processes have no mounts)',
+      pod({
+        containers: [
+          { name: 'first', image: 'x', command: ['true'] },
+          { name: 'c', image: 'x', command: ['true'], volumeMounts: [{ name: 'data', mountPath: '/d' }] },
+        ],
+        volumes: [{ name: 'data', emptyDir: {} }],
+      }),
+      /^pod\.spec\.containers\[c\]\.volumeMounts\[0\]: volume "data" cannot be mounted: .*runtime none/,
+      'none',
+    ],
+  ])('%s', (_name, data, message, runtime?: string) => {
+    const site = runtime ? slurmConfig({ dataRoot: '/data', containerRuntime: runtime as 'none' }) : cfg;
+    invalid(() => buildJob(data, site), message);
     if (_name.includes('docker runtime'))
       invalid(() => buildJob(data, slurmConfig({ dataRoot: '/data', containerRuntime: 'docker' })), message);
   });

@@ -58,8 +58,12 @@ describe('golden job scripts', () => {
   it.each(VARIANTS)('%s', async (name, runtime, extra) => {
     const data = fullData();
     // Plain processes need a command (there is no image entrypoint).
-    if (runtime === 'none')
+    if (runtime === 'none') {
       (data.pod.spec!.containers[1] as { command?: string[] }).command = ['monitor', '--watch'];
+      // ... and no volumeMounts (plain processes have none).
+      for (const c of [...data.pod.spec!.initContainers!, ...data.pod.spec!.containers])
+        delete (c as { volumeMounts?: unknown }).volumeMounts;
+    }
     const script = renderScript(buildJob(data, siteConfig(runtime, extra)));
     const file = join(GOLDEN, `${name}.sh`);
     if (process.env.UPDATE_GOLDEN) writeFileSync(file, script);
@@ -351,7 +355,12 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
         },
       ],
     };
-    const { code, job } = await runJob(data as never, { sharedFs: false });
+    // Plain processes take no volumeMounts: a docker runtime that is `true` does nothing.
+    const { code, job } = await runJob(data as never, {
+      sharedFs: false,
+      containerRuntime: 'docker',
+      runtimePath: '/bin/true',
+    });
     expect(code).toBe(0);
     const pem = join(job.jobDir, 'volumes', 's', 'pem');
     expect(readFileSync(pem, 'utf8')).toBe(`-----BEGIN X-----\n'$(x)'\n\`y\`\n-----END X-----\n`);

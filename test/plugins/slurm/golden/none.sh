@@ -225,9 +225,6 @@ _il_cleanup() {
 # ---- site ----
 export SITE=example
 
-# ---- hostPath volumes ----
-_il_hostpath DirectoryOrCreate /scratch/hpc
-
 # ---- slurm-job.vk.io/pre-exec (pod annotation; shell by intent) ----
 module load apptainer 2>/dev/null || true
 
