@@ -131,7 +131,8 @@ export const SlurmConfig = z.object({
   keepJobDirs: BoolLike.default(false),
   /**
    * SIGTERM → SIGKILL grace on delete when the pod names none, and its cap: a delete answers
-   * within the API's 30 s call timeout (grace + wait), or asks to be retried.
+   * within the API's 30 s call timeout (grace + wait), or asks to be retried. Delete is Slurm's
+   * own cancel (the job ends CANCELLED), so the cluster's KillWait also bounds the grace.
    */
   deleteGraceSeconds: Int(0).default(10),
   deleteGraceMaxSeconds: Int(0).default(15),

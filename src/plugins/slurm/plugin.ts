@@ -217,11 +217,14 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
   }
 
   /**
-   * End a job and wait for Slurm to confirm. A pending job is simply cancelled; a running one
-   * gets SIGTERM (batch script and steps: the script forwards it to the containers), then
-   * after the grace period SIGKILL and Slurm's own cancel. Throws UNAVAILABLE when Slurm has
-   * not confirmed within deleteWaitSeconds (the caller retries; a retry starts where this
-   * one stopped, since the state is Slurm's).
+   * End a job and wait for Slurm to confirm. Both a pending and a running job get Slurm's own
+   * cancel, so Slurm (and accounting) records CANCELLED, never FAILED: Slurm sends SIGTERM to
+   * the batch script and every process of the job (the script forwards it to the containers,
+   * which record their exit codes), then SIGKILL after the cluster's KillWait. The pod's grace
+   * period is bounded by KillWait: once the grace is over, a SIGKILL is asked for as well
+   * (Slurm may refuse it for a job already completing; KillWait then ends it). Throws
+   * UNAVAILABLE when Slurm has not confirmed within deleteWaitSeconds (the caller retries; a
+   * retry starts where this one stopped, since the state is Slurm's).
    */
   async function stopJob(id: string, pod: Pod, ctx: CallContext): Promise<void> {
     const state = await jobState(id);
@@ -236,13 +239,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
       );
       ctx.log.info(
         { uid: pod.metadata.uid, job: id, grace },
-        'stopping the Slurm job: SIGTERM, SIGKILL after the grace period',
+        'cancelling the Slurm job: SIGTERM now, SIGKILL after the grace period or KillWait',
       );
-      await cli.cancel(id, 'TERM');
-      if (!(await waitEnded(id, grace * 1000, ctx.signal))) {
-        await cli.cancel(id, 'KILL');
-        await cli.cancel(id);
-      }
+      await cli.cancel(id);
+      if (!(await waitEnded(id, grace * 1000, ctx.signal))) await cli.cancel(id, 'KILL');
     }
     if (!(await waitEnded(id, cfg.deleteWaitSeconds * 1000, ctx.signal))) {
       throw unavailable(`Slurm job ${id} is still ending; delete again to confirm`);

@@ -390,7 +390,7 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     await until('the site BASH_ENV to run', async () => existsSync(marker));
   });
 
-  it('delete stops a running job (SIGTERM first), cleans its directory, and is idempotent', async () => {
+  it('delete cancels a running job (SIGTERM first; Slurm records CANCELLED), cleans its directory, and is idempotent', async () => {
     const pod = {
       metadata: { name: 'deleted', namespace: 'default', uid: randomUUID() },
       spec: {
@@ -417,6 +417,8 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(await squeueActive(PodJID)).toBe('');
     expect(existsSync(dir)).toBe(false);
     expect(seen).toContain('stdout F bye');
+    // Slurm's own cancel, not a signal the script survived: CANCELLED, not FAILED.
+    expect(await scontrolJob(PodJID)).toMatch(/JobState=CANCELLED /);
     await remove(procs, pod); // again: fine
     expect(await statuses(procs, [pod])).toEqual([]);
   });

@@ -203,30 +203,31 @@ describe('create', () => {
 describe('delete', () => {
   const pod = (uid: string) => ({ metadata: { name: 'procs', namespace: 'default', uid } }) as never;
   const cancels = (fake: ReturnType<typeof fakeSlurm>) => fake.of('scancel').map((c) => c.slice(1).join(' '));
-  /** Slurm's cancel (no --signal) ends the job; signals do what `onTerm` says. */
+  /**
+   * Slurm's cancel (no --signal) of a running job sends SIGTERM: a job that exits on it is
+   * CANCELLED, one that ignores it stays COMPLETING until SIGKILL. A pending job is CANCELLED.
+   */
   const slurm = (onTerm: 'ignore' | 'exit') =>
     fakeSlurm({
       onCancel: (args, jobs) => {
         const id = args.at(-1)!;
         const j = jobs.get(id)!;
-        if (!args.some((a) => a.startsWith('--signal'))) j.state = 'CANCELLED';
-        else if (args.includes('--signal=TERM') && onTerm === 'exit') j.state = 'COMPLETED';
+        if (!args.some((a) => a.startsWith('--signal')))
+          j.state = j.state === 'RUNNING' && onTerm === 'ignore' ? 'COMPLETING' : 'CANCELLED';
+        else if (args.includes('--signal=KILL')) j.state = 'CANCELLED';
       },
     });
 
-  it('a job that ignores SIGTERM gets SIGKILL after the grace period, then Slurm cancel; the directory goes', async () => {
+  it('a running job gets Slurm cancel (CANCELLED); one that ignores its SIGTERM gets SIGKILL after the grace period; the directory goes', async () => {
     const { plugin, fake } = setup('del-kill', { deleteWaitSeconds: 5 }, slurm('ignore'));
     const { PodJID } = await plugin.create({ pod: processPod('k-1') } as never, ctx);
     await plugin.delete(pod('k-1'), ctx);
-    expect(cancels(fake)).toEqual([
-      `--signal=TERM --full ${PodJID}`,
-      `--signal=KILL --full ${PodJID}`,
-      PodJID,
-    ]);
+    expect(cancels(fake)).toEqual([PodJID, `--signal=KILL --full ${PodJID}`]);
+    expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 'k-1'))).toBe(false);
   });
 
-  it('a job that ends on SIGTERM needs nothing more', async () => {
+  it('a job that ends on the SIGTERM of Slurm cancel needs nothing more', async () => {
     const { plugin, fake } = setup(
       'del-term',
       { deleteGraceSeconds: 5, deleteWaitSeconds: 5 },
@@ -234,7 +235,8 @@ describe('delete', () => {
     );
     const { PodJID } = await plugin.create({ pod: processPod('t-1') } as never, ctx);
     await plugin.delete(pod('t-1'), ctx);
-    expect(cancels(fake)).toEqual([`--signal=TERM --full ${PodJID}`]);
+    expect(cancels(fake)).toEqual([PodJID]);
+    expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 't-1'))).toBe(false);
   });
 
@@ -260,7 +262,7 @@ describe('delete', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'pod.json'), '{}');
     await plugin.delete(pod('n-1'), ctx);
-    expect(cancels(fake)).toEqual(['--signal=TERM --full 55']);
+    expect(cancels(fake)).toEqual(['55']);
     expect(existsSync(dir)).toBe(false);
   });
 
