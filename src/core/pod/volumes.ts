@@ -25,7 +25,7 @@ import {
   secretKeys,
   secretValue,
 } from './env.ts';
-import { isUnder, safeRelative } from './paths.ts';
+import { isUnder, pathUnder, safeRelative } from './paths.ts';
 import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodRef, PodSpecView, Volume } from './spec.ts';
 
 export interface Mount {
@@ -131,12 +131,12 @@ export function planVolumes(input: VolumeInput): VolumePlan {
   for (const vol of spec.volumes ?? []) {
     if (!mounted.has(vol.name)) continue;
     const f = `pod.spec.volumes[${vol.name}]`;
-    const filesDir = posix.join(podDir, 'volumes', vol.name);
+    const filesDir = pathUnder(podDir, `${f}.name`, 'volumes', vol.name);
     const files = filesOf(vol, f, input, configMaps, secrets, projected, plan.warnings);
     if (files) {
       plan.dirs.push({ path: filesDir, mode: 0o755 });
       for (const [rel, file] of files) {
-        const path = posix.join(filesDir, rel);
+        const path = pathUnder(filesDir, f, rel);
         // Sub-directories of item paths ("a/b/c"): created before the files.
         for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d))
           plan.dirs.push({ path: d, mode: 0o755 });
@@ -155,7 +155,7 @@ export function planVolumes(input: VolumeInput): VolumePlan {
         });
         volumeDirs.set(vol.name, { dir: volumeName(input.ref, vol.name), kind: 'memory' });
       } else if (!vol.emptyDir.medium) {
-        const dir = posix.join(podDir, 'empty', vol.name);
+        const dir = pathUnder(podDir, `${f}.name`, 'empty', vol.name);
         // 0777 like the kubelet's emptyDir: a non-root container must be able to write.
         plan.dirs.push({ path: dir, mode: 0o777 });
         volumeDirs.set(vol.name, { dir, kind: 'empty' });
@@ -219,7 +219,7 @@ export function planVolumes(input: VolumeInput): VolumePlan {
         mounts.push({ type: 'volume', source: where.dir, target, readOnly: m.readOnly === true });
         return;
       }
-      const source = sub ? posix.join(where.dir, sub) : where.dir;
+      const source = sub ? pathUnder(where.dir, `${mf}.subPath`, sub) : where.dir;
       if (sub && where.kind === 'empty') plan.dirs.push({ path: source, mode: 0o777 });
       if (
         sub &&

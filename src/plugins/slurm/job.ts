@@ -12,6 +12,7 @@ import { commandLine, type EnvList, resolveEnv } from '../../core/pod/env.ts';
 import type { PodRef } from '../../core/pod/spec.ts';
 import { type ContainerSpec, type PodSpecView, podSpecOf } from '../../core/pod/spec.ts';
 import {
+  DEFAULT_FILE_MODE,
   type DirToMake,
   type FileToWrite,
   type HostPathCheck,
@@ -228,7 +229,7 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     }
   }
 
-  const files = [...plan.files];
+  const files = ownerOnlySecrets(plan.files, spec, jobDir);
   const dirs = [...plan.dirs];
   const containers: JobContainer[] = all.map(([c, kind, field]) => {
     const env = envs.get(c.name)!;
@@ -344,6 +345,26 @@ function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void 
       );
     }
   });
+}
+
+/**
+ * Secret files are owner-only (0600) unless the pod chose a mode (`defaultMode`, an item's
+ * `mode` other than the default): the file's owner is the job's user (the plugin's, or the
+ * pod's runAsUser after chown), the one the pod's mode is meant for.
+ */
+function ownerOnlySecrets(files: FileToWrite[], spec: PodSpecView, jobDir: string): FileToWrite[] {
+  const secretDirs = (spec.volumes ?? [])
+    .filter((v) =>
+      v.secret
+        ? v.secret.defaultMode === undefined
+        : v.projected
+          ? v.projected.defaultMode === undefined && (v.projected.sources ?? []).some((s) => s.secret)
+          : false,
+    )
+    .map((v) => `${posix.join(jobDir, 'volumes', v.name)}/`);
+  return files.map((f) =>
+    f.mode === DEFAULT_FILE_MODE && secretDirs.some((d) => f.path.startsWith(d)) ? { ...f, mode: 0o600 } : f,
+  );
 }
 
 function runAsFlags(spec: PodSpecView, cfg: SlurmConfig): FlagGroup[] {

@@ -3,9 +3,11 @@
  * directories (jobdir.ts), so a restarted plugin reports, streams and deletes the pods it
  * created before; no cache of job states is kept between calls.
  */
-import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chown, readdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
+import { isUnder } from '../../core/pod/paths.ts';
+import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, invalidInput, notFound, unavailable } from '../../errors/index.ts';
 import type {
@@ -106,18 +108,21 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
 
   const dirOf = (ns: string, uid: string) => new JobDir(jobDirOf(cfg.dataRoot, ns, uid));
 
-  /** Shared-filesystem mode: volume and env files written here (else the script carries them). */
+  /**
+   * Shared-filesystem mode: volume and env files written here (else the script carries them),
+   * never through a symbolic link (a container of an earlier run of a requeued job may have
+   * left one in an emptyDir), modes set on the descriptor.
+   */
   async function writeJobFiles(job: JobSpec): Promise<void> {
     if (!job.sharedFs) return;
-    for (const d of job.dirs) {
-      await mkdir(d.path, { recursive: true, mode: d.mode });
-      await chmod(d.path, d.mode); // mkdir's mode is filtered by the umask
-    }
-    for (const f of job.files) {
-      await mkdir(join(f.path, '..'), { recursive: true });
-      await writeFile(f.path, f.data, { mode: f.mode });
-      await chmod(f.path, f.mode);
-    }
+    const rel = (path: string, field: string) => {
+      if (!isUnder(path, job.jobDir) || path === job.jobDir)
+        throw invalidInput(`${field}: must name a path inside the pod's directory`, field);
+      return posix.relative(job.jobDir, path);
+    };
+    for (const d of job.dirs) await mkdirUnder(job.jobDir, rel(d.path, 'volume'), d.mode, 'volume', 0o700);
+    for (const f of job.files)
+      await writeFileUnder(job.jobDir, rel(f.path, 'volume file'), f.data, f.mode, 'volume file', 0o700);
   }
 
   async function create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> {

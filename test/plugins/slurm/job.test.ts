@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { planVolumes } from '../../../src/core/pod/volumes.ts';
 import { loadPluginConfig } from '../../../src/plugins/serve.ts';
 import { slurmConfig } from '../../../src/plugins/slurm/config.ts';
 import { buildJob } from '../../../src/plugins/slurm/job.ts';
@@ -88,6 +89,14 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
       /ConfigMap "gone" was not provided/,
     ],
     ['a relative workingDir', pod(one({ workingDir: 'rel' })), /workingDir: "rel" must be an absolute path/],
+    [
+      'a Secret volume named to leave the job directory',
+      pod({
+        ...one({ volumeMounts: [{ name: '../../x', mountPath: '/s' }] }),
+        volumes: [{ name: '../../x', secret: { secretName: 's' } }],
+      }),
+      /\.name: must be a lower-case RFC 1123 label/,
+    ],
     [
       'a volumeMount under runtime none (plain processes have no mounts)',
       pod({
@@ -223,5 +232,37 @@ describe('configuration', () => {
       tsocks: true,
       tsocksPath: '/opt/libtsocks.so',
     });
+  });
+});
+
+describe('volume paths are built under the job directory only (core/pod/paths.ts)', () => {
+  it('refuses a volume name that leaves it even past the wire rules (defence in depth)', () => {
+    for (const vol of [
+      { name: '../../x', secret: { secretName: 's' } },
+      { name: '../../x', emptyDir: {} },
+    ]) {
+      const spec = {
+        containers: [{ name: 'c', image: 'x', volumeMounts: [{ name: '../../x', mountPath: '/s' }] }],
+        volumes: [vol],
+      };
+      invalid(
+        () =>
+          planVolumes({
+            pod: { metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec } as never,
+            spec: spec as never,
+            ref: { name: 'p', namespace: 'ns', uid: 'u' },
+            retrieved: [
+              {
+                name: 'c',
+                secrets: [{ metadata: { name: 's' }, data: { k: 'eA==' } }],
+              } as never,
+            ],
+            podDir: '/data/ns-u',
+            hostPathRoots: [],
+            envOf: () => [],
+          }),
+        /volumes\[\.\.\/\.\.\/x\]\.name: must be a relative path/,
+      );
+    }
   });
 });

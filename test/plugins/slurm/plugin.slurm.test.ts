@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -350,6 +350,46 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(err).toMatchObject({ code: 'INVALID_INPUT' });
     expect((err as Error).message).toMatch(/sbatch refused the job: .*invalid partition/i);
     expect(existsSync(procs.plugin.jobDir('default', pod.metadata.uid))).toBe(false);
+  });
+
+  it('keeps Secrets owner-only on disk after a real submit: job directory 0700, Secret files 0600 or the pod mode', async () => {
+    const pod = {
+      metadata: { name: 'secret-modes', namespace: 'default', uid: randomUUID() },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: TEST_IMAGE,
+            command: ['cat', '/s/key', '/m/key'],
+            volumeMounts: [
+              { name: 's', mountPath: '/s' },
+              { name: 'm', mountPath: '/m' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 's', secret: { secretName: 'sec' } },
+          { name: 'm', secret: { secretName: 'sec', defaultMode: 0o440 } },
+        ],
+      },
+    };
+    const secret = { metadata: { name: 'sec', namespace: 'default' }, data: { key: btoa('s3cr3t') } };
+    const { PodJID } = await create(docker, pod, [
+      { name: 'c', secrets: [secret], configMaps: [], projectedvolumemaps: [], emptyDirs: [] },
+    ]);
+    expect(PodJID).toMatch(/^\d+$/);
+    const dir = docker.plugin.jobDir('default', pod.metadata.uid);
+    const mode = (p: string) => statSync(join(dir, p)).mode & 0o777;
+    expect(mode('.')).toBe(0o700);
+    expect(mode('volumes/s/key')).toBe(0o600);
+    expect(mode('volumes/m/key')).toBe(0o440);
+    const st = await until('finished', async () => {
+      const x = await statusOf(docker, pod);
+      return finished(x) && x;
+    });
+    expect(byName(st, 'c')!.state!.terminated!.exitCode).toBe(0);
+    // A last line without a newline comes out as a whole (F) line.
+    expect(await logsOf(docker, pod, 'c')).toBe('s3cr3ts3cr3t\n');
   });
 
   it('refuses sbatch options off the allow-list (--export=BASH_ENV runs code): nothing submitted, nothing run', async () => {

@@ -3,7 +3,17 @@
  * needed): what it runs, in which order, and what it concludes. The real thing is in
  * plugin.slurm.test.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,6 +119,7 @@ describe('create', () => {
     const dir = plugin.jobDir('hpc', 'c-1');
     expect(readFileSync(join(dir, 'job.id'), 'utf8')).toBe('100\n');
     expect(statSync(join(dir, 'job.sh')).mode & 0o777).toBe(0o700);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'volumes/creds/token')).mode & 0o777).toBe(0o400);
     expect(readFileSync(join(dir, 'volumes/creds/token'), 'utf8')).toBe("s3cr3t'$(x)\n");
     expect(statSync(join(dir, 'empty/work')).mode & 0o777).toBe(0o777);
@@ -123,6 +134,59 @@ describe('create', () => {
     expect(fake.of('sbatch')).toHaveLength(1);
     // sbatch runs in the job directory with the script's path.
     expect(fake.of('sbatch')[0]).toEqual(['sbatch', '--parsable', join(dir, 'job.sh')]);
+  });
+
+  it('never writes or chmods through a symbolic link left in the job directory; Secret files default to 0600', async () => {
+    const { plugin, fake } = setup('links', { containerRuntime: 'docker' });
+    const outside = join(root, 'links-outside');
+    mkdirSync(outside, { recursive: true, mode: 0o755 });
+    const data = (uid: string) =>
+      ({
+        pod: {
+          metadata: { name: 'l', namespace: 'default', uid },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'x',
+                volumeMounts: [
+                  { name: 's', mountPath: '/s' },
+                  { name: 'e', mountPath: '/e' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 's', secret: { secretName: 'sec' } },
+              { name: 'e', emptyDir: {} },
+            ],
+          },
+        },
+        container: [
+          {
+            name: 'c',
+            secrets: [{ metadata: { name: 'sec' }, data: { pem: Buffer.from('k').toString('base64') } }],
+          },
+        ],
+      }) as never;
+    // A link where the Secret's directory goes, then one where the emptyDir goes.
+    for (const [uid, link] of [
+      ['l-1', 'volumes'],
+      ['l-2', 'empty'],
+    ] as const) {
+      const dir = plugin.jobDir('default', uid);
+      mkdirSync(dir, { recursive: true });
+      symlinkSync(outside, join(dir, link));
+      await expect(plugin.create(data(uid), ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(readdirSync(outside)).toEqual([]);
+      expect(statSync(outside).mode & 0o777).toBe(0o755);
+      expect(existsSync(dir)).toBe(false);
+    }
+    expect(fake.of('sbatch')).toHaveLength(0);
+    // Without links: submitted, the Secret file owner-only.
+    await plugin.create(data('l-3'), ctx);
+    const dir = plugin.jobDir('default', 'l-3');
+    expect(statSync(join(dir, 'volumes/s/pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'empty/e')).mode & 0o777).toBe(0o777);
   });
 
   it('refuses a pre-exec annotation that breaks the script (bash -n), submitting nothing', async () => {

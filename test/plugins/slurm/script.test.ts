@@ -4,7 +4,16 @@
  * exit codes, hostile strings arriving literally, non-shared volume files.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -370,6 +379,66 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(statSync(k).mode & 0o777).toBe(0o604);
     // Nothing of the secret appears in clear in the script.
     expect(readFileSync(join(job.jobDir, 'job.sh'), 'utf8')).not.toContain('BEGIN X');
+  });
+
+  it('non-shared mode: never writes or chmods through a link left in the job directory (real bash)', async () => {
+    const outside = join(root, 'script-outside');
+    execFileSync('mkdir', ['-p', '-m', '0755', outside]);
+    writeFileSync(join(outside, 'victim'), 'keep', { mode: 0o644 });
+    for (const [uid, link, target] of [
+      ['link-1', 'volumes', outside],
+      ['link-2', 'volumes/s/pem', join(outside, 'victim')],
+      ['link-3', 'empty/e', outside],
+    ] as const) {
+      const data = {
+        pod: {
+          metadata: { name: 'links', namespace: 'default', uid },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'x',
+                volumeMounts: [
+                  { name: 's', mountPath: '/s' },
+                  { name: 'e', mountPath: '/e', subPath: 'sub' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 's', secret: { secretName: 'sec', defaultMode: 0o777 } },
+              { name: 'e', emptyDir: {} },
+            ],
+          },
+        },
+        container: [
+          {
+            name: 'c',
+            secrets: [{ metadata: { name: 'sec' }, data: { pem: Buffer.from('evil').toString('base64') } }],
+          },
+        ],
+      };
+      const cfg = slurmConfig({
+        dataRoot: root,
+        containerRuntime: 'docker',
+        runtimePath: '/bin/true',
+        sharedFs: false,
+      });
+      const job = buildJob(data as never, cfg);
+      const at = join(job.jobDir, link);
+      execFileSync('mkdir', ['-p', join(at, '..')]);
+      symlinkSync(target, at);
+      const path = join(job.jobDir, 'job.sh');
+      writeFileSync(path, renderScript(job), { mode: 0o700 });
+      const code = await run('bash', [path], { cwd: job.jobDir }).then(
+        () => 0,
+        (e: { code: number }) => e.code,
+      );
+      expect(code).not.toBe(0);
+      expect(readdirSync(outside)).toEqual(['victim']);
+      expect(readFileSync(join(outside, 'victim'), 'utf8')).toBe('keep');
+      expect(statSync(join(outside, 'victim')).mode & 0o777).toBe(0o644);
+      expect(statSync(outside).mode & 0o777).toBe(0o755);
+    }
   });
 
   it('forwards USR1 sent to the batch shell alone (sbatch --signal=B:USR1@60) without stopping the job', async () => {

@@ -197,8 +197,23 @@ _il_on_exit() {
 for il_sig in "${IL_SIGNALS[@]}"; do trap "_il_on_signal $il_sig" "$il_sig"; done
 trap _il_on_exit EXIT
 
-_il_dir() { mkdir -p -m "$1" -- "$2" || _il_abort "cannot create $2"; }
-_il_file() { { (umask 077; printf '%s' "$3" | base64 -d >"$2") && chmod "$1" -- "$2"; } || _il_abort "cannot write $2"; }
+# Volume files (non-shared mode) never go through a symbolic link: no component below the
+# job directory may be one (a container of an earlier run of a requeued job may have left one
+# in an emptyDir). A directory gets its mode from mkdir when created, and is never chmod-ed;
+# a file is created afresh (noclobber: O_EXCL, which refuses even a dangling link) and only
+# that file is chmod-ed.
+_il_nolink() {
+  local p=$1
+  while [[ $p == "$IL_DIR"/* ]]; do
+    [[ -L $p ]] && return 1
+    p=${p%/*}
+  done
+}
+_il_dir() { { _il_nolink "$2" && mkdir -p -m "$1" -- "$2" && _il_nolink "$2" && [[ -d $2 ]]; } || _il_abort "cannot create a volume directory"; }
+_il_file() {
+  { _il_nolink "$2" && rm -f -- "$2" && (umask 077; set -C; printf '%s' "$3" | base64 -d >"$2") && chmod "$1" -- "$2"; } ||
+    _il_abort "cannot write a volume file"
+}
 _il_hostpath() {
   case $1 in
     DirectoryOrCreate) mkdir -p -m 0755 -- "$2" ;;
