@@ -180,7 +180,9 @@ describe('job script generator under hostile input (fast-check)', () => {
     );
   });
 
-  it('args and env values reach the process literally, none becomes an option (runtime none, real bash)', () => {
+  it('args and env values reach the process literally, none becomes an option (runtime none, real bash)', {
+    timeout: Math.max(60_000, RUNS * 3_000),
+  }, () => {
     fc.assert(
       fc.property(fc.array(noNul, { maxLength: 6 }), noNul, (args, value) => {
         const out = join(root, 'argv.out');
