@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BoolLike } from '../../core/config.ts';
-import { RESERVED_FLAGS } from './flags.ts';
+import { ALLOWED_FLAGS, RESERVED_FLAGS } from './flags.ts';
 
 /** A list from YAML, or a comma-separated string from an environment variable. */
 const StringList = z
@@ -82,7 +82,7 @@ export const SlurmConfig = z.object({
    * Off: those files travel inside the job script (base64) and the job writes them itself.
    */
   sharedFs: BoolLike.default(true),
-  /** Container runtime of the job's containers. */
+  /** Container runtime of the job's containers (`none`: plain processes on the node; pods with volumeMounts are refused). */
   containerRuntime: z.enum(RUNTIMES).default('apptainer'),
   /** The runtime's executable; default its name (`apptainer`, `enroot`, `docker`, ...). */
   runtimePath: z.string().min(1).optional(),
@@ -100,6 +100,14 @@ export const SlurmConfig = z.object({
   defaultFlavor: z.string().optional(),
   /** sbatch options no flavor or annotation may set (the plugin sets them). */
   reservedFlags: StringList.default([...RESERVED_FLAGS]),
+  /**
+   * sbatch options (exact long names) the pod annotation `slurm-job.vk.io/flags` may set:
+   * an allow-list of resource and placement options, with values checked. Setting it
+   * replaces the default list; `extraAllowedFlags` adds to it. Flavors are not limited.
+   */
+  allowedFlags: StringList.default([...ALLOWED_FLAGS]),
+  /** sbatch options the annotation may set on top of `allowedFlags` (`--mail-type`, ...). */
+  extraAllowedFlags: StringList.default([]),
   /** Shell lines run at the top of every job (`module load apptainer`): raw, site-controlled. */
   commandPrefix: z.string().default(''),
   /** Variables exported at the top of every job script (values quoted). */
@@ -123,7 +131,8 @@ export const SlurmConfig = z.object({
   keepJobDirs: BoolLike.default(false),
   /**
    * SIGTERM → SIGKILL grace on delete when the pod names none, and its cap: a delete answers
-   * within the API's 30 s call timeout (grace + wait), or asks to be retried.
+   * within the API's 30 s call timeout (grace + wait), or asks to be retried. Delete is Slurm's
+   * own cancel (the job ends CANCELLED), so the cluster's KillWait also bounds the grace.
    */
   deleteGraceSeconds: Int(0).default(10),
   deleteGraceMaxSeconds: Int(0).default(15),

@@ -168,6 +168,109 @@ export function checkFlags(groups: readonly FlagGroup[], reserved: readonly stri
   }
 }
 
+/**
+ * The sbatch options a pod's `slurm-job.vk.io/flags` annotation may pass by default: resource
+ * requests and placement only. An allow-list, not a deny-list: sbatch has options that run
+ * code or read files on the site's behalf (`--export=BASH_ENV=...`, `--get-user-env`,
+ * `--container`, `--burst-buffer`, ...), and getopt accepts any unambiguous abbreviation of
+ * them (`--exp`). Names are matched exactly, so abbreviations are refused too. A site extends
+ * the list with `extraAllowedFlags` or replaces it with `allowedFlags`.
+ */
+export const ALLOWED_FLAGS: readonly string[] = [
+  '--time',
+  '--time-min',
+  '--mem',
+  '--mem-per-cpu',
+  '--mem-per-gpu',
+  '--cpus-per-task',
+  '--cpus-per-gpu',
+  '--mincpus',
+  '--tmp',
+  '--gres',
+  '--gpus',
+  '--gpus-per-node',
+  '--gpus-per-task',
+  '--gpus-per-socket',
+  '--partition',
+  '--qos',
+  '--account',
+  '--reservation',
+  '--constraint',
+  '--nodes',
+  '--ntasks',
+  '--ntasks-per-node',
+  '--ntasks-per-core',
+  '--ntasks-per-socket',
+  '--ntasks-per-gpu',
+  '--sockets-per-node',
+  '--cores-per-socket',
+  '--threads-per-core',
+  '--hint',
+  '--exclusive',
+  '--hold',
+  '--begin',
+  '--licenses',
+  '--nice',
+  '--signal',
+  '--comment',
+];
+
+/** Options whose value is free text (sbatch never expands it; the `#SBATCH` line quotes it). */
+const TEXT_VALUE = new Set(['--comment']);
+/**
+ * A resource value: numbers, sizes, times, names, GRES and constraint expressions
+ * (`gpu:a100:2`, `1-00:00:00`, `intel&[rack1|rack2]`, `B:USR1@60`). No blank, quote, `$`,
+ * backtick, backslash, `;`, `<`, `>`, `#`, and never a leading `-`.
+ */
+const RESOURCE_VALUE = /^[A-Za-z0-9_.:,=@%+/*()[\]|&!][A-Za-z0-9_.:,=@%+/*()[\]|&!-]*$/;
+
+/** The option's full long name as written (`-t10` → `--time`, `--mem-per-cpu=1G` → `--mem-per-cpu`). */
+export function optionName(group: FlagGroup): string {
+  const first = group[0] ?? '';
+  if (first.startsWith('--')) return first.split('=')[0]!;
+  return SHORT[first.slice(0, 2)] ?? first.slice(0, 2);
+}
+
+/** The option's value words (`--time=5` → ['5'], `-t5` → ['5'], `--time 5` → ['5'], `--exclusive` → []). */
+function optionValues(group: FlagGroup): string[] {
+  const first = group[0] ?? '';
+  const attached = first.startsWith('--')
+    ? first.includes('=')
+      ? [first.slice(first.indexOf('=') + 1)]
+      : []
+    : first.length > 2
+      ? [first.slice(2)]
+      : [];
+  return [...attached, ...group.slice(1)];
+}
+
+/**
+ * Refuse groups whose option is not in `allowed` (exact long names) or whose value is not a
+ * plain resource value (free text for `--comment`). Messages name the option when it is a
+ * plain option name, never a value.
+ */
+export function checkAllowed(groups: readonly FlagGroup[], allowed: readonly string[], source: string): void {
+  for (const g of groups) {
+    const name = optionName(g);
+    const shown = /^--?[A-Za-z0-9][A-Za-z0-9-]*$/.test(name) ? name : 'an option';
+    if (!allowed.includes(name)) {
+      throw invalidInput(
+        `${source}: ${shown} is not an sbatch option this site allows in pods (allowed: ${allowed.join(' ')})`,
+        source,
+      );
+    }
+    for (const v of optionValues(g)) {
+      const ok = TEXT_VALUE.has(name) ? !v.startsWith('-') && !/\p{Cc}/u.test(v) : RESOURCE_VALUE.test(v);
+      if (!ok) {
+        throw invalidInput(
+          `${source}: the value of ${shown} ${TEXT_VALUE.has(name) ? 'may not start with "-" nor hold control characters' : 'may hold only letters, digits and _.:,=@%+/*()[]|&!- and may not start with "-"'}`,
+          source,
+        );
+      }
+    }
+  }
+}
+
 /** Merge option lists, later lists winning per option (flavor < annotation < pod resources). */
 export function mergeFlags(...lists: readonly (readonly FlagGroup[])[]): FlagGroup[] {
   const byKey = new Map<string, FlagGroup>();

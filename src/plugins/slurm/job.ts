@@ -12,6 +12,7 @@ import { commandLine, type EnvList, resolveEnv } from '../../core/pod/env.ts';
 import type { PodRef } from '../../core/pod/spec.ts';
 import { type ContainerSpec, type PodSpecView, podSpecOf } from '../../core/pod/spec.ts';
 import {
+  DEFAULT_FILE_MODE,
   type DirToMake,
   type FileToWrite,
   type HostPathCheck,
@@ -20,9 +21,9 @@ import {
 } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
 import type { RetrievedPodData } from '../../wire/interlink.ts';
-import type { ConfigMap, Secret } from '../../wire/k8s.ts';
+import { type ConfigMap, EnvVarName, type Secret } from '../../wire/k8s.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
-import { checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
+import { checkAllowed, checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { asksGpus, flavorFlags, podResources, resourceFlags, selectFlavor, totalGpus } from './resources.ts';
@@ -133,6 +134,11 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
   };
   const fromAnnotation = groupFlags(words(ANNOTATION.flags), ANNOTATION.flags);
   checkFlags(fromAnnotation, cfg.reservedFlags, `annotation ${ANNOTATION.flags}`);
+  checkAllowed(
+    fromAnnotation,
+    [...cfg.allowedFlags, ...cfg.extraAllowedFlags],
+    `annotation ${ANNOTATION.flags}`,
+  );
   let fromPod = resourceFlags(resources);
   // A flavor or the user already chose GPUs (type, count): keep their choice.
   if (asksGpus([...fromFlavor, ...fromAnnotation]))
@@ -210,13 +216,20 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     envOf: (name) => envs.get(name) ?? [],
   });
   warnings.push(...plan.warnings);
-  if (runtime === 'none' && [...plan.mounts.values()].some((m) => m.length > 0)) {
-    warnings.push(
-      'runtime none: volumeMounts cannot be applied to plain processes; volumes are in the job directory under volumes/ and empty/',
-    );
+  if (runtime === 'none') {
+    // A plain process has no mount namespace: it would run without its files and succeed.
+    for (const [c, , field] of all) {
+      const m = c.volumeMounts?.[0];
+      if (m) {
+        throw invalidInput(
+          `${field}.volumeMounts[0]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
+          `${field}.volumeMounts`,
+        );
+      }
+    }
   }
 
-  const files = [...plan.files];
+  const files = ownerOnlySecrets(plan.files, spec, jobDir);
   const dirs = [...plan.dirs];
   const containers: JobContainer[] = all.map(([c, kind, field]) => {
     const env = envs.get(c.name)!;
@@ -310,19 +323,48 @@ function mountWords(words: string[]): string[] {
 }
 
 /**
- * Apptainer env files and bash `export` need shell identifiers; docker/podman/enroot get other
- * names through `env NAME=VALUE` (Kubernetes allows any printable name without "=").
+ * Every name must pass the shared rule (src/wire/k8s.ts EnvVarName: never a leading "-"),
+ * also names that came from `envFrom` keys after the wire (a data key may start with "-"):
+ * a name is an argv word of `env(1)` or a runtime. Apptainer env files and bash `export`
+ * need shell identifiers; docker/podman/enroot get the other names through `env -- NAME=VALUE`.
+ * Messages name the variable's position, never the name itself.
  */
 function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void {
-  if (runtime !== 'apptainer' && runtime !== 'singularity' && runtime !== 'none') return;
-  for (const [k] of env) {
-    if (!SHELL_IDENTIFIER.test(k)) {
+  const shellOnly = runtime === 'apptainer' || runtime === 'singularity' || runtime === 'none';
+  env.forEach(([k], i) => {
+    if (!EnvVarName.safeParse(k).success) {
       throw invalidInput(
-        `${field}.env: "${k}" is not a valid variable name for runtime ${runtime} (letters, digits, "_")`,
+        `${field}.env: variable ${i + 1} (after envFrom) has an invalid name: it must start with a letter or "_" and hold only [A-Za-z0-9_.-]`,
         `${field}.env`,
       );
     }
-  }
+    if (shellOnly && !SHELL_IDENTIFIER.test(k)) {
+      throw invalidInput(
+        `${field}.env: variable ${i + 1} (after envFrom) is not a valid variable name for runtime ${runtime} (letters, digits, "_")`,
+        `${field}.env`,
+      );
+    }
+  });
+}
+
+/**
+ * Secret files are owner-only (0600) unless the pod chose a mode (`defaultMode`, an item's
+ * `mode` other than the default): the file's owner is the job's user (the plugin's, or the
+ * pod's runAsUser after chown), the one the pod's mode is meant for.
+ */
+function ownerOnlySecrets(files: FileToWrite[], spec: PodSpecView, jobDir: string): FileToWrite[] {
+  const secretDirs = (spec.volumes ?? [])
+    .filter((v) =>
+      v.secret
+        ? v.secret.defaultMode === undefined
+        : v.projected
+          ? v.projected.defaultMode === undefined && (v.projected.sources ?? []).some((s) => s.secret)
+          : false,
+    )
+    .map((v) => `${posix.join(jobDir, 'volumes', v.name)}/`);
+  return files.map((f) =>
+    f.mode === DEFAULT_FILE_MODE && secretDirs.some((d) => f.path.startsWith(d)) ? { ...f, mode: 0o600 } : f,
+  );
 }
 
 function runAsFlags(spec: PodSpecView, cfg: SlurmConfig): FlagGroup[] {

@@ -1,7 +1,7 @@
 /**
  * The job directory: the plugin's whole memory (a restarted plugin reads everything back).
  *
- *   <dataRoot>/<namespace>-<uid>/
+ *   <dataRoot>/<namespace>-<uid>/   (0700: owner only)
  *     pod.json          who the pod is and its containers (written before sbatch)
  *     job.sh            the batch script
  *     job.id            the Slurm job id (written once sbatch answered)
@@ -10,10 +10,12 @@
  *     job.exit          the script's final exit code
  *     containers/<c>.log|.started|.finished|.exit
  *     env/<c>.env       apptainer env files (0600)
- *     volumes/<v>/...   configMap/secret/projected/downwardAPI files; empty/<v>/ emptyDirs
+ *     volumes/<v>/...   configMap/secret/projected/downwardAPI files (Secret files 0600 unless
+ *                       the pod sets a mode); empty/<v>/ emptyDirs
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { chmodNoFollow } from '../../core/pod/safe-fs.ts';
 import type { ContainerKind } from './job.ts';
 import type { ContainerFiles, PodRecord } from './status.ts';
 
@@ -66,8 +68,15 @@ export class JobDir {
       return undefined;
     }
   }
+  /** Creates the directory, owner-only (0700, whatever the umask): it holds Secret files. */
   async writePod(p: PodFile): Promise<void> {
-    await mkdir(this.path, { recursive: true, mode: 0o755 });
+    await mkdir(posix.dirname(this.path), { recursive: true, mode: 0o755 });
+    try {
+      await mkdir(this.path, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    await chmodNoFollow(this.path, 0o700, 'job directory');
     await writeAtomic(this.file('pod.json'), `${JSON.stringify(p, null, 2)}\n`);
   }
 

@@ -3,9 +3,11 @@
  * directories (jobdir.ts), so a restarted plugin reports, streams and deletes the pods it
  * created before; no cache of job states is kept between calls.
  */
-import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chown, readdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
+import { isUnder } from '../../core/pod/paths.ts';
+import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, invalidInput, notFound, unavailable } from '../../errors/index.ts';
 import type {
@@ -107,18 +109,21 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
 
   const dirOf = (ns: string, uid: string) => new JobDir(jobDirOf(cfg.dataRoot, ns, uid));
 
-  /** Shared-filesystem mode: volume and env files written here (else the script carries them). */
+  /**
+   * Shared-filesystem mode: volume and env files written here (else the script carries them),
+   * never through a symbolic link (a container of an earlier run of a requeued job may have
+   * left one in an emptyDir), modes set on the descriptor.
+   */
   async function writeJobFiles(job: JobSpec): Promise<void> {
     if (!job.sharedFs) return;
-    for (const d of job.dirs) {
-      await mkdir(d.path, { recursive: true, mode: d.mode });
-      await chmod(d.path, d.mode); // mkdir's mode is filtered by the umask
-    }
-    for (const f of job.files) {
-      await mkdir(join(f.path, '..'), { recursive: true });
-      await writeFile(f.path, f.data, { mode: f.mode });
-      await chmod(f.path, f.mode);
-    }
+    const rel = (path: string, field: string) => {
+      if (!isUnder(path, job.jobDir) || path === job.jobDir)
+        throw invalidInput(`${field}: must name a path inside the pod's directory`, field);
+      return posix.relative(job.jobDir, path);
+    };
+    for (const d of job.dirs) await mkdirUnder(job.jobDir, rel(d.path, 'volume'), d.mode, 'volume', 0o700);
+    for (const f of job.files)
+      await writeFileUnder(job.jobDir, rel(f.path, 'volume file'), f.data, f.mode, 'volume file', 0o700);
   }
 
   async function create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> {
@@ -218,11 +223,14 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
   }
 
   /**
-   * End a job and wait for Slurm to confirm. A pending job is simply cancelled; a running one
-   * gets SIGTERM (batch script and steps: the script forwards it to the containers), then
-   * after the grace period SIGKILL and Slurm's own cancel. Throws UNAVAILABLE when Slurm has
-   * not confirmed within deleteWaitSeconds (the caller retries; a retry starts where this
-   * one stopped, since the state is Slurm's).
+   * End a job and wait for Slurm to confirm. Both a pending and a running job get Slurm's own
+   * cancel, so Slurm (and accounting) records CANCELLED, never FAILED: Slurm sends SIGTERM to
+   * the batch script and every process of the job (the script forwards it to the containers,
+   * which record their exit codes), then SIGKILL after the cluster's KillWait. The pod's grace
+   * period is bounded by KillWait: once the grace is over, a SIGKILL is asked for as well
+   * (Slurm may refuse it for a job already completing; KillWait then ends it). Throws
+   * UNAVAILABLE when Slurm has not confirmed within deleteWaitSeconds (the caller retries; a
+   * retry starts where this one stopped, since the state is Slurm's).
    */
   async function stopJob(id: string, pod: Pod, ctx: CallContext): Promise<void> {
     const state = await jobState(id);
@@ -237,13 +245,10 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
       );
       ctx.log.info(
         { uid: pod.metadata.uid, job: id, grace },
-        'stopping the Slurm job: SIGTERM, SIGKILL after the grace period',
+        'cancelling the Slurm job: SIGTERM now, SIGKILL after the grace period or KillWait',
       );
-      await cli.cancel(id, 'TERM');
-      if (!(await waitEnded(id, grace * 1000, ctx.signal))) {
-        await cli.cancel(id, 'KILL');
-        await cli.cancel(id);
-      }
+      await cli.cancel(id);
+      if (!(await waitEnded(id, grace * 1000, ctx.signal))) await cli.cancel(id, 'KILL');
     }
     if (!(await waitEnded(id, cfg.deleteWaitSeconds * 1000, ctx.signal))) {
       throw unavailable(`Slurm job ${id} is still ending; delete again to confirm`);

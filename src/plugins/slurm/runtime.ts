@@ -7,8 +7,8 @@
  * lookalike stays an argument of the container's process.
  *
  *   apptainer/singularity  [mpiexec] apptainer exec|run OPTS --env-file F --bind S:D[:ro] --pwd W IMAGE [CMD] ARGS
- *   enroot                 enroot import + create, then [mpiexec] enroot start OPTS --env K --mount 'S D none x-create=auto,rbind[,ro]' NAME [CMD] ARGS
- *   docker/podman          [env K=V] [mpiexec] docker run --rm --name N OPTS -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
+ *   enroot                 enroot import + create,  then [env -- K=V] [mpiexec] enroot start OPTS --env K --mount 'S D none x-create=auto,rbind[,ro]' NAME [CMD] ARGS
+ *   docker/podman          [env -- K=V] [mpiexec] docker run --rm --name N OPTS -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
  *   none                   [mpiexec] CMD ARGS (after `cd W`), the process on the node itself
  */
 import type { JobContainer, JobSpec } from './job.ts';
@@ -77,7 +77,7 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       const { exports, envWords } = envParts(c);
       lines.push(`${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`, ...exports);
       const words: Word[] = [];
-      if (envWords.length > 0) words.push('env', ...envWords);
+      if (envWords.length > 0) words.push('env', '--', ...envWords);
       words.push(
         ...mpiPrefix(job, c),
         rt,
@@ -108,14 +108,14 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       lines.push(...exports);
       lines.push(`${render([rt, 'remove', '-f', name], what)} >/dev/null 2>&1`);
       if (!local) {
-        lines.push(`mkdir -p ${sh(`${job.jobDir}/images`)} && rm -f ${sh(sqsh)}`);
+        lines.push(`mkdir -p -- ${sh(`${job.jobDir}/images`)} && rm -f -- ${sh(sqsh)}`);
         lines.push(`${render([rt, 'import', '--output', sqsh, c.image], what)} || exit 125`);
       }
       lines.push(
         `${render([rt, 'create', '--force', '--name', name, local ? c.image : sqsh], what)} || exit 125`,
       );
       const words: Word[] = [];
-      if (envWords.length > 0) words.push('env', ...envWords);
+      if (envWords.length > 0) words.push('env', '--', ...envWords);
       words.push(...mpiPrefix(job, c), rt, 'start', ...job.runtimeOptions);
       for (const [k] of c.env) words.push('--env', k);
       for (const m of c.mounts)

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ALLOWED_FLAGS,
+  checkAllowed,
   checkFlags,
   flagKey,
   groupFlags,
@@ -63,6 +65,48 @@ describe('checkFlags', () => {
   });
   it('accepts ordinary options', () => {
     expect(() => checkFlags([['--time=5'], ['--hold'], ['-p', 'debug']], RESERVED_FLAGS, 'x')).not.toThrow();
+  });
+});
+
+describe('checkAllowed (the annotation allow-list)', () => {
+  const check = (w: string, allowed = ALLOWED_FLAGS) =>
+    checkAllowed(groupFlags(splitWords(w)), allowed, 'annotation slurm-job.vk.io/flags');
+  it.each([
+    ['--time=10 --partition gpu -c4 --mem-per-cpu=1G'],
+    ['-t 1-00:00:00 --gres=gpu:a100:2 --constraint=intel&[rack1|rack2]'],
+    ['--nodes=2-4 --ntasks 8 --qos=high --account=proj42 --signal=B:USR1@60 --exclusive --hold'],
+    [`--comment "free text $(id) 'q' # kept literal"`],
+  ])('accepts %j', (w) => {
+    expect(() => check(w)).not.toThrow();
+  });
+  it.each([
+    ['--export=ALL,BASH_ENV=/tmp/x', /--export is not an sbatch option this site allows/],
+    ['--exp=ALL,BASH_ENV=/tmp/x', /--exp is not an sbatch option this site allows/],
+    ['--get-user-env', /--get-user-env is not/],
+    ['--container=/tmp/bundle', /--container is not/],
+    ['-e /tmp/x', /--error is not/],
+    ['--ti=10', /--ti is not/],
+    ['--time=$(id)', /the value of --time may hold only/],
+    ['--partition=-x', /the value of --partition may hold only/],
+    ['--account "a b"', /the value of --account may hold only/],
+    ['--gres=gpu;id', /the value of --gres may hold only/],
+    ['--comment=-x', /the value of --comment may not start with "-"/],
+    ['--comment "a\tb"', /the value of --comment may not start with "-" nor hold control/],
+  ])('refuses %j', (w, message) => {
+    expect(() => check(w)).toThrow(message);
+  });
+  it('never echoes a value or a strange option name', () => {
+    expect(() => check('--x$(id)=1')).toThrow(/^annotation slurm-job.vk.io\/flags: an option is not/);
+    let msg = '';
+    try {
+      check('--time=SECRETVALUE;');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).not.toContain('SECRETVALUE');
+  });
+  it('takes the site list (extended)', () => {
+    expect(() => check('--mail-type=END', [...ALLOWED_FLAGS, '--mail-type'])).not.toThrow();
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { planVolumes } from '../../../src/core/pod/volumes.ts';
 import { loadPluginConfig } from '../../../src/plugins/serve.ts';
 import { slurmConfig } from '../../../src/plugins/slurm/config.ts';
 import { buildJob } from '../../../src/plugins/slurm/job.ts';
@@ -52,7 +53,23 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
     [
       'an env name apptainer cannot take',
       pod(one({ env: [{ name: 'a.b', value: 'x' }] })),
-      /"a.b" is not a valid variable name for runtime apptainer/,
+      /variable 1 \(after envFrom\) is not a valid variable name for runtime apptainer/,
+    ],
+    [
+      'an envFrom key posing as an option of env(1) (docker runtime too), without echoing it',
+      {
+        ...pod(one({ envFrom: [{ configMapRef: { name: 'cm' } }] })),
+        container: [
+          {
+            name: 'c',
+            configMaps: [{ metadata: { name: 'cm', namespace: 'ns' }, data: { '-Ssh': 'x' } }],
+            secrets: [],
+            projectedvolumemaps: [],
+            emptyDirs: [],
+          },
+        ],
+      } as unknown as RetrievedPodData,
+      /^(?!.*-Ssh).*containers\[c\]\.env: variable 1 \(after envFrom\) has an invalid name/,
     ],
     [
       'a mount path with a colon',
@@ -72,8 +89,31 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
       /ConfigMap "gone" was not provided/,
     ],
     ['a relative workingDir', pod(one({ workingDir: 'rel' })), /workingDir: "rel" must be an absolute path/],
-  ])('%s', (_name, data, message) => {
-    invalid(() => buildJob(data, cfg), message);
+    [
+      'a Secret volume named to leave the job directory',
+      pod({
+        ...one({ volumeMounts: [{ name: '../../x', mountPath: '/s' }] }),
+        volumes: [{ name: '../../x', secret: { secretName: 's' } }],
+      }),
+      /\.name: must be a lower-case RFC 1123 label/,
+    ],
+    [
+      'a volumeMount under runtime none (plain processes have no mounts)',
+      pod({
+        containers: [
+          { name: 'first', image: 'x', command: ['true'] },
+          { name: 'c', image: 'x', command: ['true'], volumeMounts: [{ name: 'data', mountPath: '/d' }] },
+        ],
+        volumes: [{ name: 'data', emptyDir: {} }],
+      }),
+      /^pod\.spec\.containers\[c\]\.volumeMounts\[0\]: volume "data" cannot be mounted: .*runtime none/,
+      'none',
+    ],
+  ])('%s', (_name, data, message, runtime?: string) => {
+    const site = runtime ? slurmConfig({ dataRoot: '/data', containerRuntime: runtime as 'none' }) : cfg;
+    invalid(() => buildJob(data, site), message);
+    if (_name.includes('docker runtime'))
+      invalid(() => buildJob(data, slurmConfig({ dataRoot: '/data', containerRuntime: 'docker' })), message);
   });
 
   it('refuses pre-exec where the site forbids it, hostPath where not allowed, a command-less process', () => {
@@ -192,5 +232,37 @@ describe('configuration', () => {
       tsocks: true,
       tsocksPath: '/opt/libtsocks.so',
     });
+  });
+});
+
+describe('volume paths are built under the job directory only (core/pod/paths.ts)', () => {
+  it('refuses a volume name that leaves it even past the wire rules (defence in depth)', () => {
+    for (const vol of [
+      { name: '../../x', secret: { secretName: 's' } },
+      { name: '../../x', emptyDir: {} },
+    ]) {
+      const spec = {
+        containers: [{ name: 'c', image: 'x', volumeMounts: [{ name: '../../x', mountPath: '/s' }] }],
+        volumes: [vol],
+      };
+      invalid(
+        () =>
+          planVolumes({
+            pod: { metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec } as never,
+            spec: spec as never,
+            ref: { name: 'p', namespace: 'ns', uid: 'u' },
+            retrieved: [
+              {
+                name: 'c',
+                secrets: [{ metadata: { name: 's' }, data: { k: 'eA==' } }],
+              } as never,
+            ],
+            podDir: '/data/ns-u',
+            hostPathRoots: [],
+            envOf: () => [],
+          }),
+        /volumes\[\.\.\/\.\.\/x\]\.name: must be a relative path/,
+      );
+    }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -352,7 +352,85 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(existsSync(procs.plugin.jobDir('default', pod.metadata.uid))).toBe(false);
   });
 
-  it('delete stops a running job (SIGTERM first), cleans its directory, and is idempotent', async () => {
+  it('keeps Secrets owner-only on disk after a real submit: job directory 0700, Secret files 0600 or the pod mode', async () => {
+    const pod = {
+      metadata: { name: 'secret-modes', namespace: 'default', uid: randomUUID() },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: TEST_IMAGE,
+            command: ['cat', '/s/key', '/m/key'],
+            volumeMounts: [
+              { name: 's', mountPath: '/s' },
+              { name: 'm', mountPath: '/m' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 's', secret: { secretName: 'sec' } },
+          { name: 'm', secret: { secretName: 'sec', defaultMode: 0o440 } },
+        ],
+      },
+    };
+    const secret = { metadata: { name: 'sec', namespace: 'default' }, data: { key: btoa('s3cr3t') } };
+    const { PodJID } = await create(docker, pod, [
+      { name: 'c', secrets: [secret], configMaps: [], projectedvolumemaps: [], emptyDirs: [] },
+    ]);
+    expect(PodJID).toMatch(/^\d+$/);
+    const dir = docker.plugin.jobDir('default', pod.metadata.uid);
+    const mode = (p: string) => statSync(join(dir, p)).mode & 0o777;
+    expect(mode('.')).toBe(0o700);
+    expect(mode('volumes/s/key')).toBe(0o600);
+    expect(mode('volumes/m/key')).toBe(0o440);
+    const st = await until('finished', async () => {
+      const x = await statusOf(docker, pod);
+      return finished(x) && x;
+    });
+    expect(byName(st, 'c')!.state!.terminated!.exitCode).toBe(0);
+    // A last line without a newline comes out as a whole (F) line.
+    expect(await logsOf(docker, pod, 'c')).toBe('s3cr3ts3cr3t\n');
+  });
+
+  it('refuses sbatch options off the allow-list (--export=BASH_ENV runs code): nothing submitted, nothing run', async () => {
+    const marker = join(root, `bash-env-${randomUUID()}`);
+    const rc = join(root, `bash-env-${randomUUID()}.sh`);
+    writeFileSync(rc, `touch ${marker}\n`);
+    for (const flags of [`--export=ALL,BASH_ENV=${rc}`, `--exp=ALL,BASH_ENV=${rc}`]) {
+      const pod = {
+        metadata: {
+          name: 'export',
+          namespace: 'default',
+          uid: randomUUID(),
+          annotations: { 'slurm-job.vk.io/flags': flags },
+        },
+        spec: { containers: [{ name: 'c', image: 'x', command: ['true'] }] },
+      };
+      const err = await create(procs, pod).catch((e: Error & { code: string }) => e);
+      expect(err).toMatchObject({ code: 'INVALID_INPUT' });
+      expect((err as Error).message).toMatch(/is not an sbatch option this site allows/);
+      expect((err as Error).message).not.toContain(rc);
+      expect(existsSync(procs.plugin.jobDir('default', pod.metadata.uid))).toBe(false);
+      const { stdout } = await run('squeue', ['--noheader', `--name=il-${pod.metadata.uid}`, '--format=%i'], {
+        env,
+      });
+      expect(stdout.trim()).toBe('');
+    }
+    // The same option from the site's own flavor is the site's choice: it reaches sbatch,
+    // which runs the BASH_ENV file (what a pod must never get to do).
+    const site = await serve('export-site', {
+      flavors: { env: { flags: [`--export=ALL,BASH_ENV=${rc}`] } },
+      defaultFlavor: 'env',
+    });
+    const pod = {
+      metadata: { name: 'export-site', namespace: 'default', uid: randomUUID() },
+      spec: { containers: [{ name: 'c', image: 'x', command: ['true'] }] },
+    };
+    await create(site, pod);
+    await until('the site BASH_ENV to run', async () => existsSync(marker));
+  });
+
+  it('delete cancels a running job (SIGTERM first; Slurm records CANCELLED), cleans its directory, and is idempotent', async () => {
     const pod = {
       metadata: { name: 'deleted', namespace: 'default', uid: randomUUID() },
       spec: {
@@ -379,6 +457,8 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(await squeueActive(PodJID)).toBe('');
     expect(existsSync(dir)).toBe(false);
     expect(seen).toContain('stdout F bye');
+    // Slurm's own cancel, not a signal the script survived: CANCELLED, not FAILED.
+    expect(await scontrolJob(PodJID)).toMatch(/JobState=CANCELLED /);
     await remove(procs, pod); // again: fine
     expect(await statuses(procs, [pod])).toEqual([]);
   });

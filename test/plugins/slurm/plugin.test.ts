@@ -3,7 +3,17 @@
  * needed): what it runs, in which order, and what it concludes. The real thing is in
  * plugin.slurm.test.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,6 +119,7 @@ describe('create', () => {
     const dir = plugin.jobDir('hpc', 'c-1');
     expect(readFileSync(join(dir, 'job.id'), 'utf8')).toBe('100\n');
     expect(statSync(join(dir, 'job.sh')).mode & 0o777).toBe(0o700);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'volumes/creds/token')).mode & 0o777).toBe(0o400);
     expect(readFileSync(join(dir, 'volumes/creds/token'), 'utf8')).toBe("s3cr3t'$(x)\n");
     expect(statSync(join(dir, 'empty/work')).mode & 0o777).toBe(0o777);
@@ -123,6 +134,59 @@ describe('create', () => {
     expect(fake.of('sbatch')).toHaveLength(1);
     // sbatch runs in the job directory with the script's path.
     expect(fake.of('sbatch')[0]).toEqual(['sbatch', '--parsable', join(dir, 'job.sh')]);
+  });
+
+  it('never writes or chmods through a symbolic link left in the job directory; Secret files default to 0600', async () => {
+    const { plugin, fake } = setup('links', { containerRuntime: 'docker' });
+    const outside = join(root, 'links-outside');
+    mkdirSync(outside, { recursive: true, mode: 0o755 });
+    const data = (uid: string) =>
+      ({
+        pod: {
+          metadata: { name: 'l', namespace: 'default', uid },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'x',
+                volumeMounts: [
+                  { name: 's', mountPath: '/s' },
+                  { name: 'e', mountPath: '/e' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 's', secret: { secretName: 'sec' } },
+              { name: 'e', emptyDir: {} },
+            ],
+          },
+        },
+        container: [
+          {
+            name: 'c',
+            secrets: [{ metadata: { name: 'sec' }, data: { pem: Buffer.from('k').toString('base64') } }],
+          },
+        ],
+      }) as never;
+    // A link where the Secret's directory goes, then one where the emptyDir goes.
+    for (const [uid, link] of [
+      ['l-1', 'volumes'],
+      ['l-2', 'empty'],
+    ] as const) {
+      const dir = plugin.jobDir('default', uid);
+      mkdirSync(dir, { recursive: true });
+      symlinkSync(outside, join(dir, link));
+      await expect(plugin.create(data(uid), ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(readdirSync(outside)).toEqual([]);
+      expect(statSync(outside).mode & 0o777).toBe(0o755);
+      expect(existsSync(dir)).toBe(false);
+    }
+    expect(fake.of('sbatch')).toHaveLength(0);
+    // Without links: submitted, the Secret file owner-only.
+    await plugin.create(data('l-3'), ctx);
+    const dir = plugin.jobDir('default', 'l-3');
+    expect(statSync(join(dir, 'volumes/s/pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'empty/e')).mode & 0o777).toBe(0o777);
   });
 
   it('refuses a pre-exec annotation that breaks the script (bash -n), submitting nothing', async () => {
@@ -203,30 +267,31 @@ describe('create', () => {
 describe('delete', () => {
   const pod = (uid: string) => ({ metadata: { name: 'procs', namespace: 'default', uid } }) as never;
   const cancels = (fake: ReturnType<typeof fakeSlurm>) => fake.of('scancel').map((c) => c.slice(1).join(' '));
-  /** Slurm's cancel (no --signal) ends the job; signals do what `onTerm` says. */
+  /**
+   * Slurm's cancel (no --signal) of a running job sends SIGTERM: a job that exits on it is
+   * CANCELLED, one that ignores it stays COMPLETING until SIGKILL. A pending job is CANCELLED.
+   */
   const slurm = (onTerm: 'ignore' | 'exit') =>
     fakeSlurm({
       onCancel: (args, jobs) => {
         const id = args.at(-1)!;
         const j = jobs.get(id)!;
-        if (!args.some((a) => a.startsWith('--signal'))) j.state = 'CANCELLED';
-        else if (args.includes('--signal=TERM') && onTerm === 'exit') j.state = 'COMPLETED';
+        if (!args.some((a) => a.startsWith('--signal')))
+          j.state = j.state === 'RUNNING' && onTerm === 'ignore' ? 'COMPLETING' : 'CANCELLED';
+        else if (args.includes('--signal=KILL')) j.state = 'CANCELLED';
       },
     });
 
-  it('a job that ignores SIGTERM gets SIGKILL after the grace period, then Slurm cancel; the directory goes', async () => {
+  it('a running job gets Slurm cancel (CANCELLED); one that ignores its SIGTERM gets SIGKILL after the grace period; the directory goes', async () => {
     const { plugin, fake } = setup('del-kill', { deleteWaitSeconds: 5 }, slurm('ignore'));
     const { PodJID } = await plugin.create({ pod: processPod('k-1') } as never, ctx);
     await plugin.delete(pod('k-1'), ctx);
-    expect(cancels(fake)).toEqual([
-      `--signal=TERM --full ${PodJID}`,
-      `--signal=KILL --full ${PodJID}`,
-      PodJID,
-    ]);
+    expect(cancels(fake)).toEqual([PodJID, `--signal=KILL --full ${PodJID}`]);
+    expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 'k-1'))).toBe(false);
   });
 
-  it('a job that ends on SIGTERM needs nothing more', async () => {
+  it('a job that ends on the SIGTERM of Slurm cancel needs nothing more', async () => {
     const { plugin, fake } = setup(
       'del-term',
       { deleteGraceSeconds: 5, deleteWaitSeconds: 5 },
@@ -234,7 +299,8 @@ describe('delete', () => {
     );
     const { PodJID } = await plugin.create({ pod: processPod('t-1') } as never, ctx);
     await plugin.delete(pod('t-1'), ctx);
-    expect(cancels(fake)).toEqual([`--signal=TERM --full ${PodJID}`]);
+    expect(cancels(fake)).toEqual([PodJID]);
+    expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 't-1'))).toBe(false);
   });
 
@@ -260,7 +326,7 @@ describe('delete', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'pod.json'), '{}');
     await plugin.delete(pod('n-1'), ctx);
-    expect(cancels(fake)).toEqual(['--signal=TERM --full 55']);
+    expect(cancels(fake)).toEqual(['55']);
     expect(existsSync(dir)).toBe(false);
   });
 

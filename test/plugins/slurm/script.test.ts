@@ -4,7 +4,16 @@
  * exit codes, hostile strings arriving literally, non-shared volume files.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,8 +67,12 @@ describe('golden job scripts', () => {
   it.each(VARIANTS)('%s', async (name, runtime, extra) => {
     const data = fullData();
     // Plain processes need a command (there is no image entrypoint).
-    if (runtime === 'none')
+    if (runtime === 'none') {
       (data.pod.spec!.containers[1] as { command?: string[] }).command = ['monitor', '--watch'];
+      // ... and no volumeMounts (plain processes have none).
+      for (const c of [...data.pod.spec!.initContainers!, ...data.pod.spec!.containers])
+        delete (c as { volumeMounts?: unknown }).volumeMounts;
+    }
     const script = renderScript(buildJob(data, siteConfig(runtime, extra)));
     const file = join(GOLDEN, `${name}.sh`);
     if (process.env.UPDATE_GOLDEN) writeFileSync(file, script);
@@ -180,6 +193,85 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     );
   });
 
+  /** Every line of a CRI log parsed; P chunks joined per stream; throws on a line that does not parse. */
+  function criLines(log: string): Record<'stdout' | 'stderr', string[]> {
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    const pending = { stdout: '', stderr: '' };
+    expect(log.endsWith('\n')).toBe(true);
+    for (const l of log.slice(0, -1).split('\n')) {
+      const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z (stdout|stderr) ([PF]) (.*)$/s.exec(l);
+      if (!m) throw new Error(`not a CRI line: ${JSON.stringify(l.slice(0, 120))}`);
+      const stream = m[1] as 'stdout' | 'stderr';
+      expect(Buffer.byteLength(l) + 1).toBeLessThanOrEqual(4096);
+      pending[stream] += m[3];
+      if (m[2] === 'F') {
+        out[stream].push(pending[stream]);
+        pending[stream] = '';
+      }
+    }
+    expect(pending).toEqual({ stdout: '', stderr: '' });
+    return out;
+  }
+
+  it.each([
+    ['awk', false],
+    ['the bash loop', true],
+  ])('never interleaves stdout and stderr written at once by many processes (%s)', async (_, noAwk) => {
+    const bin = join(root, 'no-awk-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'awk'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const writers = 4;
+    const n = noAwk ? 400 : 2000;
+    const long = 'x'.repeat(9000);
+    // A long line first (alone on its pipe), then writers racing on both streams, then a last
+    // stderr line without a newline.
+    const program = [
+      `printf '%s\\n' "$(printf 'x%.0s' $(seq 9000))"`,
+      `for w in $(seq ${writers}); do (for i in $(seq ${n}); do echo "w$w out $i"; echo "w$w err $i" >&2; done) & done`,
+      'wait',
+      "printf 'tail without newline' >&2",
+    ].join('\n');
+    const pod = {
+      metadata: { name: 'stress', namespace: 'default', uid: `stress-${noAwk ? 'bash' : 'awk'}` },
+      spec: { containers: [{ name: 'c', image: 'x', command: ['bash', '-c', program] }] },
+    };
+    const env = noAwk ? { ...process.env, PATH: `${bin}:${process.env.PATH}` } : process.env;
+    const { code, ctr } = await runJob({ pod } as never, {}, env);
+    expect(code).toBe(0);
+    const got = criLines(ctr('c', 'log'));
+    const want = (stream: string) =>
+      Array.from({ length: writers }, (_, w) =>
+        Array.from({ length: n }, (_, i) => `w${w + 1} ${stream} ${i + 1}`),
+      ).flat();
+    expect(got.stdout[0]).toBe(long);
+    expect(got.stdout.slice(1).sort()).toEqual(want('out').sort());
+    expect(got.stderr.at(-1)).toBe('tail without newline');
+    expect(got.stderr.slice(0, -1).sort()).toEqual(want('err').sort());
+  });
+
+  it('an env name posing as an option of env(1) stays a variable name (docker runtime, fake docker, real bash)', async () => {
+    const pwn = join(root, 'env-pwned');
+    const ran = join(root, 'fake-docker.ran');
+    const fake = join(root, 'fake-docker');
+    writeFileSync(fake, `#!/bin/sh\n[ "$1" = run ] && echo ran >${ran}\nexit 0\n`, { mode: 0o755 });
+    const pod = {
+      metadata: { name: 'envopt', namespace: 'default', uid: 'envopt-1' },
+      spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'DOTTED.NAME', value: 'v' }] }] },
+    };
+    const job = buildJob(
+      { pod } as never,
+      slurmConfig({ dataRoot: root, containerRuntime: 'docker', runtimePath: fake }),
+    );
+    // Past the wire and buildJob's checks (which refuse it): the script itself must hold.
+    job.containers[0]!.env.unshift(['-Ssh', `x sh -c "touch ${pwn}"`]);
+    execFileSync('mkdir', ['-p', job.jobDir]);
+    const path = join(job.jobDir, 'job.sh');
+    writeFileSync(path, renderScript(job), { mode: 0o700 });
+    await run('bash', [path], { cwd: job.jobDir });
+    expect(readFileSync(ran, 'utf8')).toBe('ran\n');
+    expect(existsSync(pwn)).toBe(false);
+  });
+
   it('stops at a failed init container: later containers never start', async () => {
     const pod = {
       metadata: { name: 'fail', namespace: 'default', uid: 'fail-1' },
@@ -272,7 +364,12 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
         },
       ],
     };
-    const { code, job } = await runJob(data as never, { sharedFs: false });
+    // Plain processes take no volumeMounts: a docker runtime that is `true` does nothing.
+    const { code, job } = await runJob(data as never, {
+      sharedFs: false,
+      containerRuntime: 'docker',
+      runtimePath: '/bin/true',
+    });
     expect(code).toBe(0);
     const pem = join(job.jobDir, 'volumes', 's', 'pem');
     expect(readFileSync(pem, 'utf8')).toBe(`-----BEGIN X-----\n'$(x)'\n\`y\`\n-----END X-----\n`);
@@ -282,6 +379,66 @@ describe('the job script under bash (runtime none, no Slurm)', () => {
     expect(statSync(k).mode & 0o777).toBe(0o604);
     // Nothing of the secret appears in clear in the script.
     expect(readFileSync(join(job.jobDir, 'job.sh'), 'utf8')).not.toContain('BEGIN X');
+  });
+
+  it('non-shared mode: never writes or chmods through a link left in the job directory (real bash)', async () => {
+    const outside = join(root, 'script-outside');
+    execFileSync('mkdir', ['-p', '-m', '0755', outside]);
+    writeFileSync(join(outside, 'victim'), 'keep', { mode: 0o644 });
+    for (const [uid, link, target] of [
+      ['link-1', 'volumes', outside],
+      ['link-2', 'volumes/s/pem', join(outside, 'victim')],
+      ['link-3', 'empty/e', outside],
+    ] as const) {
+      const data = {
+        pod: {
+          metadata: { name: 'links', namespace: 'default', uid },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'x',
+                volumeMounts: [
+                  { name: 's', mountPath: '/s' },
+                  { name: 'e', mountPath: '/e', subPath: 'sub' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 's', secret: { secretName: 'sec', defaultMode: 0o777 } },
+              { name: 'e', emptyDir: {} },
+            ],
+          },
+        },
+        container: [
+          {
+            name: 'c',
+            secrets: [{ metadata: { name: 'sec' }, data: { pem: Buffer.from('evil').toString('base64') } }],
+          },
+        ],
+      };
+      const cfg = slurmConfig({
+        dataRoot: root,
+        containerRuntime: 'docker',
+        runtimePath: '/bin/true',
+        sharedFs: false,
+      });
+      const job = buildJob(data as never, cfg);
+      const at = join(job.jobDir, link);
+      execFileSync('mkdir', ['-p', join(at, '..')]);
+      symlinkSync(target, at);
+      const path = join(job.jobDir, 'job.sh');
+      writeFileSync(path, renderScript(job), { mode: 0o700 });
+      const code = await run('bash', [path], { cwd: job.jobDir }).then(
+        () => 0,
+        (e: { code: number }) => e.code,
+      );
+      expect(code).not.toBe(0);
+      expect(readdirSync(outside)).toEqual(['victim']);
+      expect(readFileSync(join(outside, 'victim'), 'utf8')).toBe('keep');
+      expect(statSync(join(outside, 'victim')).mode & 0o777).toBe(0o644);
+      expect(statSync(outside).mode & 0o777).toBe(0o755);
+    }
   });
 
   it('forwards USR1 sent to the batch shell alone (sbatch --signal=B:USR1@60) without stopping the job', async () => {

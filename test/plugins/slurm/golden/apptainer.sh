@@ -33,8 +33,13 @@ _il_log() { local TZ=UTC; printf '%(%Y-%m-%dT%H:%M:%S)TZ interlink: %s\n' -1 "$*
 _il_now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 
 # Log lines get a time stamp and the stream: "<RFC 3339 UTC> stdout F <line>" (CRI format).
-# awk when it has strftime (gawk, mawk >= 1.3.4): fast; else a bash loop. mawk reads
-# pipes in blocks unless told -W interactive (lines would be stamped late).
+# One stamping process per stream appends to the same O_APPEND file; each writes every
+# CRI line with ONE write(2) of at most PIPE_BUF (4096) bytes, so lines of the two streams
+# never interleave. A longer line is cut into 4000-byte "P" (partial) lines ended by an "F"
+# line; a last line without a newline comes out as an "F" line.
+# awk when it has strftime (gawk, mawk >= 1.3.4): fast; else a bash loop. mawk reads pipes
+# in blocks unless told -W interactive, which also makes it write unbuffered: one printf of
+# one string is one write(2) (and gawk's fflush writes its one-line buffer).
 il_awk=()
 if awk 'BEGIN { if (strftime("%Y", 0, 1) != "1970") exit 1 }' </dev/null >/dev/null 2>&1; then
   if awk -W version 2>/dev/null </dev/null | grep -q mawk; then il_awk=(awk -W interactive); else il_awk=(awk); fi
@@ -43,15 +48,27 @@ _il_stamp() {
   # Outlive the container's SIGTERM: the last lines are kept, end of input ends us.
   trap '' TERM INT
   if (( ${#il_awk[@]} )); then
-    exec "${il_awk[@]}" -v s="$1" '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1) " " s " F " $0; fflush() }'
+    LC_ALL=C exec "${il_awk[@]}" -v s="$1" '{
+      t = strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1); l = $0
+      while (length(l) > 4000) { printf "%s", t " " s " P " substr(l, 1, 4000) "\n"; fflush(); l = substr(l, 4001) }
+      printf "%s", t " " s " F " l "\n"; fflush()
+    }'
   fi
-  local line t TZ=UTC
-  while IFS= read -r line || [[ -n $line ]]; do
+  # bash: read -n counts bytes under LC_ALL=C; printf is one write(2) for a line this short.
+  local line t tag LC_ALL=C TZ=UTC
+  while :; do
+    line=""
+    if IFS= read -r -n 4000 line; then
+      if (( ${#line} == 4000 )); then tag=P; else tag=F; fi
+    else
+      [[ -n $line ]] || break
+      tag=F
+    fi
     t=${EPOCHREALTIME:-}
     if [[ -n $t ]]; then
-      printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s F %s\n' "${t%[.,]*}" "${t#*[.,]}" "$1" "$line"
+      printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s %s %s\n' "${t%[.,]*}" "${t#*[.,]}" "$1" "$tag" "$line"
     else
-      printf '%(%Y-%m-%dT%H:%M:%S)TZ %s F %s\n' -1 "$1" "$line"
+      printf '%(%Y-%m-%dT%H:%M:%S)TZ %s %s %s\n' -1 "$1" "$tag" "$line"
     fi
   done
 }
@@ -180,8 +197,23 @@ _il_on_exit() {
 for il_sig in "${IL_SIGNALS[@]}"; do trap "_il_on_signal $il_sig" "$il_sig"; done
 trap _il_on_exit EXIT
 
-_il_dir() { mkdir -p -m "$1" -- "$2" || _il_abort "cannot create $2"; }
-_il_file() { { (umask 077; printf '%s' "$3" | base64 -d >"$2") && chmod "$1" -- "$2"; } || _il_abort "cannot write $2"; }
+# Volume files (non-shared mode) never go through a symbolic link: no component below the
+# job directory may be one (a container of an earlier run of a requeued job may have left one
+# in an emptyDir). A directory gets its mode from mkdir when created, and is never chmod-ed;
+# a file is created afresh (noclobber: O_EXCL, which refuses even a dangling link) and only
+# that file is chmod-ed.
+_il_nolink() {
+  local p=$1
+  while [[ $p == "$IL_DIR"/* ]]; do
+    [[ -L $p ]] && return 1
+    p=${p%/*}
+  done
+}
+_il_dir() { { _il_nolink "$2" && mkdir -p -m "$1" -- "$2" && _il_nolink "$2" && [[ -d $2 ]]; } || _il_abort "cannot create a volume directory"; }
+_il_file() {
+  { _il_nolink "$2" && rm -f -- "$2" && (umask 077; set -C; printf '%s' "$3" | base64 -d >"$2") && chmod "$1" -- "$2"; } ||
+    _il_abort "cannot write a volume file"
+}
 _il_hostpath() {
   case $1 in
     DirectoryOrCreate) mkdir -p -m 0755 -- "$2" ;;
