@@ -15,34 +15,18 @@ import type { TestProject } from 'vitest/node';
 const run = promisify(execFile);
 const scripts = join(import.meta.dirname, '..', '..', 'scripts', 'slurm');
 
-function slurmDir(): string {
-  const root =
-    process.env.INTERLINK_CACHE ||
-    join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'interlink');
-  return process.env.SLURM_DIR || join(root, 'slurm');
-}
-
-async function answers(conf: string): Promise<boolean> {
+/** Runs a script of scripts/slurm; its last stdout line, and whether it (re)started daemons. */
+async function script(name: string): Promise<{ last: string; started: boolean }> {
   try {
-    await run('scontrol', ['ping'], { env: { ...process.env, SLURM_CONF: conf }, timeout: 10_000 });
-    const { stdout } = await run('sinfo', ['--noheader', '--format=%T'], {
-      env: { ...process.env, SLURM_CONF: conf },
-      timeout: 10_000,
-    });
-    return /idle|mixed|allocated|completing/.test(stdout);
-  } catch {
-    return false;
-  }
-}
-
-async function script(name: string): Promise<string> {
-  try {
-    const { stdout } = await run('bash', [join(scripts, name)], {
+    const { stdout, stderr } = await run('bash', [join(scripts, name)], {
       env: process.env,
       maxBuffer: 16 * 1024 * 1024,
       timeout: 15 * 60_000,
     });
-    return stdout.trim().split('\n').at(-1) ?? '';
+    return {
+      last: stdout.trim().split('\n').at(-1) ?? '',
+      started: /starting slurmctld and slurmd/.test(stderr),
+    };
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`scripts/slurm/${name} failed: ${e.message}\n${e.stderr ?? ''}`);
@@ -50,13 +34,14 @@ async function script(name: string): Promise<string> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const expected = join(slurmDir(), 'slurm.conf');
-  const wasRunning = await answers(expected);
-  const conf = await script('start.sh');
+  // Whether this setup owns the daemons comes from start.sh itself ("reusing" or "starting"),
+  // not from a ping made before it: under load a ping can time out while the cluster runs,
+  // and stopping a cluster another run is using fails that run's tests.
+  const { last: conf, started } = await script('start.sh');
   process.env.SLURM_CONF = conf;
   project.provide('slurmConf', conf);
   return async () => {
-    if (wasRunning) return;
+    if (!started) return;
     await script('stop.sh');
   };
 }
