@@ -125,6 +125,9 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
 
   plugin.routes?.(app);
   // exec, attach, port-forward: WebSocket upgrades, each only when the plugin has the method.
-  registerPluginStreamRoutes(app, plugin, { log: opts.logger.child({ component: `plugin-${plugin.name}` }) });
+  registerPluginStreamRoutes(app, plugin, {
+    log: opts.logger.child({ component: `plugin-${plugin.name}` }),
+    registry,
+  });
   return parts;
 }

@@ -6,6 +6,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { Gauge, type Registry } from 'prom-client';
 import { ChannelSocket, type ExecIO, terminalSizes } from '../../core/channel-ws.ts';
 import type { Logger } from '../../core/logger.ts';
 import { serveUpgrades, type UpgradeContext, type UpgradeRoute } from '../../core/stream-upgrade.ts';
@@ -27,6 +28,7 @@ import type { CallContext, Plugin } from './types.ts';
 
 export interface StreamRouteOptions {
   log: Logger;
+  registry?: Registry;
   /** Streams open at once (default 64). */
   maxStreams?: number;
 }
@@ -73,6 +75,11 @@ export function registerPluginStreamRoutes(
 ): void {
   const max = opts.maxStreams ?? 64;
   let open = 0;
+  const gauge = new Gauge({
+    name: 'interlink_plugin_exec_streams',
+    help: 'exec, attach and port-forward streams open in the plugin',
+    registers: opts.registry ? [opts.registry] : [],
+  });
   const ctxOf = (c: UpgradeContext, signal: AbortSignal): CallContext => {
     const h = c.req.headers[SESSION_HEADER];
     const session = typeof h === 'string' && h.length <= 128 ? h : newSessionId('stream');

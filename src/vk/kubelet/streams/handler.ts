@@ -91,6 +91,25 @@ export function parseStreamPath(pathname: string): ParsedStreamPath | undefined 
   return undefined;
 }
 
+/**
+ * The apiserver calls the kubelet with `input`, `output`, `error` (the kubelet's names,
+ * pkg/apis/core ExecStdinParam...); direct clients may use the pod API's `stdin`, `stdout`,
+ * `stderr`. Both → the wire's names. Pure.
+ */
+export function kubeletExecQuery(q: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out = { ...q };
+  for (const [kubelet, wire] of [
+    ['input', 'stdin'],
+    ['output', 'stdout'],
+    ['error', 'stderr'],
+  ] as const) {
+    const v = q[kubelet];
+    if (v !== undefined && out[wire] === undefined) out[wire] = v;
+    delete out[kubelet];
+  }
+  return out;
+}
+
 /** httpstream.Handshake's choice: the first client protocol we support. Pure. */
 export function negotiate(
   headerValues: string | string[] | undefined,
@@ -218,7 +237,7 @@ export function createKubeletStreams(deps: KubeletStreamsDeps): KubeletStreams {
     url: URL,
   ) {
     const { uid } = resolvePod(p);
-    const raw = queryObject(url.searchParams);
+    const raw = kubeletExecQuery(queryObject(url.searchParams));
     const parsed = ExecQuery.safeParse({
       ...raw,
       namespace: p.namespace,
