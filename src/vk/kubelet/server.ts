@@ -6,15 +6,18 @@
  *   GET /pods, /runningpods/                    → the pod informer cache
  *   GET /stats/summary                          → the plugin's summary, or a well-formed empty one
  *   GET /healthz, /readyz, /metrics             → (core/http-server)
- *   /exec, /attach, /portForward, /run          → 501, "not supported" as a metav1.Status
+ *   /exec, /attach, /portForward (upgrades)     → streams/handler.ts: SPDY/3.1 or WebSocket, relayed
+ *                                                 to the interLink API's streaming routes
+ *   /run, and those paths without an upgrade     → 501, "not supported" as a metav1.Status
  *
  * Every request is authenticated (client certificate against the client CA, or a bearer
  * token by TokenReview) and authorized (SubjectAccessReview on nodes/<node>), as the
  * kubelet does. Built on core/http-server (Fastify): streaming a log is a hijacked
  * response piped from the upstream body, so the headers go out at once (a silent
  * `logs -f` still connects) and a caller's disconnect destroys the upstream request.
- * Exec and friends arrive as SPDY/WebSocket upgrade requests; with no `upgrade` listener
- * Node hands them to the request handler, which answers 501 without upgrading.
+ * Exec and friends arrive as SPDY/WebSocket upgrade requests, which Node gives to the
+ * server's `upgrade` listener (not to Fastify): it authenticates and authorizes them as the
+ * hook does for every other request, then hands the socket to streams/handler.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
