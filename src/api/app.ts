@@ -27,6 +27,7 @@ import { listRoute } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';
+import { registerApiStreamRoutes } from './streams.ts';
 
 export interface ApiAppOptions {
   logger: Logger;
@@ -258,6 +259,9 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
 
   app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
   listRoute(app, plugin, viaPlugin);
+
+  // exec, attach, port-forward: WebSocket upgrades relayed to the plugin (src/api/streams.ts).
+  registerApiStreamRoutes(app, { log, auth: opts.auth, plugin: opts.plugin });
 
   return { app, registry, readiness, cache, plugin };
 }

@@ -20,7 +20,8 @@
  * restart policy, counted in RestartCount).
  */
 import { mkdir, rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { ExecIO } from '../../core/channel-ws.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { NodeCapacity } from '../../core/pod/env.ts';
 import { pathUnder } from '../../core/pod/paths.ts';
@@ -36,6 +37,7 @@ import {
   type RetrievedPodData,
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
+import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import {
   containerCreateArgs,
@@ -54,6 +56,7 @@ import {
 } from './argv.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
+import { type DockerSpawn, dockerAttach, dockerExec, dockerPortForward } from './exec.ts';
 import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
 import { LABEL, podLabels } from './names.ts';
@@ -391,6 +394,53 @@ export class DockerPlugin implements Plugin {
   /** Every pod of this instance Docker holds, from the labels (see list.ts). */
   list(_ctx: CallContext) {
     return listDockerPods(this.#cli, this.#cfg.instance);
+  }
+
+  // ---- exec / attach / port-forward (exec.ts) -------------------------------------------
+
+  async #streamContainer(q: { uid: string; namespace: string; name: string }, container?: string) {
+    await this.#ensureLoaded();
+    const entry = this.#index.get(q.uid);
+    if (!entry) throw notFound(`pod ${q.namespace}/${q.name} (${q.uid}) is not known to the docker plugin`);
+    const id = container === undefined ? entry.byName.values().next().value : entry.byName.get(container);
+    if (!id) throw notFound(`pod ${q.namespace}/${q.name} has no container "${container ?? ''}"`);
+    return { entry, id };
+  }
+
+  #spawnEnv(): DockerSpawn {
+    return {
+      binary: this.#cli.binary,
+      env: { ...process.env, ...(this.#cfg.dockerHost ? { DOCKER_HOST: this.#cfg.dockerHost } : {}) },
+    };
+  }
+
+  async exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    const { id } = await this.#streamContainer(req, req.container);
+    return dockerExec(this.#spawnEnv(), id, req.command, io);
+  }
+
+  async attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    const { id } = await this.#streamContainer(req, req.container);
+    return dockerAttach(this.#spawnEnv(), id, io);
+  }
+
+  async portForward(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void> {
+    const { entry, id } = await this.#streamContainer(req);
+    const mode = entry.infraId
+      ? await this.#cli.check(
+          ['inspect', '--type', 'container', '--format', '{{.HostConfig.NetworkMode}}', '--', entry.infraId],
+          'docker inspect',
+        )
+      : '';
+    // Only a local engine shares the plugin's host network.
+    const local = !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
+    await dockerPortForward(
+      this.#spawnEnv(),
+      { hostNetwork: mode === 'host' && local, relayContainer: id },
+      req,
+      conn,
+      ctx.signal,
+    );
   }
 
   // ---- ping / readiness ---------------------------------------------------------------

@@ -25,6 +25,7 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import { mockAdminRoutes } from './admin.ts';
 import { createErrorOf, DEFAULT_BEHAVIOUR, type MockDefaults, parseBehaviour } from './behaviour.ts';
+import { type MockPodLookup, mockExec, mockPortForward } from './exec.ts';
 import {
   applyByteLimit,
   followDone,
@@ -209,6 +210,12 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
     return out;
   }
 
+  const view: MockPodLookup = {
+    has: (uid, container) => {
+      const rec = pods.get(uid);
+      return !!rec && (container === undefined || rec.plans.some((c) => c.name === container));
+    },
+  };
   const plugin: MockPlugin = {
     name: 'mock',
 
@@ -319,6 +326,18 @@ export function createMockPlugin(opts: MockPluginOptions = {}): MockPlugin {
             .map((c) => ({ name: c.name, startTime: new Date(c.startAt!).toISOString() })),
         })),
       };
+    },
+
+    async exec(req, io) {
+      return mockExec(view, req, io);
+    },
+
+    async attach(req, io) {
+      return mockExec(view, { ...req, command: ['cat'] }, io);
+    },
+
+    async portForward(req, conn) {
+      await mockPortForward(view, req, conn);
     },
 
     routes(app) {

@@ -26,6 +26,7 @@ import {
   RetrievedPodDataBody,
 } from '../../wire/interlink.ts';
 import { Pod } from '../../wire/k8s.ts';
+import { registerPluginStreamRoutes } from './streams.ts';
 import type { CallContext, Plugin } from './types.ts';
 
 export interface PluginServerOptions {
@@ -153,5 +154,10 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   });
 
   plugin.routes?.(app);
+  // exec, attach, port-forward: WebSocket upgrades, each only when the plugin has the method.
+  registerPluginStreamRoutes(app, plugin, {
+    log: opts.logger.child({ component: `plugin-${plugin.name}` }),
+    registry,
+  });
   return parts;
 }

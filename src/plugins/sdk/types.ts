@@ -6,7 +6,8 @@
  *
  * Errors: throw InterlinkErrors (src/errors) with a code; anything else is INTERNAL.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { ExecIO } from '../../core/channel-ws.ts';
 import type { ZodApp } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
 import type {
@@ -18,6 +19,7 @@ import type {
   RetrievedPodData,
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
+import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
 
 export interface CallContext {
   /** The `InterLink-Http-Session` id of the request, for correlation. */
@@ -49,6 +51,21 @@ export interface Plugin {
    * container ends or `ctx.signal` aborts. Throws NOT_FOUND for an unknown pod or container.
    */
   logs(req: LogStruct, ctx: CallContext): Promise<Readable>;
+  /**
+   * Run `req.command` in a running container of the pod, wired to `io` (stdin ends when the
+   * caller closes it). Resolves with the process's exit code once it exited and its output
+   * was written; must kill the process when `io.signal` aborts. Optional: without it the
+   * SDK answers the /exec upgrade with 501. Throws NOT_FOUND for an unknown pod/container.
+   */
+  exec?(req: ExecQuery, io: ExecIO, ctx: CallContext): Promise<number>;
+  /** As exec, but joins the container's main process (`req.command` is empty). Optional. */
+  attach?(req: ExecQuery, io: ExecIO, ctx: CallContext): Promise<number>;
+  /**
+   * Carry one TCP connection to `req.port` inside the pod's network namespace over `conn`
+   * (half-closes are forwarded both ways). Resolves when both directions ended; throws to
+   * report a failure to the caller (the message goes to kubectl). Optional.
+   */
+  portForward?(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void>;
   /** Health and capacity of the backend. Optional: without it the SDK answers `{status:"ok"}`. */
   ping?(ctx: CallContext): Promise<PingResponse>;
   /**

@@ -6,17 +6,21 @@
  *   GET /pods, /runningpods/                    → the pod informer cache
  *   GET /stats/summary                          → the plugin's summary, or a well-formed empty one
  *   GET /healthz, /readyz, /metrics             → (core/http-server)
- *   /exec, /attach, /portForward, /run          → 501, "not supported" as a metav1.Status
+ *   /exec, /attach, /portForward (upgrades)     → streams/handler.ts: SPDY/3.1 or WebSocket, relayed
+ *                                                 to the interLink API's streaming routes
+ *   /run, and those paths without an upgrade     → 501, "not supported" as a metav1.Status
  *
  * Every request is authenticated (client certificate against the client CA, or a bearer
  * token by TokenReview) and authorized (SubjectAccessReview on nodes/<node>), as the
  * kubelet does. Built on core/http-server (Fastify): streaming a log is a hijacked
  * response piped from the upstream body, so the headers go out at once (a silent
  * `logs -f` still connects) and a caller's disconnect destroys the upstream request.
- * Exec and friends arrive as SPDY/WebSocket upgrade requests; with no `upgrade` listener
- * Node hands them to the request handler, which answers 501 without upgrading.
+ * Exec and friends arrive as SPDY/WebSocket upgrade requests, which Node gives to the
+ * server's `upgrade` listener (not to Fastify): it authenticates and authorizes them as the
+ * hook does for every other request, then hands the socket to streams/handler.ts.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Server as TlsServer } from 'node:tls';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -24,6 +28,7 @@ import type { FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createServer, errorBody, listenOn, type ZodApp } from '../../core/http-server.ts';
+import { refuseUpgrade } from '../../core/stream-upgrade.ts';
 import { codeOf, ErrorCode, notFound } from '../../errors/index.ts';
 import { resolveInternalIp } from '../node/address.ts';
 import type { Controller, KubeletServerDeps } from '../types.ts';
@@ -33,6 +38,8 @@ import { requestAttributes } from './authz-attributes.ts';
 import { createServingCerts, type ServingCerts, type TlsMaterial } from './certs.ts';
 import { logOptsFromQuery, logStruct } from './log-query.ts';
 import { emptySummary, mergeSummary } from './stats.ts';
+import { createStreamClient, type StreamBackend, streamClientOptions } from './streams/client.ts';
+import { createKubeletStreams, parseStreamPath, type StreamLimits } from './streams/handler.ts';
 
 export interface KubeletAppOptions {
   deps: Pick<KubeletServerDeps, 'config' | 'logger' | 'interlink' | 'pods' | 'registry'>;
@@ -41,9 +48,13 @@ export interface KubeletAppOptions {
   tls?: TlsMaterial | undefined;
   /** When the VK started (stats summary). */
   startTime: Date;
+  /** Where exec/attach/port-forward go; absent: those routes answer 501. */
+  streams?: StreamBackend | undefined;
+  streamLimits?: Partial<StreamLimits> | undefined;
 }
 
 const UNSUPPORTED = ['exec', 'attach', 'portForward', 'run'] as const;
+type Unsupported = (typeof UNSUPPORTED)[number];
 
 /** A metav1.Status body: the apiserver and kubectl print its message as is. */
 export function statusBody(code: number, reason: string, message: string): string {
@@ -92,6 +103,40 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
       return reply.code(mapped.status).type('text/plain; charset=utf-8').send(mapped.message);
     }
   });
+
+  if (opts.streams) {
+    // exec, attach, port-forward: upgrade requests, authenticated and authorized as every
+    // other request (nodes/proxy), then served by streams/handler.ts.
+    const streams = createKubeletStreams({
+      nodeName,
+      log: deps.logger,
+      backend: opts.streams,
+      findPod: (ns, name) => deps.pods.get(ns, name),
+      limits: opts.streamLimits,
+    });
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      void (async () => {
+        try {
+          const user = await opts.authorizer.authenticate({ socket: req.socket, headers: req.headers });
+          await opts.authorizer.authorize(
+            user,
+            requestAttributes(req.method ?? 'GET', req.url ?? '/', nodeName),
+          );
+        } catch (err) {
+          const mapped = errorBody(err);
+          if (mapped.status >= 500)
+            deps.logger.error({ err }, 'kubelet API authentication/authorization failed');
+          return refuseUpgrade(socket, mapped.status, mapped.message);
+        }
+        const url = new URL(req.url ?? '/', 'http://kubelet.invalid');
+        const path = parseStreamPath(url.pathname);
+        if (!path) return refuseUpgrade(socket, 404, `no streaming route ${url.pathname}`);
+        await streams.serve(req, socket, head, path, url);
+      })();
+    });
+    app.addHook('preClose', async () => streams.closeAll());
+  }
 
   app.register(async (plain) => {
     const scope = plain.withTypeProvider<ZodTypeProvider>();
@@ -194,7 +239,8 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
       return JSON.stringify(summary);
     });
 
-    for (const what of UNSUPPORTED) {
+    // Reached only without a stream backend, or by a request that is not an upgrade.
+    for (const what of UNSUPPORTED as readonly Unsupported[]) {
       const handler = async (_req: unknown, reply: FastifyReply) => {
         const message =
           `${what} is not supported by the interLink virtual kubelet (node ${nodeName}): ` +
@@ -255,7 +301,13 @@ export function createKubeletServer(deps: KubeletServerDeps): Controller {
         clock: deps.clock,
         trustClientCerts: () => Boolean(material?.clientCa),
       });
-      const app = buildKubeletApp({ deps, authorizer, tls: material, startTime: new Date(deps.clock.now()) });
+      const app = buildKubeletApp({
+        deps,
+        authorizer,
+        tls: material,
+        startTime: new Date(deps.clock.now()),
+        streams: createStreamClient(streamClientOptions(deps.config)),
+      });
       certs?.onChange((m) => {
         material = m;
         (app.server as unknown as TlsServer).setSecureContext({

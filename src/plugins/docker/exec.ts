@@ -1,0 +1,157 @@
+/**
+ * exec, attach and port-forward for the docker plugin, with the Docker CLI and argument
+ * arrays only (never a shell string):
+ *
+ *   exec          docker exec -i -- <container id> <command...>   (exit code = the command's)
+ *   attach        docker attach --sig-proxy=false <container id>
+ *   port-forward  host network: a TCP connection from the plugin to 127.0.0.1:<port>;
+ *                 otherwise `docker exec -i -- <app container> nc 127.0.0.1 <port>` in the pod's
+ *                 shared network namespace (the image needs a `nc`, as busybox has)
+ *
+ * The container id is the plugin's own (from its labels), the command follows it, so no
+ * user string is read as a docker option. The child is killed when the caller goes away.
+ * TTY: the Docker CLI needs a terminal on its own stdin for `-t`, which a plugin does not
+ * have; exec runs without a TTY (resizes are ignored).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ExecIO } from '../../core/channel-ws.ts';
+import { backendError, unavailable } from '../../errors/index.ts';
+import type { PortForwardQuery } from '../../wire/streams.ts';
+
+/** argv of `docker exec` for one command in a container. Pure. */
+export function execArgs(containerId: string, command: string[], stdin: boolean): string[] {
+  return ['exec', ...(stdin ? ['-i'] : []), '--', containerId, ...command];
+}
+
+/** argv of `docker attach`. Pure. */
+export function attachArgs(containerId: string, stdin: boolean): string[] {
+  return ['attach', '--sig-proxy=false', ...(stdin ? [] : ['--no-stdin']), containerId];
+}
+
+/** argv of the in-namespace relay for port-forward. Pure. */
+export function relayArgs(containerId: string, port: number): string[] {
+  return ['exec', '-i', '--', containerId, 'nc', '127.0.0.1', String(port)];
+}
+
+export interface DockerSpawn {
+  binary: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Run a docker CLI child wired to `io`; resolves with its exit code; kills it on abort. */
+export function runWired(
+  d: DockerSpawn,
+  args: string[],
+  io: {
+    stdin?: Readable | undefined;
+    stdout?: Writable | undefined;
+    stderr?: Writable | undefined;
+    signal: AbortSignal;
+  },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(d.binary, args, { env: d.env, stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      reject(unavailable(`cannot run the docker CLI: ${(err as Error).message}`, err));
+      return;
+    }
+    const kill = () => child.kill('SIGKILL');
+    io.signal.addEventListener('abort', kill, { once: true });
+    if (io.signal.aborted) kill();
+    const outs: Array<Promise<unknown>> = [];
+    if (io.stdin && child.stdin) {
+      child.stdin.on('error', () => {});
+      pipeline(io.stdin, child.stdin).catch(() => {});
+    }
+    if (io.stdout) outs.push(pipeline(child.stdout!, io.stdout, { end: false }).catch(() => {}));
+    else child.stdout!.resume();
+    if (io.stderr) outs.push(pipeline(child.stderr!, io.stderr, { end: false }).catch(() => {}));
+    else child.stderr!.resume();
+    child.once('error', (err) => {
+      io.signal.removeEventListener('abort', kill);
+      reject(unavailable(`cannot run the docker CLI: ${err.message}`, err));
+    });
+    child.once('close', (code, signal) => {
+      io.signal.removeEventListener('abort', kill);
+      void Promise.all(outs).then(() => resolve(code ?? (signal ? 128 + 9 : 1)));
+    });
+  });
+}
+
+export async function dockerExec(
+  d: DockerSpawn,
+  containerId: string,
+  command: string[],
+  io: ExecIO,
+): Promise<number> {
+  return runWired(d, execArgs(containerId, command, !!io.stdin), io);
+}
+
+export async function dockerAttach(d: DockerSpawn, containerId: string, io: ExecIO): Promise<number> {
+  const code = await runWired(d, attachArgs(containerId, !!io.stdin), io);
+  // `docker attach` exits with the container's code when it ends; detaching is 0.
+  return code;
+}
+
+export interface PortTarget {
+  /** The pod's network is the host's: connect directly. */
+  hostNetwork: boolean;
+  /** A running container of the pod to run the relay in (other network modes). */
+  relayContainer?: string | undefined;
+}
+
+export async function dockerPortForward(
+  d: DockerSpawn,
+  target: PortTarget,
+  req: PortForwardQuery,
+  conn: Duplex,
+  signal: AbortSignal,
+): Promise<void> {
+  if (target.hostNetwork) {
+    const sock = connect(req.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => resolve());
+      sock.once('error', (err) =>
+        reject(
+          backendError(
+            `cannot connect to port ${req.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          ),
+        ),
+      );
+    });
+    const onAbort = () => sock.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.all([pipeline(conn, sock).catch(() => {}), pipeline(sock, conn).catch(() => {})]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      sock.destroy();
+    }
+    return;
+  }
+  if (!target.relayContainer)
+    throw backendError(`pod ${req.namespace}/${req.name} has no running container to relay port ${req.port}`);
+  const errors: Buffer[] = [];
+  const stderr = new (await import('node:stream')).Writable({
+    write(c: Buffer, _e, cb) {
+      if (errors.length < 16) errors.push(c);
+      cb();
+    },
+  });
+  const code = await runWired(d, relayArgs(target.relayContainer, req.port), {
+    stdin: conn,
+    stdout: conn,
+    stderr,
+    signal,
+  });
+  if (!conn.writableEnded) conn.end();
+  if (code !== 0 && !signal.aborted) {
+    const why = Buffer.concat(errors).toString('utf8').trim().split('\n')[0]?.slice(0, 200) ?? '';
+    throw backendError(`port ${req.port}: relay in the pod failed (exit ${code})${why ? `: ${why}` : ''}`);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * kubectl exec and cp through the whole chain (control plane → VK kubelet API
+ * over SPDY → interLink API → docker plugin → dockerd), with SPDY and WebSocket kubectl.
+ * Port-forward through the docker plugin is not asserted here yet: a 10 MiB download through
+ * its `docker exec … nc` relay hung intermittently (see the branch report); the port-forward
+ * layers are covered with the mock plugin in test/vk/kubelet/streams.k8s.test.ts.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runProcess } from '../../src/core/command.ts';
+import { type Chain, eventually, reportOnFailure, startChain, suffix } from './harness.ts';
+
+const execFileP = promisify(execFile);
+const id = suffix();
+const instance = `e2e-exec-${id}`;
+const image = inject('testImage');
+let chain: Chain;
+let dataRoot: string;
+let scratch: string;
+
+const kubectlBin = () => join(inject('k8sBinDir'), 'kubectl');
+const env = (ws: boolean): NodeJS.ProcessEnv => ({
+  ...process.env,
+  KUBECTL_REMOTE_COMMAND_WEBSOCKETS: String(ws),
+  KUBECTL_PORT_FORWARD_WEBSOCKETS: String(ws),
+});
+const kubectl = (args: string[], ws: boolean, input?: string) =>
+  runProcess(kubectlBin(), ['--kubeconfig', inject('kubeconfig'), '-n', chain.namespace, ...args], {
+    timeoutMs: 120_000,
+    env: env(ws),
+    input,
+  });
+
+beforeAll(async () => {
+  dataRoot = await mkdtemp(join(tmpdir(), 'interlink-e2e-exec-data-'));
+  scratch = await mkdtemp(join(tmpdir(), 'interlink-e2e-exec-'));
+  chain = await startChain({
+    plugin: 'docker',
+    nodeName: `e2e-exec-${id}`,
+    namespace: `e2e-exec-${id}`,
+    pluginConfig: {
+      dockerCli: inject('dockerCli'),
+      dockerHost: inject('dockerHost'),
+      dataRoot,
+      instance,
+      infraImage: image,
+      infraCommand: ['sleep', '2147483647'],
+    },
+  });
+  // 10 MiB of random bytes served by busybox httpd on 8080, in the pod's network namespace.
+  await chain.apply(
+    chain.pod('web', {
+      containers: [
+        {
+          name: 'main',
+          image,
+          command: [
+            'sh',
+            '-c',
+            'mkdir -p /www && head -c 10485760 /dev/urandom > /www/big && exec httpd -f -p 8080 -h /www',
+          ],
+        },
+      ],
+    }),
+  );
+  await chain.waitPhase('web', 'Running');
+}, 300_000);
+
+afterAll(async () => {
+  await chain?.stop();
+  const { stdout } = await execFileP(
+    inject('dockerCli'),
+    ['ps', '-aq', '--filter', `label=interlink.vk.io/instance=${instance}`],
+    { env: { ...process.env, DOCKER_HOST: inject('dockerHost') } },
+  ).catch(() => ({ stdout: '' }));
+  if (stdout.trim())
+    await execFileP(inject('dockerCli'), ['rm', '-f', '-v', ...stdout.trim().split('\n')], {
+      env: { ...process.env, DOCKER_HOST: inject('dockerHost') },
+    }).catch(() => undefined);
+  await rm(dataRoot, { recursive: true, force: true }).catch(() => {});
+  await rm(scratch, { recursive: true, force: true }).catch(() => {});
+}, 300_000);
+
+reportOnFailure(() => chain);
+
+describe.each([false, true])('docker pod, KUBECTL_*_WEBSOCKETS=%s', (ws) => {
+  it('exec: stdin, stdout, stderr and a non-zero exit code', async () => {
+    const input = `${randomBytes(200_000).toString('hex')}\n`;
+    const r = await kubectl(
+      ['exec', '-i', 'web', '--', 'sh', '-c', 'cat; echo to-stderr >&2; exit 3'],
+      ws,
+      input,
+    );
+    expect(r.code).toBe(3);
+    expect(r.stdout === input).toBe(true);
+    expect(r.stderr).toContain('to-stderr');
+    expect(r.stderr).toContain('command terminated with exit code 3');
+  });
+
+  it('kubectl cp both ways', async () => {
+    const local = join(scratch, `up-${ws}`);
+    const content = randomBytes(300_000);
+    await writeFile(local, content);
+    const up = await kubectl(['cp', local, `web:/tmp/up-${ws}`], ws);
+    expect(up.code, up.stderr).toBe(0);
+    const back = join(scratch, `down-${ws}`);
+    const down = await kubectl(['cp', `web:/tmp/up-${ws}`, back], ws);
+    expect(down.code, down.stderr).toBe(0);
+    expect((await readFile(back)).equals(content)).toBe(true);
+  });
+});
+
+it('killing kubectl mid-exec leaves no docker exec behind', async () => {
+  const marker = `marker-${id}`;
+  const child = spawn(
+    kubectlBin(),
+    [
+      '--kubeconfig',
+      inject('kubeconfig'),
+      '-n',
+      chain.namespace,
+      'exec',
+      '-i',
+      'web',
+      '--',
+      'sh',
+      '-c',
+      `echo ${marker}; cat`,
+    ],
+    { env: env(false), stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const running = async () => {
+    const { stdout } = await execFileP('ps', ['-eo', 'args']);
+    return stdout.split('\n').filter((l) => l.includes(marker));
+  };
+  expect((await running()).some((l) => l.includes('exec -i --'))).toBe(true);
+  child.kill('SIGKILL');
+  await eventually('the docker exec child gone', async () => (await running()).length === 0, 60_000);
+});
