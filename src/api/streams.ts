@@ -13,9 +13,8 @@ import { dialWebSocket } from '../core/channel-ws.ts';
 import type { Endpoint } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import type { Logger } from '../core/logger.ts';
-import { serveUpgrades, type UpgradeRoute } from '../core/stream-upgrade.ts';
+import { parseQuery, serveUpgrades, type UpgradeRoute } from '../core/stream-upgrade.ts';
 import { ErrorCode, InterlinkError } from '../errors/index.ts';
-import { parseQuery } from '../plugins/sdk/streams.ts';
 import { newSessionId, SESSION_HEADER } from '../wire/headers.ts';
 import {
   ExecQuery,

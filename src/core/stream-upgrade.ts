@@ -11,7 +11,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { codeOf, InterlinkError, toHttpStatus } from '../errors/index.ts';
+import { codeOf, InterlinkError, invalidInput, toHttpStatus } from '../errors/index.ts';
+import { queryObject } from '../wire/streams.ts';
 import type { Logger } from './logger.ts';
 
 const REASONS: Record<number, string> = {
@@ -137,4 +138,25 @@ export function acceptWebSocket(
     handleProtocols: () => chosen,
   });
   return new Promise((resolve) => wss.handleUpgrade(req, socket, head, (ws) => resolve(ws)));
+}
+
+/** An upgrade request's query, checked by a wire schema; the message names the field and rule, never the value. */
+export function parseQuery<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+  },
+  url: URL,
+): T {
+  const r = schema.safeParse(queryObject(url.searchParams));
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const field = i?.path.map(String).join('.') ?? '';
+    // The message names the field and the rule, never the value.
+    throw invalidInput(`query ${field}: ${i?.message ?? 'invalid'}`, field);
+  }
+  return r.data;
 }

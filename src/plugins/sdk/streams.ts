@@ -9,7 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { ChannelSocket, type ExecIO, terminalSizes } from '../../core/channel-ws.ts';
 import type { Logger } from '../../core/logger.ts';
-import { serveUpgrades, type UpgradeContext, type UpgradeRoute } from '../../core/stream-upgrade.ts';
+import {
+  parseQuery,
+  serveUpgrades,
+  type UpgradeContext,
+  type UpgradeRoute,
+} from '../../core/stream-upgrade.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../../errors/index.ts';
 import { newSessionId, SESSION_HEADER } from '../../wire/headers.ts';
 import {
@@ -20,7 +25,6 @@ import {
   type MetaStatus,
   PortForwardChannel,
   PortForwardQuery,
-  queryObject,
   STREAM_PATHS,
   STREAM_PROTOCOL_V5,
 } from '../../wire/streams.ts';
@@ -46,26 +50,6 @@ export function statusOfError(err: unknown): MetaStatus {
   };
   const [reason, status] = http[code] ?? ['InternalError', 500];
   return failureStatus(message, reason, status);
-}
-
-export function parseQuery<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
-  },
-  url: URL,
-): T {
-  const r = schema.safeParse(queryObject(url.searchParams));
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const field = i?.path.map(String).join('.') ?? '';
-    // The message names the field and the rule, never the value.
-    throw invalidInput(`query ${field}: ${i?.message ?? 'invalid'}`, field);
-  }
-  return r.data;
 }
 
 export function registerPluginStreamRoutes(
