@@ -333,8 +333,19 @@ function filesOf(
   sources: VolumeSources,
   warnings: string[],
 ): FileSet | undefined {
-  if (vol.configMap) return configMapFiles(vol.name, vol.configMap, f, sources, warnings);
-  if (vol.secret) return secretFiles(vol.name, vol.secret, f, sources, warnings);
+  if (vol.configMap) {
+    const src = vol.configMap;
+    const cm = sources.configMaps.get(src.name);
+    const label = keyedLabel('ConfigMap', src.name, `${f}.configMap`, 'name');
+    return keyedVolumeFiles(vol.name, label, cm && configMapData(cm), src, src.defaultMode, warnings);
+  }
+  if (vol.secret) {
+    const src = vol.secret;
+    const s = sources.secrets.get(src.secretName);
+    const label = keyedLabel('Secret', src.secretName, `${f}.secret`, 'secretName');
+    const mode = src.defaultMode ?? SECRET_FILE_MODE;
+    return keyedVolumeFiles(vol.name, label, s && secretData(s), src, mode, warnings);
+  }
   if (vol.downwardAPI) {
     const defaultMode = vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE;
     const given = sources.projected.get(vol.name);
@@ -347,60 +358,57 @@ function filesOf(
   return undefined;
 }
 
-function configMapFiles(
-  name: string,
-  src: NonNullable<Volume['configMap']>,
-  f: string,
-  sources: VolumeSources,
-  warnings: string[],
-): FileSet {
-  const out: FileSet = new Map();
-  const cm = sources.configMaps.get(src.name);
-  if (!cm) {
-    if (src.optional) {
-      warnings.push(`volume ${name}: optional ConfigMap "${src.name}" absent, mounted empty`);
-      return out;
-    }
-    throw invalidInput(`${f}.configMap: ConfigMap "${src.name}" was not provided`, `${f}.configMap.name`);
-  }
-  addKeyed(
-    out,
-    configMapKeys(cm),
-    (k) => configMapValue(cm, k),
-    src.items,
-    src.defaultMode,
-    src.optional === true,
-    `${f}.configMap`,
-    `ConfigMap "${src.name}"`,
-  );
-  return out;
+/** A ConfigMap's or Secret's keys and values, the same way for both. */
+interface KeyedData {
+  keys: string[];
+  value: (k: string) => Buffer | undefined;
+}
+const configMapData = (cm: ConfigMap): KeyedData => ({
+  keys: configMapKeys(cm),
+  value: (k) => configMapValue(cm, k),
+});
+const secretData = (s: Secret): KeyedData => ({ keys: secretKeys(s), value: (k) => secretValue(s, k) });
+
+/** How messages name a configMap or secret volume's object, and the fields they point at. */
+interface KeyedLabel {
+  /** `ConfigMap "name"` / `Secret "name"`. */
+  what: string;
+  field: string;
+  nameField: string;
 }
 
-function secretFiles(
+const keyedLabel = (kind: string, object: string, field: string, nameKey: string): KeyedLabel => ({
+  what: `${kind} "${object}"`,
+  field,
+  nameField: `${field}.${nameKey}`,
+});
+
+/** An absent optional object mounts empty with a warning; an absent required one is an error. */
+function keyedVolumeFiles(
   name: string,
-  src: NonNullable<Volume['secret']>,
-  f: string,
-  sources: VolumeSources,
+  label: KeyedLabel,
+  data: KeyedData | undefined,
+  src: { items?: KeyToPath[] | undefined; optional?: boolean | undefined },
+  defaultMode: number | undefined,
   warnings: string[],
 ): FileSet {
   const out: FileSet = new Map();
-  const s = sources.secrets.get(src.secretName);
-  if (!s) {
+  if (!data) {
     if (src.optional) {
-      warnings.push(`volume ${name}: optional Secret "${src.secretName}" absent, mounted empty`);
+      warnings.push(`volume ${name}: optional ${label.what} absent, mounted empty`);
       return out;
     }
-    throw invalidInput(`${f}.secret: Secret "${src.secretName}" was not provided`, `${f}.secret.secretName`);
+    throw invalidInput(`${label.field}: ${label.what} was not provided`, label.nameField);
   }
   addKeyed(
     out,
-    secretKeys(s),
-    (k) => secretValue(s, k),
+    data.keys,
+    data.value,
     src.items,
-    src.defaultMode ?? SECRET_FILE_MODE,
+    defaultMode,
     src.optional === true,
-    `${f}.secret`,
-    `Secret "${src.secretName}"`,
+    label.field,
+    label.what,
   );
   return out;
 }
@@ -464,35 +472,22 @@ interface ProjectedContext {
  */
 function addProjectedSource(out: FileSet, s: ProjectedSource, sf: string, ctx: ProjectedContext): void {
   const { name, defaultMode, warnings } = ctx;
+  const keyed = (
+    data: KeyedData | undefined,
+    src: { items?: KeyToPath[] | undefined; optional?: boolean | undefined },
+    field: string,
+    what: string,
+  ) => {
+    if (data)
+      addKeyed(out, data.keys, data.value, src.items, defaultMode, src.optional === true, field, what);
+    else warnings.push(`volume ${name}: ${what} of a projected source was not provided`);
+  };
   if (s.configMap) {
     const cm = ctx.sources.configMaps.get(s.configMap.name);
-    if (cm)
-      addKeyed(
-        out,
-        configMapKeys(cm),
-        (k) => configMapValue(cm, k),
-        s.configMap.items,
-        defaultMode,
-        s.configMap.optional === true,
-        `${sf}.configMap`,
-        `ConfigMap "${s.configMap.name}"`,
-      );
-    else
-      warnings.push(`volume ${name}: ConfigMap "${s.configMap.name}" of a projected source was not provided`);
+    keyed(cm && configMapData(cm), s.configMap, `${sf}.configMap`, `ConfigMap "${s.configMap.name}"`);
   } else if (s.secret) {
     const sec = ctx.sources.secrets.get(s.secret.name);
-    if (sec)
-      addKeyed(
-        out,
-        secretKeys(sec),
-        (k) => secretValue(sec, k),
-        s.secret.items,
-        defaultMode,
-        s.secret.optional === true,
-        `${sf}.secret`,
-        `Secret "${s.secret.name}"`,
-      );
-    else warnings.push(`volume ${name}: Secret "${s.secret.name}" of a projected source was not provided`);
+    keyed(sec && secretData(sec), s.secret, `${sf}.secret`, `Secret "${s.secret.name}"`);
   } else if (s.downwardAPI) {
     addDownward(out, s.downwardAPI.items ?? [], defaultMode, ctx.input, `${sf}.downwardAPI`);
   } else if (s.serviceAccountToken) {
