@@ -60,10 +60,12 @@ const aborted = (signal: AbortSignal) =>
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
-export function buildProgram(
-  io: MainIo,
-  run: (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>,
-): Command {
+/** Runs a command body with a logger set up from the global options (see main). */
+type Runner = (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>;
+
+const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOpts;
+
+export function buildProgram(io: MainIo, run: Runner): Command {
   const program = new Command('interlink')
     .description(
       'Run Kubernetes Pods on Docker hosts and Slurm clusters through a virtual node (interLink 0.6 wire compatible)',
@@ -79,8 +81,15 @@ export function buildProgram(
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
 
-  const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOpts;
+  // Registration order is the order `--help` lists the commands in.
+  addApiCommand(program, io, run);
+  addPluginCommand(program, io, run);
+  addVkCommand(program, io, run);
+  addUpCommand(program, io, run);
+  return program;
+}
 
+function addApiCommand(program: Command, io: MainIo, run: Runner): void {
   program
     .command('api')
     .description('run the interLink API server (VK → API → plugin)')
@@ -104,7 +113,9 @@ export function buildProgram(
         }
       }, g);
     });
+}
 
+function addPluginCommand(program: Command, io: MainIo, run: Runner): void {
   program
     .command('plugin')
     .description('run a plugin (the sidecar the API forwards to)')
@@ -126,7 +137,9 @@ export function buildProgram(
         logger.info('plugin stopped');
       }, g);
     });
+}
 
+function addVkCommand(program: Command, io: MainIo, run: Runner): void {
   program
     .command('vk')
     .description('run the virtual kubelet (the node agent that forwards pods to the API)')
@@ -147,7 +160,21 @@ export function buildProgram(
         });
       }, g);
     });
+}
 
+interface UpCommandOpts {
+  plugin: string;
+  port?: number;
+  host: string;
+  pluginConfig?: string;
+  auth: boolean;
+  cluster?: boolean;
+  kubeconfig?: string;
+  nodename: string;
+  kubeletPort: number;
+}
+
+function addUpCommand(program: Command, io: MainIo, run: Runner): void {
   program
     .command('up')
     .description(
@@ -179,53 +206,40 @@ export function buildProgram(
       parsePort,
       0,
     )
-    .action(
-      async (
-        o: {
-          plugin: string;
-          port?: number;
-          host: string;
-          pluginConfig?: string;
-          auth: boolean;
-          cluster?: boolean;
-          kubeconfig?: string;
-          nodename: string;
-          kubeletPort: number;
-        },
-        cmd: Command,
-      ) => {
-        const g = globals(cmd);
-        await run(async (logger) => {
-          const upOpts = {
-            plugin: o.plugin,
-            port: o.port ?? (o.cluster || o.kubeconfig ? 0 : 3000),
-            host: o.host,
-            noAuth: !o.auth,
-            configFile: g.config,
-            pluginConfigFile: o.pluginConfig,
-            env: io.env,
-            logger,
-            signal: io.signal,
-          };
-          const up =
-            o.cluster || o.kubeconfig
-              ? await (await import('./up-cluster.ts')).startUpCluster({
-                  ...upOpts,
-                  nodeName: o.nodename,
-                  kubeletPort: o.kubeletPort,
-                  kubeconfig: o.kubeconfig,
-                  say: (line) => io.stdout(`${line}\n`),
-                })
-              : await startUp(upOpts);
-          io.stdout(`${up.banner}\n`);
-          await aborted(io.signal);
-          logger.info('shutting down');
-          await up.close();
-        }, g);
-      },
-    );
+    .action(async (o: UpCommandOpts, cmd: Command) => {
+      const g = globals(cmd);
+      await run((logger) => runUp(o, g, io, logger), g);
+    });
+}
 
-  return program;
+/** `interlink up`: serves until io.signal aborts, then closes what it started. */
+async function runUp(o: UpCommandOpts, g: GlobalOpts, io: MainIo, logger: Logger): Promise<void> {
+  const upOpts = {
+    plugin: o.plugin,
+    port: o.port ?? (o.cluster || o.kubeconfig ? 0 : 3000),
+    host: o.host,
+    noAuth: !o.auth,
+    configFile: g.config,
+    pluginConfigFile: o.pluginConfig,
+    env: io.env,
+    logger,
+    signal: io.signal,
+  };
+  // The cluster variant is loaded on demand: plain `up` never imports the Kubernetes client.
+  const up =
+    o.cluster || o.kubeconfig
+      ? await (await import('./up-cluster.ts')).startUpCluster({
+          ...upOpts,
+          nodeName: o.nodename,
+          kubeletPort: o.kubeletPort,
+          kubeconfig: o.kubeconfig,
+          say: (line) => io.stdout(`${line}\n`),
+        })
+      : await startUp(upOpts);
+  io.stdout(`${up.banner}\n`);
+  await aborted(io.signal);
+  logger.info('shutting down');
+  await up.close();
 }
 
 /** Run the CLI; resolves with the exit code. */

@@ -115,117 +115,89 @@ export function clusterBanner(b: BannerInput): string {
 }
 
 export async function startUpCluster(opts: UpClusterOptions): Promise<UpClusterHandle> {
-  const log = opts.logger.child({ component: 'up' });
-  const say = opts.say ?? ((line: string) => log.info(line));
-  let cluster: Cluster | undefined;
-  let up: UpHandle | undefined;
-  const vkAbort = new AbortController();
-  // API and plugin stop after the VK (and after the drain, which needs them), not on the signal.
-  const upNever = new AbortController().signal;
-  let vkDone: Promise<void> = Promise.resolve();
-  let vkRunning = false;
-  let started = false;
-  let stopping: Promise<void> | undefined;
+  return new UpClusterRun(opts).start();
+}
 
-  const drain = async () => {
-    if (!cluster || !up || !vkRunning || !started) return;
-    const c = cluster;
-    const u = up;
-    const token = u.tokenFile ? readFileSync(u.tokenFile, 'utf8').trim() : undefined;
-    await drainNode({
-      nodeName: opts.nodeName,
-      kubectl: (args) => c.kubectl(args),
-      deleteInBackend: async (pod) => {
-        const res = await fetch(`${u.apiUrl}/delete`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-          },
-          body: JSON.stringify(pod),
-          signal: AbortSignal.timeout(60_000),
-        });
-        await res.arrayBuffer();
-        if (!res.ok) throw new Error(`interLink API /delete: HTTP ${res.status}`);
+/** The VK's configuration for `up`: the local API, the kubelet API on loopback with a self-approved cert. */
+function vkConfigYaml(
+  opts: UpClusterOptions,
+  up: UpHandle,
+  kubeletPort: number,
+  clientCa: string | undefined,
+) {
+  return stringify({
+    nodeName: opts.nodeName,
+    interlinkUrl: up.apiUrl,
+    ...(up.tokenFile ? { vkTokenFile: up.tokenFile } : {}),
+    podIp: '127.0.0.1',
+    kubeletHttp: {
+      port: kubeletPort,
+      address: '127.0.0.1',
+      csr: true,
+      selfApprove: true,
+      ...(clientCa ? { clientCaFile: clientCa } : {}),
+    },
+    pingIntervalMs: 5_000,
+  });
+}
+
+/** A backend delete through the local API, as the VK would send it (the drain's last resort). */
+function deleteThroughApi(u: UpHandle, token: string | undefined) {
+  return async (pod: unknown): Promise<void> => {
+    const res = await fetch(`${u.apiUrl}/delete`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
-      say,
-      clock: systemClock,
-      ...(opts.drainTimeoutMs !== undefined ? { timeoutMs: opts.drainTimeoutMs } : {}),
-    }).catch((err: Error) => say(`stopping: could not delete the pods: ${err.message}`));
+      body: JSON.stringify(pod),
+      signal: AbortSignal.timeout(60_000),
+    });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`interLink API /delete: HTTP ${res.status}`);
   };
+}
 
-  const stopAll = () => {
-    stopping ??= (async () => {
-      if (cluster) await drain();
-      else if (started)
-        say(`stopping: pods on ${opts.nodeName} keep running in the backend; the next start adopts them`);
-      vkAbort.abort(new Error('shutting down'));
-      await vkDone.catch(() => {});
-      await up?.close();
-      await cluster?.stop();
-    })();
-    return stopping;
-  };
+/**
+ * One `up --cluster|--kubeconfig` run: what it started so far, so that a failed start and
+ * close() stop exactly that, in reverse order, once.
+ */
+class UpClusterRun {
+  private readonly opts: UpClusterOptions;
+  private readonly log: UpClusterOptions['logger'];
+  private readonly say: (line: string) => void;
+  private cluster: Cluster | undefined;
+  private up: UpHandle | undefined;
+  private readonly vkAbort = new AbortController();
+  private vkDone: Promise<void> = Promise.resolve();
+  private vkRunning = false;
+  private started = false;
+  private stopping: Promise<void> | undefined;
 
-  try {
-    let kubeconfig: string;
-    let clientCa: string | undefined;
-    if (opts.kubeconfig) {
-      kubeconfig = resolve(opts.kubeconfig);
-    } else {
-      const { startCluster } = await import('../devcluster/cluster.ts');
-      cluster = await startCluster({ log: (line) => log.info(line) });
-      kubeconfig = cluster.kubeconfig;
-      clientCa = cluster.caCertPath;
+  constructor(opts: UpClusterOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ component: 'up' });
+    this.say = opts.say ?? ((line: string) => this.log.info(line));
+  }
+
+  async start(): Promise<UpClusterHandle> {
+    try {
+      return await this.startChain();
+    } catch (err) {
+      await this.stopAll();
+      throw err;
     }
-    up = await startUp({ ...opts, signal: upNever });
-    if (opts.kubeconfig) {
-      const ca = clusterCaOf(readFileSync(kubeconfig, 'utf8'), dirname(kubeconfig));
-      if (ca.pem) {
-        clientCa = join(up.dir, 'cluster-ca.crt');
-        await writeFile(clientCa, ca.pem, { mode: 0o600 });
-      } else clientCa = ca.file;
-    }
+  }
+
+  private async startChain(): Promise<UpClusterHandle> {
+    const { opts } = this;
+    const { kubeconfig, clientCa, up } = await this.startClusterAndApi();
     const kubeletPort = opts.kubeletPort || (await freePort());
     const vkConfig = join(up.dir, 'vk.yaml');
-    await writeFile(
-      vkConfig,
-      stringify({
-        nodeName: opts.nodeName,
-        interlinkUrl: up.apiUrl,
-        ...(up.tokenFile ? { vkTokenFile: up.tokenFile } : {}),
-        podIp: '127.0.0.1',
-        kubeletHttp: {
-          port: kubeletPort,
-          address: '127.0.0.1',
-          csr: true,
-          selfApprove: true,
-          ...(clientCa ? { clientCaFile: clientCa } : {}),
-        },
-        pingIntervalMs: 5_000,
-      }),
-      { mode: 0o600 },
-    );
-    const { runVirtualKubelet } = await import('../vk/run.ts');
-    let ready!: () => void;
-    const vkReady = new Promise<void>((r) => {
-      ready = r;
-    });
-    vkRunning = true;
-    vkDone = runVirtualKubelet({
-      configFile: vkConfig,
-      kubeconfig,
-      logger: opts.logger,
-      signal: vkAbort.signal,
-      onReady: ready,
-    }).finally(() => {
-      vkRunning = false;
-    });
-    await Promise.race([
-      vkReady,
-      vkDone.then(() => Promise.reject(new Error('the virtual kubelet stopped'))),
-    ]);
-    started = true;
+    await writeFile(vkConfig, vkConfigYaml(opts, up, kubeletPort, clientCa), { mode: 0o600 });
+    await this.startVk(vkConfig, kubeconfig);
+    this.started = true;
+    const { cluster } = this;
     const banner = clusterBanner({
       upBanner: up.banner,
       kubeconfig,
@@ -236,19 +208,102 @@ export async function startUpCluster(opts: UpClusterOptions): Promise<UpClusterH
       ownCluster: cluster !== undefined,
       example: EXAMPLE,
     });
+    const close = () => this.stopAll();
     const handle: UpClusterHandle = {
       ...up,
       banner,
       kubeconfig,
       nodeName: opts.nodeName,
-      vkDone,
-      close: stopAll,
+      vkDone: this.vkDone,
+      close,
     };
-    if (opts.signal.aborted) await stopAll();
-    else opts.signal.addEventListener('abort', () => void stopAll(), { once: true });
+    if (opts.signal.aborted) await close();
+    else opts.signal.addEventListener('abort', () => void close(), { once: true });
     return handle;
-  } catch (err) {
-    await stopAll();
-    throw err;
+  }
+
+  /** The cluster (ours, or the given kubeconfig's) and the API with its plugin; the CA the kubelet API trusts. */
+  private async startClusterAndApi(): Promise<{
+    kubeconfig: string;
+    clientCa: string | undefined;
+    up: UpHandle;
+  }> {
+    const { opts } = this;
+    let kubeconfig: string;
+    let clientCa: string | undefined;
+    if (opts.kubeconfig) {
+      kubeconfig = resolve(opts.kubeconfig);
+    } else {
+      const { startCluster } = await import('../devcluster/cluster.ts');
+      this.cluster = await startCluster({ log: (line) => this.log.info(line) });
+      kubeconfig = this.cluster.kubeconfig;
+      clientCa = this.cluster.caCertPath;
+    }
+    // API and plugin stop after the VK (and after the drain, which needs them), not on the signal.
+    const upNever = new AbortController().signal;
+    const up = await startUp({ ...opts, signal: upNever });
+    this.up = up;
+    if (opts.kubeconfig) {
+      const ca = clusterCaOf(readFileSync(kubeconfig, 'utf8'), dirname(kubeconfig));
+      if (ca.pem) {
+        clientCa = join(up.dir, 'cluster-ca.crt');
+        await writeFile(clientCa, ca.pem, { mode: 0o600 });
+      } else clientCa = ca.file;
+    }
+    return { kubeconfig, clientCa, up };
+  }
+
+  /** Runs the VK until vkAbort; resolves once it is ready, rejects if it stops before. */
+  private async startVk(vkConfig: string, kubeconfig: string): Promise<void> {
+    const { runVirtualKubelet } = await import('../vk/run.ts');
+    let ready!: () => void;
+    const vkReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    this.vkRunning = true;
+    this.vkDone = runVirtualKubelet({
+      configFile: vkConfig,
+      kubeconfig,
+      logger: this.opts.logger,
+      signal: this.vkAbort.signal,
+      onReady: ready,
+    }).finally(() => {
+      this.vkRunning = false;
+    });
+    await Promise.race([
+      vkReady,
+      this.vkDone.then(() => Promise.reject(new Error('the virtual kubelet stopped'))),
+    ]);
+  }
+
+  /** Our own cluster goes away with `up`: delete its pods in the backend first (best effort). */
+  private async drain(): Promise<void> {
+    const { cluster: c, up: u, opts, say } = this;
+    if (!c || !u || !this.vkRunning || !this.started) return;
+    const token = u.tokenFile ? readFileSync(u.tokenFile, 'utf8').trim() : undefined;
+    await drainNode({
+      nodeName: opts.nodeName,
+      kubectl: (args) => c.kubectl(args),
+      deleteInBackend: deleteThroughApi(u, token),
+      say,
+      clock: systemClock,
+      ...(opts.drainTimeoutMs !== undefined ? { timeoutMs: opts.drainTimeoutMs } : {}),
+    }).catch((err: Error) => say(`stopping: could not delete the pods: ${err.message}`));
+  }
+
+  /** Idempotent: drain (own cluster), VK, API and plugin, then the cluster. */
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.cluster) await this.drain();
+      else if (this.started)
+        this.say(
+          `stopping: pods on ${this.opts.nodeName} keep running in the backend; the next start adopts them`,
+        );
+      this.vkAbort.abort(new Error('shutting down'));
+      await this.vkDone.catch(() => {});
+      await this.up?.close();
+      await this.cluster?.stop();
+    })();
+    return this.stopping;
   }
 }

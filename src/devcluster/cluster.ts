@@ -188,15 +188,8 @@ function handle(state: ClusterState, stopImpl: () => Promise<void>): Cluster {
   };
 }
 
-/** Start a control plane; see the module comment. Rejects (after killing what it started) on failure. */
-export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
-  const log = opts.log ?? defaultLog;
-  const t0 = performance.now();
-  const binDir = await ensureBinaries({ binDir: opts.binDir, log });
-  const tBuilt = performance.now();
-  if (opts.dir === undefined) sweepStaleClusters();
-  const dir = await prepareDir(opts.dir);
-  const detached = opts.detached === true;
+/** Ports, PKI, kubeconfigs and the state file of a new cluster in `dir` (nothing started yet). */
+async function prepareCluster(dir: string, binDir: string, detached: boolean) {
   const l = layoutOf(dir);
   await mkdir(l.etcdDataDir, { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'pki'), { recursive: true });
@@ -233,20 +226,40 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     detached,
     startedAt: new Date().toISOString(),
   };
-  const saveState = () => writeFile(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
-  await saveState();
+  return { l, pki, state };
+}
 
-  const procs: ManagedProcess[] = [];
-  let removeDirOnExit = !keepRequested();
+/**
+ * The processes of one cluster: launched in order, killed together. Holds the exit hook of a
+ * non-detached cluster and whether its dir goes with it.
+ */
+class ClusterProcesses {
+  readonly procs: ManagedProcess[] = [];
+  private readonly state: ClusterState;
+  private readonly log: (line: string) => void;
+  private readonly deadline: number;
+  /** False once start failed: the logs are kept for a look (the next start's sweep removes them). */
+  removeDirOnExit = !keepRequested();
   // Last line of defence for a non-detached cluster when the process exits without stop():
   // process.exit() from a test runner, an uncaught error. Must be synchronous.
-  const onExit = () => {
-    for (const p of procs) signalGroup(p.pid, 'SIGKILL');
-    if (removeDirOnExit) rmSync(dir, { recursive: true, force: true });
+  private readonly onExit = () => {
+    for (const p of this.procs) signalGroup(p.pid, 'SIGKILL');
+    if (this.removeDirOnExit) rmSync(this.state.dir, { recursive: true, force: true });
   };
-  if (!detached) process.once('exit', onExit);
 
-  const launch = (name: string, args: string[]) => {
+  constructor(state: ClusterState, log: (line: string) => void, timeoutMs: number) {
+    this.state = state;
+    this.log = log;
+    this.deadline = Date.now() + timeoutMs;
+    if (!state.detached) process.once('exit', this.onExit);
+  }
+
+  saveState(): Promise<void> {
+    return writeFile(join(this.state.dir, STATE_FILE), `${JSON.stringify(this.state, null, 2)}\n`);
+  }
+
+  launch(name: string, args: string[]): void {
+    const { binDir, dir, detached } = this.state;
     const p = spawnGroup({
       name,
       bin: join(binDir, name),
@@ -254,71 +267,95 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       logPath: join(dir, `${name}.log`),
       detached,
     });
-    procs.push(p);
-    state.pids[name] = p.pid;
-  };
+    this.procs.push(p);
+    this.state.pids[name] = p.pid;
+  }
 
-  const stopAll = async (removeDir: boolean) => {
-    if (!detached) process.off('exit', onExit);
+  async stopAll(removeDir: boolean): Promise<void> {
+    if (!this.state.detached) process.off('exit', this.onExit);
     // Straight to SIGKILL: the state is thrown away, and a graceful apiserver shutdown takes
     // ~10 s (etcd waits for its clients meanwhile).
-    await stopGroups(procs.map((p) => p.pid));
-    if (removeDir && !keepRequested()) await rm(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
-  };
+    await stopGroups(this.procs.map((p) => p.pid));
+    if (removeDir && !keepRequested()) await rm(this.state.dir, { recursive: true, force: true });
+    else this.log(`kept ${this.state.dir}`);
+  }
 
-  const caPem = await readFile(pki.ca.cert);
-  const adminTls = { ca: caPem, cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  const waitFor = async (what: string, ready: () => Promise<boolean>) => {
+  /** Polls `ready` until true; fails fast when one of our processes died, or at the deadline. */
+  async waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {
     for (;;) {
-      const dead = procs.find((p) => p.exit() !== undefined);
+      const dead = this.procs.find((p) => p.exit() !== undefined);
       if (dead)
         throw new Error(`${dead.name} exited (${JSON.stringify(dead.exit())}) while waiting for ${what}`);
       if (await ready()) return;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > this.deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(100);
     }
-  };
+  }
+}
 
+/** Launches the four components in dependency order; resolves when serving, with when the apiserver was ready. */
+async function bootControlPlane(
+  cp: ClusterProcesses,
+  l: ClusterLayout,
+  state: ClusterState,
+  adminTls: { ca: Buffer; cert: Buffer; key: Buffer },
+): Promise<number> {
+  const { server, ports } = state;
+  cp.launch('etcd', etcdArgs(l, ports));
+  // The apiserver retries its etcd connection, so it need not wait for etcd's /health.
+  cp.launch('kube-apiserver', apiserverArgs(l, ports));
+  await cp.waitFor(
+    'the apiserver /readyz',
+    async () => (await probe(`${server}/readyz`, adminTls)).status === 200,
+  );
+  const tApi = performance.now();
+  cp.launch('kube-controller-manager', controllerManagerArgs(l, ports));
+  cp.launch('kube-scheduler', schedulerArgs(l, ports));
+  await cp.saveState();
+  await cp.waitFor(
+    'the default ServiceAccount (controller-manager)',
+    async () =>
+      (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls)).status === 200,
+  );
+  await cp.waitFor(
+    'the scheduler /healthz',
+    async () =>
+      (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`, { insecure: true })).status === 200,
+  );
+  return tApi;
+}
+
+/** Start a control plane; see the module comment. Rejects (after killing what it started) on failure. */
+export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  const log = opts.log ?? defaultLog;
+  const t0 = performance.now();
+  const binDir = await ensureBinaries({ binDir: opts.binDir, log });
+  const tBuilt = performance.now();
+  if (opts.dir === undefined) sweepStaleClusters();
+  const dir = await prepareDir(opts.dir);
+  const { l, pki, state } = await prepareCluster(dir, binDir, opts.detached === true);
+  const cp = new ClusterProcesses(state, log, opts.timeoutMs ?? 120_000);
+  await cp.saveState();
+
+  const caPem = await readFile(pki.ca.cert);
+  const adminTls = { ca: caPem, cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
   try {
-    launch('etcd', etcdArgs(l, ports));
-    // The apiserver retries its etcd connection, so it need not wait for etcd's /health.
-    launch('kube-apiserver', apiserverArgs(l, ports));
-    await waitFor(
-      'the apiserver /readyz',
-      async () => (await probe(`${server}/readyz`, adminTls)).status === 200,
-    );
-    const tApi = performance.now();
-    launch('kube-controller-manager', controllerManagerArgs(l, ports));
-    launch('kube-scheduler', schedulerArgs(l, ports));
-    await saveState();
-    await waitFor(
-      'the default ServiceAccount (controller-manager)',
-      async () =>
-        (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls)).status === 200,
-    );
-    await waitFor(
-      'the scheduler /healthz',
-      async () =>
-        (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`, { insecure: true })).status === 200,
-    );
+    const tApi = await bootControlPlane(cp, l, state, adminTls);
     const secs = (ms: number) => (ms / 1000).toFixed(1);
     const now = performance.now();
     log(
-      `control plane serving at ${server} in ${secs(now - tBuilt)} s (apiserver ready after ${secs(tApi - tBuilt)} s` +
+      `control plane serving at ${state.server} in ${secs(now - tBuilt)} s (apiserver ready after ${secs(tApi - tBuilt)} s` +
         `${tBuilt - t0 > 1000 ? `, after a ${secs(tBuilt - t0)} s build` : ''}); dir ${dir}`,
     );
   } catch (err) {
-    // Keep the logs for a look (the next start's sweep removes them once we are gone).
-    removeDirOnExit = false;
+    cp.removeDirOnExit = false;
     log(`control plane failed to start: ${(err as Error).message}`);
-    for (const p of procs) log(`--- ${p.name}: ${p.logPath}\n${tailOf(p.logPath)}`);
-    await stopAll(false);
+    for (const p of cp.procs) log(`--- ${p.name}: ${p.logPath}\n${tailOf(p.logPath)}`);
+    await cp.stopAll(false);
     throw err;
   }
 
-  return handle(state, () => stopAll(true));
+  return handle(state, () => cp.stopAll(true));
 }
 
 /** Read the state of a cluster started (possibly by another command) in `dir`; undefined when none. */

@@ -117,132 +117,176 @@ export interface OrphanSweeper extends Controller {
 
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export function createOrphanSweeper(deps: OrphanSweeperDeps): OrphanSweeper {
-  const { clock, logger: log, interlink } = deps;
-  const retry = deps.retry ?? new Backoff({ initialMs: 1_000, maxMs: Math.max(1_000, deps.intervalMs) });
-  const deleted = new Counter({
-    name: 'interlink_vk_orphans_deleted_total',
-    help: 'Backend pods deleted because no Pod on this node owned them any more',
-    registers: [deps.registry],
-  });
-  let firstSeen = new Map<string, number>();
-  const deleting = new Map<string, Promise<void>>();
+/**
+ * The sweep's state and steps. One instance per controller; its maps are touched only from
+ * the sweep loop and the deletes it starts (single-threaded, no locking needed).
+ */
+class Sweeper {
+  private readonly deps: OrphanSweeperDeps;
+  private readonly log: Logger;
+  private readonly retry: Backoff;
+  private readonly deleted: Counter;
+  private firstSeen = new Map<string, number>();
+  readonly deleting = new Map<string, Promise<void>>();
   /** Logged once per streak, so a missing /list or a down API does not flood the log. */
-  let unsupported = false;
-  let failing = false;
-  const stopped = new AbortController();
+  private unsupported = false;
+  private failing = false;
+  /** Aborted when the controller's run signal is: ends deletes started by sweepOnce(). */
+  readonly stopped = new AbortController();
 
-  const owned = (): Set<string> => {
+  constructor(deps: OrphanSweeperDeps) {
+    this.deps = deps;
+    this.log = deps.logger;
+    this.retry = deps.retry ?? new Backoff({ initialMs: 1_000, maxMs: Math.max(1_000, deps.intervalMs) });
+    this.deleted = new Counter({
+      name: 'interlink_vk_orphans_deleted_total',
+      help: 'Backend pods deleted because no Pod on this node owned them any more',
+      registers: [deps.registry],
+    });
+  }
+
+  /** UIDs that are not orphans, read fresh each time (the informer and busy set move). */
+  private owned(): Set<string> {
     const s = new Set<string>();
-    for (const p of deps.pods.list()) if (p.metadata?.uid) s.add(p.metadata.uid);
-    for (const uid of deps.busy?.() ?? []) s.add(uid);
+    for (const p of this.deps.pods.list()) if (p.metadata?.uid) s.add(p.metadata.uid);
+    for (const uid of this.deps.busy?.() ?? []) s.add(uid);
     return s;
-  };
+  }
 
-  async function deleteOrphan(p: BackendPod, signal: AbortSignal): Promise<void> {
+  /** Deletes one due orphan, re-checking ownership before every attempt; retries until aborted. */
+  async deleteOrphan(p: BackendPod, signal: AbortSignal): Promise<void> {
     const ref = { pod: `${p.namespace}/${p.name}`, uid: p.UID, jid: p.JID ?? undefined };
     for (let failures = 0; !signal.aborted; ) {
-      if (owned().has(p.UID)) {
-        log.info(ref, 'backend pod is owned again; not deleting it');
-        firstSeen.delete(p.UID);
+      if (this.owned().has(p.UID)) {
+        this.log.info(ref, 'backend pod is owned again; not deleting it');
+        this.firstSeen.delete(p.UID);
         return;
       }
       try {
-        if (await deps.podExists(p.namespace, p.name, p.UID, signal)) {
-          log.info(ref, 'the apiserver has a Pod with this UID; not an orphan, not deleting it');
-          firstSeen.delete(p.UID);
-          return;
-        }
-        await interlink.delete(orphanPod(p), signal);
-        deleted.inc();
-        firstSeen.delete(p.UID);
-        log.info(ref, 'orphaned backend pod deleted (no Pod on this node owns it)');
-        deps.events?.normal(
-          nodeRef(deps.nodeName),
-          'OrphanDeleted',
-          `Deleted backend pod ${p.namespace}/${p.name} (uid ${p.UID}): no Pod owns it any more`,
-        );
+        await this.deleteAttempt(p, ref, signal);
         return;
       } catch (err) {
         if (signal.aborted) return;
         failures++;
-        const wait = retry.delay(failures);
-        log[failures < 3 ? 'info' : 'warn'](
+        const wait = this.retry.delay(failures);
+        this.log[failures < 3 ? 'info' : 'warn'](
           { ...ref, failures, retryInMs: wait, err: errMessage(err) },
           'deleting an orphaned backend pod failed; will retry',
         );
-        await clock.sleep(wait, signal).catch(() => {});
+        await this.deps.clock.sleep(wait, signal).catch(() => {});
       }
     }
   }
 
-  async function sweepOnce(signal: AbortSignal = stopped.signal): Promise<number> {
-    if (!interlink.list) {
-      if (!unsupported) log.info('the interLink client cannot list backend pods: no orphan sweep');
-      unsupported = true;
-      return deps.intervalMs;
+  /** One attempt: the apiserver has the last word, then the backend delete. Throws to retry. */
+  private async deleteAttempt(p: BackendPod, ref: object, signal: AbortSignal): Promise<void> {
+    const { deps } = this;
+    if (await deps.podExists(p.namespace, p.name, p.UID, signal)) {
+      this.log.info(ref, 'the apiserver has a Pod with this UID; not an orphan, not deleting it');
+      this.firstSeen.delete(p.UID);
+      return;
     }
-    let listed: BackendPod[];
+    await deps.interlink.delete(orphanPod(p), signal);
+    this.deleted.inc();
+    this.firstSeen.delete(p.UID);
+    this.log.info(ref, 'orphaned backend pod deleted (no Pod on this node owns it)');
+    deps.events?.normal(
+      nodeRef(deps.nodeName),
+      'OrphanDeleted',
+      `Deleted backend pod ${p.namespace}/${p.name} (uid ${p.UID}): no Pod owns it any more`,
+    );
+  }
+
+  /** The backend's pods, or undefined when they cannot be listed now (logged once per streak). */
+  private async listBackend(signal: AbortSignal): Promise<BackendPod[] | undefined> {
+    const { interlink } = this.deps;
+    if (!interlink.list) {
+      if (!this.unsupported) this.log.info('the interLink client cannot list backend pods: no orphan sweep');
+      this.unsupported = true;
+      return undefined;
+    }
     try {
-      listed = await interlink.list(signal);
+      return await interlink.list(signal);
     } catch (err) {
       const code = codeOf(err);
       if (code === ErrorCode.NOT_SUPPORTED || code === ErrorCode.NOT_FOUND) {
-        if (!unsupported)
-          log.info(
+        if (!this.unsupported)
+          this.log.info(
             { err: errMessage(err) },
             'the interLink API or its plugin cannot list backend pods (interLink 0.6?): no orphan sweep until it can',
           );
-        unsupported = true;
+        this.unsupported = true;
       } else {
-        log[failing ? 'debug' : 'warn'](
+        this.log[this.failing ? 'debug' : 'warn'](
           { err: errMessage(err) },
           'orphan sweep: listing backend pods failed',
         );
-        failing = true;
+        this.failing = true;
       }
-      return deps.intervalMs;
+      return undefined;
     }
-    if (unsupported) log.info('backend pods can be listed now: orphan sweep enabled');
-    unsupported = false;
-    failing = false;
-    const now = clock.now();
-    const j = judgeOrphans({ listed, owned: owned(), firstSeen, now, graceMs: deps.graceMs });
-    firstSeen = j.firstSeen;
+  }
+
+  /** One sweep: starts the deletes that are due; resolves with the delay until the next sweep. */
+  async sweepOnce(signal: AbortSignal = this.stopped.signal): Promise<number> {
+    const { deps } = this;
+    const listed = await this.listBackend(signal);
+    if (listed === undefined) return deps.intervalMs;
+    if (this.unsupported) this.log.info('backend pods can be listed now: orphan sweep enabled');
+    this.unsupported = false;
+    this.failing = false;
+    const now = deps.clock.now();
+    const j = judgeOrphans({
+      listed,
+      owned: this.owned(),
+      firstSeen: this.firstSeen,
+      now,
+      graceMs: deps.graceMs,
+    });
+    this.firstSeen = j.firstSeen;
     for (const p of j.due) {
-      if (deleting.has(p.UID)) continue;
-      const run = deleteOrphan(p, signal).finally(() => deleting.delete(p.UID));
-      deleting.set(p.UID, run);
+      if (this.deleting.has(p.UID)) continue;
+      const run = this.deleteOrphan(p, signal).finally(() => this.deleting.delete(p.UID));
+      this.deleting.set(p.UID, run);
     }
     if (j.firstSeen.size > 0)
-      log.debug({ candidates: j.firstSeen.size, due: j.due.length }, 'orphan sweep: candidates');
+      this.log.debug({ candidates: j.firstSeen.size, due: j.due.length }, 'orphan sweep: candidates');
     return j.nextDueAt === undefined ? deps.intervalMs : Math.min(deps.intervalMs, j.nextDueAt - now);
   }
 
-  const shell = controllerShell(async (signal, markReady) => {
-    const onAbort = () => stopped.abort(signal.reason);
+  /** The controller's body: first sweep after the pod informer's first list, then every interval. */
+  async run(signal: AbortSignal, markReady: () => void): Promise<void> {
+    const onAbort = () => this.stopped.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     markReady(); // the sweep never holds the VK's readiness
     try {
       const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
-      const first = await Promise.race([deps.podsReady.then(() => true), aborted.then(() => false)]).catch(
-        () => false,
-      );
+      const first = await Promise.race([
+        this.deps.podsReady.then(() => true),
+        aborted.then(() => false),
+      ]).catch(() => false);
       while (first && !signal.aborted) {
-        const delay = await sweepOnce(stopped.signal);
-        await clock.sleep(Math.max(0, delay), signal).catch(() => {});
+        const delay = await this.sweepOnce(this.stopped.signal);
+        await this.deps.clock.sleep(Math.max(0, delay), signal).catch(() => {});
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      await Promise.allSettled([...deleting.values()]);
+      await Promise.allSettled([...this.deleting.values()]);
     }
-  });
+  }
 
+  /** Resolves when every delete started so far has settled (tests). */
+  async idle(): Promise<void> {
+    while (this.deleting.size > 0) await Promise.allSettled([...this.deleting.values()]);
+  }
+}
+
+export function createOrphanSweeper(deps: OrphanSweeperDeps): OrphanSweeper {
+  const sweeper = new Sweeper(deps);
+  const shell = controllerShell((signal, markReady) => sweeper.run(signal, markReady));
   return Object.assign(shell, {
-    sweepOnce,
-    idle: async () => {
-      while (deleting.size > 0) await Promise.allSettled([...deleting.values()]);
-    },
+    sweepOnce: (signal?: AbortSignal) => sweeper.sweepOnce(signal),
+    idle: () => sweeper.idle(),
   });
 }
 

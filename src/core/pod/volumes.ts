@@ -110,8 +110,22 @@ function collect<T extends { metadata: { name: string } }>(
   return out;
 }
 
+/** The objects the VK sent with the pod, by name: what files volumes are filled from. */
+interface VolumeSources {
+  configMaps: Map<string, ConfigMap>;
+  secrets: Map<string, Secret>;
+  /** Projected and downwardAPI volumes the VK already resolved, by volume name. */
+  projected: Map<string, ConfigMap>;
+}
+
+/** Where a volume lives on the node once planned, and what kind of thing it is. */
+interface VolumeDir {
+  dir: string;
+  kind: 'files' | 'empty' | 'memory' | 'host';
+}
+
 export function planVolumes(input: VolumeInput): VolumePlan {
-  const { spec, podDir } = input;
+  const { spec } = input;
   const plan: VolumePlan = {
     dirs: [],
     files: [],
@@ -120,9 +134,11 @@ export function planVolumes(input: VolumeInput): VolumePlan {
     mounts: new Map(),
     warnings: [],
   };
-  const configMaps = collect<ConfigMap>(input.retrieved, (c) => c.configMaps);
-  const secrets = collect<Secret>(input.retrieved, (c) => c.secrets);
-  const projected = collect<ConfigMap>(input.retrieved, (c) => c.projectedvolumemaps);
+  const sources: VolumeSources = {
+    configMaps: collect<ConfigMap>(input.retrieved, (c) => c.configMaps),
+    secrets: collect<Secret>(input.retrieved, (c) => c.secrets),
+    projected: collect<ConfigMap>(input.retrieved, (c) => c.projectedvolumemaps),
+  };
   const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v] as const));
   const containers: Array<[ContainerSpec, string]> = [
     ...(spec.initContainers ?? []).map(
@@ -130,126 +146,176 @@ export function planVolumes(input: VolumeInput): VolumePlan {
     ),
     ...spec.containers.map((c) => [c, `pod.spec.containers[${c.name}]`] as [ContainerSpec, string]),
   ];
+  // Volumes no container mounts are neither materialised nor validated.
   const mounted = new Set(containers.flatMap(([c]) => (c.volumeMounts ?? []).map((m) => m.name)));
-  const volumeDirs = new Map<string, { dir: string; kind: 'files' | 'empty' | 'memory' | 'host' }>();
+  const volumeDirs = new Map<string, VolumeDir>();
 
   for (const vol of spec.volumes ?? []) {
     if (!mounted.has(vol.name)) continue;
-    const f = `pod.spec.volumes[${vol.name}]`;
-    // Every path below is built by pathUnder: checked components, proven under podDir.
-    const filesDir = pathUnder(podDir, `${f}.name`, 'volumes', vol.name);
-    const files = filesOf(vol, f, input, configMaps, secrets, projected, plan.warnings);
-    if (files) {
-      const dirMode = vol.secret ? dirModeFor(vol.secret.defaultMode ?? SECRET_FILE_MODE) : 0o755;
-      plan.dirs.push({ path: filesDir, mode: dirMode });
-      for (const [rel, file] of files) {
-        const path = pathUnder(filesDir, f, rel);
-        // Sub-directories of item paths ("a/b/c"): created before the files.
-        for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d))
-          plan.dirs.push({ path: d, mode: dirMode });
-        plan.files.push({ path, data: file.data, mode: file.mode });
-      }
-      volumeDirs.set(vol.name, { dir: filesDir, kind: 'files' });
-    } else if (vol.emptyDir) {
-      if (vol.emptyDir.medium === 'Memory') {
-        const size =
-          vol.emptyDir.sizeLimit === undefined
-            ? undefined
-            : memoryBytes(vol.emptyDir.sizeLimit, `${f}.emptyDir.sizeLimit`);
-        plan.dockerVolumes.push({
-          name: volumeName(input.ref, vol.name),
-          ...(size ? { sizeBytes: size } : {}),
-        });
-        volumeDirs.set(vol.name, { dir: volumeName(input.ref, vol.name), kind: 'memory' });
-      } else if (!vol.emptyDir.medium) {
-        const dir = pathUnder(podDir, `${f}.name`, 'empty', vol.name);
-        // 0777 like the kubelet's emptyDir: a non-root container must be able to write.
-        plan.dirs.push({ path: dir, mode: 0o777 });
-        volumeDirs.set(vol.name, { dir, kind: 'empty' });
-      } else {
-        throw invalidInput(
-          `${f}.emptyDir.medium: "${vol.emptyDir.medium}" is not supported (use "" or "Memory")`,
-          `${f}.emptyDir.medium`,
-        );
-      }
-    } else if (vol.hostPath) {
-      const p = vol.hostPath.path;
-      const hf = `${f}.hostPath.path`;
-      if (!isAbsolute(p) || p.includes('\0') || p.includes('\n'))
-        throw invalidInput(`${hf}: must be an absolute path`, hf);
-      const n = posix.normalize(p);
-      if (!input.hostPathRoots.some((r) => isUnder(n, r))) {
-        throw invalidInput(
-          `${hf}: the path is outside the directories this node allows (${input.hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
-          hf,
-        );
-      }
-      // Created or checked on the host by the I/O layer, which also resolves symlinks and
-      // checks the real path against the allowed roots again.
-      plan.hostPathChecks.push({ path: n, type: vol.hostPath.type ?? '', field: hf });
-      volumeDirs.set(vol.name, { dir: n, kind: 'host' });
-    } else {
-      const kind = Object.keys(vol).find((k) => k !== 'name') ?? 'unknown';
-      throw invalidInput(`${f}: volume type "${kind}" is not supported by the docker plugin`, f);
-    }
+    volumeDirs.set(vol.name, planVolume(vol, input, sources, plan));
   }
 
+  // Mounts are planned after every volume: a subPath of a files volume checks plan.files.
   for (const [c, cf] of containers) {
-    const mounts: Mount[] = [];
     const targets = new Set<string>();
-    (c.volumeMounts ?? []).forEach((m, i) => {
-      const mf = `${cf}.volumeMounts[${i}]`;
-      const vol = volumes.get(m.name);
-      const where = volumeDirs.get(m.name);
-      if (!vol || !where)
-        throw invalidInput(`${mf}: volume "${m.name}" is not declared in pod.spec.volumes`, `${mf}.name`);
-      if (!isAbsolute(m.mountPath) || m.mountPath.includes('\0') || m.mountPath.includes('\n')) {
-        throw invalidInput(`${mf}.mountPath: must be an absolute path`, `${mf}.mountPath`);
-      }
-      const target = posix.normalize(m.mountPath).replace(/(.)\/+$/, '$1');
-      if (targets.has(target))
-        throw invalidInput(`${mf}.mountPath: the same path is mounted twice`, `${mf}.mountPath`);
-      targets.add(target);
-      let sub: string | undefined;
-      if (m.subPathExpr) {
-        const env = new Map(input.envOf(c.name));
-        sub = safeRelative(
-          expand(m.subPathExpr, (n) => env.get(n)),
-          `${mf}.subPathExpr`,
-        );
-      } else if (m.subPath) {
-        sub = safeRelative(m.subPath, `${mf}.subPath`);
-      }
-      if (where.kind === 'memory') {
-        if (sub)
-          throw invalidInput(`${mf}.subPath: not supported on a memory-backed emptyDir`, `${mf}.subPath`);
-        mounts.push({ type: 'volume', source: where.dir, target, readOnly: m.readOnly === true });
-        return;
-      }
-      const source = sub ? pathUnder(where.dir, `${mf}.subPath`, sub) : where.dir;
-      if (sub && where.kind === 'empty') plan.dirs.push({ path: source, mode: 0o777 });
-      if (
-        sub &&
-        where.kind === 'files' &&
-        !plan.files.some((x) => x.path === source || x.path.startsWith(`${source}/`))
-      ) {
-        plan.dirs.push({ path: source, mode: 0o755 });
-      }
-      if (sub && where.kind === 'host') plan.dirs.push({ path: source, mode: 0o755 });
-      // ConfigMap, Secret, projected and downwardAPI volumes are read-only whatever the mount says.
-      const readOnly = where.kind === 'files' || m.readOnly === true;
-      mounts.push({
-        type: 'bind',
-        source,
-        target,
-        readOnly,
-        ...(where.kind === 'host' ? { host: true } : {}),
-      });
-    });
+    const mounts = (c.volumeMounts ?? []).map((m, i) =>
+      mountOf(m, `${cf}.volumeMounts[${i}]`, c, { input, volumes, volumeDirs, plan, targets }),
+    );
     plan.mounts.set(c.name, mounts);
   }
   plan.dirs = dedupeDirs(plan.dirs);
   return plan;
+}
+
+/** One mounted volume: its files, dirs, docker volume or host path check are added to plan. */
+function planVolume(vol: Volume, input: VolumeInput, sources: VolumeSources, plan: VolumePlan): VolumeDir {
+  const f = `pod.spec.volumes[${vol.name}]`;
+  // Every path below is built by pathUnder: checked components, proven under podDir. Built
+  // before the files (for every volume type) so that a bad name is the error reported.
+  const filesDir = pathUnder(input.podDir, `${f}.name`, 'volumes', vol.name);
+  const files = filesOf(vol, f, input, sources, plan.warnings);
+  if (files) return planFilesVolume(vol, f, files, filesDir, plan);
+  if (vol.emptyDir) return planEmptyDir(vol, vol.emptyDir, f, input, plan);
+  if (vol.hostPath) return planHostPath(vol.hostPath, f, input.hostPathRoots, plan);
+  const kind = Object.keys(vol).find((k) => k !== 'name') ?? 'unknown';
+  throw invalidInput(`${f}: volume type "${kind}" is not supported by the docker plugin`, f);
+}
+
+function planFilesVolume(
+  vol: Volume,
+  f: string,
+  files: FileSet,
+  filesDir: string,
+  plan: VolumePlan,
+): VolumeDir {
+  const dirMode = vol.secret ? dirModeFor(vol.secret.defaultMode ?? SECRET_FILE_MODE) : 0o755;
+  plan.dirs.push({ path: filesDir, mode: dirMode });
+  for (const [rel, file] of files) {
+    const path = pathUnder(filesDir, f, rel);
+    // Sub-directories of item paths ("a/b/c"): created before the files.
+    for (let d = posix.dirname(path); d !== filesDir; d = posix.dirname(d))
+      plan.dirs.push({ path: d, mode: dirMode });
+    plan.files.push({ path, data: file.data, mode: file.mode });
+  }
+  return { dir: filesDir, kind: 'files' };
+}
+
+function planEmptyDir(
+  vol: Volume,
+  emptyDir: NonNullable<Volume['emptyDir']>,
+  f: string,
+  input: VolumeInput,
+  plan: VolumePlan,
+): VolumeDir {
+  if (emptyDir.medium === 'Memory') {
+    const size =
+      emptyDir.sizeLimit === undefined
+        ? undefined
+        : memoryBytes(emptyDir.sizeLimit, `${f}.emptyDir.sizeLimit`);
+    plan.dockerVolumes.push({
+      name: volumeName(input.ref, vol.name),
+      ...(size ? { sizeBytes: size } : {}),
+    });
+    return { dir: volumeName(input.ref, vol.name), kind: 'memory' };
+  }
+  if (!emptyDir.medium) {
+    const dir = pathUnder(input.podDir, `${f}.name`, 'empty', vol.name);
+    // 0777 like the kubelet's emptyDir: a non-root container must be able to write.
+    plan.dirs.push({ path: dir, mode: 0o777 });
+    return { dir, kind: 'empty' };
+  }
+  throw invalidInput(
+    `${f}.emptyDir.medium: "${emptyDir.medium}" is not supported (use "" or "Memory")`,
+    `${f}.emptyDir.medium`,
+  );
+}
+
+function planHostPath(
+  hostPath: NonNullable<Volume['hostPath']>,
+  f: string,
+  hostPathRoots: string[],
+  plan: VolumePlan,
+): VolumeDir {
+  const p = hostPath.path;
+  const hf = `${f}.hostPath.path`;
+  if (!isAbsolute(p) || p.includes('\0') || p.includes('\n'))
+    throw invalidInput(`${hf}: must be an absolute path`, hf);
+  const n = posix.normalize(p);
+  if (!hostPathRoots.some((r) => isUnder(n, r))) {
+    throw invalidInput(
+      `${hf}: the path is outside the directories this node allows (${hostPathRoots.join(', ') || 'none: hostPath is disabled'})`,
+      hf,
+    );
+  }
+  // Created or checked on the host by the I/O layer, which also resolves symlinks and
+  // checks the real path against the allowed roots again.
+  plan.hostPathChecks.push({ path: n, type: hostPath.type ?? '', field: hf });
+  return { dir: n, kind: 'host' };
+}
+
+interface MountContext {
+  input: VolumeInput;
+  volumes: Map<string, Volume>;
+  volumeDirs: Map<string, VolumeDir>;
+  /** Directories a subPath needs are added to plan.dirs. */
+  plan: VolumePlan;
+  /** The container's mount targets so far (a target may be mounted once). */
+  targets: Set<string>;
+}
+
+type VolumeMount = NonNullable<ContainerSpec['volumeMounts']>[number];
+
+/** One volumeMount of container c (field mf) as a Mount, validated. */
+function mountOf(m: VolumeMount, mf: string, c: ContainerSpec, ctx: MountContext): Mount {
+  const { plan } = ctx;
+  const vol = ctx.volumes.get(m.name);
+  const where = ctx.volumeDirs.get(m.name);
+  if (!vol || !where)
+    throw invalidInput(`${mf}: volume "${m.name}" is not declared in pod.spec.volumes`, `${mf}.name`);
+  if (!isAbsolute(m.mountPath) || m.mountPath.includes('\0') || m.mountPath.includes('\n')) {
+    throw invalidInput(`${mf}.mountPath: must be an absolute path`, `${mf}.mountPath`);
+  }
+  const target = posix.normalize(m.mountPath).replace(/(.)\/+$/, '$1');
+  if (ctx.targets.has(target))
+    throw invalidInput(`${mf}.mountPath: the same path is mounted twice`, `${mf}.mountPath`);
+  ctx.targets.add(target);
+  const sub = subPathOf(m, mf, c, ctx.input);
+  if (where.kind === 'memory') {
+    if (sub) throw invalidInput(`${mf}.subPath: not supported on a memory-backed emptyDir`, `${mf}.subPath`);
+    return { type: 'volume', source: where.dir, target, readOnly: m.readOnly === true };
+  }
+  const source = sub ? pathUnder(where.dir, `${mf}.subPath`, sub) : where.dir;
+  if (sub && where.kind === 'empty') plan.dirs.push({ path: source, mode: 0o777 });
+  if (
+    sub &&
+    where.kind === 'files' &&
+    !plan.files.some((x) => x.path === source || x.path.startsWith(`${source}/`))
+  ) {
+    plan.dirs.push({ path: source, mode: 0o755 });
+  }
+  if (sub && where.kind === 'host') plan.dirs.push({ path: source, mode: 0o755 });
+  // ConfigMap, Secret, projected and downwardAPI volumes are read-only whatever the mount says.
+  const readOnly = where.kind === 'files' || m.readOnly === true;
+  return {
+    type: 'bind',
+    source,
+    target,
+    readOnly,
+    ...(where.kind === 'host' ? { host: true } : {}),
+  };
+}
+
+/** The mount's subPath (subPathExpr expanded with the container's env), checked relative. */
+function subPathOf(m: VolumeMount, mf: string, c: ContainerSpec, input: VolumeInput): string | undefined {
+  if (m.subPathExpr) {
+    const env = new Map(input.envOf(c.name));
+    return safeRelative(
+      expand(m.subPathExpr, (n) => env.get(n)),
+      `${mf}.subPathExpr`,
+    );
+  }
+  if (m.subPath) return safeRelative(m.subPath, `${mf}.subPath`);
+  return undefined;
 }
 
 /** Parents first, each path once (the first mode asked for wins). */
@@ -259,144 +325,176 @@ function dedupeDirs(dirs: DirToMake[]): DirToMake[] {
   return [...seen.values()].sort((a, b) => a.path.split('/').length - b.path.split('/').length);
 }
 
+/** A files volume's contents (path relative to the volume → data, mode); undefined = not a files volume. */
 function filesOf(
   vol: Volume,
   f: string,
   input: VolumeInput,
-  configMaps: Map<string, ConfigMap>,
-  secrets: Map<string, Secret>,
-  projected: Map<string, ConfigMap>,
+  sources: VolumeSources,
   warnings: string[],
 ): FileSet | undefined {
   if (vol.configMap) {
     const src = vol.configMap;
-    const out: FileSet = new Map();
-    const cm = configMaps.get(src.name);
-    if (!cm) {
-      if (src.optional) {
-        warnings.push(`volume ${vol.name}: optional ConfigMap "${src.name}" absent, mounted empty`);
-        return out;
-      }
-      throw invalidInput(`${f}.configMap: ConfigMap "${src.name}" was not provided`, `${f}.configMap.name`);
-    }
-    addKeyed(
-      out,
-      configMapKeys(cm),
-      (k) => configMapValue(cm, k),
-      src.items,
-      src.defaultMode,
-      src.optional === true,
-      `${f}.configMap`,
-      `ConfigMap "${src.name}"`,
-    );
-    return out;
+    const cm = sources.configMaps.get(src.name);
+    const label = keyedLabel('ConfigMap', src.name, `${f}.configMap`, 'name');
+    return keyedVolumeFiles(vol.name, label, cm && configMapData(cm), src, src.defaultMode, warnings);
   }
   if (vol.secret) {
     const src = vol.secret;
-    const out: FileSet = new Map();
-    const s = secrets.get(src.secretName);
-    if (!s) {
-      if (src.optional) {
-        warnings.push(`volume ${vol.name}: optional Secret "${src.secretName}" absent, mounted empty`);
-        return out;
-      }
-      throw invalidInput(
-        `${f}.secret: Secret "${src.secretName}" was not provided`,
-        `${f}.secret.secretName`,
-      );
-    }
-    addKeyed(
-      out,
-      secretKeys(s),
-      (k) => secretValue(s, k),
-      src.items,
-      src.defaultMode ?? SECRET_FILE_MODE,
-      src.optional === true,
-      `${f}.secret`,
-      `Secret "${src.secretName}"`,
-    );
-    return out;
+    const s = sources.secrets.get(src.secretName);
+    const label = keyedLabel('Secret', src.secretName, `${f}.secret`, 'secretName');
+    const mode = src.defaultMode ?? SECRET_FILE_MODE;
+    return keyedVolumeFiles(vol.name, label, s && secretData(s), src, mode, warnings);
   }
   if (vol.downwardAPI) {
+    const defaultMode = vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE;
+    const given = sources.projected.get(vol.name);
+    if (given) return fromMap(given, new Map(), defaultMode, `${f}.downwardAPI`);
     const out: FileSet = new Map();
-    const given = projected.get(vol.name);
-    if (given)
-      return fromMap(given, new Map(), vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE, `${f}.downwardAPI`);
-    addDownward(
-      out,
-      vol.downwardAPI.items ?? [],
-      vol.downwardAPI.defaultMode ?? DEFAULT_FILE_MODE,
-      input,
-      `${f}.downwardAPI`,
-    );
+    addDownward(out, vol.downwardAPI.items ?? [], defaultMode, input, `${f}.downwardAPI`);
     return out;
   }
-  if (vol.projected) {
-    const defaultMode = vol.projected.defaultMode ?? DEFAULT_FILE_MODE;
-    const sources = vol.projected.sources ?? [];
-    const given = projected.get(vol.name);
-    if (given) {
-      // The VK resolved the sources into one map (path → content); modes come from the spec.
-      const modes = new Map<string, number>();
-      for (const s of sources) {
-        for (const it of [
-          ...(s.configMap?.items ?? []),
-          ...(s.secret?.items ?? []),
-          ...(s.downwardAPI?.items ?? []),
-        ]) {
-          if (it.mode !== undefined) modes.set(safeRelative(it.path, `${f}.projected`), it.mode);
-        }
-      }
-      return fromMap(given, modes, defaultMode, `${f}.projected`);
-    }
-    const out: FileSet = new Map();
-    sources.forEach((s, i) => {
-      const sf = `${f}.projected.sources[${i}]`;
-      if (s.configMap) {
-        const cm = configMaps.get(s.configMap.name);
-        if (cm)
-          addKeyed(
-            out,
-            configMapKeys(cm),
-            (k) => configMapValue(cm, k),
-            s.configMap.items,
-            defaultMode,
-            s.configMap.optional === true,
-            `${sf}.configMap`,
-            `ConfigMap "${s.configMap.name}"`,
-          );
-        else
-          warnings.push(
-            `volume ${vol.name}: ConfigMap "${s.configMap.name}" of a projected source was not provided`,
-          );
-      } else if (s.secret) {
-        const sec = secrets.get(s.secret.name);
-        if (sec)
-          addKeyed(
-            out,
-            secretKeys(sec),
-            (k) => secretValue(sec, k),
-            s.secret.items,
-            defaultMode,
-            s.secret.optional === true,
-            `${sf}.secret`,
-            `Secret "${s.secret.name}"`,
-          );
-        else
-          warnings.push(
-            `volume ${vol.name}: Secret "${s.secret.name}" of a projected source was not provided`,
-          );
-      } else if (s.downwardAPI) {
-        addDownward(out, s.downwardAPI.items ?? [], defaultMode, input, `${sf}.downwardAPI`);
-      } else if (s.serviceAccountToken) {
-        warnings.push(
-          `volume ${vol.name}: no service-account token was provided for "${s.serviceAccountToken.path}"`,
-        );
-      }
-    });
-    return out;
-  }
+  if (vol.projected) return projectedFiles(vol.name, vol.projected, f, input, sources, warnings);
   return undefined;
+}
+
+/** A ConfigMap's or Secret's keys and values, the same way for both. */
+interface KeyedData {
+  keys: string[];
+  value: (k: string) => Buffer | undefined;
+}
+const configMapData = (cm: ConfigMap): KeyedData => ({
+  keys: configMapKeys(cm),
+  value: (k) => configMapValue(cm, k),
+});
+const secretData = (s: Secret): KeyedData => ({ keys: secretKeys(s), value: (k) => secretValue(s, k) });
+
+/** How messages name a configMap or secret volume's object, and the fields they point at. */
+interface KeyedLabel {
+  /** `ConfigMap "name"` / `Secret "name"`. */
+  what: string;
+  field: string;
+  nameField: string;
+}
+
+const keyedLabel = (kind: string, object: string, field: string, nameKey: string): KeyedLabel => ({
+  what: `${kind} "${object}"`,
+  field,
+  nameField: `${field}.${nameKey}`,
+});
+
+/** An absent optional object mounts empty with a warning; an absent required one is an error. */
+function keyedVolumeFiles(
+  name: string,
+  label: KeyedLabel,
+  data: KeyedData | undefined,
+  src: { items?: KeyToPath[] | undefined; optional?: boolean | undefined },
+  defaultMode: number | undefined,
+  warnings: string[],
+): FileSet {
+  const out: FileSet = new Map();
+  if (!data) {
+    if (src.optional) {
+      warnings.push(`volume ${name}: optional ${label.what} absent, mounted empty`);
+      return out;
+    }
+    throw invalidInput(`${label.field}: ${label.what} was not provided`, label.nameField);
+  }
+  addKeyed(
+    out,
+    data.keys,
+    data.value,
+    src.items,
+    defaultMode,
+    src.optional === true,
+    label.field,
+    label.what,
+  );
+  return out;
+}
+
+type Projected = NonNullable<Volume['projected']>;
+type ProjectedSource = NonNullable<Projected['sources']>[number];
+
+function projectedFiles(
+  name: string,
+  projected: Projected,
+  f: string,
+  input: VolumeInput,
+  sources: VolumeSources,
+  warnings: string[],
+): FileSet {
+  const defaultMode = projected.defaultMode ?? DEFAULT_FILE_MODE;
+  const list = projected.sources ?? [];
+  const given = sources.projected.get(name);
+  // The VK resolved the sources into one map (path → content); modes come from the spec.
+  if (given) return fromMap(given, projectedModes(list, f), defaultMode, `${f}.projected`);
+  const out: FileSet = new Map();
+  list.forEach((s, i) => {
+    addProjectedSource(out, s, `${f}.projected.sources[${i}]`, {
+      name,
+      defaultMode,
+      input,
+      sources,
+      warnings,
+    });
+  });
+  return out;
+}
+
+/** Item modes of all sources of a projected volume, by checked relative path. */
+function projectedModes(list: ProjectedSource[], f: string): Map<string, number> {
+  const modes = new Map<string, number>();
+  for (const s of list) {
+    for (const it of [
+      ...(s.configMap?.items ?? []),
+      ...(s.secret?.items ?? []),
+      ...(s.downwardAPI?.items ?? []),
+    ]) {
+      if (it.mode !== undefined) modes.set(safeRelative(it.path, `${f}.projected`), it.mode);
+    }
+  }
+  return modes;
+}
+
+interface ProjectedContext {
+  /** The volume's name (warnings name it). */
+  name: string;
+  defaultMode: number;
+  input: VolumeInput;
+  sources: VolumeSources;
+  warnings: string[];
+}
+
+/**
+ * One source of a projected volume the VK did not resolve. An absent object is a warning,
+ * not an error, as in interLink 0.6: the pod runs with the files it has.
+ */
+function addProjectedSource(out: FileSet, s: ProjectedSource, sf: string, ctx: ProjectedContext): void {
+  const { name, defaultMode, warnings } = ctx;
+  const keyed = (
+    data: KeyedData | undefined,
+    src: { items?: KeyToPath[] | undefined; optional?: boolean | undefined },
+    field: string,
+    what: string,
+  ) => {
+    if (data)
+      addKeyed(out, data.keys, data.value, src.items, defaultMode, src.optional === true, field, what);
+    else warnings.push(`volume ${name}: ${what} of a projected source was not provided`);
+  };
+  if (s.configMap) {
+    const cm = ctx.sources.configMaps.get(s.configMap.name);
+    keyed(cm && configMapData(cm), s.configMap, `${sf}.configMap`, `ConfigMap "${s.configMap.name}"`);
+  } else if (s.secret) {
+    const sec = ctx.sources.secrets.get(s.secret.name);
+    keyed(sec && secretData(sec), s.secret, `${sf}.secret`, `Secret "${s.secret.name}"`);
+  } else if (s.downwardAPI) {
+    addDownward(out, s.downwardAPI.items ?? [], defaultMode, ctx.input, `${sf}.downwardAPI`);
+  } else if (s.serviceAccountToken) {
+    warnings.push(
+      `volume ${name}: no service-account token was provided for "${s.serviceAccountToken.path}"`,
+    );
+  }
 }
 
 function addKeyed(

@@ -113,26 +113,33 @@ function withPlainEmptyDirs(spec: PodSpecView): PodSpecView {
   };
 }
 
-export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
-  const pod = data.pod;
-  const meta = pod.metadata;
-  const ref: PodRef = { uid: meta.uid, namespace: meta.namespace, name: meta.name };
-  const spec = withPlainEmptyDirs(podSpecOf(pod));
-  const ann = meta.annotations ?? {};
-  const runtime = cfg.containerRuntime;
-  const jobDir = jobDirOf(cfg.dataRoot, ref.namespace, ref.uid);
-  const warnings: string[] = [];
+type Annotations = Record<string, string>;
+/** A container with its kind and the field path that errors name. */
+type ContainerEntry = [ContainerSpec, ContainerKind, string];
 
-  // sbatch options.
-  const resources = podResources(spec);
+/** An annotation's words, [] when it is absent (split errors name the annotation key). */
+function annotationWords(ann: Annotations, key: string): string[] {
+  const v = ann[key];
+  return v === undefined ? [] : splitWords(v, key);
+}
+
+/**
+ * The job's sbatch options: our own (name, output, chdir) first so that nothing can move the
+ * job out of its directory, then flavor, annotation and pod-derived resources merged, then
+ * the run-as user. Throws INVALID_INPUT for reserved or not-allowed flags.
+ */
+function sbatchFlags(
+  spec: PodSpecView,
+  cfg: SlurmConfig,
+  ann: Annotations,
+  ref: PodRef,
+  jobDir: string,
+  resources: ReturnType<typeof podResources>,
+): FlagGroup[] {
   const flavor = selectFlavor(cfg.flavors, cfg.defaultFlavor, ann[ANNOTATION.flavor], totalGpus(resources));
   const fromFlavor = flavor ? flavorFlags(flavor.name, flavor.flavor) : [];
   checkFlags(fromFlavor, cfg.reservedFlags, `flavors.${flavor?.name}.flags`);
-  const words = (key: string) => {
-    const v = ann[key];
-    return v === undefined ? [] : splitWords(v, key);
-  };
-  const fromAnnotation = groupFlags(words(ANNOTATION.flags), ANNOTATION.flags);
+  const fromAnnotation = groupFlags(annotationWords(ann, ANNOTATION.flags), ANNOTATION.flags);
   checkFlags(fromAnnotation, cfg.reservedFlags, `annotation ${ANNOTATION.flags}`);
   checkAllowed(
     fromAnnotation,
@@ -149,12 +156,25 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     [`--chdir=${jobDir}`],
   ];
   const user = runAsFlags(spec, cfg);
-  const sbatch = [...own, ...mergeFlags(fromFlavor, fromAnnotation, fromPod), ...user];
+  return [...own, ...mergeFlags(fromFlavor, fromAnnotation, fromPod), ...user];
+}
 
-  // Runtime options from annotations.
+interface RuntimeChoice {
+  apptainerLike: boolean;
+  runtimeOptions: string[];
+  extraMountArgs: string[];
+}
+
+/**
+ * Runtime options: site defaults for the runtime, plus the singularity annotations, which
+ * only apptainer/singularity understand — other runtimes ignore them with a warning rather
+ * than failing, as interLink 0.6 did.
+ */
+function runtimeChoice(cfg: SlurmConfig, ann: Annotations, warnings: string[]): RuntimeChoice {
+  const runtime = cfg.containerRuntime;
   const apptainerLike = runtime === 'apptainer' || runtime === 'singularity';
-  const annOptions = words(ANNOTATION.singularityOptions);
-  const annMounts = mountWords(words(ANNOTATION.singularityMounts));
+  const annOptions = annotationWords(ann, ANNOTATION.singularityOptions);
+  const annMounts = mountWords(annotationWords(ann, ANNOTATION.singularityMounts));
   if (!apptainerLike && (annOptions.length > 0 || annMounts.length > 0)) {
     warnings.push(
       `runtime ${runtime}: annotations ${ANNOTATION.singularityOptions}/${ANNOTATION.singularityMounts} ignored`,
@@ -167,8 +187,15 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
       : runtime === 'none'
         ? []
         : cfg.dockerOptions;
-  const gpuVendors = Object.keys(resources.gpus).map((g) => g.split('.')[0]!);
+  return {
+    apptainerLike,
+    runtimeOptions: [...baseOptions, ...(apptainerLike ? annOptions : [])],
+    extraMountArgs: apptainerLike ? annMounts : [],
+  };
+}
 
+/** The pre-exec annotation: shell code from the pod author, so only where the site allows it. */
+function preExecOf(ann: Annotations, cfg: SlurmConfig): string | undefined {
   const preExec = ann[ANNOTATION.preExec];
   if (preExec !== undefined && !cfg.allowPreExec) {
     throw invalidInput(
@@ -176,32 +203,145 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
       ANNOTATION.preExec,
     );
   }
-  const mpiRaw = ann[ANNOTATION.mpiFlags];
-  const mpi =
-    mpiRaw === undefined
-      ? undefined
-      : {
-          path: cfg.mpiexecPath,
-          flags: mpiRaw.trim() === 'true' ? [] : splitWords(mpiRaw, ANNOTATION.mpiFlags),
-        };
+  return preExec;
+}
 
-  // Environment and volumes.
+/** The MPI annotation: "true" = mpiexec without flags, otherwise its flag words. */
+function mpiOf(ann: Annotations, cfg: SlurmConfig): JobSpec['mpi'] {
+  const mpiRaw = ann[ANNOTATION.mpiFlags];
+  return mpiRaw === undefined
+    ? undefined
+    : {
+        path: cfg.mpiexecPath,
+        flags: mpiRaw.trim() === 'true' ? [] : splitWords(mpiRaw, ANNOTATION.mpiFlags),
+      };
+}
+
+/** Init containers (restartPolicy Always = sidecar) then app containers, in pod order. */
+function containerEntries(spec: PodSpecView): ContainerEntry[] {
+  return [
+    ...(spec.initContainers ?? []).map(
+      (c): ContainerEntry => [
+        c,
+        c.restartPolicy === 'Always' ? 'sidecar' : 'init',
+        `pod.spec.initContainers[${c.name}]`,
+      ],
+    ),
+    ...spec.containers.map((c): ContainerEntry => [c, 'app', `pod.spec.containers[${c.name}]`]),
+  ];
+}
+
+/** Runtime none: a plain process has no mount namespace: it would run without its files and succeed. */
+function checkNoMounts(all: ContainerEntry[]): void {
+  for (const [c, , field] of all) {
+    const m = c.volumeMounts?.[0];
+    if (m) {
+      throw invalidInput(
+        `${field}.volumeMounts[0]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
+        `${field}.volumeMounts`,
+      );
+    }
+  }
+}
+
+/**
+ * Mount paths become words of a `--bind SRC:DST` style option, where blanks, ":" and ","
+ * would split or add binds and "$" would be expanded by the script.
+ */
+function checkMountPaths(mounts: Mount[], field: string): void {
+  for (const m of mounts) {
+    if (!MOUNT_PATH.test(m.target))
+      throw invalidInput(
+        `${field}.volumeMounts: mountPath "${m.target}" may not contain blanks, ":", "," or "$"`,
+        `${field}.volumeMounts`,
+      );
+    if (!MOUNT_PATH.test(m.source))
+      throw invalidInput(
+        `${field}.volumeMounts: source path "${m.source}" may not contain blanks, ":", "," or "$"`,
+        `${field}.volumeMounts`,
+      );
+  }
+}
+
+/** What every container of one job shares while being turned into a JobContainer. */
+interface ContainerContext {
+  cfg: SlurmConfig;
+  ann: Annotations;
+  jobDir: string;
+  apptainerLike: boolean;
+  envs: Map<string, EnvList>;
+  mounts: Map<string, Mount[]>;
+  gpuVendors: string[];
+  /** Env files are appended here (apptainer/singularity). */
+  files: FileToWrite[];
+}
+
+/** One container, validated; checks run in the order the error messages were always produced. */
+function jobContainer([c, kind, field]: ContainerEntry, ctx: ContainerContext): JobContainer {
+  const { cfg, jobDir } = ctx;
+  const runtime = cfg.containerRuntime;
+  const env = ctx.envs.get(c.name)!;
+  checkEnvNames(env, runtime, field);
+  checkImage(c.image, `${field}.image`);
+  const { entrypoint, args } = commandLine(c, env, cfg.expandVariables);
+  if (runtime === 'none' && entrypoint === undefined && args.length === 0) {
+    throw invalidInput(
+      `${field}.command: runtime none runs a process on the node and needs a command`,
+      `${field}.command`,
+    );
+  }
+  const mounts = ctx.mounts.get(c.name) ?? [];
+  checkMountPaths(mounts, field);
+  let envFile: string | undefined;
+  if (ctx.apptainerLike) {
+    envFile = posix.join(jobDir, 'env', `${c.name}.env`);
+    const text = env.map(([k, v]) => `${k}=${sh(v, `${field}.env[${k}]`)}\n`).join('');
+    ctx.files.push({ path: envFile, data: Buffer.from(text, 'utf8'), mode: 0o600 });
+  }
+  if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) {
+    throw invalidInput(
+      `${field}.workingDir: "${c.workingDir}" must be an absolute path`,
+      `${field}.workingDir`,
+    );
+  }
+  return {
+    name: c.name,
+    kind,
+    image: resolveImage(c.image, runtime, cfg.imagePrefix, ctx.ann[ANNOTATION.imageRoot]),
+    entrypoint,
+    args,
+    env,
+    mounts,
+    workingDir: c.workingDir,
+    envFile,
+    gpuVendors: ctx.gpuVendors,
+  };
+}
+
+export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
+  const pod = data.pod;
+  const meta = pod.metadata;
+  const ref: PodRef = { uid: meta.uid, namespace: meta.namespace, name: meta.name };
+  const spec = withPlainEmptyDirs(podSpecOf(pod));
+  const ann = meta.annotations ?? {};
+  const runtime = cfg.containerRuntime;
+  const jobDir = jobDirOf(cfg.dataRoot, ref.namespace, ref.uid);
+  const warnings: string[] = [];
+
+  // Validation order is part of the behaviour (the first error wins): sbatch options,
+  // runtime options, pre-exec and MPI, then environment and volumes, then each container.
+  const resources = podResources(spec);
+  const sbatch = sbatchFlags(spec, cfg, ann, ref, jobDir, resources);
+  const choice = runtimeChoice(cfg, ann, warnings);
+  const gpuVendors = Object.keys(resources.gpus).map((g) => g.split('.')[0]!);
+  const preExec = preExecOf(ann, cfg);
+  const mpi = mpiOf(ann, cfg);
+
   const sources = {
     configMaps: collect<ConfigMap>(data, (c) => c.configMaps),
     secrets: collect<Secret>(data, (c) => c.secrets),
   };
-  const all: Array<[ContainerSpec, ContainerKind, string]> = [
-    ...(spec.initContainers ?? []).map((c): [ContainerSpec, ContainerKind, string] => [
-      c,
-      c.restartPolicy === 'Always' ? 'sidecar' : 'init',
-      `pod.spec.initContainers[${c.name}]`,
-    ]),
-    ...spec.containers.map((c): [ContainerSpec, ContainerKind, string] => [
-      c,
-      'app',
-      `pod.spec.containers[${c.name}]`,
-    ]),
-  ];
+  const all = containerEntries(spec);
   const envs = new Map<string, EnvList>();
   for (const [c, , field] of all) {
     envs.set(c.name, resolveEnv(c, { pod, spec, sources, expandVariables: cfg.expandVariables, field }));
@@ -216,71 +356,22 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     envOf: (name) => envs.get(name) ?? [],
   });
   warnings.push(...plan.warnings);
-  if (runtime === 'none') {
-    // A plain process has no mount namespace: it would run without its files and succeed.
-    for (const [c, , field] of all) {
-      const m = c.volumeMounts?.[0];
-      if (m) {
-        throw invalidInput(
-          `${field}.volumeMounts[0]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
-          `${field}.volumeMounts`,
-        );
-      }
-    }
-  }
+  if (runtime === 'none') checkNoMounts(all);
 
   const files = ownerOnlySecrets(plan.files, spec, jobDir);
   const dirs = [...plan.dirs];
-  const containers: JobContainer[] = all.map(([c, kind, field]) => {
-    const env = envs.get(c.name)!;
-    checkEnvNames(env, runtime, field);
-    checkImage(c.image, `${field}.image`);
-    const { entrypoint, args } = commandLine(c, env, cfg.expandVariables);
-    if (runtime === 'none' && entrypoint === undefined && args.length === 0) {
-      throw invalidInput(
-        `${field}.command: runtime none runs a process on the node and needs a command`,
-        `${field}.command`,
-      );
-    }
-    const mounts = plan.mounts.get(c.name) ?? [];
-    for (const m of mounts) {
-      if (!MOUNT_PATH.test(m.target))
-        throw invalidInput(
-          `${field}.volumeMounts: mountPath "${m.target}" may not contain blanks, ":", "," or "$"`,
-          `${field}.volumeMounts`,
-        );
-      if (!MOUNT_PATH.test(m.source))
-        throw invalidInput(
-          `${field}.volumeMounts: source path "${m.source}" may not contain blanks, ":", "," or "$"`,
-          `${field}.volumeMounts`,
-        );
-    }
-    let envFile: string | undefined;
-    if (apptainerLike) {
-      envFile = posix.join(jobDir, 'env', `${c.name}.env`);
-      const text = env.map(([k, v]) => `${k}=${sh(v, `${field}.env[${k}]`)}\n`).join('');
-      files.push({ path: envFile, data: Buffer.from(text, 'utf8'), mode: 0o600 });
-    }
-    if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) {
-      throw invalidInput(
-        `${field}.workingDir: "${c.workingDir}" must be an absolute path`,
-        `${field}.workingDir`,
-      );
-    }
-    return {
-      name: c.name,
-      kind,
-      image: resolveImage(c.image, runtime, cfg.imagePrefix, ann[ANNOTATION.imageRoot]),
-      entrypoint,
-      args,
-      env,
-      mounts,
-      workingDir: c.workingDir,
-      envFile,
-      gpuVendors,
-    };
-  });
-  if (apptainerLike) dirs.push({ path: posix.join(jobDir, 'env'), mode: 0o700 });
+  const ctx: ContainerContext = {
+    cfg,
+    ann,
+    jobDir,
+    apptainerLike: choice.apptainerLike,
+    envs,
+    mounts: plan.mounts,
+    gpuVendors,
+    files,
+  };
+  const containers = all.map((entry) => jobContainer(entry, ctx));
+  if (choice.apptainerLike) dirs.push({ path: posix.join(jobDir, 'env'), mode: 0o700 });
 
   return {
     pod: ref,
@@ -289,8 +380,8 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     bashPath: cfg.bashPath,
     runtime,
     runtimePath: cfg.runtimePath ?? runtime,
-    runtimeOptions: [...baseOptions, ...(apptainerLike ? annOptions : [])],
-    extraMountArgs: apptainerLike ? annMounts : [],
+    runtimeOptions: choice.runtimeOptions,
+    extraMountArgs: choice.extraMountArgs,
     sbatch,
     files,
     dirs,

@@ -159,6 +159,23 @@ export function pendingMessage(jobId: string, job: SlurmJob): string {
 const exitOf = (job: SlurmJob | undefined, fallback: number) =>
   job?.signal ? 128 + job.signal : job?.exitCode ? job.exitCode : fallback;
 
+type RecordContainer = PodRecord['containers'][number];
+
+/** What every container's state is derived from: the pod's record and the job as observed. */
+interface StatusContext {
+  rec: PodRecord;
+  obs: JobObservation;
+  job: SlurmJob | undefined;
+  state: string | undefined;
+  waiting: boolean;
+  completing: boolean;
+  /** The job is over: how it ended. */
+  ending: Ending | undefined;
+  /** Why the containers are being killed, when known (ending, or a time limit while completing). */
+  cause: Ending | undefined;
+  failedInit: RecordContainer | undefined;
+}
+
 export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
   const { job } = obs;
   const state = job?.state;
@@ -181,84 +198,10 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
   const failedInit = rec.containers.find(
     (c) => c.kind === 'init' && (obs.files.get(c.name)?.exitCode ?? 0) !== 0,
   );
+  const ctx: StatusContext = { rec, obs, job, state, waiting, completing, ending, cause, failedInit };
 
   const statuses = rec.containers.map((c): ContainerStatus & { kind: ContainerKind } => {
-    const f = waiting ? {} : (obs.files.get(c.name) ?? {});
-    let st: ContainerState;
-    let ready = false;
-    if (f.exitCode !== undefined && f.exitCode > 128 && completing && !cause) {
-      st = { running: { startedAt: f.started ?? null } };
-      ready = true;
-    } else if (f.exitCode !== undefined) {
-      const code = f.exitCode;
-      const killed = code > 128 && cause?.abnormal === true;
-      st = {
-        terminated: {
-          exitCode: code,
-          ...(code > 128 ? { signal: code - 128 } : {}),
-          reason: code === 0 ? 'Completed' : killed ? cause!.reason : 'Error',
-          ...(killed ? { message: cause!.message } : {}),
-          startedAt: f.started ?? null,
-          finishedAt: f.finished ?? f.started ?? null,
-        },
-      };
-      ready = c.kind === 'init' && code === 0;
-    } else if (f.started) {
-      if (ending) {
-        st = {
-          terminated: {
-            exitCode: exitOf(job, 137),
-            reason: ending.abnormal ? ending.reason : 'ContainerStatusUnknown',
-            message: ending.abnormal
-              ? ending.message
-              : `${ending.message}, but the container left no exit code`,
-            startedAt: f.started,
-            finishedAt: job?.end ?? obs.now,
-          },
-        };
-      } else {
-        st = { running: { startedAt: f.started } };
-        ready = true;
-      }
-    } else if (ending) {
-      const because =
-        failedInit && failedInit.name !== c.name
-          ? `init container ${failedInit.name} failed`
-          : ending.message;
-      st = {
-        terminated: {
-          exitCode: exitOf(job, 1),
-          reason: ending.abnormal ? ending.reason : 'Error',
-          message: `never started: ${because}`,
-          startedAt: null,
-          finishedAt: job?.end ?? obs.now,
-        },
-      };
-    } else if (waiting && job) {
-      st = { waiting: { reason: 'JobPending', message: pendingMessage(rec.jobId, job) } };
-    } else if (!obs.slurmAnswered && state === undefined) {
-      st = {
-        waiting: {
-          reason: 'ContainerCreating',
-          message: `Slurm did not answer about job ${rec.jobId}; state unknown`,
-        },
-      };
-    } else {
-      // Running (or starting): an init container not yet done holds back the later ones.
-      const idx = rec.containers.indexOf(c);
-      const blocked = rec.containers.some(
-        (x, i) =>
-          x.kind === 'init' && (c.kind === 'app' || i < idx) && obs.files.get(x.name)?.exitCode === undefined,
-      );
-      st = blocked
-        ? { waiting: { reason: 'PodInitializing' } }
-        : {
-            waiting: {
-              reason: 'ContainerCreating',
-              message: `Slurm job ${rec.jobId} is ${state?.toLowerCase() ?? 'starting'}`,
-            },
-          };
-    }
+    const { st, ready } = containerState(c, ctx);
     const started = st.running !== undefined || st.terminated?.startedAt != null;
     return {
       kind: c.kind,
@@ -281,6 +224,111 @@ export function podStatus(rec: PodRecord, obs: JobObservation): PodStatus {
     initContainers: statuses.filter((s) => s.kind !== 'app').map(strip),
     containers: statuses.filter((s) => s.kind === 'app').map(strip),
   };
+}
+
+/**
+ * One container's state, from the most to the least certain evidence: its exit code file,
+ * its start file, the job's end, then what Slurm says about the job.
+ */
+function containerState(c: RecordContainer, ctx: StatusContext): { st: ContainerState; ready: boolean } {
+  const { rec, obs, job, state, ending } = ctx;
+  const f = ctx.waiting ? {} : (obs.files.get(c.name) ?? {});
+  // Killed by a signal while the job completes for a reason not yet known: still running.
+  if (f.exitCode !== undefined && f.exitCode > 128 && ctx.completing && !ctx.cause) {
+    return { st: { running: { startedAt: f.started ?? null } }, ready: true };
+  }
+  if (f.exitCode !== undefined) return exitedState(c, f, f.exitCode, ctx.cause);
+  if (f.started) {
+    if (ending) return { st: lostExitState(f.started, ending, ctx), ready: false };
+    return { st: { running: { startedAt: f.started } }, ready: true };
+  }
+  if (ending) return { st: neverStartedState(c, ending, ctx), ready: false };
+  if (ctx.waiting && job) {
+    return {
+      st: { waiting: { reason: 'JobPending', message: pendingMessage(rec.jobId, job) } },
+      ready: false,
+    };
+  }
+  if (!obs.slurmAnswered && state === undefined) {
+    return {
+      st: {
+        waiting: {
+          reason: 'ContainerCreating',
+          message: `Slurm did not answer about job ${rec.jobId}; state unknown`,
+        },
+      },
+      ready: false,
+    };
+  }
+  return { st: startingState(c, ctx), ready: false };
+}
+
+/** The container wrote its exit code; a signal exit takes the job's cause when that was abnormal. */
+function exitedState(
+  c: RecordContainer,
+  f: ContainerFiles,
+  code: number,
+  cause: Ending | undefined,
+): { st: ContainerState; ready: boolean } {
+  const killed = code > 128 && cause?.abnormal === true;
+  const st: ContainerState = {
+    terminated: {
+      exitCode: code,
+      ...(code > 128 ? { signal: code - 128 } : {}),
+      reason: code === 0 ? 'Completed' : killed ? cause!.reason : 'Error',
+      ...(killed ? { message: cause!.message } : {}),
+      startedAt: f.started ?? null,
+      finishedAt: f.finished ?? f.started ?? null,
+    },
+  };
+  return { st, ready: c.kind === 'init' && code === 0 };
+}
+
+/** Started, the job is over, but no exit code was written (killed hard, or node lost). */
+function lostExitState(started: string, ending: Ending, ctx: StatusContext): ContainerState {
+  return {
+    terminated: {
+      exitCode: exitOf(ctx.job, 137),
+      reason: ending.abnormal ? ending.reason : 'ContainerStatusUnknown',
+      message: ending.abnormal ? ending.message : `${ending.message}, but the container left no exit code`,
+      startedAt: started,
+      finishedAt: ctx.job?.end ?? ctx.obs.now,
+    },
+  };
+}
+
+/** The job is over and the container never started: blame a failed init container if any. */
+function neverStartedState(c: RecordContainer, ending: Ending, ctx: StatusContext): ContainerState {
+  const { failedInit } = ctx;
+  const because =
+    failedInit && failedInit.name !== c.name ? `init container ${failedInit.name} failed` : ending.message;
+  return {
+    terminated: {
+      exitCode: exitOf(ctx.job, 1),
+      reason: ending.abnormal ? ending.reason : 'Error',
+      message: `never started: ${because}`,
+      startedAt: null,
+      finishedAt: ctx.job?.end ?? ctx.obs.now,
+    },
+  };
+}
+
+/** Running (or starting): an init container not yet done holds back the later ones. */
+function startingState(c: RecordContainer, ctx: StatusContext): ContainerState {
+  const { rec, obs } = ctx;
+  const idx = rec.containers.indexOf(c);
+  const blocked = rec.containers.some(
+    (x, i) =>
+      x.kind === 'init' && (c.kind === 'app' || i < idx) && obs.files.get(x.name)?.exitCode === undefined,
+  );
+  return blocked
+    ? { waiting: { reason: 'PodInitializing' } }
+    : {
+        waiting: {
+          reason: 'ContainerCreating',
+          message: `Slurm job ${rec.jobId} is ${ctx.state?.toLowerCase() ?? 'starting'}`,
+        },
+      };
 }
 
 /** A job Slurm forgot whose script still wrote its final exit code. */
