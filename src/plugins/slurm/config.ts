@@ -82,7 +82,7 @@ export const SlurmConfig = z.object({
    * Off: those files travel inside the job script (base64) and the job writes them itself.
    */
   sharedFs: BoolLike.default(true),
-  /** Container runtime of the job's containers (`none`: plain processes on the node; pods with volumeMounts are refused). */
+  /** Container runtime of the job's containers (`none`: plain processes on the node; pods with volumeMounts other than the service-account token are refused). */
   containerRuntime: z.enum(RUNTIMES).default('apptainer'),
   /** The runtime's executable; default its name (`apptainer`, `enroot`, `docker`, ...). */
   runtimePath: z.string().min(1).optional(),

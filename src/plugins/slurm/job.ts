@@ -232,12 +232,29 @@ function containerEntries(spec: PodSpecView): ContainerEntry[] {
 }
 
 /** Runtime none: a plain process has no mount namespace: it would run without its files and succeed. */
-function checkNoMounts(all: ContainerEntry[]): void {
+/** Where service-account admission mounts the pod's API token (`kube-api-access-*`). */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The `none` runtime cannot make volumeMounts real, so a pod that needs its files is refused
+ * rather than run without them. The one exception is the API token that service-account
+ * admission adds to nearly every Pod: a batch process rarely reads it, refusing it would
+ * refuse almost every pod, and its files are still written into the job directory.
+ */
+function checkNoMounts(all: ContainerEntry[], spec: PodSpecView): void {
+  const tokenVolumes = new Set(
+    (spec.volumes ?? [])
+      .filter((v) => v.projected?.sources?.some((src) => src.serviceAccountToken))
+      .map((v) => v.name),
+  );
   for (const [c, , field] of all) {
-    const m = c.volumeMounts?.[0];
+    const i = (c.volumeMounts ?? []).findIndex(
+      (m) => !(tokenVolumes.has(m.name) && m.mountPath === SERVICE_ACCOUNT_DIR),
+    );
+    const m = c.volumeMounts?.[i];
     if (m) {
       throw invalidInput(
-        `${field}.volumeMounts[0]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
+        `${field}.volumeMounts[${i}]: volume "${m.name}" cannot be mounted: this site runs pods as plain processes (runtime none), which have no volumeMounts; remove the mounts or use a site with a container runtime`,
         `${field}.volumeMounts`,
       );
     }
@@ -356,7 +373,7 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     envOf: (name) => envs.get(name) ?? [],
   });
   warnings.push(...plan.warnings);
-  if (runtime === 'none') checkNoMounts(all);
+  if (runtime === 'none') checkNoMounts(all, spec);
 
   const files = ownerOnlySecrets(plan.files, spec, jobDir);
   const dirs = [...plan.dirs];

@@ -109,6 +109,28 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
       /^pod\.spec\.containers\[c\]\.volumeMounts\[0\]: volume "data" cannot be mounted: .*runtime none/,
       'none',
     ],
+    [
+      'a user volume after the service-account token under runtime none',
+      pod({
+        containers: [
+          {
+            name: 'c',
+            image: 'x',
+            command: ['true'],
+            volumeMounts: [
+              { name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+              { name: 'data', mountPath: '/d' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'kube-api-access-x', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+          { name: 'data', emptyDir: {} },
+        ],
+      }),
+      /^pod\.spec\.containers\[c\]\.volumeMounts\[1\]: volume "data" cannot be mounted: .*runtime none/,
+      'none',
+    ],
   ])('%s', (_name, data, message, runtime?: string) => {
     const site = runtime ? slurmConfig({ dataRoot: '/data', containerRuntime: runtime as 'none' }) : cfg;
     invalid(() => buildJob(data, site), message);
@@ -264,5 +286,27 @@ describe('volume paths are built under the job directory only (core/pod/paths.ts
         /volumes\[\.\.\/\.\.\/x\]\.name: must be a relative path/,
       );
     }
+  });
+});
+
+describe('runtime none and the service-account token', () => {
+  it('accepts the token volume that admission adds to every pod (its files stay in the job directory)', () => {
+    const site = slurmConfig({ dataRoot: '/data', containerRuntime: 'none' });
+    const data = pod({
+      containers: [
+        {
+          name: 'c',
+          image: 'x',
+          command: ['true'],
+          volumeMounts: [
+            { name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'kube-api-access-x', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+      ],
+    });
+    expect(() => buildJob(data, site)).not.toThrow();
   });
 });
