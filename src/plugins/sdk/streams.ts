@@ -15,7 +15,7 @@ import {
   type UpgradeContext,
   type UpgradeRoute,
 } from '../../core/stream-upgrade.ts';
-import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../../errors/index.ts';
+import { codeOf, ErrorCode, InterlinkError, invalidInput, toHttpStatus } from '../../errors/index.ts';
 import { newSessionId, SESSION_HEADER } from '../../wire/headers.ts';
 import {
   ExecChannel,
@@ -37,19 +37,26 @@ export interface StreamRouteOptions {
   maxStreams?: number;
 }
 
-/** An error as the error channel's Status; INTERNAL errors keep their detail out. */
+/** metav1.Status reasons by HTTP status, as the apiserver names them. */
+const STATUS_REASON: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  501: 'NotImplemented',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/**
+ * An error as the error channel's Status, its code mapped to HTTP status by the one table in
+ * src/errors; INTERNAL errors keep their detail out.
+ */
 export function statusOfError(err: unknown): MetaStatus {
-  const code = codeOf(err);
+  const status = toHttpStatus(codeOf(err));
   const message = err instanceof InterlinkError ? err.message : 'internal error in the plugin';
-  const http: Record<string, [string, number]> = {
-    [ErrorCode.NOT_FOUND]: ['NotFound', 404],
-    [ErrorCode.INVALID_INPUT]: ['BadRequest', 400],
-    [ErrorCode.NOT_SUPPORTED]: ['NotImplemented', 501],
-    [ErrorCode.UNAVAILABLE]: ['ServiceUnavailable', 503],
-    [ErrorCode.TIMEOUT]: ['Timeout', 504],
-  };
-  const [reason, status] = http[code] ?? ['InternalError', 500];
-  return failureStatus(message, reason, status);
+  return failureStatus(message, STATUS_REASON[status] ?? 'InternalError', status);
 }
 
 export function registerPluginStreamRoutes(
