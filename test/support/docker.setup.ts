@@ -4,7 +4,7 @@
  * reuses) the dockerd of scripts/docker/start-dockerd.sh, builds the busybox test image,
  * and provides `dockerHost`, `dockerCli` and `testImage`.
  *
- * Several test runs (projects of one run, or runs in parallel on one machine) share that
+ * Several test runs (in parallel on one machine; the projects of one run share one start, components.ts) share that
  * dockerd. Each holds a lease (`<dir>/leases/<pid>`) while it runs; the last run to finish
  * stops dockerd, and only if a test run started it (`<dir>/started-by-tests`): a dockerd
  * that was already running before any test run is left alone. Lease changes and
@@ -15,6 +15,8 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { acquire, type Starter, timing } from './components.ts';
+import { starters } from './starters.ts';
 
 const run = promisify(execFile);
 const scripts = join(import.meta.dirname, '..', '..', 'scripts', 'docker');
@@ -101,30 +103,47 @@ async function otherLeases(leases: string): Promise<number[]> {
   return live;
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await script('install.sh');
-  const dir = cacheDir();
-  const leases = join(dir, 'leases');
-  const marker = join(dir, 'started-by-tests');
-  await mkdir(leases, { recursive: true });
-  const { host, image } = await withLock(dir, async () => {
-    await writeFile(join(leases, String(process.pid)), '');
-    const wasRunning = await answers(`unix://${join(dir, 'docker.sock')}`);
-    const h = await script('start-dockerd.sh');
-    if (!wasRunning) await writeFile(marker, String(process.pid));
-    return { host: h, image: await script('make-test-image.sh', { DOCKER_HOST: h }) };
-  });
-  project.provide('dockerHost', host);
-  project.provide('dockerCli', DOCKER_CLI);
-  project.provide('testImage', image);
-  return () =>
-    withLock(dir, async () => {
+interface Docker {
+  host: string;
+  image: string;
+}
+
+export const dockerStarter: Starter<Docker> = {
+  async start() {
+    await script('install.sh');
+    const dir = cacheDir();
+    const leases = join(dir, 'leases');
+    const marker = join(dir, 'started-by-tests');
+    await mkdir(leases, { recursive: true });
+    return withLock(dir, async () => {
+      await writeFile(join(leases, String(process.pid)), '');
+      const wasRunning = await answers(`unix://${join(dir, 'docker.sock')}`);
+      const host = await script('start-dockerd.sh');
+      if (!wasRunning) await writeFile(marker, String(process.pid));
+      timing('docker: dockerd ready');
+      return { host, image: await script('make-test-image.sh', { DOCKER_HOST: host }) };
+    });
+  },
+  stop() {
+    const dir = cacheDir();
+    const leases = join(dir, 'leases');
+    const marker = join(dir, 'started-by-tests');
+    return withLock(dir, async () => {
       await rm(join(leases, String(process.pid)), { force: true });
       if ((await otherLeases(leases)).length > 0) return;
       if (!(await stat(marker).catch(() => undefined))) return;
       await stopDockerd(join(dir, 'dockerd.pid'));
       await rm(marker, { force: true });
     });
+  },
+};
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const { value, release } = await acquire<Docker>(project, 'docker', starters());
+  project.provide('dockerHost', value.host);
+  project.provide('dockerCli', DOCKER_CLI);
+  project.provide('testImage', value.image);
+  return release;
 }
 
 /** SIGTERM, then wait (dockerd stops its containers first); SIGKILL after 30 s. */

@@ -4,13 +4,16 @@
  * scripts/slurm/start.sh, and provides `slurmConf` (the SLURM_CONF of that cluster; it is
  * also put into this process's environment, which test workers inherit).
  *
- * Teardown stops the daemons only when this setup started them; a cluster that was already
- * running (a developer's, or another project's setup in this run) is left alone.
+ * Started once per run, beside the other components (components.ts). Teardown stops the
+ * daemons only when this run started them; a cluster that was already running (a
+ * developer's, or another run's) is left alone.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { acquire, type Starter } from './components.ts';
+import { starters } from './starters.ts';
 
 const run = promisify(execFile);
 const scripts = join(import.meta.dirname, '..', '..', 'scripts', 'slurm');
@@ -33,15 +36,23 @@ async function script(name: string): Promise<{ last: string; started: boolean }>
   }
 }
 
+export const slurmStarter: Starter<{ conf: string; started: boolean }> = {
+  async start() {
+    // Whether this run owns the daemons comes from start.sh itself ("reusing" or "starting"),
+    // not from a ping made before it: under load a ping can time out while the cluster runs,
+    // and stopping a cluster another run is using fails that run's tests.
+    const { last: conf, started } = await script('start.sh');
+    process.env.SLURM_CONF = conf;
+    return { conf, started };
+  },
+  async stop({ started }) {
+    if (started) await script('stop.sh');
+  },
+};
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // Whether this setup owns the daemons comes from start.sh itself ("reusing" or "starting"),
-  // not from a ping made before it: under load a ping can time out while the cluster runs,
-  // and stopping a cluster another run is using fails that run's tests.
-  const { last: conf, started } = await script('start.sh');
-  process.env.SLURM_CONF = conf;
-  project.provide('slurmConf', conf);
-  return async () => {
-    if (!started) return;
-    await script('stop.sh');
-  };
+  const { value, release } = await acquire<{ conf: string; started: boolean }>(project, 'slurm', starters());
+  process.env.SLURM_CONF = value.conf;
+  project.provide('slurmConf', value.conf);
+  return release;
 }
