@@ -7,9 +7,10 @@
  * overrides both), `bodyLimit`, `headersTimeoutMs`, `requestTimeoutMs`, `maxConnections`, `logLevel`,
  * `auth.tokenFile`, `insecureTcp`.
  *
- * Who may call a plugin: on a unix socket (0600), only its owner. On TCP the default host
- * is 127.0.0.1; any other address must authenticate callers with `auth.tokenFile` (the
- * API sends the token from its `pluginTokenFile`) or be acknowledged with `insecureTcp: true`. Environment: SIDECARURL, SIDECARPORT,
+ * Who may call a plugin: on a unix socket (0600), only its owner. On TCP (loopback
+ * included: on a login node every user shares it) the plugin must authenticate callers with
+ * `auth.tokenFile` (the API sends the token from its `pluginTokenFile`) or the admin
+ * acknowledges the risk with `insecureTcp: true`; otherwise it refuses to start. Environment: SIDECARURL, SIDECARPORT,
  * SIDECARSOCKET, plus the module's own variables. The configuration file is `configFile`,
  * else `<NAME>CONFIGPATH` (SLURMCONFIGPATH as in interLink 0.6, DOCKERCONFIGPATH, MOCKCONFIGPATH).
  */
@@ -19,13 +20,11 @@ import { createAuthenticator } from '../core/auth.ts';
 import { BoolLike, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, listenOn, type ServerParts } from '../core/http-server.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, LogLevel } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
 import { loadPluginModule, PLUGIN_NAMES, type PluginName } from './registry.ts';
 import { buildPluginApp } from './sdk/server.ts';
 import type { Plugin } from './sdk/types.ts';
-
-const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** The keys `servePlugin` reads itself; the rest of the configuration goes to the module. */
 export const ServingShape = {
@@ -47,7 +46,7 @@ export const ServingShape = {
       tokenFile: z.string().min(1).optional(),
     })
     .prefault({}),
-  /** Serve plain TCP on a non-loopback address without auth.tokenFile (anyone who reaches it can run pods). */
+  /** Serve plain TCP without auth.tokenFile, loopback included (every local user, or anyone who reaches it, can run pods). */
   insecureTcp: BoolLike.default(false),
   /** interLink 0.6: debug logging. */
   verboseLogging: z.union([z.boolean(), z.string()]).optional(),
@@ -116,14 +115,10 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
       'sidecarUrl',
     );
   }
-  if (
-    endpoint.kind === 'tcp' &&
-    !isLoopbackHost(endpoint.host) &&
-    !config.auth.tokenFile &&
-    !config.insecureTcp
-  ) {
+  if (endpoint.kind === 'tcp' && !config.auth.tokenFile && !config.insecureTcp) {
+    // Loopback is no exception: on a login node every user shares it.
     throw invalidInput(
-      `invalid configuration: sidecarUrl: a plugin on ${endpoint.host} (not loopback) would run pods for anyone who reaches it; set auth.tokenFile (and the API's pluginTokenFile), serve a unix socket (socket: /path), or acknowledge with insecureTcp: true`,
+      `invalid configuration: sidecarUrl: a plugin on TCP (${endpoint.host}) without auth.tokenFile would run pods for every local user${isLoopbackHost(endpoint.host) ? '' : ' and anyone who reaches it'}; serve a unix socket (socket: /path), set auth.tokenFile (and the API's pluginTokenFile), or acknowledge with insecureTcp: true`,
       'sidecarUrl',
     );
   }

@@ -33,9 +33,9 @@ describe('servePlugin', () => {
     await served.closed;
   });
 
-  it('SIDECARPORT and the module configuration from <NAME>CONFIGPATH', async () => {
+  it('SIDECARPORT and the module configuration from <NAME>CONFIGPATH (TCP without a token: insecureTcp)', async () => {
     const file = join(dir, 'mock.yaml');
-    writeFileSync(file, 'SidecarURL: http://127.0.0.1\ncapacity:\n  cpu: "7"\n');
+    writeFileSync(file, 'SidecarURL: http://127.0.0.1\ninsecureTcp: true\ncapacity:\n  cpu: "7"\n');
     const served = await servePlugin('mock', {
       env: { MOCKCONFIGPATH: file, SIDECARPORT: '0' },
       logger: captureLogger().logger,
@@ -67,25 +67,65 @@ describe('servePlugin', () => {
     );
   });
 
-  it('a plugin on a non-loopback address needs auth.tokenFile or insecureTcp: true', async () => {
-    const logger = captureLogger().logger;
-    await expect(
-      servePlugin('mock', { env: { SIDECARURL: 'http://0.0.0.0', SIDECARPORT: '0' }, logger }),
-    ).rejects.toThrow(
-      /sidecarUrl: a plugin on 0\.0\.0\.0 \(not loopback\).*auth\.tokenFile.*insecureTcp: true/,
-    );
-    const logs = captureLogger();
-    const served = await servePlugin('mock', {
-      env: { SIDECARURL: 'http://0.0.0.0', SIDECARPORT: '0' },
-      overrides: { insecureTcp: true },
-      logger: logs.logger,
-    });
-    try {
-      expect(served.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
-      expect(logs.lines().some((l) => /plugin on TCP without auth\.tokenFile/.test(String(l.msg)))).toBe(
-        true,
+  it.each([
+    ['the default address (127.0.0.1)', {}, '127\\.0\\.0\\.1', false],
+    ['localhost', { SIDECARURL: 'http://localhost' }, 'localhost', false],
+    ['0.0.0.0', { SIDECARURL: 'http://0.0.0.0' }, '0\\.0\\.0\\.0', true],
+  ])(
+    'a plugin on TCP at %s needs auth.tokenFile or insecureTcp: true',
+    async (_what, env, host, offLoopback) => {
+      const logger = captureLogger().logger;
+      const err = await servePlugin('mock', { env: { ...env, SIDECARPORT: '0' }, logger }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
       );
+      expect(err?.message).toMatch(
+        new RegExp(
+          `sidecarUrl: a plugin on TCP \\(${host}\\) without auth\\.tokenFile would run pods for every local user.*socket: /path.*auth\\.tokenFile.*insecureTcp: true`,
+        ),
+      );
+      expect(/anyone who reaches it/.test(err?.message ?? '')).toBe(offLoopback);
+      const logs = captureLogger();
+      const served = await servePlugin('mock', {
+        env: { ...env, SIDECARPORT: '0' },
+        overrides: { insecureTcp: true },
+        logger: logs.logger,
+      });
+      try {
+        expect(served.url).toMatch(/^http:\/\/[^/]+:\d+$/);
+        expect(logs.lines().some((l) => /plugin on TCP without auth\.tokenFile/.test(String(l.msg)))).toBe(
+          true,
+        );
+      } finally {
+        await served.close();
+      }
+    },
+  );
+
+  it('the attack: an unauthenticated local caller on TCP is refused by the real plugin server and runs nothing', async () => {
+    const tokens = await writeTokenFile(dir, 'loopback-secret api\n', 'loopback-tokens');
+    // The default address (loopback), as on a login node shared by every user.
+    const served = await servePlugin('mock', {
+      env: { SIDECARPORT: '0' },
+      overrides: { 'auth.tokenFile': tokens },
+      logger: captureLogger().logger,
+    });
+    const caller = new RawClient(served.url);
+    try {
+      expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      caller.token = undefined;
+      const attack = { pod: pod('t', 'u-attack'), container: [] };
+      expect((await caller.request('POST', '/create', attack)).status).toBe(401);
+      expect((await caller.request('POST', '/create', [attack])).status).toBe(401);
+      expect((await caller.request('POST', '/delete', pod('t', 'u-attack'))).status).toBe(401);
+      expect((await caller.request('GET', '/status', [])).status).toBe(401);
+      expect((await caller.request('GET', '/mock/calls')).status).toBe(401);
+      caller.token = 'wrong-token';
+      expect((await caller.request('POST', '/create', attack)).status).toBe(401);
+      caller.token = 'loopback-secret';
+      expect((await caller.request('GET', '/mock/calls')).json()).toMatchObject({ create: {}, delete: {} });
     } finally {
+      await caller.close();
       await served.close();
     }
   });

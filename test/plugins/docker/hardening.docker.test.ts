@@ -76,6 +76,7 @@ beforeAll(async () => {
   closeApp = async () => {
     await client.close();
     await app.close();
+    await plugin.deletesSettled();
     await plugin.close();
   };
 });
@@ -359,5 +360,20 @@ describe('#12.12 a subPath swapped for a link is refused at start', () => {
     ).toBe(true);
     expect((await status(client, [pod]))[0]).toBeDefined();
     await client.call({ method: 'POST', path: '/delete', body: pod });
+  });
+});
+
+describe('#12.7 an anonymous /readyz storm costs one backend check and learns one word', () => {
+  it('50 /readyz at once on the docker plugin: one docker version call (two if the cache aged), body "ok"', async () => {
+    const versions = () => cli.argv.filter((a) => a[0] === 'version').length;
+    const before = versions();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => client.call({ method: 'GET', path: '/readyz' })),
+    );
+    expect(answers).toEqual(answers.map(() => 'ok'));
+    expect(versions() - before).toBeGreaterThanOrEqual(1);
+    expect(versions() - before).toBeLessThanOrEqual(2);
+    // Anything but the word: no address, engine or error for a caller without a token.
+    for (const a of answers) expect(String(a)).not.toMatch(/docker|sock|unix|tcp|:\/\//i);
   });
 });
