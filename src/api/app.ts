@@ -8,26 +8,39 @@
  * cached data. The plugin's address and the transport cause go to the log, not to the
  * caller; a caller's mistake is a 4xx, never a 503.
  */
-import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
+import { z } from 'zod';
 import { type Authenticator, authHook } from '../core/auth.ts';
 import type { Endpoint } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import {
   createServer,
   DEFAULT_BODY_LIMIT,
+  type Readiness,
   type ServerOptions,
   type ServerParts,
+  type ZodApp,
 } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
-import { CreateStruct, LogStruct, PodCreateRequests, PodList, PodStatusList } from '../wire/interlink.ts';
+import {
+  CreateStruct,
+  LogStruct,
+  PingResponse,
+  PodCreateRequests,
+  PodList,
+  PodStatusList,
+  StatsSummary,
+  TextAnswer,
+  TextStream,
+} from '../wire/interlink.ts';
 import { Pod } from '../wire/k8s.ts';
-import { listRoute } from './list.ts';
+import { listRoute, type ViaPlugin } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';
 import { registerApiStreamRoutes } from './streams.ts';
+import { viaPluginOf } from './via-plugin.ts';
 
 export interface ApiAppOptions {
   logger: Logger;
@@ -103,47 +116,25 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   });
   app.addHook('onRequest', authHook(opts.auth));
 
-  /**
-   * Keep the code (UNAVAILABLE stays 503, NOT_FOUND 404...) but not the transport detail:
-   * where the plugin listens and why it is unreachable go to the log only.
-   */
-  const viaPlugin = async <T>(req: FastifyRequest, what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = codeOf(err);
-      const msg = (err as Error).message;
-      if (code === ErrorCode.UNAVAILABLE || code === ErrorCode.TIMEOUT) {
-        req.log.warn({ err: msg, plugin: plugin.describe() }, `${what}: plugin unreachable`);
-        throw new InterlinkError(
-          code,
-          code === ErrorCode.TIMEOUT
-            ? `${what}: the plugin did not answer in time`
-            : `${what}: the plugin is unreachable`,
-          { cause: err },
-        );
-      }
-      if (code === ErrorCode.UNAUTHENTICATED || code === ErrorCode.FORBIDDEN) {
-        // The plugin refused *our* credentials (pluginTokenFile): not the caller's fault.
-        req.log.error({ err: msg, plugin: plugin.describe() }, `${what}: the plugin refused the API's token`);
-        throw new InterlinkError(ErrorCode.UNAVAILABLE, `${what}: the plugin is unreachable`, { cause: err });
-      }
-      if (code === ErrorCode.INTERNAL) {
-        req.log.error({ err }, `${what}: failed before reaching the plugin`);
-        throw new InterlinkError(ErrorCode.INTERNAL, `${what}: internal error`, { cause: err });
-      }
-      // The plugin's own answer (NOT_FOUND, BACKEND...) is relayed, minus our view of its address.
-      const where = plugin.describe();
-      if (err instanceof InterlinkError && msg.includes(where)) {
-        throw new InterlinkError(code, msg.replaceAll(where, 'the plugin'), {
-          cause: err,
-          ...(err.field === undefined ? {} : { field: err.field }),
-        });
-      }
-      throw err;
-    }
-  };
+  const viaPlugin = viaPluginOf(plugin);
+  registerPodRoutes(app, { plugin, cache, viaPlugin, followers });
+  registerLinkRoutes(app, { plugin, cache, viaPlugin, readiness });
 
+  // exec, attach, port-forward: WebSocket upgrades relayed to the plugin (src/api/streams.ts).
+  registerApiStreamRoutes(app, { log, auth: opts.auth, plugin: opts.plugin });
+
+  return { ...parts, cache, plugin };
+}
+
+interface RouteDeps {
+  plugin: PluginClient;
+  cache: StatusCache;
+  viaPlugin: ViaPlugin;
+}
+
+/** The pod routes of the interLink 0.6 wire: create, delete, status, getLogs. */
+function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<AbortController> }): void {
+  const { plugin, cache, viaPlugin, followers } = deps;
   app.post(
     '/create',
     { schema: { body: PodCreateRequests, response: { 200: CreateStruct } } },
@@ -160,7 +151,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   app.route({
     method: ['DELETE', 'POST'],
     url: '/delete',
-    schema: { body: Pod },
+    schema: { body: Pod, response: { 200: TextAnswer } },
     handler: async (req, reply) => {
       const pod = req.body;
       const text = await viaPlugin(req, 'delete', () => plugin.delete(pod, req.id));
@@ -187,7 +178,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   app.route({
     method: ['GET', 'POST'],
     url: '/getLogs',
-    schema: { body: LogStruct },
+    schema: { body: LogStruct, response: { 200: TextStream } },
     handler: async (req, reply) => {
       const opts = req.body.Opts;
       if (opts.SinceSeconds && opts.SinceTime && opts.SinceTime !== '0001-01-01T00:00:00Z') {
@@ -221,10 +212,16 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
       return reply.send(answer.body);
     },
   });
+}
 
+/** The link and cache routes: pinglink, updateCache, stats, list. */
+function registerLinkRoutes(app: ZodApp, deps: RouteDeps & { readiness: Readiness }): void {
+  const { plugin, cache, viaPlugin, readiness } = deps;
   app.route({
     method: ['POST', 'GET'],
     url: '/pinglink',
+    // The plugin's answer as it sent it: a PingResponse, or text from older plugins.
+    schema: { response: { 200: z.union([PingResponse, TextAnswer]) } },
     handler: async (req, reply) => {
       let answer: Awaited<ReturnType<PluginClient['ping']>>;
       try {
@@ -250,18 +247,15 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
     },
   });
 
-  app.post('/updateCache', { schema: { body: Pod } }, async (req, reply) => {
+  app.post('/updateCache', { schema: { body: Pod, response: { 200: TextAnswer } } }, async (req, reply) => {
     const pod = req.body;
     const dropped = cache.drop(pod.metadata.uid);
     req.log.debug({ pod: podRef(pod), uid: pod.metadata.uid, dropped }, 'cache entry dropped');
     return reply.type('text/plain; charset=utf-8').send('Updated cache');
   });
 
-  app.get('/stats/summary', async (req) => viaPlugin(req, 'stats', () => plugin.stats(req.id)));
+  app.get('/stats/summary', { schema: { response: { 200: StatsSummary } } }, async (req) =>
+    viaPlugin(req, 'stats', () => plugin.stats(req.id)),
+  );
   listRoute(app, plugin, viaPlugin);
-
-  // exec, attach, port-forward: WebSocket upgrades relayed to the plugin (src/api/streams.ts).
-  registerApiStreamRoutes(app, { log, auth: opts.auth, plugin: opts.plugin });
-
-  return { app, registry, readiness, cache, plugin };
 }

@@ -14,11 +14,8 @@ import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '.
 import { type Endpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, type ServerLimits } from '../core/http-server.ts';
+import { LogLevel } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const LogLevel = z.enum(LOG_LEVELS);
-export type LogLevel = z.infer<typeof LogLevel>;
 
 const PositiveInt = z.coerce.number().int().positive();
 

@@ -36,6 +36,29 @@ export interface RetrieveResult {
 
 const asArray = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
+/**
+ * The ConfigMap or Secret a volume references, when the request carries it; an absent
+ * optional one is a warning, an absent required one INVALID_INPUT on the request's list.
+ */
+function carried<T>(
+  kind: 'ConfigMap' | 'Secret',
+  found: T | undefined,
+  name: string,
+  optional: boolean,
+  where: { volume: string; container: string; warnings: string[] },
+): T | undefined {
+  if (found) return found;
+  if (optional) {
+    where.warnings.push(`optional ${kind} "${name}" (volume ${where.volume}) is absent`);
+    return undefined;
+  }
+  const field = kind === 'ConfigMap' ? 'configmaps' : 'secrets';
+  throw invalidInput(
+    `${field}: volume "${where.volume}" of container ${where.container} needs ${kind} "${name}", which the request does not carry`,
+    field,
+  );
+}
+
 export function toRetrievedPodData(req: PodCreateRequests): RetrieveResult {
   const pod = req.pod;
   const spec = pod.spec;
@@ -70,28 +93,15 @@ export function toRetrievedPodData(req: PodCreateRequests): RetrieveResult {
           `pod.spec.${kind}.volumeMounts`,
         );
       }
+      const where = { volume: m.name, container: c.name, warnings };
       if (vol.configMap) {
         const name = String(vol.configMap.name ?? '');
-        const cm = configMaps.get(name);
+        const cm = carried('ConfigMap', configMaps.get(name), name, vol.configMap.optional === true, where);
         if (cm) entry.configMaps.push(cm);
-        else if (vol.configMap.optional === true)
-          warnings.push(`optional ConfigMap "${name}" (volume ${m.name}) is absent`);
-        else
-          throw invalidInput(
-            `configmaps: volume "${m.name}" of container ${c.name} needs ConfigMap "${name}", which the request does not carry`,
-            'configmaps',
-          );
       } else if (vol.secret) {
         const name = String(vol.secret.secretName ?? '');
-        const s = secrets.get(name);
+        const s = carried('Secret', secrets.get(name), name, vol.secret.optional === true, where);
         if (s) entry.secrets.push(s);
-        else if (vol.secret.optional === true)
-          warnings.push(`optional Secret "${name}" (volume ${m.name}) is absent`);
-        else
-          throw invalidInput(
-            `secrets: volume "${m.name}" of container ${c.name} needs Secret "${name}", which the request does not carry`,
-            'secrets',
-          );
       } else if (vol.projected) {
         // The VK resolves a projected volume into one ConfigMap named after the volume.
         const p = projected.get(m.name);

@@ -14,9 +14,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LOG_LEVELS, loadApiConfig, resolveApiConfig } from '../api/config.ts';
+import { loadApiConfig, resolveApiConfig } from '../api/config.ts';
 import { prepareApi } from '../api/server.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
+import { createLogger, LOG_LEVELS, type Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode } from '../errors/index.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
 import { servePlugin } from '../plugins/serve.ts';

@@ -41,12 +41,19 @@ export const Port = z.coerce.number().int().min(0).max(65535);
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
+/** The schema inside a wrapper (optional, default, nullable, ... or a pipe's input side). */
+function wrapped(t: z.ZodType): z.ZodType | undefined {
+  if (t instanceof z.ZodPipe) return t.in instanceof z.ZodType ? t.in : undefined;
+  const def: object = t.def;
+  const inner = 'innerType' in def ? def.innerType : undefined;
+  return inner instanceof z.ZodType ? inner : undefined;
+}
+
 function unwrapObject(t: z.ZodType): AnyObject | undefined {
   let cur: z.ZodType = t;
   for (let i = 0; i < 5; i++) {
     if (cur instanceof z.ZodObject) return cur as AnyObject;
-    const def = (cur as unknown as { def?: { innerType?: z.ZodType; in?: z.ZodType } }).def;
-    const next = def?.innerType ?? def?.in;
+    const next = wrapped(cur);
     if (!next) return undefined;
     cur = next;
   }

@@ -16,11 +16,13 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   LogController,
+  type RouteOptions,
 } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { ErrorCode, InterlinkError, toHttpStatus } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
+import { TextAnswer } from '../wire/interlink.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { Logger } from './logger.ts';
 
@@ -60,6 +62,8 @@ export interface ServerParts {
   registry: Registry;
   /** The /readyz answer cache; owners that learn the truth otherwise (a ping) record it. */
   readiness: Readiness;
+  /** Every route registered on `app`, in order, with its schema (scripts/wire/openapi.ts documents them). */
+  routes: readonly RouteOptions[];
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -118,6 +122,10 @@ export function createServer(opts: ServerOptions): ServerParts {
     ...(opts.https ? { https: { ...opts.https, ...nodeLimits } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   fastify.server.maxConnections = limits.maxConnections;
+  const routes: RouteOptions[] = [];
+  fastify.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
   fastify.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
@@ -182,22 +190,27 @@ export function createServer(opts: ServerOptions): ServerParts {
     reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url}` });
   });
 
-  fastify.get('/healthz', async () => 'ok');
+  const text = { schema: { response: { 200: TextAnswer } } };
+  fastify.get('/healthz', text, async () => 'ok');
   // Anyone may probe: the answer is one word, the reason goes to the log (Readiness).
   const readiness = new Readiness(opts.notReadyReason ?? (() => undefined), opts.logger, {
     ttlMs: opts.readyCacheMs ?? 5_000,
   });
-  fastify.get('/readyz', async (_req, reply) => {
-    const reason = await readiness.check();
-    if (reason !== undefined) return reply.status(503).type('text/plain').send('not ready');
-    return reply.type('text/plain').send('ok');
-  });
-  fastify.get('/metrics', async (_req, reply) => {
+  fastify.get(
+    '/readyz',
+    { schema: { response: { 200: TextAnswer, 503: TextAnswer } } },
+    async (_req, reply) => {
+      const reason = await readiness.check();
+      if (reason !== undefined) return reply.status(503).type('text/plain').send('not ready');
+      return reply.type('text/plain').send('ok');
+    },
+  );
+  fastify.get('/metrics', text, async (_req, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });
 
-  return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry, readiness };
+  return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry, readiness, routes };
 }
 
 /**

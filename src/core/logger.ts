@@ -3,8 +3,14 @@
  * pretty when stderr is a terminal. Children carry `component` and, per request, `session`.
  */
 import { type LevelWithSilent, type Logger, pino } from 'pino';
+import { z } from 'zod';
 
 export type { Logger };
+
+/** Every level a process accepts (`logLevel` in each config, `--log-level`), most severe first. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LogLevel = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevel>;
 
 export interface LoggerOptions {
   level?: LevelWithSilent | string;

@@ -78,7 +78,18 @@ export interface ServeUpgradesOptions {
   unsupported?: readonly string[];
 }
 
+const served = new WeakMap<FastifyInstance, string[]>();
+
+/** The upgrade paths `app` serves (those with a handler), for scripts/wire/openapi.ts. */
+export function upgradePaths(app: FastifyInstance): readonly string[] {
+  return served.get(app) ?? [];
+}
+
 export function serveUpgrades(opts: ServeUpgradesOptions): void {
+  served.set(opts.app, [
+    ...upgradePaths(opts.app),
+    ...Object.entries(opts.routes).flatMap(([path, route]) => (route ? [path] : [])),
+  ]);
   const sockets = new Set<Duplex>();
   const server = opts.app.server as Server;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

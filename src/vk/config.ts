@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { BoolLike, type ConfigInput, loadConfig, normalizeKey, Port } from '../core/config.ts';
 import { type Endpoint, parseEndpoint } from '../core/endpoint.ts';
+import { LogLevel } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
 
 /**
@@ -175,7 +176,7 @@ export const VkConfigSchema = z.object({
   /** Plain HTTP /metrics, /healthz, /readyz; 0 = off. */
   metricsPort: Port.default(0),
   metricsAddress: z.string().default('0.0.0.0'),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: LogLevel.default('info'),
 });
 
 export type VkConfig = z.output<typeof VkConfigSchema>;

@@ -6,16 +6,14 @@
  * Resolves when `signal` aborts and every part has stopped; rejects (after stopping the
  * others) when one part fails for good.
  */
-import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
-import type { TlsClientOptions } from '../core/http-client.ts';
 import { createServer, listenOn } from '../core/http-server.ts';
 import type { Logger } from '../core/logger.ts';
-import { invalidInput } from '../errors/index.ts';
-import { interlinkEndpoint, loadVkConfig, type VkConfig } from './config.ts';
+import { loadVkConfig, type VkConfig } from './config.ts';
 import { createEventRecorder } from './events.ts';
 import { createInterlinkClient, type InterlinkClient } from './interlink-client.ts';
+import { interlinkConnection } from './interlink-connection.ts';
 import { makeKubeClients } from './kube.ts';
 import { createKubeletServer } from './kubelet/server.ts';
 import { createNodeController } from './node/controller.ts';
@@ -51,6 +49,7 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
     core: kube.core,
     nodeName: config.nodeName,
     logger: logger.child({ component: 'events' }),
+    registry,
   });
   logger.info(
     {
@@ -146,32 +145,13 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
 }
 
 export function makeInterlinkClient(config: VkConfig, logger: Logger): InterlinkClient {
-  const endpoint = interlinkEndpoint(config);
-  const tls: TlsClientOptions = {};
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw invalidInput(`cannot read ${what} ${file}: ${(err as Error).message}`, what);
-    }
-  };
-  const caFile = config.tls.caCertFile ?? config.http.caCert;
-  if (caFile) tls.ca = read(caFile, 'http.caCert');
-  if (config.tls.enabled && config.tls.certFile && config.tls.keyFile) {
-    tls.cert = read(config.tls.certFile, 'tls.certFile');
-    tls.key = read(config.tls.keyFile, 'tls.keyFile');
-  }
-  if (config.http.insecure) {
-    tls.insecureSkipVerify = true;
-    if (endpoint.kind === 'tcp' && endpoint.protocol === 'https') {
-      logger.warn('HTTP.Insecure is set: the interLink API certificate is NOT verified');
-    }
+  const conn = interlinkConnection(config);
+  const { endpoint } = conn;
+  if (conn.tls.insecureSkipVerify && endpoint.kind === 'tcp' && endpoint.protocol === 'https') {
+    logger.warn('HTTP.Insecure is set: the interLink API certificate is NOT verified');
   }
   return createInterlinkClient({
-    endpoint,
-    tokenFile: config.vkTokenFile,
-    tls,
-    timeoutMs: config.interlinkTimeoutMs,
+    ...conn,
     // Status polls, creates and log follows share the pool; follows hold a socket each.
     connections: Math.max(16, config.workers * 2),
   });

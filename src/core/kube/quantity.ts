@@ -42,7 +42,7 @@ export function parseQuantity(q: string | number, field?: string): number {
   } else {
     const m = RE.exec(q.trim());
     if (!m) throw invalidInput(`${prefix(field)}"${q}" is not a quantity (e.g. 500m, 2, 128Mi, 1G)`, field);
-    const [, number, suffix = '', exponent] = m as unknown as [string, string, string | undefined, string?];
+    const [, number = '', suffix = '', exponent] = m;
     sign = Math.sign(Number(number));
     if (sign === 0) v = 0;
     else if (suffix in BINARY) v = Number(number) * 2 ** BINARY[suffix]!;

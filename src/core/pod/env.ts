@@ -158,6 +158,18 @@ export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
   return [...env.entries()];
 }
 
+/** A configMapKeyRef/secretKeyRef value: absent is undefined when optional, else INVALID_INPUT. */
+function keyValue(
+  kind: 'ConfigMap' | 'Secret',
+  ref: { name: string; key: string; optional?: boolean | undefined },
+  v: Buffer | undefined,
+  f: string,
+): string | undefined {
+  if (v !== undefined) return v.toString('utf8');
+  if (ref.optional) return undefined;
+  throw invalidInput(`${f}: key "${ref.key}" of ${kind} "${ref.name}" was not provided`, f);
+}
+
 function valueFrom(
   c: ContainerSpec,
   vf: NonNullable<ContainerSpec['env']>[number]['valueFrom'] & object,
@@ -167,22 +179,12 @@ function valueFrom(
   if (vf.configMapKeyRef) {
     const ref = vf.configMapKeyRef;
     const cm = ctx.sources.configMaps.get(ref.name);
-    const v = cm ? configMapValue(cm, ref.key) : undefined;
-    if (v === undefined) {
-      if (ref.optional) return undefined;
-      throw invalidInput(`${f}: key "${ref.key}" of ConfigMap "${ref.name}" was not provided`, f);
-    }
-    return v.toString('utf8');
+    return keyValue('ConfigMap', ref, cm ? configMapValue(cm, ref.key) : undefined, f);
   }
   if (vf.secretKeyRef) {
     const ref = vf.secretKeyRef;
     const s = ctx.sources.secrets.get(ref.name);
-    const v = s ? secretValue(s, ref.key) : undefined;
-    if (v === undefined) {
-      if (ref.optional) return undefined;
-      throw invalidInput(`${f}: key "${ref.key}" of Secret "${ref.name}" was not provided`, f);
-    }
-    return v.toString('utf8');
+    return keyValue('Secret', ref, s ? secretValue(s, ref.key) : undefined, f);
   }
   if (vf.fieldRef) return fieldRefValue(ctx.pod, ctx.spec, vf.fieldRef.fieldPath, f);
   if (vf.resourceFieldRef) {

@@ -1,8 +1,10 @@
 /**
  * Serves a Plugin over the interLink 0.6 plugin wire (DESIGN.md §2, API → plugin):
  * POST /create, POST|DELETE /delete, GET|POST /status, GET|POST /getLogs, plus our
- * additive GET /ping, GET /list and GET /stats/summary when the plugin has them, and the shared
- * /healthz, /readyz, /metrics.
+ * additive GET /ping, GET /list and GET /stats/summary, and the shared /healthz, /readyz,
+ * /metrics. An optional route exists only when its method does: without it the caller
+ * gets 404, which the API reads as an interLink 0.6 plugin (ping falls back to
+ * `GET /status []`, list is NOT_SUPPORTED, stats NOT_FOUND).
  */
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
@@ -15,7 +17,7 @@ import {
   type ServerParts,
 } from '../../core/http-server.ts';
 import type { Logger } from '../../core/logger.ts';
-import { invalidInput, notFound, notSupported } from '../../errors/index.ts';
+import { invalidInput } from '../../errors/index.ts';
 import {
   BackendPodList,
   CreateStruct,
@@ -24,6 +26,9 @@ import {
   PodList,
   PodStatusList,
   RetrievedPodDataBody,
+  StatsSummary,
+  TextAnswer,
+  TextStream,
 } from '../../wire/interlink.ts';
 import { Pod } from '../../wire/k8s.ts';
 import { registerPluginStreamRoutes } from './streams.ts';
@@ -96,7 +101,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   app.route({
     method: ['POST', 'DELETE'],
     url: '/delete',
-    schema: { body: Pod },
+    schema: { body: Pod, response: { 200: TextAnswer } },
     handler: async (req) => {
       const m = req.body.metadata;
       await timed('delete', () => plugin.delete(req.body, ctxOf(req)));
@@ -114,7 +119,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   app.route({
     method: ['GET', 'POST'],
     url: '/getLogs',
-    schema: { body: LogStruct },
+    schema: { body: LogStruct, response: { 200: TextStream } },
     handler: async (req, reply) => {
       const ctl = new AbortController();
       // The reply socket closing means the follower is gone: stop reading the backend.
@@ -131,27 +136,26 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     },
   });
 
-  app.get('/ping', { schema: { response: { 200: PingResponse } } }, async (req) =>
-    plugin.ping ? timed('ping', () => plugin.ping!(ctxOf(req))) : { status: 'ok' },
-  );
-
-  // Our addition (the orphan sweep). A plugin without `list` answers 501, as an API relaying
-  // to an interLink 0.6 plugin does: the VK then knows no sweep is possible.
+  if (plugin.ping) {
+    const ping = plugin.ping.bind(plugin);
+    app.get('/ping', { schema: { response: { 200: PingResponse } } }, async (req) =>
+      timed('ping', () => ping(ctxOf(req))),
+    );
+  }
+  // Our addition (the orphan sweep); the API answers the VK 501 without it, so the VK knows
+  // no sweep is possible.
   if (plugin.list) {
     const list = plugin.list.bind(plugin);
     app.get('/list', { schema: { response: { 200: BackendPodList } } }, async (req) =>
       timed('list', () => list(ctxOf(req))),
     );
-  } else {
-    app.get('/list', async () => {
-      throw notSupported(`plugin ${plugin.name} cannot list its pods`);
-    });
   }
-
-  app.get('/stats/summary', async (req) => {
-    if (!plugin.stats) throw notFound(`plugin ${plugin.name} offers no stats`);
-    return timed('stats', () => plugin.stats!(ctxOf(req)));
-  });
+  if (plugin.stats) {
+    const stats = plugin.stats.bind(plugin);
+    app.get('/stats/summary', { schema: { response: { 200: StatsSummary } } }, async (req) =>
+      timed('stats', () => stats(ctxOf(req))),
+    );
+  }
 
   plugin.routes?.(app);
   // exec, attach, port-forward: WebSocket upgrades, each only when the plugin has the method.

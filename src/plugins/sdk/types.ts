@@ -17,6 +17,7 @@ import type {
   PingResponse,
   PodStatus,
   RetrievedPodData,
+  StatsSummary,
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
@@ -66,18 +67,21 @@ export interface Plugin {
    * report a failure to the caller (the message goes to kubectl). Optional.
    */
   portForward?(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void>;
-  /** Health and capacity of the backend. Optional: without it the SDK answers `{status:"ok"}`. */
+  /**
+   * Health and capacity of the backend. Optional: without it there is no `GET /ping` and the
+   * API pings with `GET /status []` (the interLink 0.6 ping).
+   */
   ping?(ctx: CallContext): Promise<PingResponse>;
   /**
    * Every pod the backend runs or holds (running, finished, half-created), read from the
    * backend itself (labels, job directories), not from memory that a restart loses. The VK's
-   * orphan sweep deletes those no Pod owns any more. Optional: without it `GET /list`
-   * answers 501 and the VK sweeps nothing. Read-only; may be called concurrently with the
+   * orphan sweep deletes those no Pod owns any more. Optional: without it there is no
+   * `GET /list` (404; the API answers the VK 501) and the VK sweeps nothing. Read-only; may be called concurrently with the
    * other calls (a pod being created may or may not be in the answer).
    */
   list?(ctx: CallContext): Promise<BackendPod[]>;
   /** A kubelet `/stats/summary`-shaped document for the node's pods. Optional. */
-  stats?(ctx: CallContext): Promise<unknown>;
+  stats?(ctx: CallContext): Promise<StatsSummary>;
   /**
    * Add the plugin's own extra routes (e.g. the mock's /mock/* admin API) to the app, once,
    * after the wire routes. Optional; they must not reuse a wire path.

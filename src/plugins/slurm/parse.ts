@@ -54,13 +54,18 @@ export function parseSqueue(stdout: string): Map<string, SlurmJob> {
       job.exitCode = (status >> 8) & 0xff;
       if (status & 0x7f) job.signal = status & 0x7f;
     }
-    const s = slurmTime(start);
-    const e = slurmTime(end);
-    if (s) job.start = s;
-    if (e) job.end = e;
-    out.set(id, job);
+    out.set(id, withTimes(job, start, end));
   }
   return out;
+}
+
+/** The job with its start and end times, where Slurm gave real ones. */
+function withTimes(job: SlurmJob, start: string | undefined, end: string | undefined): SlurmJob {
+  const s = slurmTime(start);
+  const e = slurmTime(end);
+  if (s) job.start = s;
+  if (e) job.end = e;
+  return job;
 }
 
 /** The fields sacct is asked for (`--parsable2`, `|` separated). */
@@ -79,11 +84,7 @@ export function parseSacct(stdout: string): Map<string, SlurmJob> {
       job.exitCode = Number(m[1]);
       if (Number(m[2]) > 0) job.signal = Number(m[2]);
     }
-    const s = slurmTime(start);
-    const e = slurmTime(end);
-    if (s) job.start = s;
-    if (e) job.end = e;
-    out.set(id, job);
+    out.set(id, withTimes(job, start, end));
   }
   return out;
 }

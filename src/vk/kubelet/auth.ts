@@ -175,9 +175,7 @@ export function createAuthorizer(opts: AuthOptions): Authorizer {
         typeof tls.getPeerCertificate === 'function'
       ) {
         const peer = tls.getPeerCertificate();
-        const user = peer?.subject
-          ? userFromCertificate(peer.subject as unknown as Record<string, string | string[]>)
-          : undefined;
+        const user = peer?.subject ? userFromCertificate({ ...peer.subject }) : undefined;
         if (user) return user;
       }
       const header = req.headers.authorization;

@@ -108,6 +108,7 @@ export function computeConditions(
 function readyCondition(
   outcome: PingOutcome,
 ): Omit<V1NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'> {
+  const notReady = (reason: string, message: string) => ({ type: 'Ready', status: 'False', reason, message });
   switch (outcome.kind) {
     case 'ok':
       return {
@@ -117,21 +118,11 @@ function readyCondition(
         message: 'virtual kubelet is ready: the interLink API and its plugin answer',
       };
     case 'api-down':
-      return {
-        type: 'Ready',
-        status: 'False',
-        reason: REASONS.apiDown,
-        message: `the interLink API is unreachable: ${outcome.message}`,
-      };
+      return notReady(REASONS.apiDown, `the interLink API is unreachable: ${outcome.message}`);
     case 'plugin-down':
-      return {
-        type: 'Ready',
-        status: 'False',
-        reason: REASONS.pluginDown,
-        message: `the interLink plugin is unreachable: ${outcome.message}`,
-      };
+      return notReady(REASONS.pluginDown, `the interLink plugin is unreachable: ${outcome.message}`);
     case 'unknown':
-      return { type: 'Ready', status: 'False', reason: REASONS.starting, message: outcome.message };
+      return notReady(REASONS.starting, outcome.message);
   }
 }
 

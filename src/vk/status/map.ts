@@ -17,12 +17,15 @@ import type { ContainerStatus } from '../../wire/k8s.ts';
 import {
   isTerminalPhase,
   type KContainer,
-  type KContainerState,
   type KContainerStatus,
   type KPod,
   type KPodCondition,
   type KPodStatus,
 } from '../pods/kpod.ts';
+import { initDone, mergeContainer, podPhase, waitingStatus } from './containers.ts';
+
+export { initDone, mergeContainer, normalizeState, podPhase } from './containers.ts';
+export { type StatusEvent, transitionEvents } from './events.ts';
 
 export interface StatusContext {
   /** RFC 3339 time for new transitions. */
@@ -39,163 +42,6 @@ const OWN_CONDITIONS = [
   'ContainersReady',
   'PodScheduled',
 ] as const;
-
-function cloneState(s: KContainerState | undefined): KContainerState | undefined {
-  return s === undefined ? undefined : (JSON.parse(JSON.stringify(s)) as KContainerState);
-}
-
-/** The backend's state, with the reasons kubectl shows filled in (Completed / Error). */
-export function normalizeState(s: KContainerState | undefined, now: string): KContainerState | undefined {
-  if (!s) return undefined;
-  if (s.terminated) {
-    const t = { ...s.terminated };
-    if (typeof t.exitCode !== 'number') t.exitCode = 0;
-    if (!t.reason) t.reason = t.exitCode === 0 ? 'Completed' : 'Error';
-    if (!t.finishedAt) t.finishedAt = now;
-    return { terminated: t };
-  }
-  if (s.running) return { running: { startedAt: s.running.startedAt || now } };
-  if (s.waiting) return { waiting: { ...s.waiting } };
-  return undefined;
-}
-
-function waitingStatus(
-  spec: KContainer,
-  reason: string,
-  prev: KContainerStatus | undefined,
-): KContainerStatus {
-  return {
-    name: spec.name,
-    state: { waiting: { reason } },
-    ...(prev?.lastState ? { lastState: prev.lastState } : {}),
-    ready: false,
-    restartCount: prev?.restartCount ?? 0,
-    image: spec.image ?? '',
-    imageID: prev?.imageID ?? '',
-    ...(prev?.containerID ? { containerID: prev.containerID } : {}),
-    started: false,
-  };
-}
-
-const isDefaultWaiting = (s: KContainerStatus) =>
-  !!s.state?.waiting &&
-  !s.lastState?.terminated &&
-  (s.state.waiting.reason === 'PodInitializing' || s.state.waiting.reason === 'ContainerCreating');
-
-/**
- * One container: previous status (ours, on the Pod) merged with the backend's report.
- * `defaultReason` is the waiting reason while the backend says nothing about it.
- */
-export function mergeContainer(
-  spec: KContainer,
-  prev: KContainerStatus | undefined,
-  reported: ContainerStatus | undefined,
-  restartPolicy: string,
-  defaultReason: string,
-  now: string,
-): KContainerStatus {
-  if (!reported) {
-    if (!prev || isDefaultWaiting(prev)) return waitingStatus(spec, defaultReason, prev);
-    return prev;
-  }
-  const state = normalizeState(reported.state as KContainerState | undefined, now) ?? {
-    waiting: { reason: defaultReason },
-  };
-  // A time we filled in must not move on the next poll (that would rewrite the status every time).
-  if (
-    state.running &&
-    !(reported.state as KContainerState | undefined)?.running?.startedAt &&
-    prev?.state?.running?.startedAt
-  ) {
-    state.running.startedAt = prev.state.running.startedAt;
-  }
-  const prevCount = prev?.restartCount ?? 0;
-  const restartCount = Math.max(prevCount, reported.restartCount ?? 0);
-  const restarted = restartCount > prevCount && restartPolicy !== 'Never';
-  if (prev?.state?.terminated && !restarted) {
-    // Terminated is final unless the container really restarted.
-    return { ...prev, ready: false, started: false };
-  }
-  let lastState = cloneState(reported.lastState as KContainerState | undefined);
-  if (!lastState?.terminated && restarted && prev?.state?.terminated)
-    lastState = { terminated: { ...prev.state.terminated } };
-  if (!lastState?.terminated && prev?.lastState?.terminated) lastState = cloneState(prev.lastState);
-  const running = !!state.running;
-  const containerID = reported.containerID || state.terminated?.containerID || prev?.containerID;
-  return {
-    name: spec.name,
-    state,
-    ...(lastState && Object.keys(lastState).length > 0 ? { lastState } : {}),
-    // Plugins built on the Python SDK omit `ready`: running then means ready (no probes remotely).
-    ready: running && reported.ready !== false,
-    restartCount,
-    image: spec.image ?? reported.image ?? '',
-    imageID: reported.imageID || prev?.imageID || '',
-    ...(containerID ? { containerID } : {}),
-    started: running,
-  };
-}
-
-/** Init containers done: each terminated with 0 (or, for sidecars, started). */
-export function initDone(specs: KContainer[], statuses: KContainerStatus[]): boolean {
-  return specs.every((spec, i) => {
-    const s = statuses[i];
-    if (spec.restartPolicy === 'Always') return !!s?.state?.running;
-    return s?.state?.terminated?.exitCode === 0;
-  });
-}
-
-/** The kubelet's getPhase, on our container statuses. */
-export function podPhase(
-  restartPolicy: string,
-  init: { specs: KContainer[]; statuses: KContainerStatus[] },
-  app: KContainerStatus[],
-  backendKnown: boolean,
-): string {
-  if (!backendKnown) return 'Pending';
-  let pendingInit = 0;
-  let failedInit = 0;
-  init.specs.forEach((spec, i) => {
-    const s = init.statuses[i];
-    const st = s?.state;
-    if (spec.restartPolicy === 'Always') {
-      if (!st?.running) pendingInit++;
-      return;
-    }
-    if (st?.running) pendingInit++;
-    else if (st?.terminated) {
-      if (st.terminated.exitCode !== 0) failedInit++;
-    } else if (st?.waiting && s?.lastState?.terminated) {
-      if (s.lastState.terminated.exitCode !== 0) failedInit++;
-    } else pendingInit++;
-  });
-  if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
-  if (pendingInit > 0 || failedInit > 0) return 'Pending';
-  let running = 0;
-  let waiting = 0;
-  let stopped = 0;
-  let succeeded = 0;
-  for (const s of app) {
-    const st = s.state;
-    if (st?.running) running++;
-    else if (st?.terminated) {
-      stopped++;
-      if (st.terminated.exitCode === 0) succeeded++;
-    } else if (st?.waiting) {
-      if (s.lastState?.terminated) stopped++;
-      else waiting++;
-    } else waiting++;
-  }
-  if (waiting > 0) return 'Pending';
-  if (running > 0) return 'Running';
-  if (stopped > 0) {
-    if (restartPolicy === 'Always') return 'Running';
-    if (stopped === succeeded) return 'Succeeded';
-    if (restartPolicy === 'Never') return 'Failed';
-    return 'Running';
-  }
-  return 'Pending';
-}
 
 function condition(type: string, ok: boolean, reason?: string, message?: string): KPodCondition {
   return {
@@ -543,52 +389,4 @@ export function configErrorPending(pod: KPod, message: string, ctx: StatusContex
   );
   applyAddresses(next, ctx);
   return next;
-}
-
-export interface StatusEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-  /** `spec.containers{name}` / `spec.initContainers{name}` */
-  fieldPath?: string;
-}
-
-/** Events for what changed between two statuses: containers started, ended; the pod finished. */
-export function transitionEvents(prev: KPodStatus | undefined, next: KPodStatus): StatusEvent[] {
-  const out: StatusEvent[] = [];
-  const scan = (
-    before: KContainerStatus[] | undefined,
-    after: KContainerStatus[] | undefined,
-    field: string,
-  ) => {
-    const old = new Map((before ?? []).map((c) => [c.name, c]));
-    for (const c of after ?? []) {
-      const o = old.get(c.name);
-      const fieldPath = `${field}{${c.name}}`;
-      const restarted = (o?.restartCount ?? 0) < c.restartCount;
-      if (c.state?.running && (!o?.state?.running || restarted)) {
-        out.push({ type: 'Normal', reason: 'Started', message: `Started container ${c.name}`, fieldPath });
-      }
-      const t = c.state?.terminated;
-      if (t && (!o?.state?.terminated || restarted)) {
-        if (t.exitCode === 0)
-          out.push({
-            type: 'Normal',
-            reason: 'Completed',
-            message: `Container ${c.name} completed`,
-            fieldPath,
-          });
-        else
-          out.push({
-            type: 'Warning',
-            reason: 'Failed',
-            message: `Container ${c.name} exited with code ${t.exitCode}${t.reason && t.reason !== 'Error' ? ` (${t.reason})` : ''}${t.message ? `: ${t.message}` : ''}`,
-            fieldPath,
-          });
-      }
-    }
-  };
-  scan(prev?.initContainerStatuses, next.initContainerStatuses, 'spec.initContainers');
-  scan(prev?.containerStatuses, next.containerStatuses, 'spec.containers');
-  return out;
 }

@@ -3,13 +3,13 @@
  * interLink API as channel WebSockets (wire/streams.ts), with the same endpoint, TLS and
  * bearer token (re-read for each call) as the VK's other API calls.
  */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ChannelSocket, dialChannelSocket, type ExecIO } from '../../../core/channel-ws.ts';
 import type { Endpoint } from '../../../core/endpoint.ts';
 import type { TlsClientOptions } from '../../../core/http-client.ts';
+import { pipeInto } from '../../../core/pipe.ts';
 import { unavailable } from '../../../errors/index.ts';
 import { newSessionId, SESSION_HEADER } from '../../../wire/headers.ts';
 import {
@@ -25,7 +25,8 @@ import {
   STREAM_PATHS,
   STREAM_PROTOCOL_V5,
 } from '../../../wire/streams.ts';
-import { interlinkEndpoint, type VkConfig } from '../../config.ts';
+import type { VkConfig } from '../../config.ts';
+import { interlinkConnection } from '../../interlink-connection.ts';
 
 /** What the kubelet streams need from the interLink side; tests may stand in for it. */
 export interface StreamBackend {
@@ -46,21 +47,9 @@ export interface StreamClientOptions {
   timeoutMs?: number;
 }
 
+/** The same endpoint, TLS and token as the VK's HTTP client (one builder: interlink-connection.ts). */
 export function streamClientOptions(config: VkConfig): StreamClientOptions {
-  const tls: TlsClientOptions = {};
-  const caFile = config.tls.caCertFile ?? config.http.caCert;
-  if (caFile) tls.ca = readFileSync(caFile);
-  if (config.tls.enabled && config.tls.certFile && config.tls.keyFile) {
-    tls.cert = readFileSync(config.tls.certFile);
-    tls.key = readFileSync(config.tls.keyFile);
-  }
-  if (config.http.insecure) tls.insecureSkipVerify = true;
-  return {
-    endpoint: interlinkEndpoint(config),
-    tls,
-    tokenFile: config.vkTokenFile,
-    timeoutMs: config.interlinkTimeoutMs,
-  };
+  return interlinkConnection(config);
 }
 
 export function createStreamClient(opts: StreamClientOptions): StreamBackend {
@@ -98,11 +87,13 @@ export function createStreamClient(opts: StreamClientOptions): StreamBackend {
       const onAbort = () => cs.terminate();
       signal.addEventListener('abort', onAbort, { once: true });
       const errText = collect(cs.readable(PortForwardChannel.ERROR));
-      const up = pipeline(conn, cs.writable(PortForwardChannel.DATA)).catch(() => {});
-      const down = pipeline(cs.readable(PortForwardChannel.DATA), conn, { end: true }).catch(() => {});
+      // pipeInto, not pipeline: the upload failing when the plugin closes the socket must not
+      // destroy `conn` while the download still drains into it.
+      void pipeInto(conn, cs.writable(PortForwardChannel.DATA));
+      const down = pipeInto(cs.readable(PortForwardChannel.DATA), conn);
       await cs.closed;
       signal.removeEventListener('abort', onAbort);
-      await Promise.race([Promise.all([up, down]), Promise.resolve()]);
+      await down;
       const message = (await errText).toString('utf8').trim();
       if (message) throw new Error(message);
     },
