@@ -3,6 +3,7 @@
  * case-sensitive; keep them even where they look odd. Each schema validates on both
  * ends of a hop and generates docs/openapi.json.
  */
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   ConfigMap,
@@ -132,6 +133,14 @@ export const PingResponse = z.looseObject({
     .array(z.looseObject({ key: z.string(), value: z.string().optional(), effect: z.string() }))
     .optional(),
 });
+
+/** A kubelet `/stats/summary` document (interlink addition; described in stats.ts). */
+export { StatsSummary } from './stats.ts';
+
+/** A text answer (`text/plain`): deletes, health, metrics. */
+export const TextAnswer = z.string();
+/** A text answer sent as a stream (`text/plain`, logs); never serialised, so never checked. */
+export const TextStream = z.custom<Readable | string>();
 
 /** Our error body (additive extension: interLink 0.6 answered plain text). */
 export const ErrorBody = z.object({

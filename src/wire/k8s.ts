@@ -221,8 +221,22 @@ export const ContainerState = z.looseObject({
     .nullish(),
 });
 
+/**
+ * Our additive extension of the container status (old peers ignore it): the probe and
+ * lifecycle-hook Events a plugin saw for this container (reason `Unhealthy`,
+ * `FailedPostStartHook`, `FailedPreStopHook`, `Killing`), each with a count that only grows
+ * while the plugin runs. The VK writes them as Events, aggregating repeats.
+ */
+export const ProbeEvent = z.looseObject({
+  reason: z.string().min(1).max(64),
+  message: z.string().max(1024),
+  type: z.enum(['Normal', 'Warning']).optional(),
+  count: z.number().int().min(1),
+});
+
 export const ContainerStatus = z.looseObject({
   name: z.string(),
+  probeEvents: z.array(ProbeEvent).max(32).optional(),
   state: ContainerState.nullish(),
   lastState: ContainerState.nullish(),
   ready: z.boolean().optional(),
@@ -239,3 +253,4 @@ export type Secret = z.infer<typeof Secret>;
 export type Container = z.infer<typeof Container>;
 export type ContainerState = z.infer<typeof ContainerState>;
 export type ContainerStatus = z.infer<typeof ContainerStatus>;
+export type ProbeEvent = z.infer<typeof ProbeEvent>;

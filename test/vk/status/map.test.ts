@@ -237,6 +237,17 @@ describe('desiredStatus: fields and conditions', () => {
     });
   });
 
+  it('a running container whose startup probe has not passed is not started, and its probeEvents stay off the Pod', () => {
+    const probeEvents = [{ reason: 'Unhealthy', message: 'Startup probe failed: x', count: 2 }];
+    const s = desiredStatus(
+      pod(),
+      report([running('main', { ready: false, started: false, probeEvents })]),
+      ctx,
+    );
+    expect(s.containerStatuses?.[0]).toMatchObject({ ready: false, started: false });
+    expect(s.containerStatuses?.[0]).not.toHaveProperty('probeEvents');
+  });
+
   it('a running container whose plugin omits `ready` (Python SDK plugins) counts as ready', () => {
     const { ready: _omitted, ...bare } = running('main');
     const s = desiredStatus(pod(), report([bare as St]), ctx);
