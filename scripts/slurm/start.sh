@@ -44,7 +44,8 @@ SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
 MpiDefault=none
 SwitchType=switch/none
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=2
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 SlurmctldPort=$CTLD_PORT

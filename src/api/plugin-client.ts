@@ -19,6 +19,7 @@ import {
   type PodStatus,
   PodStatusList,
   type RetrievedPodData,
+  StatsSummary,
 } from '../wire/interlink.ts';
 import type { Pod } from '../wire/k8s.ts';
 
@@ -151,16 +152,18 @@ export class PluginClient {
   }
 
   /** A kubelet `/stats/summary` document, when the plugin offers one (else NOT_FOUND). */
-  stats(session: string): Promise<unknown> {
+  stats(session: string): Promise<StatsSummary> {
     return this.#timed('stats', async () => {
-      const answer = await this.#http.call({ method: 'GET', path: '/stats/summary', session });
-      if (typeof answer === 'string') {
+      const answer = StatsSummary.safeParse(
+        await this.#http.call({ method: 'GET', path: '/stats/summary', session }),
+      );
+      if (!answer.success) {
         throw new InterlinkError(
           ErrorCode.BACKEND,
-          `GET /stats/summary on ${this.describe()}: answer is not JSON`,
+          `GET /stats/summary on ${this.describe()}: answer is not a JSON object`,
         );
       }
-      return answer;
+      return answer.data;
     });
   }
 

@@ -5,6 +5,7 @@
  *   GET /containerLogs/{ns}/{pod}/{container}   → interLink /getLogs, streamed (follow stays open)
  *   GET /pods, /runningpods/                    → the pod informer cache
  *   GET /stats/summary                          → the plugin's summary, or a well-formed empty one
+ *   GET /metrics/resource                       → that summary as the kubelet's resource metrics
  *   GET /healthz, /readyz, /metrics             → (core/http-server)
  *   /exec, /attach, /portForward (upgrades)     → streams/handler.ts: SPDY/3.1 or WebSocket, relayed
  *                                                 to the interLink API's streaming routes
@@ -22,9 +23,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Server as TlsServer } from 'node:tls';
+import { Server as TlsServer } from 'node:tls';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createServer, errorBody, listenOn, type ZodApp } from '../../core/http-server.ts';
@@ -37,6 +38,7 @@ import { type Authorizer, createAuthorizer, kubeReviewer } from './auth.ts';
 import { requestAttributes } from './authz-attributes.ts';
 import { createServingCerts, type ServingCerts, type TlsMaterial } from './certs.ts';
 import { logOptsFromQuery, logStruct } from './log-query.ts';
+import { renderResourceMetrics } from './metrics-resource.ts';
 import { emptySummary, mergeSummary } from './stats.ts';
 import { createStreamClient, type StreamBackend, streamClientOptions } from './streams/client.ts';
 import { createKubeletStreams, parseStreamPath, type StreamLimits } from './streams/handler.ts';
@@ -92,170 +94,207 @@ export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
   });
 
   // Authentication + authorization for every route, answered in plain text as the kubelet does.
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', authorizeRequest(opts.authorizer, nodeName));
+
+  if (opts.streams) serveKubeletStreams(app, opts, opts.streams);
+
+  app.register(async (plain) => kubeletRoutes(plain.withTypeProvider<ZodTypeProvider>(), opts, nodeName));
+  return app;
+}
+
+/** The onRequest hook: authenticate, then authorize the request's kubelet attributes. */
+function authorizeRequest(authorizer: KubeletAppOptions['authorizer'], nodeName: string) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      const user = await opts.authorizer.authenticate({ socket: req.raw.socket, headers: req.headers });
-      await opts.authorizer.authorize(user, requestAttributes(req.method, req.url, nodeName));
+      const user = await authorizer.authenticate({ socket: req.raw.socket, headers: req.headers });
+      await authorizer.authorize(user, requestAttributes(req.method, req.url, nodeName));
     } catch (err) {
       const mapped = errorBody(err);
       if (mapped.status >= 500) req.log.error({ err }, 'kubelet API authentication/authorization failed');
       else req.log.info({ url: req.url, code: mapped.code }, mapped.message);
       return reply.code(mapped.status).type('text/plain; charset=utf-8').send(mapped.message);
     }
+  };
+}
+
+/**
+ * exec, attach, port-forward: upgrade requests, authenticated and authorized as every
+ * other request (nodes/proxy), then served by streams/handler.ts.
+ */
+function serveKubeletStreams(
+  app: ZodApp,
+  opts: KubeletAppOptions,
+  backend: NonNullable<KubeletAppOptions['streams']>,
+): void {
+  const { deps } = opts;
+  const nodeName = deps.config.nodeName;
+  const streams = createKubeletStreams({
+    nodeName,
+    log: deps.logger,
+    backend,
+    findPod: (ns, name) => deps.pods.get(ns, name),
+    limits: opts.streamLimits,
   });
-
-  if (opts.streams) {
-    // exec, attach, port-forward: upgrade requests, authenticated and authorized as every
-    // other request (nodes/proxy), then served by streams/handler.ts.
-    const streams = createKubeletStreams({
-      nodeName,
-      log: deps.logger,
-      backend: opts.streams,
-      findPod: (ns, name) => deps.pods.get(ns, name),
-      limits: opts.streamLimits,
-    });
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      socket.on('error', () => {});
-      void (async () => {
-        try {
-          const user = await opts.authorizer.authenticate({ socket: req.socket, headers: req.headers });
-          await opts.authorizer.authorize(
-            user,
-            requestAttributes(req.method ?? 'GET', req.url ?? '/', nodeName),
-          );
-        } catch (err) {
-          const mapped = errorBody(err);
-          if (mapped.status >= 500)
-            deps.logger.error({ err }, 'kubelet API authentication/authorization failed');
-          return refuseUpgrade(socket, mapped.status, mapped.message);
-        }
-        const url = new URL(req.url ?? '/', 'http://kubelet.invalid');
-        const path = parseStreamPath(url.pathname);
-        if (!path) return refuseUpgrade(socket, 404, `no streaming route ${url.pathname}`);
-        await streams.serve(req, socket, head, path, url);
-      })();
-    });
-    app.addHook('preClose', async () => streams.closeAll());
-  }
-
-  app.register(async (plain) => {
-    const scope = plain.withTypeProvider<ZodTypeProvider>();
-    // Plain-text errors: the apiserver relays the body to kubectl verbatim.
-    scope.setErrorHandler((err, req, reply) => {
-      const mapped = errorBody(err);
-      if (mapped.status >= 500) req.log.error({ err }, mapped.message);
-      reply.code(mapped.status).type('text/plain; charset=utf-8').send(mapped.message);
-    });
-
-    scope.get(
-      '/containerLogs/:namespace/:pod/:container',
-      {
-        schema: {
-          params: z.object({ namespace: z.string(), pod: z.string(), container: z.string() }),
-          querystring: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
-        },
-      },
-      async (req, reply) => {
-        const { namespace, pod: podName, container } = req.params;
-        const pod = deps.pods.get(namespace, podName);
-        if (!pod) throw notFound(`pod "${namespace}/${podName}" does not exist on node ${nodeName}`);
-        if (!containerNames(pod).includes(container)) {
-          throw notFound(`container "${container}" not found in pod "${namespace}/${podName}"`);
-        }
-        const opts = logOptsFromQuery(req.query);
-        const request = logStruct({ namespace, podName, podUid: pod.metadata?.uid ?? '', container }, opts);
-        const aborter = new AbortController();
-        const res = reply.raw as ServerResponse;
-        const onClose = () => {
-          if (!res.writableFinished) aborter.abort(new Error('kubelet API caller went away'));
-        };
-        res.once('close', onClose);
-        let body: NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
-        try {
-          body = await deps.interlink.logs(request, aborter.signal);
-        } catch (err) {
-          res.off('close', onClose);
-          if (aborter.signal.aborted) return reply.hijack();
-          throw err;
-        }
-        reply.hijack();
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-        res.flushHeaders();
-        try {
-          await pipeline(body, res);
-        } catch (err) {
-          // The caller left (follow ended by Ctrl-C) or the upstream broke mid-stream: the
-          // response cannot carry an error any more; end it so the caller sees the cut.
-          if (!aborter.signal.aborted)
-            req.log.info(
-              { err: (err as Error).message, pod: `${namespace}/${podName}`, container },
-              'log stream ended early',
-            );
-          res.destroy();
-        } finally {
-          res.off('close', onClose);
-        }
-        return reply;
-      },
-    );
-
-    scope.get('/pods', async (_req, reply) => {
-      reply.type('application/json');
-      return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: deps.pods.list() });
-    });
-
-    const runningPods = async (_req: unknown, reply: FastifyReply) => {
-      reply.type('application/json');
-      const items = deps.pods
-        .list()
-        .filter((p) => p.status?.phase === 'Running')
-        .map((p) => ({
-          metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, uid: p.metadata?.uid },
-          spec: { containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image })) },
-          status: {},
-        }));
-      return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
-    };
-    scope.get('/runningpods/', runningPods);
-    scope.get('/runningpods', runningPods);
-
-    scope.get('/stats/summary', async (req, reply) => {
-      const base = emptySummary(nodeName, opts.startTime);
-      let summary: unknown = base;
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    void (async () => {
       try {
-        summary = mergeSummary(base, await deps.interlink.stats());
+        const user = await opts.authorizer.authenticate({ socket: req.socket, headers: req.headers });
+        await opts.authorizer.authorize(
+          user,
+          requestAttributes(req.method ?? 'GET', req.url ?? '/', nodeName),
+        );
       } catch (err) {
-        const code = codeOf(err);
-        // The API or its plugin has no stats: a well-formed empty summary, as the issue asks.
-        if (
-          code !== ErrorCode.NOT_FOUND &&
-          code !== ErrorCode.NOT_SUPPORTED &&
-          code !== ErrorCode.INVALID_INPUT
-        )
-          throw err;
-        req.log.debug({ err: (err as Error).message }, 'no stats from the interLink API; empty summary');
+        const mapped = errorBody(err);
+        if (mapped.status >= 500)
+          deps.logger.error({ err }, 'kubelet API authentication/authorization failed');
+        return refuseUpgrade(socket, mapped.status, mapped.message);
       }
-      reply.type('application/json');
-      return JSON.stringify(summary);
-    });
+      const url = new URL(req.url ?? '/', 'http://kubelet.invalid');
+      const path = parseStreamPath(url.pathname);
+      if (!path) return refuseUpgrade(socket, 404, `no streaming route ${url.pathname}`);
+      await streams.serve(req, socket, head, path, url);
+    })();
+  });
+  app.addHook('preClose', async () => streams.closeAll());
+}
 
-    // Reached only without a stream backend, or by a request that is not an upgrade.
-    for (const what of UNSUPPORTED as readonly Unsupported[]) {
-      const handler = async (_req: unknown, reply: FastifyReply) => {
-        const message =
-          `${what} is not supported by the interLink virtual kubelet (node ${nodeName}): ` +
-          'containers run on a remote Docker host or HPC site; use `kubectl logs` to follow their output';
-        return reply
-          .code(501)
-          .type('application/json')
-          .send(statusBody(501, 'NotImplemented', message));
-      };
-      scope.all(`/${what}`, handler);
-      scope.all(`/${what}/*`, handler);
-    }
+/** The kubelet's HTTP routes, in a scope whose errors are plain text. */
+function kubeletRoutes(scope: ZodApp, opts: KubeletAppOptions, nodeName: string): void {
+  const { deps } = opts;
+  // Plain-text errors: the apiserver relays the body to kubectl verbatim.
+  scope.setErrorHandler((err, req, reply) => {
+    const mapped = errorBody(err);
+    if (mapped.status >= 500) req.log.error({ err }, mapped.message);
+    reply.code(mapped.status).type('text/plain; charset=utf-8').send(mapped.message);
   });
 
-  return app;
+  containerLogsRoute(scope, deps, nodeName);
+
+  scope.get('/pods', async (_req, reply) => {
+    reply.type('application/json');
+    return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: deps.pods.list() });
+  });
+
+  const runningPods = async (_req: unknown, reply: FastifyReply) => {
+    reply.type('application/json');
+    const items = deps.pods
+      .list()
+      .filter((p) => p.status?.phase === 'Running')
+      .map((p) => ({
+        metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, uid: p.metadata?.uid },
+        spec: { containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image })) },
+        status: {},
+      }));
+    return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+  };
+  scope.get('/runningpods/', runningPods);
+  scope.get('/runningpods', runningPods);
+
+  const summaryOf = async (log: FastifyRequest['log']): Promise<unknown> => {
+    const base = emptySummary(nodeName, opts.startTime);
+    try {
+      return mergeSummary(base, await deps.interlink.stats());
+    } catch (err) {
+      const code = codeOf(err);
+      // The API or its plugin has no stats: a well-formed empty summary, as the issue asks.
+      if (
+        code !== ErrorCode.NOT_FOUND &&
+        code !== ErrorCode.NOT_SUPPORTED &&
+        code !== ErrorCode.INVALID_INPUT
+      )
+        throw err;
+      log.debug({ err: (err as Error).message }, 'no stats from the interLink API; empty summary');
+      return base;
+    }
+  };
+  scope.get('/stats/summary', async (req, reply) => {
+    const summary = await summaryOf(req.log);
+    reply.type('application/json');
+    return JSON.stringify(summary);
+  });
+  // What metrics-server scrapes; a failing API is `scrape_error 1`, not an HTTP error.
+  scope.get('/metrics/resource', async (req, reply) => {
+    let text: string;
+    try {
+      text = renderResourceMetrics(await summaryOf(req.log), new Date());
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'resource metrics: no stats from the interLink API');
+      text = renderResourceMetrics(undefined, new Date(), true);
+    }
+    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return text;
+  });
+
+  // Reached only without a stream backend, or by a request that is not an upgrade.
+  for (const what of UNSUPPORTED as readonly Unsupported[]) {
+    const handler = async (_req: unknown, reply: FastifyReply) => {
+      const message =
+        `${what} is not supported by the interLink virtual kubelet (node ${nodeName}): ` +
+        'containers run on a remote Docker host or HPC site; use `kubectl logs` to follow their output';
+      return reply
+        .code(501)
+        .type('application/json')
+        .send(statusBody(501, 'NotImplemented', message));
+    };
+    scope.all(`/${what}`, handler);
+    scope.all(`/${what}/*`, handler);
+  }
+}
+
+/** `GET /containerLogs/...`: the container's log relayed from the interLink API as it comes. */
+function containerLogsRoute(scope: ZodApp, deps: KubeletAppOptions['deps'], nodeName: string): void {
+  scope.get(
+    '/containerLogs/:namespace/:pod/:container',
+    {
+      schema: {
+        params: z.object({ namespace: z.string(), pod: z.string(), container: z.string() }),
+        querystring: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+      },
+    },
+    async (req, reply) => {
+      const { namespace, pod: podName, container } = req.params;
+      const pod = deps.pods.get(namespace, podName);
+      if (!pod) throw notFound(`pod "${namespace}/${podName}" does not exist on node ${nodeName}`);
+      if (!containerNames(pod).includes(container)) {
+        throw notFound(`container "${container}" not found in pod "${namespace}/${podName}"`);
+      }
+      const opts = logOptsFromQuery(req.query);
+      const request = logStruct({ namespace, podName, podUid: pod.metadata?.uid ?? '', container }, opts);
+      const aborter = new AbortController();
+      const res = reply.raw as ServerResponse;
+      const onClose = () => {
+        if (!res.writableFinished) aborter.abort(new Error('kubelet API caller went away'));
+      };
+      res.once('close', onClose);
+      let body: NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
+      try {
+        body = await deps.interlink.logs(request, aborter.signal);
+      } catch (err) {
+        res.off('close', onClose);
+        if (aborter.signal.aborted) return reply.hijack();
+        throw err;
+      }
+      reply.hijack();
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      try {
+        await pipeline(body, res);
+      } catch (err) {
+        // The caller left (follow ended by Ctrl-C) or the upstream broke mid-stream: the
+        // response cannot carry an error any more; end it so the caller sees the cut.
+        if (!aborter.signal.aborted)
+          req.log.info(
+            { err: (err as Error).message, pod: `${namespace}/${podName}`, container },
+            'log stream ended early',
+          );
+        res.destroy();
+      } finally {
+        res.off('close', onClose);
+      }
+      return reply;
+    },
+  );
 }
 
 function containerNames(pod: V1Pod): string[] {
@@ -310,11 +349,14 @@ export function createKubeletServer(deps: KubeletServerDeps): Controller {
       });
       certs?.onChange((m) => {
         material = m;
-        (app.server as unknown as TlsServer).setSecureContext({
-          cert: m.cert,
-          key: m.key,
-          ...(m.clientCa ? { ca: m.clientCa } : {}),
-        });
+        // Served over TLS whenever there are certificates to rotate (https.Server is a tls.Server).
+        if (app.server instanceof TlsServer) {
+          app.server.setSecureContext({
+            cert: m.cert,
+            key: m.key,
+            ...(m.clientCa ? { ca: m.clientCa } : {}),
+          });
+        }
         log.info({ source: m.source, notAfter: m.notAfter }, 'kubelet API certificate rotated');
       });
       if (http.insecure)
@@ -334,7 +376,7 @@ export function createKubeletServer(deps: KubeletServerDeps): Controller {
       });
       const closing = app.close();
       // Followed log streams would hold the close forever; their callers reconnect.
-      (app.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      app.server.closeAllConnections();
       await closing;
     } finally {
       signal.removeEventListener('abort', onAbort);

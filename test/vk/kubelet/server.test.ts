@@ -387,6 +387,13 @@ describe('kubelet HTTPS API', () => {
     expect(body.pods).toEqual([{ podRef: { name: 'web', namespace: 'team', uid: '1111-2222' } }]);
   });
 
+  it('/metrics/resource (nodes/metrics) renders the summary as kubelet resource metrics', async () => {
+    const res = await get('/metrics/resource', { agent: agentWith(), token: 'good-token' });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('# TYPE container_cpu_usage_seconds_total counter');
+    expect(res.text).toContain('scrape_error 0');
+  });
+
   it.each([
     ['POST', '/exec/team/web/main?command=sh&stdin=true&stdout=true&tty=true', 'exec'],
     ['POST', '/attach/team/web/main?stdout=true', 'attach'],
