@@ -18,6 +18,7 @@ import { connect } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ExecIO } from '../../core/channel-ws.ts';
+import { pipeInto } from '../../core/pipe.ts';
 import { backendError, unavailable } from '../../errors/index.ts';
 import type { PortForwardQuery } from '../../wire/streams.ts';
 
@@ -66,7 +67,9 @@ export function runWired(
     const outs: Array<Promise<unknown>> = [];
     if (io.stdin && child.stdin) {
       child.stdin.on('error', () => {});
-      pipeline(io.stdin, child.stdin).catch(() => {});
+      // Not pipeline: the child exiting (EPIPE) must not destroy a port-forward connection
+      // whose other half is still delivering the child's last output.
+      void pipeInto(io.stdin, child.stdin);
     }
     if (io.stdout) outs.push(pipeline(child.stdout!, io.stdout, { end: false }).catch(() => {}));
     else child.stdout!.resume();
@@ -127,7 +130,7 @@ export async function dockerPortForward(
     const onAbort = () => sock.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await Promise.all([pipeline(conn, sock).catch(() => {}), pipeline(sock, conn).catch(() => {})]);
+      await Promise.all([pipeInto(conn, sock), pipeInto(sock, conn)]);
     } finally {
       signal.removeEventListener('abort', onAbort);
       sock.destroy();

@@ -74,7 +74,11 @@ export const SlurmConfig = z.object({
   scancelPath: z.string().min(1).default('scancel'),
   scontrolPath: z.string().min(1).default('scontrol'),
   sacctPath: z.string().min(1).default('sacct'),
+  /** Reads running jobs' usage for `kubectl top` (needs JobAcctGatherType other than none). */
+  sstatPath: z.string().min(1).default('sstat'),
   sinfoPath: z.string().min(1).default('sinfo'),
+  /** `srun`, for exec into a running job's allocation (exec-io.ts). */
+  srunPath: z.string().min(1).default('srun'),
   /** Interpreter of the job script (bash ≥ 4.2). */
   bashPath: z.string().min(1).default('/bin/bash'),
   /**
@@ -144,6 +148,13 @@ export const SlurmConfig = z.object({
   logPollMs: Int(20).default(500),
   /** How long "accounting storage is disabled" is believed before sacct is tried again. */
   accountingRecheckSeconds: Int(0).default(600),
+  /** exec, attach and port-forward streams open at once in the plugin, and per pod (beyond: 503). */
+  execMaxStreams: Int(1).default(32),
+  execMaxStreamsPerPod: Int(1).default(8),
+  /** A stream with no byte either way this long is closed (0 = never; a kubelet's default is 4 h). */
+  execIdleTimeoutSeconds: Int(0).default(14400),
+  /** After a client went away: SIGTERM to the `srun` step, SIGKILL this much later. */
+  execKillGraceSeconds: Int(0).default(5),
   /** Reported in ping (PingResponse.taints) for the VK's node. */
   taints: z.array(Taint).default([]),
   /** Pods reported in ping; unset = not reported. */

@@ -7,8 +7,10 @@
  * (src/core/pod/{spec,env,volumes}.ts), `$(VAR)` expansion and quantities with the VK
  * too (src/core/kube).
  */
+
 import { posix } from 'node:path';
 import { commandLine, type EnvList, resolveEnv } from '../../core/pod/env.ts';
+import type { ProbeHandler, ProbeSpec } from '../../core/pod/probes.ts';
 import type { PodRef } from '../../core/pod/spec.ts';
 import { type ContainerSpec, type PodSpecView, podSpecOf } from '../../core/pod/spec.ts';
 import {
@@ -25,6 +27,7 @@ import { type ConfigMap, EnvVarName, type Secret } from '../../wire/k8s.ts';
 import type { RuntimeName, SlurmConfig } from './config.ts';
 import { checkAllowed, checkFlags, type FlagGroup, groupFlags, mergeFlags, splitWords } from './flags.ts';
 import { checkImage, resolveImage } from './image.ts';
+import { podPostStarts, podProbes } from './probes.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { asksGpus, flavorFlags, podResources, resourceFlags, selectFlavor, totalGpus } from './resources.ts';
 
@@ -86,6 +89,11 @@ export interface JobSpec {
   mpi: { path: string; flags: string[] } | undefined;
   containers: JobContainer[];
   warnings: string[];
+  /** App containers' probes (probes.ts) and the pod's grace period for a probe's kill. */
+  probes?: Map<string, ProbeSpec[]>;
+  /** App containers' postStart hooks (run beside the container, gating its probes). */
+  postStarts?: Map<string, ProbeHandler>;
+  graceSeconds?: number;
 }
 
 export const jobNameOf = (uid: string) => `il-${uid}`;
@@ -411,6 +419,9 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     mpi,
     containers,
     warnings,
+    probes: podProbes(pod),
+    postStarts: podPostStarts(pod),
+    graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
   };
 }
 

@@ -13,10 +13,13 @@
  *     volumes/<v>/...   configMap/secret/projected/downwardAPI files (Secret files 0600 unless
  *                       the pod sets a mode); empty/<v>/ emptyDirs
  */
+
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import type { ProbeKind } from '../../core/pod/probes.ts';
 import { chmodNoFollow } from '../../core/pod/safe-fs.ts';
 import type { ContainerKind } from './job.ts';
+import { type ProbeFiles, parseProbeFile } from './probes.ts';
 import type { ContainerFiles, PodRecord } from './status.ts';
 
 export interface PodFile {
@@ -55,7 +58,10 @@ export class JobDir {
   file(...parts: string[]): string {
     return join(this.path, ...parts);
   }
-  containerFile(name: string, ext: 'log' | 'started' | 'finished' | 'exit'): string {
+  containerFile(
+    name: string,
+    ext: 'log' | 'started' | 'finished' | 'exit' | 'killed' | 'poststart' | `probe-${ProbeKind}`,
+  ): string {
     return join(this.path, 'containers', `${name}.${ext}`);
   }
 
@@ -110,6 +116,26 @@ export class JobDir {
     if (started?.trim()) out.started = normalizeTime(started.trim());
     if (finished?.trim()) out.finished = normalizeTime(finished.trim());
     if (exit?.trim() && /^\d+$/.test(exit.trim())) out.exitCode = Number(exit.trim());
+    return out;
+  }
+
+  /** What the probe loops of a container wrote (probes.ts). */
+  async probeFiles(name: string): Promise<ProbeFiles> {
+    const kinds = ['startup', 'liveness', 'readiness'] as const;
+    const [killed, post, ...texts] = await Promise.all([
+      readText(this.containerFile(name, 'killed')),
+      readText(this.containerFile(name, 'poststart')),
+      ...kinds.map((k) => readText(this.containerFile(name, `probe-${k}`))),
+    ]);
+    const out: ProbeFiles = { results: {} };
+    kinds.forEach((k, i) => {
+      const r = parseProbeFile(texts[i]);
+      if (r) out.results[k] = r;
+    });
+    const k = killed?.trim().replace(/ probe$/, '');
+    if (k === 'liveness' || k === 'startup' || k === 'poststart') out.killed = k;
+    const p = parseProbeFile(post);
+    if (p) out.postStart = p;
     return out;
   }
 

@@ -11,6 +11,7 @@
 import { watch } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { type Clock, systemClock } from '../../core/clock.ts';
 import { byteLimit, type LogOpts } from '../../wire/interlink.ts';
 
 const CHUNK = 64 * 1024;
@@ -32,6 +33,8 @@ export interface LogReadOptions {
   pollMs: number;
   /** Clock for SinceSeconds (ms epoch). */
   now?: () => number;
+  /** Times the poll between reads (default the real clock). */
+  clock?: Clock;
 }
 
 /** The time (ms epoch) from which lines are wanted, or undefined for all. */
@@ -162,16 +165,16 @@ export class CriFilter {
 }
 
 /** Resolves after `ms`, when the file changes (where fs.watch works), or when aborted. */
-function changed(path: string, ms: number, signal: AbortSignal): Promise<void> {
+function changed(path: string, ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
     let watcher: ReturnType<typeof watch> | undefined;
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       watcher?.close();
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimer(done, ms);
     signal.addEventListener('abort', done, { once: true });
     try {
       watcher = watch(path, { persistent: false }, done);
@@ -183,7 +186,7 @@ function changed(path: string, ms: number, signal: AbortSignal): Promise<void> {
 }
 
 async function* generate(src: LogSource, opts: LogOpts, ro: LogReadOptions): AsyncGenerator<Buffer> {
-  const now = (ro.now ?? Date.now)();
+  const now = (ro.now ?? (() => (ro.clock ?? systemClock).now()))();
   const filter = new CriFilter({
     since: sinceOf(opts, now),
     timestamps: opts.Timestamps,
@@ -199,7 +202,7 @@ async function* generate(src: LogSource, opts: LogOpts, ro: LogReadOptions): Asy
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (!opts.Follow || ro.signal.aborted || (await src.isDone())) return;
-        await changed(src.path, ro.pollMs, ro.signal);
+        await changed(src.path, ro.pollMs, ro.signal, ro.clock ?? systemClock);
       }
     }
     const size = (await fh.stat()).size;
@@ -222,7 +225,7 @@ async function* generate(src: LogSource, opts: LogOpts, ro: LogReadOptions): Asy
         sawDone = true;
         continue;
       }
-      await changed(src.path, ro.pollMs, ro.signal);
+      await changed(src.path, ro.pollMs, ro.signal, ro.clock ?? systemClock);
     }
   } finally {
     await fh?.close();

@@ -10,6 +10,9 @@
  *   enroot                 enroot import + create,  then [env -- K=V] [mpiexec] enroot start OPTS --env K --mount 'S D none x-create=auto,rbind[,ro]' NAME [CMD] ARGS
  *   docker/podman          [env -- K=V] [mpiexec] docker run --rm --name N OPTS -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
  *   none                   [mpiexec] CMD ARGS (after `cd W`), the process on the node itself
+ *
+ * Except for docker/podman (which have `docker exec`), each container also records what exec
+ * needs in containers/<name>.env|.cwd|.exec (execRecordLine).
  */
 import type { JobContainer, JobSpec } from './job.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
@@ -42,6 +45,19 @@ function envParts(c: JobContainer): { exports: string[]; envWords: string[] } {
 }
 
 /**
+ * What `kubectl exec` needs to run a command beside the container (exec-argv.ts
+ * RECORDED_EXEC): the environment at this point (it may hold Secret values: owner-only), the
+ * working directory and the argv prefix that enters the container (`apptainer exec … IMAGE`,
+ * `enroot start … NAME`; none for a plain process), each NUL-separated.
+ */
+export function execRecordLine(c: JobContainer, prefix: readonly string[]): string {
+  const what = `container ${c.name}`;
+  const file = (ext: string) => `"$IL_CTR"/${sh(`${c.name}.${ext}`, what)}`;
+  const words = prefix.length > 0 ? `printf '%s\\0' ${render(prefix, what)}` : ':';
+  return `(umask 077; printenv -0 >${file('env')}; printf '%s\\0' "$PWD" >${file('cwd')}; ${words} >${file('exec')})`;
+}
+
+/**
  * Body of the shell function that becomes the container: setup lines, then one `exec` line.
  * The function runs in its own subshell; `exec` makes the runtime the process that gets
  * SIGTERM from the job and whose exit status is the container's.
@@ -66,6 +82,10 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       for (const m of c.mounts) words.push('--bind', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
       if (c.workingDir) words.push('--pwd', c.workingDir);
       words.push(c.image);
+      // exec: the same image, options, binds, env file and directory in a new `apptainer exec`.
+      const prefix = words.slice(mpiPrefix(job, c).length) as string[];
+      prefix[1] = 'exec';
+      lines.push(execRecordLine(c, prefix));
       if (c.entrypoint !== undefined) words.push(c.entrypoint);
       words.push(...c.args);
       lines.push(`exec ${render(words, what)}`);
@@ -116,11 +136,14 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       );
       const words: Word[] = [];
       if (envWords.length > 0) words.push('env', '--', ...envWords);
+      const start = words.length + mpiPrefix(job, c).length;
       words.push(...mpiPrefix(job, c), rt, 'start', ...job.runtimeOptions);
       for (const [k] of c.env) words.push('--env', k);
       for (const m of c.mounts)
         words.push('--mount', `${m.source} ${m.target} none x-create=auto,rbind${m.readOnly ? ',ro' : ''}`);
       words.push(name);
+      // exec: another `enroot start` of the same container root filesystem, mounts and env.
+      lines.push(execRecordLine(c, words.slice(start) as string[]));
       if (c.entrypoint !== undefined) words.push(c.entrypoint);
       words.push(...c.args);
       lines.push(`exec ${render(words, what)}`);
@@ -130,6 +153,7 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       const { exports } = envParts(c);
       lines.push(...exports);
       if (c.workingDir) lines.push(`cd -- ${sh(c.workingDir, what)} || exit 126`);
+      lines.push(execRecordLine(c, []));
       const argv = c.entrypoint === undefined ? c.args : [c.entrypoint, ...c.args];
       const mpi = mpiPrefix(job, c);
       lines.push(

@@ -21,6 +21,7 @@
 import { invalidInput } from '../../errors/index.ts';
 import { sbatchLine } from './flags.ts';
 import type { JobSpec } from './job.ts';
+import { PROBE_LIBRARY, probeLines } from './probes.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { cleanupLines, containerBody } from './runtime.ts';
 
@@ -276,6 +277,7 @@ export function renderScript(job: JobSpec): string {
     `IL_DIR=${sh(job.jobDir)}`,
     '',
     LIBRARY,
+    ...((job.probes?.size ?? 0) + (job.postStarts?.size ?? 0) > 0 ? [PROBE_LIBRARY] : []),
   );
   const cleanup = cleanupLines(job);
   out.push('_il_cleanup() {', ...(cleanup.length > 0 ? cleanup.map((l) => `  ${l}`) : ['  :']), '}', '');
@@ -321,6 +323,9 @@ export function renderScript(job: JobSpec): string {
   job.containers.forEach((c, i) => {
     const fn = c.kind === 'init' ? '_il_init' : c.kind === 'sidecar' ? '_il_sidecar' : '_il_app';
     out.push(`${fn} ${sh(c.name)} _il_c${i}`);
+    const probes = c.kind === 'app' ? job.probes?.get(c.name) : undefined;
+    const postStart = c.kind === 'app' ? job.postStarts?.get(c.name) : undefined;
+    if (probes || postStart) out.push(...probeLines(job, c, probes ?? [], job.graceSeconds ?? 30, postStart));
   });
   out.push('_il_wait_apps', '_il_finish', '');
   return out.join('\n');

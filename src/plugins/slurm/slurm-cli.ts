@@ -67,9 +67,12 @@ export class SlurmCli {
   /** Calls made, by command (for tests and metrics: one squeue per status request). */
   readonly calls = new Map<string, number>();
 
-  constructor(cfg: SlurmConfig, run: typeof runCommand = runCommand) {
+  readonly #now: () => number;
+
+  constructor(cfg: SlurmConfig, run: typeof runCommand = runCommand, now: () => number = Date.now) {
     this.#cfg = cfg;
     this.#run = run;
+    this.#now = now;
   }
 
   async #exec(
@@ -177,7 +180,7 @@ export class SlurmCli {
    * accounting storage (remembered for `accountingRecheckSeconds`).
    */
   async accounting(ids: readonly string[]): Promise<Map<string, SlurmJob>> {
-    if (ids.length === 0 || Date.now() < this.#accountingOffUntil) return new Map();
+    if (ids.length === 0 || this.#now() < this.#accountingOffUntil) return new Map();
     const r = await this.#exec('sacct', [
       '--noheader',
       '--parsable2',
@@ -187,7 +190,7 @@ export class SlurmCli {
     ]);
     if (r.code === 0) return parseSacct(r.stdout);
     if (/accounting storage is disabled/i.test(r.stderr + r.stdout)) {
-      this.#accountingOffUntil = Date.now() + this.#cfg.accountingRecheckSeconds * 1000;
+      this.#accountingOffUntil = this.#now() + this.#cfg.accountingRecheckSeconds * 1000;
       return new Map();
     }
     throw unavailable(`sacct failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);

@@ -232,6 +232,8 @@ describe('configuration', () => {
         'Flavors:',
         '  gpu: { CPUDefault: 8, MemoryDefault: "32G", SlurmFlags: ["--gres=gpu:2"] }',
         'DefaultFlavor: gpu',
+        // Ours, not 0.6's: a plugin on TCP needs a token or this acknowledgement (docs/security.md).
+        'insecureTcp: true',
       ].join('\n'),
     );
     const loaded = loadPluginConfig('slurm', {

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -130,10 +130,15 @@ async function checkPodLifecycle(s: Served, pod: ReturnType<typeof processPod>) 
   const created = await create(s, pod);
   expect(created.PodUID).toBe(pod.metadata.uid);
   expect(created.PodJID).toMatch(/^\d+$/);
-  // Idempotent per UID: the same job, nothing submitted again.
-  const sbatches = s.plugin.cli.calls.get('sbatch');
+  // Idempotent per UID: the same job, nothing submitted again. Counted by job name in Slurm,
+  // not by the plugin's sbatch counter: the tests of this file share the plugin concurrently.
   expect(await create(s, pod)).toEqual(created);
-  expect(s.plugin.cli.calls.get('sbatch')).toBe(sbatches);
+  const { stdout } = await run(
+    'squeue',
+    ['--noheader', '--states=all', `--name=il-${pod.metadata.uid}`, '--format=%i'],
+    { env },
+  );
+  expect(stdout.trim().split('\n')).toEqual([created.PodJID]);
 
   const st = await until('all containers terminated', async () => {
     const x = await statusOf(s, pod);
@@ -430,6 +435,59 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     await until('the site BASH_ENV to run', async () => existsSync(marker));
   });
 
+  it('refuses path-climbing volume names (#12.2) and option-shaped env names (#12.3): nothing submitted, written or run', async () => {
+    const id = randomUUID();
+    const marker = join(root, `env-split-${id}`);
+    const outside = `il-outside-${id}`;
+    const mount = (name: string) => [{ name, mountPath: '/data' }];
+    const pods = [
+      // An emptyDir and a Secret named to climb out of the job directory.
+      {
+        volumes: [{ name: `../../${outside}`, emptyDir: {} }],
+        containers: [{ name: 'c', image: 'x', command: ['true'], volumeMounts: mount(`../../${outside}`) }],
+      },
+      {
+        volumes: [{ name: `../../../${outside}`, secret: { secretName: 's' } }],
+        containers: [
+          { name: 'c', image: 'x', command: ['true'], volumeMounts: mount(`../../../${outside}`) },
+        ],
+      },
+      // An env name that env(1) would read as an option running a command outside the container.
+      {
+        containers: [
+          {
+            name: 'c',
+            image: 'x',
+            command: ['true'],
+            env: [{ name: `--split-string=touch ${marker}`, value: 'v' }],
+          },
+        ],
+      },
+    ];
+    for (const spec of pods) {
+      const pod = { metadata: { name: 'climb', namespace: 'default', uid: randomUUID() }, spec };
+      const secret = {
+        metadata: { name: 's', namespace: 'default' },
+        data: { k: Buffer.from('v').toString('base64') },
+      };
+      const err = await create(procs, pod, [{ name: 'c', secrets: [secret] }]).catch(
+        (e: Error & { code: string }) => e,
+      );
+      expect(err).toMatchObject({ code: 'INVALID_INPUT' });
+      expect((err as Error).message).not.toContain(outside);
+      expect((err as Error).message).not.toContain(marker);
+      const jobDir = procs.plugin.jobDir('default', pod.metadata.uid);
+      expect(existsSync(jobDir)).toBe(false);
+      for (const up of ['..', '../..', '../../..', '../../../..'])
+        expect(existsSync(join(jobDir, up, outside)), up).toBe(false);
+      const { stdout } = await run('squeue', ['--noheader', `--name=il-${pod.metadata.uid}`, '--format=%i'], {
+        env,
+      });
+      expect(stdout.trim()).toBe('');
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('delete cancels a running job (SIGTERM first; Slurm records CANCELLED), cleans its directory, and is idempotent', async () => {
     const pod = {
       metadata: { name: 'deleted', namespace: 'default', uid: randomUUID() },
@@ -447,16 +505,18 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     const { PodJID } = await create(procs, pod);
     await until('running', async () => (await logsOf(procs, pod, 'c')).includes('up'));
     const dir = procs.plugin.jobDir('default', pod.metadata.uid);
-    const log = join(dir, 'containers', 'c.log');
-    let seen = '';
-    const watcher = setInterval(() => {
-      if (existsSync(log)) seen = readFileSync(log, 'utf8');
-    }, 50);
-    await remove(procs, pod);
-    clearInterval(watcher);
-    expect(await squeueActive(PodJID)).toBe('');
-    expect(existsSync(dir)).toBe(false);
-    expect(seen).toContain('stdout F bye');
+    // A second name for the log's inode, outside the job directory: the trap's last line is
+    // still there after the delete removed the directory (polling the file raced the removal).
+    const kept = `${dir}.kept-log`;
+    linkSync(join(dir, 'containers', 'c.log'), kept);
+    try {
+      await remove(procs, pod);
+      expect(await squeueActive(PodJID)).toBe('');
+      expect(existsSync(dir)).toBe(false);
+      expect(readFileSync(kept, 'utf8')).toContain('stdout F bye');
+    } finally {
+      rmSync(kept, { force: true });
+    }
     // Slurm's own cancel, not a signal the script survived: CANCELLED, not FAILED.
     expect(await scontrolJob(PodJID)).toMatch(/JobState=CANCELLED /);
     await remove(procs, pod); // again: fine
@@ -499,7 +559,13 @@ describe('restart safety', () => {
   }, async () => {
     const dataRoot = join(root, 'restart');
     const cfgFile = join(root, 'restart.yaml');
-    writeFileSync(cfgFile, `dataRoot: ${dataRoot}\ncontainerRuntime: none\nlogPollMs: 100\n`);
+    // TCP, so with a token (loopback is shared by every user of a login node).
+    const tokenFile = join(root, 'restart-tokens');
+    writeFileSync(tokenFile, 'restart-secret api\n', { mode: 0o600 });
+    writeFileSync(
+      cfgFile,
+      `dataRoot: ${dataRoot}\ncontainerRuntime: none\nlogPollMs: 100\nauth:\n  tokenFile: ${tokenFile}\n`,
+    );
     const port = 20000 + Math.floor(Math.random() * 20000);
     let child: ChildProcess | undefined;
     const start = async () => {
@@ -510,6 +576,7 @@ describe('restart safety', () => {
       cleanups.push(async () => child?.kill('SIGKILL'));
       const c = new HttpClient({
         endpoint: parseEndpoint(`http://127.0.0.1:${port}`, undefined),
+        token: () => 'restart-secret',
         timeoutMs: 30_000,
       });
       await until(
@@ -520,6 +587,23 @@ describe('restart safety', () => {
       return c;
     };
     const s1 = { client: await start() } as Served;
+    // The attack: another local user calls the plugin's TCP port without the token.
+    const intruder = {
+      metadata: { name: 'intruder', namespace: 'default', uid: randomUUID() },
+      spec: { containers: [{ name: 'c', image: 'x', command: ['sh', '-c', 'echo pwned'] }] },
+    };
+    const refused = await fetch(`http://127.0.0.1:${port}/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: intruder, container: [] }),
+    });
+    expect(refused.status).toBe(401);
+    await refused.body?.cancel();
+    const none = await run('squeue', ['--noheader', '--states=all', `--name=il-${intruder.metadata.uid}`], {
+      env,
+    });
+    expect(none.stdout.trim()).toBe('');
+    expect(existsSync(join(dataRoot, `default-${intruder.metadata.uid}`))).toBe(false);
     const pod = {
       metadata: { name: 'survivor', namespace: 'default', uid: randomUUID() },
       spec: {

@@ -256,12 +256,14 @@ _il_c0() {
   mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh docker://busybox:1.36 || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-fetch /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/fetch.sqsh || exit 125
+  (umask 077; printenv -0 >"$IL_CTR"/fetch.env; printf '%s\0' "$PWD" >"$IL_CTR"/fetch.cwd; printf '%s\0' enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-fetch >"$IL_CTR"/fetch.exec)
   exec enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-fetch sh -c 'echo fetching > /work/state'
 }
 # init container 1
 _il_c1() {
   enroot remove -f il-7d1c0e2a-0000-4000-8000-000000000001-check >/dev/null 2>&1
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-check /images/check.sif || exit 125
+  (umask 077; printenv -0 >"$IL_CTR"/check.env; printf '%s\0' "$PWD" >"$IL_CTR"/check.cwd; printf '%s\0' enroot start --rw il-7d1c0e2a-0000-4000-8000-000000000001-check >"$IL_CTR"/check.exec)
   exec enroot start --rw il-7d1c0e2a-0000-4000-8000-000000000001-check --verbose
 }
 # app container 2
@@ -274,6 +276,7 @@ next'
   mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh 'docker://registry.example.org#sci/solver:2.1' || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-main /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/main.sqsh || exit 125
+  (umask 077; printenv -0 >"$IL_CTR"/main.env; printf '%s\0' "$PWD" >"$IL_CTR"/main.cwd; printf '%s\0' enroot start --rw --env MODE --env QUOTED --env POD --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config /config none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token /etc/creds/token none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info /etc/podinfo none x-create=auto,rbind,ro' --mount '/scratch/hpc /scratch none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-main >"$IL_CTR"/main.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core enroot start --rw --env MODE --env QUOTED --env POD --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config /config none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token /etc/creds/token none x-create=auto,rbind,ro' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind' --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info /etc/podinfo none x-create=auto,rbind,ro' --mount '/scratch/hpc /scratch none x-create=auto,rbind' il-7d1c0e2a-0000-4000-8000-000000000001-main /bin/solver --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
 }
 # app container 3
@@ -282,6 +285,7 @@ _il_c3() {
   mkdir -p -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images && rm -f -- /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh
   enroot import --output /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh oras://registry.example.org/tools/monitor:1 || exit 125
   enroot create --force --name il-7d1c0e2a-0000-4000-8000-000000000001-monitor /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/images/monitor.sqsh || exit 125
+  (umask 077; printenv -0 >"$IL_CTR"/monitor.env; printf '%s\0' "$PWD" >"$IL_CTR"/monitor.cwd; printf '%s\0' enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind,ro' il-7d1c0e2a-0000-4000-8000-000000000001-monitor >"$IL_CTR"/monitor.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core enroot start --rw --mount '/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work /work none x-create=auto,rbind,ro' il-7d1c0e2a-0000-4000-8000-000000000001-monitor
 }
 

@@ -246,10 +246,12 @@ module load apptainer 2>/dev/null || true
 # ---- containers ----
 # init container 0
 _il_c0() {
+  (umask 077; printenv -0 >"$IL_CTR"/fetch.env; printf '%s\0' "$PWD" >"$IL_CTR"/fetch.cwd; : >"$IL_CTR"/fetch.exec)
   exec -- sh -c 'echo fetching > /work/state'
 }
 # init container 1
 _il_c1() {
+  (umask 077; printenv -0 >"$IL_CTR"/check.env; printf '%s\0' "$PWD" >"$IL_CTR"/check.cwd; : >"$IL_CTR"/check.exec)
   exec -- --verbose
 }
 # app container 2
@@ -259,10 +261,12 @@ _il_c2() {
 next'
   export POD=golden
   cd -- /work || exit 126
+  (umask 077; printenv -0 >"$IL_CTR"/main.env; printf '%s\0' "$PWD" >"$IL_CTR"/main.cwd; : >"$IL_CTR"/main.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core /bin/solver --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
 }
 # app container 3
 _il_c3() {
+  (umask 077; printenv -0 >"$IL_CTR"/monitor.env; printf '%s\0' "$PWD" >"$IL_CTR"/monitor.cwd; : >"$IL_CTR"/monitor.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core monitor --watch
 }
 

@@ -249,18 +249,22 @@ module load apptainer 2>/dev/null || true
 # ---- containers ----
 # init container 0
 _il_c0() {
+  (umask 077; printenv -0 >"$IL_CTR"/fetch.env; printf '%s\0' "$PWD" >"$IL_CTR"/fetch.cwd; printf '%s\0' /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/fetch.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work docker://busybox:1.36 >"$IL_CTR"/fetch.exec)
   exec /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/fetch.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work docker://busybox:1.36 sh -c 'echo fetching > /work/state'
 }
 # init container 1
 _il_c1() {
+  (umask 077; printenv -0 >"$IL_CTR"/check.env; printf '%s\0' "$PWD" >"$IL_CTR"/check.cwd; printf '%s\0' /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/check.env /images/check.sif >"$IL_CTR"/check.exec)
   exec /usr/local/bin/singularity run --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/check.env /images/check.sif --verbose
 }
 # app container 2
 _il_c2() {
+  (umask 077; printenv -0 >"$IL_CTR"/main.env; printf '%s\0' "$PWD" >"$IL_CTR"/main.cwd; printf '%s\0' /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/main.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro --bind /scratch/hpc:/scratch --pwd /work docker://registry.example.org/sci/solver:2.1 >"$IL_CTR"/main.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/main.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro --bind /scratch/hpc:/scratch --pwd /work docker://registry.example.org/sci/solver:2.1 /bin/solver --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
 }
 # app container 3
 _il_c3() {
+  (umask 077; printenv -0 >"$IL_CTR"/monitor.env; printf '%s\0' "$PWD" >"$IL_CTR"/monitor.cwd; printf '%s\0' /usr/local/bin/singularity exec --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/monitor.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work:ro oras://registry.example.org/tools/monitor:1 >"$IL_CTR"/monitor.exec)
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core /usr/local/bin/singularity run --nv --no-eval --containall --writable-tmpfs --cleanenv --nv --bind /scratch:/scratch --bind /opt/data:/data:ro --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/monitor.env --bind /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work:ro oras://registry.example.org/tools/monitor:1
 }
 
