@@ -18,6 +18,7 @@ import { acquireCluster, type ClusterHandle } from './cluster.ts';
 import {
   latenciesOf,
   milestonesOf,
+  pluginOpsOf,
   podSample,
   requestFigures,
   type Scrape,
@@ -524,6 +525,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     },
     heapUsedPeakMiB: heapPeak,
     vkInternals: vkInternalsOf(before?.vk ?? [], after?.vk ?? before?.vk ?? [], queueDepthPeak),
+    pluginOps: pluginOpsOf(before?.plugin ?? [], after?.plugin ?? before?.plugin ?? []),
     resources: {
       vk: sampler.figures('vk'),
       api: sampler.figures('api'),

@@ -126,6 +126,10 @@ export function requestFigures(input: RequestInput) {
     sumBy(input.after.vk, 'interlink_vk_pod_status_writes_total', ['outcome']),
   );
   const vkHasMetric = input.after.vk.some((s) => s.name === 'interlink_vk_pod_status_writes_total');
+  const vkEvents = counterDelta(
+    sumBy(input.before.vk, 'interlink_vk_events_total', ['outcome']),
+    sumBy(input.after.vk, 'interlink_vk_events_total', ['outcome']),
+  );
   return {
     requests: {
       vkToApi: { total: sumOf(vkToApi), perPod: perPod(sumOf(vkToApi)), byRoute: vkToApi },
@@ -138,6 +142,10 @@ export function requestFigures(input: RequestInput) {
       vkPerPod: vkHasMetric ? perPod(total(vkWrites)) : null,
       vkByOutcome: Object.fromEntries(vkWrites),
     },
+    // The VK's Events: written (create/patch), aggregated into a pending write, dropped, failed.
+    events: input.after.vk.some((s) => s.name === 'interlink_vk_events_total')
+      ? { vkByOutcome: { written: 0, aggregated: 0, dropped: 0, failed: 0, ...Object.fromEntries(vkEvents) } }
+      : null,
   };
 }
 
@@ -153,6 +161,29 @@ function histogramMeanMs(
   const count = get(after, 'count') - get(before, 'count');
   const sum = get(after, 'sum') - get(before, 'sum');
   return { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
+}
+
+/**
+ * The plugin's own time per backend operation during the run
+ * (`interlink_plugin_backend_call_duration_seconds` by op): how long a create or a delete
+ * took inside the plugin, apart from the hops in front of it. Null without the metric.
+ */
+export function pluginOpsOf(
+  before: Sample[],
+  after: Sample[],
+): Record<string, { count: number; meanMs: number | null }> | null {
+  const name = 'interlink_plugin_backend_call_duration_seconds';
+  if (!after.some((s) => s.name === `${name}_count`)) return null;
+  const d = (suffix: string) =>
+    counterDelta(sumBy(before, `${name}_${suffix}`, ['op']), sumBy(after, `${name}_${suffix}`, ['op']));
+  const counts = d('count');
+  const sums = d('sum');
+  const out: Record<string, { count: number; meanMs: number | null }> = {};
+  for (const [op, count] of [...counts.entries()].sort()) {
+    const sum = sums.get(op) ?? 0;
+    out[op] = { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
+  }
+  return out;
 }
 
 /** What the VK's own metrics say about where its time went. */

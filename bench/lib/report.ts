@@ -88,6 +88,14 @@ export function renderReport(r: BenchSummary): string {
     `VK: work queue depth peak ${vi.queueDepthPeak ?? '—'}; ${vi.reconciles ?? '—'} reconciles, mean ${num(vi.reconcileMeanMs, 1)} ms; ` +
       `${vi.statusRoundTrips ?? '—'} /status round trips, mean ${num(vi.statusRoundTripMeanMs, 1)} ms`,
   );
+  if (r.pluginOps)
+    out.push(
+      `plugin time per operation: ${
+        Object.entries(r.pluginOps)
+          .map(([op, o]) => `${op} ${o.count} × ${num(o.meanMs, 1)} ms`)
+          .join(', ') || 'none'
+      }`,
+    );
 
   const q = r.requests;
   const routes = (m: Record<string, number>) =>
@@ -100,6 +108,13 @@ export function renderReport(r: BenchSummary): string {
     `API → plugin requests per pod: ${q.apiToPlugin.perPod} (${routes(q.apiToPlugin.byRoute)})`,
     `VK → API /status calls per status interval: ${num(q.statusCallsPerPollInterval)}`,
     `status writes per pod: ${r.statusWrites.apiserverPerPod} (apiserver, all writers), ${num(r.statusWrites.vkPerPod)} (VK's counter)`,
+    `VK events: ${
+      r.events
+        ? Object.entries(r.events.vkByOutcome)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none'
+        : 'n/a'
+    }`,
     `apiserver requests per pod: ${q.apiserver.perPod} (${q.apiserver.total} in all); top:`,
     table(
       ['verb', 'resource', 'count', 'per pod'],

@@ -50,6 +50,9 @@
  *   vkInternals: { queueDepthPeak (highest interlink_vk_queue_depth, read every 2 s: a
  *              backlog inside the VK), reconciles, reconcileMeanMs, statusRoundTrips,
  *              statusRoundTripMeanMs } during the run, from the VK's /metrics; null when absent,
+ *   pluginOps: { <op>: { count, meanMs } }: the plugin's own time per backend operation
+ *              (create, delete, status, ...) during the run; null without the metric, absent
+ *              in older results,
  *   resources: { vk, api, plugin, bench, apiserver, etcd, scheduler, controllerManager }:
  *              null (pid unknown) or { pid, peakRssMiB (max of sampled VmRSS and VmHWM),
  *              lastRssMiB, cpuSeconds (during the run), cpuSecondsTotal (since start) },
@@ -64,6 +67,8 @@
  *   },
  *   statusWrites: { apiserverPerPod (PATCH/UPDATE of pods/status, every writer),
  *              vkPerPod (the VK's own counter; null when unavailable), vkByOutcome },
+ *   events: { vkByOutcome: { written, aggregated, dropped, failed } } (the VK's Events; null
+ *              when the VK has no such counter, absent in older results),
  *   profiles: null or { vk|api|plugin: { file, totalMs, busyMs, gcMs, topFunctions,
  *              byModule } },
  *   files: { json, raw (the raw samples; null when they were not kept), svg, logs
@@ -214,6 +219,10 @@ export const BenchSummary = z.strictObject({
     statusRoundTrips: Count.nullable(),
     statusRoundTripMeanMs: z.number().min(0).nullable(),
   }),
+  pluginOps: z
+    .record(z.string(), z.strictObject({ count: Count, meanMs: z.number().min(0).nullable() }))
+    .nullable()
+    .optional(),
   resources: z.strictObject({
     vk: ProcFigures,
     api: ProcFigures,
@@ -247,6 +256,11 @@ export const BenchSummary = z.strictObject({
     vkPerPod: z.number().min(0).nullable(),
     vkByOutcome: z.record(z.string(), Count),
   }),
+  /** The VK's Events by outcome (interlink_vk_events_total); null or absent before it existed. */
+  events: z
+    .strictObject({ vkByOutcome: z.record(z.string(), Count) })
+    .nullable()
+    .optional(),
   profiles: z.partialRecord(z.enum(['vk', 'api', 'plugin']), Profile).nullable(),
   files: z.strictObject({
     json: z.string(),

@@ -10,7 +10,14 @@
  * are written in order and a repeat aggregates onto the Event its lane wrote. One lane was a
  * serial apiserver stream that overflowed at 5,000 pods (docs/performance.md). Failures are
  * logged. `flush()` waits for queued writes (tests, shutdown).
+ *
+ * The queue is a keyed pending set, as the kubelet's recorder aggregates: a repeat of an
+ * Event still waiting to be written only bumps that entry's count (one write for all of
+ * them, with their total count), so a burst of identical Events costs one slot. Only
+ * distinct Events take a slot; beyond `maxPending` of them an Event is dropped (counted in
+ * `interlink_vk_events_total{outcome="dropped"}`, one log line per overflow episode).
  */
+
 import {
   type CoreV1Api,
   type CoreV1Event,
@@ -18,6 +25,7 @@ import {
   setHeaderOptions,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { Counter, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -43,6 +51,20 @@ export interface EventRecorder {
   warning(obj: ObjectRef, reason: string, message: string): void;
   /** Resolves when every Event recorded so far was written (or failed). */
   flush(): Promise<void>;
+  /** What became of the Events recorded so far (also `interlink_vk_events_total{outcome}`). */
+  stats(): EventStats;
+}
+
+/**
+ * Recorded Events by outcome: `written` (one create or patch, carrying every repeat it
+ * aggregated), `aggregated` (a repeat folded into a pending write), `dropped` (the pending
+ * set was full), `failed` (the write failed).
+ */
+export interface EventStats {
+  written: number;
+  aggregated: number;
+  dropped: number;
+  failed: number;
 }
 
 /** Works on client-node V1Pods and on raw JSON pods alike. */
@@ -76,10 +98,40 @@ export interface EventRecorderOptions {
   aggregateWindowMs?: number;
   /** Most distinct events remembered for aggregation (default 4096). */
   cacheSize?: number;
-  /** Most writes waiting; beyond it new Events are dropped with a log line (default 1000). */
+  /**
+   * Most distinct Events waiting to be written (repeats of a waiting one take no slot);
+   * beyond it new ones are dropped (default 10,000: about 2 MiB).
+   */
   maxPending?: number;
+  /** Where `interlink_vk_events_total{outcome}` is registered (none: not exported). */
+  registry?: Registry;
   /** Concurrent writers; one object's Events always use the same one (default 4). */
   concurrency?: number;
+}
+
+interface Pending {
+  obj: ObjectRef;
+  type: EventType;
+  reason: string;
+  message: string;
+  /** Occurrences folded into this write. */
+  count: number;
+  /** When the latest of them was recorded (ms). */
+  at: number;
+}
+
+/** The aggregation key: same object, type, reason and message. */
+function eventKey(obj: ObjectRef, type: EventType, reason: string, message: string): string {
+  return [
+    obj.kind,
+    obj.namespace || 'default',
+    obj.name,
+    obj.uid ?? '',
+    obj.fieldPath ?? '',
+    type,
+    reason,
+    message,
+  ].join('\u0000');
 }
 
 interface Seen {
@@ -90,47 +142,78 @@ interface Seen {
   lastAt: number;
 }
 
+/** The Event object of a first write (later repeats patch its count). Pure. */
+function eventObject(p: Pending, name: string, namespace: string, now: Date, nodeName: string): CoreV1Event {
+  const { obj, type, reason, message } = p;
+  return {
+    metadata: { name, namespace },
+    involvedObject: {
+      kind: obj.kind,
+      name: obj.name,
+      ...(obj.apiVersion ? { apiVersion: obj.apiVersion } : {}),
+      ...(obj.namespace ? { namespace: obj.namespace } : {}),
+      ...(obj.uid ? { uid: obj.uid } : {}),
+      ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
+      ...(obj.fieldPath ? { fieldPath: obj.fieldPath } : {}),
+    },
+    type,
+    reason,
+    // The apiserver rejects messages over 1 KiB.
+    message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+    source: { component: EVENT_SOURCE, host: nodeName },
+    reportingComponent: EVENT_SOURCE,
+    reportingInstance: nodeName,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: p.count,
+  };
+}
+
+/** FNV-1a of the object's identity: stable and cheap; spreads objects over the write lanes. */
+function objectHash(obj: ObjectRef): number {
+  let h = 0x811c9dc5;
+  const id = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function outcomeCounter(registry: Registry): Counter<'outcome'> {
+  return new Counter({
+    name: 'interlink_vk_events_total',
+    help: 'Kubernetes Events recorded by the VK, by outcome (written, aggregated into a pending write, dropped, failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+}
+
 export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const clock = opts.clock ?? systemClock;
   const windowMs = opts.aggregateWindowMs ?? 600_000;
   const cacheSize = opts.cacheSize ?? 4096;
-  const maxPending = opts.maxPending ?? 1000;
+  const maxPending = opts.maxPending ?? 10_000;
   const log = opts.logger;
   const seen = new Map<string, Seen>();
-  let pending = 0;
+  const pending = new Map<string, Pending>();
+  const stats: EventStats = { written: 0, aggregated: 0, dropped: 0, failed: 0 };
+  const counter = opts.registry ? outcomeCounter(opts.registry) : undefined;
+  const count = (outcome: keyof EventStats, n = 1) => {
+    stats[outcome] += n;
+    counter?.inc({ outcome }, n);
+  };
+  /** Drops in the current overflow episode (logged once when it starts and once when it ends). */
+  let droppedInEpisode = 0;
   const laneCount = Math.max(1, Math.floor(opts.concurrency ?? 4));
   const lanes: Array<Promise<void>> = Array.from({ length: laneCount }, () => Promise.resolve());
-  const laneOf = (obj: ObjectRef): number => {
-    // FNV-1a of the object's identity: stable, cheap, spreads pods over the lanes.
-    let h = 0x811c9dc5;
-    const id = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`;
-    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-    return (h >>> 0) % laneCount;
-  };
+  const laneOf = (obj: ObjectRef): number => objectHash(obj) % laneCount;
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-  async function write(
-    obj: ObjectRef,
-    type: EventType,
-    reason: string,
-    message: string,
-    at: number,
-  ): Promise<void> {
+  async function write(key: string, p: Pending): Promise<void> {
+    const { obj, at } = p;
     const namespace = obj.namespace || 'default';
-    const key = [
-      obj.kind,
-      namespace,
-      obj.name,
-      obj.uid ?? '',
-      obj.fieldPath ?? '',
-      type,
-      reason,
-      message,
-    ].join('\u0000');
     const now = new Date(at);
     const prev = seen.get(key);
     if (prev && at - prev.lastAt <= windowMs) {
-      prev.count++;
+      prev.count += p.count;
       prev.lastAt = at;
       seen.delete(key);
       seen.set(key, prev);
@@ -146,57 +229,53 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
       }
     }
     const name = `${obj.name}.${(at * 1_000_000 + Math.floor(Math.random() * 1_000_000)).toString(16)}`;
-    const event: CoreV1Event = {
-      metadata: { name, namespace },
-      involvedObject: {
-        kind: obj.kind,
-        name: obj.name,
-        ...(obj.apiVersion ? { apiVersion: obj.apiVersion } : {}),
-        ...(obj.namespace ? { namespace: obj.namespace } : {}),
-        ...(obj.uid ? { uid: obj.uid } : {}),
-        ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
-        ...(obj.fieldPath ? { fieldPath: obj.fieldPath } : {}),
-      },
-      type,
-      reason,
-      // The apiserver rejects messages over 1 KiB.
-      message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
-      source: { component: EVENT_SOURCE, host: opts.nodeName },
-      reportingComponent: EVENT_SOURCE,
-      reportingInstance: opts.nodeName,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
+    const event = eventObject(p, name, namespace, now, opts.nodeName);
     await opts.core.createNamespacedEvent({ namespace, body: event });
     seen.delete(key);
-    seen.set(key, { namespace, name, count: 1, firstTimestamp: now, lastAt: at });
+    seen.set(key, { namespace, name, count: p.count, firstTimestamp: now, lastAt: at });
     while (seen.size > cacheSize) seen.delete(seen.keys().next().value as string);
   }
 
   const recorder: EventRecorder = {
     record(obj, type, reason, message) {
       if (!obj.name) return;
-      if (pending >= maxPending) {
-        log.warn(
-          { reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` },
-          'event dropped: too many pending event writes',
-        );
+      const at = clock.now();
+      const key = eventKey(obj, type, reason, message);
+      const waiting = pending.get(key);
+      if (waiting) {
+        waiting.count++;
+        waiting.at = at;
+        count('aggregated');
         return;
       }
-      pending++;
-      const at = clock.now();
+      if (pending.size >= maxPending) {
+        if (droppedInEpisode++ === 0)
+          log.warn(
+            { reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`, maxPending },
+            'event dropped: too many distinct pending event writes (further drops are counted until the queue drains)',
+          );
+        count('dropped');
+        return;
+      }
+      if (droppedInEpisode > 0) {
+        log.warn({ dropped: droppedInEpisode }, 'events were dropped while the event queue was full');
+        droppedInEpisode = 0;
+      }
+      pending.set(key, { obj, type, reason, message, count: 1, at });
       const lane = laneOf(obj);
       lanes[lane] = (lanes[lane] as Promise<void>).then(async () => {
+        // Taken off the pending set as its write starts: a repeat from now on is a new write.
+        const p = pending.get(key) as Pending;
+        pending.delete(key);
         try {
-          await write(obj, type, reason, message, at);
+          await write(key, p);
+          count('written');
         } catch (err) {
+          count('failed');
           log.warn(
             { err: (err as Error).message, reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` },
             'cannot write event',
           );
-        } finally {
-          pending--;
         }
       });
     },
@@ -205,6 +284,7 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     flush: async () => {
       await Promise.all(lanes);
     },
+    stats: () => ({ ...stats }),
   };
   return recorder;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   latenciesOf,
   milestonesOf,
+  pluginOpsOf,
   podSample,
   requestFigures,
   type Scrape,
@@ -98,7 +99,13 @@ describe('requestFigures', () => {
     [plugLine('GET', '/ping', 5), plugLine('POST', '/create', 10), plugLine('GET', '/mock/pods', 30)].join(
       '\n',
     ),
-    'interlink_vk_pod_status_writes_total{outcome="ok"} 32\ninterlink_vk_pod_status_writes_total{outcome="conflict"} 1',
+    [
+      'interlink_vk_pod_status_writes_total{outcome="ok"} 32',
+      'interlink_vk_pod_status_writes_total{outcome="conflict"} 1',
+      'interlink_vk_events_total{outcome="written"} 25',
+      'interlink_vk_events_total{outcome="aggregated"} 7',
+      'interlink_vk_events_total{outcome="dropped"} 0',
+    ].join('\n'),
     [
       asLine('POST', 'pods', '', 15),
       asLine('GET', 'nodes', '', 10),
@@ -155,6 +162,39 @@ describe('requestFigures', () => {
       activeSeconds: 20,
     });
     expect(none.statusWrites.vkPerPod).toBeNull();
+  });
+  it('counts the VK’s Events by outcome (null without the counter)', () => {
+    expect(f.events).toEqual({ vkByOutcome: { written: 25, aggregated: 7, dropped: 0, failed: 0 } });
+    const none = requestFigures({
+      before,
+      after: { ...after, vk: [] },
+      pods: 10,
+      statusIntervalSeconds: 2,
+      activeSeconds: 20,
+    });
+    expect(none.events).toBeNull();
+  });
+});
+
+describe('pluginOpsOf', () => {
+  const line = (suffix: string, op: string, v: number) =>
+    `interlink_plugin_backend_call_duration_seconds_${suffix}{op="${op}",outcome="ok"} ${v}`;
+  it.each([
+    [
+      'counts and means per op during the run',
+      [line('count', 'create', 2), line('sum', 'create', 1)],
+      [
+        line('count', 'create', 12),
+        line('sum', 'create', 31),
+        line('count', 'delete', 4),
+        line('sum', 'delete', 0.2),
+      ],
+      { create: { count: 10, meanMs: 3000 }, delete: { count: 4, meanMs: 50 } },
+    ],
+    ['null without the metric', [], [], null],
+  ])('%s', (_name, before, after, want) => {
+    const parse = (lines: string[]) => parsePrometheus(lines.join('\n'));
+    expect(pluginOpsOf(parse(before), parse(after))).toEqual(want);
   });
 });
 

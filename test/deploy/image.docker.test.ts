@@ -147,9 +147,12 @@ describe('the interlink image', { timeout: 240_000 }, () => {
       await writeFile(join(dir, 'tokens'), `${TOKEN} image-test\n`, { mode: 0o644 });
       await writeFile(
         join(dir, 'api.yaml'),
-        `InterlinkURL: http://127.0.0.1\nInterlinkPort: ${apiPort}\nSidecarURL: http://127.0.0.1\nSidecarPort: ${pluginPort}\nauth:\n  tokenFile: /cfg/tokens\n`,
+        `InterlinkURL: http://127.0.0.1\nInterlinkPort: ${apiPort}\nSidecarURL: http://127.0.0.1\nSidecarPort: ${pluginPort}\npluginTokenFile: /cfg/plugin-tokens\nauth:\n  tokenFile: /cfg/tokens\n`,
         { mode: 0o644 },
       );
+      // A plugin on TCP authenticates its callers (loopback is shared by every local user).
+      await writeFile(join(dir, 'plugin-tokens'), 'plugin-secret api\n', { mode: 0o644 });
+      await writeFile(join(dir, 'plugin.yaml'), 'auth:\n  tokenFile: /cfg/plugin-tokens\n', { mode: 0o644 });
       const api = `interlink-image-api-${apiPort}`;
       const plugin = `interlink-image-plugin-${pluginPort}`;
       const a = await dockerRun([
@@ -188,9 +191,13 @@ describe('the interlink image', { timeout: 240_000 }, () => {
         'SIDECARURL=http://127.0.0.1',
         '-e',
         `SIDECARPORT=${pluginPort}`,
+        '-v',
+        `${dir}:/cfg:ro`,
         IMAGE,
         'plugin',
         'mock',
+        '--config',
+        '/cfg/plugin.yaml',
       ]);
       expect(p.code, p.stderr).toBe(0);
       started.push(plugin);

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/logger.ts';
@@ -74,7 +75,10 @@ describe('EventRecorder', () => {
       clock,
       aggregateWindowMs: 60_000,
     });
-    for (let i = 0; i < 3; i++) rec.warning(podRef(pod), 'BackendDeleteFailed', 'same message');
+    for (let i = 0; i < 3; i++) {
+      rec.warning(podRef(pod), 'BackendDeleteFailed', 'same message');
+      await rec.flush();
+    }
     rec.warning(podRef(pod), 'BackendDeleteFailed', 'another message');
     await rec.flush();
     expect(calls.map((c) => `${c.op}:${c.body.count}`)).toEqual([
@@ -106,20 +110,81 @@ describe('EventRecorder', () => {
     const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger() });
     expect(() => rec.normal(podRef(pod), 'A', 'lost')).not.toThrow();
     rec.normal(podRef(pod), 'B', 'kept');
+    await rec.flush();
     rec.normal(podRef(pod), 'B', 'kept');
     await rec.flush();
     expect(calls.map((c) => `${c.op}:${c.body.reason}`)).toEqual(['create:B', 'create:B']);
   });
 
-  it('truncates messages to what the apiserver accepts and drops beyond the pending limit', async () => {
+  it('truncates messages to what the apiserver accepts and drops distinct Events beyond the pending limit', async () => {
     const { core, calls } = fakeCore();
-    const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger(), maxPending: 2 });
+    const registry = new Registry();
+    const rec = createEventRecorder({
+      core,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      maxPending: 2,
+      registry,
+    });
     rec.normal(podRef(pod), 'Long', 'x'.repeat(5000));
     rec.normal(podRef(pod), 'Two', 'b');
     rec.normal(podRef(pod), 'Dropped', 'c');
+    // A repeat of a pending Event takes no slot: aggregated, not dropped.
+    rec.normal(podRef(pod), 'Two', 'b');
     await rec.flush();
-    expect(calls.map((c) => c.body.reason)).toEqual(['Long', 'Two']);
+    expect(calls.map((c) => `${c.body.reason}:${c.body.count}`)).toEqual(['Long:1', 'Two:2']);
     expect((calls[0]!.body.message as string).length).toBe(1024);
+    expect(rec.stats()).toEqual({ written: 2, aggregated: 1, dropped: 1, failed: 0 });
+    const metric = await registry.getSingleMetricAsString('interlink_vk_events_total');
+    expect(metric).toContain('interlink_vk_events_total{outcome="dropped"} 1');
+    expect(metric).toContain('interlink_vk_events_total{outcome="written"} 2');
+  });
+
+  // With one pending slot: what is written, and what is dropped.
+  it.each([
+    ['a repeat of the queued Event folds into it', ['same', 'same', 'same'], ['create:3'], 0],
+    ['a distinct message needs a slot of its own', ['same', 'other'], ['create:1'], 1],
+    ['a repeat of the queued Event is kept after a drop', ['same', 'other', 'same'], ['create:2'], 1],
+  ])('%s', async (_name, messages, writes, dropped) => {
+    const { core, calls } = fakeCore();
+    const rec = createEventRecorder({ core, nodeName: 'vk-1', logger: silentLogger(), maxPending: 1 });
+    for (const m of messages) rec.normal(podRef(pod), 'R', m);
+    await rec.flush();
+    expect(calls.map((c) => `${c.op}:${c.body.count}`)).toEqual(writes);
+    expect(rec.stats().dropped).toBe(dropped);
+  });
+
+  it('a burst of repeats while the apiserver is slow costs one slot and two writes, nothing dropped', async () => {
+    const calls: Array<{ op: string; count: unknown }> = [];
+    const gates: Array<() => void> = [];
+    const core = {
+      async createNamespacedEvent(p: { body: { count: number } }) {
+        await new Promise<void>((r) => gates.push(r));
+        calls.push({ op: 'create', count: p.body.count });
+        return p.body;
+      },
+      async patchNamespacedEvent(p: { body: { count: number } }) {
+        calls.push({ op: 'patch', count: p.body.count });
+        return p.body;
+      },
+    };
+    const rec = createEventRecorder({
+      core: core as never,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      maxPending: 1,
+    });
+    rec.warning(podRef(pod), 'BackOff', 'Back-off pulling image');
+    // Let the first write start (it waits on the apiserver), then repeat 500 times.
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 500; i++) rec.warning(podRef(pod), 'BackOff', 'Back-off pulling image');
+    for (const g of gates.splice(0)) g();
+    await rec.flush();
+    expect(calls).toEqual([
+      { op: 'create', count: 1 },
+      { op: 'patch', count: 501 },
+    ]);
+    expect(rec.stats()).toEqual({ written: 2, aggregated: 499, dropped: 0, failed: 0 });
   });
 
   it('writes the Events of different objects concurrently, those of one object in order', async () => {

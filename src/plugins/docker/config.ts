@@ -71,6 +71,14 @@ export const DockerConfig = z.object({
   defaultGracePeriodSeconds: Int(0).default(30),
   /** How long a deleted pod is still reported (all containers terminated), in seconds. */
   tombstoneSeconds: Int(0).default(600),
+  /** Deletes carried out at once in the background towards dockerd (each answered once recorded). */
+  backgroundConcurrency: Int(1).default(8),
+  /**
+   * How long /delete waits for the stop and removal before it answers "recorded" and lets them
+   * finish in the background. Within it, the answer means "gone", so the Pod stays Terminating
+   * while its containers stop, as on a kubelet; keep it under the API's plugin timeout (30 s).
+   */
+  deleteAnswerSeconds: Int(0).default(20),
 });
 export type DockerConfig = z.output<typeof DockerConfig>;
 

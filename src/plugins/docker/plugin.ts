@@ -22,6 +22,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
 import type { ExecIO } from '../../core/channel-ws.ts';
+import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
+import { KeyedLock } from '../../core/keyed-lock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { NodeCapacity } from '../../core/pod/env.ts';
 import { pathUnder } from '../../core/pod/paths.ts';
@@ -54,6 +56,12 @@ import {
   volumeLsArgs,
   volumeRmArgs,
 } from './argv.ts';
+import {
+  type BackgroundDeletes,
+  backgroundDeletes,
+  readDeleteMarkers,
+  writeDeleteMarker,
+} from './background-delete.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
 import { type DockerSpawn, dockerAttach, dockerExec, dockerPortForward } from './exec.ts';
@@ -61,6 +69,11 @@ import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
 import { LABEL, podLabels } from './names.ts';
 import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
+import { podAddress, runHandler } from './probe-io.ts';
+import { preStopHooks, probeKill, runPreStop, withPreStopFailures } from './probe-kill.ts';
+import { watchedOf } from './probe-watch.ts';
+import { DockerProber } from './prober.ts';
+import { CpuIntegrator, collectDockerStats } from './stats.ts';
 import {
   finalStatus,
   groupByPod,
@@ -82,24 +95,6 @@ interface IndexEntry {
   apps: string[];
 }
 
-/** Serialises async work per key; different keys run concurrently. */
-class KeyedLock {
-  readonly #tails = new Map<string, Promise<void>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn);
-    const tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
-}
-
 /** Inspect at most this many ids per docker call (far below the argv size limit). */
 const INSPECT_CHUNK = 5000;
 
@@ -119,14 +114,33 @@ export class DockerPlugin implements Plugin {
   readonly #refused = new Map<string, string>();
   readonly #tombstones = new Map<string, { status: PodStatus; until: number }>();
   #loaded: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: Timer | undefined;
   #ticking = false;
   #closed = false;
   #node: NodeCapacity | undefined;
+  readonly #cpu = new CpuIntegrator();
+  readonly #startedAt: string;
+  /** Probes and postStart hooks of the running containers (prober.ts). */
+  readonly #prober: DockerProber;
+  /** `${uid}/${container}` → the FailedPreStopHook message its final status carries. */
+  readonly #preStopFailures = new Map<string, string>();
+  /** Deletes answered and still being carried out (background-delete.ts). */
+  readonly #bgDeletes: BackgroundDeletes;
+  /** Pods whose delete is recorded and whose preStop hooks have not run yet. */
+  readonly #preStopPending = new Map<string, Pod>();
 
-  constructor(cfg: DockerConfig, log: Logger, cli?: DockerCli) {
+  constructor(cfg: DockerConfig, log: Logger, cli?: DockerCli, clock: Clock = systemClock) {
     this.#cfg = cfg;
     this.#log = log;
+    this.#clock = clock;
+    this.#startedAt = new Date(clock.now()).toISOString();
+    this.#bgDeletes = backgroundDeletes({
+      remove: (uid, grace) => this.#locks.run(uid, () => this.#stopAndRemove(uid, grace)),
+      concurrency: cfg.backgroundConcurrency,
+      log,
+      clock,
+    });
     this.#cli =
       cli ??
       new DockerCli({
@@ -135,6 +149,17 @@ export class DockerPlugin implements Plugin {
         timeoutMs: cfg.commandTimeoutMs,
         log,
       });
+    // The prober runs on the plugin's Clock.
+    const docker = (args: string[], o: { timeoutMs: number }) => this.#cli.run(args, o);
+    this.#prober = new DockerProber({
+      clock,
+      log,
+      io: {
+        run: (id, address, h, timeoutMs) => runHandler({ docker, clock }, id, address, h, timeoutMs),
+        kill: (uid, id, restart, grace) =>
+          this.#locks.run(uid, () => probeKill(this.#cli, this.#deleting.has(uid), id, restart, grace)),
+      },
+    });
   }
 
   /** Load the index from Docker and resume sequencing. Does not throw: a dockerd that is down is retried on use. */
@@ -276,8 +301,66 @@ export class DockerPlugin implements Plugin {
       (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0,
     );
     await this.#ensureLoaded();
-    await this.#locks.run(uid, () => this.#remove(uid, grace ?? this.#cfg.defaultGracePeriodSeconds, true));
-    ctx.log.info({ uid }, 'pod deleted');
+    // Recorded first (a marker a restarted plugin finds); stopping with grace and removing run
+    // in the background, retried until dockerd confirms (background-delete.ts). The answer
+    // waits for them up to deleteAnswerSeconds: "gone" in the common case, "recorded" in a
+    // burst that would otherwise outlast the API's plugin timeout.
+    if (!this.#bgDeletes.has(uid)) {
+      const g = grace ?? this.#cfg.defaultGracePeriodSeconds;
+      await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
+      await writeDeleteMarker(this.#cfg.dataRoot, uid, g);
+      this.#preStopPending.set(uid, pod);
+      this.#bgDeletes.start(uid, g);
+    }
+    if (await this.#bgDeletes.settled(uid, this.#cfg.deleteAnswerSeconds * 1000))
+      ctx.log.info({ uid }, 'pod deleted');
+    else ctx.log.info({ uid }, 'pod delete recorded; still removing in the background');
+  }
+
+  /** Resolves when every delete answered so far is carried out (tests, diagnostics). */
+  deletesSettled(): Promise<void> {
+    return this.#bgDeletes.idle();
+  }
+
+  /**
+   * The background half of a delete: the preStop hooks once (not after a plugin restart:
+   * the marker keeps no pod spec), then stop with the grace left and remove. Caller holds the lock.
+   */
+  async #stopAndRemove(uid: string, graceSeconds: number): Promise<void> {
+    const pod = this.#preStopPending.get(uid);
+    this.#preStopPending.delete(uid);
+    const left = pod ? await this.#preStop(uid, pod, graceSeconds) : graceSeconds;
+    await this.#remove(uid, left, true);
+  }
+
+  /**
+   * Run the preStop hooks of the running containers (probe-kill.ts) and resolve with the
+   * grace seconds left for the stop. A failed hook is a FailedPreStopHook in the tombstone's
+   * statuses and a warning (container name only). Caller holds the lock.
+   */
+  async #preStop(uid: string, pod: Pod, graceSeconds: number): Promise<number> {
+    const hooks = preStopHooks(pod);
+    const entry = this.#index.get(uid);
+    if (hooks.size === 0 || !entry) return graceSeconds;
+    const o = (await this.#observe(this.#idsOf([uid]))).get(uid);
+    if (!o) return graceSeconds;
+    const running = o.apps
+      .filter((a) => a.ins.State.Running && hooks.has(a.name))
+      .map((a) => ({ name: a.name, id: a.id }));
+    const clock = this.#clock;
+    const docker = (args: string[], opts: { timeoutMs: number }) => this.#cli.run(args, opts);
+    const r = await runPreStop(
+      { clock, run: (id, address, h, t) => runHandler({ docker, clock }, id, address, h, t) },
+      hooks,
+      running,
+      podAddress(o.infra?.ins, this.#localEngine),
+      graceSeconds,
+    );
+    for (const f of r.failed) {
+      this.#log.warn({ uid, container: f.name }, 'preStop hook failed');
+      this.#preStopFailures.set(`${uid}/${f.name}`, f.message);
+    }
+    return Math.max(0, graceSeconds - Math.ceil(r.elapsedMs / 1000));
   }
 
   /** Stop (with grace), remove containers, volumes and the data directory. Idempotent. Caller holds the lock. */
@@ -315,8 +398,8 @@ export class DockerPlugin implements Plugin {
           const after = (await this.#observe(ids)).get(uid);
           if (after)
             this.#tombstones.set(uid, {
-              status: finalStatus(after),
-              until: Date.now() + this.#cfg.tombstoneSeconds * 1000,
+              status: withPreStopFailures(finalStatus(after), uid, this.#preStopFailures),
+              until: this.#clock.now() + this.#cfg.tombstoneSeconds * 1000,
             });
         }
         const r = await this.#cli.run(rmArgs(ids));
@@ -340,6 +423,9 @@ export class DockerPlugin implements Plugin {
       }
       this.#index.delete(uid);
       this.#pending.delete(uid);
+      this.#prober.drop(uid);
+      for (const k of this.#preStopFailures.keys())
+        if (k.startsWith(`${uid}/`)) this.#preStopFailures.delete(k);
     } finally {
       this.#deleting.delete(uid);
     }
@@ -365,13 +451,20 @@ export class DockerPlugin implements Plugin {
       const entry = this.#index.get(uid);
       if (!entry) continue;
       const o: ObservedPod = observed.get(uid) ?? { ref: entry.ref, inits: [], apps: [] };
-      out.push(podStatus(o, { inits: entry.inits, apps: entry.apps }));
+      const st = podStatus(o, { inits: entry.inits, apps: entry.apps });
+      if (!this.#deleting.has(uid))
+        this.#prober.observe(
+          uid,
+          watchedOf(pod, o, podAddress(o.infra?.ins, this.#localEngine), this.#cfg.defaultGracePeriodSeconds),
+        );
+      st.containers = st.containers?.map((c) => this.#prober.overlay(uid, c));
+      out.push(st);
     }
     return out;
   }
 
   #expireTombstones(): void {
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const [uid, t] of this.#tombstones) if (t.until <= now) this.#tombstones.delete(uid);
   }
 
@@ -394,6 +487,17 @@ export class DockerPlugin implements Plugin {
   /** Every pod of this instance Docker holds, from the labels (see list.ts). */
   list(_ctx: CallContext) {
     return listDockerPods(this.#cli, this.#cfg.instance);
+  }
+
+  /** CPU and memory of the running pods, in two docker calls (see stats.ts). */
+  stats(_ctx: CallContext) {
+    return collectDockerStats(
+      this.#cli,
+      this.#cfg.instance,
+      this.#cpu,
+      () => this.#clock.now(),
+      this.#startedAt,
+    );
   }
 
   // ---- exec / attach / port-forward (exec.ts) -------------------------------------------
@@ -485,13 +589,20 @@ export class DockerPlugin implements Plugin {
   }
 
   /** No pod has containers left to start and no sequencing round runs (diagnostics, tests). */
+  /** A local engine shares this host's network: the prober can reach pod addresses. */
+  get #localEngine(): boolean {
+    return !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
+  }
+
   get idle(): boolean {
     return this.#pending.size === 0 && !this.#ticking;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#prober.close();
+    this.#bgDeletes.close();
+    this.#timer?.cancel();
     this.#timer = undefined;
   }
 
@@ -525,6 +636,11 @@ export class DockerPlugin implements Plugin {
         apps: p.apps.map((o) => o.name),
       });
       if (sequencing(p).pending) this.#pending.add(uid);
+    }
+    // Deletes answered before a restart: finish them.
+    for (const [uid, grace] of await readDeleteMarkers(this.#cfg.dataRoot)) {
+      this.#pending.delete(uid);
+      this.#bgDeletes.start(uid, grace);
     }
     await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
     this.#log.info(
@@ -579,7 +695,7 @@ export class DockerPlugin implements Plugin {
    * again from an inspect made now, under the lock.
    */
   async #advance(uid: string, observed: ObservedPod | undefined, underLock = false): Promise<void> {
-    if (!this.#index.has(uid) || this.#deleting.has(uid) || !observed) {
+    if (!this.#index.has(uid) || this.#deleting.has(uid) || this.#bgDeletes.has(uid) || !observed) {
       this.#pending.delete(uid);
       return;
     }
@@ -628,11 +744,10 @@ export class DockerPlugin implements Plugin {
 
   #schedule(): void {
     if (this.#closed || this.#timer || this.#ticking || this.#pending.size === 0) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       void this.#tick();
     }, this.#cfg.reconcileIntervalMs);
-    this.#timer.unref();
   }
 
   /** One sequencing round: a single inspect for all pending pods, then per-pod starts. */
@@ -651,8 +766,12 @@ export class DockerPlugin implements Plugin {
   }
 }
 
-export async function createDockerPlugin(cfg: DockerConfig, log: Logger): Promise<DockerPlugin> {
-  const p = new DockerPlugin(cfg, log);
+export async function createDockerPlugin(
+  cfg: DockerConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<DockerPlugin> {
+  const p = new DockerPlugin(cfg, log, undefined, clock);
   await p.start();
   return p;
 }

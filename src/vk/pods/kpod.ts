@@ -161,3 +161,20 @@ export const isTerminalPhase = (phase: string | undefined) => phase === 'Succeed
 export function kubeTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
+
+/** When the pod's activeDeadlineSeconds runs out (ms), counted from its startTime. */
+export function activeDeadline(pod: KPod): number | undefined {
+  const secs = pod.spec.activeDeadlineSeconds;
+  const start = Date.parse(pod.status?.startTime ?? '');
+  if (typeof secs !== 'number' || !Number.isFinite(start)) return undefined;
+  return start + secs * 1000;
+}
+
+/** Whether the pod's status shows a create problem of ours (ProviderFailed, config error) that a successful create clears. */
+export function needsCorrection(pod: KPod): boolean {
+  const st = pod.status;
+  if (!st) return false;
+  if (st.reason === 'ProviderFailed') return true;
+  const waiting = [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? [])];
+  return waiting.some((c) => c.state?.waiting?.reason === 'CreateContainerConfigError');
+}

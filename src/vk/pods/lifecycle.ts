@@ -21,7 +21,10 @@ export const PodState = {
   Finished: 'Finished',
   /** deletionTimestamp set: the backend delete is retried until it is confirmed. */
   Deleting: 'Deleting',
-  /** Backend delete confirmed: report containers terminated, delete the Pod (grace 0, UID precondition). */
+  /**
+   * Backend delete confirmed: report containers terminated, delete the Pod (grace 0, UID
+   * precondition); kept until the pod leaves the cache (a re-sync meanwhile does nothing).
+   */
   BackendDeleted: 'BackendDeleted',
   /** Pseudo state: the record is dropped (the pod is gone, its backend job too). */
   Gone: 'Gone',
@@ -78,6 +81,13 @@ export interface PodRecord {
   refreshAt?: number;
   /** Failed backend delete attempts (for the Events). */
   deleteFailures: number;
+  /** Counts of the probe and hook Events last reported (status/probe-events.ts). */
+  probeEvents?: Map<string, number>;
+  /**
+   * BackendDeleted and the Pod delete was sent: the record stays until the informer drops
+   * the pod (or shows a namesake), so a re-sync in between does not delete in the backend again.
+   */
+  podDeleted?: boolean;
 }
 
 /** Move `rec` to `to`; throws on a transition the table does not allow (a bug). */

@@ -33,7 +33,9 @@
  * | any live state   | Deleting         | deletionTimestamp set (Killing Event unless already finished)           |
  * | Deleting         | BackendDeleted   | backend delete confirmed (Deleted Event; each failure: Warning Event,   |
  * |                  |                  | retried with backoff, the pod stays Terminating)                        |
- * | BackendDeleted   | Gone             | containers reported terminated, Pod deleted with grace 0 + UID          |
+ * | BackendDeleted   | Gone             | containers reported terminated, Pod deleted with grace 0 + UID, and the |
+ * |                  |                  | pod left the cache; until it does the record stays (`podDeleted`) so a  |
+ * |                  |                  | re-sync in between never deletes in the backend again                   |
  * | any other state  | Gone             | the pod left the cache or its name has a new UID: the backend delete is |
  * |                  |                  | retried until confirmed first (from BackendDeleted: nothing left to do) |
  *
@@ -63,12 +65,15 @@ import {
   sameJson,
   transitionEvents,
 } from '../status/map.ts';
+import { probeEventsOf } from '../status/probe-events.ts';
 import { annotatedJob, errMessage, forApi, jobAnnotations, TOKEN_REFRESH_ANNOTATION } from './job.ts';
 import type { KPod, KPodStatus } from './kpod.ts';
-import { isTerminalPhase, kubeTime } from './kpod.ts';
+import { activeDeadline, isTerminalPhase, kubeTime, needsCorrection } from './kpod.ts';
 import type { KubeWriter } from './kube-writer.ts';
 import { BACKEND_LOST, type PodRecord, PodState, type TransitionHook, transition } from './lifecycle.ts';
 import type { PodMetrics } from './metrics.ts';
+
+export { activeDeadline, needsCorrection } from './kpod.ts';
 
 const LOST_REASON = 'BackendLost';
 
@@ -264,10 +269,15 @@ export class PodSyncer {
         `Deleted in the interLink backend${rec.deleteFailures > 0 ? ` after ${rec.deleteFailures} failed attempts` : ''}`,
       );
     }
+    // Our status write and the Pod delete reach the informer after this sync: the record
+    // stays (BackendDeleted, podDeleted) until the pod leaves the cache, so the re-syncs they
+    // trigger find it and do nothing (without it a fresh record would delete in the backend again).
+    if (rec.podDeleted) return undefined;
     const updated = await this.#ensureStatus(pod, deletedStatus(pod, this.#ctx()));
     await this.#d.writer.deletePod(updated ?? pod);
-    this.#to(rec, PodState.Gone);
+    rec.podDeleted = true;
     this.#d.logger.debug({ pod: rec.key, uid: rec.uid }, 'pod deleted');
+    if (this.#d.cache.get(rec.key)?.metadata.uid !== rec.uid) this.#to(rec, PodState.Gone);
     return undefined;
   }
 
@@ -369,6 +379,11 @@ export class PodSyncer {
       ? desiredStatus(pod, rec.seen, this.#ctx())
       : (pod.status ?? desiredStatus(pod, undefined, this.#ctx()));
     await this.#ensureStatus(pod, status, annotations);
+    if (rec.seen) {
+      const r = probeEventsOf(rec.probeEvents ?? new Map(), rec.seen);
+      rec.probeEvents = r.seen;
+      for (const e of r.events) this.#d.events.record(podRef(pod, e.fieldPath), e.type, e.reason, e.message);
+    }
     if (isTerminalPhase(status.phase)) {
       this.#to(rec, PodState.Finished);
       rec.seen = undefined;
@@ -434,21 +449,4 @@ export class PodSyncer {
     if (deadlines.length === 0) return undefined;
     return { requeueAfterMs: Math.max(0, Math.min(...deadlines) - this.#d.clock.now()) };
   }
-}
-
-/** When the pod's activeDeadlineSeconds runs out (ms), counted from its startTime. */
-export function activeDeadline(pod: KPod): number | undefined {
-  const secs = pod.spec.activeDeadlineSeconds;
-  const start = Date.parse(pod.status?.startTime ?? '');
-  if (typeof secs !== 'number' || !Number.isFinite(start)) return undefined;
-  return start + secs * 1000;
-}
-
-/** Whether the pod's status shows a create problem of ours (ProviderFailed, config error) that a successful create clears. */
-export function needsCorrection(pod: KPod): boolean {
-  const st = pod.status;
-  if (!st) return false;
-  if (st.reason === 'ProviderFailed') return true;
-  const waiting = [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? [])];
-  return waiting.some((c) => c.state?.waiting?.reason === 'CreateContainerConfigError');
 }

@@ -67,8 +67,18 @@ export async function volumesOf(cfg: DockerConfig): Promise<string[]> {
 
 /** Remove everything a suite's instance left behind (after failures). */
 export async function cleanup(cfg: DockerConfig): Promise<void> {
-  const ids = await containersOf(cfg);
-  if (ids.length > 0) await docker(['rm', '-f', '-v', ...ids]);
+  // A plugin's background delete may be removing some of them already: dockerd then answers
+  // "removal ... already in progress"; ask again until none is left.
+  for (let attempt = 0; ; attempt++) {
+    const ids = await containersOf(cfg);
+    if (ids.length === 0) break;
+    try {
+      await docker(['rm', '-f', '-v', ...ids]);
+    } catch (err) {
+      if (attempt >= 60 || !/already in progress|No such container/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   const vols = await volumesOf(cfg);
   if (vols.length > 0) await docker(['volume', 'rm', '-f', ...vols]);
 }
@@ -94,6 +104,8 @@ export async function serve(cfg: DockerConfig): Promise<Served> {
     async close() {
       await client.close();
       await app.close();
+      // Deletes answered as recorded finish first, so no removal races the suite's cleanup.
+      await plugin.deletesSettled();
       await plugin.close();
     },
   };

@@ -72,6 +72,7 @@ describe('docker plugin GET /list (real dockerd)', () => {
       path: '/delete',
       body: { ...long, metadata: { ...long.metadata, deletionGracePeriodSeconds: 0 } },
     });
+    await served.plugin.deletesSettled();
     expect(await list(served)).toEqual([want(short)]);
   });
 });

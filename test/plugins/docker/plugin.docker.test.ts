@@ -435,6 +435,8 @@ describe('docker plugin over HTTP', () => {
     );
 
     await srv.client.call({ method: 'POST', path: '/delete', body: pod });
+    // Answered once recorded; the removal finishes in the background.
+    await srv.plugin.deletesSettled();
     expect(await containersOf(cfg, uid)).toEqual([]);
     expect(await docker(['volume', 'ls', '-q', '--filter', `label=interlink.vk.io/pod-uid=${uid}`])).toBe('');
     expect(existsSync(join(cfg.dataRoot, uid))).toBe(false);
@@ -444,6 +446,8 @@ describe('docker plugin over HTTP', () => {
     expect(terminated(s!, 'b')).toMatchObject({ exitCode: 0, reason: 'Completed' });
     // Again, and with DELETE: nothing to do, still fine.
     await srv.client.call({ method: 'DELETE', path: '/delete', body: pod });
+    await srv.plugin.deletesSettled();
+    expect(existsSync(join(cfg.dataRoot, uid))).toBe(false);
   });
 
   it('refuses what the node does not allow before creating anything', async () => {
@@ -530,6 +534,7 @@ describe('docker plugin over HTTP', () => {
     expect(await logs(srv.client, pod, 'a')).toBe('tmpfs\n');
     expect(await logs(srv.client, pod, 'b')).toBe('shared\n');
     await srv.client.call({ method: 'POST', path: '/delete', body: pod });
+    await srv.plugin.deletesSettled();
     // The host directory is the node's, not the pod's: it stays.
     expect(existsSync(join(cfg.dataRoot, 'host', 'made', 'out'))).toBe(true);
 

@@ -36,6 +36,9 @@ let stderr = '';
 
 /** Start the plugin process and wait until it answers on its socket. */
 async function startPlugin(): Promise<void> {
+  // One plugin process at a time: a test that ends with its plugin running hands it on here
+  // (afterAll kills only the last one; an overwritten child would outlive the run).
+  if (child) await kill9();
   stderr = '';
   child = spawn(process.execPath, [MAIN, 'plugin', 'docker'], {
     env: { ...process.env, DOCKERCONFIGPATH: configFile, SIDECARSOCKET: socket, LOG_LEVEL: 'info' },
@@ -54,6 +57,15 @@ async function startPlugin(): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`plugin did not become ready: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Poll `done` (another process does the work) until it holds; fails after 90 s. */
+async function until(done: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 150));
   }
 }
 
@@ -80,6 +92,8 @@ beforeAll(async () => {
       infraImage: cfg.infraImage,
       infraCommand: cfg.infraCommand,
       reconcileIntervalMs: 100,
+      // Answer every delete once recorded, so a kill -9 can land while the removal runs.
+      deleteAnswerSeconds: 0,
     }),
   );
   client = new HttpClient({ endpoint: { kind: 'unix', path: socket }, timeoutMs: 120_000 });
@@ -179,9 +193,33 @@ describe('docker plugin restarts', () => {
     for await (const c of logs.body) text += Buffer.from(c as Uint8Array).toString();
     expect(text).toBe('gate-open\n');
     await client.call({ method: 'POST', path: '/delete', body: pod });
+    // Answered once recorded: wait for the background removal (another process: poll).
+    await until(async () => (await containersOf(cfg, pod.metadata.uid)).length === 0, 'the removal');
+    await until(async () => !existsSync(join(cfg.dataRoot, pod.metadata.uid)), 'the pod directory to go');
     expect(await containersOf(cfg, pod.metadata.uid)).toEqual([]);
     expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
     const [gone] = await status(client, [pod]);
     expect(terminated(gone!, 'app')?.exitCode).toBe(137);
-  });
+  }, 300_000);
+
+  it('a delete answered before kill -9 is finished by the next process', async () => {
+    await startPlugin();
+    // `sleep` as PID 1 ignores SIGTERM: the stop takes the whole grace period.
+    const pod = makePod('answered', {
+      terminationGracePeriodSeconds: 15,
+      containers: [{ name: 'app', image: image(), command: ['sleep', '3600'] }],
+    });
+    await create(client, pod);
+    await waitFor(client, pod, (s) => running(s, 'app'), 'the container to run');
+    await client.call({ method: 'POST', path: '/delete', body: pod });
+    // Answered once recorded: the stop (15 s grace) is still under way.
+    expect(await containersOf(cfg, pod.metadata.uid)).not.toEqual([]);
+    expect(existsSync(join(cfg.dataRoot, pod.metadata.uid, '.deleting'))).toBe(true);
+    await kill9();
+    await startPlugin();
+    await until(async () => (await containersOf(cfg, pod.metadata.uid)).length === 0, 'the removal');
+    await until(async () => !existsSync(join(cfg.dataRoot, pod.metadata.uid)), 'the pod directory to go');
+    const [gone] = await status(client, [pod]);
+    expect(terminated(gone!, 'app')).toBeDefined();
+  }, 300_000);
 });

@@ -105,6 +105,8 @@ export class FakeWriter implements KubeWriter {
   readonly writes: Array<{ key: string; status: KPodStatus; annotations?: Record<string, string> }> = [];
   readonly deletes: Array<{ key: string; uid: string; gracePeriodSeconds: 0 }> = [];
   readonly failures: Error[] = [];
+  /** The informer lags: a deleted Pod stays in the cache until the test removes it. */
+  informerLags = false;
   readonly cache: FakeCache;
   constructor(cache: FakeCache) {
     this.cache = cache;
@@ -137,7 +139,7 @@ export class FakeWriter implements KubeWriter {
     if (err) throw err;
     this.deletes.push({ key: keyOf(pod), uid: pod.metadata.uid, gracePeriodSeconds: 0 });
     const cur = this.cache.get(keyOf(pod));
-    if (cur?.metadata.uid === pod.metadata.uid) this.cache.pods.delete(keyOf(pod));
+    if (cur?.metadata.uid === pod.metadata.uid && !this.informerLags) this.cache.pods.delete(keyOf(pod));
   }
 
   statuses(name: string): KPodStatus[] {

@@ -136,6 +136,29 @@ describe('create', () => {
 });
 
 describe('run and finish', () => {
+  it('probe Events the plugin reports are written once per growth of their count, on the container', async () => {
+    const w = track();
+    await created(w, 'pr');
+    const failing = (count: number) => ({
+      ...running(),
+      ready: false,
+      probeEvents: [{ reason: 'Unhealthy', message: 'Readiness probe failed: no', count }],
+    });
+    await reported(w, 'pr', [failing(1)]);
+    await reported(w, 'pr', [failing(1)]);
+    await reported(w, 'pr', [failing(4)]);
+    const unhealthy = w.events.list.filter((e) => e.reason === 'Unhealthy');
+    expect(unhealthy).toHaveLength(2);
+    expect(unhealthy[0]).toMatchObject({
+      type: 'Warning',
+      message: 'Readiness probe failed: no',
+      obj: { name: 'pr', fieldPath: 'spec.containers{main}' },
+    });
+    const st = w.cache.get(w.key('pr'))?.status;
+    expect(st?.containerStatuses?.[0]?.ready).toBe(false);
+    expect(JSON.stringify(st)).not.toContain('probeEvents');
+  });
+
   it.each([
     [0, 'Succeeded'],
     [3, 'Failed'],
@@ -232,6 +255,52 @@ describe('delete', () => {
     expect(w.interlink.deleted).toHaveLength(1);
     expect(w.events.reasons('p').includes('Killing')).toBe(from !== 'Finished');
     expect(w.writer.deletes).toHaveLength(1);
+  });
+
+  it.each([
+    ['InBackend', async (w: W) => created(w, 'q')],
+    [
+      'Finished',
+      async (w: W) => {
+        await created(w, 'q');
+        await reported(w, 'q', [terminated(0)]);
+      },
+    ],
+    ['Pending', async (w: W) => w.cache.put(makePod('q'))],
+  ])(
+    'from %s: re-syncs until the informer drops the pod never delete in the backend again',
+    async (_from, setup) => {
+      const w = track();
+      await setup(w);
+      w.writer.informerLags = true;
+      w.cache.markDeleted('q');
+      await w.sync('q');
+      expect(w.state('q')).toBe(PodState.BackendDeleted);
+      // Our own status write and the Pod delete come back through the informer: re-syncs.
+      await w.sync('q');
+      await w.sync('q');
+      expect(w.interlink.deleted).toHaveLength(1);
+      expect(w.writer.deletes).toHaveLength(1);
+      expect(w.events.reasons('q').filter((r) => r === 'Deleted')).toHaveLength(1);
+      w.cache.remove('q');
+      await w.sync('q');
+      expect(w.state('q')).toBe('Gone');
+      expect(w.interlink.deleted).toHaveLength(1);
+      expect(w.interlink.created.length).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it('a namesake replacing a deleted pod the informer still showed is created; the old job is not deleted again', async () => {
+    const w = track();
+    await created(w, 's');
+    w.writer.informerLags = true;
+    w.cache.markDeleted('s');
+    await w.sync('s');
+    w.cache.put(makePod('s', { uid: 'uid-s2' }));
+    await w.sync('s');
+    expect(w.interlink.deleted.map((p) => (p.metadata as { uid: string }).uid)).toEqual(['uid-s']);
+    expect(w.syncer.records.get(w.key('s'))?.uid).toBe('uid-s2');
+    expect(w.state('s')).toBe(PodState.InBackend);
   });
 
   it('force-deleted while the backend delete was failing: the backend delete is still retried', async () => {
