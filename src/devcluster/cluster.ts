@@ -62,7 +62,8 @@ export interface KubectlResult {
   code: number | null;
 }
 
-export interface Cluster {
+/** Where a running cluster is: its directory, address, admin kubeconfig, CA and binaries. */
+export interface ClusterPaths {
   dir: string;
   /** https://127.0.0.1:<port> */
   server: string;
@@ -71,6 +72,9 @@ export interface Cluster {
   caCertPath: string;
   caKeyPath: string;
   binDir: string;
+}
+
+export interface Cluster extends ClusterPaths {
   /** Run kubectl against this cluster as admin. Argument array, no shell. Never rejects on a non-zero exit. */
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** Kill all processes and remove `dir` (kept when INTERLINK_KEEP_CLUSTER=1). Idempotent. */
@@ -78,13 +82,7 @@ export interface Cluster {
 }
 
 /** What cluster.json in the directory records, so another command can find and stop it. */
-export interface ClusterState {
-  dir: string;
-  server: string;
-  kubeconfig: string;
-  caCertPath: string;
-  caKeyPath: string;
-  binDir: string;
+export interface ClusterState extends ClusterPaths {
   ports: ClusterPorts;
   pids: Record<string, number>;
   ownerPid: number;

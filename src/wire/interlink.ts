@@ -25,6 +25,7 @@ export const PodCreateRequests = z.looseObject({
   projectedvolumesmaps: z.array(ProjectedVolumeMap).nullish(),
   jobscriptURL: z.string().optional(),
 });
+export type PodCreateRequests = z.infer<typeof PodCreateRequests>;
 
 export const RetrievedContainer = z.looseObject({
   name: DnsLabel,
@@ -34,6 +35,7 @@ export const RetrievedContainer = z.looseObject({
   /** interLink 0.6 sends host paths here; informational, no plugin of ours builds a path from it. */
   emptyDirs: z.array(z.string()).nullish(),
 });
+export type RetrievedContainer = z.infer<typeof RetrievedContainer>;
 
 /** API → plugin `POST /create`. */
 export const RetrievedPodData = z.looseObject({
@@ -42,6 +44,7 @@ export const RetrievedPodData = z.looseObject({
   jobConfig: z.unknown().optional(),
   jobScript: z.string().optional(),
 });
+export type RetrievedPodData = z.infer<typeof RetrievedPodData>;
 
 /**
  * Older plugins take a one-element array of RetrievedPodData; ours accept both shapes and
@@ -65,6 +68,7 @@ export const CreateStruct = z.looseObject({
   PodUID: z.string(),
   PodJID: z.string(),
 });
+export type CreateStruct = z.infer<typeof CreateStruct>;
 
 export const PodStatus = z.looseObject({
   name: z.string(),
@@ -75,6 +79,7 @@ export const PodStatus = z.looseObject({
   containers: z.array(ContainerStatus).nullish(),
   initContainers: z.array(ContainerStatus).nullish(),
 });
+export type PodStatus = z.infer<typeof PodStatus>;
 
 export const PodStatusList = z.array(PodStatus);
 export const PodList = z.array(Pod);
@@ -91,6 +96,7 @@ export const BackendPod = z.looseObject({
   /** The backend's job id, when it has one. */
   JID: z.string().nullish(),
 });
+export type BackendPod = z.infer<typeof BackendPod>;
 export const BackendPodList = z.array(BackendPod);
 
 const NonNegInt = z.number().int().min(0);
@@ -108,6 +114,7 @@ export const LogOpts = z.looseObject({
     .union([z.iso.datetime({ offset: true }), z.literal(''), z.literal('0001-01-01T00:00:00Z')])
     .optional(),
 });
+export type LogOpts = z.infer<typeof LogOpts>;
 
 export const LogStruct = z.looseObject({
   Namespace: DnsLabel,
@@ -116,6 +123,7 @@ export const LogStruct = z.looseObject({
   ContainerName: DnsLabel,
   Opts: LogOpts.default({}),
 });
+export type LogStruct = z.infer<typeof LogStruct>;
 
 export const PingResponse = z.looseObject({
   status: z.string().optional(),
@@ -133,6 +141,7 @@ export const PingResponse = z.looseObject({
     .array(z.looseObject({ key: z.string(), value: z.string().optional(), effect: z.string() }))
     .optional(),
 });
+export type PingResponse = z.infer<typeof PingResponse>;
 
 /** A kubelet `/stats/summary` document (interlink addition; described in stats.ts). */
 export { StatsSummary } from './stats.ts';
@@ -148,16 +157,6 @@ export const ErrorBody = z.object({
   message: z.string(),
   field: z.string().optional(),
 });
-
-export type PodCreateRequests = z.infer<typeof PodCreateRequests>;
-export type RetrievedContainer = z.infer<typeof RetrievedContainer>;
-export type RetrievedPodData = z.infer<typeof RetrievedPodData>;
-export type CreateStruct = z.infer<typeof CreateStruct>;
-export type PodStatus = z.infer<typeof PodStatus>;
-export type BackendPod = z.infer<typeof BackendPod>;
-export type LogOpts = z.infer<typeof LogOpts>;
-export type LogStruct = z.infer<typeof LogStruct>;
-export type PingResponse = z.infer<typeof PingResponse>;
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** The byte limit, whichever of the two upstream names carried it. */

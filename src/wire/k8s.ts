@@ -137,6 +137,7 @@ export const Container = z.looseObject({
   envFrom: z.array(EnvFromSource).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
 });
+export type Container = z.infer<typeof Container>;
 
 export const Volume = z.looseObject({
   name: DnsLabel,
@@ -173,12 +174,14 @@ export const Pod = z.looseObject({
   spec: PodSpec.optional(),
   status: z.looseObject({}).optional(),
 });
+export type Pod = z.infer<typeof Pod>;
 
 export const ConfigMap = z.looseObject({
   metadata: ObjectMeta,
   data: DataMap.nullish(),
   binaryData: DataMap.nullish(),
 });
+export type ConfigMap = z.infer<typeof ConfigMap>;
 
 /**
  * The VK's resolved projected / downward API volume: a ConfigMap whose keys are the file
@@ -196,6 +199,7 @@ export const Secret = z.looseObject({
   stringData: DataMap.nullish(),
   type: z.string().optional(),
 });
+export type Secret = z.infer<typeof Secret>;
 
 const Time = z.string();
 
@@ -220,6 +224,7 @@ export const ContainerState = z.looseObject({
     })
     .nullish(),
 });
+export type ContainerState = z.infer<typeof ContainerState>;
 
 /**
  * Our additive extension of the container status (old peers ignore it): the probe and
@@ -233,6 +238,7 @@ export const ProbeEvent = z.looseObject({
   type: z.enum(['Normal', 'Warning']).optional(),
   count: z.number().int().min(1),
 });
+export type ProbeEvent = z.infer<typeof ProbeEvent>;
 
 export const ContainerStatus = z.looseObject({
   name: z.string(),
@@ -246,11 +252,4 @@ export const ContainerStatus = z.looseObject({
   containerID: z.string().optional(),
   started: z.boolean().optional(),
 });
-
-export type Pod = z.infer<typeof Pod>;
-export type ConfigMap = z.infer<typeof ConfigMap>;
-export type Secret = z.infer<typeof Secret>;
-export type Container = z.infer<typeof Container>;
-export type ContainerState = z.infer<typeof ContainerState>;
 export type ContainerStatus = z.infer<typeof ContainerStatus>;
-export type ProbeEvent = z.infer<typeof ProbeEvent>;

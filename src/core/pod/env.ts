@@ -60,6 +60,20 @@ export function secretKeys(s: Secret): string[] {
   return [...new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})])].sort();
 }
 
+/** A ConfigMap's or Secret's keys and values, the same way for both. */
+export interface KeyedData {
+  keys: string[];
+  value: (k: string) => Buffer | undefined;
+}
+export const configMapData = (cm: ConfigMap): KeyedData => ({
+  keys: configMapKeys(cm),
+  value: (k) => configMapValue(cm, k),
+});
+export const secretData = (s: Secret): KeyedData => ({
+  keys: secretKeys(s),
+  value: (k) => secretValue(s, k),
+});
+
 /** A `fieldRef` value. Throws INVALID_INPUT for a path the kubelet would not accept. */
 export function fieldRefValue(pod: Pod, spec: PodSpecView, fieldPath: string, field: string): string {
   const status = (pod.status ?? {}) as {
@@ -125,23 +139,17 @@ export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
   (c.envFrom ?? []).forEach((src, i) => {
     const f = `${ctx.field}.envFrom[${i}]`;
     const prefix = src.prefix ?? '';
-    if (src.configMapRef) {
-      const cm = ctx.sources.configMaps.get(src.configMapRef.name);
-      if (!cm) {
-        if (src.configMapRef.optional) return;
-        throw invalidInput(`${f}: ConfigMap "${src.configMapRef.name}" was not provided`, f);
-      }
-      for (const k of configMapKeys(cm))
-        if (!k.includes('=')) set(prefix + k, configMapValue(cm, k)!.toString('utf8'));
-    } else if (src.secretRef) {
-      const s = ctx.sources.secrets.get(src.secretRef.name);
-      if (!s) {
-        if (src.secretRef.optional) return;
-        throw invalidInput(`${f}: Secret "${src.secretRef.name}" was not provided`, f);
-      }
-      for (const k of secretKeys(s))
-        if (!k.includes('=')) set(prefix + k, secretValue(s, k)!.toString('utf8'));
+    const cm = src.configMapRef && ctx.sources.configMaps.get(src.configMapRef.name);
+    const s = src.secretRef && ctx.sources.secrets.get(src.secretRef.name);
+    const [kind, ref, data] = src.configMapRef
+      ? (['ConfigMap', src.configMapRef, cm && configMapData(cm)] as const)
+      : (['Secret', src.secretRef, s && secretData(s)] as const);
+    if (!ref) return;
+    if (!data) {
+      if (ref.optional) return;
+      throw invalidInput(`${f}: ${kind} "${ref.name}" was not provided`, f);
     }
+    for (const k of data.keys) if (!k.includes('=')) set(prefix + k, data.value(k)!.toString('utf8'));
   });
   for (const e of c.env ?? []) {
     const f = `${ctx.field}.env[${e.name}]`;

@@ -16,14 +16,15 @@ import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
 import { expand } from '../kube/expand.ts';
 import { memoryBytes } from '../kube/quantity.ts';
 import {
+  configMapData,
   configMapKeys,
   configMapValue,
   type EnvList,
   fieldRefValue,
+  type KeyedData,
   type NodeCapacity,
   resourceFieldValue,
-  secretKeys,
-  secretValue,
+  secretData,
 } from './env.ts';
 import { isUnder, pathUnder, safeRelative } from './paths.ts';
 import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodRef, PodSpecView, Volume } from './spec.ts';
@@ -357,17 +358,6 @@ function filesOf(
   if (vol.projected) return projectedFiles(vol.name, vol.projected, f, input, sources, warnings);
   return undefined;
 }
-
-/** A ConfigMap's or Secret's keys and values, the same way for both. */
-interface KeyedData {
-  keys: string[];
-  value: (k: string) => Buffer | undefined;
-}
-const configMapData = (cm: ConfigMap): KeyedData => ({
-  keys: configMapKeys(cm),
-  value: (k) => configMapValue(cm, k),
-});
-const secretData = (s: Secret): KeyedData => ({ keys: secretKeys(s), value: (k) => secretValue(s, k) });
 
 /** How messages name a configMap or secret volume's object, and the fields they point at. */
 interface KeyedLabel {

@@ -42,6 +42,7 @@ import { renderResourceMetrics } from './metrics-resource.ts';
 import { emptySummary, mergeSummary } from './stats.ts';
 import { createStreamClient, type StreamBackend, streamClientOptions } from './streams/client.ts';
 import { createKubeletStreams, parseStreamPath, type StreamLimits } from './streams/handler.ts';
+import { statusJson } from './streams/protocol.ts';
 
 export interface KubeletAppOptions {
   deps: Pick<KubeletServerDeps, 'config' | 'logger' | 'interlink' | 'pods' | 'registry'>;
@@ -57,19 +58,6 @@ export interface KubeletAppOptions {
 
 const UNSUPPORTED = ['exec', 'attach', 'portForward', 'run'] as const;
 type Unsupported = (typeof UNSUPPORTED)[number];
-
-/** A metav1.Status body: the apiserver and kubectl print its message as is. */
-export function statusBody(code: number, reason: string, message: string): string {
-  return JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  });
-}
 
 /** Build the app without listening (tests use inject or listen themselves). */
 export function buildKubeletApp(opts: KubeletAppOptions): ZodApp {
@@ -235,7 +223,7 @@ function kubeletRoutes(scope: ZodApp, opts: KubeletAppOptions, nodeName: string)
       return reply
         .code(501)
         .type('application/json')
-        .send(statusBody(501, 'NotImplemented', message));
+        .send(statusJson(501, 'NotImplemented', message));
     };
     scope.all(`/${what}`, handler);
     scope.all(`/${what}/*`, handler);

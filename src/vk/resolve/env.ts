@@ -113,6 +113,20 @@ export function resolveEnv(
   return { env: [...values].map(([name, value]) => ({ name, value })), missing, warnings };
 }
 
+/** A configMapKeyRef's or secretKeyRef's raw value; a missing object or key is recorded unless optional. */
+function keyRefValue(
+  kind: Missing['kind'],
+  ref: { name: string; key: string; optional?: boolean | undefined | null },
+  obj: { data?: Record<string, string> | null | undefined } | undefined,
+  missing: Missing[],
+): string | undefined {
+  const v = obj?.data?.[ref.key];
+  if (v === undefined && ref.optional !== true) {
+    missing.push(obj ? { kind, name: ref.name, key: ref.key } : { kind, name: ref.name });
+  }
+  return v;
+}
+
 function envValue(
   pod: KPod,
   container: KContainer,
@@ -127,31 +141,12 @@ function envValue(
   if (!from) return expand(e.value ?? '', (name) => soFar.get(name));
   if (from.configMapKeyRef) {
     const ref = from.configMapKeyRef;
-    const cm = sources.configMaps.get(ref.name);
-    if (!cm) {
-      if (ref.optional !== true) missing.push({ kind: 'ConfigMap', name: ref.name });
-      return undefined;
-    }
-    const v = cm.data?.[ref.key];
-    if (v === undefined) {
-      if (ref.optional !== true) missing.push({ kind: 'ConfigMap', name: ref.name, key: ref.key });
-      return undefined;
-    }
-    return v;
+    return keyRefValue('ConfigMap', ref, sources.configMaps.get(ref.name), missing);
   }
   if (from.secretKeyRef) {
     const ref = from.secretKeyRef;
-    const s = sources.secrets.get(ref.name);
-    if (!s) {
-      if (ref.optional !== true) missing.push({ kind: 'Secret', name: ref.name });
-      return undefined;
-    }
-    const v = s.data?.[ref.key];
-    if (v === undefined) {
-      if (ref.optional !== true) missing.push({ kind: 'Secret', name: ref.name, key: ref.key });
-      return undefined;
-    }
-    return decodeBase64(v);
+    const v = keyRefValue('Secret', ref, sources.secrets.get(ref.name), missing);
+    return v === undefined ? undefined : decodeBase64(v);
   }
   try {
     if (from.fieldRef) return fieldRefValue(pod, from.fieldRef.fieldPath, ctx);

@@ -52,6 +52,15 @@ function condition(type: string, ok: boolean, reason?: string, message?: string)
   };
 }
 
+/** A pod that ran to its end: not ready for `reason` (PodFailed, PodCompleted), still scheduled. */
+function endedConditions(reason: string): KPodCondition[] {
+  return [
+    condition('Ready', false, reason, ''),
+    condition('ContainersReady', false, reason, ''),
+    condition('PodScheduled', true),
+  ];
+}
+
 /**
  * Merge computed conditions into the existing list: foreign conditions stay, ours are
  * replaced; lastTransitionTime is kept when the status did not change.
@@ -246,15 +255,7 @@ export function failedStatus(
   };
   if ((pod.spec.initContainers ?? []).length > 0)
     next.initContainerStatuses = finish(cur.initContainerStatuses, pod.spec.initContainers ?? []);
-  next.conditions = mergeConditions(
-    cur.conditions,
-    [
-      condition('Ready', false, 'PodFailed', ''),
-      condition('ContainersReady', false, 'PodFailed', ''),
-      condition('PodScheduled', true),
-    ],
-    ctx.now,
-  );
+  next.conditions = mergeConditions(cur.conditions, endedConditions('PodFailed'), ctx.now);
   applyAddresses(next, ctx);
   return next;
 }
@@ -310,15 +311,7 @@ export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
   }
   if (!isTerminalPhase(cur.phase)) {
     next.phase = app.every((s) => s.state?.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
-    next.conditions = mergeConditions(
-      cur.conditions,
-      [
-        condition('Ready', false, 'PodCompleted', ''),
-        condition('ContainersReady', false, 'PodCompleted', ''),
-        condition('PodScheduled', true),
-      ],
-      ctx.now,
-    );
+    next.conditions = mergeConditions(cur.conditions, endedConditions('PodCompleted'), ctx.now);
   }
   return next;
 }

@@ -106,7 +106,7 @@ export function errorStreamBytes(protocol: string, status: MetaStatus): Buffer {
   );
 }
 
-/** The body of a refused upgrade: a metav1.Status, which client-go prints as the reason. */
+/** A metav1.Status body (refused upgrades, unsupported routes): the apiserver, client-go and kubectl print its message as is. */
 export function statusJson(code: number, reason: string, message: string): string {
   return JSON.stringify({
     kind: 'Status',

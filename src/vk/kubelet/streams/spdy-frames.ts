@@ -83,6 +83,15 @@ function control(type: number, flags: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
+/** A payload of big-endian unsigned 32-bit words. */
+function words(...values: number[]): Buffer {
+  const p = Buffer.alloc(4 * values.length);
+  values.forEach((v, i) => {
+    p.writeUInt32BE(v >>> 0, 4 * i);
+  });
+  return p;
+}
+
 /** Encode one frame. Pure. */
 export function encodeFrame(f: Frame): Buffer {
   switch (f.type) {
@@ -103,43 +112,25 @@ export function encodeFrame(f: Frame): Buffer {
     }
     case 'syn_reply':
     case 'headers': {
-      const p = Buffer.alloc(4);
-      p.writeUInt32BE(u31(f.streamId), 0);
       const t = f.type === 'syn_reply' ? FrameType.SYN_REPLY : FrameType.HEADERS;
-      return control(t, f.flags, Buffer.concat([p, f.headerBlock]));
+      return control(t, f.flags, Buffer.concat([words(u31(f.streamId)), f.headerBlock]));
     }
-    case 'rst_stream': {
-      const p = Buffer.alloc(8);
-      p.writeUInt32BE(u31(f.streamId), 0);
-      p.writeUInt32BE(f.status >>> 0, 4);
-      return control(FrameType.RST_STREAM, 0, p);
-    }
+    case 'rst_stream':
+      return control(FrameType.RST_STREAM, 0, words(u31(f.streamId), f.status));
     case 'settings': {
-      const p = Buffer.alloc(4 + 8 * f.entries.length);
-      p.writeUInt32BE(f.entries.length, 0);
-      f.entries.forEach((e, i) => {
-        p.writeUInt32BE((((e.flags & 0xff) << 24) >>> 0) + (e.id & 0xffffff), 4 + 8 * i);
-        p.writeUInt32BE(e.value >>> 0, 8 + 8 * i);
-      });
-      return control(FrameType.SETTINGS, f.flags, p);
+      // Each entry: 8 bits of flags and a 24-bit id, then the 32-bit value.
+      const entries = f.entries.flatMap((e) => [
+        (((e.flags & 0xff) << 24) >>> 0) + (e.id & 0xffffff),
+        e.value,
+      ]);
+      return control(FrameType.SETTINGS, f.flags, words(f.entries.length, ...entries));
     }
-    case 'ping': {
-      const p = Buffer.alloc(4);
-      p.writeUInt32BE(f.id >>> 0, 0);
-      return control(FrameType.PING, 0, p);
-    }
-    case 'goaway': {
-      const p = Buffer.alloc(8);
-      p.writeUInt32BE(u31(f.lastGoodStreamId), 0);
-      p.writeUInt32BE(f.status >>> 0, 4);
-      return control(FrameType.GOAWAY, 0, p);
-    }
-    case 'window_update': {
-      const p = Buffer.alloc(8);
-      p.writeUInt32BE(u31(f.streamId), 0);
-      p.writeUInt32BE(u31(f.delta), 4);
-      return control(FrameType.WINDOW_UPDATE, 0, p);
-    }
+    case 'ping':
+      return control(FrameType.PING, 0, words(f.id));
+    case 'goaway':
+      return control(FrameType.GOAWAY, 0, words(u31(f.lastGoodStreamId), f.status));
+    case 'window_update':
+      return control(FrameType.WINDOW_UPDATE, 0, words(u31(f.streamId), u31(f.delta)));
     case 'unknown':
       return control(f.frameType, f.flags, f.payload);
   }
