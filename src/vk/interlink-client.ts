@@ -10,9 +10,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
 import { type Endpoint, formatEndpoint } from '../core/endpoint.ts';
-import { HttpClient, type TlsClientOptions } from '../core/http-client.ts';
+import { type CallOptions, HttpClient, type TlsClientOptions } from '../core/http-client.ts';
 import { unavailable } from '../errors/index.ts';
 import { newSessionId } from '../wire/headers.ts';
 import {
@@ -98,57 +97,42 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
         }
       : undefined,
   } as ConstructorParameters<typeof HttpClient>[0]);
-  const signalOpt = (signal?: AbortSignal) => (signal ? { signal } : {});
+  /** A call named `op` (its session id carries the name), with a body and a signal when given. */
+  const request = (
+    op: string,
+    method: CallOptions['method'],
+    path: string,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+  ): CallOptions => ({
+    method,
+    path,
+    session: newSessionId(op),
+    ...(body === undefined ? {} : { body }),
+    ...(signal ? { signal } : {}),
+  });
 
   return {
     describe: () => formatEndpoint(opts.endpoint),
     create: (req, signal) =>
-      http.call({
-        method: 'POST',
-        path: '/create',
-        body: req,
-        session: newSessionId('create'),
-        schema: CreateStruct,
-        ...signalOpt(signal),
-      }),
+      http.call({ ...request('create', 'POST', '/create', signal, req), schema: CreateStruct }),
     async delete(pod, signal) {
-      await http.call({
-        method: 'DELETE',
-        path: '/delete',
-        body: pod,
-        session: newSessionId('delete'),
-        ...signalOpt(signal),
-      });
+      await http.call(request('delete', 'DELETE', '/delete', signal, pod));
     },
     async status(pods, signal) {
       // GET with a body, as interLink 0.6 APIs expect (ours accepts POST too).
       const answer = await http.call({
-        method: 'GET',
-        path: '/status',
-        body: pods,
-        session: newSessionId('status'),
+        ...request('status', 'GET', '/status', signal, pods),
         schema: PodStatusList.nullish(),
-        ...signalOpt(signal),
       });
       return answer ?? [];
     },
     async logs(req, signal) {
-      const res = await http.stream({
-        method: 'GET',
-        path: '/getLogs',
-        body: req,
-        session: newSessionId('logs'),
-        signal,
-      });
+      const res = await http.stream(request('logs', 'GET', '/getLogs', signal, req));
       return res.body;
     },
     async ping(signal) {
-      const answer = await http.call({
-        method: 'POST',
-        path: '/pinglink',
-        session: newSessionId('ping'),
-        ...signalOpt(signal),
-      });
+      const answer = await http.call(request('ping', 'POST', '/pinglink', signal));
       if (typeof answer === 'string') {
         // Some plugins answer JSON without saying so.
         const trimmed = answer.trim();
@@ -166,30 +150,10 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
       return parsed.success ? parsed.data : JSON.stringify(answer);
     },
     async updateCache(pod, signal) {
-      await http.call({
-        method: 'POST',
-        path: '/updateCache',
-        body: pod,
-        session: newSessionId('updateCache'),
-        ...signalOpt(signal),
-      });
+      await http.call(request('updateCache', 'POST', '/updateCache', signal, pod));
     },
-    stats: (signal) =>
-      http.call({
-        method: 'GET',
-        path: '/stats/summary',
-        session: newSessionId('stats'),
-        schema: z.unknown(),
-        ...signalOpt(signal),
-      }),
-    list: (signal) =>
-      http.call({
-        method: 'GET',
-        path: '/list',
-        session: newSessionId('list'),
-        schema: BackendPodList,
-        ...signalOpt(signal),
-      }),
+    stats: (signal) => http.call(request('stats', 'GET', '/stats/summary', signal)),
+    list: (signal) => http.call({ ...request('list', 'GET', '/list', signal), schema: BackendPodList }),
     close: () => http.close(),
   };
 }

@@ -15,11 +15,11 @@ export interface Faults {
   pingFails?: FaultValue | undefined;
 }
 
-export interface CallCounts {
+export interface Counters {
   /** create calls received per pod UID, including repeated, refused and failed ones. */
-  create: Record<string, number>;
+  create: Map<string, number>;
   /** delete calls received per pod UID. */
-  delete: Record<string, number>;
+  delete: Map<string, number>;
   /** status calls, and the pods they asked about in total. */
   status: number;
   statusPods: number;
@@ -27,14 +27,10 @@ export interface CallCounts {
   ping: number;
 }
 
-export interface Counters {
-  create: Map<string, number>;
-  delete: Map<string, number>;
-  status: number;
-  statusPods: number;
-  logs: number;
-  ping: number;
-}
+/** The counters as JSON (what GET /mock/calls answers): the per-UID maps as records. */
+export type CallCounts = {
+  [K in keyof Counters]: Counters[K] extends Map<string, number> ? Record<string, number> : number;
+};
 
 export function emptyCounts(): Counters {
   return { create: new Map(), delete: new Map(), status: 0, statusPods: 0, logs: 0, ping: 0 };

@@ -145,6 +145,7 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
     initDone([c], [initStatuses[i]!]) ? [] : [initStatuses[i]!],
   );
   const containersReady = !terminal && notReady.length === 0;
+  const unready = `containers with unready status: ${names(notReady)}`;
   const gates = (spec.readinessGates ?? []).map((g) => g.conditionType);
   const gatesOk = gates.every((t) => cur.conditions?.find((c) => c.type === t)?.status === 'True');
   const ours: KPodCondition[] = [
@@ -164,20 +165,10 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
             'ReadinessGatesNotReady',
             `corresponding condition of pod readiness gate "${gates.join('", "')}" does not exist or is not True`,
           )
-        : condition(
-            'Ready',
-            containersReady,
-            'ContainersNotReady',
-            `containers with unready status: ${names(notReady)}`,
-          ),
+        : condition('Ready', containersReady, 'ContainersNotReady', unready),
     terminal
       ? condition('ContainersReady', false, 'PodCompleted', '')
-      : condition(
-          'ContainersReady',
-          containersReady,
-          'ContainersNotReady',
-          `containers with unready status: ${names(notReady)}`,
-        ),
+      : condition('ContainersReady', containersReady, 'ContainersNotReady', unready),
     condition('PodScheduled', true),
   ];
   const next: KPodStatus = {
