@@ -200,6 +200,21 @@ function applyAddresses(s: KPodStatus, ctx: StatusContext): void {
   }
 }
 
+/** The container terminated `now` with `exit` (started when it was running, else never). */
+function endedNow(
+  s: KContainerStatus,
+  exit: { exitCode: number; reason: string; message: string },
+  now: string,
+): KContainerStatus {
+  const startedAt = s.state?.running?.startedAt ?? null;
+  return {
+    ...s,
+    ready: false,
+    started: false,
+    state: { terminated: { ...exit, startedAt, finishedAt: now } },
+  };
+}
+
 /**
  * A status that ends the pod: phase Failed with `reason`/`message`. Containers not yet
  * terminated become terminated with `exit` when given (a pod whose job vanished), else
@@ -220,21 +235,7 @@ export function failedStatus(
       if (s.state?.terminated) return { ...s, ready: false, started: false };
       // kubectl shows a waiting reason over the pod's: make it the pod's reason.
       if (!exit) return { ...s, ready: false, started: false, state: { waiting: { reason, message } } };
-      const startedAt = s.state?.running?.startedAt ?? null;
-      return {
-        ...s,
-        ready: false,
-        started: false,
-        state: {
-          terminated: {
-            exitCode: exit.exitCode,
-            reason: exit.reason,
-            message: exit.message,
-            startedAt,
-            finishedAt: ctx.now,
-          },
-        },
-      };
+      return endedNow(s, exit, ctx.now);
     });
   const next: KPodStatus = {
     ...cur,
@@ -270,21 +271,12 @@ export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
   const stop = (s: KContainerStatus | undefined, spec: KContainer): KContainerStatus => {
     const base = s ?? waitingStatus(spec, 'ContainerCreating', undefined);
     if (base.state?.terminated) return { ...base, ready: false, started: false };
-    const startedAt = base.state?.running?.startedAt ?? null;
-    return {
-      ...base,
-      ready: false,
-      started: false,
-      state: {
-        terminated: {
-          exitCode: 137,
-          reason: startedAt ? 'Error' : 'ContainerStatusUnknown',
-          message: 'stopped by interLink: the pod was deleted',
-          startedAt,
-          finishedAt: ctx.now,
-        },
-      },
-    };
+    const reason = base.state?.running?.startedAt ? 'Error' : 'ContainerStatusUnknown';
+    return endedNow(
+      base,
+      { exitCode: 137, reason, message: 'stopped by interLink: the pod was deleted' },
+      ctx.now,
+    );
   };
   const app = pod.spec.containers.map((spec) =>
     stop(
