@@ -142,7 +142,8 @@ export function createServer(opts: ServerOptions): ServerParts {
     }
   });
 
-  collectDefaultMetrics({ register: registry, prefix: `${opts.metricsPrefix}_process_` });
+  // `interlink_api_process_resident_memory_bytes`, `interlink_api_nodejs_heap_size_used_bytes`, ...
+  collectDefaultMetrics({ register: registry, prefix: `${opts.metricsPrefix}_` });
   const requests = new Counter({
     name: `${opts.metricsPrefix}_http_requests_total`,
     help: 'HTTP requests served, by route and status code',
