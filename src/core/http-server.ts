@@ -142,7 +142,8 @@ export function createServer(opts: ServerOptions): ServerParts {
     }
   });
 
-  collectDefaultMetrics({ register: registry, prefix: `${opts.metricsPrefix}_process_` });
+  // `interlink_api_process_resident_memory_bytes`, `interlink_api_nodejs_heap_size_used_bytes`, ...
+  collectDefaultMetrics({ register: registry, prefix: `${opts.metricsPrefix}_` });
   const requests = new Counter({
     name: `${opts.metricsPrefix}_http_requests_total`,
     help: 'HTTP requests served, by route and status code',
@@ -151,15 +152,16 @@ export function createServer(opts: ServerOptions): ServerParts {
   });
   const latency = new Histogram({
     name: `${opts.metricsPrefix}_http_request_duration_seconds`,
-    help: 'HTTP request latency by route',
-    labelNames: ['method', 'route'],
+    help: 'HTTP request latency by route and status code',
+    labelNames: ['method', 'route', 'code'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
   fastify.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
-    requests.inc({ method: req.method, route, code: String(reply.statusCode) });
-    latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    const labels = { method: req.method, route, code: String(reply.statusCode) };
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
     req.log.debug(
       { method: req.method, url: req.url, code: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',

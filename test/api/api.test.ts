@@ -181,7 +181,7 @@ describe.each(['tcp', 'unix'] as const)('interLink API over %s → mock plugin o
       /interlink_api_http_requests_total\{method="POST",route="\/create",code="200"\} \d+/,
     );
     expect(m.text).toMatch(
-      /interlink_api_http_request_duration_seconds_count\{method="GET",route="\/status"\} \d+/,
+      /interlink_api_http_request_duration_seconds_count\{method="GET",route="\/status",code="200"\} \d+/,
     );
     expect(m.text).toMatch(
       /interlink_api_plugin_call_duration_seconds_count\{op="status",outcome="ok"\} \d+/,

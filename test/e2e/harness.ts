@@ -80,13 +80,15 @@ export async function stopRole(role: Role, graceMs = 20_000): Promise<void> {
   }
 }
 
-async function waitForSocket(path: string, role: Role): Promise<void> {
+/** Until the role listens on its unix socket (a path) or loopback TCP port (a number). */
+async function waitForListener(where: string | number, role: Role): Promise<void> {
   await eventually(
-    `${role.name} listening on ${path}`,
+    `${role.name} listening on ${where}`,
     async () => {
       if (!isRunning(role))
         throw new Error(`${role.name} exited ${role.proc.exitCode}:\n${role.output.join('\n')}`);
-      return existsSync(path);
+      if (typeof where === 'string') return existsSync(where);
+      return (await fetch(`http://127.0.0.1:${where}/healthz`).catch(() => undefined))?.ok;
     },
     60_000,
   );
@@ -120,6 +122,19 @@ export interface ChainOptions {
   pluginEnv?: NodeJS.ProcessEnv;
   /** Extra VK configuration keys. */
   vkConfig?: Obj;
+  /**
+   * Serve the API and the plugin on loopback TCP ports instead of unix sockets (a
+   * Prometheus scrapes them), both with the chain's token (the API sends it to the plugin
+   * as `pluginTokenFile`), and the VK's `metricsPort` on a third port.
+   */
+  tcp?: boolean;
+}
+
+/** Loopback TCP ports of a chain started with `tcp: true`. */
+export interface ChainPorts {
+  api: number;
+  plugin: number;
+  vkMetrics: number;
 }
 
 export interface Chain {
@@ -127,6 +142,8 @@ export interface Chain {
   namespace: string;
   /** Scratch directory of this chain (sockets, configs, tokens); removed by stop(). */
   dir: string;
+  /** With `tcp: true`: where the API, the plugin and the VK's /metrics listen. */
+  ports: ChainPorts | undefined;
   plugin: Role;
   api: Role;
   vk: Role;
@@ -153,14 +170,31 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   const dir = await mkdtemp(join(tmpdir(), `interlink-e2e-${opts.plugin}-`));
   const pluginSock = join(dir, 'plugin.sock');
   const apiSock = join(dir, 'api.sock');
+  const ports: ChainPorts | undefined = opts.tcp
+    ? { api: await freePort(), plugin: await freePort(), vkMetrics: await freePort() }
+    : undefined;
+  const loopback = 'http://127.0.0.1';
+  const apiAt = ports
+    ? { interlinkUrl: loopback, interlinkPort: ports.api }
+    : { interlinkUrl: `unix://${apiSock}` };
+  const pluginAt = ports
+    ? { sidecarUrl: loopback, sidecarPort: ports.plugin }
+    : { sidecarUrl: `unix://${pluginSock}` };
   await writeFile(join(dir, 'tokens'), `${TOKEN} e2e-vk\n`, { mode: 0o600 });
   await writeFile(join(dir, 'vk-token'), `${TOKEN}\n`, { mode: 0o600 });
-  await writeFile(join(dir, 'plugin.yaml'), toYaml({ ...opts.pluginConfig, socket: pluginSock }));
+  await writeFile(
+    join(dir, 'plugin.yaml'),
+    toYaml({
+      ...opts.pluginConfig,
+      ...(ports ? { ...pluginAt, auth: { tokenFile: join(dir, 'tokens') } } : { socket: pluginSock }),
+    }),
+  );
   await writeFile(
     join(dir, 'api.yaml'),
     toYaml({
-      interlinkUrl: `unix://${apiSock}`,
-      sidecarUrl: `unix://${pluginSock}`,
+      ...apiAt,
+      ...pluginAt,
+      ...(ports ? { pluginTokenFile: join(dir, 'vk-token') } : {}),
       auth: { tokenFile: join(dir, 'tokens') },
     }),
   );
@@ -168,7 +202,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
     join(dir, 'vk.yaml'),
     toYaml({
       nodeName: opts.nodeName,
-      interlinkUrl: `unix://${apiSock}`,
+      ...apiAt,
       vkTokenFile: join(dir, 'vk-token'),
       podIp: '127.0.0.1',
       kubeletHttp: {
@@ -181,6 +215,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
       statusIntervalMs: 1_000,
       pingIntervalMs: 2_000,
       leaseRenewIntervalMs: 5_000,
+      ...(ports ? { metricsPort: ports.vkMetrics, metricsAddress: '127.0.0.1' } : {}),
       ...opts.vkConfig,
     }),
   );
@@ -200,13 +235,13 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   const roles: Role[] = [plugin];
   let chain: Chain | undefined;
   try {
-    await waitForSocket(pluginSock, plugin);
+    await waitForListener(ports ? ports.plugin : pluginSock, plugin);
     const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')]);
     roles.unshift(api);
-    await waitForSocket(apiSock, api);
+    await waitForListener(ports ? ports.api : apiSock, api);
     const vk = startVkRole(dir);
     roles.unshift(vk);
-    chain = makeChain(opts, dir, plugin, api, vk);
+    chain = makeChain(opts, dir, ports, plugin, api, vk);
     await eventually(
       `node ${opts.nodeName} Ready`,
       async () => {
@@ -242,7 +277,14 @@ function startVkRole(dir: string): Role {
   return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')]);
 }
 
-function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk: Role): Chain {
+function makeChain(
+  opts: ChainOptions,
+  dir: string,
+  ports: ChainPorts | undefined,
+  plugin: Role,
+  api: Role,
+  vk: Role,
+): Chain {
   const ns = opts.namespace;
   const placement = {
     nodeSelector: { 'kubernetes.io/hostname': opts.nodeName },
@@ -253,6 +295,7 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
     nodeName: opts.nodeName,
     namespace: ns,
     dir,
+    ports,
     plugin,
     api,
     vk,

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { type CommandOutcome, redact, runProcess } from '../../core/command.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ErrorCode, InterlinkError, invalidInput } from '../../errors/index.ts';
+import { dockerCommand, timeCommand } from '../sdk/command-metrics.ts';
 import { cliMayCarry } from './pod-plan.ts';
 
 export interface DockerCliOptions {
@@ -99,7 +100,9 @@ export class DockerCli {
     const env = opts.env ? this.#withValues(opts.env) : this.#env;
     let r: CommandOutcome;
     try {
-      r = await runProcess(this.#o.binary, args, { env, timeoutMs, signal: opts.signal });
+      r = await timeCommand(dockerCommand(args), () =>
+        runProcess(this.#o.binary, args, { env, timeoutMs, signal: opts.signal }),
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new InterlinkError(

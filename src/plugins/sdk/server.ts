@@ -31,6 +31,7 @@ import {
   TextStream,
 } from '../../wire/interlink.ts';
 import { Pod } from '../../wire/k8s.ts';
+import { registerCommandMetrics } from './command-metrics.ts';
 import { registerPluginStreamRoutes } from './streams.ts';
 import type { CallContext, Plugin } from './types.ts';
 
@@ -64,6 +65,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
+  registerCommandMetrics(registry);
   const openStreams = new Gauge({
     name: 'interlink_plugin_log_streams',
     help: 'Log streams currently open',

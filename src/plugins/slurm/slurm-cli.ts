@@ -9,6 +9,7 @@
  */
 import { type CommandOutcome, runProcess } from '../../core/command.ts';
 import { type InterlinkError, invalidInput, unavailable } from '../../errors/index.ts';
+import { slurmCommand, timeCommand } from '../sdk/command-metrics.ts';
 import type { SlurmConfig } from './config.ts';
 import {
   parseSacct,
@@ -43,7 +44,7 @@ export async function runCommand(
 ): Promise<CommandResult> {
   let r: CommandOutcome;
   try {
-    r = await runProcess(cmd, args, opts);
+    r = await timeCommand(slurmCommand(cmd), () => runProcess(cmd, args, opts));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? `${cmd} not found (set its path in the configuration)` : err.message;

@@ -49,6 +49,8 @@ export class Pinger {
       next = classifyPingError(err);
     }
     this.#metrics.pingSeconds.observe((this.#clock.now() - started) / 1000);
+    this.#metrics.apiUp.set(next.kind === 'api-down' ? 0 : 1);
+    this.#metrics.pluginUp.set(next.kind === 'ok' ? 1 : 0);
     this.#metrics.pingTotal.inc({
       result: next.kind === 'ok' ? 'ok' : next.kind === 'api-down' ? 'api_down' : 'plugin_down',
     });

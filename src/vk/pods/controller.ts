@@ -18,7 +18,7 @@ import { type InformerOptions, PodInformer } from './informer.ts';
 import { errMessage } from './job.ts';
 import type { KPod } from './kpod.ts';
 import { createKubeWriter } from './kube-writer.ts';
-import { podMetrics } from './metrics.ts';
+import { oldestPendingSeconds, podMetrics } from './metrics.ts';
 import { createStatusPoller } from './poller.ts';
 import { PodSyncer } from './syncer.ts';
 
@@ -85,10 +85,16 @@ export function createPodController(deps: PodControllerDeps): PodController {
     queueProcessing: () => queue.processingLen(),
     tracked: () => syncer.records.size,
     podsByPhase: () => countByPhase(informer.list()),
+    oldestPendingSeconds: () => oldestPendingSeconds(informer.list(), clock.now()),
   });
   const syncer = new PodSyncer({
     cache: informer,
-    writer: createKubeWriter({ kubeConfig: kc, upsert: (p) => informer.upsertIfNewer(p), metrics }),
+    writer: createKubeWriter({
+      kubeConfig: kc,
+      upsert: (p) => informer.upsertIfNewer(p),
+      metrics,
+      now: () => clock.now(),
+    }),
     interlink,
     resolver: makeResolver(deps, hostIP),
     events,

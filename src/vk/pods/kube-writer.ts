@@ -5,7 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { httpStatusOf, kubeRequest } from '../kube.ts';
 import type { KPod, KPodStatus } from './kpod.ts';
-import type { PodMetrics } from './metrics.ts';
+import { type PodMetrics, startLatencySeconds } from './metrics.ts';
 
 export interface KubeWriter {
   /**
@@ -23,7 +23,9 @@ export interface KubeWriterOptions {
   kubeConfig: KubeConfig;
   /** Our own write's answer goes into the informer cache when it is newer. */
   upsert: (pod: KPod) => void;
-  metrics: Pick<PodMetrics, 'statusWrites'>;
+  metrics: Pick<PodMetrics, 'statusWrites' | 'podStart'>;
+  /** Wall clock, ms since the epoch (compared with creationTimestamp); default Date.now. */
+  now?: () => number;
 }
 
 const podPath = (pod: KPod) =>
@@ -46,6 +48,7 @@ export function statusPatch(pod: KPod, status: KPodStatus, annotations?: Record<
 
 export function createKubeWriter(opts: KubeWriterOptions): KubeWriter {
   const { kubeConfig: kc, upsert, metrics } = opts;
+  const now = opts.now ?? Date.now;
   return {
     async writeStatus(pod, status, annotations) {
       const body = statusPatch(pod, status, annotations);
@@ -56,6 +59,8 @@ export function createKubeWriter(opts: KubeWriterOptions): KubeWriter {
           body,
         });
         metrics.statusWrites.inc({ outcome: 'ok' });
+        const started = startLatencySeconds(pod, status, now());
+        if (started !== undefined) metrics.podStart.observe(started);
         upsert(updated);
         return updated;
       } catch (err) {

@@ -1,5 +1,6 @@
 /** Pod-side metrics on the VK's registry (prefix `interlink_vk_`). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { KPod, KPodStatus } from './kpod.ts';
 
 export interface PodMetrics {
   reconcile: Histogram<'outcome'>;
@@ -9,6 +10,10 @@ export interface PodMetrics {
   backendCalls: Counter<'op' | 'outcome'>;
   statusWrites: Counter<'outcome'>;
   relists: Counter<'reason'>;
+  /** Pod creation (creationTimestamp) → the first status write that says Running. */
+  podStart: Histogram<never>;
+  /** Service-account token refreshes delivered to the backend, by outcome. */
+  tokenRefreshes: Counter<'outcome'>;
 }
 
 export interface PodGauges {
@@ -17,6 +22,8 @@ export interface PodGauges {
   queueProcessing: () => number;
   podsByPhase: () => Record<string, number>;
   tracked: () => number;
+  /** Age of the oldest Pending pod not being deleted, seconds; 0 when there is none. */
+  oldestPendingSeconds: () => number;
 }
 
 export function podMetrics(registry: Registry, gauges: PodGauges): PodMetrics {
@@ -64,7 +71,15 @@ export function podMetrics(registry: Registry, gauges: PodGauges): PodMetrics {
       for (const p of new Set([...phases, ...Object.keys(counts)])) this.set({ phase: p }, counts[p] ?? 0);
     },
   });
-  return {
+  new Gauge({
+    name: 'interlink_vk_oldest_pending_pod_age_seconds',
+    help: 'Age of the oldest Pending pod on this node that is not being deleted (0 when none): pods stuck in create, or queued in the backend',
+    registers,
+    collect() {
+      this.set(gauges.oldestPendingSeconds());
+    },
+  });
+  const m: PodMetrics = {
     reconcile: new Histogram({
       name: 'interlink_vk_reconcile_duration_seconds',
       help: 'Duration of one pod reconcile (sync), by outcome',
@@ -108,5 +123,53 @@ export function podMetrics(registry: Registry, gauges: PodGauges): PodMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    podStart: new Histogram({
+      name: 'interlink_vk_pod_start_duration_seconds',
+      help: "Time from a pod's creation to the VK writing phase Running (second resolution: creationTimestamp)",
+      buckets: [0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    tokenRefreshes: new Counter({
+      name: 'interlink_vk_token_refreshes_total',
+      help: 'Service-account token refreshes delivered to the backend (an idempotent re-create), by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
   };
+  // Bounded label values exist from the start: rates and alerts see 0 rather than no series.
+  for (const outcome of ['ok', 'error']) {
+    m.reconcile.zero({ outcome });
+    m.statusRoundTrips.inc({ outcome }, 0);
+    m.tokenRefreshes.inc({ outcome }, 0);
+    for (const op of ['create', 'delete', 'refresh']) m.backendCalls.inc({ op, outcome }, 0);
+  }
+  for (const outcome of ['ok', 'conflict', 'gone', 'error']) m.statusWrites.inc({ outcome }, 0);
+  for (const reason of ['expired', 'error']) m.relists.inc({ reason }, 0);
+  return m;
+}
+
+const createdAt = (pod: KPod): number | undefined => {
+  const t = pod.metadata.creationTimestamp ? Date.parse(pod.metadata.creationTimestamp) : Number.NaN;
+  return Number.isNaN(t) ? undefined : t;
+};
+
+/**
+ * Seconds from the pod's creation to `nowMs` when `written` moves it to Running from any
+ * other phase (the create→Running latency), else undefined. Pure.
+ */
+export function startLatencySeconds(before: KPod, written: KPodStatus, nowMs: number): number | undefined {
+  if (written.phase !== 'Running' || before.status?.phase === 'Running') return undefined;
+  const t = createdAt(before);
+  return t === undefined ? undefined : Math.max(0, (nowMs - t) / 1000);
+}
+
+/** Age in seconds of the oldest Pending pod without a deletionTimestamp; 0 when none. Pure. */
+export function oldestPendingSeconds(pods: Iterable<KPod>, nowMs: number): number {
+  let oldest: number | undefined;
+  for (const p of pods) {
+    if ((p.status?.phase ?? 'Pending') !== 'Pending' || p.metadata.deletionTimestamp) continue;
+    const t = createdAt(p);
+    if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+  }
+  return oldest === undefined ? 0 : Math.max(0, (nowMs - oldest) / 1000);
 }

@@ -90,7 +90,7 @@ export interface PodSyncerDeps {
   events: Pick<EventRecorder, 'record' | 'normal' | 'warning'>;
   clock: Clock;
   logger: Logger;
-  metrics: Pick<PodMetrics, 'backendCalls'>;
+  metrics: Pick<PodMetrics, 'backendCalls' | 'tokenRefreshes'>;
   /** The address reported as hostIP and podIP. */
   hostIP: string | undefined;
   /** How long a missing ConfigMap/Secret is waited for before the pod fails (ms). */
@@ -429,9 +429,11 @@ export class PodSyncer {
       await interlink.create(res.request);
       await interlink.updateCache(forApi(pod)).catch(() => undefined);
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'ok' });
+      metrics.tokenRefreshes.inc({ outcome: 'ok' });
       rec.refreshAt = res.refreshAt;
     } catch (err) {
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'error' });
+      metrics.tokenRefreshes.inc({ outcome: 'error' });
       this.#d.logger.warn(
         { pod: rec.key, err: errMessage(err) },
         'service-account token refresh failed; retrying in 30 s',

@@ -24,7 +24,12 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function serve(): Promise<{ client: HttpClient; plugin: SlurmPlugin; close: () => Promise<void> }> {
+async function serve(): Promise<{
+  client: HttpClient;
+  plugin: SlurmPlugin;
+  metrics: () => Promise<string>;
+  close: () => Promise<void>;
+}> {
   const cfg = slurmConfig({ dataRoot: join(root, 'data'), containerRuntime: 'none', deleteGraceSeconds: 1 });
   const plugin = createSlurmPlugin({ config: cfg, logger: silentLogger(), pollMs: 200 });
   const { app } = buildPluginApp(plugin, { logger: silentLogger() });
@@ -39,7 +44,8 @@ async function serve(): Promise<{ client: HttpClient; plugin: SlurmPlugin; close
     await app.close();
   };
   cleanups.push(close);
-  return { client, plugin, close };
+  const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return { client, plugin, metrics, close };
 }
 
 const pod = (name: string, command: string) => ({
@@ -111,5 +117,15 @@ describe('slurm plugin GET /list (real Slurm)', () => {
 
     await s.client.call({ method: 'POST', path: '/delete', body: long });
     expect(await list()).toEqual([want(short)]);
+
+    // Every Slurm program run above is timed under its own name (docs/metrics.md).
+    const text = await s.metrics();
+    for (const command of ['sbatch', 'squeue', 'scancel'])
+      expect(text).toMatch(
+        new RegExp(
+          `^interlink_plugin_backend_command_duration_seconds_count\\{command="${command}",outcome="ok"\\} [1-9]`,
+          'm',
+        ),
+      );
   });
 });

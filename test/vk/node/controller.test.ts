@@ -90,13 +90,20 @@ describe('node controller schedule', () => {
       flush: async () => {},
     } as unknown as EventRecorder;
     const config = VkConfigSchema.parse({ nodeName: 'vk-fake', podIp: '10.0.0.1' });
+    const registry = new Registry();
+    const up = async () => {
+      const text = await registry.metrics();
+      return [/^interlink_vk_api_up (\d)$/m, /^interlink_vk_plugin_up (\d)$/m].map(
+        (re) => re.exec(text)?.[1],
+      );
+    };
     const deps = {
       config,
       kube: cluster.kube,
       logger: silentLogger(),
       interlink,
       events,
-      registry: new Registry(),
+      registry,
       clock,
     } as unknown as VkDeps;
     const ctl = createNodeController(deps, { version: '9.9.9' });
@@ -110,6 +117,7 @@ describe('node controller schedule', () => {
     expect(created.status?.capacity?.cpu).toBe('7');
     expect(created.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     expect(recorded).toEqual(['RegisteredNode', 'NodeReady']);
+    expect(await up()).toEqual(['1', '1']);
 
     // Each 10 s tick renews the lease; the renewTime is the clock's.
     cluster.log.length = 0;
@@ -134,6 +142,7 @@ describe('node controller schedule', () => {
     expect(ready).toMatchObject({ status: 'False', reason: 'InterlinkUnreachable' });
     expect(ready?.message).toContain('ECONNREFUSED');
     expect(recorded.at(-1)).toBe('NodeNotReady');
+    expect(await up()).toEqual(['0', '0']);
 
     // Nothing changes for five minutes: a status patch at least every 60 s, a lease renewal every 10 s.
     cluster.log.length = 0;

@@ -263,6 +263,7 @@ export function world(onTransition?: (key: string, from: PodState, to: PodState)
     queueProcessing: () => 0,
     podsByPhase: () => ({}),
     tracked: () => 0,
+    oldestPendingSeconds: () => 0,
   });
   const syncer = new PodSyncer({
     cache,
