@@ -11,6 +11,7 @@
 import { Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { type Authenticator, authHook } from '../core/auth.ts';
+import { registerDebugRoutes } from '../core/debug-routes.ts';
 import type { Endpoint } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import {
@@ -57,6 +58,8 @@ export interface ApiAppOptions {
   https?: ServerOptions['https'];
   /** How long /readyz waits for the plugin's ping, ms (default 2 s). */
   readyTimeoutMs?: number;
+  /** Serve /debug/pprof/profile and /debug/pprof/heap (behind `auth`); default false. */
+  debugEndpoints?: boolean;
 }
 
 export interface ApiApp extends ServerParts {
@@ -119,6 +122,7 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   const viaPlugin = viaPluginOf(plugin);
   registerPodRoutes(app, { plugin, cache, viaPlugin, followers });
   registerLinkRoutes(app, { plugin, cache, viaPlugin, readiness });
+  if (opts.debugEndpoints) registerDebugRoutes(app, { name: 'api' });
 
   // exec, attach, port-forward: WebSocket upgrades relayed to the plugin (src/api/streams.ts).
   registerApiStreamRoutes(app, { log, auth: opts.auth, plugin: opts.plugin });
