@@ -14,7 +14,7 @@
  */
 import type { RouteOptions } from 'fastify';
 import { z } from 'zod';
-import { TextAnswer, TextStream } from '../../src/wire/interlink.ts';
+import { HtmlPage, TextAnswer, TextStream } from '../../src/wire/interlink.ts';
 import { type Hop, OPERATIONS, type OperationDoc } from './openapi-operations.ts';
 import { convertSchemas, ERROR_RESPONSES, errorRef, type Json, json, ref } from './openapi-schemas.ts';
 import { streamOps } from './openapi-streams.ts';
@@ -59,9 +59,10 @@ export function servedRoute(route: Pick<RouteOptions, 'method' | 'url' | 'schema
 }
 
 const isText = (s: z.ZodType) => s === TextAnswer || s === TextStream;
+const isHtml = (s: z.ZodType) => s === HtmlPage;
 /** The JSON members of an answer schema (a union may mix JSON and text). */
 const jsonParts = (s: z.ZodType): z.ZodType[] =>
-  (s instanceof z.ZodUnion ? (s.options as z.ZodType[]) : [s]).filter((o) => !isText(o));
+  (s instanceof z.ZodUnion ? (s.options as z.ZodType[]) : [s]).filter((o) => !isText(o) && !isHtml(o));
 const hasText = (s: z.ZodType) =>
   isText(s) || (s instanceof z.ZodUnion && (s.options as z.ZodType[]).some(isText));
 const capitalised = (m: string) => m.charAt(0).toUpperCase() + m.slice(1).toLowerCase();
@@ -82,6 +83,7 @@ function pathItem(hop: Hop, route: ServedRoute, of: (s: z.ZodType) => Json): Rec
     return {
       ...(parts.length === 1 ? json(parts[0]!) : parts.length > 1 ? json({ anyOf: parts }) : {}),
       ...(hasText(s) ? { 'text/plain': { schema: { type: 'string' } } } : {}),
+      ...(isHtml(s) ? { 'text/html': { schema: { type: 'string' } } } : {}),
     };
   };
   const responses: Json = {};

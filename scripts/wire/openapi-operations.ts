@@ -81,6 +81,22 @@ const API: Record<string, OperationDoc> = {
     ok: 'One entry per backend pod.',
     errors: ['401', '501', '502', '503', '504'],
   },
+  '/statuspage': {
+    id: 'statusPage',
+    summary: 'Read-only HTML status page (interlink addition)',
+    description:
+      "The pods this API knows (from their create and the plugin's last status): namespace/name, UID, phase, backend job id, age, last error, a link to each container's log; and the plugin's health from one ping. Every pod string is HTML-escaped; the Content-Security-Policy allows no script. Not to be confused with the wire's `GET /status`.",
+    ok: 'An HTML page (text/html; charset=utf-8).',
+    errors: ['401'],
+  },
+  '/statuspage/logs': {
+    id: 'statusPageLogs',
+    summary: "The last lines of one container's log, for the status page's links (interlink addition)",
+    description:
+      "Query `namespace`, `pod`, `container` and optional `tailLines` (1..10000, default 500); the pod must be known to this API. Relayed from the plugin's `/getLogs` as text, never following.",
+    ok: 'The log text.',
+    errors: ['400', '401', '404', '502', '503', '504'],
+  },
 };
 
 const PLUGIN: Record<string, OperationDoc> = {

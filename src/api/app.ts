@@ -11,6 +11,7 @@
 import { Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { type Authenticator, authHook } from '../core/auth.ts';
+import { registerDebugRoutes } from '../core/debug-routes.ts';
 import type { Endpoint } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import {
@@ -39,6 +40,7 @@ import { listRoute, type ViaPlugin } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
 import { StatusCache } from './status-cache.ts';
+import { registerStatusPage } from './status-page.ts';
 import { registerApiStreamRoutes } from './streams.ts';
 import { viaPluginOf } from './via-plugin.ts';
 
@@ -57,6 +59,8 @@ export interface ApiAppOptions {
   https?: ServerOptions['https'];
   /** How long /readyz waits for the plugin's ping, ms (default 2 s). */
   readyTimeoutMs?: number;
+  /** Serve /debug/pprof/profile and /debug/pprof/heap (behind `auth`); default false. */
+  debugEndpoints?: boolean;
 }
 
 export interface ApiApp extends ServerParts {
@@ -119,6 +123,9 @@ export function buildApiApp(opts: ApiAppOptions): ApiApp {
   const viaPlugin = viaPluginOf(plugin);
   registerPodRoutes(app, { plugin, cache, viaPlugin, followers });
   registerLinkRoutes(app, { plugin, cache, viaPlugin, readiness });
+  // The read-only status page, behind the same auth hook.
+  registerStatusPage(app, { cache, plugin, viaPlugin });
+  if (opts.debugEndpoints) registerDebugRoutes(app, { name: 'api' });
 
   // exec, attach, port-forward: WebSocket upgrades relayed to the plugin (src/api/streams.ts).
   registerApiStreamRoutes(app, { log, auth: opts.auth, plugin: opts.plugin });
@@ -142,7 +149,14 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
       const pod = req.body.pod;
       const { data, warnings } = toRetrievedPodData(req.body);
       for (const w of warnings) req.log.warn({ pod: podRef(pod) }, w);
-      const answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
+      let answer: CreateStruct;
+      try {
+        answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
+      } catch (err) {
+        cache.noteCreate(pod, { error: (err as Error).message });
+        throw err;
+      }
+      cache.noteCreate(pod, { jid: answer.PodJID });
       req.log.info({ pod: podRef(pod), uid: pod.metadata.uid, jid: answer.PodJID }, 'pod created');
       return answer;
     },

@@ -66,6 +66,8 @@ export const ApiConfigSchema = z.object({
   /** Timeout of one plugin call (log streams: the wait for their first byte), in ms. */
   pluginTimeoutMs: PositiveInt.default(30_000),
   logLevel: LogLevel.optional(),
+  /** Serve on-demand CPU profiles and heap snapshots at /debug/pprof/* (authenticated like every route; not with auth.disabled). */
+  debugEndpoints: BoolLike.default(false),
   /** interLink 0.6: debug logging. */
   verboseLogging: BoolLike.default(false),
   /** interLink 0.6: errors only. */
@@ -117,6 +119,7 @@ export interface ResolvedApiConfig {
   limits: ServerLimits;
   pluginTimeoutMs: number;
   logLevel: LogLevel;
+  debugEndpoints: boolean;
 }
 
 function readKeyFile(path: string, key: string): Buffer {
@@ -209,6 +212,12 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
       'auth',
     );
   }
+  if (cfg.debugEndpoints && a.disabled) {
+    throw invalidInput(
+      'invalid configuration: debugEndpoints: profiles are only served to authenticated callers; configure auth.tokenFile, auth.oidc or mTLS instead of auth.disabled',
+      'debugEndpoints',
+    );
+  }
 
   const logLevel: LogLevel =
     cfg.logLevel ?? (cfg.verboseLogging ? 'debug' : cfg.errorsOnlyLogging ? 'error' : 'info');
@@ -227,5 +236,6 @@ export function resolveApiConfig(cfg: ApiConfig): ResolvedApiConfig {
     },
     pluginTimeoutMs: cfg.pluginTimeoutMs,
     logLevel,
+    debugEndpoints: cfg.debugEndpoints,
   };
 }

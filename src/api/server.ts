@@ -41,6 +41,7 @@ export function prepareApi(cfg: ResolvedApiConfig, logger: Logger): PreparedApi 
     bodyLimit: cfg.bodyLimit,
     limits: cfg.limits,
     ...(cfg.https ? { https: cfg.https } : {}),
+    debugEndpoints: cfg.debugEndpoints,
   });
   let closing: Promise<void> | undefined;
   return {

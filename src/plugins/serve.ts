@@ -5,7 +5,7 @@
  * Serving keys (any plugin): `sidecarUrl` (`http://host`, or `unix:///path` for a socket),
  * `sidecarPort` (default: the module's, docker 4000 / slurm 4001), `socket` (a socket path,
  * overrides both), `bodyLimit`, `headersTimeoutMs`, `requestTimeoutMs`, `maxConnections`, `logLevel`,
- * `auth.tokenFile`, `insecureTcp`.
+ * `auth.tokenFile`, `insecureTcp`, `debugEndpoints`.
  *
  * Who may call a plugin: on a unix socket (0600), only its owner. On TCP (loopback
  * included: on a login node every user shares it) the plugin must authenticate callers with
@@ -48,6 +48,8 @@ export const ServingShape = {
     .prefault({}),
   /** Serve plain TCP without auth.tokenFile, loopback included (every local user, or anyone who reaches it, can run pods). */
   insecureTcp: BoolLike.default(false),
+  /** Serve on-demand CPU profiles and heap snapshots at /debug/pprof/* to callers of the plugin (a unix socket, or TCP with auth.tokenFile; not with insecureTcp). */
+  debugEndpoints: BoolLike.default(false),
   /** interLink 0.6: debug logging. */
   verboseLogging: z.union([z.boolean(), z.string()]).optional(),
 };
@@ -122,6 +124,12 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
       'sidecarUrl',
     );
   }
+  if (config.debugEndpoints && endpoint.kind === 'tcp' && !config.auth.tokenFile) {
+    throw invalidInput(
+      'invalid configuration: debugEndpoints: profiles are only served to authenticated callers; serve a unix socket or set auth.tokenFile',
+      'debugEndpoints',
+    );
+  }
   return { name, mod, config, endpoint };
 }
 
@@ -152,6 +160,7 @@ export async function servePlugin(name: string, opts: ServePluginOptions): Promi
       requestTimeoutMs: config.requestTimeoutMs,
       maxConnections: config.maxConnections,
     },
+    debugEndpoints: config.debugEndpoints,
   });
   let url: string;
   try {

@@ -173,6 +173,8 @@ export const VkConfigSchema = z.object({
   /** KUBERNETES_SERVICE_HOST/PORT given to pods (predecessor KubernetesApiAddr/Port); only when set. */
   kubernetesServiceHost: z.string().optional(),
   kubernetesServicePort: Port.optional(),
+  /** Serve on-demand CPU profiles and heap snapshots at /debug/pprof/* on the kubelet API (authenticated and authorized as nodes/proxy; never on the unauthenticated metrics port). */
+  debugEndpoints: BoolLike.default(false),
   /** Plain HTTP /metrics, /healthz, /readyz; 0 = off. */
   metricsPort: Port.default(0),
   metricsAddress: z.string().default('0.0.0.0'),

@@ -148,6 +148,8 @@ export { StatsSummary } from './stats.ts';
 
 /** A text answer (`text/plain`): deletes, health, metrics. */
 export const TextAnswer = z.string();
+/** An HTML page (`text/html`: the API's status page); never serialised as JSON. */
+export const HtmlPage = z.string();
 /** A text answer sent as a stream (`text/plain`, logs); never serialised, so never checked. */
 export const TextStream = z.custom<Readable | string>();
 

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
 import { type Authenticator, authHook } from '../../core/auth.ts';
+import { registerDebugRoutes } from '../../core/debug-routes.ts';
 import {
   createServer,
   DEFAULT_BODY_LIMIT,
@@ -44,6 +45,11 @@ export interface PluginServerOptions {
   limits?: Partial<ServerLimits>;
   /** How long a /readyz answer (one backend check) is reused, ms (default 5 s). */
   readyCacheMs?: number;
+  /**
+   * Serve /debug/pprof/profile and /debug/pprof/heap (default false). Only with `auth`, or
+   * on a unix socket whose mode admits the owner alone (servePlugin checks which).
+   */
+  debugEndpoints?: boolean;
 }
 
 export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): ServerParts {
@@ -159,6 +165,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
     );
   }
 
+  if (opts.debugEndpoints) registerDebugRoutes(app, { name: `plugin-${plugin.name}` });
   plugin.routes?.(app);
   // exec, attach, port-forward: WebSocket upgrades, each only when the plugin has the method.
   registerPluginStreamRoutes(app, plugin, {

@@ -7,6 +7,7 @@
  *   GET /stats/summary                          → the plugin's summary, or a well-formed empty one
  *   GET /metrics/resource                       → that summary as the kubelet's resource metrics
  *   GET /healthz, /readyz, /metrics             → (core/http-server)
+ *   GET /debug/pprof/profile, /debug/pprof/heap → core/debug-routes.ts, with `debugEndpoints: true`
  *   /exec, /attach, /portForward (upgrades)     → streams/handler.ts: SPDY/3.1 or WebSocket, relayed
  *                                                 to the interLink API's streaming routes
  *   /run, and those paths without an upgrade     → 501, "not supported" as a metav1.Status
@@ -28,6 +29,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { registerDebugRoutes } from '../../core/debug-routes.ts';
 import { createServer, errorBody, listenOn, type ZodApp } from '../../core/http-server.ts';
 import { refuseUpgrade } from '../../core/stream-upgrade.ts';
 import { codeOf, ErrorCode, notFound } from '../../errors/index.ts';
@@ -158,6 +160,8 @@ function kubeletRoutes(scope: ZodApp, opts: KubeletAppOptions, nodeName: string)
   });
 
   containerLogsRoute(scope, deps, nodeName);
+  // Behind the hook above like every route: authenticated, authorized as nodes/<node>/proxy.
+  if (deps.config.debugEndpoints) registerDebugRoutes(scope, { name: `vk-${nodeName}` });
 
   scope.get('/pods', async (_req, reply) => {
     reply.type('application/json');

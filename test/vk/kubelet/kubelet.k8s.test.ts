@@ -2,8 +2,9 @@
  * The kubelet API of the virtual node through the real apiserver: the serving certificate
  * comes from a self-approved kubelet-serving CSR (so the apiserver, which verifies kubelet
  * certificates against the cluster CA, trusts it), `kubectl logs` and `kubectl logs -f`
- * return the mock plugin's lines via the real interLink API, exec reaches the mock plugin, and
- * callers without credentials or permissions are turned away.
+ * return the mock plugin's lines via the real interLink API, exec reaches the mock plugin,
+ * profiles (debugEndpoints) are served to callers allowed nodes/proxy, and callers without
+ * credentials or permissions are turned away.
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -29,7 +30,10 @@ describe('kubelet API through the apiserver', () => {
     stack = await startStack({
       nodeName,
       kubelet: true,
-      config: { kubeletHttp: { port, address: '127.0.0.1', csr: true, selfApprove: true } },
+      config: {
+        kubeletHttp: { port, address: '127.0.0.1', csr: true, selfApprove: true },
+        debugEndpoints: true,
+      },
       // Lines every 300 ms for a minute: enough for a tail and a follow.
       mock: { startDelay: '0s', logLines: 200, logInterval: '300ms' },
     });
@@ -166,6 +170,41 @@ describe('kubelet API through the apiserver', () => {
       expect(Array.isArray(doc.pods)).toBe(true);
     } finally {
       await agent.close();
+    }
+  });
+
+  it('/debug/pprof: a CPU profile for a caller allowed nodes/proxy (real SubjectAccessReview); 403 without', async () => {
+    const https: import('node:https').RequestOptions = {};
+    await stack.kube.kubeConfig.applyToHTTPSOptions(https);
+    const ca = await readFile(inject('caCertPath'), 'utf8');
+    const admin = new Agent({
+      connect: { ca, servername: nodeName, cert: https.cert as string, key: https.key as string },
+    });
+    const plain = new Agent({ connect: { ca, servername: nodeName } });
+    try {
+      const res = await request(`https://127.0.0.1:${port}/debug/pprof/profile?seconds=1`, {
+        dispatcher: admin,
+      });
+      expect(res.statusCode).toBe(200);
+      const profile = (await res.body.json()) as { nodes: Array<{ callFrame: { functionName: string } }> };
+      expect(profile.nodes[0]!.callFrame.functionName).toBe('(root)');
+      await eventually('the default ServiceAccount', () =>
+        stack.kube.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
+      );
+      const tr = await stack.kube.core.createNamespacedServiceAccountToken({
+        name: 'default',
+        namespace: ns,
+        body: { spec: { expirationSeconds: 600 } },
+      });
+      const denied = await request(`https://127.0.0.1:${port}/debug/pprof/heap`, {
+        dispatcher: plain,
+        headers: { authorization: `Bearer ${tr.status?.token}` },
+      });
+      expect(denied.statusCode).toBe(403);
+      expect(await denied.body.text()).toContain('subresource(s)=[proxy]');
+    } finally {
+      await admin.close();
+      await plain.close();
     }
   });
 

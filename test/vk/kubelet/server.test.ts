@@ -193,7 +193,7 @@ describe('kubelet HTTPS API', () => {
       ],
     );
     calls = fake.calls;
-    const config = VkConfigSchema.parse({ nodeName: NODE });
+    const config = VkConfigSchema.parse({ nodeName: NODE, debugEndpoints: true });
     app = buildKubeletApp({
       deps: {
         config,
@@ -290,6 +290,29 @@ describe('kubelet HTTPS API', () => {
         ['kube-apiserver-kubelet-client', 'get', 'nodes', NODE, 'pods'],
         ['kube-apiserver-kubelet-client', 'get', 'nodes', NODE, 'proxy'],
       ]);
+    });
+  });
+
+  describe('/debug/pprof (debugEndpoints: true)', () => {
+    it('anonymous → 401; a token without nodes/proxy → 403 (profiles are nodes/proxy, as on a kubelet)', async () => {
+      expect((await get('/debug/pprof/heap', { agent: agentWith() })).status).toBe(401);
+      const res = await get('/debug/pprof/profile?seconds=1', { agent: agentWith(), token: 'good-token' });
+      expect(res.status).toBe(403);
+      expect(res.text).toContain('subresource(s)=[proxy]');
+    });
+
+    it('the apiserver (nodes/proxy) gets a CPU profile DevTools loads', async () => {
+      const res = await get('/debug/pprof/profile?seconds=1');
+      expect(res.status, res.text).toBe(200);
+      expect(res.headers['content-disposition']).toContain(`interlink-vk-${NODE}-`);
+      const profile = JSON.parse(res.text);
+      expect(profile.nodes[0].callFrame.functionName).toBe('(root)');
+    });
+
+    it('a bad duration → 400 in plain text', async () => {
+      const res = await get('/debug/pprof/profile?seconds=600');
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('seconds');
     });
   });
 
