@@ -18,8 +18,11 @@ describe('mock plugin with 10,000 pods', () => {
   });
   afterAll(() => s.close());
 
-  it('creates them all, then reports them all in one status call', async () => {
+  // CPU-bound (10,000 validated requests each way on a loaded 2-core CI machine): its own
+  // time budget rather than the suite's 60 s, which is sized for waiting on components.
+  it('creates them all, then reports them all in one status call', { timeout: 300_000 }, async () => {
     const jids = new Set<string>();
+    const wrongUid: string[] = [];
     let next = 0;
     const worker = async () => {
       while (next < N) {
@@ -30,11 +33,12 @@ describe('mock plugin with 10,000 pods', () => {
           body: { pod: p },
           schema: CreateStruct,
         });
-        expect(res.PodUID).toBe(p.metadata.uid);
+        if (res.PodUID !== p.metadata.uid) wrongUid.push(p.metadata.uid);
         jids.add(res.PodJID);
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
+    expect(wrongUid).toEqual([]);
     expect(jids.size).toBe(N);
     expect(clock.pending()).toBe(0); // no per-pod timers
 
