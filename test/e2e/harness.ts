@@ -120,6 +120,8 @@ export interface ChainOptions {
   pluginEnv?: NodeJS.ProcessEnv;
   /** Extra VK configuration keys. */
   vkConfig?: Obj;
+  /** Extra environment of all three roles (OTEL_* for the tracing suite). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Chain {
@@ -195,16 +197,16 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   const plugin = startRole(
     `plugin ${opts.plugin}`,
     ['plugin', opts.plugin, '--config', join(dir, 'plugin.yaml')],
-    opts.pluginEnv,
+    { ...opts.env, ...opts.pluginEnv },
   );
   const roles: Role[] = [plugin];
   let chain: Chain | undefined;
   try {
     await waitForSocket(pluginSock, plugin);
-    const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')]);
+    const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')], opts.env);
     roles.unshift(api);
     await waitForSocket(apiSock, api);
-    const vk = startVkRole(dir);
+    const vk = startVkRole(dir, opts.env);
     roles.unshift(vk);
     chain = makeChain(opts, dir, plugin, api, vk);
     await eventually(
@@ -238,8 +240,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   }
 }
 
-function startVkRole(dir: string): Role {
-  return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')]);
+function startVkRole(dir: string, env?: NodeJS.ProcessEnv): Role {
+  return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')], env);
 }
 
 function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk: Role): Chain {
@@ -316,7 +318,7 @@ function makeChain(opts: ChainOptions, dir: string, plugin: Role, api: Role, vk:
     async startVk() {
       if (isRunning(vk)) throw new Error('startVk: the VK is still running');
       const before = vk.output;
-      vk = startVkRole(dir);
+      vk = startVkRole(dir, opts.env);
       // Keep the earlier process's log for report().
       vk.output.unshift(...before, '[harness] --- VK restarted ---');
       chain.vk = vk;
