@@ -262,7 +262,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
   const run = async (fn: (logger: Logger) => Promise<void>, g: GlobalOpts, service: string) => {
     const logger = createLogger({ level: g.logLevel ?? io.env.LOG_LEVEL ?? 'info' });
     // Off unless the OTEL_* environment asks for it; spans still buffered go out on the way out.
-    const tracing = startTracing(service, io.env);
+    const tracing = await startTracing(service, io.env);
     if (tracing.enabled) logger.info({ service }, 'tracing: exporting spans by OTLP/HTTP');
     try {
       await fn(logger);

@@ -9,7 +9,8 @@
  * hop carries W3C `traceparent` (injected by core/http-client.ts, extracted by
  * core/http-server.ts, TCP and unix socket alike), and core/command.ts opens one per backend
  * command. When tracing is off the API is the no-op one: each helper here costs a function
- * call and allocates nothing that outlives it.
+ * call and allocates nothing that outlives it, and the SDK itself is not even loaded (only
+ * `@opentelemetry/api` is imported up front).
  *
  * What never enters a span: environment values, stdin, request bodies, secrets; span names
  * are fixed strings (route templates, command + sub-command), never a pod-supplied string.
@@ -26,16 +27,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import type { SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 
 export type { Attributes, Context, Span };
 export { context, SpanKind, SpanStatusCode, trace };
@@ -95,10 +87,17 @@ let installed: { provider: TracerProvider; tracing: Tracing } | undefined;
  * tracingSettings), else do nothing. One provider per process: a second call (the API and a
  * plugin in one `interlink up`) returns the first one's handle.
  */
-export function startTracing(defaultService: string, env: NodeJS.ProcessEnv = process.env): Tracing {
+export async function startTracing(
+  defaultService: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Tracing> {
   if (installed) return installed.tracing;
   const settings = tracingSettings(defaultService, env);
   if (!settings) return OFF;
+  const [{ BatchSpanProcessor }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
   const processor = new BatchSpanProcessor({
     exporter: new OTLPTraceExporter(),
     scheduledDelayMillis: settings.scheduleDelayMs,
@@ -111,8 +110,18 @@ export function startTracing(defaultService: string, env: NodeJS.ProcessEnv = pr
  * in-memory one). Resource: service.name = `serviceName`, overridden by OTEL_SERVICE_NAME /
  * OTEL_RESOURCE_ATTRIBUTES.
  */
-export function installTracing(serviceName: string, processor: SpanProcessor): Tracing {
+export async function installTracing(serviceName: string, processor: SpanProcessor): Promise<Tracing> {
   if (installed) return installed.tracing;
+  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, res, { TracerProvider }] =
+    await Promise.all([
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace'),
+    ]);
+  // Two concurrent first calls: the one that finished loading first wins.
+  if (installed) return (installed as { tracing: Tracing }).tracing;
+  const { envDetector, resourceFromAttributes } = res;
   const fromEnv = envDetector.detect();
   const resource = resourceFromAttributes({ 'service.name': serviceName }).merge(
     resourceFromAttributes(fromEnv.attributes ?? {}),

@@ -22,6 +22,7 @@ import {
   jobIdsIn,
   podsAttributes,
   podsInBody,
+  startTracing,
   traceLogFields,
   tracingOn,
   tracingSettings,
@@ -111,6 +112,9 @@ describe('pure helpers', () => {
   });
 
   it('without a provider nothing is recorded and log lines get no ids', async () => {
+    const off = await startTracing('interlink-vk', { OTEL_SDK_DISABLED: 'true' });
+    expect(off.enabled).toBe(false);
+    await off.shutdown();
     expect(tracingOn()).toBe(false);
     await withSpan('off', {}, async (span) => {
       expect(span.isRecording()).toBe(false);
@@ -123,7 +127,7 @@ describe('in one process, with a provider', () => {
   const exporter = new InMemorySpanExporter();
   let dir: string;
   beforeAll(async () => {
-    installTracing('interlink-test', new SimpleSpanProcessor({ exporter }));
+    await installTracing('interlink-test', new SimpleSpanProcessor({ exporter }));
     dir = await mkdtemp(join(tmpdir(), 'il-trace-'));
   });
   afterAll(async () => {
