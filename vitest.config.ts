@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  *   k8s     test/**\/*.k8s.test.ts          a real control plane
  *   docker  test/**\/*.docker.test.ts       a real dockerd + the locally built test image
  *   slurm   test/**\/*.slurm.test.ts        a real slurmctld + slurmd (and dockerd, for the docker runtime)
- *   e2e     test/e2e/**\/*.test.ts          control plane + dockerd + Slurm
+ *   e2e     test/e2e/**\/*.test.ts          control plane + dockerd + Slurm (+ Jaeger for tracing*.test.ts)
  */
 const common = { testTimeout: 60_000, hookTimeout: 300_000 };
 const special = [
@@ -62,6 +62,7 @@ export default defineConfig({
             'test/support/k8s.setup.ts',
             'test/support/docker.setup.ts',
             'test/support/slurm.setup.ts',
+            'test/support/jaeger.setup.ts',
           ],
           // e2e suites share one control plane; run them one file at a time.
           fileParallelism: false,

@@ -17,6 +17,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadApiConfig, resolveApiConfig } from '../api/config.ts';
 import { prepareApi } from '../api/server.ts';
 import { createLogger, LOG_LEVELS, type Logger } from '../core/logger.ts';
+import { startTracing } from '../core/tracing.ts';
 import { codeOf, ErrorCode } from '../errors/index.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
 import { servePlugin } from '../plugins/serve.ts';
@@ -61,7 +62,8 @@ const aborted = (signal: AbortSignal) =>
   });
 
 /** Runs a command body with a logger set up from the global options (see main). */
-type Runner = (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => Promise<void>;
+/** Runs a command with its logger; `service` names the process in traces (core/tracing.ts). */
+type Runner = (fn: (logger: Logger) => Promise<void>, g: GlobalOpts, service: string) => Promise<void>;
 
 const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOpts;
 
@@ -99,19 +101,23 @@ function addApiCommand(program: Command, io: MainIo, run: Runner): void {
     )
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
-      await run(async (logger) => {
-        const cfg = loadApiConfig({ file: g.config, env: io.env, logger });
-        const resolved = resolveApiConfig(cfg);
-        if (!g.logLevel) logger.level = resolved.logLevel;
-        const api = prepareApi(resolved, logger);
-        try {
-          await api.listen();
-          await aborted(io.signal);
-          logger.info('shutting down');
-        } finally {
-          await api.close();
-        }
-      }, g);
+      await run(
+        async (logger) => {
+          const cfg = loadApiConfig({ file: g.config, env: io.env, logger });
+          const resolved = resolveApiConfig(cfg);
+          if (!g.logLevel) logger.level = resolved.logLevel;
+          const api = prepareApi(resolved, logger);
+          try {
+            await api.listen();
+            await aborted(io.signal);
+            logger.info('shutting down');
+          } finally {
+            await api.close();
+          }
+        },
+        g,
+        'interlink-api',
+      );
     });
 }
 
@@ -126,16 +132,20 @@ function addPluginCommand(program: Command, io: MainIo, run: Runner): void {
     )
     .action(async (name: string, _o, cmd: Command) => {
       const g = globals(cmd);
-      await run(async (logger) => {
-        const served = await servePlugin(name, {
-          configFile: g.config,
-          env: io.env,
-          logger,
-          signal: io.signal,
-        });
-        await served.closed;
-        logger.info('plugin stopped');
-      }, g);
+      await run(
+        async (logger) => {
+          const served = await servePlugin(name, {
+            configFile: g.config,
+            env: io.env,
+            logger,
+            signal: io.signal,
+          });
+          await served.closed;
+          logger.info('plugin stopped');
+        },
+        g,
+        `interlink-plugin${(PLUGIN_NAMES as readonly string[]).includes(name) ? `-${name}` : ''}`,
+      );
     });
 }
 
@@ -147,18 +157,22 @@ function addVkCommand(program: Command, io: MainIo, run: Runner): void {
     .option('--kubeconfig <file>', 'kubeconfig to reach the cluster (default: in-cluster or $KUBECONFIG)')
     .action(async (o: { nodename?: string; kubeconfig?: string }, cmd: Command) => {
       const g = globals(cmd);
-      await run(async (logger) => {
-        // Loaded on demand: `interlink api` never imports the Kubernetes client. A literal
-        // specifier, so that the build rewrites it to run.js.
-        const { runVirtualKubelet } = await import('../vk/run.ts');
-        await runVirtualKubelet({
-          configFile: g.config,
-          nodeName: o.nodename,
-          kubeconfig: o.kubeconfig,
-          logger,
-          signal: io.signal,
-        });
-      }, g);
+      await run(
+        async (logger) => {
+          // Loaded on demand: `interlink api` never imports the Kubernetes client. A literal
+          // specifier, so that the build rewrites it to run.js.
+          const { runVirtualKubelet } = await import('../vk/run.ts');
+          await runVirtualKubelet({
+            configFile: g.config,
+            nodeName: o.nodename,
+            kubeconfig: o.kubeconfig,
+            logger,
+            signal: io.signal,
+          });
+        },
+        g,
+        'interlink-vk',
+      );
     });
 }
 
@@ -208,7 +222,7 @@ function addUpCommand(program: Command, io: MainIo, run: Runner): void {
     )
     .action(async (o: UpCommandOpts, cmd: Command) => {
       const g = globals(cmd);
-      await run((logger) => runUp(o, g, io, logger), g);
+      await run((logger) => runUp(o, g, io, logger), g, 'interlink-up');
     });
 }
 
@@ -245,8 +259,11 @@ async function runUp(o: UpCommandOpts, g: GlobalOpts, io: MainIo, logger: Logger
 /** Run the CLI; resolves with the exit code. */
 export async function main(argv: string[], io: MainIo): Promise<number> {
   let code = EXIT_OK;
-  const run = async (fn: (logger: Logger) => Promise<void>, g: GlobalOpts) => {
+  const run = async (fn: (logger: Logger) => Promise<void>, g: GlobalOpts, service: string) => {
     const logger = createLogger({ level: g.logLevel ?? io.env.LOG_LEVEL ?? 'info' });
+    // Off unless the OTEL_* environment asks for it; spans still buffered go out on the way out.
+    const tracing = await startTracing(service, io.env);
+    if (tracing.enabled) logger.info({ service }, 'tracing: exporting spans by OTLP/HTTP');
     try {
       await fn(logger);
     } catch (err) {
@@ -258,6 +275,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
       else logger.error({ err }, message);
       io.stderr(`interlink: ${message}\n`);
     } finally {
+      await tracing.shutdown();
       logger.flush?.();
     }
   };

@@ -10,8 +10,15 @@
  * echo them (`spawnargs`, and "must be a string without null bytes. Received '…'" quoting
  * the offending word), and both may hold pod values (issue #12). It is a fresh Error with
  * the program, `code`, `errno` and `syscall` only.
+ *
+ * With tracing on (core/tracing.ts) each run is a CLIENT span, child of the active one, named
+ * by the caller (`docker create`, `sbatch`; never a pod-supplied word), with the program's
+ * name, exit code, duration and whether it timed out: never its arguments, environment or
+ * input, which may hold pod values and secrets.
  */
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
+import { Attr, SpanKind, SpanStatusCode, tracingOn, withSpan } from './tracing.ts';
 
 export interface CommandOptions {
   timeoutMs: number;
@@ -20,6 +27,8 @@ export interface CommandOptions {
   signal?: AbortSignal | undefined;
   /** Written to stdin; without it stdin is closed. */
   input?: string | undefined;
+  /** Name of the run's span: a fixed string (default: the program's file name). */
+  spanName?: string | undefined;
 }
 
 export interface CommandOutcome {
@@ -33,6 +42,33 @@ export interface CommandOutcome {
 }
 
 export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: CommandOptions,
+): Promise<CommandOutcome> {
+  if (!tracingOn()) return spawnAndCollect(cmd, args, opts);
+  const program = basename(cmd);
+  return withSpan(
+    opts.spanName ?? program,
+    { [Attr.executable]: program },
+    async (span) => {
+      const t0 = performance.now();
+      const r = await spawnAndCollect(cmd, args, opts);
+      span.setAttribute(Attr.durationMs, Math.round(performance.now() - t0));
+      if (r.code !== null) span.setAttribute(Attr.exitCode, r.code);
+      if (r.signal) span.setAttribute('process.signal', r.signal);
+      if (r.timedOut) span.setAttribute(Attr.timedOut, true);
+      if (r.code !== 0) {
+        const why = r.timedOut ? 'timed out' : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
+        span.setStatus({ code: SpanStatusCode.ERROR, message: why });
+      }
+      return r;
+    },
+    SpanKind.CLIENT,
+  );
+}
+
+function spawnAndCollect(
   cmd: string,
   args: readonly string[],
   opts: CommandOptions,

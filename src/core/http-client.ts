@@ -1,7 +1,8 @@
 /**
  * A keep-alive HTTP client over TCP, TLS or a unix socket (undici), used on every hop:
  * VK → API and API → plugin. It owns connection pooling, timeouts, the bearer token and
- * the session header, and turns transport failures and error answers into classified
+ * the session header, the W3C `traceparent` of the active span (core/tracing.ts; also over a
+ * unix socket), and turns transport failures and error answers into classified
  * InterlinkErrors, so callers only decide what to do with a code.
  */
 import type { Readable } from 'node:stream';
@@ -10,6 +11,7 @@ import type { z } from 'zod';
 import { ErrorCode, fromHttpStatus, InterlinkError } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
 import { type Endpoint, formatEndpoint } from './endpoint.ts';
+import { injectTraceHeaders } from './tracing.ts';
 
 export interface TlsClientOptions {
   ca?: string | Buffer;
@@ -174,6 +176,7 @@ export class HttpClient {
     const token = await this.#opts.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     if (opts.session) headers[SESSION_HEADER] = opts.session;
+    injectTraceHeaders(headers);
     let body: string | undefined;
     if (opts.body !== undefined) {
       try {

@@ -2,7 +2,9 @@
  * The HTTP server base shared by the interLink API and every plugin: Fastify with zod
  * schemas (one schema per route validates, types and documents), GET-with-body (the
  * interLink 0.6 wire sends JSON bodies on GET /status and GET /getLogs), one error
- * mapping, health and metrics routes, and the session header in every request's logs.
+ * mapping, health and metrics routes, the session header in every request's logs, and (when
+ * tracing is on, core/tracing.ts) a server span per request continuing the caller's
+ * `traceparent`.
  *
  * Building never listens (tests use `inject`); `listenOn` binds TCP or a unix socket.
  */
@@ -25,6 +27,21 @@ import { SESSION_HEADER } from '../wire/headers.ts';
 import { TextAnswer } from '../wire/interlink.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { Logger } from './logger.ts';
+import {
+  Attr,
+  type Context,
+  context,
+  extractTraceContext,
+  jobIdsIn,
+  podsAttributes,
+  podsInBody,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+  tracingOn,
+} from './tracing.ts';
 
 export type ZodApp = FastifyInstance<
   Server,
@@ -171,6 +188,7 @@ export function createServer(opts: ServerOptions): ServerParts {
     reply.header(SESSION_HEADER, req.id);
     return payload;
   });
+  if (tracingOn()) traceRequests(fastify);
 
   fastify.setErrorHandler((err: FastifyError | InterlinkError | Error, req, reply) => {
     const body = errorBody(err);
@@ -213,6 +231,67 @@ export function createServer(opts: ServerOptions): ServerParts {
   });
 
   return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry, readiness, routes };
+}
+
+/** Probes and scrapes: frequent, and nothing to follow across processes. */
+const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * A SERVER span per routed request, child of the caller's `traceparent` (W3C), named by the
+ * route template (never the URL, which may carry pod names) and active while the route's
+ * hooks and handler run: the handler may add the pod's attributes, and what it calls (the
+ * plugin, a backend command) continues the trace. Ends when the answer is sent or the
+ * client goes away.
+ */
+function traceRequests(fastify: FastifyInstance): void {
+  const spans = new WeakMap<object, { span: Span; ctx: Context }>();
+  fastify.addHook('onRequest', (req, _reply, done) => {
+    const route = req.routeOptions.url;
+    if (route === undefined || UNTRACED.has(route)) return done();
+    const parent = extractTraceContext(req.headers);
+    const span = tracer().startSpan(
+      `${req.method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          'http.route': route,
+          [Attr.session]: String(req.id).slice(0, 128),
+        },
+      },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    spans.set(req, { span, ctx });
+    context.with(ctx, done);
+  });
+  // Body parsing runs outside the request's async context: re-enter it for the handler. The
+  // body is validated by now: the pods it names become attributes.
+  fastify.addHook('preHandler', (req, _reply, done) => {
+    const s = spans.get(req);
+    if (!s) return done();
+    const pods = podsInBody(req.body);
+    if (pods.length > 0) s.span.setAttributes(podsAttributes(pods));
+    context.with(s.ctx, done);
+  });
+  fastify.addHook('preSerialization', async (req, _reply, payload) => {
+    const jids = spans.get(req) ? jobIdsIn(payload) : [];
+    if (jids.length > 0) spans.get(req)!.span.setAttribute(Attr.jobId, jids.length === 1 ? jids[0]! : jids);
+    return payload;
+  });
+  const end = (req: object, status: number | undefined) => {
+    const s = spans.get(req);
+    if (!s) return;
+    spans.delete(req);
+    if (status === undefined) s.span.setStatus({ code: SpanStatusCode.ERROR, message: 'client went away' });
+    else {
+      s.span.setAttribute('http.response.status_code', status);
+      if (status >= 500) s.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    s.span.end();
+  };
+  fastify.addHook('onResponse', async (req, reply) => end(req, reply.statusCode));
+  fastify.addHook('onRequestAbort', async (req) => end(req, undefined));
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
  * One logger factory for every process: JSON lines by default (for log collectors),
- * pretty when stderr is a terminal. Children carry `component` and, per request, `session`.
+ * pretty when stderr is a terminal. Children carry `component` and, per request, `session`;
+ * a line written inside a traced span carries its `trace_id` and `span_id` (core/tracing.ts),
+ * so logs and traces join.
  */
 import { type LevelWithSilent, type Logger, pino } from 'pino';
 import { z } from 'zod';
+import { traceLogFields } from './tracing.ts';
 
 export type { Logger };
 
@@ -27,6 +30,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     return pino({
       level,
       base,
+      mixin: traceLogFields,
       transport: {
         target: 'pino-pretty',
         options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' },
@@ -34,7 +38,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     });
   }
   return pino(
-    { level, base, timestamp: pino.stdTimeFunctions.isoTime },
+    { level, base, mixin: traceLogFields, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: 2, sync: false }),
   );
 }

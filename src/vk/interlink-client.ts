@@ -4,6 +4,11 @@
  * rotate it); each call carries the session header `<op>#<id>` so one request can be
  * followed through VK, API and plugin logs.
  *
+ * With tracing on (core/tracing.ts) create, delete, status (one span for the whole batch)
+ * and logs are each a span carrying the pod's UID, namespace and name (and, for create, the
+ * backend job id the plugin answered); the HTTP client sends its `traceparent`, so the API's
+ * and the plugin's spans, down to the backend command, join the same trace.
+ *
  * Errors are InterlinkErrors with a code (UNAVAILABLE/TIMEOUT: the API is down or slow;
  * BACKEND: the API or plugin failed; NOT_FOUND, INVALID_INPUT: refused). Callers decide
  * retries (the pod queue does); nothing here retries on its own.
@@ -12,6 +17,15 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type Endpoint, formatEndpoint } from '../core/endpoint.ts';
 import { type CallOptions, HttpClient, type TlsClientOptions } from '../core/http-client.ts';
+import {
+  Attr,
+  type Attributes,
+  podAttributes,
+  podsAttributes,
+  type Span,
+  SpanKind,
+  withSpan,
+} from '../core/tracing.ts';
 import { unavailable } from '../errors/index.ts';
 import { newSessionId } from '../wire/headers.ts';
 import {
@@ -112,25 +126,40 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
     ...(signal ? { signal } : {}),
   });
 
+  const traced = <T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T>) =>
+    withSpan(`vk ${name}`, attrs, fn, SpanKind.CLIENT);
+
   return {
     describe: () => formatEndpoint(opts.endpoint),
     create: (req, signal) =>
-      http.call({ ...request('create', 'POST', '/create', signal, req), schema: CreateStruct }),
-    async delete(pod, signal) {
-      await http.call(request('delete', 'DELETE', '/delete', signal, pod));
-    },
-    async status(pods, signal) {
-      // GET with a body, as interLink 0.6 APIs expect (ours accepts POST too).
-      const answer = await http.call({
-        ...request('status', 'GET', '/status', signal, pods),
-        schema: PodStatusList.nullish(),
-      });
-      return answer ?? [];
-    },
-    async logs(req, signal) {
-      const res = await http.stream(request('logs', 'GET', '/getLogs', signal, req));
-      return res.body;
-    },
+      traced('pod.create', podAttributes(req.pod), async (span) => {
+        const answer = await http.call({
+          ...request('create', 'POST', '/create', signal, req),
+          schema: CreateStruct,
+        });
+        if (answer.PodJID) span.setAttribute(Attr.jobId, answer.PodJID);
+        return answer;
+      }),
+    delete: (pod, signal) =>
+      traced('pod.delete', podAttributes(pod), async () => {
+        await http.call(request('delete', 'DELETE', '/delete', signal, pod));
+      }),
+    status: (pods, signal) =>
+      traced('pod.status', podsAttributes(pods), async () => {
+        // GET with a body, as interLink 0.6 APIs expect (ours accepts POST too).
+        const answer = await http.call({
+          ...request('status', 'GET', '/status', signal, pods),
+          schema: PodStatusList.nullish(),
+        });
+        return answer ?? [];
+      }),
+    // The span covers the call up to the answer's headers, not the stream that follows.
+    logs: (req, signal) =>
+      traced(
+        'pod.logs',
+        podAttributes({ metadata: { uid: req.PodUID, name: req.PodName, namespace: req.Namespace } }),
+        async () => (await http.stream(request('logs', 'GET', '/getLogs', signal, req))).body,
+      ),
     async ping(signal) {
       const answer = await http.call(request('ping', 'POST', '/pinglink', signal));
       if (typeof answer === 'string') {

@@ -128,6 +128,8 @@ export interface ChainOptions {
    * as `pluginTokenFile`), and the VK's `metricsPort` on a third port.
    */
   tcp?: boolean;
+  /** Extra environment of all three roles (OTEL_* for the tracing suite). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Loopback TCP ports of a chain started with `tcp: true`. */
@@ -230,16 +232,16 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   const plugin = startRole(
     `plugin ${opts.plugin}`,
     ['plugin', opts.plugin, '--config', join(dir, 'plugin.yaml')],
-    opts.pluginEnv,
+    { ...opts.env, ...opts.pluginEnv },
   );
   const roles: Role[] = [plugin];
   let chain: Chain | undefined;
   try {
     await waitForListener(ports ? ports.plugin : pluginSock, plugin);
-    const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')]);
+    const api = startRole('api', ['api', '--config', join(dir, 'api.yaml')], opts.env);
     roles.unshift(api);
     await waitForListener(ports ? ports.api : apiSock, api);
-    const vk = startVkRole(dir);
+    const vk = startVkRole(dir, opts.env);
     roles.unshift(vk);
     chain = makeChain(opts, dir, ports, plugin, api, vk);
     await eventually(
@@ -273,8 +275,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
   }
 }
 
-function startVkRole(dir: string): Role {
-  return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')]);
+function startVkRole(dir: string, env?: NodeJS.ProcessEnv): Role {
+  return startRole('vk', ['vk', '--config', join(dir, 'vk.yaml'), '--kubeconfig', inject('kubeconfig')], env);
 }
 
 function makeChain(
@@ -359,7 +361,7 @@ function makeChain(
     async startVk() {
       if (isRunning(vk)) throw new Error('startVk: the VK is still running');
       const before = vk.output;
-      vk = startVkRole(dir);
+      vk = startVkRole(dir, opts.env);
       // Keep the earlier process's log for report().
       vk.output.unshift(...before, '[harness] --- VK restarted ---');
       chain.vk = vk;

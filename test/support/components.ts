@@ -18,7 +18,7 @@
 import { appendFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 
-export type ComponentName = 'k8s' | 'docker' | 'slurm';
+export type ComponentName = 'k8s' | 'docker' | 'slurm' | 'jaeger';
 
 interface Slot {
   users: number;
@@ -45,9 +45,13 @@ const registry = (): Registry => {
   return slot[key];
 };
 
-/** Which components a test file needs: the include patterns of vitest.config.ts. */
+/**
+ * Which components a test file needs: the include patterns of vitest.config.ts, plus a
+ * trace receiver (Jaeger) for the e2e files named `tracing*.test.ts`.
+ */
 export function componentsFor(file: string): ComponentName[] {
   const f = file.replaceAll('\\', '/');
+  if (/\/test\/e2e\/tracing[^/]*\.test\.ts$/.test(f)) return ['k8s', 'docker', 'slurm', 'jaeger'];
   if (/\/test\/e2e\//.test(f)) return ['k8s', 'docker', 'slurm'];
   if (f.endsWith('.k8s.test.ts')) return ['k8s'];
   if (f.endsWith('.docker.test.ts')) return ['docker'];
@@ -61,6 +65,14 @@ function neededByRun(project: TestProject): Set<ComponentName> | undefined {
   const paths = state?.getPaths?.();
   if (!paths) return undefined;
   return new Set(paths.flatMap(componentsFor));
+}
+
+/**
+ * Whether this run needs `name`: some file of it does, or vitest does not tell which files
+ * run (then every component of the project is started).
+ */
+export function runNeeds(project: TestProject, name: ComponentName): boolean {
+  return neededByRun(project)?.has(name) ?? true;
 }
 
 export function timing(line: string): void {

@@ -19,6 +19,10 @@ declare module 'vitest' {
     testImage: string;
     /** SLURM_CONF of the real one-node Slurm. */
     slurmConf: string;
+    /** OTEL_EXPORTER_OTLP_ENDPOINT of the real trace receiver (Jaeger all-in-one). */
+    otlpEndpoint: string;
+    /** Base URL of that Jaeger's query HTTP API. */
+    jaegerQuery: string;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ComponentName, Starter } from './components.ts';
 import { dockerStarter } from './docker.setup.ts';
+import { jaegerStarter } from './jaeger.setup.ts';
 import { k8sStarter } from './k8s.setup.ts';
 import { slurmStarter } from './slurm.setup.ts';
 
@@ -11,4 +12,5 @@ export const starters = (): Record<ComponentName, Starter<unknown>> => ({
   k8s: k8sStarter as Starter<unknown>,
   docker: dockerStarter as Starter<unknown>,
   slurm: slurmStarter as Starter<unknown>,
+  jaeger: jaegerStarter as Starter<unknown>,
 });

@@ -78,6 +78,15 @@ export function classify(what: string, r: RunResult, secrets: Iterable<string> =
   return new InterlinkError(ErrorCode.BACKEND, msg);
 }
 
+/**
+ * The span name of a docker call: `docker <sub-command>`. The first argument is always one of
+ * ours (create, start, inspect, ...); checked anyway, so no pod-derived word names a span.
+ */
+export function spanNameOf(args: readonly string[]): string {
+  const sub = args[0];
+  return sub !== undefined && /^[a-z][a-z-]{0,19}$/.test(sub) ? `docker ${sub}` : 'docker';
+}
+
 export class DockerCli {
   readonly #o: DockerCliOptions;
   readonly #env: NodeJS.ProcessEnv;
@@ -101,7 +110,7 @@ export class DockerCli {
     let r: CommandOutcome;
     try {
       r = await timeCommand(dockerCommand(args), () =>
-        runProcess(this.#o.binary, args, { env, timeoutMs, signal: opts.signal }),
+        runProcess(this.#o.binary, args, { env, timeoutMs, signal: opts.signal, spanName: spanNameOf(args) }),
       );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -8,6 +8,7 @@
  * option) is INVALID_INPUT carrying Slurm's own words.
  */
 import { type CommandOutcome, runProcess } from '../../core/command.ts';
+import { Attr, annotateActiveSpan } from '../../core/tracing.ts';
 import { type InterlinkError, invalidInput, unavailable } from '../../errors/index.ts';
 import { slurmCommand, timeCommand } from '../sdk/command-metrics.ts';
 import type { SlurmConfig } from './config.ts';
@@ -34,6 +35,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   signal?: AbortSignal;
+  /** Name of the command's trace span (core/command.ts): a fixed word, never pod data. */
+  spanName?: string;
 }
 
 /** Run a command to completion. Rejects (UNAVAILABLE) only when it could not run or timed out. */
@@ -90,7 +93,11 @@ export class SlurmCli {
       sinfo: this.#cfg.sinfoPath,
     }[which];
     this.calls.set(which, (this.calls.get(which) ?? 0) + 1);
-    return this.#run(path, args, { timeoutMs: this.#cfg.commandTimeoutSeconds * 1000, ...opts });
+    return this.#run(path, args, {
+      timeoutMs: this.#cfg.commandTimeoutSeconds * 1000,
+      spanName: which,
+      ...opts,
+    });
   }
 
   /**
@@ -120,7 +127,10 @@ export class SlurmCli {
   async submit(script: string, cwd: string): Promise<string> {
     const r = await this.#exec('sbatch', ['--parsable', script], { cwd, env: this.jobEnvironment() });
     const id = r.code === 0 ? parseSbatch(r.stdout) : undefined;
-    if (id) return id;
+    if (id) {
+      annotateActiveSpan({ [Attr.jobId]: id });
+      return id;
+    }
     throw this.#refusal('sbatch', r);
   }
 
