@@ -13,6 +13,9 @@ export interface ClusterLayout {
   apiserverKey: string;
   kubeletClientCert: string;
   kubeletClientKey: string;
+  frontProxyCaCert: string;
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
   saKey: string;
   saPub: string;
   controllerManagerKubeconfig: string;
@@ -31,6 +34,8 @@ export interface ClusterPorts {
 export const SERVICE_CIDR = '10.0.0.0/24';
 export const KUBERNETES_SERVICE_IP = '10.0.0.1';
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+/** The CN of the apiserver's proxy client cert: the one name an aggregated API server accepts request headers from. */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
 
 /**
  * Controllers a virtual node needs to look like a real cluster: node lifecycle and taint
@@ -112,6 +117,18 @@ export function apiserverArgs(l: ClusterLayout, p: ClusterPorts): string[] {
     `--kubelet-client-key=${l.kubeletClientKey}`,
     `--kubelet-certificate-authority=${l.caCert}`,
     '--kubelet-preferred-address-types=InternalIP',
+    // The aggregation layer (metrics-server behind `kubectl top`): the apiserver proxies to an
+    // APIService with this client cert and user headers that the extension server trusts
+    // only from a cert of the front-proxy CA named front-proxy-client. Nothing here has a
+    // Service network: an APIService names an ExternalName Service (`localhost`), which
+    // only the default cluster routing resolves (--enable-aggregator-routing would refuse it).
+    `--requestheader-client-ca-file=${l.frontProxyCaCert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${l.frontProxyClientCert}`,
+    `--proxy-client-key-file=${l.frontProxyClientKey}`,
     '--profiling=false',
   ];
 }

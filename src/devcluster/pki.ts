@@ -11,7 +11,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KUBERNETES_SERVICE_IP } from './args.ts';
+import { FRONT_PROXY_CLIENT, KUBERNETES_SERVICE_IP } from './args.ts';
 
 const execFileP = promisify(execFile);
 
@@ -194,6 +194,9 @@ export interface ClusterPki {
   controllerManager: KeyPair;
   scheduler: KeyPair;
   kubeletClient: KeyPair;
+  /** The aggregation layer: a CA of its own for request-header clients, and the apiserver's proxy client cert. */
+  frontProxyCa: KeyPair;
+  frontProxyClient: KeyPair;
   saKey: string;
   saPub: string;
 }
@@ -206,28 +209,49 @@ export async function createClusterPki(dir: string): Promise<ClusterPki> {
     issueCert({ ca, out: pair(name), cn, orgs, usages: ['client'] });
   const saKey = join(dir, 'sa.key');
   const saPub = join(dir, 'sa.pub');
-  const [apiserver, admin, controllerManager, scheduler, kubeletClient] = await Promise.all([
-    issueCert({
-      ca,
-      out: pair('apiserver'),
-      cn: 'kube-apiserver',
-      dnsNames: [
-        'localhost',
-        'kubernetes',
-        'kubernetes.default',
-        'kubernetes.default.svc',
-        'kubernetes.default.svc.cluster.local',
-      ],
-      ips: ['127.0.0.1', KUBERNETES_SERVICE_IP],
-      usages: ['server'],
-    }),
-    client('admin', 'kubernetes-admin', ['system:masters']),
-    client('controller-manager', 'system:kube-controller-manager'),
-    client('scheduler', 'system:kube-scheduler'),
-    // system:masters so the virtual kubelet's SubjectAccessReview on nodes/proxy|log allows
-    // the apiserver without a binding of its own to create at start.
-    client('kubelet-client', 'kube-apiserver-kubelet-client', ['system:masters']),
-    createServiceAccountKeys({ key: saKey, pub: saPub }),
-  ]);
-  return { ca, apiserver, admin, controllerManager, scheduler, kubeletClient, saKey, saPub };
+  // A second CA: a client cert of the cluster CA must not be able to assert request headers.
+  const frontProxyCa = await createCa(pair('front-proxy-ca'));
+  const [apiserver, admin, controllerManager, scheduler, kubeletClient, frontProxyClient] = await Promise.all(
+    [
+      issueCert({
+        ca,
+        out: pair('apiserver'),
+        cn: 'kube-apiserver',
+        dnsNames: [
+          'localhost',
+          'kubernetes',
+          'kubernetes.default',
+          'kubernetes.default.svc',
+          'kubernetes.default.svc.cluster.local',
+        ],
+        ips: ['127.0.0.1', KUBERNETES_SERVICE_IP],
+        usages: ['server'],
+      }),
+      client('admin', 'kubernetes-admin', ['system:masters']),
+      client('controller-manager', 'system:kube-controller-manager'),
+      client('scheduler', 'system:kube-scheduler'),
+      // system:masters so the virtual kubelet's SubjectAccessReview on nodes/proxy|log allows
+      // the apiserver without a binding of its own to create at start.
+      client('kubelet-client', 'kube-apiserver-kubelet-client', ['system:masters']),
+      issueCert({
+        ca: frontProxyCa,
+        out: pair('front-proxy-client'),
+        cn: FRONT_PROXY_CLIENT,
+        usages: ['client'],
+      }),
+      createServiceAccountKeys({ key: saKey, pub: saPub }),
+    ],
+  );
+  return {
+    ca,
+    apiserver,
+    admin,
+    controllerManager,
+    scheduler,
+    kubeletClient,
+    frontProxyCa,
+    frontProxyClient,
+    saKey,
+    saPub,
+  };
 }

@@ -169,6 +169,12 @@ export const VkConfigSchema = z.object({
   serviceAccountTokenSeconds: PositiveInt.default(3_600),
   /** Tokens are re-requested (and re-delivered) after this fraction of their lifetime (kubelet: 0.8). */
   tokenRefreshFraction: z.coerce.number().gt(0).max(0.95).default(0.8),
+  /**
+   * How often (s) a running pod's volume ConfigMaps and Secrets are read again; a new version
+   * is re-sent with fresh tokens, and our plugins rewrite the files (kubelet: about 60-90 s).
+   * 0 = never.
+   */
+  volumeResyncSeconds: z.coerce.number().int().min(0).default(60),
 
   /** KUBERNETES_SERVICE_HOST/PORT given to pods (predecessor KubernetesApiAddr/Port); only when set. */
   kubernetesServiceHost: z.string().optional(),

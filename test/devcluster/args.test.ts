@@ -18,6 +18,9 @@ const l: ClusterLayout = {
   apiserverKey: '/d/pki/apiserver.key',
   kubeletClientCert: '/d/pki/kubelet-client.crt',
   kubeletClientKey: '/d/pki/kubelet-client.key',
+  frontProxyCaCert: '/d/pki/front-proxy-ca.crt',
+  frontProxyClientCert: '/d/pki/front-proxy-client.crt',
+  frontProxyClientKey: '/d/pki/front-proxy-client.key',
   saKey: '/d/pki/sa.key',
   saPub: '/d/pki/sa.pub',
   controllerManagerKubeconfig: '/d/cm.kubeconfig',
@@ -71,8 +74,16 @@ describe('control-plane argv', () => {
     ['kubelet-client-key', '/d/pki/kubelet-client.key'],
     ['kubelet-certificate-authority', '/d/pki/ca.crt'],
     ['kubelet-preferred-address-types', 'InternalIP'],
+    ['requestheader-client-ca-file', '/d/pki/front-proxy-ca.crt'],
+    ['requestheader-allowed-names', 'front-proxy-client'],
+    ['proxy-client-cert-file', '/d/pki/front-proxy-client.crt'],
+    ['proxy-client-key-file', '/d/pki/front-proxy-client.key'],
   ])('kube-apiserver --%s=%s', (flag, value) => {
     expect(flags(apiserverArgs(l, p)).get(flag)).toBe(value);
+  });
+
+  it('kube-apiserver routes to an APIService by its Service (an ExternalName works), not its endpoints', () => {
+    expect(flags(apiserverArgs(l, p)).has('enable-aggregator-routing')).toBe(false);
   });
 
   it.each<[string, string]>([

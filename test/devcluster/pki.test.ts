@@ -84,6 +84,15 @@ describe('cluster PKI (openssl)', () => {
     expect(c.verify(ca.publicKey)).toBe(true);
   });
 
+  it('makes the front-proxy client cert from a CA of its own', async () => {
+    const fp = await load(pki.frontProxyCa.cert);
+    const c = await load(pki.frontProxyClient.cert);
+    expect(c.subject).toBe('CN=front-proxy-client');
+    expect(c.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(c.verify(fp.publicKey)).toBe(true);
+    expect(c.verify(ca.publicKey)).toBe(false);
+  });
+
   it('issues a kubelet serving cert a test can use', async () => {
     const out = await issueCert({
       ca: pki.ca,

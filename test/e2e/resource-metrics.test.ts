@@ -1,7 +1,8 @@
 /**
  * Real resource usage through the whole chain (issue #15 item 3): the VK's kubelet API `/metrics/resource` (and `/stats/summary`) → the interLink API →
  * the docker plugin's one batched `docker stats`. A busy-looping pod shows CPU; what
- * metrics-server would scrape for `kubectl top` is there, with the kubelet's names and labels.
+ * metrics-server scrapes is there, with the kubelet's names and labels; and `kubectl top pod`
+ * shows it through the aggregation layer and a real metrics-server (test/support/metrics-server.ts).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,15 +10,25 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { type Chain, eventually, reportOnFailure, startChain, suffix } from './harness.ts';
+import { type MetricsServer, startMetricsServer } from '../support/metrics-server.ts';
+import { type Chain, eventually, freePort, kubectl, reportOnFailure, startChain, suffix } from './harness.ts';
 
 const id = suffix();
 const image = inject('testImage');
 let chain: Chain;
 let dataRoot: string;
+let metricsServer: MetricsServer | undefined;
 
 beforeAll(async () => {
   dataRoot = await mkdtemp(join(tmpdir(), 'interlink-e2e-usage-data-'));
+  // metrics-server starts beside the chain (its build is cached; the first one takes minutes).
+  const ms = startMetricsServer({
+    kubeconfig: inject('kubeconfig'),
+    caCertPath: inject('caCertPath'),
+    port: await freePort(),
+    kubectl,
+  });
+  ms.catch(() => {});
   chain = await startChain({
     plugin: 'docker',
     nodeName: `e2e-usage-${id}`,
@@ -31,9 +42,11 @@ beforeAll(async () => {
       infraCommand: ['sleep', '2147483647'],
     },
   });
-}, 300_000);
+  metricsServer = await ms;
+}, 1_500_000);
 
 afterAll(async () => {
+  await metricsServer?.stop();
   await chain?.stop();
   if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
 }, 300_000);
@@ -104,5 +117,20 @@ describe('resource usage on the docker virtual node', () => {
     expect(summary.node.nodeName).toBe(chain.nodeName);
     const pod = summary.pods.find((p: { podRef: { name: string } }) => p.podRef.name === 'spin');
     expect(pod.containers[0].cpu.usageNanoCores).toBeGreaterThan(0);
+  });
+
+  it("kubectl top pod shows the busy pod's CPU through metrics-server", async () => {
+    const top = await eventually(
+      'kubectl top pod spin',
+      async () => {
+        const r = await kubectl(['top', 'pod', 'spin', '-n', chain.namespace, '--no-headers']);
+        const m = /^spin\s+(\d+)m\s+(\d+)Mi/.exec(r.stdout.trim());
+        return m && Number(m[1]) > 0 ? m : undefined;
+      },
+      120_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${err}\nmetrics-server:\n${metricsServer?.output.slice(-30).join('\n')}`);
+    });
+    expect(Number(top[1])).toBeGreaterThan(0);
   });
 });

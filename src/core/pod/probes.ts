@@ -219,6 +219,18 @@ export function hooksOf(container: unknown): Hooks {
   return out;
 }
 
+/** The app containers of a pod spec with a preStop hook, by name. Pure. */
+export function preStopHooks(pod: { spec?: unknown }): Map<string, ProbeHandler> {
+  const out = new Map<string, ProbeHandler>();
+  const containers = ((pod.spec ?? {}) as { containers?: unknown[] }).containers ?? [];
+  for (const c of containers) {
+    const name = (c as { name?: unknown })?.name;
+    const h = hooksOf(c).preStop;
+    if (typeof name === 'string' && h) out.set(name, h);
+  }
+  return out;
+}
+
 // ---- the state machine -----------------------------------------------------------------
 
 export type ProbeResult = 'success' | 'failure' | 'unknown';

@@ -27,6 +27,7 @@ import { KeyedLock } from '../../core/keyed-lock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { NodeCapacity } from '../../core/pod/env.ts';
 import { pathUnder } from '../../core/pod/paths.ts';
+import { refreshVolumeFiles } from '../../core/pod/refresh.ts';
 import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
@@ -181,11 +182,11 @@ export class DockerPlugin implements Plugin {
     return this.#locks.run(uid, async () => {
       const existing = this.#index.get(uid);
       const want = (spec.initContainers?.length ?? 0) + spec.containers.length;
+      const podDir = this.#podDir(uid);
       if (existing?.infraId && existing.byName.size >= want) {
-        ctx.log.info({ uid }, 'pod already exists; create is a no-op');
+        await this.#refreshVolumes(data, podDir, ctx);
         return { PodUID: uid, PodJID: existing.infraId };
       }
-      const podDir = this.#podDir(uid);
       // Every refusal happens here, before anything exists.
       const plan = planPod({
         pod,
@@ -219,6 +220,31 @@ export class DockerPlugin implements Plugin {
       );
       return { PodUID: uid, PodJID: entry.infraId ?? '' };
     });
+  }
+
+  /**
+   * A create of a pod that exists: its volume files take what the request carries (a
+   * refreshed token, an edited ConfigMap or Secret: core/pod/refresh.ts). A request the
+   * planner now refuses changes nothing (the pod keeps running as it was created).
+   */
+  async #refreshVolumes(data: RetrievedPodData, podDir: string, ctx: CallContext): Promise<void> {
+    const uid = data.pod.metadata.uid;
+    let plan: PodPlan;
+    try {
+      plan = planPod({
+        pod: data.pod,
+        spec: podSpecOf(data.pod),
+        retrieved: data.container ?? [],
+        podDir,
+        options: this.#cfg,
+        ...(this.#node ? { node: this.#node } : {}),
+      });
+    } catch (err) {
+      ctx.log.warn({ uid, err }, 'pod already exists; its volumes were not refreshed');
+      return;
+    }
+    const changed = await refreshVolumeFiles(podDir, plan.volumes.files, plan.volumes.dirs);
+    ctx.log.info({ uid, refreshed: changed.length }, 'pod already exists; volume files refreshed');
   }
 
   async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {

@@ -4,7 +4,7 @@
  * The callers hold the pod's lock.
  */
 import type { Clock } from '../../core/clock.ts';
-import { clip, hooksOf, type ProbeHandler } from '../../core/pod/probes.ts';
+import { clip, type ProbeHandler, preStopHooks } from '../../core/pod/probes.ts';
 import type { ContainerState } from '../../wire/k8s.ts';
 import { inspectArgs, startArgs, stopArgs } from './argv.ts';
 import { classify, type DockerCli } from './cli.ts';
@@ -51,17 +51,8 @@ export interface PreStopTarget {
   id: string;
 }
 
-/** Containers of the pod spec with a preStop hook. Pure. */
-export function preStopHooks(pod: { spec?: unknown }): Map<string, ProbeHandler> {
-  const out = new Map<string, ProbeHandler>();
-  const containers = ((pod.spec ?? {}) as { containers?: unknown[] }).containers ?? [];
-  for (const c of containers) {
-    const name = (c as { name?: unknown })?.name;
-    const h = hooksOf(c).preStop;
-    if (typeof name === 'string' && h) out.set(name, h);
-  }
-  return out;
-}
+/** Containers of the pod spec with a preStop hook (shared with the Slurm plugin). */
+export { preStopHooks };
 
 /**
  * Run the preStop hooks of the running containers, all at once, within the grace period

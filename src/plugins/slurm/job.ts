@@ -10,7 +10,7 @@
 
 import { posix } from 'node:path';
 import { commandLine, type EnvList, resolveEnv } from '../../core/pod/env.ts';
-import type { ProbeHandler, ProbeSpec } from '../../core/pod/probes.ts';
+import { type ProbeHandler, type ProbeSpec, preStopHooks } from '../../core/pod/probes.ts';
 import type { PodRef } from '../../core/pod/spec.ts';
 import { type ContainerSpec, type PodSpecView, podSpecOf } from '../../core/pod/spec.ts';
 import {
@@ -93,6 +93,8 @@ export interface JobSpec {
   probes?: Map<string, ProbeSpec[]>;
   /** App containers' postStart hooks (run beside the container, gating its probes). */
   postStarts?: Map<string, ProbeHandler>;
+  /** App containers' preStop hooks (prestop.ts: run by the batch shell on the plugin's signal). */
+  preStops?: Map<string, ProbeHandler>;
   graceSeconds?: number;
 }
 
@@ -421,6 +423,7 @@ export function buildJob(data: RetrievedPodData, cfg: SlurmConfig): JobSpec {
     warnings,
     probes: podProbes(pod),
     postStarts: podPostStarts(pod),
+    preStops: preStopHooks(pod),
     graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
   };
 }

@@ -9,6 +9,8 @@
  *     restarts          SLURM_RESTART_COUNT of the current run
  *     job.exit          the script's final exit code
  *     containers/<c>.log|.started|.finished|.exit
+ *     containers/<c>.probe-<kind>|.poststart|.prestop|.killed   probe and hook results
+ *     prestop.done      the batch shell ran the preStop hooks (prestop.ts)
  *     env/<c>.env       apptainer env files (0600)
  *     volumes/<v>/...   configMap/secret/projected/downwardAPI files (Secret files 0600 unless
  *                       the pod sets a mode); empty/<v>/ emptyDirs
@@ -60,7 +62,7 @@ export class JobDir {
   }
   containerFile(
     name: string,
-    ext: 'log' | 'started' | 'finished' | 'exit' | 'killed' | 'poststart' | `probe-${ProbeKind}`,
+    ext: 'log' | 'started' | 'finished' | 'exit' | 'killed' | 'poststart' | 'prestop' | `probe-${ProbeKind}`,
   ): string {
     return join(this.path, 'containers', `${name}.${ext}`);
   }
@@ -122,9 +124,10 @@ export class JobDir {
   /** What the probe loops of a container wrote (probes.ts). */
   async probeFiles(name: string): Promise<ProbeFiles> {
     const kinds = ['startup', 'liveness', 'readiness'] as const;
-    const [killed, post, ...texts] = await Promise.all([
+    const [killed, post, pre, ...texts] = await Promise.all([
       readText(this.containerFile(name, 'killed')),
       readText(this.containerFile(name, 'poststart')),
+      readText(this.containerFile(name, 'prestop')),
       ...kinds.map((k) => readText(this.containerFile(name, `probe-${k}`))),
     ]);
     const out: ProbeFiles = { results: {} };
@@ -136,6 +139,8 @@ export class JobDir {
     if (k === 'liveness' || k === 'startup' || k === 'poststart') out.killed = k;
     const p = parseProbeFile(post);
     if (p) out.postStart = p;
+    const q = parseProbeFile(pre);
+    if (q) out.preStop = q;
     return out;
   }
 

@@ -1,6 +1,7 @@
 /** The status call of the slurm plugin: job directories, then one squeue (and sacct) for all. */
 
 import { stat } from 'node:fs/promises';
+import { preStopHooks } from '../../core/pod/probes.ts';
 import type { PingResponse, PodStatus } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext } from '../sdk/types.ts';
@@ -73,7 +74,8 @@ export async function statusOf(d: SlurmDeps, pods: Pod[], ctx: CallContext): Pro
       ...(job ? { job } : {}),
       ...(jobExit !== undefined ? { jobExit } : {}),
     };
-    return withProbes(podStatus(rec, obs), pod, (name) => dir.probeFiles(name));
+    const preStops = new Set(pod.spec ? preStopHooks(pod).keys() : []);
+    return withProbes(podStatus(rec, obs), pod, (name) => dir.probeFiles(name), preStops);
   });
 }
 

@@ -214,9 +214,11 @@ export interface ProbeFiles {
   killed?: ProbeKind | 'poststart';
   /** What the postStart hook's runner wrote. */
   postStart?: { result: string; failures: number };
+  /** What the preStop hook's runner wrote (prestop.ts). */
+  preStop?: { result: string; failures: number };
 }
 
-/** Parse a `<c>.probe-<kind>` or `<c>.poststart` file. Pure. */
+/** Parse a `<c>.probe-<kind>`, `<c>.poststart` or `<c>.prestop` file. Pure. */
 export function parseProbeFile(text: string | undefined): { result: string; failures: number } | undefined {
   const m = /^(success|failure|unknown) (\d+)\s*$/.exec(text ?? '');
   return m ? { result: m[1]!, failures: Number(m[2]) } : undefined;
@@ -269,6 +271,8 @@ export function overlayProbes(
       type: 'Warning',
       count: 1,
     });
+  if (f.preStop?.result === 'failure')
+    events.push({ reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 });
   if (f.killed)
     events.push({
       reason: 'Killing',
@@ -280,20 +284,24 @@ export function overlayProbes(
   return out;
 }
 
-/** A pod's status with its app containers' probe and postStart files applied (reads only those containers). */
+/**
+ * A pod's status with its app containers' probe, postStart and preStop files applied (reads
+ * only those containers). `preStops` names the containers with a preStop hook.
+ */
 export async function withProbes(
   st: PodStatus,
   pod: Pod,
   read: (name: string) => Promise<ProbeFiles>,
+  preStops: ReadonlySet<string> = new Set(),
 ): Promise<PodStatus> {
   const probes = podProbes(pod);
   const hooks = podPostStarts(pod);
-  if (probes.size === 0 && hooks.size === 0) return st;
+  if (probes.size === 0 && hooks.size === 0 && preStops.size === 0) return st;
   const containers = await Promise.all(
     (st.containers ?? []).map(async (c) => {
       const p = probes.get(c.name);
       const h = hooks.has(c.name);
-      return p || h ? overlayProbes(c, p ?? [], await read(c.name), h) : c;
+      return p || h || preStops.has(c.name) ? overlayProbes(c, p ?? [], await read(c.name), h) : c;
     }),
   );
   return { ...st, containers };

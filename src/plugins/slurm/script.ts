@@ -21,6 +21,7 @@
 import { invalidInput } from '../../errors/index.ts';
 import { sbatchLine } from './flags.ts';
 import type { JobSpec } from './job.ts';
+import { preStopLines } from './prestop.ts';
 import { PROBE_LIBRARY, probeLines } from './probes.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { cleanupLines, containerBody } from './runtime.ts';
@@ -277,7 +278,10 @@ export function renderScript(job: JobSpec): string {
     `IL_DIR=${sh(job.jobDir)}`,
     '',
     LIBRARY,
-    ...((job.probes?.size ?? 0) + (job.postStarts?.size ?? 0) > 0 ? [PROBE_LIBRARY] : []),
+    ...((job.probes?.size ?? 0) + (job.postStarts?.size ?? 0) + (job.preStops?.size ?? 0) > 0
+      ? [PROBE_LIBRARY]
+      : []),
+    ...preStopLines(job),
   );
   const cleanup = cleanupLines(job);
   out.push('_il_cleanup() {', ...(cleanup.length > 0 ? cleanup.map((l) => `  ${l}`) : ['  :']), '}', '');

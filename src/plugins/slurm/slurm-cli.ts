@@ -213,7 +213,18 @@ export class SlurmCli {
    * after KillWait). A job Slurm does not know (any more) is not an error.
    */
   async cancel(id: string, signal?: string): Promise<void> {
-    const args = signal ? [`--signal=${signal}`, '--full', id] : [id];
+    return this.#scancel(signal ? [`--signal=${signal}`, '--full', id] : [id]);
+  }
+
+  /**
+   * Signal the batch shell of a job alone, none of its children or steps (`scancel --batch`:
+   * the shell's trap decides what to do, as for the preStop hooks). Same errors as cancel.
+   */
+  async signalBatch(id: string, signal: string): Promise<void> {
+    return this.#scancel([`--signal=${signal}`, '--batch', id]);
+  }
+
+  async #scancel(args: string[]): Promise<void> {
     const r = await this.#exec('scancel', args);
     if (r.code === 0) return;
     if (/Invalid job id|already completing or completed|Job is pending execution/i.test(r.stderr)) return;

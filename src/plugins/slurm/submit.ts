@@ -2,6 +2,7 @@
 import { chown, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isUnder } from '../../core/pod/paths.ts';
+import { refreshVolumeFiles } from '../../core/pod/refresh.ts';
 import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, invalidInput } from '../../errors/index.ts';
@@ -24,7 +25,7 @@ export async function submitPod(
   const dir = d.dirOf(m.namespace, m.uid);
   const known = await dir.readJobId();
   if (known) {
-    ctx.log.info({ uid: m.uid, job: known }, 'pod already submitted: returning its job');
+    await refreshJobVolumes(d, data, ctx);
     return { PodUID: m.uid, PodJID: known };
   }
   const job = buildJob(data, d.cfg);
@@ -84,6 +85,29 @@ export async function submitPod(
     'pod submitted to Slurm',
   );
   return { PodUID: m.uid, PodJID: id };
+}
+
+/**
+ * A create of a pod already submitted: shared-filesystem mode rewrites the volume files
+ * that changed (a refreshed token, an edited ConfigMap or Secret: core/pod/refresh.ts); a
+ * non-shared job carries its files in the script and keeps them. A request that buildJob now
+ * refuses changes nothing.
+ */
+async function refreshJobVolumes(d: SlurmDeps, data: RetrievedPodData, ctx: CallContext): Promise<void> {
+  const uid = data.pod.metadata.uid;
+  if (!d.cfg.sharedFs) {
+    ctx.log.info({ uid }, 'pod already submitted: returning its job (no shared filesystem: volumes kept)');
+    return;
+  }
+  let job: JobSpec;
+  try {
+    job = buildJob(data, d.cfg);
+  } catch (err) {
+    ctx.log.warn({ uid, err }, 'pod already submitted; its volumes were not refreshed');
+    return;
+  }
+  const changed = await refreshVolumeFiles(job.jobDir, job.files, job.dirs);
+  ctx.log.info({ uid, refreshed: changed.length }, 'pod already submitted: volume files refreshed');
 }
 
 /**

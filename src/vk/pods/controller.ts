@@ -103,6 +103,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
     metrics,
     hostIP,
     missingResourceTimeoutMs: config.missingResourceTimeoutMs,
+    volumeResyncMs: config.volumeResyncSeconds * 1000,
   });
   const poller = createStatusPoller({
     records: () => syncer.records.values(),

@@ -79,6 +79,9 @@ export interface PodRecord {
   waiting?: { since: number; what: string };
   /** When service-account tokens are due for a refresh (ms). */
   refreshAt?: number;
+  /** When the volumes' ConfigMaps and Secrets are looked at again (ms), and what was delivered. */
+  resyncAt?: number | undefined;
+  sourceVersions?: string | undefined;
   /** Failed backend delete attempts (for the Events). */
   deleteFailures: number;
   /** Counts of the probe and hook Events last reported (status/probe-events.ts). */

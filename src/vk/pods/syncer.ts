@@ -86,7 +86,11 @@ export interface PodSyncerDeps {
   cache: PodCache;
   writer: KubeWriter;
   interlink: Pick<InterlinkClient, 'create' | 'delete' | 'updateCache' | 'describe'>;
-  resolver: { resolve(pod: KPod): Promise<Resolution> };
+  resolver: {
+    resolve(pod: KPod): Promise<Resolution>;
+    /** Resolution.sourceVersions now (for the volume resync; absent: no resync). */
+    volumeSourceVersions?(pod: KPod): Promise<string | undefined>;
+  };
   events: Pick<EventRecorder, 'record' | 'normal' | 'warning'>;
   clock: Clock;
   logger: Logger;
@@ -95,6 +99,11 @@ export interface PodSyncerDeps {
   hostIP: string | undefined;
   /** How long a missing ConfigMap/Secret is waited for before the pod fails (ms). */
   missingResourceTimeoutMs: number;
+  /**
+   * How often a running pod's volume ConfigMaps and Secrets are looked at again (ms); a
+   * change is delivered as a refresh. 0 or absent: never (tokens are still refreshed).
+   */
+  volumeResyncMs?: number;
   /** Called on every state change (metrics, tests). */
   onTransition?: TransitionHook;
 }
@@ -139,6 +148,17 @@ export class PodSyncer {
     rec.jobId = jobId;
     rec.createdAt = this.#d.clock.now();
     rec.seen = answer;
+    this.#adopted(rec);
+  }
+
+  /**
+   * A pod found in the backend after a restart: what it was given is unknown, so its first
+   * volume resync delivers the current volumes and fresh tokens (unless it has no volume
+   * ConfigMap or Secret, whose versions then compare equal).
+   */
+  #adopted(rec: PodRecord): void {
+    const every = this.#d.volumeResyncMs ?? 0;
+    if (every > 0 && this.#d.resolver.volumeSourceVersions) rec.resyncAt = this.#d.clock.now() + every;
   }
 
   /** One attempt for `key`; throws to be retried. Never call twice for one key at once. */
@@ -156,6 +176,7 @@ export class PodSyncer {
       if (jid) {
         rec.jobId = jid;
         rec.createdAt = this.#d.clock.now();
+        this.#adopted(rec);
       }
     }
     rec.pod = pod;
@@ -339,7 +360,7 @@ export class PodSyncer {
     }
     rec.jobId = jid;
     rec.createdAt = clock.now();
-    rec.refreshAt = res.refreshAt;
+    this.#delivered(rec, res);
     this.#to(rec, PodState.InBackend);
     events.normal(
       podRef(pod),
@@ -372,6 +393,7 @@ export class PodSyncer {
     }
     if (rec.refreshAt !== undefined && this.#d.clock.now() >= rec.refreshAt)
       await this.#refreshTokens(rec, pod);
+    else if (rec.resyncAt !== undefined && this.#d.clock.now() >= rec.resyncAt) await this.#resync(rec, pod);
     const annotations = jobAnnotations(rec.jobId!, rec.uid);
     // Re-adopted after a restart, or created and not polled yet: the pod's status stays as
     // it is until the backend has spoken (mapping "no answer yet" would regress Running to Pending).
@@ -430,7 +452,7 @@ export class PodSyncer {
       await interlink.updateCache(forApi(pod)).catch(() => undefined);
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'ok' });
       metrics.tokenRefreshes.inc({ outcome: 'ok' });
-      rec.refreshAt = res.refreshAt;
+      this.#delivered(rec, res);
     } catch (err) {
       metrics.backendCalls.inc({ op: 'refresh', outcome: 'error' });
       metrics.tokenRefreshes.inc({ outcome: 'error' });
@@ -442,10 +464,40 @@ export class PodSyncer {
     }
   }
 
-  /** Look again at the next token refresh or the active deadline, whichever comes first. */
+  /** What the backend now has: when its tokens are due, which volume sources it was given. */
+  #delivered(rec: PodRecord, res: Resolution): void {
+    rec.refreshAt = res.refreshAt;
+    rec.sourceVersions = res.sourceVersions;
+    const every = this.#d.volumeResyncMs ?? 0;
+    rec.resyncAt =
+      every > 0 && res.sourceVersions !== undefined && this.#d.resolver.volumeSourceVersions
+        ? this.#d.clock.now() + every
+        : undefined;
+  }
+
+  /**
+   * The volume resync (the kubelet's periodic ConfigMap/Secret sync): a changed version of a
+   * volume's ConfigMap or Secret is delivered as a refresh (tokens included); otherwise look
+   * again after the interval. A failed look is retried at the next interval.
+   */
+  async #resync(rec: PodRecord, pod: KPod): Promise<void> {
+    const { resolver, clock } = this.#d;
+    rec.resyncAt = clock.now() + (this.#d.volumeResyncMs ?? 0);
+    try {
+      const now = await resolver.volumeSourceVersions?.(pod);
+      if (now === rec.sourceVersions) return;
+      this.#d.logger.debug({ pod: rec.key }, 'a volume ConfigMap or Secret changed: refreshing');
+      await this.#refreshTokens(rec, pod);
+    } catch (err) {
+      this.#d.logger.warn({ pod: rec.key, err: errMessage(err) }, 'volume resync failed; retrying later');
+    }
+  }
+
+  /** Look again at the next token refresh, volume resync or the active deadline, whichever comes first. */
   #requeue(rec: PodRecord): SyncResult {
     const deadlines: number[] = [];
     if (rec.refreshAt !== undefined) deadlines.push(rec.refreshAt);
+    if (rec.resyncAt !== undefined) deadlines.push(rec.resyncAt);
     const deadline = activeDeadline(rec.pod);
     if (deadline !== undefined) deadlines.push(deadline);
     if (deadlines.length === 0) return undefined;

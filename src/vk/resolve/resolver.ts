@@ -23,6 +23,11 @@ import {
   tokenSources,
 } from './volumes.ts';
 
+/** The ConfigMaps and Secrets a pod's volumes (not its env) take files from. */
+function volumeRefs(pod: KPod) {
+  return collectRefs({ ...pod, spec: { ...pod.spec, initContainers: [], containers: [] } });
+}
+
 export interface ResolverOptions {
   kubeConfig: KubeConfig;
   clock: Clock;
@@ -39,6 +44,23 @@ export interface Resolution {
   warnings: string[];
   /** When the earliest token should be refreshed (by default at 80% of its life), ms since the epoch. */
   refreshAt: number | undefined;
+  /**
+   * The versions of the ConfigMaps and Secrets the pod's volumes were filled from
+   * (`volumeSourceVersions`); undefined when no volume takes its files from one.
+   */
+  sourceVersions?: string | undefined;
+}
+
+/** "configmap/<name>@<resourceVersion>" for each volume source, absent ones "@-", sorted. */
+function versionsOf(
+  refs: { configMaps: Map<string, boolean>; secrets: Map<string, boolean> },
+  fetched: { configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> },
+): string | undefined {
+  const out: string[] = [];
+  const rv = (o: RawObject | undefined) => (o?.metadata.resourceVersion as string | undefined) ?? '-';
+  for (const n of refs.configMaps.keys()) out.push(`configmap/${n}@${rv(fetched.configMaps.get(n))}`);
+  for (const n of refs.secrets.keys()) out.push(`secret/${n}@${rv(fetched.secrets.get(n))}`);
+  return out.length > 0 ? out.sort().join(',') : undefined;
 }
 
 interface RawObject {
@@ -110,6 +132,18 @@ export class PodResolver {
       }),
     ]);
     return { configMaps, secrets };
+  }
+
+  /**
+   * The versions of the ConfigMaps and Secrets the pod's volumes take files from, as
+   * `Resolution.sourceVersions` has them: a running pod whose answer differs needs its
+   * volumes refreshed. One GET per object; undefined when no volume uses one.
+   */
+  async volumeSourceVersions(pod: KPod, signal?: AbortSignal): Promise<string | undefined> {
+    const refs = volumeRefs(pod);
+    if (refs.configMaps.size + refs.secrets.size === 0) return undefined;
+    const volumesOnly = { ...pod, spec: { ...pod.spec, initContainers: [], containers: [] } };
+    return versionsOf(refs, await this.fetchSources(volumesOnly, signal));
   }
 
   /** TokenRequests for every serviceAccountToken source, bound to the pod. */
@@ -208,6 +242,7 @@ export class PodResolver {
       missing: dedupe(missing, (m) => `${m.kind}/${m.name}/${m.key ?? ''}`),
       warnings,
       refreshAt,
+      sourceVersions: versionsOf(volumeRefs(pod), fetched),
     };
   }
 }

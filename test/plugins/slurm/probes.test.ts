@@ -51,7 +51,10 @@ describe('golden job scripts with probes', () => {
           httpHeaders: [{ name: 'X-T', value: '$HOME; rm -rf /' }],
         },
       },
-      lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo "$(id)" > /tmp/x; `reboot`'] } } },
+      lifecycle: {
+        postStart: { exec: { command: ['sh', '-c', 'echo "$(id)" > /tmp/x; `reboot`'] } },
+        preStop: { exec: { command: ['sh', '-c', '$(reboot); kill -TERM 1', ...HOSTILE.slice(0, 3)] } },
+      },
     });
     const script = renderScript(
       buildJob({ pod } as never, slurmConfig({ dataRoot: '/data/il', containerRuntime: runtime })),
@@ -69,6 +72,17 @@ describe('golden job scripts with probes', () => {
       buildJob({ pod } as never, slurmConfig({ dataRoot: '/d', containerRuntime: 'none' })),
     );
     expect(script).not.toContain('_il_probe');
+    expect(script).not.toContain('_il_prestop');
+  });
+
+  it('a pod with only a preStop hook gets the probe library and the WINCH trap', () => {
+    const pod = probedPod('u-pre', ['true'], { lifecycle: { preStop: { sleep: { seconds: 1 } } } });
+    const script = renderScript(
+      buildJob({ pod } as never, slurmConfig({ dataRoot: '/d', containerRuntime: 'none' })),
+    );
+    expect(script).toContain('_il_probe_write()');
+    expect(script).toContain('  _il_prestop main sleep 1 &');
+    expect(script).toContain('trap _il_on_prestop WINCH');
   });
 });
 
@@ -118,6 +132,15 @@ describe('overlayProbes', () => {
     );
     expect(s.state?.terminated?.message).toBe('The container was killed: it failed its postStart hook');
     expect(s.probeEvents?.map((e) => e.reason)).toEqual(['FailedPostStartHook', 'Killing']);
+  });
+
+  it('a failed preStop hook is a FailedPreStopHook Event; a passed one is nothing', () => {
+    const failed = overlayProbes(runningSt, [], { results: {}, preStop: rd('failure', 1) });
+    expect(failed).toMatchObject({ started: true, ready: true });
+    expect(failed.probeEvents).toEqual([
+      { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
+    ]);
+    expect(overlayProbes(runningSt, [], { results: {}, preStop: rd('success') }).probeEvents).toBeUndefined();
   });
 
   it('a liveness kill shows in the terminated state and the Events', () => {

@@ -202,7 +202,14 @@ export class FakeInterlink {
 export class FakeResolver {
   missing: Missing[] = [];
   refreshAt: number | undefined;
+  /** What the volume ConfigMaps and Secrets are at now (Resolution.sourceVersions). */
+  versions: string | undefined;
   calls = 0;
+  versionLookups = 0;
+  async volumeSourceVersions(_pod: KPod): Promise<string | undefined> {
+    this.versionLookups++;
+    return this.versions;
+  }
   async resolve(pod: KPod): Promise<Resolution> {
     this.calls++;
     return {
@@ -215,6 +222,7 @@ export class FakeResolver {
       missing: [...this.missing],
       warnings: [],
       refreshAt: this.refreshAt,
+      sourceVersions: this.versions,
     };
   }
 }
@@ -249,7 +257,10 @@ export const LOST_AFTER_MS = 10_000;
 export const MISSING_TIMEOUT_MS = 5_000;
 
 /** Everything wired: a PodSyncer and a StatusPoller over the fakes. */
-export function world(onTransition?: (key: string, from: PodState, to: PodState) => void) {
+export function world(
+  onTransition?: (key: string, from: PodState, to: PodState) => void,
+  opts: { volumeResyncMs?: number } = {},
+) {
   const clock = new FakeClock(START);
   const cache = new FakeCache();
   const writer = new FakeWriter(cache);
@@ -276,6 +287,7 @@ export function world(onTransition?: (key: string, from: PodState, to: PodState)
     metrics,
     hostIP: '10.0.0.5',
     missingResourceTimeoutMs: MISSING_TIMEOUT_MS,
+    ...opts,
     ...(onTransition ? { onTransition } : {}),
   });
   const enqueued: string[] = [];

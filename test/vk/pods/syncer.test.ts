@@ -509,6 +509,62 @@ describe('VK restart', () => {
   });
 });
 
+describe('volume resync (ConfigMap and Secret edits)', () => {
+  const resyncing = () => world((_key, from, to) => taken.add(`${from}→${to}`), { volumeResyncMs: 60_000 });
+
+  it('looks again every interval; re-sends as a refresh only when a version changed', async () => {
+    const w = resyncing();
+    w.resolver.versions = 'configmap/cfg@1';
+    w.cache.put(makePod('cm'));
+    expect(await w.sync('cm')).toEqual({ requeueAfterMs: 60_000 });
+    await w.clock.advance(60_000);
+    expect(await w.sync('cm')).toEqual({ requeueAfterMs: 60_000 });
+    expect(w.resolver.versionLookups).toBe(1);
+    expect(w.interlink.created).toHaveLength(1);
+    w.resolver.versions = 'configmap/cfg@2';
+    await w.clock.advance(60_000);
+    await w.sync('cm');
+    expect(w.interlink.created).toHaveLength(2);
+    expect(w.interlink.created[1]?.pod.metadata?.annotations?.[TOKEN_REFRESH_ANNOTATION]).toBe(
+      kubeTime(START + 120_000),
+    );
+    // Delivered: the same version is not sent again.
+    await w.clock.advance(60_000);
+    await w.sync('cm');
+    expect(w.interlink.created).toHaveLength(2);
+    expect(w.state('cm')).toBe(PodState.InBackend);
+  });
+
+  it('a pod without volume sources, or with the resync off, is never looked at', async () => {
+    const w = resyncing();
+    w.cache.put(makePod('plain'));
+    expect(await w.sync('plain')).toBeUndefined();
+    const off = track();
+    off.resolver.versions = 'secret/s@1';
+    off.cache.put(makePod('off'));
+    expect(await off.sync('off')).toBeUndefined();
+    expect(w.resolver.versionLookups + off.resolver.versionLookups).toBe(0);
+  });
+
+  it('an adopted pod gets its volumes and fresh tokens at its first resync', async () => {
+    const w = resyncing();
+    w.resolver.versions = 'configmap/cfg@1';
+    const pod = w.cache.put(makePod('ad'));
+    w.syncer.adopt(
+      pod,
+      'job-9',
+      { name: 'ad', namespace: 'ns', UID: 'uid-ad', JID: 'job-9', containers: [running()] },
+      'ns/ad',
+    );
+    await w.sync('ad');
+    expect(w.interlink.created).toHaveLength(0);
+    await w.clock.advance(60_000);
+    await w.sync('ad');
+    expect(w.interlink.created).toHaveLength(1);
+    expect(w.interlink.created[0]?.pod.metadata?.annotations?.[TOKEN_REFRESH_ANNOTATION]).toBeDefined();
+  });
+});
+
 describe('service-account token refresh', () => {
   it('re-sends the pod marked as a refresh when due, and drops the API cache entry', async () => {
     const w = track();

@@ -306,6 +306,37 @@ _il_probe() {
   done
 }
 
+# ---- preStop hooks: SIGWINCH to the batch shell alone (the plugin's delete) runs them ----
+il_prestop=0
+# _il_prestop NAME CHECK...: the hook of a running container; its result goes to NAME.prestop.
+_il_prestop() {
+  local name=$1; shift
+  [[ -e $IL_CTR/$name.started && ! -e $IL_CTR/$name.exit ]] || return 0
+  if "$@" >/dev/null 2>&1 </dev/null; then
+    _il_probe_write "$IL_CTR/$name.prestop" success 0
+  else
+    _il_probe_write "$IL_CTR/$name.prestop" failure 1
+    _il_log "container $name: its preStop hook failed"
+  fi
+}
+# Runs in a trap: it only starts _il_prestops (builtins and a fork).
+_il_on_prestop() {
+  (( il_prestop || il_stopping )) && return 0
+  il_prestop=1
+  _il_log "preStop: running the hooks before the containers are stopped"
+  _il_prestops &
+  il_bg+=($!)
+}
+_il_prestops() {
+  trap - "${IL_SIGNALS[@]}"
+  local p=()
+  _il_prestop main docker exec -- il-7d1c0e2a-0000-4000-8000-0000000000aa-main sh -c '$(reboot); kill -TERM 1' 'it'\''s' '"double" \back\slash' '$(touch /tmp/il-pwned)' &
+  p+=($!)
+  wait "${p[@]}"
+  : >"$IL_DIR/prestop.done"
+}
+trap _il_on_prestop WINCH
+
 _il_cleanup() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-0000000000aa-main >/dev/null 2>&1
 }
