@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { Gauge, Histogram } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import { type Authenticator, authHook } from '../../core/auth.ts';
 import { registerDebugRoutes } from '../../core/debug-routes.ts';
 import {
@@ -52,6 +52,28 @@ export interface PluginServerOptions {
   debugEndpoints?: boolean;
 }
 
+/** `timed(op, fn)`: fn's latency in interlink_plugin_backend_call_duration_seconds, by op and outcome. */
+function backendCallTimer(registry: Registry) {
+  const callLatency = new Histogram({
+    name: 'interlink_plugin_backend_call_duration_seconds',
+    help: 'Latency of plugin backend operations',
+    labelNames: ['op', 'outcome'],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  return async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const end = callLatency.startTimer({ op });
+    try {
+      const v = await fn();
+      end({ outcome: 'ok' });
+      return v;
+    } catch (err) {
+      end({ outcome: 'error' });
+      throw err;
+    }
+  };
+}
+
 export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): ServerParts {
   const parts = createServer({
     logger: opts.logger.child({ component: `plugin-${plugin.name}` }),
@@ -64,31 +86,13 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   });
   const { app, registry } = parts;
   if (opts.auth) app.addHook('onRequest', authHook(opts.auth));
-  const callLatency = new Histogram({
-    name: 'interlink_plugin_backend_call_duration_seconds',
-    help: 'Latency of plugin backend operations',
-    labelNames: ['op', 'outcome'],
-    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const timed = backendCallTimer(registry);
   registerCommandMetrics(registry);
   const openStreams = new Gauge({
     name: 'interlink_plugin_log_streams',
     help: 'Log streams currently open',
     registers: [registry],
   });
-
-  async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    const end = callLatency.startTimer({ op });
-    try {
-      const v = await fn();
-      end({ outcome: 'ok' });
-      return v;
-    } catch (err) {
-      end({ outcome: 'error' });
-      throw err;
-    }
-  }
 
   const ctxOf = (req: FastifyRequest, signal?: AbortSignal): CallContext => ({
     session: req.id,

@@ -28,38 +28,22 @@ export interface PodGauges {
 
 export function podMetrics(registry: Registry, gauges: PodGauges): PodMetrics {
   const registers = [registry];
-  new Gauge({
-    name: 'interlink_vk_queue_depth',
-    help: 'Pod keys waiting in the work queue',
-    registers,
-    collect() {
-      this.set(gauges.queueDepth());
-    },
-  });
-  new Gauge({
-    name: 'interlink_vk_queue_delayed',
-    help: 'Pod keys waiting for a retry backoff or a delayed re-check',
-    registers,
-    collect() {
-      this.set(gauges.queueDelayed());
-    },
-  });
-  new Gauge({
-    name: 'interlink_vk_queue_processing',
-    help: 'Pod keys being reconciled now',
-    registers,
-    collect() {
-      this.set(gauges.queueProcessing());
-    },
-  });
-  new Gauge({
-    name: 'interlink_vk_backend_pods',
-    help: 'Pods this VK tracks in the backend',
-    registers,
-    collect() {
-      this.set(gauges.tracked());
-    },
-  });
+  /** A gauge read from `read` at each scrape. */
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('interlink_vk_queue_depth', 'Pod keys waiting in the work queue', () => gauges.queueDepth());
+  gauge('interlink_vk_queue_delayed', 'Pod keys waiting for a retry backoff or a delayed re-check', () =>
+    gauges.queueDelayed(),
+  );
+  gauge('interlink_vk_queue_processing', 'Pod keys being reconciled now', () => gauges.queueProcessing());
+  gauge('interlink_vk_backend_pods', 'Pods this VK tracks in the backend', () => gauges.tracked());
   const phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
   new Gauge({
     name: 'interlink_vk_pods',
@@ -71,14 +55,11 @@ export function podMetrics(registry: Registry, gauges: PodGauges): PodMetrics {
       for (const p of new Set([...phases, ...Object.keys(counts)])) this.set({ phase: p }, counts[p] ?? 0);
     },
   });
-  new Gauge({
-    name: 'interlink_vk_oldest_pending_pod_age_seconds',
-    help: 'Age of the oldest Pending pod on this node that is not being deleted (0 when none): pods stuck in create, or queued in the backend',
-    registers,
-    collect() {
-      this.set(gauges.oldestPendingSeconds());
-    },
-  });
+  gauge(
+    'interlink_vk_oldest_pending_pod_age_seconds',
+    'Age of the oldest Pending pod on this node that is not being deleted (0 when none): pods stuck in create, or queued in the backend',
+    () => gauges.oldestPendingSeconds(),
+  );
   const m: PodMetrics = {
     reconcile: new Histogram({
       name: 'interlink_vk_reconcile_duration_seconds',
