@@ -181,6 +181,27 @@ describe.each([false, true])('docker pod, KUBECTL_*_WEBSOCKETS=%s', (ws) => {
   });
 });
 
+it('attach -i: stdin reaches the running container, its output comes back', async () => {
+  await chain.apply(
+    chain.pod('talk', {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'main',
+          image,
+          stdin: true,
+          command: ['sh', '-c', 'read line; echo "got $line"; echo to-stderr >&2; exit 0'],
+        },
+      ],
+    }),
+  );
+  await chain.waitPhase('talk', 'Running');
+  const r = await kubectl(['attach', '-i', 'talk', '-c', 'main'], false, 'hello from attach\n');
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toContain('got hello from attach');
+  expect(r.stderr).toContain('to-stderr');
+});
+
 it('killing kubectl mid-exec leaves no docker exec behind', async () => {
   const marker = `marker-${id}`;
   const child = spawn(
