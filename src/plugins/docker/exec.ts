@@ -15,6 +15,9 @@
  * creates the exec with it), later sizes with `stty`, which the CLI forwards to the exec's
  * terminal. stderr is merged into stdout, as on any terminal. attach ignores tty: its
  * containers are started without one.
+ * Known limit: when the client goes away the CLI is killed, but with a TTY the command in the
+ * container lives on until it ends by itself (dockerd keeps the exec's terminal open and the
+ * Docker API has no way to kill an exec); without one, its stdin closes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
