@@ -43,6 +43,11 @@ export interface ChainOptions {
   /** Children's log level (default warn: logging is not what we measure). */
   logLevel?: string;
   log: (line: string) => void;
+  /**
+   * Serve the kubelet API over TLS with a self-approved serving certificate, so the apiserver
+   * can reach it (exec, port-forward: bench/exec.ts). Default: plain HTTP, logs and exec unused.
+   */
+  kubeletTls?: boolean;
   /** How long each child may take to become ready (default 60 s). */
   readyTimeoutMs?: number;
 }
@@ -112,7 +117,9 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
       podIp: '127.0.0.1',
       resources: { pods: String(Math.max(1_000, opts.pods)) },
       // Logs and exec are not measured: plain HTTP spares a CSR and a serving certificate.
-      kubeletHttp: { port: kubeletPort, address: '127.0.0.1', insecure: true },
+      kubeletHttp: opts.kubeletTls
+        ? { port: kubeletPort, address: '127.0.0.1', csr: true, selfApprove: true }
+        : { port: kubeletPort, address: '127.0.0.1', insecure: true },
       statusIntervalMs: opts.statusIntervalMs,
       ...(opts.vkWorkers ? { workers: opts.vkWorkers } : {}),
       metricsPort: vkMetricsPort,

@@ -27,7 +27,7 @@ export function streamOps(tag: 'api' | 'plugin'): Record<string, Json> {
   const flags = ['stdin', 'stdout', 'stderr', 'tty'].map((f) =>
     q(
       f,
-      `\`1\` to open the ${f} channel${f === 'tty' ? ' (a terminal; stderr merges into stdout)' : ''}.`,
+      `\`1\` to open the ${f} channel${f === 'tty' ? " (a terminal: stderr merges into stdout; the first size on channel 4 sizes it and later ones resize it — docker `docker exec -t`, slurm `srun --pty`, both on a pty of the plugin's own)" : ''}.`,
       false,
       {
         enum: ['0', '1', 'true', 'false'],

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runProcess } from '../../src/core/command.ts';
 import { type Chain, eventually, reportOnFailure, startChain, suffix } from './harness.ts';
+import { runOnPty, ttyProbe } from './pty.ts';
 
 const execFileP = promisify(execFile);
 const id = suffix();
@@ -88,6 +89,37 @@ afterAll(async () => {
 reportOnFailure(() => chain);
 
 describe.each([false, true])('docker pod, KUBECTL_*_WEBSOCKETS=%s', (ws) => {
+  it("exec -it: a terminal of the client's size, resized with it, and the exit code", async () => {
+    const run = runOnPty(
+      kubectlBin(),
+      [
+        '--kubeconfig',
+        inject('kubeconfig'),
+        '-n',
+        chain.namespace,
+        'exec',
+        '-it',
+        'web',
+        '--',
+        ...ttyProbe({ Width: 120, Height: 40 }, 5),
+      ],
+      env(ws),
+      { Width: 101, Height: 33 },
+    );
+    try {
+      await run.waitFor('size=');
+      await run.resize({ Width: 120, Height: 40 });
+      expect(await run.exited, run.output()).toBe(5);
+    } finally {
+      run.kill();
+    }
+    const out = run.output();
+    expect(out).toMatch(/tty=\/dev\/pts\/\d+\r\n/);
+    expect(out).toContain('size=33 101\r\n');
+    expect(out).toContain('resized=40 120\r\n');
+    expect(out).not.toContain('srun: error');
+  });
+
   it('exec: stdin, stdout, stderr and a non-zero exit code', async () => {
     const input = `${randomBytes(200_000).toString('hex')}\n`;
     const r = await kubectl(
@@ -147,6 +179,27 @@ describe.each([false, true])('docker pod, KUBECTL_*_WEBSOCKETS=%s', (ws) => {
       pf.kill('SIGKILL');
     }
   });
+});
+
+it('attach -i: stdin reaches the running container, its output comes back', async () => {
+  await chain.apply(
+    chain.pod('talk', {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'main',
+          image,
+          stdin: true,
+          command: ['sh', '-c', 'read line; echo "got $line"; echo to-stderr >&2; exit 0'],
+        },
+      ],
+    }),
+  );
+  await chain.waitPhase('talk', 'Running');
+  const r = await kubectl(['attach', '-i', 'talk', '-c', 'main'], false, 'hello from attach\n');
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toContain('got hello from attach');
+  expect(r.stderr).toContain('to-stderr');
 });
 
 it('killing kubectl mid-exec leaves no docker exec behind', async () => {

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runProcess } from '../../src/core/command.ts';
 import { type Chain, eventually, freePort, reportOnFailure, startChain, suffix } from './harness.ts';
+import { runOnPty, ttyProbe } from './pty.ts';
 
 const execFileP = promisify(execFile);
 const id = suffix();
@@ -109,6 +110,37 @@ function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
 }
 
 describe.each([false, true])('slurm pod, KUBECTL_*_WEBSOCKETS=%s', (ws) => {
+  it("exec -it: a terminal of the client's size, resized with it, and the exit code", async () => {
+    const run = runOnPty(
+      kubectlBin(),
+      [
+        '--kubeconfig',
+        inject('kubeconfig'),
+        '-n',
+        chain.namespace,
+        'exec',
+        '-it',
+        'echo',
+        '--',
+        ...ttyProbe({ Width: 120, Height: 40 }, 5),
+      ],
+      env(ws),
+      { Width: 101, Height: 33 },
+    );
+    try {
+      await run.waitFor('size=');
+      await run.resize({ Width: 120, Height: 40 });
+      expect(await run.exited, run.output()).toBe(5);
+    } finally {
+      run.kill();
+    }
+    const out = run.output();
+    expect(out).toMatch(/tty=\/dev\/pts\/\d+\r\n/);
+    expect(out).toContain('size=33 101\r\n');
+    expect(out).toContain('resized=40 120\r\n');
+    expect(out).not.toContain('srun: error');
+  });
+
   it('exec: stdin, stdout, stderr and a non-zero exit code', async () => {
     const input = `${randomBytes(200_000).toString('hex')}\n`;
     const r = await kubectl(

@@ -10,8 +10,14 @@
  *
  * The container id is the plugin's own (from its labels), the command follows it, so no
  * user string is read as a docker option. The child is killed when the caller goes away.
- * TTY: the Docker CLI needs a terminal on its own stdin for `-t`, which a plugin does not
- * have; exec runs without a TTY (resizes are ignored).
+ * TTY (`tty=1`): `docker exec -t` (and `-i` with stdin) run on a pty the plugin allocates with
+ * `script` (core/pty.ts); the first terminal size is set on it before the CLI starts (the CLI
+ * creates the exec with it), later sizes with `stty`, which the CLI forwards to the exec's
+ * terminal. stderr is merged into stdout, as on any terminal. attach ignores tty: its
+ * containers are started without one.
+ * Known limit: when the client goes away the CLI is killed, but with a TTY the command in the
+ * container lives on until it ends by itself (dockerd keeps the exec's terminal open and the
+ * Docker API has no way to kill an exec); without one, its stdin closes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
@@ -19,13 +25,17 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ExecIO } from '../../core/channel-ws.ts';
 import { pipeInto } from '../../core/pipe.ts';
+import { firstSize, ptyCommand, ptyResizer } from '../../core/pty.ts';
 import { backendError, unavailable } from '../../errors/index.ts';
-import type { PortForwardQuery } from '../../wire/streams.ts';
+import type { PortForwardQuery, TerminalSize } from '../../wire/streams.ts';
 
 /** argv of `docker exec` for one command in a container. Pure. */
-export function execArgs(containerId: string, command: string[], stdin: boolean): string[] {
-  return ['exec', ...(stdin ? ['-i'] : []), '--', containerId, ...command];
+export function execArgs(containerId: string, command: string[], stdin: boolean, tty = false): string[] {
+  return ['exec', ...(stdin ? ['-i'] : []), ...(tty ? ['-t'] : []), '--', containerId, ...command];
 }
+
+/** How long a tty exec waits for the client's first terminal size before starting without it. */
+export const FIRST_SIZE_WAIT_MS = 2000;
 
 /** argv of `docker attach`. Pure. */
 export function attachArgs(containerId: string, stdin: boolean): string[] {
@@ -51,12 +61,21 @@ export function runWired(
     stdout?: Writable | undefined;
     stderr?: Writable | undefined;
     signal: AbortSignal;
+    /** Run on a pty of its own (core/pty.ts), sized and resized from these. */
+    pty?: { size: TerminalSize | undefined; resizes: AsyncIterable<TerminalSize> | undefined };
   },
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(d.binary, args, { env: d.env, stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      if (io.pty) {
+        const cmd = ptyCommand([d.binary, ...args], d.env, io.pty.size);
+        // stdin is always a pipe on a pty: its end would hang the terminal up.
+        child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+        void ptyResizer(child.stdio[3] as Readable, io.pty.resizes, io.signal);
+      } else {
+        child = spawn(d.binary, args, { env: d.env, stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      }
     } catch (err) {
       reject(unavailable(`cannot run the docker CLI: ${(err as Error).message}`, err));
       return;
@@ -65,8 +84,8 @@ export function runWired(
     io.signal.addEventListener('abort', kill, { once: true });
     if (io.signal.aborted) kill();
     const outs: Array<Promise<unknown>> = [];
+    child.stdin?.on('error', () => {});
     if (io.stdin && child.stdin) {
-      child.stdin.on('error', () => {});
       // Not pipeline: the child exiting (EPIPE) must not destroy a port-forward connection
       // whose other half is still delivering the child's last output.
       void pipeInto(io.stdin, child.stdin);
@@ -91,8 +110,14 @@ export async function dockerExec(
   containerId: string,
   command: string[],
   io: ExecIO,
+  tty = false,
 ): Promise<number> {
-  return runWired(d, execArgs(containerId, command, !!io.stdin), io);
+  if (!tty) return runWired(d, execArgs(containerId, command, !!io.stdin), io);
+  const { first, rest } = await firstSize(io.resizes, FIRST_SIZE_WAIT_MS);
+  return runWired(d, execArgs(containerId, command, !!io.stdin, true), {
+    ...io,
+    pty: { size: first, resizes: rest },
+  });
 }
 
 export async function dockerAttach(d: DockerSpawn, containerId: string, io: ExecIO): Promise<number> {

@@ -546,7 +546,7 @@ export class DockerPlugin implements Plugin {
 
   async exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
     const { id } = await this.#streamContainer(req, req.container);
-    return dockerExec(this.#spawnEnv(), id, req.command, io);
+    return dockerExec(this.#spawnEnv(), id, req.command, io, req.tty);
   }
 
   async attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {

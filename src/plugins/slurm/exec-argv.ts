@@ -3,10 +3,14 @@
  * (exec-io.ts does the I/O). Nothing here is a shell string made of pod values: the pod's
  * command is always the tail of an argv, after the last option of every tool that reads it.
  *
- *   srun --jobid=<id> --overlap --nodelist=<batch host> --ntasks=1 --quiet [--input=none] -- INNER
+ *   srun --jobid=<id> --overlap --nodelist=<batch host> --ntasks=1 --quiet [--input=none|--pty] -- INNER
+ *
+ *   (tty: `--pty` gives the task a pty on the node, sized and resized by srun from its own
+ *   terminal, which the plugin allocates with `script`, core/pty.ts; --pty works with
+ *   --overlap on Slurm 22.05)
  *
  *   INNER by runtime:
- *     docker/podman  <rt> exec [-i] -- il-<uid>-<container> CMD...
+ *     docker/podman  <rt> exec [-i] [-t] -- il-<uid>-<container> CMD...
  *     none, apptainer, singularity, enroot
  *                    bash -c RECORDED_EXEC il-exec <jobdir>/containers/<container> CMD...
  *                    (the environment, working directory and entering argv the job script
@@ -30,6 +34,8 @@ export interface SrunTarget {
   /** The job's batch host, where its containers run. */
   node: string;
   stdin: boolean;
+  /** A terminal for the task (`--pty`); srun then needs a terminal on its own stdin. */
+  tty?: boolean | undefined;
 }
 
 /** `srun` options running one task in the job's allocation on its batch host. Pure. */
@@ -42,7 +48,7 @@ export function srunArgs(t: SrunTarget): string[] {
     `--nodelist=${t.node}`,
     '--ntasks=1',
     '--quiet',
-    ...(t.stdin ? [] : ['--input=none']),
+    ...(t.tty ? ['--pty'] : t.stdin ? [] : ['--input=none']),
     '--',
   ];
 }
@@ -78,6 +84,8 @@ export interface InnerTarget {
   recordBase: string;
   command: readonly string[];
   stdin: boolean;
+  /** The step has a pty (srun --pty): docker/podman exec gets `-t` to give the container one. */
+  tty?: boolean | undefined;
 }
 
 /** The command srun runs on the node: the runtime's own exec into the container. Pure. */
@@ -85,7 +93,15 @@ export function innerArgs(t: InnerTarget): string[] {
   switch (t.runtime) {
     case 'docker':
     case 'podman':
-      return [t.runtimePath, 'exec', ...(t.stdin ? ['-i'] : []), '--', t.runtimeName, ...t.command];
+      return [
+        t.runtimePath,
+        'exec',
+        ...(t.stdin ? ['-i'] : []),
+        ...(t.tty ? ['-t'] : []),
+        '--',
+        t.runtimeName,
+        ...t.command,
+      ];
     case 'none':
     case 'apptainer':
     case 'singularity':

@@ -6,7 +6,9 @@
  *                 stdout, stderr wired through, the exit code is the command's. When the caller
  *                 goes away (or the stream is idle too long) the srun process group gets
  *                 SIGTERM (srun cancels the step and its remote process), SIGKILL after
- *                 `execKillGraceSeconds`.
+ *                 `execKillGraceSeconds`. tty: `srun --pty` on a pty the plugin allocates
+ *                 with `script` (core/pty.ts), started with the client's first terminal size;
+ *                 later sizes are set with `stty` and srun forwards them to the step's pty.
  *   attach        the container's log followed from its current end until the container ends
  *                 (stdout and stderr both come out on stdout); job containers have no stdin to
  *                 attach to, so `--stdin` is refused as a kubelet refuses it.
@@ -25,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ExecIO } from '../../core/channel-ws.ts';
 import type { Timer } from '../../core/clock.ts';
 import { pipeInto } from '../../core/pipe.ts';
+import { firstSize, ptyCommand, ptyResizer } from '../../core/pty.ts';
 import {
   backendError,
   ErrorCode,
@@ -34,7 +37,7 @@ import {
   unavailable,
 } from '../../errors/index.ts';
 import type { LogStruct } from '../../wire/interlink.ts';
-import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
+import type { ExecQuery, PortForwardQuery, TerminalSize } from '../../wire/streams.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import type { RuntimeName } from './config.ts';
 import type { SlurmDeps } from './deps.ts';
@@ -105,11 +108,13 @@ export function slurmStreams(deps: SlurmDeps, logs: LogReader): StreamMethods {
       recordBase: t.dir.file('containers', q.container),
       command: q.command,
       stdin: !!io.stdin,
+      tty: q.tty,
     });
-    const args = [...srunArgs({ jobId: t.jobId, node: t.host, stdin: !!io.stdin }), ...inner];
-    return bounded(q.uid, io.signal, (signal, touch) => {
-      ctx.log.info({ job: t.jobId, node: t.host, container: q.container }, 'exec: srun step');
-      return runStep(deps, args, { ...io, signal }, touch);
+    const args = [...srunArgs({ jobId: t.jobId, node: t.host, stdin: !!io.stdin, tty: q.tty }), ...inner];
+    return bounded(q.uid, io.signal, async (signal, touch) => {
+      ctx.log.info({ job: t.jobId, node: t.host, container: q.container, tty: q.tty }, 'exec: srun step');
+      const pty = q.tty ? await firstSize(io.resizes, FIRST_SIZE_WAIT_MS) : undefined;
+      return runStep(deps, args, { ...io, signal }, touch, pty);
     });
   }
 
@@ -215,18 +220,44 @@ async function target(
   return { jobId, host: sh.host, uid: sh.uid, runtime: pod.runtime as RuntimeName, dir } satisfies Target;
 }
 
+/** How long a tty exec waits for the client's first terminal size before starting without it. */
+const FIRST_SIZE_WAIT_MS = 2000;
+
+/** srun (on a pty of its own when `pty` is given) in its own process group. */
+function spawnStep(
+  deps: SlurmDeps,
+  args: string[],
+  stdin: boolean,
+  pty: { first: TerminalSize | undefined } | undefined,
+): ChildProcess {
+  const { cfg } = deps;
+  // The job's site variables too (DOCKER_HOST for the docker runtime, module paths).
+  const env = { ...deps.cli.jobEnvironment(), ...cfg.jobEnv };
+  if (!pty)
+    return spawn(cfg.srunPath, args, {
+      env,
+      detached: true,
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+  const cmd = ptyCommand([cfg.srunPath, ...args], env, pty.first);
+  // stdin is always a pipe on a pty: its end would hang the terminal up.
+  return spawn(cmd.file, cmd.args, { env: cmd.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+}
+
 /** Spawn srun in its own process group, wired to `io`; resolves with its exit code. */
-function runStep(deps: SlurmDeps, args: string[], io: ExecIO, touch: () => void): Promise<number> {
+function runStep(
+  deps: SlurmDeps,
+  args: string[],
+  io: ExecIO,
+  touch: () => void,
+  pty?: { first: TerminalSize | undefined; rest: AsyncIterable<TerminalSize> | undefined },
+): Promise<number> {
   const { cfg } = deps;
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(cfg.srunPath, args, {
-        // The job's site variables too (DOCKER_HOST for the docker runtime, module paths).
-        env: { ...deps.cli.jobEnvironment(), ...cfg.jobEnv },
-        detached: true,
-        stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      });
+      child = spawnStep(deps, args, !!io.stdin, pty);
+      if (pty) void ptyResizer(child.stdio[3] as Readable, pty.rest, io.signal);
     } catch {
       reject(unavailable(`cannot run ${cfg.srunPath}`));
       return;
@@ -251,8 +282,8 @@ function runStep(deps: SlurmDeps, args: string[], io: ExecIO, touch: () => void)
       p.on('data', touch);
       return p;
     };
+    child.stdin?.on('error', () => {});
     if (io.stdin && child.stdin) {
-      child.stdin.on('error', () => {});
       pipeline(io.stdin, tap(), child.stdin).catch(() => {});
     }
     const outs: Array<Promise<unknown>> = [];
@@ -264,7 +295,8 @@ function runStep(deps: SlurmDeps, args: string[], io: ExecIO, touch: () => void)
       const stages: NodeJS.ReadWriteStream[] = filter ? [new SrunNoiseFilter(), tap()] : [tap()];
       outs.push(pipeline([from, ...stages, to as unknown as Writable], { end: false }).catch(() => {}));
     };
-    wire(child.stdout!, io.stdout, false);
+    // On a pty srun's own report of the task's end comes out with the output.
+    wire(child.stdout!, io.stdout, !!pty);
     wire(child.stderr!, io.stderr, true);
     child.once('error', (err) => {
       exited = true;

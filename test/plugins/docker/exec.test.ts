@@ -11,6 +11,11 @@ describe('docker exec argv', () => {
     expect(execArgs('cid', command, stdin)).toEqual(want);
   });
 
+  it('tty adds -t before the separator', () => {
+    expect(execArgs('cid', ['sh'], true, true)).toEqual(['exec', '-i', '-t', '--', 'cid', 'sh']);
+    expect(execArgs('cid', ['-t'], false, true)).toEqual(['exec', '-t', '--', 'cid', '-t']);
+  });
+
   it('attach and the port relay', () => {
     expect(attachArgs('cid', true)).toEqual(['attach', '--sig-proxy=false', 'cid']);
     expect(attachArgs('cid', false)).toEqual(['attach', '--sig-proxy=false', '--no-stdin', 'cid']);

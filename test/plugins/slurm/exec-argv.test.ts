@@ -35,6 +35,10 @@ describe('srunArgs', () => {
       { jobId: '7_3', node: 'cn-01.cluster', stdin: false },
       ['--jobid=7_3', '--overlap', '--nodelist=cn-01.cluster', '--ntasks=1', '--quiet', '--input=none', '--'],
     ],
+    [
+      { jobId: '12', node: 'vm', stdin: false, tty: true },
+      ['--jobid=12', '--overlap', '--nodelist=vm', '--ntasks=1', '--quiet', '--pty', '--'],
+    ],
   ])('%j', (t, want) => expect(srunArgs(t)).toEqual(want));
 
   it.each([
@@ -67,6 +71,21 @@ describe('innerArgs', () => {
   ] as const)('%s stdin=%s', (runtime, stdin, want) =>
     expect(innerArgs({ ...base, runtime, stdin, command: ['ls', '-l'] })).toEqual(want),
   );
+
+  it('tty: docker/podman exec gets -t; the recorded runtimes run on the step pty as they are', () => {
+    expect(innerArgs({ ...base, runtime: 'docker', stdin: true, tty: true, command: ['sh'] })).toEqual([
+      '/usr/bin/rt',
+      'exec',
+      '-i',
+      '-t',
+      '--',
+      'il-u-c',
+      'sh',
+    ]);
+    expect(innerArgs({ ...base, runtime: 'none', stdin: true, tty: true, command: ['ls', '-l'] })).toEqual(
+      recorded,
+    );
+  });
 
   it('an unknown runtime is NOT_SUPPORTED', () => {
     let err: unknown;

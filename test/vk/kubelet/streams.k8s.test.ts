@@ -5,8 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runProcess } from '../../../src/core/command.ts';
 import { eventually, freePort, type Stack, startStack } from './k8s-harness.ts';
@@ -34,9 +36,10 @@ const kubectl = (args: string[], websockets: boolean, input?: string) =>
 
 describe('kubectl exec and port-forward through the virtual kubelet', () => {
   let stack: Stack;
+  let port: number;
 
   beforeAll(async () => {
-    const port = await freePort();
+    port = await freePort();
     stack = await startStack({
       nodeName,
       kubelet: true,
@@ -125,9 +128,55 @@ describe('kubectl exec and port-forward through the virtual kubelet', () => {
       ['create', 'rolebinding', 'pod-reader', '-n', ns, '--role=pod-reader', `--user=${viewer}`],
     ])
       expect((await kubectl(args, false)).code).toBe(0);
-    const r = await kubectl(['exec', '--as', viewer, '-n', ns, 'shell', '--', 'echo', 'x'], false);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/forbidden.*pods\/exec|cannot create resource "pods\/exec"/i);
+    for (const ws of [false, true]) {
+      const r = await kubectl(['exec', '--as', viewer, '-n', ns, 'shell', '--', 'echo', 'x'], ws);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/forbidden.*cannot (create|get) resource "pods\/exec"/i);
+      const pf = await kubectl(['port-forward', '--as', viewer, '-n', ns, 'pod/shell', ':8080'], ws);
+      expect(pf.code).not.toBe(0);
+      expect(pf.stderr).toMatch(/forbidden.*cannot (create|get) resource "pods\/portforward"/i);
+    }
+  });
+
+  it('the VK itself refuses 403 a direct stream request without nodes/proxy', async () => {
+    // A ServiceAccount that may exec into pods (pods/exec) but has no nodes/proxy: going
+    // around the apiserver to :10250 must not work.
+    const sa = `exec-only-${suffix}`;
+    for (const args of [
+      ['create', 'serviceaccount', sa, '-n', ns],
+      [
+        'create',
+        'role',
+        'exec-only',
+        '-n',
+        ns,
+        '--verb=get,create',
+        '--resource=pods,pods/exec,pods/portforward',
+      ],
+      ['create', 'rolebinding', 'exec-only', '-n', ns, '--role=exec-only', `--serviceaccount=${ns}:${sa}`],
+    ])
+      expect((await kubectl(args, false)).code, args.join(' ')).toBe(0);
+    const tr = await stack.kube.core.createNamespacedServiceAccountToken({
+      name: sa,
+      namespace: ns,
+      body: { spec: { expirationSeconds: 600 } },
+    });
+    const ca = await readFile(inject('caCertPath'), 'utf8');
+    for (const [path, protocol] of [
+      [`/exec/${ns}/shell/main?command=echo&command=x&output=1`, 'v4.channel.k8s.io'],
+      [`/attach/${ns}/shell/main?output=1`, 'v4.channel.k8s.io'],
+      [`/portForward/${ns}/shell`, 'portforward.k8s.io'],
+    ] as const) {
+      const head = await upgradeHead(port, ca, nodeName, path, {
+        authorization: `Bearer ${tr.status?.token}`,
+        connection: 'Upgrade',
+        upgrade: 'SPDY/3.1',
+        'x-stream-protocol-version': protocol,
+      });
+      expect(head.split('\r\n')[0], path).toMatch(/^HTTP\/1\.1 403 /);
+      expect(head).toContain(`user=system:serviceaccount:${ns}:${sa}`);
+      expect(head).toContain('subresource(s)=[proxy]');
+    }
   });
 
   it('a container that does not exist is named in the error', async () => {
@@ -190,5 +239,28 @@ function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
     });
     sock.on('error', reject);
     sock.on('connect', () => sock.write(payload));
+  });
+}
+
+/** Send one upgrade request over TLS and return the whole answer (the VK closes after a refusal). */
+function upgradeHead(
+  port: number,
+  ca: string,
+  servername: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = tlsConnect({ host: '127.0.0.1', port, ca, servername }, () => {
+      const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`];
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      sock.write(`${lines.join('\r\n')}\r\n\r\n`);
+    });
+    let got = '';
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('utf8');
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(got));
   });
 }

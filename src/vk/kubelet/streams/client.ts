@@ -131,7 +131,10 @@ export async function pumpExec(cs: ChannelSocket, io: ExecIO): Promise<MetaStatu
         if (cs.isClosed) break;
         await cs.send(ExecChannel.RESIZE, JSON.stringify(size)).catch(() => {});
       }
-    })();
+    })().catch(() => {
+      // The client's resize stream was torn down with its session: no more sizes. (Uncaught,
+      // this rejection ended the VK after the first `kubectl exec -t`.)
+    });
   }
   await cs.closed;
   io.signal.removeEventListener('abort', onAbort);

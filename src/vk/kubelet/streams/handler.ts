@@ -6,8 +6,8 @@
  *   /portForward/{ns}/{pod}[/{uid}]
  *
  * upgraded to SPDY/3.1 (what the kube-apiserver dials, also when kubectl spoke WebSocket to
- * it) or, for exec/attach, to a WebSocket with `v5.channel.k8s.io`/`v4.channel.k8s.io` (clients
- * that reach the kubelet directly). The protocol is negotiated from `X-Stream-Protocol-Version`
+ * it) or to a WebSocket (clients that reach the kubelet directly): exec/attach with
+ * `v5.channel.k8s.io`/`v4.channel.k8s.io`, port-forward with `v4.channel.k8s.io` and `?ports=`. The protocol is negotiated from `X-Stream-Protocol-Version`
  * as client-go's httpstream.Handshake does (first client choice the server supports; 403
  * listing ours when none). Each stream is relayed to the interLink API (client.ts); the
  * error stream carries the final metav1.Status (v4: JSON, older: its message as text).
@@ -47,7 +47,7 @@ export function createKubeletStreams(deps: KubeletStreamsDeps): KubeletStreams {
   return {
     async serve(req, socket, head, p, url) {
       try {
-        if (p.kind === 'portForward') await servePortForward(ctx, req, socket, head, p);
+        if (p.kind === 'portForward') await servePortForward(ctx, req, socket, head, p, url);
         else await serveExec(ctx, req, socket, head, p, url);
       } catch (err) {
         const code = codeOf(err);

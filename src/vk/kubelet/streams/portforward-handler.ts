@@ -1,13 +1,14 @@
 /**
  * /portForward on the kubelet API over SPDY/3.1: the client opens an error and a data
  * stream per connection (paired by `requestid`); each pair is one connection to the pod's
- * port through the interLink API.
+ * port through the interLink API. A WebSocket upgrade (direct clients) goes to portforward-ws.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { codeOf } from '../../../errors/index.ts';
 import { PORT_FORWARD_PROTOCOL } from '../../../wire/streams.ts';
 import type { StreamContext } from './context.ts';
+import { servePortForwardWs } from './portforward-ws.ts';
 import { negotiate, type ParsedStreamPath, portForwardError, refuseProtocol } from './protocol.ts';
 import { SpdySession, type SpdyStream } from './spdy.ts';
 
@@ -17,10 +18,13 @@ export async function servePortForward(
   socket: Duplex,
   head: Buffer,
   p: ParsedStreamPath,
+  url: URL,
 ) {
   const { uid } = ctx.resolvePod(p);
+  if (String(req.headers.upgrade ?? '').toLowerCase() === 'websocket')
+    return servePortForwardWs(ctx, req, socket, head, p, uid, url);
   const protocol = negotiate(req.headers['x-stream-protocol-version'], [PORT_FORWARD_PROTOCOL]);
-  if (String(req.headers.upgrade ?? '').toLowerCase() === 'websocket' || !protocol) {
+  if (!protocol) {
     refuseProtocol(socket, `port-forward needs SPDY/3.1 with ${PORT_FORWARD_PROTOCOL}`, [
       PORT_FORWARD_PROTOCOL,
     ]);

@@ -277,6 +277,59 @@ describe('exec over SPDY/3.1 (the apiserver)', () => {
   });
 });
 
+describe('port-forward over WebSocket (direct client, v4.channel.k8s.io)', () => {
+  it('one connection per port: the port first on both channels, then the bytes both ways', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${kubeletPort}/portForward/team/web?ports=8080&ports=9090`, [
+      'v4.channel.k8s.io',
+    ]);
+    const got = new Map<number, Buffer[]>();
+    const payloads = new Map([
+      [0, Buffer.alloc(300_000, 'a')],
+      [2, Buffer.alloc(200_000, 'b')],
+    ]);
+    const done = new Promise<void>((resolve) => {
+      ws.on('message', (d: Buffer) => {
+        const list = got.get(d[0]!) ?? [];
+        list.push(Buffer.from(d.subarray(1)));
+        got.set(d[0]!, list);
+        const echoed = (ch: number) =>
+          Buffer.concat((got.get(ch) ?? []).slice(1)).length >= payloads.get(ch)!.length;
+        if (echoed(0) && echoed(2)) resolve();
+      });
+    });
+    await once(ws, 'open');
+    expect(ws.protocol).toBe('v4.channel.k8s.io');
+    for (const [ch, data] of payloads)
+      for (let i = 0; i < data.length; i += 32_768)
+        ws.send(Buffer.concat([Buffer.from([ch]), data.subarray(i, i + 32_768)]));
+    await done;
+    ws.close();
+    await once(ws, 'close');
+    const le = (n: number) => [n & 0xff, n >> 8];
+    expect([...got.get(0)![0]!]).toEqual(le(8080));
+    expect([...got.get(1)![0]!]).toEqual(le(8080));
+    expect([...got.get(2)![0]!]).toEqual(le(9090));
+    expect([...got.get(3)![0]!]).toEqual(le(9090));
+    for (const [ch, data] of payloads) expect(Buffer.concat(got.get(ch)!.slice(1)).equals(data)).toBe(true);
+    expect(got.get(1)!.length).toBe(1);
+    expect(got.get(3)!.length).toBe(1);
+  });
+
+  it.each([
+    ['no ports', '/portForward/team/web', 'v4.channel.k8s.io', 400],
+    ['a port out of range', '/portForward/team/web?ports=70000', 'v4.channel.k8s.io', 400],
+    ['a port that is an option', '/portForward/team/web?ports=-1', 'v4.channel.k8s.io', 400],
+    ['an unknown pod', '/portForward/team/ghost?ports=80', 'v4.channel.k8s.io', 404],
+    ['no subprotocol of ours', '/portForward/team/web?ports=80', 'v5.channel.k8s.io', 400],
+  ])('refuses %s', async (_what, path, protocol, status) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${kubeletPort}${path}`, [protocol]);
+    ws.on('error', () => {});
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(res.statusCode).toBe(status);
+    ws.terminate();
+  });
+});
+
 describe('port-forward over SPDY/3.1', () => {
   it('pairs error and data streams by requestID and carries each connection both ways', async () => {
     const up = await spdyUpgrade('/portForward/team/web', ['portforward.k8s.io']);
