@@ -149,6 +149,24 @@ export interface ExecIO {
 }
 
 /**
+ * The exec/attach streams of a channel socket, as the query asked for them: stderr only
+ * without a TTY (a terminal merges it into stdout), resize messages only with one.
+ */
+export function channelExecIO(
+  cs: ChannelSocket,
+  q: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean },
+  signal: AbortSignal,
+): ExecIO {
+  return {
+    stdin: q.stdin ? cs.readable(ExecChannel.STDIN) : undefined,
+    stdout: q.stdout ? cs.writable(ExecChannel.STDOUT) : undefined,
+    stderr: q.stderr && !q.tty ? cs.writable(ExecChannel.STDERR) : undefined,
+    resizes: q.tty ? terminalSizes(cs.readable(ExecChannel.RESIZE)) : undefined,
+    signal,
+  };
+}
+
+/**
  * Terminal sizes from a resize stream: JSON objects back to back or newline-separated (Go's
  * json.Encoder writes one per line; WebSocket clients one per message). Invalid ones are
  * skipped; an over-long one ends the iteration.

@@ -7,7 +7,7 @@
 import { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
-import { ChannelSocket, type ExecIO, terminalSizes } from '../../core/channel-ws.ts';
+import { ChannelSocket, channelExecIO } from '../../core/channel-ws.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
   parseQuery,
@@ -100,13 +100,7 @@ export function registerPluginStreamRoutes(
       const cs = new ChannelSocket(ws, { halfClose: true });
       const ctl = new AbortController();
       void cs.closed.then(() => ctl.abort(new Error('caller went away')));
-      const io: ExecIO = {
-        stdin: q.stdin ? cs.readable(ExecChannel.STDIN) : undefined,
-        stdout: q.stdout ? cs.writable(ExecChannel.STDOUT) : undefined,
-        stderr: q.stderr && !q.tty ? cs.writable(ExecChannel.STDERR) : undefined,
-        resizes: q.tty ? terminalSizes(cs.readable(ExecChannel.RESIZE)) : undefined,
-        signal: ctl.signal,
-      };
+      const io = channelExecIO(cs, q, ctl.signal);
       let status: MetaStatus;
       try {
         status = exitStatus(await fn(q, io, ctxOf(c, ctl.signal)));

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ChannelSocket, type ExecIO, terminalSizes } from '../../../core/channel-ws.ts';
+import { ChannelSocket, channelExecIO, type ExecIO, terminalSizes } from '../../../core/channel-ws.ts';
 import { acceptWebSocket } from '../../../core/stream-upgrade.ts';
 import { invalidInput } from '../../../errors/index.ts';
 import {
@@ -169,13 +169,7 @@ async function execOverWebSocket(
     ctl.abort(new Error('client went away'));
   });
   ctx.watchIdle(socket, () => cs.terminate());
-  const io: ExecIO = {
-    stdin: q.stdin ? cs.readable(ExecChannel.STDIN) : undefined,
-    stdout: q.stdout ? cs.writable(ExecChannel.STDOUT) : undefined,
-    stderr: q.stderr && !q.tty ? cs.writable(ExecChannel.STDERR) : undefined,
-    resizes: q.tty ? terminalSizes(cs.readable(ExecChannel.RESIZE)) : undefined,
-    signal: ctl.signal,
-  };
+  const io = channelExecIO(cs, q, ctl.signal);
   const status = await upstream.run(io);
   if (cs.isClosed) return;
   await Promise.all([io.stdout, io.stderr].map((w) => endAndWait(w)));
