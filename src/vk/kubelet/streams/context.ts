@@ -2,6 +2,7 @@
  * What every stream endpoint of the kubelet API shares: its dependencies, the limits
  * (streams per node and per pod, creation and idle timeouts) and the sockets open now.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/logger.ts';
@@ -34,6 +35,16 @@ export interface KubeletStreamsDeps {
   findPod(namespace: string, name: string): V1Pod | undefined;
   limits?: Partial<StreamLimits>;
 }
+
+/** Serves one upgrade request of a kind (exec/attach, portForward) on its socket. */
+export type StreamServer = (
+  ctx: StreamContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  p: ParsedStreamPath,
+  url: URL,
+) => Promise<void>;
 
 export interface StreamContext {
   deps: KubeletStreamsDeps;

@@ -16,7 +16,7 @@ import {
   STREAM_PROTOCOL_V4,
   STREAM_PROTOCOL_V5,
 } from '../../../wire/streams.ts';
-import { endAndWait, type StreamContext } from './context.ts';
+import { endAndWait, type StreamContext, type StreamServer } from './context.ts';
 import {
   EXEC_SPDY_PROTOCOLS,
   EXEC_WS_PROTOCOLS,
@@ -24,19 +24,11 @@ import {
   expectedStreams,
   kubeletExecQuery,
   negotiate,
-  type ParsedStreamPath,
   refuseProtocol,
 } from './protocol.ts';
 import { SpdySession, type SpdyStream } from './spdy.ts';
 
-export async function serveExec(
-  ctx: StreamContext,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  p: ParsedStreamPath,
-  url: URL,
-) {
+export const serveExec: StreamServer = async (ctx, req, socket, head, p, url) => {
   const { uid } = ctx.resolvePod(p);
   const raw = kubeletExecQuery(queryObject(url.searchParams));
   const parsed = ExecQuery.safeParse({
@@ -78,7 +70,7 @@ export async function serveExec(
   } finally {
     release();
   }
-}
+};
 
 async function execOverSpdy(
   ctx: StreamContext,

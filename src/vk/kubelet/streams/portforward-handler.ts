@@ -3,23 +3,14 @@
  * stream per connection (paired by `requestid`); each pair is one connection to the pod's
  * port through the interLink API. A WebSocket upgrade (direct clients) goes to portforward-ws.ts.
  */
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { codeOf } from '../../../errors/index.ts';
 import { PORT_FORWARD_PROTOCOL } from '../../../wire/streams.ts';
-import type { StreamContext } from './context.ts';
+import type { StreamServer } from './context.ts';
 import { servePortForwardWs } from './portforward-ws.ts';
-import { negotiate, type ParsedStreamPath, portForwardError, refuseProtocol } from './protocol.ts';
+import { negotiate, portForwardError, refuseProtocol } from './protocol.ts';
 import { SpdySession, type SpdyStream } from './spdy.ts';
 
-export async function servePortForward(
-  ctx: StreamContext,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  p: ParsedStreamPath,
-  url: URL,
-) {
+export const servePortForward: StreamServer = async (ctx, req, socket, head, p, url) => {
   const { uid } = ctx.resolvePod(p);
   if (String(req.headers.upgrade ?? '').toLowerCase() === 'websocket')
     return servePortForwardWs(ctx, req, socket, head, p, uid, url);
@@ -104,4 +95,4 @@ export async function servePortForward(
     releaseSession();
   });
   ctx.watchIdle(socket, () => session.destroy());
-}
+};
