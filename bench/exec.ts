@@ -6,7 +6,7 @@
  * e.g. the test one: unix://$HOME/.cache/interlink/dockerd/docker.sock) and a busybox image
  * (BENCH_IMAGE, default interlink-test/busybox:1, made by scripts/docker/make-test-image.sh).
  *
- * Prints the figures and writes `<date>-exec.json` (p50/p99/mean of exec in ms, MiB/s of the
+ * Prints the figures and writes `exec-<date>.json` (p50/p99/mean of exec in ms, MiB/s of the
  * download through port-forward). A measurement, not a test: nothing here passes or fails.
  */
 import { spawn } from 'node:child_process';
@@ -147,7 +147,7 @@ try {
       `kubectl port-forward, ${mib} MiB: ${result.portForward.mibPerSecond.toFixed(1)} MiB/s\n`,
   );
   await mkdir(values.out, { recursive: true });
-  const file = join(values.out, `${result.date.slice(0, 10)}-exec.json`);
+  const file = join(values.out, `exec-${result.date.slice(0, 10)}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   log(`wrote ${file}`);
 } finally {

@@ -105,7 +105,10 @@ describe('slurm preStop (runtime none)', () => {
     await client.call({ method: 'POST', path: '/create', body: { pod: p, container: [] } });
     await statusUntil(client, p, 'running', (s) => main(s)?.state?.running !== undefined);
     await client.call({ method: 'POST', path: '/delete', body: p });
-    expect(readFileSync(log, 'utf8')).toBe('prestop\nterm\n');
+    // The hook's line, then the TERM trap's. A container still running when the batch shell
+    // forwards TERM gets it a second time (scancel already signalled every process of the
+    // job): a known difference from a kubelet's single SIGTERM, so the count is not asserted.
+    expect(readFileSync(log, 'utf8')).toMatch(/^prestop\n(term\n)+$/);
     const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
     expect(readFileSync(join(dir, 'containers', 'main.prestop'), 'utf8')).toBe('success 0\n');
     expect(await jobState(plugin, p)).toBe('CANCELLED');
@@ -126,7 +129,7 @@ describe('slurm preStop (runtime none)', () => {
       { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
     ]);
     await deleted;
-    expect(readFileSync(log, 'utf8')).toBe('term\n');
+    expect(readFileSync(log, 'utf8')).toMatch(/^(term\n)+$/); // once or twice: see above
     const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
     expect(readFileSync(join(dir, 'containers', 'main.prestop'), 'utf8')).toBe('failure 1\n');
     expect(await jobState(plugin, p)).toBe('CANCELLED');
