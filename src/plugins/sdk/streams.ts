@@ -123,16 +123,19 @@ export function registerPluginStreamRoutes(
         const conn = Duplex.from({ readable: cs.readable(PortForwardChannel.DATA), writable: data });
         try {
           await plugin.portForward!(q, conn, ctxOf(c, ctl.signal));
-          if (!data.writableEnded) data.end();
         } catch (err) {
           const s = statusOfError(err);
           if (s.code === 500) opts.log.error({ err }, 'port-forward failed');
           await cs.send(PortForwardChannel.ERROR, s.message ?? 'port-forward failed').catch(() => {});
         }
+        // End through `conn`, never `data` directly: conn may still hold written chunks that it
+        // has not handed to `data` yet (backpressure), and ending `data` first drops them (a
+        // 10 MiB download came back short). conn finishes after `data` has.
+        if (!conn.writableEnded) conn.end();
         await new Promise<void>((r) =>
-          data.writableFinished || data.destroyed
+          conn.writableFinished || conn.destroyed
             ? r()
-            : data.once('close', () => r()).once('finish', () => r()),
+            : conn.once('close', () => r()).once('finish', () => r()),
         );
         cs.close();
       })
