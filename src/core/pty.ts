@@ -3,11 +3,12 @@
  * none of its own (Node cannot open a pty). util-linux `script` allocates one and runs, in it,
  * the FIXED bash program PTY_RUNNER, which
  *
- *   1. writes the pty's name (`/dev/pts/N`) on fd 3, for resizes, and closes fd 3;
- *   2. sets the pty raw and without echo: this outer terminal only carries bytes, the terminal
+ *   1. sets the pty raw and without echo: this outer terminal only carries bytes, the terminal
  *      the user sees is the inner one (the container's for `docker exec -t`, the step's for
  *      `srun --pty`), which the child creates and sizes from this one;
- *   3. sets the first size (rows, cols) when known, so the child starts with it;
+ *   2. sets the first size (rows, cols) when known, so the child starts with it;
+ *   3. then writes the pty's name (`/dev/pts/N`) on fd 3, for resizes, and closes fd 3 (after
+ *      the first size: a resize made as soon as the name is known is never overwritten);
  *   4. execs the argv passed in INTERLINK_PTY_ARG_0..n-1 after removing those variables (and
  *      restoring SHELL), so nothing of the pod is ever shell text: values are only expanded.
  *
@@ -22,11 +23,12 @@ import { runProcess } from './command.ts';
 const PREFIX = 'INTERLINK_PTY_';
 
 export const PTY_RUNNER = [
-  'tty >&3 || exit 126',
-  'exec 3>&-',
   'stty raw -echo || exit 126',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
   '[[ -z ${INTERLINK_PTY_ROWS-} ]] || stty rows "$INTERLINK_PTY_ROWS" cols "$INTERLINK_PTY_COLS"',
+  // The name last: a resize sent as soon as it is known must not be undone by the first size.
+  'tty >&3 || exit 126',
+  'exec 3>&-',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: bash indirect expansion
   'a=(); for ((i = 0; i < INTERLINK_PTY_ARGC; i++)); do v=INTERLINK_PTY_ARG_$i; a+=("${!v}"); done',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
