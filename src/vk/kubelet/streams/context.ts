@@ -5,7 +5,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
+import { ChannelSocket } from '../../../core/channel-ws.ts';
 import type { Logger } from '../../../core/logger.ts';
+import { acceptWebSocket } from '../../../core/stream-upgrade.ts';
 import { ErrorCode, InterlinkError, notFound } from '../../../errors/index.ts';
 import type { StreamBackend } from './client.ts';
 import type { ParsedStreamPath } from './protocol.ts';
@@ -116,4 +118,28 @@ export function endAndWait(w: NodeJS.WritableStream | undefined): Promise<void> 
     s.once('close', () => resolve());
     s.end();
   });
+}
+
+/**
+ * Accept a WebSocket upgrade with one of `protocols` as a channel socket counted among the
+ * live sockets and watched for idleness; `signal` aborts when the client goes away.
+ */
+export async function acceptChannel(
+  ctx: StreamContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  protocols: readonly string[],
+  halfClose: (protocol: string) => boolean,
+): Promise<{ cs: ChannelSocket; protocol: string; signal: AbortSignal }> {
+  const ws = await acceptWebSocket(req, socket, head, protocols);
+  ctx.live.add(socket);
+  const cs = new ChannelSocket(ws, { halfClose: halfClose(ws.protocol) });
+  const ctl = new AbortController();
+  void cs.closed.then(() => {
+    ctx.live.delete(socket);
+    ctl.abort(new Error('client went away'));
+  });
+  ctx.watchIdle(socket, () => cs.terminate());
+  return { cs, protocol: ws.protocol, signal: ctl.signal };
 }

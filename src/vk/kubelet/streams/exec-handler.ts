@@ -5,8 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ChannelSocket, channelExecIO, type ExecIO, terminalSizes } from '../../../core/channel-ws.ts';
-import { acceptWebSocket } from '../../../core/stream-upgrade.ts';
+import { channelExecIO, type ExecIO, terminalSizes } from '../../../core/channel-ws.ts';
 import { invalidInput } from '../../../errors/index.ts';
 import {
   ExecChannel,
@@ -16,7 +15,7 @@ import {
   STREAM_PROTOCOL_V4,
   STREAM_PROTOCOL_V5,
 } from '../../../wire/streams.ts';
-import { endAndWait, type StreamContext, type StreamServer } from './context.ts';
+import { acceptChannel, endAndWait, type StreamContext, type StreamServer } from './context.ts';
 import {
   EXEC_SPDY_PROTOCOLS,
   EXEC_WS_PROTOCOLS,
@@ -151,17 +150,16 @@ async function execOverWebSocket(
   q: ExecQuery,
   upstream: { run(io: ExecIO): Promise<MetaStatus> },
 ) {
-  const ws = await acceptWebSocket(req, socket, head, EXEC_WS_PROTOCOLS);
-  ctx.live.add(socket);
-  const v5 = ws.protocol === STREAM_PROTOCOL_V5;
-  const cs = new ChannelSocket(ws, { halfClose: v5 });
-  const ctl = new AbortController();
-  void cs.closed.then(() => {
-    ctx.live.delete(socket);
-    ctl.abort(new Error('client went away'));
-  });
-  ctx.watchIdle(socket, () => cs.terminate());
-  const io = channelExecIO(cs, q, ctl.signal);
+  // v5 adds the close channel, so the client can half-close stdin.
+  const { cs, signal } = await acceptChannel(
+    ctx,
+    req,
+    socket,
+    head,
+    EXEC_WS_PROTOCOLS,
+    (p) => p === STREAM_PROTOCOL_V5,
+  );
+  const io = channelExecIO(cs, q, signal);
   const status = await upstream.run(io);
   if (cs.isClosed) return;
   await Promise.all([io.stdout, io.stderr].map((w) => endAndWait(w)));

@@ -9,11 +9,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
-import { ChannelSocket } from '../../../core/channel-ws.ts';
-import { acceptWebSocket } from '../../../core/stream-upgrade.ts';
 import { codeOf, invalidInput } from '../../../errors/index.ts';
 import { PORT_FORWARD_WS_PROTOCOL } from '../../../wire/streams.ts';
-import type { StreamContext } from './context.ts';
+import { acceptChannel, type StreamContext } from './context.ts';
 import { type ParsedStreamPath, portForwardError } from './protocol.ts';
 
 /** At most this many ports in one request (each is a connection and two channels). */
@@ -52,15 +50,14 @@ export async function servePortForwardWs(
   const key = `${p.namespace}/${p.pod}`;
   const releases = ports.map(() => ctx.acquire(key));
   try {
-    const ws = await acceptWebSocket(req, socket, head, [PORT_FORWARD_WS_PROTOCOL]);
-    ctx.live.add(socket);
-    const cs = new ChannelSocket(ws, { halfClose: false });
-    const ctl = new AbortController();
-    void cs.closed.then(() => {
-      ctx.live.delete(socket);
-      ctl.abort(new Error('client went away'));
-    });
-    ctx.watchIdle(socket, () => cs.terminate());
+    const { cs, signal } = await acceptChannel(
+      ctx,
+      req,
+      socket,
+      head,
+      [PORT_FORWARD_WS_PROTOCOL],
+      () => false,
+    );
     await Promise.all(
       ports.map(async (port, i) => {
         const data = cs.writable(2 * i);
@@ -71,7 +68,7 @@ export async function servePortForwardWs(
           await ctx.deps.backend.portForward(
             { namespace: p.namespace, name: p.pod, uid, port },
             conn,
-            ctl.signal,
+            signal,
           );
         } catch (err) {
           ctx.deps.log.info({ pod: key, port, code: codeOf(err) }, 'port-forward connection failed');
