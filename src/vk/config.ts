@@ -147,6 +147,12 @@ export const VkConfigSchema = z.object({
   statusIntervalMs: PositiveInt.default(2_000),
   /** Interval of `/pinglink` (node conditions, capacity). */
   pingIntervalMs: PositiveInt.default(10_000),
+  /**
+   * The node turns NotReady when no ping has succeeded for this long (failed pings before
+   * that are logged and counted, not reported), as the kubelet waits 30 s for its container
+   * runtime. 0: at the first failed ping.
+   */
+  notReadyAfterMs: z.coerce.number().int().min(0).default(30_000),
   /** Lease duration and renewal (node heartbeat). */
   leaseDurationSeconds: PositiveInt.default(40),
   leaseRenewIntervalMs: PositiveInt.default(10_000),

@@ -61,7 +61,7 @@ export function createNodeController(
   };
   const metrics = nodeMetrics(deps.registry);
   let wake = new AbortController();
-  const pinger = new Pinger(deps.interlink, clock, log, metrics, () => wake.abort());
+  const pinger = new Pinger(deps.interlink, clock, log, metrics, () => wake.abort(), config.notReadyAfterMs);
   const registrar = new NodeRegistrar({ kube, clock, log, events: deps.events, metrics, pinger }, input);
   const lease = new LeaseRenewer(kube, clock, config.nodeName, config.leaseDurationSeconds, metrics.writes);
 
@@ -126,7 +126,12 @@ export function createNodeController(
       pingAbort.signal,
       options.initialPingTimeoutMs ?? Math.min(5_000, config.interlinkTimeoutMs),
     );
-    const timeoutMs = Math.min(config.pingIntervalMs, config.interlinkTimeoutMs);
+    // A loaded API may answer late, and pings never overlap, so a ping may take the whole
+    // interLink timeout, but no longer than the grace before NotReady, so an outage is seen in time.
+    const timeoutMs = Math.min(
+      config.interlinkTimeoutMs,
+      Math.max(config.notReadyAfterMs, config.pingIntervalMs),
+    );
     const pings = pinger.loop(pingAbort.signal, config.pingIntervalMs, timeoutMs).catch((err) => {
       if (!pingAbort.signal.aborted) log.error({ err }, 'ping loop ended');
     });

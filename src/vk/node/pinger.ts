@@ -3,6 +3,11 @@
  * last outcome (ok / API down / plugin down) and the last structured answer (resources and
  * taints, which survive an outage). A change of readiness or of the answer calls
  * `onChange`, which wakes the node loop at once. Never writes to the apiserver.
+ *
+ * A node that was Ready stays Ready through failed pings until none has succeeded for
+ * `notReadyAfterMs`, as the kubelet waits 30 s for its container runtime before it
+ * reports NotReady: one slow answer of a loaded API or backend is not an outage, and a
+ * NotReady node gets the not-ready taint, which stops scheduling onto it.
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -21,6 +26,9 @@ export class Pinger {
   readonly #log: Logger;
   readonly #metrics: NodeMetrics;
   readonly #onChange: () => void;
+  readonly #notReadyAfterMs: number;
+  /** When a ping last succeeded (clock ms); undefined before the first. */
+  #lastOkAt: number | undefined;
 
   constructor(
     interlink: Pick<InterlinkClient, 'ping'>,
@@ -28,12 +36,14 @@ export class Pinger {
     log: Logger,
     metrics: NodeMetrics,
     onChange: () => void,
+    notReadyAfterMs = 0,
   ) {
     this.#interlink = interlink;
     this.#clock = clock;
     this.#log = log;
     this.#metrics = metrics;
     this.#onChange = onChange;
+    this.#notReadyAfterMs = notReadyAfterMs;
   }
 
   /** One ping bounded by `timeoutMs`; does nothing when `signal` aborts meanwhile. */
@@ -59,6 +69,15 @@ export class Pinger {
 
   #record(next: PingOutcome): void {
     const before = this.outcome;
+    const now = this.#clock.now();
+    if (next.kind === 'ok') this.#lastOkAt = now;
+    else if (before.kind === 'ok' && now - (this.#lastOkAt ?? now) < this.#notReadyAfterMs) {
+      this.#log.warn(
+        { reason: next.kind, message: next.message, notReadyAfterMs: this.#notReadyAfterMs },
+        'interLink ping failed; the node stays Ready unless no ping succeeds within notReadyAfterMs',
+      );
+      return;
+    }
     this.outcome = next;
     let changed = before.kind !== next.kind;
     if (

@@ -22,6 +22,8 @@ describe('virtual node', () => {
     stack = await startStack({
       nodeName,
       config: {
+        // Short, so an outage shows within the test's waits (the default is 30 s).
+        notReadyAfterMs: 2_000,
         nodeLabels: ['site=test-site'],
         nodeTaints: [{ Key: 'site', Value: 'test', Effect: 'NoExecute' }],
         resources: {
