@@ -47,7 +47,10 @@ SwitchType=switch/none
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=2
 AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
+# No slurmdbd: finished jobs go to a text file that "sacct --completion" (-c) reads, so a
+# deleted pod's job can be seen as CANCELLED after slurmctld forgot it (issue #15).
+JobCompType=jobcomp/filetxt
+JobCompLoc=$DIR/log/jobcomp.txt
 SlurmctldPort=$CTLD_PORT
 SlurmdPort=$SLURMD_PORT
 StateSaveLocation=$DIR/state

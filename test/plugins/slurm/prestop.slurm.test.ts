@@ -97,6 +97,26 @@ async function jobState(plugin: SlurmPlugin, p: PodLike): Promise<string> {
   return /JobState=(\S+)/.exec(stdout)?.[1] ?? stdout;
 }
 
+/** The job's line in Slurm's job completion records (`sacct -c`: jobcomp/filetxt, no slurmdbd). */
+async function accounted(id: string): Promise<string> {
+  const end = Date.now() + 30_000;
+  let out = '';
+  while (Date.now() < end) {
+    ({ stdout: out } = await run('sacct', [
+      '-c',
+      '-j',
+      id,
+      '--noheader',
+      '--parsable2',
+      '-o',
+      'JobID,State',
+    ]));
+    if (out.trim()) return out.trim();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`job ${id} never reached the completion records: ${JSON.stringify(out)}`);
+}
+
 describe('slurm preStop (runtime none)', () => {
   it('the hook runs before the container gets SIGTERM; Slurm records CANCELLED', async () => {
     const { client, plugin } = await serve('order');
@@ -115,7 +135,7 @@ describe('slurm preStop (runtime none)', () => {
     expect(await jobState(plugin, p)).toBe('CANCELLED');
   });
 
-  it('without hooks: one SIGTERM; Slurm records CANCELLED', async () => {
+  it('without hooks: one SIGTERM; Slurm and its accounting (sacct) record CANCELLED', async () => {
     const { client, plugin } = await serve('plain');
     const log = join(root, `plain-${randomUUID()}.log`);
     const p = pod('prestop-none', log, undefined);
@@ -124,6 +144,8 @@ describe('slurm preStop (runtime none)', () => {
     await client.call({ method: 'POST', path: '/delete', body: p });
     expect(readFileSync(log, 'utf8')).toBe('term\n');
     expect(await jobState(plugin, p)).toBe('CANCELLED');
+    const id = jobIdOf(plugin, p);
+    expect(await accounted(id)).toBe(`${id}|CANCELLED`);
   });
 
   it('a failing hook is a FailedPreStopHook in the status; the container is still stopped', async () => {
