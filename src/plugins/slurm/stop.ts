@@ -35,6 +35,14 @@ export async function waitEnded(d: SlurmDeps, id: string, ms: number, signal: Ab
   }
 }
 
+/** A failed preStop hook, as the status reports it (probes.ts) and the delete answers it. */
+export const FAILED_PRESTOP = {
+  reason: 'FailedPreStopHook',
+  message: 'PreStopHook failed',
+  type: 'Warning',
+  count: 1,
+} as const;
+
 /** The batch shell's stop trap (the script library's `_il_on_stop`); absent in older jobs. */
 export const STOP_MARK = '_il_on_stop';
 /** SIGWINCH on Linux (by number: Slurm 22.05 knows no name for it), ignored by default. */

@@ -2,7 +2,8 @@
  * preStop hooks through the real one-node Slurm (prestop.ts): a delete runs the hook beside
  * the container before the container gets SIGTERM (both write to one file: the hook's line
  * comes first, although the hook takes a second), and the job still ends CANCELLED in Slurm.
- * A failing hook leaves `failure` in its result file and the status shows FailedPreStopHook.
+ * A failing hook leaves `failure` in its result file; the status shows FailedPreStopHook and
+ * so does the `/delete` answer (DeleteAnswer).
  * Each container gets exactly one SIGTERM, and a pod without hooks too.
  */
 import { execFile } from 'node:child_process';
@@ -126,7 +127,10 @@ describe('slurm preStop (runtime none)', () => {
     });
     await client.call({ method: 'POST', path: '/create', body: { pod: p, container: [] } });
     await statusUntil(client, p, 'running', (s) => main(s)?.state?.running !== undefined);
-    await client.call({ method: 'POST', path: '/delete', body: p });
+    // A hook that passed leaves the answer as plain as before.
+    expect(await client.call({ method: 'POST', path: '/delete', body: p })).toBe(
+      `pod default/prestop-order (${p.metadata.uid}) deleted`,
+    );
     // The hook's line, then exactly one SIGTERM (the batch shell's, after the hook), as from
     // a kubelet: Slurm's own cancel comes only once the container ended.
     expect(readFileSync(log, 'utf8')).toBe('prestop\nterm\n');
@@ -162,7 +166,12 @@ describe('slurm preStop (runtime none)', () => {
     expect(main(s)?.probeEvents).toEqual([
       { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
     ]);
-    await deleted;
+    // The delete's answer names the failed hook too: the VK turns it into an Event, since it
+    // no longer polls the status of a pod it is deleting.
+    expect(await deleted).toEqual({
+      message: `pod default/prestop-fail (${p.metadata.uid}) deleted`,
+      containers: [{ name: 'main', probeEvents: main(s)?.probeEvents }],
+    });
     expect(readFileSync(log, 'utf8')).toBe('term\n');
     const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
     expect(readFileSync(join(dir, 'containers', 'main.prestop'), 'utf8')).toBe('failure 1\n');
