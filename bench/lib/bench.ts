@@ -16,6 +16,7 @@ import { type Chain, startChain } from './chain.ts';
 import type { TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';
 import {
+  backendCommandsOf,
   latenciesOf,
   milestonesOf,
   pluginOpsOf,
@@ -526,6 +527,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     heapUsedPeakMiB: heapPeak,
     vkInternals: vkInternalsOf(before?.vk ?? [], after?.vk ?? before?.vk ?? [], queueDepthPeak),
     pluginOps: pluginOpsOf(before?.plugin ?? [], after?.plugin ?? before?.plugin ?? []),
+    backendCommands: backendCommandsOf(before?.plugin ?? [], after?.plugin ?? before?.plugin ?? []),
     resources: {
       vk: sampler.figures('vk'),
       api: sampler.figures('api'),

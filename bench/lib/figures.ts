@@ -163,27 +163,42 @@ function histogramMeanMs(
   return { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
 }
 
+/** Count and mean duration per `label` value of histogram `name` over the run; null without it. */
+function histogramByLabel(
+  before: Sample[],
+  after: Sample[],
+  name: string,
+  label: string,
+): Record<string, { count: number; meanMs: number | null }> | null {
+  if (!after.some((s) => s.name === `${name}_count`)) return null;
+  const d = (suffix: string) =>
+    counterDelta(sumBy(before, `${name}_${suffix}`, [label]), sumBy(after, `${name}_${suffix}`, [label]));
+  const counts = d('count');
+  const sums = d('sum');
+  const out: Record<string, { count: number; meanMs: number | null }> = {};
+  for (const [key, count] of [...counts.entries()].sort()) {
+    const sum = sums.get(key) ?? 0;
+    out[key] = { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
+  }
+  return out;
+}
+
 /**
  * The plugin's own time per backend operation during the run
  * (`interlink_plugin_backend_call_duration_seconds` by op): how long a create or a delete
  * took inside the plugin, apart from the hops in front of it. Null without the metric.
  */
-export function pluginOpsOf(
-  before: Sample[],
-  after: Sample[],
-): Record<string, { count: number; meanMs: number | null }> | null {
-  const name = 'interlink_plugin_backend_call_duration_seconds';
-  if (!after.some((s) => s.name === `${name}_count`)) return null;
-  const d = (suffix: string) =>
-    counterDelta(sumBy(before, `${name}_${suffix}`, ['op']), sumBy(after, `${name}_${suffix}`, ['op']));
-  const counts = d('count');
-  const sums = d('sum');
-  const out: Record<string, { count: number; meanMs: number | null }> = {};
-  for (const [op, count] of [...counts.entries()].sort()) {
-    const sum = sums.get(op) ?? 0;
-    out[op] = { count, meanMs: count > 0 ? Math.round((sum / count) * 1000 * 10) / 10 : null };
-  }
-  return out;
+export function pluginOpsOf(before: Sample[], after: Sample[]) {
+  return histogramByLabel(before, after, 'interlink_plugin_backend_call_duration_seconds', 'op');
+}
+
+/**
+ * The backend commands the plugin ran during the run and their mean duration
+ * (`interlink_plugin_backend_command_duration_seconds` by command: sbatch, squeue, docker_start,
+ * ...): e.g. whether Slurm is asked once per status poll whatever the pod count. Null without it.
+ */
+export function backendCommandsOf(before: Sample[], after: Sample[]) {
+  return histogramByLabel(before, after, 'interlink_plugin_backend_command_duration_seconds', 'command');
 }
 
 /** What the VK's own metrics say about where its time went. */

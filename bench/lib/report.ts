@@ -96,6 +96,14 @@ export function renderReport(r: BenchSummary): string {
           .join(', ') || 'none'
       }`,
     );
+  if (r.backendCommands)
+    out.push(
+      `backend commands: ${
+        Object.entries(r.backendCommands)
+          .map(([c, o]) => `${c} ${o.count} × ${num(o.meanMs, 1)} ms`)
+          .join(', ') || 'none'
+      }`,
+    );
 
   const q = r.requests;
   const routes = (m: Record<string, number>) =>

@@ -53,6 +53,8 @@
  *   pluginOps: { <op>: { count, meanMs } }: the plugin's own time per backend operation
  *              (create, delete, status, ...) during the run; null without the metric, absent
  *              in older results,
+ *   backendCommands: { <command>: { count, meanMs } }: the backend commands the plugin ran
+ *              (sbatch, squeue, docker_start, ...); null without the metric, absent in older results,
  *   resources: { vk, api, plugin, bench, apiserver, etcd, scheduler, controllerManager }:
  *              null (pid unknown) or { pid, peakRssMiB (max of sampled VmRSS and VmHWM),
  *              lastRssMiB, cpuSeconds (during the run), cpuSecondsTotal (since start) },
@@ -220,6 +222,10 @@ export const BenchSummary = z.strictObject({
     statusRoundTripMeanMs: z.number().min(0).nullable(),
   }),
   pluginOps: z
+    .record(z.string(), z.strictObject({ count: Count, meanMs: z.number().min(0).nullable() }))
+    .nullable()
+    .optional(),
+  backendCommands: z
     .record(z.string(), z.strictObject({ count: Count, meanMs: z.number().min(0).nullable() }))
     .nullable()
     .optional(),

@@ -47,7 +47,10 @@ SwitchType=switch/none
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=2
 AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
+# No slurmdbd: finished jobs go to a text file that "sacct --completion" (-c) reads, so a
+# deleted pod's job can be seen as CANCELLED after slurmctld forgot it (issue #15).
+JobCompType=jobcomp/filetxt
+JobCompLoc=$DIR/log/jobcomp.txt
 SlurmctldPort=$CTLD_PORT
 SlurmdPort=$SLURMD_PORT
 StateSaveLocation=$DIR/state
@@ -63,9 +66,14 @@ MinJobAge=$MIN_JOB_AGE
 # SIGTERM → SIGKILL grace on scancel and time limits (Slurm's default is 30 s).
 KillWait=10
 InactiveLimit=0
-DefMemPerCPU=500
+# Room for the 1,000-pod benchmark (issue #16): that many jobs queue (the default is 10,000;
+# said here so it is not lowered by accident), and up to 64 run at once on the 2 CPUs
+# (each CPU shared by 32 jobs; 100 MB per CPU by default, so memory does not bound it first).
+# A job asking for more than the node has still stays pending (PartitionConfig).
+MaxJobCount=10000
+DefMemPerCPU=100
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 RealMemory=8000 State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:32
 CONF
 )"
 

@@ -26,6 +26,7 @@ import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
 import {
   CreateStruct,
+  DeleteResponse,
   LogStruct,
   PingResponse,
   PodCreateRequests,
@@ -165,13 +166,15 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
   app.route({
     method: ['DELETE', 'POST'],
     url: '/delete',
-    schema: { body: Pod, response: { 200: TextAnswer } },
+    // The plugin's answer as it sent it: text, or a DeleteAnswer (the VK records its Events).
+    schema: { body: Pod, response: { 200: DeleteResponse } },
     handler: async (req, reply) => {
       const pod = req.body;
-      const text = await viaPlugin(req, 'delete', () => plugin.delete(pod, req.id));
+      const answer = await viaPlugin(req, 'delete', () => plugin.delete(pod, req.id));
       cache.drop(pod.metadata.uid);
       req.log.info({ pod: podRef(pod), uid: pod.metadata.uid }, 'pod deleted');
-      return reply.type('text/plain; charset=utf-8').send(text || `pod ${podRef(pod)} deleted`);
+      if (typeof answer !== 'string') return reply.type('application/json').send(JSON.stringify(answer));
+      return reply.type('text/plain; charset=utf-8').send(answer || `pod ${podRef(pod)} deleted`);
     },
   });
 

@@ -15,6 +15,7 @@ import {
   type BackendPod,
   BackendPodList,
   CreateStruct,
+  DeleteAnswer,
   type LogStruct,
   type PodStatus,
   PodStatusList,
@@ -80,11 +81,16 @@ export class PluginClient {
     );
   }
 
-  /** Delete a pod's backend job; resolves with the plugin's text once it confirms. */
-  delete(pod: Pod, session: string): Promise<string> {
+  /**
+   * Delete a pod's backend job; resolves once it confirms with the plugin's text, or its
+   * DeleteAnswer (JSON: what happened to the containers meanwhile, e.g. a failed preStop hook).
+   */
+  delete(pod: Pod, session: string): Promise<string | DeleteAnswer> {
     return this.#timed('delete', async () => {
       const answer = await this.#http.call({ method: 'POST', path: '/delete', body: pod, session });
-      return typeof answer === 'string' ? answer : JSON.stringify(answer);
+      if (typeof answer === 'string') return answer;
+      const parsed = DeleteAnswer.safeParse(answer);
+      return parsed.success ? parsed.data : JSON.stringify(answer);
     });
   }
 

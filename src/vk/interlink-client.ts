@@ -32,6 +32,7 @@ import {
   type BackendPod,
   BackendPodList,
   CreateStruct,
+  DeleteAnswer,
   type LogStruct,
   PingResponse,
   type PodCreateRequests,
@@ -51,8 +52,9 @@ export interface InterlinkClient {
   /**
    * Delete a pod's backend job. Resolves once the API answered 2xx (the API waits for the
    * plugin's confirmation); deleting an unknown pod resolves too. Throws to be retried.
+   * Resolves with the answer's DeleteAnswer when it sent one (e.g. a failed preStop hook).
    */
-  delete(pod: Pod, signal?: AbortSignal): Promise<void>;
+  delete(pod: Pod, signal?: AbortSignal): Promise<DeleteAnswer | undefined | void>;
   /**
    * Status of many pods in ONE call. Pods the backend does not know are absent from the
    * answer. An empty `pods` is a valid call (it answers `[]`).
@@ -142,7 +144,10 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
       }),
     delete: (pod, signal) =>
       traced('pod.delete', podAttributes(pod), async () => {
-        await http.call(request('delete', 'DELETE', '/delete', signal, pod));
+        const answer = await http.call(request('delete', 'DELETE', '/delete', signal, pod));
+        if (typeof answer !== 'object' || answer === null) return undefined;
+        const parsed = DeleteAnswer.safeParse(answer);
+        return parsed.success ? parsed.data : undefined;
       }),
     status: (pods, signal) =>
       traced('pod.status', podsAttributes(pods), async () => {

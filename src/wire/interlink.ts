@@ -11,6 +11,7 @@ import {
   DnsLabel,
   DnsSubdomain,
   Pod,
+  ProbeEvent,
   ProjectedVolumeMap,
   Secret,
   Uid,
@@ -148,6 +149,24 @@ export { StatsSummary } from './stats.ts';
 
 /** A text answer (`text/plain`): deletes, health, metrics. */
 export const TextAnswer = z.string();
+/**
+ * The `/delete` answer (plugin → API → VK) when a delete has more to tell than "done": a
+ * JSON object instead of the text (additive: interLink 0.6 callers only log the body).
+ * `containers` carries what the delete saw happen to them as in a status's `probeEvents`,
+ * e.g. a failed preStop hook (`FailedPreStopHook`), which no status poll reports any more
+ * since the pod is gone; the VK records them as Events.
+ */
+export const DeleteAnswer = z.looseObject({
+  message: z.string(),
+  containers: z
+    .array(z.looseObject({ name: z.string(), probeEvents: z.array(ProbeEvent).max(32) }))
+    .max(256)
+    .optional(),
+});
+export type DeleteAnswer = z.infer<typeof DeleteAnswer>;
+/** What `/delete` answers: text, or a DeleteAnswer. */
+export const DeleteResponse = z.union([TextAnswer, DeleteAnswer]);
+
 /** An HTML page (`text/html`: the API's status page); never serialised as JSON. */
 export const HtmlPage = z.string();
 /** A text answer sent as a stream (`text/plain`, logs); never serialised, so never checked. */

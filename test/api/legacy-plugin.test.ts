@@ -22,6 +22,19 @@ const readBody = async (req: IncomingMessage) => {
   return text === '' ? undefined : JSON.parse(text);
 };
 
+/** A /delete answer beyond "done" (DeleteAnswer): what our plugins send for a failed preStop hook. */
+const HOOKED = {
+  message: 'pod default/hooked (u-hooked) deleted',
+  containers: [
+    {
+      name: 'main',
+      probeEvents: [
+        { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
+      ],
+    },
+  ],
+};
+
 describe('API → interLink 0.6-style plugin', () => {
   let api: ApiUnderTest;
   let plugin: Server;
@@ -75,7 +88,12 @@ describe('API → interLink 0.6-style plugin', () => {
           }),
         );
       }
-      if (route === 'POST /delete') return res.end('Pod deleted');
+      if (route === 'POST /delete') {
+        if ((body as { metadata: { name: string } }).metadata.name !== 'hooked')
+          return res.end('Pod deleted');
+        res.setHeader('content-type', 'application/json');
+        return res.end(JSON.stringify(HOOKED));
+      }
       if (route === 'GET /getLogs') return res.end('line 1\nline 2\n');
       res.statusCode = 404;
       res.end('404 page not found\n');
@@ -137,6 +155,13 @@ describe('API → interLink 0.6-style plugin', () => {
       body: { PodUID: 'u-legacy', Opts: { Tail: 5 } },
     });
     expect(del).toMatchObject({ method: 'POST', url: '/delete', body: p });
+  });
+
+  it('a delete answered with a DeleteAnswer (our plugins, a failed preStop hook) reaches the VK as JSON', async () => {
+    const res = await api.client.request('DELETE', '/delete', pod('hooked', 'u-hooked'));
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.json()).toEqual(HOOKED);
   });
 
   it('a plugin without stats answers 404 through the API', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  backendCommandsOf,
   latenciesOf,
   milestonesOf,
   pluginOpsOf,
@@ -195,6 +196,28 @@ describe('pluginOpsOf', () => {
   ])('%s', (_name, before, after, want) => {
     const parse = (lines: string[]) => parsePrometheus(lines.join('\n'));
     expect(pluginOpsOf(parse(before), parse(after))).toEqual(want);
+  });
+});
+
+describe('backendCommandsOf', () => {
+  const line = (suffix: string, command: string, outcome: string, v: number) =>
+    `interlink_plugin_backend_command_duration_seconds_${suffix}{command="${command}",outcome="${outcome}"} ${v}`;
+  it('counts and means per command during the run, whatever the outcome', () => {
+    const parse = (lines: string[]) => parsePrometheus(lines.join('\n'));
+    const before = [line('count', 'squeue', 'ok', 3), line('sum', 'squeue', 'ok', 0.3)];
+    const after = [
+      line('count', 'squeue', 'ok', 10),
+      line('sum', 'squeue', 'ok', 1),
+      line('count', 'squeue', 'error', 1),
+      line('sum', 'squeue', 'error', 0.1),
+      line('count', 'sbatch', 'ok', 5),
+      line('sum', 'sbatch', 'ok', 2.5),
+    ];
+    expect(backendCommandsOf(parse(before), parse(after))).toEqual({
+      sbatch: { count: 5, meanMs: 500 },
+      squeue: { count: 8, meanMs: 100 },
+    });
+    expect(backendCommandsOf([], [])).toBeNull();
   });
 });
 

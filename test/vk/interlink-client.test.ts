@@ -26,6 +26,12 @@ let pingAnswer: { type: string; body: string; status?: number } = {
 let server: Server;
 
 const pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u-1' }, spec: { containers: [{ name: 'c' }] } };
+const hooked = {
+  message: 'pod ns/hooked deleted',
+  containers: [
+    { name: 'c', probeEvents: [{ reason: 'FailedPreStopHook', message: 'PreStopHook failed', count: 1 }] },
+  ],
+};
 
 beforeAll(async () => {
   server = createServer(async (req: IncomingMessage, res) => {
@@ -53,6 +59,8 @@ beforeAll(async () => {
           containers: [],
         })),
       );
+    if (req.url === '/delete' && JSON.parse(body).metadata.name === 'text') return res.end('pod deleted');
+    if (req.url === '/delete' && JSON.parse(body).metadata.name === 'hooked') return json(hooked);
     if (req.url === '/delete') {
       res.statusCode = 503;
       res.setHeader('content-type', 'application/json');
@@ -118,6 +126,12 @@ describe('InterlinkClient over a unix socket', () => {
     expect(seen.at(-1)).toMatchObject({ method: 'DELETE', url: '/delete' });
     expect(codeOf(err)).toBe('UNAVAILABLE');
     expect(err.message).toMatch(/plugin down/);
+  });
+
+  it('delete: a text answer resolves with nothing, a DeleteAnswer with itself', async () => {
+    const named = (name: string) => ({ ...pod, metadata: { ...pod.metadata, name } }) as never;
+    expect(await client.delete(named('text'))).toBeUndefined();
+    expect(await client.delete(named('hooked'))).toEqual(hooked);
   });
 
   it('ping: JSON answers parse, text answers pass through, 503 throws', async () => {

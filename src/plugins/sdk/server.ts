@@ -22,6 +22,8 @@ import { invalidInput } from '../../errors/index.ts';
 import {
   BackendPodList,
   CreateStruct,
+  type DeleteAnswer,
+  DeleteResponse,
   LogStruct,
   PingResponse,
   PodList,
@@ -113,11 +115,15 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   app.route({
     method: ['POST', 'DELETE'],
     url: '/delete',
-    schema: { body: Pod, response: { 200: TextAnswer } },
-    handler: async (req) => {
+    schema: { body: Pod, response: { 200: DeleteResponse } },
+    handler: async (req, reply) => {
       const m = req.body.metadata;
-      await timed('delete', () => plugin.delete(req.body, ctxOf(req)));
-      return `pod ${m.namespace}/${m.name} (${m.uid}) deleted`;
+      const result = await timed('delete', () => plugin.delete(req.body, ctxOf(req)));
+      const message = `pod ${m.namespace}/${m.name} (${m.uid}) deleted`;
+      // Text, as interLink 0.6 plugins answer, unless there is more to tell.
+      if (!result?.containers?.length) return reply.type('text/plain; charset=utf-8').send(message);
+      const answer: DeleteAnswer = { message, containers: result.containers };
+      return reply.type('application/json').send(JSON.stringify(answer));
     },
   });
 

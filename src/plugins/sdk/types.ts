@@ -13,6 +13,7 @@ import type { Logger } from '../../core/logger.ts';
 import type {
   BackendPod,
   CreateStruct,
+  DeleteAnswer,
   LogStruct,
   PingResponse,
   PodStatus,
@@ -21,6 +22,9 @@ import type {
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
+
+/** What a plugin's delete may tell beyond "done" (the `/delete` answer's DeleteAnswer fields). */
+export type DeleteResult = Pick<DeleteAnswer, 'containers'>;
 
 export interface CallContext {
   /** The `InterLink-Http-Session` id of the request, for correlation. */
@@ -39,9 +43,11 @@ export interface Plugin {
   create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct>;
   /**
    * Stop and remove a pod's backend job. Resolves only once the backend confirms; deleting
-   * a pod the backend does not know resolves too (idempotent). Throws to be retried.
+   * a pod the backend does not know resolves too (idempotent). Throws to be retried. May
+   * resolve with what happened to the containers meanwhile (e.g. a failed preStop hook), which
+   * the answer carries to the VK as Events (DeleteAnswer).
    */
-  delete(pod: Pod, ctx: CallContext): Promise<void>;
+  delete(pod: Pod, ctx: CallContext): Promise<DeleteResult | undefined | void>;
   /**
    * Status of many pods in one call. Pods the backend does not know are left out of the
    * answer (the caller decides what a missing pod means). Must not mutate `pods`.

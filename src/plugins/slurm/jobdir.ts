@@ -10,7 +10,7 @@
  *     job.exit          the script's final exit code
  *     containers/<c>.log|.started|.finished|.exit
  *     containers/<c>.probe-<kind>|.poststart|.prestop|.killed   probe and hook results
- *     prestop.done      the batch shell ran the preStop hooks (prestop.ts)
+ *     stopping          the batch shell got the plugin's stop signal (stop.ts)
  *     env/<c>.env       apptainer env files (0600)
  *     volumes/<v>/...   configMap/secret/projected/downwardAPI files (Secret files 0600 unless
  *                       the pod sets a mode); empty/<v>/ emptyDirs

@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger.ts';
 import { notFound } from '../../errors/index.ts';
 import type { CreateStruct, LogStruct, RetrievedPodData } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
-import type { CallContext, Plugin } from '../sdk/types.ts';
+import type { CallContext, DeleteResult, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
 import type { SlurmDeps } from './deps.ts';
 import { slurmStreams } from './exec-io.ts';
@@ -21,7 +21,7 @@ import { exists, pingSlurm, statusOf } from './pod-status.ts';
 import { runCommand, SlurmCli } from './slurm-cli.ts';
 import { collectSlurmStats, podsFromJobDirs } from './stats.ts';
 import { ACTIVE_STATES } from './status.ts';
-import { jobState, stopJob } from './stop.ts';
+import { FAILED_PRESTOP, jobState, stopJob } from './stop.ts';
 import { submitPod } from './submit.ts';
 
 export interface SlurmPluginOptions {
@@ -60,21 +60,25 @@ export function createSlurmPlugin(opts: SlurmPluginOptions): SlurmPlugin {
   const create = (data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> =>
     serial(data.pod.metadata.uid, () => submitPod(deps, data, ctx));
 
-  async function del(pod: Pod, ctx: CallContext): Promise<void> {
+  /** Answers the containers whose preStop hook failed, as Events for the VK. */
+  async function del(pod: Pod, ctx: CallContext): Promise<DeleteResult | undefined> {
     const m = pod.metadata;
     return serial(m.uid, async () => {
       const dir = dirOf(m.namespace, m.uid);
-      if (!(await exists(dir.path))) return;
+      if (!(await exists(dir.path))) return undefined;
       // No recorded id: a create was interrupted around sbatch; its job, if any, has our name.
       const recorded = await dir.readJobId();
       const ids = recorded ? [recorded] : await cli.byName(jobNameOf(m.uid));
-      for (const id of ids) await stopJob(deps, id, pod, ctx);
+      const failed = new Set<string>();
+      for (const id of ids) for (const c of await stopJob(deps, id, pod, ctx)) failed.add(c);
       if (cfg.keepJobDirs) {
         await writeAtomic(dir.file('deleted'), `${new Date(now()).toISOString()}\n`);
       } else {
         await dir.remove();
       }
       ctx.log.info({ uid: m.uid, jobs: ids }, 'pod deleted');
+      if (failed.size === 0) return undefined;
+      return { containers: [...failed].map((name) => ({ name, probeEvents: [FAILED_PRESTOP] })) };
     });
   }
 

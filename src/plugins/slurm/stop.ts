@@ -7,7 +7,6 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { CallContext } from '../sdk/types.ts';
 import type { SlurmDeps } from './deps.ts';
 import { exists } from './pod-status.ts';
-import { PRESTOP_DONE, PRESTOP_MARK, PRESTOP_SIGNAL } from './prestop.ts';
 import { parseProbeFile } from './probes.ts';
 import { ACTIVE_STATES } from './status.ts';
 
@@ -36,54 +35,84 @@ export async function waitEnded(d: SlurmDeps, id: string, ms: number, signal: Ab
   }
 }
 
+/** A failed preStop hook, as the status reports it (probes.ts) and the delete answers it. */
+export const FAILED_PRESTOP = {
+  reason: 'FailedPreStopHook',
+  message: 'PreStopHook failed',
+  type: 'Warning',
+  count: 1,
+} as const;
+
+/** The batch shell's stop trap (the script library's `_il_on_stop`); absent in older jobs. */
+export const STOP_MARK = '_il_on_stop';
+/** SIGWINCH on Linux (by number: Slurm 22.05 knows no name for it), ignored by default. */
+export const STOP_SIGNAL = '28';
+/** Written by the batch shell's stop trap: the signal arrived. */
+const STOP_ACK = 'stopping';
+/** Ask again this often while the shell has not acknowledged (it may not have set its traps yet). */
+const RESEND_MS = 2000;
+
 /**
- * The preStop hooks of a running job (prestop.ts), when the pod has any and its script the
- * trap: signal the batch shell alone, then wait until it says the hooks returned, the job
- * ended, or `until` (the end of the grace period) passed. Failed hooks are logged (container
- * names only); the status carries them as FailedPreStopHook.
+ * Ask the batch shell of a running job to stop its containers (the script's `_il_on_stop`:
+ * the preStop hooks, then one SIGTERM to each container), and wait until they all ended (the
+ * shell wrote job.exit and now waits for our scancel), the job ended, or `until` (the end of
+ * the grace period) passed; `ended` says whether the containers ended. A job of an older
+ * script, without the trap, is not signalled (not ended: Slurm's cancel stops it). Failed
+ * preStop hooks are logged (container names only) and returned.
  */
-async function runPreStop(
+async function askToStop(
   d: SlurmDeps,
   id: string,
   pod: Pod,
   until: number,
   ctx: CallContext,
-): Promise<void> {
-  const hooks = pod.spec ? preStopHooks(pod) : new Map();
-  if (hooks.size === 0) return;
+): Promise<{ ended: boolean; failedHooks: string[] }> {
   const dir = d.dirOf(pod.metadata.namespace, pod.metadata.uid);
   const script = await readFile(dir.file('job.sh'), 'utf8').catch(() => '');
-  if (!script.includes(PRESTOP_MARK)) return;
-  ctx.log.info({ uid: pod.metadata.uid, job: id }, 'running the preStop hooks in the Slurm job');
-  await d.cli.signalBatch(id, PRESTOP_SIGNAL);
+  if (!script.includes(STOP_MARK)) return { ended: false, failedHooks: [] };
+  ctx.log.info({ uid: pod.metadata.uid, job: id }, 'stopping the Slurm job: preStop hooks, then SIGTERM');
+  let sentAt = Number.NEGATIVE_INFINITY;
+  let ended = false;
   for (;;) {
-    if (await exists(dir.file(PRESTOP_DONE))) break;
+    if (await exists(dir.file('job.exit'))) {
+      ended = true;
+      break;
+    }
+    if (d.now() - sentAt >= RESEND_MS && !(await exists(dir.file(STOP_ACK)))) {
+      await d.cli.signalBatch(id, STOP_SIGNAL);
+      sentAt = d.now();
+    }
     const s = await jobState(d, id);
-    if (s === undefined || !ACTIVE_STATES.has(s) || d.now() >= until || ctx.signal.aborted) return;
+    if (s === undefined || !ACTIVE_STATES.has(s) || d.now() >= until || ctx.signal.aborted) break;
     await d.clock.sleep(d.pollMs);
   }
-  for (const name of hooks.keys()) {
+  const failedHooks: string[] = [];
+  for (const name of pod.spec ? preStopHooks(pod).keys() : []) {
     const r = parseProbeFile(
       await readFile(dir.containerFile(name, 'prestop'), 'utf8').catch(() => undefined),
     );
-    if (r?.result === 'failure')
-      ctx.log.warn({ uid: pod.metadata.uid, container: name }, 'preStop hook failed');
+    if (r?.result !== 'failure') continue;
+    failedHooks.push(name);
+    ctx.log.warn({ uid: pod.metadata.uid, container: name }, 'preStop hook failed');
   }
+  return { ended, failedHooks };
 }
 
 /**
- * End a job and wait for Slurm to confirm. Both a pending and a running job get Slurm's own
- * cancel, so Slurm (and accounting) records CANCELLED, never FAILED: Slurm sends SIGTERM to
- * the batch script and every process of the job (the script forwards it to the containers,
- * which record their exit codes), then SIGKILL after the cluster's KillWait. The pod's grace
- * period (which the preStop hooks, run first, use up as they go) is bounded by KillWait: once the grace is over, a SIGKILL is asked for as well
- * (Slurm may refuse it for a job already completing; KillWait then ends it). Throws
- * UNAVAILABLE when Slurm has not confirmed within deleteWaitSeconds (the caller retries; a
- * retry starts where this one stopped, since the state is Slurm's).
+ * End a job and wait for Slurm to confirm. A pending job gets Slurm's cancel. A running one
+ * is stopped as a kubelet would (askToStop: preStop hooks, then one SIGTERM per container)
+ * within the pod's grace period (bounded by deleteGraceMaxSeconds), then gets Slurm's cancel
+ * too, so Slurm (and accounting) record CANCELLED, never FAILED: the batch shell is waiting
+ * for it. Containers still running at the end of the grace period get Slurm's SIGTERM and at
+ * once a SIGKILL (Slurm may refuse it for a job already completing; KillWait then ends it).
+ * Throws UNAVAILABLE when Slurm has not confirmed within deleteWaitSeconds (the caller
+ * retries; a retry starts where this one stopped, since the state is Slurm's and the job
+ * directory's). Answers the containers whose preStop hook failed.
  */
-export async function stopJob(d: SlurmDeps, id: string, pod: Pod, ctx: CallContext): Promise<void> {
+export async function stopJob(d: SlurmDeps, id: string, pod: Pod, ctx: CallContext): Promise<string[]> {
   const state = await jobState(d, id);
-  if (state === undefined || !ACTIVE_STATES.has(state)) return;
+  if (state === undefined || !ACTIVE_STATES.has(state)) return [];
+  let failedHooks: string[] = [];
   if (WAITING.has(state)) {
     await d.cli.cancel(id);
   } else {
@@ -93,15 +122,15 @@ export async function stopJob(d: SlurmDeps, id: string, pod: Pod, ctx: CallConte
       d.cfg.deleteGraceMaxSeconds,
     );
     const until = d.now() + grace * 1000;
-    await runPreStop(d, id, pod, until, ctx);
-    ctx.log.info(
-      { uid: pod.metadata.uid, job: id, grace },
-      'cancelling the Slurm job: SIGTERM now, SIGKILL after the grace period or KillWait',
-    );
+    const stopped = await askToStop(d, id, pod, until, ctx);
+    failedHooks = stopped.failedHooks;
+    ctx.log.info({ uid: pod.metadata.uid, job: id, grace }, 'cancelling the Slurm job');
     await d.cli.cancel(id);
-    if (!(await waitEnded(d, id, Math.max(0, until - d.now()), ctx.signal))) await d.cli.cancel(id, 'KILL');
+    const left = stopped.ended ? d.cfg.deleteWaitSeconds * 1000 : Math.max(0, until - d.now());
+    if (!(await waitEnded(d, id, left, ctx.signal))) await d.cli.cancel(id, 'KILL');
   }
   if (!(await waitEnded(d, id, d.cfg.deleteWaitSeconds * 1000, ctx.signal))) {
     throw unavailable(`Slurm job ${id} is still ending; delete again to confirm`);
   }
+  return failedHooks;
 }

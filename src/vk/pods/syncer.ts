@@ -65,7 +65,7 @@ import {
   sameJson,
   transitionEvents,
 } from '../status/map.ts';
-import { probeEventsOf } from '../status/probe-events.ts';
+import { deleteEventsOf, probeEventsOf } from '../status/probe-events.ts';
 import { annotatedJob, errMessage, forApi, jobAnnotations, TOKEN_REFRESH_ANNOTATION } from './job.ts';
 import type { KPod, KPodStatus } from './kpod.ts';
 import { activeDeadline, isTerminalPhase, kubeTime, needsCorrection } from './kpod.ts';
@@ -254,8 +254,10 @@ export class PodSyncer {
   async #backendDelete(rec: PodRecord, pod: KPod): Promise<void> {
     const { interlink, metrics, events } = this.#d;
     try {
-      await interlink.delete(forApi(pod));
+      const answer = await interlink.delete(forApi(pod));
       metrics.backendCalls.inc({ op: 'delete', outcome: 'ok' });
+      for (const e of deleteEventsOf(answer))
+        events.record(podRef(pod, e.fieldPath), e.type, e.reason, e.message);
     } catch (err) {
       metrics.backendCalls.inc({ op: 'delete', outcome: 'error' });
       rec.deleteFailures++;

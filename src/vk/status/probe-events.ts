@@ -6,7 +6,7 @@
  * Event write per poll at most (the recorder patches `count` of the existing Event), never one
  * per probe run. Pure.
  */
-import type { PodStatus } from '../../wire/interlink.ts';
+import type { DeleteAnswer, PodStatus } from '../../wire/interlink.ts';
 import type { StatusEvent } from './map.ts';
 
 export function probeEventsOf(
@@ -36,4 +36,19 @@ export function probeEventsOf(
   // entry with a lower count (a restarted plugin) is not a new failure until it passes it.
   for (const [k, v] of seen) if (!next.has(k)) next.set(k, v);
   return { events, seen: next };
+}
+
+/**
+ * The Events of a `/delete` answer (e.g. a failed preStop hook): each once, since no status
+ * poll follows a delete. Pure.
+ */
+export function deleteEventsOf(answer: DeleteAnswer | undefined | void): StatusEvent[] {
+  return (answer?.containers ?? []).flatMap((c) =>
+    c.probeEvents.map((e) => ({
+      type: e.type ?? 'Warning',
+      reason: e.reason,
+      message: e.message,
+      fieldPath: `spec.containers{${c.name}}`,
+    })),
+  );
 }

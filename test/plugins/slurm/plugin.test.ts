@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.ts';
 import type { CallContext } from '../../../src/plugins/sdk/types.ts';
@@ -33,10 +33,13 @@ function fakeSlurm(
   opts: {
     sbatch?: (args: readonly string[]) => CommandResult;
     squeueDown?: boolean;
-    onCancel?: (args: readonly string[], jobs: Map<string, { state: string; name: string }>) => void;
+    onCancel?: (
+      args: readonly string[],
+      jobs: Map<string, { state: string; name: string; dir?: string }>,
+    ) => void;
   } = {},
 ) {
-  const jobs = new Map<string, { state: string; name: string; reason?: string }>();
+  const jobs = new Map<string, { state: string; name: string; reason?: string; dir?: string }>();
   const calls: string[][] = [];
   let next = 100;
   const ok = (stdout = ''): CommandResult => ({ code: 0, stdout, stderr: '' });
@@ -47,7 +50,11 @@ function fakeSlurm(
         if (opts.sbatch) return opts.sbatch(args);
         const id = String(next++);
         const script = readFileSync(args.at(-1)!, 'utf8');
-        jobs.set(id, { state: 'RUNNING', name: /--job-name=(\S+)/.exec(script)![1]! });
+        jobs.set(id, {
+          state: 'RUNNING',
+          name: /--job-name=(\S+)/.exec(script)![1]!,
+          dir: dirname(args.at(-1)!),
+        });
         return ok(`${id}\n`);
       }
       case 'squeue': {
@@ -268,30 +275,39 @@ describe('delete', () => {
   const pod = (uid: string) => ({ metadata: { name: 'procs', namespace: 'default', uid } }) as never;
   const cancels = (fake: ReturnType<typeof fakeSlurm>) => fake.of('scancel').map((c) => c.slice(1).join(' '));
   /**
-   * Slurm's cancel (no --signal) of a running job sends SIGTERM: a job that exits on it is
-   * CANCELLED, one that ignores it stays COMPLETING until SIGKILL. A pending job is CANCELLED.
+   * The plugin's stop signal to the batch shell alone (`--signal=28 --batch`) is acknowledged
+   * (`stopping`); containers that exit on their SIGTERM then leave `job.exit`, and the shell
+   * waits. Slurm's cancel (no --signal) of a running job sends SIGTERM: a job that exits on it
+   * is CANCELLED, one that ignores it stays COMPLETING until SIGKILL. A pending job is CANCELLED.
    */
   const slurm = (onTerm: 'ignore' | 'exit') =>
     fakeSlurm({
       onCancel: (args, jobs) => {
         const id = args.at(-1)!;
         const j = jobs.get(id)!;
-        if (!args.some((a) => a.startsWith('--signal')))
+        if (args.includes('--batch') && j.dir) {
+          writeFileSync(join(j.dir, 'stopping'), '');
+          if (onTerm === 'exit') writeFileSync(join(j.dir, 'job.exit'), '143\n');
+        } else if (!args.some((a) => a.startsWith('--signal')))
           j.state = j.state === 'RUNNING' && onTerm === 'ignore' ? 'COMPLETING' : 'CANCELLED';
         else if (args.includes('--signal=KILL')) j.state = 'CANCELLED';
       },
     });
 
-  it('a running job gets Slurm cancel (CANCELLED); one that ignores its SIGTERM gets SIGKILL after the grace period; the directory goes', async () => {
+  it('a running job is asked to stop, then gets Slurm cancel (CANCELLED); one that ignores its SIGTERM gets SIGKILL after the grace period; the directory goes', async () => {
     const { plugin, fake } = setup('del-kill', { deleteWaitSeconds: 5 }, slurm('ignore'));
     const { PodJID } = await plugin.create({ pod: processPod('k-1') } as never, ctx);
     await plugin.delete(pod('k-1'), ctx);
-    expect(cancels(fake)).toEqual([PodJID, `--signal=KILL --full ${PodJID}`]);
+    expect(cancels(fake)).toEqual([
+      `--signal=28 --batch ${PodJID}`,
+      PodJID,
+      `--signal=KILL --full ${PodJID}`,
+    ]);
     expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 'k-1'))).toBe(false);
   });
 
-  it('a job that ends on the SIGTERM of Slurm cancel needs nothing more', async () => {
+  it('a job whose containers end on their SIGTERM gets Slurm cancel once they did, nothing more', async () => {
     const { plugin, fake } = setup(
       'del-term',
       { deleteGraceSeconds: 5, deleteWaitSeconds: 5 },
@@ -299,7 +315,7 @@ describe('delete', () => {
     );
     const { PodJID } = await plugin.create({ pod: processPod('t-1') } as never, ctx);
     await plugin.delete(pod('t-1'), ctx);
-    expect(cancels(fake)).toEqual([PodJID]);
+    expect(cancels(fake)).toEqual([`--signal=28 --batch ${PodJID}`, PodJID]);
     expect(fake.jobs.get(PodJID)!.state).toBe('CANCELLED');
     expect(existsSync(plugin.jobDir('default', 't-1'))).toBe(false);
   });

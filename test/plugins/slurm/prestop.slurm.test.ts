@@ -2,7 +2,9 @@
  * preStop hooks through the real one-node Slurm (prestop.ts): a delete runs the hook beside
  * the container before the container gets SIGTERM (both write to one file: the hook's line
  * comes first, although the hook takes a second), and the job still ends CANCELLED in Slurm.
- * A failing hook leaves `failure` in its result file and the status shows FailedPreStopHook.
+ * A failing hook leaves `failure` in its result file; the status shows FailedPreStopHook and
+ * so does the `/delete` answer (DeleteAnswer).
+ * Each container gets exactly one SIGTERM, and a pod without hooks too.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -65,7 +67,7 @@ async function statusUntil(client: HttpClient, pod: PodLike, what: string, done:
 const main = (s: PodStatus) => s.containers?.find((c) => c.name === 'main');
 
 /** A container that records its SIGTERM in `log` (and then exits after `exitDelay` s). */
-function pod(name: string, log: string, preStop: object, exitDelay = 0): PodLike {
+function pod(name: string, log: string, preStop: object | undefined, exitDelay = 0): PodLike {
   return {
     metadata: { name, namespace: 'default', uid: randomUUID() },
     spec: {
@@ -81,18 +83,39 @@ function pod(name: string, log: string, preStop: object, exitDelay = 0): PodLike
             `trap 'echo term >>"$0"; sleep ${exitDelay}; exit 0' TERM; while :; do sleep 0.2; done`,
             log,
           ],
-          lifecycle: { preStop },
+          ...(preStop ? { lifecycle: { preStop } } : {}),
         },
       ],
     },
   };
 }
 
+const jobIdOf = (plugin: SlurmPlugin, p: PodLike) =>
+  readFileSync(join(plugin.jobDir(p.metadata.namespace, p.metadata.uid), 'job.id'), 'utf8').trim();
+
 async function jobState(plugin: SlurmPlugin, p: PodLike): Promise<string> {
-  const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
-  const id = readFileSync(join(dir, 'job.id'), 'utf8').trim();
-  const { stdout } = await run('scontrol', ['show', 'job', id]);
+  const { stdout } = await run('scontrol', ['show', 'job', jobIdOf(plugin, p)]);
   return /JobState=(\S+)/.exec(stdout)?.[1] ?? stdout;
+}
+
+/** The job's line in Slurm's job completion records (`sacct -c`: jobcomp/filetxt, no slurmdbd). */
+async function accounted(id: string): Promise<string> {
+  const end = Date.now() + 30_000;
+  let out = '';
+  while (Date.now() < end) {
+    ({ stdout: out } = await run('sacct', [
+      '-c',
+      '-j',
+      id,
+      '--noheader',
+      '--parsable2',
+      '-o',
+      'JobID,State',
+    ]));
+    if (out.trim()) return out.trim();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`job ${id} never reached the completion records: ${JSON.stringify(out)}`);
 }
 
 describe('slurm preStop (runtime none)', () => {
@@ -104,14 +127,29 @@ describe('slurm preStop (runtime none)', () => {
     });
     await client.call({ method: 'POST', path: '/create', body: { pod: p, container: [] } });
     await statusUntil(client, p, 'running', (s) => main(s)?.state?.running !== undefined);
-    await client.call({ method: 'POST', path: '/delete', body: p });
-    // The hook's line, then the TERM trap's. A container still running when the batch shell
-    // forwards TERM gets it a second time (scancel already signalled every process of the
-    // job): a known difference from a kubelet's single SIGTERM, so the count is not asserted.
-    expect(readFileSync(log, 'utf8')).toMatch(/^prestop\n(term\n)+$/);
+    // A hook that passed leaves the answer as plain as before.
+    expect(await client.call({ method: 'POST', path: '/delete', body: p })).toBe(
+      `pod default/prestop-order (${p.metadata.uid}) deleted`,
+    );
+    // The hook's line, then exactly one SIGTERM (the batch shell's, after the hook), as from
+    // a kubelet: Slurm's own cancel comes only once the container ended.
+    expect(readFileSync(log, 'utf8')).toBe('prestop\nterm\n');
     const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
     expect(readFileSync(join(dir, 'containers', 'main.prestop'), 'utf8')).toBe('success 0\n');
     expect(await jobState(plugin, p)).toBe('CANCELLED');
+  });
+
+  it('without hooks: one SIGTERM; Slurm and its accounting (sacct) record CANCELLED', async () => {
+    const { client, plugin } = await serve('plain');
+    const log = join(root, `plain-${randomUUID()}.log`);
+    const p = pod('prestop-none', log, undefined);
+    await client.call({ method: 'POST', path: '/create', body: { pod: p, container: [] } });
+    await statusUntil(client, p, 'running', (s) => main(s)?.state?.running !== undefined);
+    await client.call({ method: 'POST', path: '/delete', body: p });
+    expect(readFileSync(log, 'utf8')).toBe('term\n');
+    expect(await jobState(plugin, p)).toBe('CANCELLED');
+    const id = jobIdOf(plugin, p);
+    expect(await accounted(id)).toBe(`${id}|CANCELLED`);
   });
 
   it('a failing hook is a FailedPreStopHook in the status; the container is still stopped', async () => {
@@ -128,8 +166,13 @@ describe('slurm preStop (runtime none)', () => {
     expect(main(s)?.probeEvents).toEqual([
       { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
     ]);
-    await deleted;
-    expect(readFileSync(log, 'utf8')).toMatch(/^(term\n)+$/); // once or twice: see above
+    // The delete's answer names the failed hook too: the VK turns it into an Event, since it
+    // no longer polls the status of a pod it is deleting.
+    expect(await deleted).toEqual({
+      message: `pod default/prestop-fail (${p.metadata.uid}) deleted`,
+      containers: [{ name: 'main', probeEvents: main(s)?.probeEvents }],
+    });
+    expect(readFileSync(log, 'utf8')).toBe('term\n');
     const dir = plugin.jobDir(p.metadata.namespace, p.metadata.uid);
     expect(readFileSync(join(dir, 'containers', 'main.prestop'), 'utf8')).toBe('failure 1\n');
     expect(await jobState(plugin, p)).toBe('CANCELLED');

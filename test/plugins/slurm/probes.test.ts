@@ -72,17 +72,17 @@ describe('golden job scripts with probes', () => {
       buildJob({ pod } as never, slurmConfig({ dataRoot: '/d', containerRuntime: 'none' })),
     );
     expect(script).not.toContain('_il_probe');
-    expect(script).not.toContain('_il_prestop');
+    expect(script).not.toContain('_il_prestops() {');
   });
 
-  it('a pod with only a preStop hook gets the probe library and the WINCH trap', () => {
+  it('a pod with only a preStop hook gets the probe library and the hooks that end with SIGTERM', () => {
     const pod = probedPod('u-pre', ['true'], { lifecycle: { preStop: { sleep: { seconds: 1 } } } });
     const script = renderScript(
       buildJob({ pod } as never, slurmConfig({ dataRoot: '/d', containerRuntime: 'none' })),
     );
     expect(script).toContain('_il_probe_write()');
     expect(script).toContain('  _il_prestop main sleep 1 &');
-    expect(script).toContain('trap _il_on_prestop WINCH');
+    expect(script).toContain('kill -TERM $$');
   });
 });
 

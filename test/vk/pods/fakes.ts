@@ -17,7 +17,12 @@ import { createStatusPoller } from '../../../src/vk/pods/poller.ts';
 import { PodSyncer } from '../../../src/vk/pods/syncer.ts';
 import type { Missing } from '../../../src/vk/resolve/env.ts';
 import type { Resolution } from '../../../src/vk/resolve/resolver.ts';
-import type { CreateStruct, PodCreateRequests, PodStatus } from '../../../src/wire/interlink.ts';
+import type {
+  CreateStruct,
+  DeleteAnswer,
+  PodCreateRequests,
+  PodStatus,
+} from '../../../src/wire/interlink.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 
 export const NS = 'ns';
@@ -156,6 +161,8 @@ export class FakeInterlink {
   readonly statusCalls: Pod[][] = [];
   readonly createErrors: Error[] = [];
   readonly deleteErrors: Error[] = [];
+  /** What the next deletes answer beyond "done" (a DeleteAnswer), in order. */
+  readonly deleteAnswers: DeleteAnswer[] = [];
   readonly statusErrors: Error[] = [];
   #seq = 0;
 
@@ -173,11 +180,12 @@ export class FakeInterlink {
       this.jobs.set(m.uid, { name: m.name, namespace: m.namespace, UID: m.uid, JID, containers: [] });
     return { PodUID: m.uid, PodJID: JID };
   }
-  async delete(pod: Pod): Promise<void> {
+  async delete(pod: Pod): Promise<DeleteAnswer | undefined> {
     const err = this.deleteErrors.shift();
     if (err) throw err;
     this.deleted.push(pod);
     this.jobs.delete((pod.metadata as { uid: string }).uid);
+    return this.deleteAnswers.shift();
   }
   async status(pods: Pod[]): Promise<PodStatus[]> {
     this.statusCalls.push(pods);

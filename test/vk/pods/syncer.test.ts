@@ -216,6 +216,31 @@ describe('delete', () => {
     ]);
   });
 
+  it('a failed preStop hook in the delete answer becomes a Warning Event on its container', async () => {
+    const w = track();
+    await created(w, 'h');
+    await reported(w, 'h', [running()]);
+    w.cache.markDeleted('h');
+    w.interlink.deleteAnswers.push({
+      message: 'pod ns/h deleted',
+      containers: [
+        {
+          name: 'main',
+          probeEvents: [
+            { reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 },
+          ],
+        },
+      ],
+    });
+    await w.sync('h');
+    expect(w.state('h')).toBe('Gone');
+    const e = w.events.find('FailedPreStopHook');
+    expect(e).toMatchObject({ type: 'Warning', message: 'PreStopHook failed' });
+    expect(e?.obj.fieldPath).toBe('spec.containers{main}');
+    const mine = w.events.reasons('h').filter((r) => ['Killing', 'FailedPreStopHook', 'Deleted'].includes(r));
+    expect(mine).toEqual(['Killing', 'FailedPreStopHook', 'Deleted']);
+  });
+
   it('a failed status or Pod delete after the confirmation does not delete in the backend again', async () => {
     const w = track();
     await created(w, 'e');

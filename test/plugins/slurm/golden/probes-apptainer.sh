@@ -126,6 +126,9 @@ _il_container() {
 
 _il_finish() {
   printf '%s\n' "$il_worst" >"$IL_DIR/job.exit.tmp" && mv -f "$IL_DIR/job.exit.tmp" "$IL_DIR/job.exit"
+  # Stopped by the plugin (see _il_on_stop): its scancel ends us, so Slurm records CANCELLED.
+  local i
+  for ((i = 0; il_stop && !il_cancel && i < 300; i++)); do sleep 0.2; done
   exit "$il_worst"
 }
 _il_abort() { _il_log "$*"; (( il_worst == 0 )) && il_worst=1; _il_finish; }
@@ -176,7 +179,10 @@ _il_wait_apps() {
 # Runs in a trap: builtins only (see _il_log).
 _il_on_signal() {
   if [[ $1 == TERM || $1 == INT ]]; then
-    (( il_stopping )) && return 0
+    if (( il_stopping )); then
+      [[ $1 == TERM ]] && (( il_stop )) && il_cancel=1
+      return 0
+    fi
     il_stopping=1
     _il_log "SIG$1: stopping the containers"
   fi
@@ -188,7 +194,29 @@ _il_on_exit() {
   _il_cleanup
   rm -rf -- "$IL_RUN"
 }
+# The plugin's delete (stop.ts) signals the batch shell alone with SIGWINCH (ignored by
+# default, so harmless to any other job): run the preStop hooks if any (prestop.ts), which
+# then SIGTERM the batch shell; else SIGTERM the containers now. Each container gets that one
+# SIGTERM (as from a kubelet). Once they ended, _il_finish waits (60 s at most, should the
+# plugin be gone) for the plugin's scancel, whose SIGTERM ends the wait: Slurm and its
+# accounting then record CANCELLED. `stopping` tells the plugin the signal arrived.
+il_stop=0
+il_cancel=0
+il_has_prestop=0
+_il_on_stop() {
+  (( il_stop || il_stopping )) && return 0
+  il_stop=1
+  : >"$IL_DIR/stopping"
+  if (( il_has_prestop )); then
+    _il_log "stop: running the preStop hooks before the containers get SIGTERM"
+    _il_prestops &
+    il_bg+=($!)
+  else
+    _il_on_signal TERM
+  fi
+}
 for il_sig in "${IL_SIGNALS[@]}"; do trap "_il_on_signal $il_sig" "$il_sig"; done
+trap _il_on_stop WINCH
 trap _il_on_exit EXIT
 
 # Volume files (non-shared mode) never go through a symbolic link: no component below the
@@ -223,7 +251,7 @@ _il_hostpath() {
 
 # A requeued job starts afresh; logs are kept (appended).
 mkdir -p "$IL_CTR" || exit 1
-rm -f "$IL_CTR"/*.exit "$IL_CTR"/*.started "$IL_CTR"/*.finished "$IL_DIR/job.exit"
+rm -f "$IL_CTR"/*.exit "$IL_CTR"/*.started "$IL_CTR"/*.finished "$IL_DIR/job.exit" "$IL_DIR/stopping"
 printf '%s\n' "${SLURM_RESTART_COUNT:-0}" >"$IL_DIR/restarts"
 _il_log "pod $IL_POD_NAMESPACE/$IL_POD_NAME ($IL_POD_UID): Slurm job ${SLURM_JOB_ID:-?} on $(hostname)"
 
@@ -306,8 +334,8 @@ _il_probe() {
   done
 }
 
-# ---- preStop hooks: SIGWINCH to the batch shell alone (the plugin's delete) runs them ----
-il_prestop=0
+# ---- preStop hooks: the plugin's stop (_il_on_stop) runs them, then SIGTERM ----
+il_has_prestop=1
 # _il_prestop NAME CHECK...: the hook of a running container; its result goes to NAME.prestop.
 _il_prestop() {
   local name=$1; shift
@@ -319,23 +347,14 @@ _il_prestop() {
     _il_log "container $name: its preStop hook failed"
   fi
 }
-# Runs in a trap: it only starts _il_prestops (builtins and a fork).
-_il_on_prestop() {
-  (( il_prestop || il_stopping )) && return 0
-  il_prestop=1
-  _il_log "preStop: running the hooks before the containers are stopped"
-  _il_prestops &
-  il_bg+=($!)
-}
 _il_prestops() {
   trap - "${IL_SIGNALS[@]}"
   local p=()
   _il_prestop main apptainer exec --containall docker://img sh -c '$(reboot); kill -TERM 1' 'it'\''s' '"double" \back\slash' '$(touch /tmp/il-pwned)' &
   p+=($!)
   wait "${p[@]}"
-  : >"$IL_DIR/prestop.done"
+  kill -TERM $$
 }
-trap _il_on_prestop WINCH
 
 _il_cleanup() {
   :
