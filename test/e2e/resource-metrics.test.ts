@@ -3,6 +3,10 @@
  * the docker plugin's one batched `docker stats`. A busy-looping pod shows CPU; what
  * metrics-server scrapes is there, with the kubelet's names and labels; and `kubectl top pod`
  * shows it through the aggregation layer and a real metrics-server (test/support/metrics-server.ts).
+ * The same `kubectl top pod` for a busy Slurm pod: the Slurm plugin's one `sstat` for all
+ * running jobs (src/plugins/slurm/stats.ts) on the one-node test Slurm (jobacct_gather/linux).
+ * Both chains share this file's one metrics-server: its APIService is cluster-wide, so only
+ * one file may run one.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +20,9 @@ import { type Chain, eventually, freePort, kubectl, reportOnFailure, startChain,
 const id = suffix();
 const image = inject('testImage');
 let chain: Chain;
+let slurmChain: Chain;
 let dataRoot: string;
+let slurmDataRoot: string;
 let metricsServer: MetricsServer | undefined;
 
 beforeAll(async () => {
@@ -29,29 +35,41 @@ beforeAll(async () => {
     kubectl,
   });
   ms.catch(() => {});
-  chain = await startChain({
-    plugin: 'docker',
-    nodeName: `e2e-usage-${id}`,
-    namespace: `e2e-usage-${id}`,
-    pluginConfig: {
-      dockerCli: inject('dockerCli'),
-      dockerHost: inject('dockerHost'),
-      dataRoot,
-      instance: `e2e-usage-${id}`,
-      infraImage: image,
-      infraCommand: ['sleep', '2147483647'],
-    },
-  });
+  slurmDataRoot = await mkdtemp(join(tmpdir(), 'interlink-e2e-slurm-usage-'));
+  [chain, slurmChain] = await Promise.all([
+    startChain({
+      plugin: 'docker',
+      nodeName: `e2e-usage-${id}`,
+      namespace: `e2e-usage-${id}`,
+      pluginConfig: {
+        dockerCli: inject('dockerCli'),
+        dockerHost: inject('dockerHost'),
+        dataRoot,
+        instance: `e2e-usage-${id}`,
+        infraImage: image,
+        infraCommand: ['sleep', '2147483647'],
+      },
+    }),
+    startChain({
+      plugin: 'slurm',
+      nodeName: `e2e-slurm-usage-${id}`,
+      namespace: `e2e-slurm-usage-${id}`,
+      pluginConfig: { dataRoot: slurmDataRoot, containerRuntime: 'none' },
+      pluginEnv: { SLURM_CONF: inject('slurmConf') },
+    }),
+  ]);
   metricsServer = await ms;
 }, 1_500_000);
 
 afterAll(async () => {
   await metricsServer?.stop();
-  await chain?.stop();
+  await Promise.all([chain?.stop(), slurmChain?.stop()]);
   if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+  if (slurmDataRoot) await rm(slurmDataRoot, { recursive: true, force: true });
 }, 300_000);
 
 reportOnFailure(() => chain);
+reportOnFailure(() => slurmChain);
 
 /**
  * GET on the VK's kubelet API as metrics-server does: straight to the node's address and
@@ -132,5 +150,32 @@ describe('resource usage on the docker virtual node', () => {
       throw new Error(`${err}\nmetrics-server:\n${metricsServer?.output.slice(-30).join('\n')}`);
     });
     expect(Number(top[1])).toBeGreaterThan(0);
+    // Stop spinning: the Slurm pod's test wants the CPU.
+    await kubectl(['delete', 'pod', 'spin', '-n', chain.namespace, '--wait=false']);
+  });
+});
+
+describe('resource usage on the Slurm virtual node', () => {
+  it("kubectl top pod shows a busy Slurm pod's CPU through metrics-server", async () => {
+    await slurmChain.apply(
+      slurmChain.pod('spin', {
+        containers: [{ name: 'main', image: 'none', command: ['bash', '-c', 'while :; do :; done'] }],
+        terminationGracePeriodSeconds: 1,
+      }),
+    );
+    await slurmChain.waitPhase('spin', 'Running');
+    const top = await eventually(
+      'kubectl top pod spin',
+      async () => {
+        const r = await kubectl(['top', 'pod', 'spin', '-n', slurmChain.namespace, '--no-headers']);
+        const m = /^spin\s+(\d+)m\s+(\d+)Mi/.exec(r.stdout.trim());
+        return m && Number(m[1]) > 0 ? m : undefined;
+      },
+      180_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${err}\nmetrics-server:\n${metricsServer?.output.slice(-30).join('\n')}`);
+    });
+    expect(Number(top[1])).toBeGreaterThan(0);
+    expect(Number(top[2])).toBeGreaterThan(0);
   });
 });
