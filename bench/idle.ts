@@ -1,12 +1,13 @@
 /**
- * `npm run bench:idle [-- --seconds 10] [--reuse-cluster | --kubeconfig FILE] [--out DIR]`:
+ * `npm run bench:idle [-- --seconds 10] [--dist] [--no-heap-limits] [--reuse-cluster |
+ * --kubeconfig FILE] [--out DIR] [--name BASE]`:
  * the memory of each process before its first pod. Starts the plugin, the API and the VK
  * exactly as `npm run bench` does (bench/lib/chain.ts: three processes, unix sockets, a
  * token), waits until the VK is ready, lets them idle, then prints and writes per process
  * RSS (now and peak) and the V8 heap in use from its /metrics. The result is the base a
  * per-pod cost adds to (docs/performance.md, Memory).
  *
- * Writes `<out>/idle-<date>.json` (default out: bench/results/mem). Exit 0 when all three
+ * Writes `<out>/<name>.json` (default bench/results/mem/idle-<date>.json). Exit 0 when all three
  * ran, 1 when one failed to start.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { type ChildName, startChain } from './lib/chain.ts';
+import { type ChildName, nodeOptions, startChain } from './lib/chain.ts';
 import { acquireCluster } from './lib/cluster.ts';
 import { ProcSampler } from './lib/procstat.ts';
 
@@ -28,6 +29,9 @@ const { values } = parseArgs({
     kubeconfig: { type: 'string' },
     out: { type: 'string', default: join(import.meta.dirname, 'results', 'mem') },
     'node-options': { type: 'string', multiple: true, default: [] },
+    dist: { type: 'boolean', default: false },
+    'no-heap-limits': { type: 'boolean', default: false },
+    name: { type: 'string', default: `idle-${new Date().toISOString().slice(0, 10)}` },
   },
 });
 const seconds = Number(values.seconds);
@@ -64,6 +68,8 @@ try {
     pods: 0,
     statusIntervalMs: 2_000,
     vkNodeOptions: values['node-options'],
+    heapLimits: !values['no-heap-limits'],
+    dist: values.dist,
     log,
   });
   try {
@@ -97,12 +103,20 @@ try {
       date: now.toISOString(),
       seconds,
       node: process.version,
-      nodeOptions: values['node-options'],
+      dist: values.dist,
+      nodeOptions: {
+        vk: nodeOptions(
+          { heapLimits: !values['no-heap-limits'], vkNodeOptions: values['node-options'] },
+          'vk',
+        ),
+        api: nodeOptions({ heapLimits: !values['no-heap-limits'] }, 'api'),
+        plugin: nodeOptions({ heapLimits: !values['no-heap-limits'] }, 'plugin'),
+      },
       processes,
     };
     const out = resolve(values.out);
     mkdirSync(out, { recursive: true });
-    const file = join(out, `idle-${now.toISOString().slice(0, 10)}.json`);
+    const file = join(out, `${values.name}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify(processes)}\n`);
     log(`wrote ${file}`);
