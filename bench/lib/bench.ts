@@ -12,7 +12,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../../src/vk/kube.ts';
-import { type Chain, startChain } from './chain.ts';
+import { type Chain, nodeOptions, startChain } from './chain.ts';
 import type { TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';
 import {
@@ -219,6 +219,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       statusIntervalMs: opts.statusIntervalMs,
       vkWorkers: opts.vkWorkers,
       vkNodeOptions: opts.vkNodeOptions,
+      heapLimits: opts.heapLimits,
+      dist: opts.dist,
       profileDir,
       log,
     });
@@ -485,6 +487,12 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       vkWorkers: opts.vkWorkers ?? null,
       serviceAccountToken: opts.serviceAccountToken,
       vkNodeOptions: opts.vkNodeOptions,
+      dist: opts.dist,
+      nodeOptions: {
+        vk: nodeOptions(opts, 'vk'),
+        api: nodeOptions(opts, 'api'),
+        plugin: nodeOptions(opts, 'plugin'),
+      },
       schedulerQps: opts.schedulerQps ?? null,
       profile: opts.profile,
       cluster:

@@ -15,12 +15,18 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
+import { heapFlags } from '../../src/cli/heap-limits.ts';
 import { freePorts } from '../../src/devcluster/probe.ts';
 import { type ManagedProcess, spawnGroup, stopGroups } from '../../src/devcluster/process.ts';
 import { httpGet, httpGetOk } from './http.ts';
 import type { BenchPlugin } from './options.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const ROOT = join(import.meta.dirname, '..', '..');
+/** The entry point the children run: the sources (Node strips the types) or the build. */
+export const CLI_ENTRY = {
+  src: join(ROOT, 'src', 'cli', 'main.ts'),
+  dist: join(ROOT, 'dist', 'cli', 'main.js'),
+} as const;
 
 export type ChildName = 'plugin' | 'api' | 'vk';
 
@@ -38,8 +44,15 @@ export interface ChainOptions {
   vkWorkers?: number | undefined;
   /** Write `<name>.cpuprofile` of each child here (node --cpu-prof). */
   profileDir?: string | undefined;
-  /** Extra node flags for the VK process. */
+  /** Extra node flags for the VK process (after the heap limits: a later flag wins). */
   vkNodeOptions?: string[] | undefined;
+  /** Start each process with the heap limits it ships with (src/cli/heap-limits.ts; default true). */
+  heapLimits?: boolean | undefined;
+  /**
+   * Run the compiled dist/cli/main.js (`npm run build` first), as the image and the bin/
+   * launchers do, instead of src/cli/main.ts: no type stripping (~18 MiB per process).
+   */
+  dist?: boolean | undefined;
   /** Children's log level (default warn: logging is not what we measure). */
   logLevel?: string;
   log: (line: string) => void;
@@ -76,8 +89,21 @@ function tail(path: string, lines = 20): string {
   }
 }
 
+/** The node flags a child is started with: its shipped heap limits, then the VK's extras. */
+export function nodeOptions(
+  opts: Pick<ChainOptions, 'heapLimits' | 'vkNodeOptions'>,
+  name: ChildName,
+): string[] {
+  return [
+    ...(opts.heapLimits === false ? [] : heapFlags(name)),
+    ...(name === 'vk' ? (opts.vkNodeOptions ?? []) : []),
+  ];
+}
+
 export async function startChain(opts: ChainOptions): Promise<Chain> {
   const { dir } = opts;
+  if (opts.dist && !existsSync(CLI_ENTRY.dist))
+    throw new Error(`${CLI_ENTRY.dist} does not exist: run \`npm run build\` first`);
   const apiSock = join(dir, 'api.sock');
   const pluginSock = join(dir, 'plugin.sock');
   const tokenFile = join(dir, 'token');
@@ -139,8 +165,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
         ...(opts.profileDir
           ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
           : []),
-        ...(name === 'vk' ? (opts.vkNodeOptions ?? []) : []),
-        CLI,
+        ...nodeOptions(opts, name),
+        opts.dist ? CLI_ENTRY.dist : CLI_ENTRY.src,
         '--log-level',
         opts.logLevel ?? 'warn',
         '-c',

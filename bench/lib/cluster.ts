@@ -45,7 +45,7 @@ function pidsOf(state: ClusterState | undefined): ClusterHandle['pids'] {
 }
 
 export async function acquireCluster(
-  opts: BenchOptions,
+  opts: Pick<BenchOptions, 'cluster' | 'schedulerQps'>,
   log: (line: string) => void,
 ): Promise<ClusterHandle> {
   if (opts.cluster.kind === 'reuse') {

@@ -41,6 +41,10 @@ export interface BenchOptions {
   serviceAccountToken: boolean;
   /** Extra node flags for the VK process (e.g. `--max-old-space-size=200`). */
   vkNodeOptions: string[];
+  /** Start the children with their shipped heap limits (src/cli/heap-limits.ts); off = Node's defaults. */
+  heapLimits: boolean;
+  /** Run the compiled dist/ (as shipped) instead of src/*.ts. */
+  dist: boolean;
   /** Restart the started cluster's kube-scheduler with this client QPS (its default is 50). */
   schedulerQps: number | undefined;
   help: boolean;
@@ -70,6 +74,11 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
   --plugin-config FILE     docker/slurm plugin configuration file
   --no-sa-token            pods without a service-account token volume
   --vk-node-options FLAGS  node flags for the VK process, e.g. "--max-old-space-size=200"
+                           (after its shipped heap limits, so these win)
+  --dist                   run the VK, API and plugin from dist/ (\`npm run build\` first), as
+                           the image does, instead of src/*.ts with type stripping
+  --no-heap-limits         start the VK, API and plugin without their shipped heap limits
+                           (src/cli/heap-limits.ts): Node's defaults
   --scheduler-qps Q        restart the started cluster's kube-scheduler with client QPS Q
                            (burst 2Q; its default, 50, caps binding at ~50 pods/s)
 `;
@@ -117,6 +126,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         'plugin-config': { type: 'string' },
         'no-sa-token': { type: 'boolean' },
         'vk-node-options': { type: 'string' },
+        'no-heap-limits': { type: 'boolean' },
+        dist: { type: 'boolean' },
         'scheduler-qps': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -162,6 +173,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     pluginConfig: str('plugin-config'),
     serviceAccountToken: values['no-sa-token'] !== true,
     vkNodeOptions: (str('vk-node-options') ?? '').split(/\s+/).filter(Boolean),
+    heapLimits: values['no-heap-limits'] !== true,
+    dist: values.dist === true,
     schedulerQps,
     help,
   };

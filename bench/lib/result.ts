@@ -19,7 +19,9 @@
  *   startedAt, finishedAt: ISO 8601,
  *   options: { pods, plugin, concurrency, job, runTimeSeconds, startDelaySeconds,
  *              statusIntervalSeconds, vkWorkers (null = VK default), serviceAccountToken,
- *              vkNodeOptions (node flags of the VK process), schedulerQps (null = the
+ *              vkNodeOptions (extra node flags of the VK process), nodeOptions ({ vk, api,
+ *              plugin }: every child's node flags, heap limits included), dist (the
+ *              children ran dist/cli/main.js, not src/), schedulerQps (null = the
  *              scheduler's default, 50), profile, cluster: "started" | "reused" | "kubeconfig" },
  *   machine: { cpus, cpuModel, memoryGiB, kernel, node (version), kubernetes (apiserver
  *              gitVersion), interlink (package version) },
@@ -152,6 +154,12 @@ export const BenchSummary = z.strictObject({
     vkWorkers: z.number().int().positive().nullable(),
     serviceAccountToken: z.boolean(),
     vkNodeOptions: z.array(z.string()),
+    /** The children ran dist/cli/main.js (true) or src/cli/main.ts; absent before 2026-12-04. */
+    dist: z.boolean().optional(),
+    /** Every child's node flags (heap limits included); absent in runs before 2026-12-04. */
+    nodeOptions: z
+      .strictObject({ vk: z.array(z.string()), api: z.array(z.string()), plugin: z.array(z.string()) })
+      .optional(),
     schedulerQps: z.number().int().positive().nullable(),
     profile: z.boolean(),
     cluster: z.enum(['started', 'reused', 'kubeconfig']),

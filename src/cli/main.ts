@@ -10,18 +10,19 @@
  *
  * Exit codes: 0 ok (also after SIGINT/SIGTERM and a clean close), 1 runtime error,
  * 2 bad configuration or usage (the message names the key).
+ *
+ * Each subcommand imports its process on demand (literal specifiers, which the build
+ * rewrites to .js): `interlink plugin mock` never loads the API's auth (jose, OIDC), the
+ * VK's Kubernetes client or another plugin, and `--help` loads none of them. Every module
+ * loaded is resident for the life of the process (docs/performance.md, Memory).
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadApiConfig, resolveApiConfig } from '../api/config.ts';
-import { prepareApi } from '../api/server.ts';
 import { createLogger, LOG_LEVELS, type Logger } from '../core/logger.ts';
 import { startTracing } from '../core/tracing.ts';
 import { codeOf, ErrorCode } from '../errors/index.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
-import { servePlugin } from '../plugins/serve.ts';
-import { startUp } from './up.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -103,6 +104,8 @@ function addApiCommand(program: Command, io: MainIo, run: Runner): void {
       const g = globals(cmd);
       await run(
         async (logger) => {
+          const { loadApiConfig, resolveApiConfig } = await import('../api/config.ts');
+          const { prepareApi } = await import('../api/server.ts');
           const cfg = loadApiConfig({ file: g.config, env: io.env, logger });
           const resolved = resolveApiConfig(cfg);
           if (!g.logLevel) logger.level = resolved.logLevel;
@@ -134,6 +137,7 @@ function addPluginCommand(program: Command, io: MainIo, run: Runner): void {
       const g = globals(cmd);
       await run(
         async (logger) => {
+          const { servePlugin } = await import('../plugins/serve.ts');
           const served = await servePlugin(name, {
             configFile: g.config,
             env: io.env,
@@ -159,8 +163,6 @@ function addVkCommand(program: Command, io: MainIo, run: Runner): void {
       const g = globals(cmd);
       await run(
         async (logger) => {
-          // Loaded on demand: `interlink api` never imports the Kubernetes client. A literal
-          // specifier, so that the build rewrites it to run.js.
           const { runVirtualKubelet } = await import('../vk/run.ts');
           await runVirtualKubelet({
             configFile: g.config,
@@ -249,7 +251,7 @@ async function runUp(o: UpCommandOpts, g: GlobalOpts, io: MainIo, logger: Logger
           kubeconfig: o.kubeconfig,
           say: (line) => io.stdout(`${line}\n`),
         })
-      : await startUp(upOpts);
+      : await (await import('./up.ts')).startUp(upOpts);
   io.stdout(`${up.banner}\n`);
   await aborted(io.signal);
   logger.info('shutting down');

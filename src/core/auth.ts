@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import { ErrorCode, InterlinkError } from '../errors/index.ts';
 import type { AuthConfig, OidcConfig } from './auth-config.ts';
 import type { Logger } from './logger.ts';
@@ -156,7 +156,7 @@ export class OidcVerifier {
     this.#cfg = cfg;
     this.#now = opts.now ?? Date.now;
     this.#failureTtlMs = opts.failureTtlMs ?? FAILURE_TTL_MS;
-    if (cfg.jwksUrl) this.#setJwks(cfg.jwksUrl);
+    this.#jwksUrl = cfg.jwksUrl;
   }
 
   describe(): string {
@@ -167,9 +167,12 @@ export class OidcVerifier {
     return `OIDC (issuer ${this.#cfg.issuer}, audience ${aud}${group})`;
   }
 
-  #setJwks(url: string) {
+  /** `jose` is loaded with the first token to verify: a process without OIDC never holds it. */
+  async #setJwks(url: string): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    const { createRemoteJWKSet } = await import('jose');
     this.#jwksUrl = url;
     this.#jwks = createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+    return this.#jwks;
   }
 
   #remember(error: InterlinkError): InterlinkError {
@@ -179,7 +182,7 @@ export class OidcVerifier {
 
   #keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
     if (this.#jwks) return Promise.resolve(this.#jwks);
-    this.#discovering ??= this.#discover()
+    this.#discovering ??= (this.#jwksUrl ? this.#setJwks(this.#jwksUrl) : this.#discover())
       .catch((err: InterlinkError) => {
         throw this.#remember(err);
       })
@@ -206,8 +209,7 @@ export class OidcVerifier {
     if (typeof doc.jwks_uri !== 'string') {
       throw new InterlinkError(ErrorCode.UNAVAILABLE, `cannot verify tokens: ${discovery} names no jwks_uri`);
     }
-    this.#setJwks(doc.jwks_uri);
-    return this.#jwks!;
+    return this.#setJwks(doc.jwks_uri);
   }
 
   async verify(token: string): Promise<Principal> {
@@ -215,6 +217,7 @@ export class OidcVerifier {
     const failed = this.#failure;
     if (failed && this.#now() < failed.until) throw failed.error;
     const keys = await this.#keys();
+    const { jwtVerify } = await import('jose');
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BenchRaw, BenchSummary, readRaw } from '../../bench/lib/result.ts';
+import { heapFlags } from '../../src/cli/heap-limits.ts';
 import { isAlive } from '../../src/devcluster/process.ts';
 
 const run = promisify(execFile);
@@ -85,6 +86,13 @@ describe(`npm run bench -- --pods ${N}`, () => {
       concurrency: 50,
       job: false,
       cluster: 'kubeconfig',
+    });
+    // The children ran from src/ with the heap limits they ship with (src/cli/heap-limits.ts).
+    expect(result.options.dist).toBe(false);
+    expect(result.options.nodeOptions).toEqual({
+      vk: heapFlags('vk'),
+      api: heapFlags('api'),
+      plugin: heapFlags('plugin'),
     });
     expect(result.machine.kubernetes).toMatch(/^v1\.\d+\.\d+/);
     expect(result.machine.node).toBe(process.version);

@@ -22,6 +22,8 @@ describe('parseBenchArgs', () => {
       pluginConfig: undefined,
       serviceAccountToken: true,
       vkNodeOptions: [],
+      heapLimits: true,
+      dist: false,
       schedulerQps: undefined,
       help: false,
     });
@@ -50,6 +52,7 @@ describe('parseBenchArgs', () => {
       { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' },
     ],
     [['--help'], { help: true }],
+    [['--pods', '5', '--no-heap-limits', '--dist'], { heapLimits: false, dist: true }],
     [
       [
         '--pods',

@@ -92,6 +92,16 @@ it('keeps no managedFields in the cache (listed, watched or written objects)', a
   expect(informer.get('ns/p')?.metadata.managedFields).toBeUndefined();
 });
 
+it("keeps no `kubectl apply` copy of the manifest in the cache, and the pod's other annotations", async () => {
+  const applied = pod('11');
+  applied.metadata.annotations = {
+    'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(pod('1')),
+    'interlink.io/job-id': 'j-1',
+  };
+  streams[0]!('MODIFIED', applied);
+  expect(informer.get('ns/p')?.metadata.annotations).toEqual({ 'interlink.io/job-id': 'j-1' });
+});
+
 it('an event the watch delivers before our write answers is reported once (the answer is not newer)', async () => {
   const emit = streams[0]!;
   emit('MODIFIED', pod('11'));

@@ -54,15 +54,24 @@ export function newerRV(a: string | undefined, b: string | undefined): boolean {
   }
 }
 
+/** kubectl's copy of the whole manifest on an applied object: as large as the pod's spec. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
  * Drop what no reader of the cache uses before an object is kept: `managedFields` (one
- * entry per writer — the benchmark, the scheduler, the VK — about a third of a pod's JSON).
- * Kept objects live long enough to reach V8's old generation; this keeps both the live
- * set and the garbage left by replaced versions smaller. Mutates `pod` (freshly parsed,
- * ours) and returns it.
+ * entry per writer — the benchmark, the scheduler, the VK — about a third of a pod's JSON)
+ * and the `kubectl apply` annotation (a second copy of the manifest; the VK writes Pod
+ * status and annotations by merge patch, so leaving it out of the cache never removes it
+ * from the Pod, and no plugin reads it). Kept objects live long enough to reach V8's old
+ * generation; this keeps both the live set and the garbage left by replaced versions
+ * smaller. Mutates `pod` (freshly parsed, ours) and returns it.
  */
 export function trimForCache(pod: KPod): KPod {
-  if (pod.metadata && 'managedFields' in pod.metadata) delete pod.metadata.managedFields;
+  const meta = pod.metadata;
+  if (!meta) return pod;
+  if ('managedFields' in meta) delete meta.managedFields;
+  if (meta.annotations && LAST_APPLIED_ANNOTATION in meta.annotations)
+    delete meta.annotations[LAST_APPLIED_ANNOTATION];
   return pod;
 }
 

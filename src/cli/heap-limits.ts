@@ -1,0 +1,35 @@
+/**
+ * The V8 heap limits each process ships with, measured with `npm run bench` (figures in
+ * docs/performance.md, Memory). Node's defaults are made for a desktop: an old generation
+ * of up to ~4 GiB on a big host and 16 MiB semi-spaces (a young generation of up to 48
+ * MiB), so the garbage of parsing thousands of watch events and `/status` bodies stays
+ * resident long after it died. Capped, V8 collects it early.
+ *
+ * `maxOldSpaceMiB` is above the live set measured at 5,000 pods with room for a burst (a
+ * process over it dies with "heap out of memory": too low is worse than too high);
+ * `maxSemiSpaceMiB` trades a little CPU (more scavenges) for a young generation of 3× that.
+ *
+ * The same figures are written in the shipped launchers: scripts/node/interlink, the Helm
+ * chart's values (`*.nodeOptions`), deploy/kustomize and deploy/systemd/interlink.env;
+ * test/deploy/heap-limits.test.ts checks that they agree with this table. A user's own
+ * NODE_OPTIONS wins everywhere (the launcher only sets it when unset).
+ */
+
+export type Role = 'vk' | 'api' | 'plugin';
+
+export interface HeapLimit {
+  maxOldSpaceMiB: number;
+  maxSemiSpaceMiB: number;
+}
+
+export const HEAP_LIMITS: Readonly<Record<Role, HeapLimit>> = {
+  vk: { maxOldSpaceMiB: 256, maxSemiSpaceMiB: 4 },
+  api: { maxOldSpaceMiB: 128, maxSemiSpaceMiB: 2 },
+  plugin: { maxOldSpaceMiB: 128, maxSemiSpaceMiB: 2 },
+};
+
+/** The node flags of a role, e.g. `['--max-old-space-size=256', '--max-semi-space-size=4']`. */
+export function heapFlags(role: Role): string[] {
+  const l = HEAP_LIMITS[role];
+  return [`--max-old-space-size=${l.maxOldSpaceMiB}`, `--max-semi-space-size=${l.maxSemiSpaceMiB}`];
+}
