@@ -18,10 +18,14 @@ import { HttpClient } from '../../src/core/http-client.ts';
 import { createServer, listenOn } from '../../src/core/http-server.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import {
+  buildSampler,
+  describeSampler,
   installTracing,
   jobIdsIn,
   podsAttributes,
   podsInBody,
+  SpanKind,
+  samplerSpec,
   startTracing,
   traceLogFields,
   tracingOn,
@@ -49,6 +53,7 @@ describe('tracingSettings (the OTEL_* environment)', () => {
     expect(tracingSettings('interlink-vk', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toEqual({
       serviceName: 'interlink-vk',
       scheduleDelayMs: 5000,
+      sampler: { name: 'parentbased_always_on', ratio: 1 },
     });
     expect(
       tracingSettings('x', {
@@ -56,11 +61,88 @@ describe('tracingSettings (the OTEL_* environment)', () => {
         OTEL_BSP_SCHEDULE_DELAY: '200',
         OTEL_SDK_DISABLED: 'false',
       }),
-    ).toEqual({ serviceName: 'x', scheduleDelayMs: 200 });
+    ).toEqual({
+      serviceName: 'x',
+      scheduleDelayMs: 200,
+      sampler: { name: 'parentbased_always_on', ratio: 1 },
+    });
     expect(
       tracingSettings('x', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_BSP_SCHEDULE_DELAY: 'soon' })
         ?.scheduleDelayMs,
     ).toBe(5000);
+  });
+});
+
+describe('the sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => {
+  it.each([
+    [{}, { name: 'parentbased_always_on', ratio: 1 }],
+    [{ OTEL_TRACES_SAMPLER: 'always_off' }, { name: 'always_off', ratio: 1 }],
+    [{ OTEL_TRACES_SAMPLER: ' PARENTBASED_ALWAYS_OFF ' }, { name: 'parentbased_always_off', ratio: 1 }],
+    [
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' },
+      { name: 'traceidratio', ratio: 0.25 },
+    ],
+    [
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      { name: 'parentbased_traceidratio', ratio: 0 },
+    ],
+    [{ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, { name: 'parentbased_traceidratio', ratio: 1 }],
+    // The argument of a sampler that takes none is ignored, as the specification says.
+    [
+      { OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: 'nonsense' },
+      { name: 'always_on', ratio: 1 },
+    ],
+  ])('%j → %j', (env, spec) => {
+    expect(samplerSpec(env)).toEqual(spec);
+  });
+
+  it('falls back with a warning on a sampler we lack or a ratio outside [0, 1]', () => {
+    expect(samplerSpec({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })).toEqual({
+      name: 'parentbased_always_on',
+      ratio: 1,
+      warning: 'OTEL_TRACES_SAMPLER "jaeger_remote" is not supported; using parentbased_always_on',
+    });
+    for (const arg of ['1.5', '-0.1', 'half'])
+      expect(
+        samplerSpec({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg }),
+      ).toMatchObject({
+        name: 'traceidratio',
+        ratio: 1,
+        warning: 'OTEL_TRACES_SAMPLER_ARG is not a number in [0, 1]; using 1',
+      });
+  });
+
+  it('builds the SDK sampler that decides as named: roots by ratio, children by their parent', async () => {
+    const sdk = await import('@opentelemetry/sdk-trace');
+    const { ROOT_CONTEXT, trace: api, TraceFlags } = await import('@opentelemetry/api');
+    const traceId = 'ffffffffffffffffffffffffffffffff';
+    const decide = (spec: Parameters<typeof buildSampler>[0], parentSampled?: boolean) => {
+      const ctx =
+        parentSampled === undefined
+          ? ROOT_CONTEXT
+          : api.setSpanContext(ROOT_CONTEXT, {
+              traceId,
+              spanId: 'ffffffffffffffff',
+              traceFlags: parentSampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+              isRemote: true,
+            });
+      return buildSampler(spec, sdk).shouldSample(ctx, traceId, 'span', SpanKind.SERVER, {}, []).decision;
+    };
+    const { RECORD_AND_SAMPLED: KEEP, NOT_RECORD: DROP } = sdk.SamplingDecision;
+    expect(decide({ name: 'always_on', ratio: 1 })).toBe(KEEP);
+    expect(decide({ name: 'always_off', ratio: 1 })).toBe(DROP);
+    expect(decide({ name: 'traceidratio', ratio: 0 })).toBe(DROP);
+    expect(decide({ name: 'traceidratio', ratio: 1 })).toBe(KEEP);
+    expect(decide({ name: 'traceidratio', ratio: 0 }, true)).toBe(DROP);
+    expect(decide({ name: 'parentbased_traceidratio', ratio: 0 })).toBe(DROP);
+    expect(decide({ name: 'parentbased_traceidratio', ratio: 0 }, true)).toBe(KEEP);
+    expect(decide({ name: 'parentbased_always_on', ratio: 1 }, false)).toBe(DROP);
+    expect(decide({ name: 'parentbased_always_off', ratio: 1 }, true)).toBe(KEEP);
+    expect(decide({ name: 'parentbased_always_off', ratio: 1 })).toBe(DROP);
+    expect(describeSampler({ name: 'parentbased_traceidratio', ratio: 0.1 })).toBe(
+      'parentbased_traceidratio(0.1)',
+    );
+    expect(describeSampler({ name: 'always_on', ratio: 1 })).toBe('always_on');
   });
 });
 
