@@ -6,6 +6,7 @@
  * code, and log lines written inside a span carry its ids. Spans are collected in memory
  * (the OTLP export to a real receiver is test/e2e/tracing.test.ts).
  */
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,12 @@ import { Writable } from 'node:stream';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialWebSocket } from '../../src/core/channel-ws.ts';
 import { runProcess } from '../../src/core/command.ts';
 import { HttpClient } from '../../src/core/http-client.ts';
 import { createServer, listenOn } from '../../src/core/http-server.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { serveUpgrades } from '../../src/core/stream-upgrade.ts';
 import {
   buildSampler,
   describeSampler,
@@ -218,6 +221,10 @@ describe('in one process, with a provider', () => {
   });
 
   const spans = () => exporter.getFinishedSpans();
+  /** Server spans end when their socket closes, just after the client saw the close. */
+  const eventuallySpans = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
   const parentId = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
   it('a call over a unix socket continues the caller trace into the server and a command', async () => {
@@ -279,6 +286,63 @@ describe('in one process, with a provider', () => {
       .find((l) => l.msg === 'creating')!;
     expect(logged.trace_id).toBe(root.spanContext().traceId);
     expect(logged.span_id).toBe(server.spanContext().spanId);
+  });
+
+  it('a streaming request (WebSocket upgrade) is a server span continuing the trace to the next hop', async () => {
+    const logger = silentLogger();
+    const inner = createServer({ logger, metricsPrefix: 'trace_ws_inner' }).app;
+    serveUpgrades({
+      app: inner,
+      log: logger,
+      routes: { '/attach': async (c) => (await c.acceptWebSocket(['v5.channel.k8s.io'])).close() },
+    });
+    const outer = createServer({ logger, metricsPrefix: 'trace_ws_outer' }).app;
+    const innerSock = join(dir, 'inner.sock');
+    serveUpgrades({
+      app: outer,
+      log: logger,
+      routes: {
+        '/exec': async (c) => {
+          const up = await dialWebSocket({
+            endpoint: { kind: 'unix', path: innerSock },
+            path: '/attach',
+            protocol: 'v5.channel.k8s.io',
+          });
+          up.resume();
+          await once(up, 'close');
+          (await c.acceptWebSocket(['v5.channel.k8s.io'])).close();
+        },
+      },
+    });
+    await listenOn(inner, { kind: 'unix', path: innerSock });
+    const outerSock = join(dir, 'outer.sock');
+    await listenOn(outer, { kind: 'unix', path: outerSock });
+    try {
+      exporter.reset();
+      await withSpan('vk exec', {}, async () => {
+        const ws = await dialWebSocket({
+          endpoint: { kind: 'unix', path: outerSock },
+          path: '/exec?namespace=team&name=secret-pod',
+          protocol: 'v5.channel.k8s.io',
+          headers: { 'InterLink-Http-Session': 'exec#7' },
+        });
+        ws.resume();
+        await once(ws, 'close');
+      });
+      await eventuallySpans(() => spans().filter((s) => s.name.startsWith('WS ')).length === 2);
+    } finally {
+      await outer.close();
+      await inner.close();
+    }
+    const root = spans().find((s) => s.name === 'vk exec')!;
+    const exec = spans().find((s) => s.name === 'WS /exec')!;
+    const attach = spans().find((s) => s.name === 'WS /attach')!;
+    expect(parentId(exec)).toBe(root.spanContext().spanId);
+    expect(parentId(attach)).toBe(exec.spanContext().spanId);
+    expect(attach.spanContext().traceId).toBe(root.spanContext().traceId);
+    expect(exec.attributes).toMatchObject({ 'http.route': '/exec', 'interlink.session': 'exec#7' });
+    // The query (pod names) is never recorded.
+    expect(JSON.stringify(spans().map((s) => [s.name, s.attributes]))).not.toContain('secret-pod');
   });
 
   it('probes are not traced; a failed span records the error code', async () => {
