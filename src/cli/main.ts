@@ -265,7 +265,9 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
     const logger = createLogger({ level: g.logLevel ?? io.env.LOG_LEVEL ?? 'info' });
     // Off unless the OTEL_* environment asks for it; spans still buffered go out on the way out.
     const tracing = await startTracing(service, io.env);
-    if (tracing.enabled) logger.info({ service }, 'tracing: exporting spans by OTLP/HTTP');
+    if (tracing.enabled)
+      logger.info({ service, sampler: tracing.sampler }, 'tracing: exporting spans by OTLP/HTTP');
+    if (tracing.warning) logger.warn(tracing.warning);
     try {
       await fn(logger);
     } catch (err) {

@@ -17,6 +17,7 @@ import { ErrorCode, fromHttpStatus, InterlinkError } from '../errors/index.ts';
 import { decodeChannelMessage, ExecChannel, encodeChannelMessage, TerminalSize } from '../wire/streams.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { TlsClientOptions } from './http-client.ts';
+import { injectTraceHeaders } from './tracing.ts';
 
 export class ChannelSocket {
   readonly ws: WebSocket;
@@ -230,6 +231,8 @@ export async function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
       : `${ep.protocol === 'https' ? 'wss' : 'ws'}://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}${opts.path}`;
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  // The stream continues the active trace on the next hop, as every HTTP call does.
+  injectTraceHeaders(headers);
   const ws = new WS(url, [opts.protocol], {
     headers,
     handshakeTimeout: opts.timeoutMs ?? 10_000,

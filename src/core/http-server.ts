@@ -7,12 +7,12 @@
  * `traceparent`.
  *
  * Building never listens (tests use `inject`); `listenOn` binds TCP or a unix socket.
+ *
+ * Beside it: http-json.ts (request bodies), http-errors.ts (error → answer),
+ * http-tracing.ts (a span per request), http-listen.ts (`listenOn`).
  */
-import { rmSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
-import { dirname, join } from 'node:path';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -22,26 +22,18 @@ import Fastify, {
 } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { ErrorCode, InterlinkError, toHttpStatus } from '../errors/index.ts';
+import { ErrorCode, type InterlinkError } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
 import { TextAnswer } from '../wire/interlink.ts';
-import type { Endpoint } from './endpoint.ts';
+import { errorBody } from './http-errors.ts';
+import { parseJsonBody } from './http-json.ts';
+import { traceRequests } from './http-tracing.ts';
 import type { Logger } from './logger.ts';
-import {
-  Attr,
-  type Context,
-  context,
-  extractTraceContext,
-  jobIdsIn,
-  podsAttributes,
-  podsInBody,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  tracer,
-  tracingOn,
-} from './tracing.ts';
+import { tracingOn } from './tracing.ts';
+
+export { errorBody } from './http-errors.ts';
+export { describeContentType, jsonDeeperThan, parseJsonBody } from './http-json.ts';
+export { listenOn } from './http-listen.ts';
 
 export type ZodApp = FastifyInstance<
   Server,
@@ -233,67 +225,6 @@ export function createServer(opts: ServerOptions): ServerParts {
   return { app: fastify.withTypeProvider<ZodTypeProvider>(), registry, readiness, routes };
 }
 
-/** Probes and scrapes: frequent, and nothing to follow across processes. */
-const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
-
-/**
- * A SERVER span per routed request, child of the caller's `traceparent` (W3C), named by the
- * route template (never the URL, which may carry pod names) and active while the route's
- * hooks and handler run: the handler may add the pod's attributes, and what it calls (the
- * plugin, a backend command) continues the trace. Ends when the answer is sent or the
- * client goes away.
- */
-function traceRequests(fastify: FastifyInstance): void {
-  const spans = new WeakMap<object, { span: Span; ctx: Context }>();
-  fastify.addHook('onRequest', (req, _reply, done) => {
-    const route = req.routeOptions.url;
-    if (route === undefined || UNTRACED.has(route)) return done();
-    const parent = extractTraceContext(req.headers);
-    const span = tracer().startSpan(
-      `${req.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': req.method,
-          'http.route': route,
-          [Attr.session]: String(req.id).slice(0, 128),
-        },
-      },
-      parent,
-    );
-    const ctx = trace.setSpan(parent, span);
-    spans.set(req, { span, ctx });
-    context.with(ctx, done);
-  });
-  // Body parsing runs outside the request's async context: re-enter it for the handler. The
-  // body is validated by now: the pods it names become attributes.
-  fastify.addHook('preHandler', (req, _reply, done) => {
-    const s = spans.get(req);
-    if (!s) return done();
-    const pods = podsInBody(req.body);
-    if (pods.length > 0) s.span.setAttributes(podsAttributes(pods));
-    context.with(s.ctx, done);
-  });
-  fastify.addHook('preSerialization', async (req, _reply, payload) => {
-    const jids = spans.get(req) ? jobIdsIn(payload) : [];
-    if (jids.length > 0) spans.get(req)!.span.setAttribute(Attr.jobId, jids.length === 1 ? jids[0]! : jids);
-    return payload;
-  });
-  const end = (req: object, status: number | undefined) => {
-    const s = spans.get(req);
-    if (!s) return;
-    spans.delete(req);
-    if (status === undefined) s.span.setStatus({ code: SpanStatusCode.ERROR, message: 'client went away' });
-    else {
-      s.span.setAttribute('http.response.status_code', status);
-      if (status >= 500) s.span.setStatus({ code: SpanStatusCode.ERROR });
-    }
-    s.span.end();
-  };
-  fastify.addHook('onResponse', async (req, reply) => end(req, reply.statusCode));
-  fastify.addHook('onRequestAbort', async (req) => end(req, undefined));
-}
-
 /**
  * /readyz's answer, computed at most once per `ttlMs` and shared by concurrent probes
  * (single-flight), so unauthenticated probes cannot make the backend run one `docker info`
@@ -347,163 +278,4 @@ export class Readiness {
       this.#logged = reason;
     }
   }
-}
-
-/**
- * Whether `text` nests arrays/objects deeper than `max`. One linear pass that skips
- * strings; run before JSON.parse so a hostile body is refused before it is built.
- */
-export function jsonDeeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-/** The media type of a Content-Type header, for messages: only a plain `type/subtype` is echoed. */
-export function describeContentType(header: string | undefined): string {
-  if (header === undefined || header.trim() === '') return 'no content type';
-  const media = header.split(';')[0]!.trim().toLowerCase();
-  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(media)
-    ? `content type ${media}`
-    : 'an unrecognised content type';
-}
-
-/**
- * A request body as JSON, whatever content type it came with. Empty → undefined. Throws
- * INVALID_INPUT (400) naming what was sent and what is expected, never echoing the body.
- */
-export function parseJsonBody(text: string, contentType: string | undefined, maxDepth: number): unknown {
-  if (text.trim() === '') return undefined;
-  if (jsonDeeperThan(text, maxDepth)) {
-    throw new InterlinkError(
-      ErrorCode.INVALID_INPUT,
-      `request body nests JSON deeper than ${maxDepth} levels`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InterlinkError(
-      ErrorCode.INVALID_INPUT,
-      `malformed JSON body (sent with ${describeContentType(contentType)}): expected a JSON document, Content-Type: application/json`,
-    );
-  }
-}
-
-interface MappedError {
-  status: number;
-  code: string;
-  message: string;
-  field?: string | undefined;
-}
-
-/** The one place an error becomes an HTTP answer. */
-export function errorBody(err: unknown): MappedError {
-  if (err instanceof InterlinkError) {
-    return { status: toHttpStatus(err.code), code: err.code, message: err.message, field: err.field };
-  }
-  const fe = err as FastifyError & {
-    validation?: Array<{
-      instancePath?: string;
-      message?: string;
-      params?: { issue?: { path?: unknown[] } };
-    }>;
-  };
-  if (Array.isArray(fe.validation) && fe.validation.length > 0) {
-    const parts = fe.validation.slice(0, 5).map((v) => {
-      const path = v.instancePath?.replace(/^\//, '').replaceAll('/', '.') || '(body)';
-      return { path, text: `${path}: ${v.message ?? 'invalid'}` };
-    });
-    const where = fe.validationContext ?? 'body';
-    return {
-      status: 400,
-      code: ErrorCode.INVALID_INPUT,
-      message: `invalid ${where}: ${parts.map((p) => p.text).join('; ')}`,
-      field: parts[0]?.path,
-    };
-  }
-  switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        status: 413,
-        code: ErrorCode.TOO_LARGE,
-        message: `request body is larger than the limit (${fe.message})`,
-      };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, code: ErrorCode.INVALID_INPUT, message: fe.message };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: ErrorCode.INVALID_INPUT, message: fe.message };
-  }
-  if (err instanceof SyntaxError) {
-    return { status: 400, code: ErrorCode.INVALID_INPUT, message: `malformed JSON body: ${err.message}` };
-  }
-  const status = typeof fe.statusCode === 'number' && fe.statusCode >= 400 ? fe.statusCode : 500;
-  return {
-    status,
-    code: status < 500 ? ErrorCode.INVALID_INPUT : ErrorCode.INTERNAL,
-    message: fe.message || 'internal error',
-  };
-}
-
-/**
- * Bind a built app. A unix socket ends up with mode 0600 (only the owner may call); a stale
- * socket file from a killed process is replaced, anything else at the path is an error.
- *
- * The socket is bound inside a fresh 0700 directory beside the target, chmod'ed, then
- * renamed into place: it is never reachable by others with the umask's mode, and the
- * process-wide umask is left alone (the API, a plugin and the VK may share one process).
- * The directory must be on the same filesystem as the target, hence beside it, not in /tmp.
- */
-export async function listenOn(app: FastifyInstance | ZodApp, ep: Endpoint): Promise<string> {
-  if (ep.kind === 'unix') {
-    const st = await stat(ep.path).catch(() => undefined);
-    if (st && !st.isSocket())
-      throw new InterlinkError(
-        ErrorCode.INVALID_INPUT,
-        `${ep.path} exists and is not a socket; refusing to replace it`,
-      );
-    // Short names: a socket path has ~107 bytes at most, and the staging one is 12 longer.
-    const priv = await mkdtemp(join(dirname(ep.path), '.il-'));
-    const staging = join(priv, 's');
-    try {
-      await app.listen({ path: staging });
-      await chmod(staging, 0o600);
-      // rename(2) replaces a stale socket atomically.
-      await rename(staging, ep.path);
-    } catch (err) {
-      await app.close().catch(() => {});
-      throw err;
-    } finally {
-      await rm(staging, { force: true }).catch(() => {});
-      await rmdir(priv).catch(() => {});
-    }
-    // The server unlinks the path it bound (gone), not the one it was renamed to.
-    // Synchronous, so the file is gone before close()'s own callbacks run.
-    const bound = await stat(ep.path);
-    app.server.once('close', () => {
-      try {
-        const now = statSync(ep.path);
-        if (now.ino === bound.ino && now.dev === bound.dev) rmSync(ep.path, { force: true });
-      } catch {
-        // already gone
-      }
-    });
-    return `unix://${ep.path}`;
-  }
-  await app.listen({ host: ep.host, port: ep.port });
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : ep.port;
-  return `${ep.protocol}://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${port}`;
 }

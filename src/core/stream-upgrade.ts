@@ -12,8 +12,19 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { codeOf, InterlinkError, invalidInput, toHttpStatus } from '../errors/index.ts';
+import { SESSION_HEADER } from '../wire/headers.ts';
 import { queryObject } from '../wire/streams.ts';
 import type { Logger } from './logger.ts';
+import {
+  Attr,
+  context,
+  extractTraceContext,
+  failSpan,
+  SpanKind,
+  trace,
+  tracer,
+  tracingOn,
+} from './tracing.ts';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -111,9 +122,16 @@ export function serveUpgrades(opts: ServeUpgradesOptions): void {
       log: opts.log,
       acceptWebSocket: (protocols) => acceptWebSocket(req, socket, head, protocols),
     };
-    route(ctx).catch((err) => {
+    const span = traceUpgrade(req, socket, url.pathname);
+    const run = () => route(ctx);
+    const handled = span ? context.with(trace.setSpan(context.active(), span), run) : run();
+    handled.catch((err) => {
       const { status, message } = upgradeError(err);
       if (status >= 500) opts.log.error({ err, path: url.pathname }, 'streaming request failed');
+      if (span) {
+        span.setAttribute('http.response.status_code', status);
+        failSpan(span, err);
+      }
       refuseUpgrade(socket, status, message);
     });
   });
@@ -121,6 +139,30 @@ export function serveUpgrades(opts: ServeUpgradesOptions): void {
     for (const s of sockets) s.destroy();
   });
 }
+
+/**
+ * With tracing on, a SERVER span for one streaming request (exec, attach, port-forward),
+ * child of the caller's `traceparent`, named by the route's fixed path (never the query,
+ * which carries pod names), active while the route connects its next hop (which then
+ * carries the trace on), and ended when the stream's socket closes.
+ */
+function traceUpgrade(req: IncomingMessage, socket: Duplex, path: string) {
+  if (!tracingOn()) return undefined;
+  const parent = extractTraceContext(req.headers);
+  const span = tracer().startSpan(
+    `WS ${path}`,
+    { kind: SpanKind.SERVER, attributes: { 'http.route': path, ...sessionOf(req) } },
+    parent,
+  );
+  socket.once('close', () => span.end());
+  return span;
+}
+
+const sessionOf = (req: IncomingMessage) => {
+  const v = req.headers[SESSION_HEADER];
+  const s = (Array.isArray(v) ? v[0] : v)?.slice(0, 128);
+  return s ? { [Attr.session]: s } : {};
+};
 
 /** The WebSocket handshake on a raw upgrade; refuses (400) a client offering none of `protocols`. */
 export function acceptWebSocket(

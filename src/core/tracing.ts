@@ -3,7 +3,9 @@
  * standard environment asks for it: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
  * OTEL_EXPORTER_OTLP_ENDPOINT set, and OTEL_SDK_DISABLED not `true`. Spans go by OTLP/HTTP
  * (protobuf-free JSON exporter of the official SDK); the exporter reads the other
- * OTEL_EXPORTER_OTLP_* variables (headers, certificates, timeout) itself.
+ * OTEL_EXPORTER_OTLP_* variables (headers, certificates, timeout) itself. Which traces are
+ * kept: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG as the specification defines them
+ * (default `parentbased_always_on`; samplerSpec below), read here since this SDK does not.
  *
  * Spans are explicit (no auto-instrumentation): the VK opens one per pod operation, every HTTP
  * hop carries W3C `traceparent` (injected by core/http-client.ts, extracted by
@@ -27,7 +29,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 
 export type { Attributes, Context, Span };
 export { context, SpanKind, SpanStatusCode, trace };
@@ -54,7 +56,67 @@ export interface TracingSettings {
   serviceName: string;
   /** Batch delay, ms (OTEL_BSP_SCHEDULE_DELAY, default 5000). */
   scheduleDelayMs: number;
+  /** Which traces are kept (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG). */
+  sampler: SamplerSpec;
 }
+
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+export interface SamplerSpec {
+  name: SamplerName;
+  /** The ratio of the `*traceidratio` samplers, in [0, 1] (default 1). */
+  ratio: number;
+  /** Why the environment was not followed as written (logged at start). */
+  warning?: string;
+}
+
+/**
+ * The sampler the environment asks for, as the OpenTelemetry specification reads
+ * OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG: unset → `parentbased_always_on`; a
+ * sampler we do not have (jaeger_remote, xray, ...) → that default, with a warning; a ratio
+ * that is not a number in [0, 1] → 1, with a warning. Pure.
+ */
+export function samplerSpec(env: NodeJS.ProcessEnv): SamplerSpec {
+  const raw = (env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase();
+  const known = (SAMPLERS as readonly string[]).includes(raw);
+  const name: SamplerName = known ? (raw as SamplerName) : 'parentbased_always_on';
+  const warnings: string[] = [];
+  if (raw !== '' && !known)
+    warnings.push(`OTEL_TRACES_SAMPLER "${raw.slice(0, 40)}" is not supported; using ${name}`);
+  let ratio = 1;
+  const arg = (env.OTEL_TRACES_SAMPLER_ARG ?? '').trim();
+  if (name.endsWith('traceidratio') && arg !== '') {
+    const n = Number(arg);
+    if (Number.isFinite(n) && n >= 0 && n <= 1) ratio = n;
+    else warnings.push('OTEL_TRACES_SAMPLER_ARG is not a number in [0, 1]; using 1');
+  }
+  return { name, ratio, ...(warnings.length > 0 ? { warning: warnings.join('; ') } : {}) };
+}
+
+/** The SDK sampler of a spec (`m`: the loaded @opentelemetry/sdk-trace). */
+export function buildSampler(spec: SamplerSpec, m: typeof import('@opentelemetry/sdk-trace')): Sampler {
+  const root = (name: string): Sampler =>
+    name.endsWith('always_off')
+      ? new m.AlwaysOffSampler()
+      : name.endsWith('traceidratio')
+        ? new m.TraceIdRatioBasedSampler(spec.ratio)
+        : new m.AlwaysOnSampler();
+  return spec.name.startsWith('parentbased_')
+    ? new m.ParentBasedSampler({ root: root(spec.name) })
+    : root(spec.name);
+}
+
+/** How a spec reads in a log line: `parentbased_traceidratio(0.1)`. */
+export const describeSampler = (spec: SamplerSpec): string =>
+  spec.name.endsWith('traceidratio') ? `${spec.name}(${spec.ratio})` : spec.name;
 
 /**
  * Whether `env` turns tracing on, and with what; undefined when it does not. Pure: reads
@@ -69,12 +131,17 @@ export function tracingSettings(defaultService: string, env: NodeJS.ProcessEnv):
   return {
     serviceName: defaultService,
     scheduleDelayMs: Number.isFinite(delay) && delay >= 0 ? delay : 5_000,
+    sampler: samplerSpec(env),
   };
 }
 
 export interface Tracing {
   /** Whether spans are recorded and exported. */
   readonly enabled: boolean;
+  /** The sampler in use (describeSampler), when enabled. */
+  readonly sampler?: string;
+  /** Why the OTEL_TRACES_SAMPLER* environment was not followed as written. */
+  readonly warning?: string;
   /** Export what is buffered, then stop (idempotent). Bounded by `timeoutMs` (default 5 s). */
   shutdown(timeoutMs?: number): Promise<void>;
 }
@@ -102,7 +169,7 @@ export async function startTracing(
     exporter: new OTLPTraceExporter(),
     scheduledDelayMillis: settings.scheduleDelayMs,
   });
-  return installTracing(settings.serviceName, processor);
+  return installTracing(settings.serviceName, processor, settings.sampler);
 }
 
 /**
@@ -110,15 +177,18 @@ export async function startTracing(
  * in-memory one). Resource: service.name = `serviceName`, overridden by OTEL_SERVICE_NAME /
  * OTEL_RESOURCE_ATTRIBUTES.
  */
-export async function installTracing(serviceName: string, processor: SpanProcessor): Promise<Tracing> {
+export async function installTracing(
+  serviceName: string,
+  processor: SpanProcessor,
+  sampler: SamplerSpec = { name: 'parentbased_always_on', ratio: 1 },
+): Promise<Tracing> {
   if (installed) return installed.tracing;
-  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, res, { TracerProvider }] =
-    await Promise.all([
-      import('@opentelemetry/context-async-hooks'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/sdk-trace'),
-    ]);
+  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, res, sdk] = await Promise.all([
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+  ]);
   // Two concurrent first calls: the one that finished loading first wins.
   if (installed) return (installed as { tracing: Tracing }).tracing;
   const { envDetector, resourceFromAttributes } = res;
@@ -126,13 +196,19 @@ export async function installTracing(serviceName: string, processor: SpanProcess
   const resource = resourceFromAttributes({ 'service.name': serviceName }).merge(
     resourceFromAttributes(fromEnv.attributes ?? {}),
   );
-  const provider = new TracerProvider({ resource, spanProcessors: [processor] });
+  const provider = new sdk.TracerProvider({
+    resource,
+    spanProcessors: [processor],
+    sampler: buildSampler(sampler, sdk),
+  });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   let done: Promise<void> | undefined;
   const tracing: Tracing = {
     enabled: true,
+    sampler: describeSampler(sampler),
+    ...(sampler.warning ? { warning: sampler.warning } : {}),
     shutdown(timeoutMs = 5_000) {
       done ??= Promise.race([
         provider.shutdown().catch(() => {}),

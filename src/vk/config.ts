@@ -176,9 +176,9 @@ export const VkConfigSchema = z.object({
   /** Tokens are re-requested (and re-delivered) after this fraction of their lifetime (kubelet: 0.8). */
   tokenRefreshFraction: z.coerce.number().gt(0).max(0.95).default(0.8),
   /**
-   * How often (s) a running pod's volume ConfigMaps and Secrets are read again; a new version
-   * is re-sent with fresh tokens, and our plugins rewrite the files (kubelet: about 60-90 s).
-   * 0 = never.
+   * How often (s) a running pod's volume ConfigMaps and Secrets are looked at again (their
+   * versions, from one metadata-only watch per namespace); a new version is re-sent with fresh
+   * tokens, and our plugins rewrite the files (kubelet: about 60-90 s). 0 = never.
    */
   volumeResyncSeconds: z.coerce.number().int().min(0).default(60),
 

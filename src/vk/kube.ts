@@ -105,6 +105,8 @@ export interface KubeRequest {
   signal?: AbortSignal;
   /** Whole-call timeout, ms (default 30 s). */
   timeoutMs?: number;
+  /** Accept header (default `application/json`; e.g. a metadata-only `as=PartialObjectMetadataList`). */
+  accept?: string;
 }
 
 /** One raw JSON call to the apiserver. Throws KubeApiError for error answers. */
@@ -116,7 +118,7 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest)
     if (v !== undefined) url.searchParams.set(k, String(v));
   const ctx = new RequestContext(url.toString(), HttpMethod[req.method]);
   await kc.applySecurityAuthentication(ctx);
-  const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+  const headers: Record<string, string> = { ...ctx.getHeaders(), accept: req.accept ?? 'application/json' };
   let body: string | undefined;
   if (req.body !== undefined) {
     body = JSON.stringify(req.body);
@@ -152,4 +154,92 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest)
     );
   }
   return parsed as T;
+}
+
+export interface KubeWatchRequest {
+  /** Collection path from the server root, e.g. `/api/v1/namespaces/ns/configmaps`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  accept?: string;
+  signal: AbortSignal;
+  /** No byte for this long and the connection is taken for dead (ms). */
+  idleTimeoutMs: number;
+}
+
+/**
+ * One raw watch (`?watch=true`): `onEvent` gets each event's type and object as the
+ * apiserver sent them. Resolves when the server ends the watch (its `timeoutSeconds`) or
+ * `signal` aborts; rejects with a KubeApiError for an error answer and with a TimeoutError
+ * after `idleTimeoutMs` without a byte. Unlike client-node's Watch, headers are ours (a
+ * metadata-only Accept) and a quiet watch is not cut after 30 s.
+ */
+export async function kubeWatch(
+  kc: KubeConfig,
+  req: KubeWatchRequest,
+  onEvent: (type: string, object: unknown) => void,
+): Promise<void> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw invalidInput('kubeconfig has no current cluster', 'kubeconfig');
+  const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
+  url.searchParams.set('watch', 'true');
+  for (const [k, v] of Object.entries(req.query ?? {}))
+    if (v !== undefined) url.searchParams.set(k, String(v));
+  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+  await kc.applySecurityAuthentication(ctx);
+  const idle = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => idle.abort(new DOMException('watch idle', 'TimeoutError')),
+      req.idleTimeoutMs,
+    ).unref();
+  };
+  const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
+  try {
+    touch();
+    const res = await fetch(url, {
+      method: 'GET',
+      headers: { ...ctx.getHeaders(), accept: req.accept ?? 'application/json' },
+      signal: AbortSignal.any([req.signal, idle.signal]),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    if (res.status >= 400) {
+      const text = await res.text();
+      const st = (() => {
+        try {
+          return JSON.parse(text) as { message?: string; reason?: string };
+        } catch {
+          return undefined;
+        }
+      })();
+      throw new KubeApiError(
+        res.status,
+        `WATCH ${req.path}: ${st?.message ?? `HTTP ${res.status}`}`,
+        st?.reason,
+      );
+    }
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body) {
+      touch();
+      buf += decoder.decode(chunk, { stream: true });
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+        if (!line) continue;
+        const ev = JSON.parse(line) as { type?: string; object?: unknown };
+        if (ev.type) onEvent(ev.type, ev.object);
+      }
+    }
+  } catch (err) {
+    if (req.signal.aborted) return;
+    if (idle.signal.aborted) throw idle.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }

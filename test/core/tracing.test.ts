@@ -6,6 +6,7 @@
  * code, and log lines written inside a span carry its ids. Spans are collected in memory
  * (the OTLP export to a real receiver is test/e2e/tracing.test.ts).
  */
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +14,21 @@ import { Writable } from 'node:stream';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialWebSocket } from '../../src/core/channel-ws.ts';
 import { runProcess } from '../../src/core/command.ts';
 import { HttpClient } from '../../src/core/http-client.ts';
 import { createServer, listenOn } from '../../src/core/http-server.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { serveUpgrades } from '../../src/core/stream-upgrade.ts';
 import {
+  buildSampler,
+  describeSampler,
   installTracing,
   jobIdsIn,
   podsAttributes,
   podsInBody,
+  SpanKind,
+  samplerSpec,
   startTracing,
   traceLogFields,
   tracingOn,
@@ -49,6 +56,7 @@ describe('tracingSettings (the OTEL_* environment)', () => {
     expect(tracingSettings('interlink-vk', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toEqual({
       serviceName: 'interlink-vk',
       scheduleDelayMs: 5000,
+      sampler: { name: 'parentbased_always_on', ratio: 1 },
     });
     expect(
       tracingSettings('x', {
@@ -56,11 +64,88 @@ describe('tracingSettings (the OTEL_* environment)', () => {
         OTEL_BSP_SCHEDULE_DELAY: '200',
         OTEL_SDK_DISABLED: 'false',
       }),
-    ).toEqual({ serviceName: 'x', scheduleDelayMs: 200 });
+    ).toEqual({
+      serviceName: 'x',
+      scheduleDelayMs: 200,
+      sampler: { name: 'parentbased_always_on', ratio: 1 },
+    });
     expect(
       tracingSettings('x', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_BSP_SCHEDULE_DELAY: 'soon' })
         ?.scheduleDelayMs,
     ).toBe(5000);
+  });
+});
+
+describe('the sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => {
+  it.each([
+    [{}, { name: 'parentbased_always_on', ratio: 1 }],
+    [{ OTEL_TRACES_SAMPLER: 'always_off' }, { name: 'always_off', ratio: 1 }],
+    [{ OTEL_TRACES_SAMPLER: ' PARENTBASED_ALWAYS_OFF ' }, { name: 'parentbased_always_off', ratio: 1 }],
+    [
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' },
+      { name: 'traceidratio', ratio: 0.25 },
+    ],
+    [
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      { name: 'parentbased_traceidratio', ratio: 0 },
+    ],
+    [{ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, { name: 'parentbased_traceidratio', ratio: 1 }],
+    // The argument of a sampler that takes none is ignored, as the specification says.
+    [
+      { OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: 'nonsense' },
+      { name: 'always_on', ratio: 1 },
+    ],
+  ])('%j → %j', (env, spec) => {
+    expect(samplerSpec(env)).toEqual(spec);
+  });
+
+  it('falls back with a warning on a sampler we lack or a ratio outside [0, 1]', () => {
+    expect(samplerSpec({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })).toEqual({
+      name: 'parentbased_always_on',
+      ratio: 1,
+      warning: 'OTEL_TRACES_SAMPLER "jaeger_remote" is not supported; using parentbased_always_on',
+    });
+    for (const arg of ['1.5', '-0.1', 'half'])
+      expect(
+        samplerSpec({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg }),
+      ).toMatchObject({
+        name: 'traceidratio',
+        ratio: 1,
+        warning: 'OTEL_TRACES_SAMPLER_ARG is not a number in [0, 1]; using 1',
+      });
+  });
+
+  it('builds the SDK sampler that decides as named: roots by ratio, children by their parent', async () => {
+    const sdk = await import('@opentelemetry/sdk-trace');
+    const { ROOT_CONTEXT, trace: api, TraceFlags } = await import('@opentelemetry/api');
+    const traceId = 'ffffffffffffffffffffffffffffffff';
+    const decide = (spec: Parameters<typeof buildSampler>[0], parentSampled?: boolean) => {
+      const ctx =
+        parentSampled === undefined
+          ? ROOT_CONTEXT
+          : api.setSpanContext(ROOT_CONTEXT, {
+              traceId,
+              spanId: 'ffffffffffffffff',
+              traceFlags: parentSampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+              isRemote: true,
+            });
+      return buildSampler(spec, sdk).shouldSample(ctx, traceId, 'span', SpanKind.SERVER, {}, []).decision;
+    };
+    const { RECORD_AND_SAMPLED: KEEP, NOT_RECORD: DROP } = sdk.SamplingDecision;
+    expect(decide({ name: 'always_on', ratio: 1 })).toBe(KEEP);
+    expect(decide({ name: 'always_off', ratio: 1 })).toBe(DROP);
+    expect(decide({ name: 'traceidratio', ratio: 0 })).toBe(DROP);
+    expect(decide({ name: 'traceidratio', ratio: 1 })).toBe(KEEP);
+    expect(decide({ name: 'traceidratio', ratio: 0 }, true)).toBe(DROP);
+    expect(decide({ name: 'parentbased_traceidratio', ratio: 0 })).toBe(DROP);
+    expect(decide({ name: 'parentbased_traceidratio', ratio: 0 }, true)).toBe(KEEP);
+    expect(decide({ name: 'parentbased_always_on', ratio: 1 }, false)).toBe(DROP);
+    expect(decide({ name: 'parentbased_always_off', ratio: 1 }, true)).toBe(KEEP);
+    expect(decide({ name: 'parentbased_always_off', ratio: 1 })).toBe(DROP);
+    expect(describeSampler({ name: 'parentbased_traceidratio', ratio: 0.1 })).toBe(
+      'parentbased_traceidratio(0.1)',
+    );
+    expect(describeSampler({ name: 'always_on', ratio: 1 })).toBe('always_on');
   });
 });
 
@@ -136,6 +221,10 @@ describe('in one process, with a provider', () => {
   });
 
   const spans = () => exporter.getFinishedSpans();
+  /** Server spans end when their socket closes, just after the client saw the close. */
+  const eventuallySpans = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
   const parentId = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
   it('a call over a unix socket continues the caller trace into the server and a command', async () => {
@@ -197,6 +286,63 @@ describe('in one process, with a provider', () => {
       .find((l) => l.msg === 'creating')!;
     expect(logged.trace_id).toBe(root.spanContext().traceId);
     expect(logged.span_id).toBe(server.spanContext().spanId);
+  });
+
+  it('a streaming request (WebSocket upgrade) is a server span continuing the trace to the next hop', async () => {
+    const logger = silentLogger();
+    const inner = createServer({ logger, metricsPrefix: 'trace_ws_inner' }).app;
+    serveUpgrades({
+      app: inner,
+      log: logger,
+      routes: { '/attach': async (c) => (await c.acceptWebSocket(['v5.channel.k8s.io'])).close() },
+    });
+    const outer = createServer({ logger, metricsPrefix: 'trace_ws_outer' }).app;
+    const innerSock = join(dir, 'inner.sock');
+    serveUpgrades({
+      app: outer,
+      log: logger,
+      routes: {
+        '/exec': async (c) => {
+          const up = await dialWebSocket({
+            endpoint: { kind: 'unix', path: innerSock },
+            path: '/attach',
+            protocol: 'v5.channel.k8s.io',
+          });
+          up.resume();
+          await once(up, 'close');
+          (await c.acceptWebSocket(['v5.channel.k8s.io'])).close();
+        },
+      },
+    });
+    await listenOn(inner, { kind: 'unix', path: innerSock });
+    const outerSock = join(dir, 'outer.sock');
+    await listenOn(outer, { kind: 'unix', path: outerSock });
+    try {
+      exporter.reset();
+      await withSpan('vk exec', {}, async () => {
+        const ws = await dialWebSocket({
+          endpoint: { kind: 'unix', path: outerSock },
+          path: '/exec?namespace=team&name=secret-pod',
+          protocol: 'v5.channel.k8s.io',
+          headers: { 'InterLink-Http-Session': 'exec#7' },
+        });
+        ws.resume();
+        await once(ws, 'close');
+      });
+      await eventuallySpans(() => spans().filter((s) => s.name.startsWith('WS ')).length === 2);
+    } finally {
+      await outer.close();
+      await inner.close();
+    }
+    const root = spans().find((s) => s.name === 'vk exec')!;
+    const exec = spans().find((s) => s.name === 'WS /exec')!;
+    const attach = spans().find((s) => s.name === 'WS /attach')!;
+    expect(parentId(exec)).toBe(root.spanContext().spanId);
+    expect(parentId(attach)).toBe(exec.spanContext().spanId);
+    expect(attach.spanContext().traceId).toBe(root.spanContext().traceId);
+    expect(exec.attributes).toMatchObject({ 'http.route': '/exec', 'interlink.session': 'exec#7' });
+    // The query (pod names) is never recorded.
+    expect(JSON.stringify(spans().map((s) => [s.name, s.attributes]))).not.toContain('secret-pod');
   });
 
   it('probes are not traced; a failed span records the error code', async () => {

@@ -12,6 +12,7 @@ import { codeOf, ErrorCode } from '../../errors/index.ts';
 import { httpStatusOf, KubeApiError } from '../kube.ts';
 import { resolveInternalIp } from '../node/address.ts';
 import { PodResolver } from '../resolve/resolver.ts';
+import { apiserverMetaListWatch, SourceVersionCache } from '../resolve/source-versions.ts';
 import { type Controller, controllerShell, type PodLister, type VkDeps } from '../types.ts';
 import { adoptFromBackend } from './adopter.ts';
 import { type InformerOptions, PodInformer } from './informer.ts';
@@ -87,6 +88,16 @@ export function createPodController(deps: PodControllerDeps): PodController {
     podsByPhase: () => countByPhase(informer.list()),
     oldestPendingSeconds: () => oldestPendingSeconds(informer.list(), clock.now()),
   });
+  // The volume resync reads watched versions, not a GET per object per pod per period.
+  const sourceVersions =
+    config.volumeResyncSeconds > 0
+      ? new SourceVersionCache({
+          listWatch: apiserverMetaListWatch(kc),
+          clock,
+          logger: log.child({ component: 'volume-sources' }),
+          idleMs: 3 * config.volumeResyncSeconds * 1000,
+        })
+      : undefined;
   const syncer = new PodSyncer({
     cache: informer,
     writer: createKubeWriter({
@@ -96,7 +107,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
       now: () => clock.now(),
     }),
     interlink,
-    resolver: makeResolver(deps, hostIP),
+    resolver: makeResolver(deps, hostIP, sourceVersions),
     events,
     clock,
     logger: log,
@@ -140,6 +151,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
     await Promise.all([
       informerDone,
       poller.run(signal),
+      sourceVersions?.run(signal),
       runWorkers({
         queue,
         concurrency: config.workers,
@@ -162,9 +174,14 @@ export function createPodController(deps: PodControllerDeps): PodController {
   });
 }
 
-function makeResolver(deps: PodControllerDeps, hostIP: string | undefined): PodResolver {
+function makeResolver(
+  deps: PodControllerDeps,
+  hostIP: string | undefined,
+  sourceVersions: SourceVersionCache | undefined,
+): PodResolver {
   const { config } = deps;
   return new PodResolver({
+    ...(sourceVersions ? { sourceVersions } : {}),
     kubeConfig: deps.kube.kubeConfig,
     clock: deps.clock,
     tokenSeconds: config.serviceAccountTokenSeconds,

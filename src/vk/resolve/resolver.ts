@@ -15,6 +15,7 @@ import { httpStatusOf, kubeRequest } from '../kube.ts';
 import type { KPod } from '../pods/kpod.ts';
 import type { DownwardContext } from './downward.ts';
 import { type EnvContext, expandCommand, type Missing, resolveEnv, type SourceObjects } from './env.ts';
+import type { SourceVersionCache } from './source-versions.ts';
 import {
   collectRefs,
   downwardAsProjected,
@@ -36,6 +37,11 @@ export interface ResolverOptions {
   tokenSeconds: number;
   /** Refresh after this fraction of a token's lifetime (default 0.8, as the kubelet). */
   refreshFraction?: number;
+  /**
+   * Watched resourceVersions (source-versions.ts): the volume resync answers from them
+   * instead of a GET per object; absent, or unable to answer, and it GETs.
+   */
+  sourceVersions?: Pick<SourceVersionCache, 'versions'>;
 }
 
 export interface Resolution {
@@ -54,13 +60,23 @@ export interface Resolution {
 /** "configmap/<name>@<resourceVersion>" for each volume source, absent ones "@-", sorted. */
 function versionsOf(
   refs: { configMaps: Map<string, boolean>; secrets: Map<string, boolean> },
-  fetched: { configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> },
+  rv: (kind: 'configmap' | 'secret', name: string) => string | undefined,
 ): string | undefined {
   const out: string[] = [];
-  const rv = (o: RawObject | undefined) => (o?.metadata.resourceVersion as string | undefined) ?? '-';
-  for (const n of refs.configMaps.keys()) out.push(`configmap/${n}@${rv(fetched.configMaps.get(n))}`);
-  for (const n of refs.secrets.keys()) out.push(`secret/${n}@${rv(fetched.secrets.get(n))}`);
+  for (const n of refs.configMaps.keys()) out.push(`configmap/${n}@${rv('configmap', n) ?? '-'}`);
+  for (const n of refs.secrets.keys()) out.push(`secret/${n}@${rv('secret', n) ?? '-'}`);
   return out.length > 0 ? out.sort().join(',') : undefined;
+}
+
+/** versionsOf for objects just read. */
+function fetchedVersions(
+  refs: { configMaps: Map<string, boolean>; secrets: Map<string, boolean> },
+  fetched: { configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> },
+): string | undefined {
+  const rv = (o: RawObject | undefined) => o?.metadata.resourceVersion as string | undefined;
+  return versionsOf(refs, (kind, n) =>
+    rv(kind === 'configmap' ? fetched.configMaps.get(n) : fetched.secrets.get(n)),
+  );
 }
 
 interface RawObject {
@@ -137,13 +153,24 @@ export class PodResolver {
   /**
    * The versions of the ConfigMaps and Secrets the pod's volumes take files from, as
    * `Resolution.sourceVersions` has them: a running pod whose answer differs needs its
-   * volumes refreshed. One GET per object; undefined when no volume uses one.
+   * volumes refreshed. Answered from the watched versions when they can, else one GET per
+   * object; undefined when no volume uses one.
    */
   async volumeSourceVersions(pod: KPod, signal?: AbortSignal): Promise<string | undefined> {
     const refs = volumeRefs(pod);
     if (refs.configMaps.size + refs.secrets.size === 0) return undefined;
+    const cache = this.#opts.sourceVersions;
+    if (cache) {
+      const ns = pod.metadata.namespace;
+      const none: ReadonlyMap<string, string> = new Map();
+      const [cms, secrets] = await Promise.all([
+        refs.configMaps.size > 0 ? cache.versions('configmaps', ns) : none,
+        refs.secrets.size > 0 ? cache.versions('secrets', ns) : none,
+      ]);
+      if (cms && secrets) return versionsOf(refs, (kind, n) => (kind === 'configmap' ? cms : secrets).get(n));
+    }
     const volumesOnly = { ...pod, spec: { ...pod.spec, initContainers: [], containers: [] } };
-    return versionsOf(refs, await this.fetchSources(volumesOnly, signal));
+    return fetchedVersions(refs, await this.fetchSources(volumesOnly, signal));
   }
 
   /** TokenRequests for every serviceAccountToken source, bound to the pod. */
@@ -242,7 +269,7 @@ export class PodResolver {
       missing: dedupe(missing, (m) => `${m.kind}/${m.name}/${m.key ?? ''}`),
       warnings,
       refreshAt,
-      sourceVersions: versionsOf(volumeRefs(pod), fetched),
+      sourceVersions: fetchedVersions(volumeRefs(pod), fetched),
     };
   }
 }

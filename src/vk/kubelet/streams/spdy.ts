@@ -87,9 +87,15 @@ export class SpdySession extends EventEmitter {
     this.#socket = socket;
     this.#opts = opts;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', () => this.#teardown());
+    socket.on('error', () => this.destroy());
     socket.on('close', () => this.#teardown());
-    socket.on('end', () => this.#teardown());
+    // The peer's FIN ends the session: end our side too. An upgraded socket of an HTTP
+    // server is half-open by default (allowHalfOpen), and the handlers forget it on
+    // `close`, so one left open would hold the server's close() for ever.
+    socket.on('end', () => {
+      this.#teardown();
+      if (!socket.destroyed) socket.end();
+    });
     if (opts.announceSettings && opts.maxStreams) {
       this.writeFrame({
         type: 'settings',

@@ -351,3 +351,30 @@ describe('port-forward over SPDY/3.1', () => {
     up.socket!.destroy();
   });
 });
+
+// Placed last on purpose: a session the client ended used to leave the server's side of the
+// socket half-open (forgotten by the handler), which held the kubelet server's close() — and
+// this file's cleanup — for ever once the session had been torn down before the cleanup ran.
+describe('after a SPDY session', () => {
+  it('the server ends its side when the client ends the connection (FIN), and the kubelet API still serves', async () => {
+    for (const path of ['/portForward/team/web', '/exec/team/web/main?command=cat&stdin=1&stdout=1']) {
+      const up = await spdyUpgrade(
+        path,
+        path.startsWith('/exec') ? ['v4.channel.k8s.io'] : ['portforward.k8s.io'],
+      );
+      expect(up.status).toBe(101);
+      const c = new SpdyClient(up.socket!);
+      await c.open(
+        path.startsWith('/exec')
+          ? { streamType: 'error' }
+          : { streamType: 'error', port: '8080', requestID: '0' },
+      );
+      await c.until(() => c.frames.some((f) => f.type === 'syn_reply'));
+      up.socket!.end();
+      // Both sides closed: the server answered our FIN with its own.
+      await c.closed;
+    }
+    const r = await wsExec('/exec/team/web/main?command=echo&command=still&stdout=1', 'v5.channel.k8s.io');
+    expect(r.text(1)).toBe('still\n');
+  });
+});
