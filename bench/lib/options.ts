@@ -43,6 +43,8 @@ export interface BenchOptions {
   vkNodeOptions: string[];
   /** Restart the started cluster's kube-scheduler with this client QPS (its default is 50). */
   schedulerQps: number | undefined;
+  /** Run the same burst against a KWOK node next, on the same control plane (bench/lib/kwok.ts). */
+  baseline: 'kwok' | null;
   help: boolean;
 }
 
@@ -72,6 +74,9 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
   --vk-node-options FLAGS  node flags for the VK process, e.g. "--max-old-space-size=200"
   --scheduler-qps Q        restart the started cluster's kube-scheduler with client QPS Q
                            (burst 2Q; its default, 50, caps binding at ~50 pods/s)
+  --baseline kwok          then the same burst against a KWOK-managed node on the same
+                           control plane; the summary gains KWOK's figures and our/KWOK
+                           ratios (KWOK is built by scripts/kwok/build.sh, cached)
 `;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
@@ -118,6 +123,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         'no-sa-token': { type: 'boolean' },
         'vk-node-options': { type: 'string' },
         'scheduler-qps': { type: 'string' },
+        baseline: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -142,6 +148,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     str('scheduler-qps') === undefined ? undefined : positiveInt('scheduler-qps', str('scheduler-qps'), 1);
   if (schedulerQps !== undefined && cluster.kind !== 'start')
     throw new UsageError('--scheduler-qps: only for a control plane the benchmark starts itself');
+  const baseline = str('baseline') ?? null;
+  if (baseline !== null && baseline !== 'kwok')
+    throw new UsageError(`--baseline: "${baseline}" is not kwok (the only baseline)`);
+  if (baseline !== null && (values.job === true || plugin !== 'mock' || values.profile === true))
+    throw new UsageError('--baseline kwok: only for bare pods through the mock plugin, without --profile');
   const statusIntervalMs = duration('status-interval', str('status-interval'), 2_000);
   if (statusIntervalMs < 1) throw new UsageError('--status-interval: must be longer than 0');
   return {
@@ -163,6 +174,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     serviceAccountToken: values['no-sa-token'] !== true,
     vkNodeOptions: (str('vk-node-options') ?? '').split(/\s+/).filter(Boolean),
     schedulerQps,
+    baseline,
     help,
   };
 }

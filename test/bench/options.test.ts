@@ -23,6 +23,7 @@ describe('parseBenchArgs', () => {
       serviceAccountToken: true,
       vkNodeOptions: [],
       schedulerQps: undefined,
+      baseline: null,
       help: false,
     });
   });
@@ -50,6 +51,7 @@ describe('parseBenchArgs', () => {
       { pods: 7, image: 'img:2', pluginConfig: '/p.yaml' },
     ],
     [['--help'], { help: true }],
+    [['--pods', '5', '--baseline', 'kwok'], { baseline: 'kwok' }],
     [
       [
         '--pods',
@@ -78,6 +80,9 @@ describe('parseBenchArgs', () => {
     [['--pods', '5', 'extra'], /extra/],
     [['--pods', '5', '--reuse-cluster', '--scheduler-qps', '100'], /--scheduler-qps: only/],
     [['--pods', '5', '--scheduler-qps', '0'], /--scheduler-qps/],
+    [['--pods', '5', '--baseline', 'kind'], /--baseline: "kind"/],
+    [['--pods', '5', '--baseline', 'kwok', '--job'], /--baseline kwok: only/],
+    [['--pods', '5', '--baseline', 'kwok', '--plugin', 'docker'], /--baseline kwok: only/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);
