@@ -135,7 +135,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
   let ours: Burst;
   try {
     ours = await runBurst(opts, io, { agent: 'interlink', acquire, startedAt, paths, profileDir });
-    if (opts.baseline === 'kwok') {
+    // An interrupted run stops here; a failed one still gets its baseline, for comparison.
+    if (opts.baseline === 'kwok' && !io.signal?.aborted) {
       io.log('baseline: the same burst against a KWOK node on the same control plane');
       const log = (line: string) => io.log(`[kwok] ${line}`);
       const kwok = await runBurst(
