@@ -40,6 +40,6 @@ process.on('SIGTERM', onSignal);
 
 const { result } = await runBench(opts, { log, signal: ctl.signal });
 process.stdout.write(`${renderReport(result)}\n`);
-process.exitCode = result.outcome.complete ? 0 : 1;
+process.exitCode = result.outcome.complete && (result.baseline?.outcome.complete ?? true) ? 0 : 1;
 // A watch or keep-alive socket still closing must not hold a finished run.
 setTimeout(() => process.exit(process.exitCode), 2_000).unref();

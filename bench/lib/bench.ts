@@ -15,6 +15,7 @@ import { PooledKubeConfig } from '../../src/vk/kube.ts';
 import { type Chain, nodeOptions, startChain } from './chain.ts';
 import type { TimelineSample } from './chart.ts';
 import { acquireCluster, type ClusterHandle } from './cluster.ts';
+import { type Burst, kwokBaseline } from './compare.ts';
 import {
   backendCommandsOf,
   latenciesOf,
@@ -26,12 +27,13 @@ import {
   vkInternalsOf,
 } from './figures.ts';
 import { httpGetOk } from './http.ts';
+import { type Agent, KWOK_VERSION, startKwok } from './kwok.ts';
 import type { BenchOptions } from './options.ts';
 import { type PodWatch, watchPods } from './pod-watch.ts';
 import { ProcSampler, readHostCpu } from './procstat.ts';
 import { type CpuProfile, summarizeProfile } from './profile.ts';
 import { parsePrometheus, type Sample } from './prom.ts';
-import { type BenchRaw, type BenchSummary, runFiles, writeRun } from './result.ts';
+import { type BenchRaw, type BenchSummary, type RunFiles, runFiles, writeRun } from './result.ts';
 import { rate, round3, sustainedRate } from './stats.ts';
 import { PodTracker } from './tracker.ts';
 import { benchJob, benchPod, RUN_LABEL, type WorkloadSpec } from './workload.ts';
@@ -110,8 +112,12 @@ async function withRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void
   }
 }
 
+/**
+ * One run, or two with `--baseline kwok`: the burst through the chain, then the same burst
+ * against a KWOK node on the same control plane (acquired once, released at the end); the
+ * second run's figures and our/KWOK ratios go into the summary's `baseline`.
+ */
 export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOutput> {
-  const log = io.log;
   const startedAt = new Date();
   const base = resultBaseName(opts, startedAt);
   const outDir = resolve(REPO_ROOT, opts.outDir);
@@ -122,9 +128,50 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
+  let cluster: ClusterHandle | undefined;
+  const acquire = async () => {
+    cluster ??= await acquireCluster(opts, io.log);
+    return cluster;
+  };
+  let ours: Burst;
+  try {
+    ours = await runBurst(opts, io, { agent: 'interlink', acquire, startedAt, paths, profileDir });
+    // An interrupted run stops here; a failed one still gets its baseline, for comparison.
+    if (opts.baseline === 'kwok' && !io.signal?.aborted) {
+      io.log('baseline: the same burst against a KWOK node on the same control plane');
+      const log = (line: string) => io.log(`[kwok] ${line}`);
+      const kwok = await runBurst(
+        opts,
+        { ...io, log },
+        { agent: 'kwok', acquire, startedAt: new Date(), paths },
+      );
+      ours.result.baseline = kwokBaseline(ours, kwok, KWOK_VERSION);
+    }
+  } finally {
+    await cluster?.release().catch((e) => io.log(`stopping the control plane: ${(e as Error).message}`));
+  }
+  ours.result.finishedAt = new Date().toISOString();
+  writeRun(paths, ours.result, ours.raw);
+  return { result: ours.result, jsonPath: paths.json, rawPath: paths.raw, svgPath: paths.svg };
+}
+
+interface BurstContext {
+  /** What manages the node: the interlink chain (VK, API, plugin) or KWOK. */
+  agent: 'interlink' | 'kwok';
+  /** The control plane, acquired by the first burst and shared by the second. */
+  acquire: () => Promise<ClusterHandle>;
+  startedAt: Date;
+  paths: RunFiles;
+  profileDir?: string | undefined;
+}
+
+/** N pods (or a Job) onto one node managed by `ctx.agent`, measured; nothing written. */
+async function runBurst(opts: BenchOptions, io: BenchIo, ctx: BurstContext): Promise<Burst> {
+  const log = io.log;
+  const { startedAt, paths, profileDir } = ctx;
   const runId = randomBytes(3).toString('hex');
   const namespace = `bench-${runId}`;
-  const nodeName = `bench-${runId}`;
+  const nodeName = `${ctx.agent === 'kwok' ? 'kwok' : 'bench'}-${runId}`;
   const labelSelector = `${RUN_LABEL}=${runId}`;
   const dir = await mkdtemp(join(tmpdir(), 'interlink-bench-'));
   const deadline = Date.now() + opts.timeoutMs;
@@ -140,6 +187,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
 
   let cluster: ClusterHandle | undefined;
   let chain: Chain | undefined;
+  let agent: Agent | undefined;
   let watch: PodWatch | undefined;
   let kc: KubeConfig | undefined;
   let error: string | null = null;
@@ -161,7 +209,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
 
   const check = () => {
     if (io.signal?.aborted) throw new StopRun('interrupted', false);
-    const dead = chain?.deadChild();
+    const dead = agent?.deadChild();
     if (dead) throw new StopRun(dead, false);
     if (Date.now() > deadline) throw new StopRun(`timed out after ${opts.timeoutMs / 1000} s`, true);
   };
@@ -189,17 +237,19 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     );
   };
   const scrape = async (): Promise<Scrape> => {
+    // KWOK has none of the chain's /metrics.
+    const none = async () => '';
     const [api, plugin, vk, apiserver] = await Promise.all([
-      chain!.scrapeApi().then(parsePrometheus),
-      chain!.scrapePlugin().then(parsePrometheus),
-      chain!.scrapeVk().then(parsePrometheus),
+      (chain?.scrapeApi ?? none)().then(parsePrometheus),
+      (chain?.scrapePlugin ?? none)().then(parsePrometheus),
+      (chain?.scrapeVk ?? none)().then(parsePrometheus),
       scrapeApiserver(),
     ]);
     return { api, plugin, vk, apiserver };
   };
 
   try {
-    cluster = await acquireCluster(opts, log);
+    cluster = await ctx.acquire();
     // client-node 2.0.1 makes a new connection (a TLS handshake) per request; the VK's pooled
     // kubeconfig keeps one, so the benchmark's own load on the apiserver stays small.
     const loaded = new PooledKubeConfig();
@@ -209,22 +259,34 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     kc = loaded;
     kubernetesVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
 
-    chain = await startChain({
-      dir,
-      kubeconfig: cluster.kubeconfig,
-      nodeName,
-      plugin: opts.plugin,
-      pluginConfig: opts.pluginConfig,
-      pods: opts.pods,
-      statusIntervalMs: opts.statusIntervalMs,
-      vkWorkers: opts.vkWorkers,
-      vkNodeOptions: opts.vkNodeOptions,
-      heapLimits: opts.heapLimits,
-      dist: opts.dist,
-      profileDir,
-      log,
-    });
-    for (const [name, pid] of Object.entries(chain.pids)) sampler.track(name, pid);
+    if (ctx.agent === 'kwok') {
+      agent = await startKwok({
+        dir,
+        kubeconfig: cluster.kubeconfig,
+        nodeName,
+        runTimeMs: opts.runTimeMs,
+        core,
+        log,
+      });
+    } else {
+      chain = await startChain({
+        dir,
+        kubeconfig: cluster.kubeconfig,
+        nodeName,
+        plugin: opts.plugin,
+        pluginConfig: opts.pluginConfig,
+        pods: opts.pods,
+        statusIntervalMs: opts.statusIntervalMs,
+        vkWorkers: opts.vkWorkers,
+        vkNodeOptions: opts.vkNodeOptions,
+        heapLimits: opts.heapLimits,
+        dist: opts.dist,
+        profileDir,
+        log,
+      });
+      agent = chain;
+    }
+    for (const [name, pid] of Object.entries(agent.pids)) sampler.track(name, pid);
     sampler.track('bench', process.pid);
     for (const [name, pid] of Object.entries(cluster.pids)) sampler.track(name, pid);
 
@@ -276,7 +338,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       timers.push(
         setInterval(() => {
           const c = tracker.counts();
-          const mem = ['vk', 'api', 'plugin']
+          const mem = Object.keys(agent?.pids ?? {})
             .map((n) => `${n} ${sampler.rssMiB(n)?.toFixed(0) ?? '?'} MiB`)
             .join(', ');
           log(
@@ -388,7 +450,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     }
     await waitUntil(() => tracker.deletedCount() >= expected);
     log(`all deleted after ${now().toFixed(1)} s`);
-    if (opts.plugin === 'mock') {
+    if (chain && opts.plugin === 'mock') {
       await waitUntil(async () => (await chain!.mockPodCount()) === 0, 200);
       backendEmpty = round3(now());
     }
@@ -401,7 +463,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       error = (err as Error).stack ?? String(err);
     }
     log(`run stopped: ${error}`);
-    if (chain && before && !after) {
+    if (agent && before && !after) {
       after = await scrape().catch(() => undefined);
     }
   } finally {
@@ -411,14 +473,13 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     sampler.sample();
     if (hostBefore) hostAfter = readHostCpu();
     watch?.stop();
-    if (chain) await chain.stop();
+    if (agent) await agent.stop();
     // In a shared cluster, leave nothing behind (a started one is thrown away whole).
     if (cluster && kc && cluster.kind !== 'started') {
       const core = kc.makeApiClient(CoreV1Api);
       await core.deleteNamespace({ name: namespace }).catch(() => {});
       await core.deleteNode({ name: nodeName }).catch(() => {});
     }
-    await cluster?.release().catch((e) => log(`stopping the control plane: ${(e as Error).message}`));
   }
 
   // Figures.
@@ -495,6 +556,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
       },
       schedulerQps: opts.schedulerQps ?? null,
       profile: opts.profile,
+      baseline: opts.baseline,
       cluster:
         cluster?.kind ??
         (opts.cluster.kind === 'start' ? 'started' : opts.cluster.kind === 'reuse' ? 'reused' : 'kubeconfig'),
@@ -548,6 +610,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     },
     ...req,
     profiles,
+    baseline: null,
     files: {
       json: shown(paths.json),
       raw: shown(paths.raw),
@@ -562,7 +625,8 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchOu
     timeline: { intervalSeconds: TIMELINE_INTERVAL_MS / 1000, samples: timeline },
     pods: records.map(podSample),
   };
-  writeRun(paths, result, raw);
   if (!keepLogs) rmSync(dir, { recursive: true, force: true });
-  return { result, jsonPath: paths.json, rawPath: paths.raw, svgPath: paths.svg };
+  const procs: Burst['procs'] = {};
+  for (const name of sampler.names()) procs[name] = sampler.figures(name);
+  return { result, raw, procs };
 }

@@ -47,6 +47,8 @@ export interface BenchOptions {
   dist: boolean;
   /** Restart the started cluster's kube-scheduler with this client QPS (its default is 50). */
   schedulerQps: number | undefined;
+  /** Run the same burst against a KWOK node next, on the same control plane (bench/lib/kwok.ts). */
+  baseline: 'kwok' | null;
   help: boolean;
 }
 
@@ -81,6 +83,9 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
                            (src/cli/heap-limits.ts): Node's defaults
   --scheduler-qps Q        restart the started cluster's kube-scheduler with client QPS Q
                            (burst 2Q; its default, 50, caps binding at ~50 pods/s)
+  --baseline kwok          then the same burst against a KWOK-managed node on the same
+                           control plane; the summary gains KWOK's figures and our/KWOK
+                           ratios (KWOK is built by scripts/kwok/build.sh, cached)
 `;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
@@ -129,6 +134,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         'no-heap-limits': { type: 'boolean' },
         dist: { type: 'boolean' },
         'scheduler-qps': { type: 'string' },
+        baseline: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -153,6 +159,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     str('scheduler-qps') === undefined ? undefined : positiveInt('scheduler-qps', str('scheduler-qps'), 1);
   if (schedulerQps !== undefined && cluster.kind !== 'start')
     throw new UsageError('--scheduler-qps: only for a control plane the benchmark starts itself');
+  const baseline = str('baseline') ?? null;
+  if (baseline !== null && baseline !== 'kwok')
+    throw new UsageError(`--baseline: "${baseline}" is not kwok (the only baseline)`);
+  if (baseline !== null && (values.job === true || plugin !== 'mock' || values.profile === true))
+    throw new UsageError('--baseline kwok: only for bare pods through the mock plugin, without --profile');
   const statusIntervalMs = duration('status-interval', str('status-interval'), 2_000);
   if (statusIntervalMs < 1) throw new UsageError('--status-interval: must be longer than 0');
   return {
@@ -176,6 +187,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     heapLimits: values['no-heap-limits'] !== true,
     dist: values.dist === true,
     schedulerQps,
+    baseline,
     help,
   };
 }

@@ -153,9 +153,106 @@ export function renderReport(r: BenchSummary): string {
       );
     }
   }
+  if (r.baseline) out.push('', renderBaseline(r));
   out.push('', `summary: ${r.files.json}`);
   if (r.files.raw) out.push(`raw:     ${r.files.raw}`);
   out.push(`chart:   ${r.files.svg}`);
   if (r.files.logs) out.push(`logs:    ${r.files.logs}`);
   return out.join('\n');
+}
+
+/** The our/KWOK table of a `--baseline kwok` run (pure). */
+export function renderBaseline(r: BenchSummary): string {
+  const b = r.baseline!;
+  const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)}×`);
+  const row = (name: string, ours: string, kwok: string, ratio: number | null) => [
+    name,
+    ours,
+    kwok,
+    x(ratio),
+  ];
+  const rq = (s: BenchSummary) => s.requests.apiserver.perPod;
+  const lines = [
+    `baseline: KWOK v${b.version}, the same burst on the same control plane right after ours` +
+      ` (${b.outcome.complete ? 'complete' : `INCOMPLETE${b.outcome.error ? `: ${b.outcome.error}` : ''}`};` +
+      ` load average ${b.host.loadAverage1m} at its start, ${r.host.loadAverage1m} at ours)`,
+    table(
+      ['figure', 'interlink', 'KWOK', 'ratio'],
+      [
+        row(
+          'all Running (started)',
+          sec(r.milestones.runningAll),
+          sec(b.milestones.runningAll),
+          b.ratios.runningAll,
+        ),
+        row(
+          'all shown past Pending',
+          sec(r.milestones.reportedAll),
+          sec(b.milestones.reportedAll),
+          b.ratios.reportedAll,
+        ),
+        row(
+          'p50 create → Running',
+          sec(r.latencySeconds.running.p50),
+          sec(b.latencySeconds.running.p50),
+          b.ratios.runningP50,
+        ),
+        row(
+          'p99 create → Running',
+          sec(r.latencySeconds.running.p99),
+          sec(b.latencySeconds.running.p99),
+          b.ratios.runningP99,
+        ),
+        row(
+          'p99 create → shown past Pending',
+          sec(r.latencySeconds.reported.p99),
+          sec(b.latencySeconds.reported.p99),
+          b.ratios.reportedP99,
+        ),
+        row(
+          'apiserver requests per pod',
+          num(rq(r)),
+          num(b.requests.apiserver.perPod),
+          b.ratios.apiserverRequestsPerPod,
+        ),
+        row(
+          'pods/status writes per pod',
+          num(r.statusWrites.apiserverPerPod),
+          num(b.statusWritesPerPod),
+          null,
+        ),
+        row(
+          'node agent CPU s (VK+API+plugin | kwok)',
+          num(b.ours.agentCpuSeconds, 1),
+          num(b.resources.kwok?.cpuSeconds, 1),
+          b.ratios.agentCpuSeconds,
+        ),
+        row(
+          'node agent peak RSS MiB (summed)',
+          num(b.ours.agentPeakRssMiB, 0),
+          num(b.resources.kwok?.peakRssMiB, 0),
+          b.ratios.agentPeakRssMiB,
+        ),
+        row(
+          'control plane CPU s',
+          num(b.ours.controlPlaneCpuSeconds, 1),
+          num(b.resources.controlPlaneCpuSeconds, 1),
+          b.ratios.controlPlaneCpuSeconds,
+        ),
+      ],
+    ),
+    'KWOK apiserver requests per pod, top:',
+    table(
+      ['verb', 'resource', 'count', 'per pod'],
+      b.requests.apiserver.byVerbResource
+        .slice(0, 8)
+        .map((e) => [
+          e.verb,
+          e.resource + (e.subresource ? `/${e.subresource}` : ''),
+          String(e.count),
+          num(e.perPod),
+        ]),
+    ),
+  ];
+  return lines.join('\n');
 }

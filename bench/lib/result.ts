@@ -22,7 +22,8 @@
  *              vkNodeOptions (extra node flags of the VK process), nodeOptions ({ vk, api,
  *              plugin }: every child's node flags, heap limits included), dist (the
  *              children ran dist/cli/main.js, not src/), schedulerQps (null = the
- *              scheduler's default, 50), profile, cluster: "started" | "reused" | "kubeconfig" },
+ *              scheduler's default, 50), profile, cluster: "started" | "reused" | "kubeconfig",
+ *              baseline: "kwok" | null (absent in older results) },
  *   machine: { cpus, cpuModel, memoryGiB, kernel, node (version), kubernetes (apiserver
  *              gitVersion), interlink (package version) },
  *   outcome: { created, scheduled, running, succeeded, failed, deleted, createErrors,
@@ -75,6 +76,21 @@
  *              when the VK has no such counter, absent in older results),
  *   profiles: null or { vk|api|plugin: { file, totalMs, busyMs, gcMs, topFunctions,
  *              byModule } },
+ *   baseline: null (no --baseline; absent in older results) or, with `--baseline kwok`, the
+ *              same burst run next against a KWOK-managed node on the same control plane
+ *              (bench/lib/kwok.ts, bench/lib/compare.ts): {
+ *     agent: "kwok", version, startedAt (of the KWOK burst; its times from its own t0),
+ *     outcome, milestones, latencySeconds: { scheduled, running, reported }, host: as above,
+ *     resources: { kwok (ProcFigures of the kwok process), controlPlaneCpuSeconds (apiserver,
+ *              etcd, scheduler and controller-manager together) },
+ *     requests: { apiserver } and statusWritesPerPod (pods/status writes per pod), as above,
+ *     ours: { agentCpuSeconds, agentPeakRssMiB (VK + API + plugin summed),
+ *              controlPlaneCpuSeconds } (null when not sampled),
+ *     ratios: ours / KWOK's, null when either is missing: { runningAll, reportedAll (the
+ *              milestones), runningP50, runningP99, reportedP99 (create→Running and
+ *              create→shown past Pending), apiserverRequestsPerPod, agentCpuSeconds (VK + API
+ *              + plugin against kwok), agentPeakRssMiB (likewise, summed), controlPlaneCpuSeconds }
+ *   },
  *   files: { json, raw (the raw samples; null when they were not kept), svg, logs
  *              (directory of the children's logs; null once removed) }
  * }
@@ -139,6 +155,83 @@ const Profile = z.object({
   byModule: z.array(HotSpot),
 });
 
+const Outcome = z.strictObject({
+  created: Count,
+  scheduled: Count,
+  running: Count,
+  succeeded: Count,
+  failed: Count,
+  deleted: Count,
+  createErrors: Count,
+  complete: z.boolean(),
+  timedOut: z.boolean(),
+  error: z.string().nullable(),
+});
+const Milestones = z.strictObject({
+  createdAll: MaybeSeconds,
+  scheduledAll: MaybeSeconds,
+  runningAll: MaybeSeconds,
+  reportedAll: MaybeSeconds,
+  finishedAll: MaybeSeconds,
+  deleteStarted: MaybeSeconds,
+  deletedAll: MaybeSeconds,
+  backendEmpty: MaybeSeconds,
+});
+const Host = z.strictObject({
+  loadAverage1m: z.number().min(0),
+  busyCpuSeconds: z.number().min(0),
+  capacityCpuSeconds: z.number().min(0),
+  measuredCpuSeconds: z.number().min(0),
+});
+const ApiserverRequests = z.strictObject({
+  total: Count,
+  perPod: z.number().min(0),
+  byVerbResource: z.array(
+    z.strictObject({
+      verb: z.string(),
+      resource: z.string(),
+      subresource: z.string(),
+      count: Count,
+      perPod: z.number().min(0),
+    }),
+  ),
+});
+
+const Ratio = z.number().min(0).nullable();
+
+export const KwokBaseline = z.strictObject({
+  agent: z.literal('kwok'),
+  version: z.string(),
+  startedAt: z.iso.datetime(),
+  outcome: Outcome,
+  milestones: Milestones,
+  latencySeconds: z.strictObject({ scheduled: Summary, running: Summary, reported: Summary }),
+  host: Host,
+  resources: z.strictObject({
+    kwok: ProcFigures,
+    controlPlaneCpuSeconds: z.number().min(0).nullable(),
+  }),
+  requests: z.strictObject({ apiserver: ApiserverRequests }),
+  statusWritesPerPod: z.number().min(0),
+  ours: z.strictObject({
+    agentCpuSeconds: z.number().min(0).nullable(),
+    agentPeakRssMiB: z.number().min(0).nullable(),
+    controlPlaneCpuSeconds: z.number().min(0).nullable(),
+  }),
+  ratios: z.strictObject({
+    runningAll: Ratio,
+    reportedAll: Ratio,
+    runningP50: Ratio,
+    runningP99: Ratio,
+    reportedP99: Ratio,
+    apiserverRequestsPerPod: Ratio,
+    agentCpuSeconds: Ratio,
+    agentPeakRssMiB: Ratio,
+    controlPlaneCpuSeconds: Ratio,
+  }),
+});
+export type KwokBaseline = z.infer<typeof KwokBaseline>;
+
 export const BenchSummary = z.strictObject({
   schema: z.literal('interlink-bench/2'),
   startedAt: z.iso.datetime(),
@@ -163,6 +256,7 @@ export const BenchSummary = z.strictObject({
     schedulerQps: z.number().int().positive().nullable(),
     profile: z.boolean(),
     cluster: z.enum(['started', 'reused', 'kubeconfig']),
+    baseline: z.enum(['kwok']).nullable().optional(),
   }),
   machine: z.strictObject({
     cpus: z.number().int().positive(),
@@ -173,28 +267,8 @@ export const BenchSummary = z.strictObject({
     kubernetes: z.string(),
     interlink: z.string(),
   }),
-  outcome: z.strictObject({
-    created: Count,
-    scheduled: Count,
-    running: Count,
-    succeeded: Count,
-    failed: Count,
-    deleted: Count,
-    createErrors: Count,
-    complete: z.boolean(),
-    timedOut: z.boolean(),
-    error: z.string().nullable(),
-  }),
-  milestones: z.strictObject({
-    createdAll: MaybeSeconds,
-    scheduledAll: MaybeSeconds,
-    runningAll: MaybeSeconds,
-    reportedAll: MaybeSeconds,
-    finishedAll: MaybeSeconds,
-    deleteStarted: MaybeSeconds,
-    deletedAll: MaybeSeconds,
-    backendEmpty: MaybeSeconds,
-  }),
+  outcome: Outcome,
+  milestones: Milestones,
   deleteSeconds: MaybeSeconds,
   latencySeconds: z.strictObject({
     scheduled: Summary,
@@ -211,12 +285,7 @@ export const BenchSummary = z.strictObject({
     runningSustainedPerSecond: z.number().min(0).nullable(),
     deletedPerSecond: z.number().min(0),
   }),
-  host: z.strictObject({
-    loadAverage1m: z.number().min(0),
-    busyCpuSeconds: z.number().min(0),
-    capacityCpuSeconds: z.number().min(0),
-    measuredCpuSeconds: z.number().min(0),
-  }),
+  host: Host,
   heapUsedPeakMiB: z.strictObject({
     vk: z.number().positive().nullable(),
     api: z.number().positive().nullable(),
@@ -251,19 +320,7 @@ export const BenchSummary = z.strictObject({
     vkToApi: Requests,
     apiToPlugin: Requests,
     statusCallsPerPollInterval: z.number().min(0).nullable(),
-    apiserver: z.strictObject({
-      total: Count,
-      perPod: z.number().min(0),
-      byVerbResource: z.array(
-        z.strictObject({
-          verb: z.string(),
-          resource: z.string(),
-          subresource: z.string(),
-          count: Count,
-          perPod: z.number().min(0),
-        }),
-      ),
-    }),
+    apiserver: ApiserverRequests,
   }),
   statusWrites: z.strictObject({
     apiserverPerPod: z.number().min(0),
@@ -276,6 +333,8 @@ export const BenchSummary = z.strictObject({
     .nullable()
     .optional(),
   profiles: z.partialRecord(z.enum(['vk', 'api', 'plugin']), Profile).nullable(),
+  /** With `--baseline kwok`: KWOK's figures and our/KWOK ratios; null without, absent in older results. */
+  baseline: KwokBaseline.nullable().optional(),
   files: z.strictObject({
     json: z.string(),
     raw: z.string().nullable(),

@@ -145,6 +145,12 @@ export const VkConfigSchema = z.object({
 
   /** Interval of the one batched `/status` call for all active pods. */
   statusIntervalMs: PositiveInt.default(2_000),
+  /**
+   * A pod just created is asked about this soon (one extra `/status` call, at most one per
+   * this long, only for pods with no answer yet) instead of waiting for the interval; 0 = off
+   * (e.g. a backend where a status call is costly and pods never start at once).
+   */
+  statusFirstLookMs: Millis.default(250),
   /** Interval of `/pinglink` (node conditions, capacity). */
   pingIntervalMs: PositiveInt.default(10_000),
   /**

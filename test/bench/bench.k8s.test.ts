@@ -2,7 +2,8 @@
  * The benchmark itself works: `npm run bench` (bench/run.ts) against the shared control
  * plane with 30 pods runs the whole chain as child processes, cleans up after itself and
  * writes a summary and gzipped raw samples that match their documented schemas, with figures
- * that add up.
+ * that add up; with `--baseline kwok` it then runs the same burst against a KWOK node (built
+ * by scripts/kwok/build.sh, cached; .ci/run builds it beforehand) and adds KWOK's figures.
  * No timing is asserted: only that each figure exists, has the right type and is consistent.
  */
 import { execFile } from 'node:child_process';
@@ -21,7 +22,7 @@ const run = promisify(execFile);
 const N = 30;
 const repo = join(import.meta.dirname, '..', '..');
 
-describe(`npm run bench -- --pods ${N}`, () => {
+describe(`npm run bench -- --pods ${N} --baseline kwok`, () => {
   let out: string;
   let stdout: string;
   let result: BenchSummary;
@@ -30,6 +31,8 @@ describe(`npm run bench -- --pods ${N}`, () => {
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'bench-test-'));
+    // Built once per machine (minutes), outside the benchmark's own timeout.
+    await run('bash', ['scripts/kwok/build.sh'], { cwd: repo, timeout: 1_500_000 });
     const child = await run(
       process.execPath,
       [
@@ -44,6 +47,8 @@ describe(`npm run bench -- --pods ${N}`, () => {
         '2s',
         '--progress',
         '0',
+        '--baseline',
+        'kwok',
       ],
       { cwd: repo, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 },
     ).catch((err: { stdout?: string; stderr?: string; message: string }) => {
@@ -55,7 +60,7 @@ describe(`npm run bench -- --pods ${N}`, () => {
     json = JSON.parse(readFileSync(join(out, file), 'utf8')) as Record<string, unknown>;
     result = BenchSummary.parse(json);
     raw = readRaw(join(out, file.replace(/\.json$/, '.raw.json.gz')));
-  }, 180_000);
+  }, 1_700_000);
 
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });
@@ -86,6 +91,7 @@ describe(`npm run bench -- --pods ${N}`, () => {
       concurrency: 50,
       job: false,
       cluster: 'kubeconfig',
+      baseline: 'kwok',
     });
     // The children ran from src/ with the heap limits they ship with (src/cli/heap-limits.ts).
     expect(result.options.dist).toBe(false);
@@ -205,6 +211,35 @@ describe(`npm run bench -- --pods ${N}`, () => {
     expect(result.host.measuredCpuSeconds).toBeGreaterThan(0);
   });
 
+  it('ran the same burst against KWOK on the same control plane, and divides by its figures', () => {
+    const b = result.baseline!;
+    expect(b).toMatchObject({ agent: 'kwok', version: '0.7.0' });
+    expect(b.outcome).toEqual({ ...result.outcome });
+    expect(b.latencySeconds.running.count).toBe(N);
+    expect(b.startedAt > result.startedAt).toBe(true);
+    // KWOK writes each pod's status itself: Running, then Succeeded.
+    expect(b.statusWritesPerPod).toBeGreaterThanOrEqual(2);
+    const binding = b.requests.apiserver.byVerbResource.find(
+      (e) => e.verb === 'POST' && e.resource === 'pods' && e.subresource === 'binding',
+    );
+    expect(binding?.count).toBe(N);
+    expect(b.resources.kwok?.cpuSecondsTotal).toBeGreaterThan(0);
+    expect(isAlive(b.resources.kwok!.pid)).toBe(false);
+    expect(b.ratios.runningAll).toBeCloseTo(result.milestones.runningAll! / b.milestones.runningAll!, 1);
+    expect(b.ratios.apiserverRequestsPerPod).toBeCloseTo(
+      result.requests.apiserver.perPod / b.requests.apiserver.perPod,
+      1,
+    );
+    expect(b.ours.agentPeakRssMiB).toBeCloseTo(
+      result.resources.vk!.peakRssMiB +
+        result.resources.api!.peakRssMiB +
+        result.resources.plugin!.peakRssMiB,
+      0,
+    );
+    expect(stdout).toMatch(/baseline: KWOK v0\.7\.0/);
+    expect(stdout).toMatch(/all Running \(started\) +[\d.]+ s +[\d.]+ s +[\d.]+×/);
+  });
+
   it('prints the report and leaves nothing in the cluster', async () => {
     expect(stdout).toContain('outcome: COMPLETE');
     expect(stdout).toMatch(/create → Running/);
@@ -212,7 +247,7 @@ describe(`npm run bench -- --pods ${N}`, () => {
     kc.loadFromFile(inject('kubeconfig'));
     const core = kc.makeApiClient(CoreV1Api);
     const nodes = await core.listNode();
-    expect(nodes.items.filter((n) => n.metadata?.name?.startsWith('bench-'))).toEqual([]);
+    expect(nodes.items.filter((n) => /^(bench|kwok)-/.test(n.metadata?.name ?? ''))).toEqual([]);
     const ns = await core.listNamespace();
     const left = ns.items.filter(
       (n) => n.metadata?.name?.startsWith('bench-') && !n.metadata.deletionTimestamp,

@@ -25,6 +25,7 @@ describe('parseBenchArgs', () => {
       heapLimits: true,
       dist: false,
       schedulerQps: undefined,
+      baseline: null,
       help: false,
     });
   });
@@ -53,6 +54,7 @@ describe('parseBenchArgs', () => {
     ],
     [['--help'], { help: true }],
     [['--pods', '5', '--no-heap-limits', '--dist'], { heapLimits: false, dist: true }],
+    [['--pods', '5', '--baseline', 'kwok'], { baseline: 'kwok' }],
     [
       [
         '--pods',
@@ -81,6 +83,9 @@ describe('parseBenchArgs', () => {
     [['--pods', '5', 'extra'], /extra/],
     [['--pods', '5', '--reuse-cluster', '--scheduler-qps', '100'], /--scheduler-qps: only/],
     [['--pods', '5', '--scheduler-qps', '0'], /--scheduler-qps/],
+    [['--pods', '5', '--baseline', 'kind'], /--baseline: "kind"/],
+    [['--pods', '5', '--baseline', 'kwok', '--job'], /--baseline kwok: only/],
+    [['--pods', '5', '--baseline', 'kwok', '--plugin', 'docker'], /--baseline kwok: only/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);

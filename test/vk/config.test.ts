@@ -55,6 +55,7 @@ describe('loadVkConfig', () => {
       nodeName: 'interlink-node',
       interlinkUrl: 'http://127.0.0.1',
       statusIntervalMs: 2_000,
+      statusFirstLookMs: 250,
       pingIntervalMs: 10_000,
       workers: 20,
       kubeletHttp: { port: 10250, csr: false, selfApprove: false },

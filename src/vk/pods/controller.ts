@@ -19,6 +19,7 @@ import { type InformerOptions, PodInformer } from './informer.ts';
 import { errMessage } from './job.ts';
 import type { KPod } from './kpod.ts';
 import { createKubeWriter } from './kube-writer.ts';
+import { PodState } from './lifecycle.ts';
 import { oldestPendingSeconds, podMetrics } from './metrics.ts';
 import { createStatusPoller } from './poller.ts';
 import { PodSyncer } from './syncer.ts';
@@ -115,6 +116,10 @@ export function createPodController(deps: PodControllerDeps): PodController {
     hostIP,
     missingResourceTimeoutMs: config.missingResourceTimeoutMs,
     volumeResyncMs: config.volumeResyncSeconds * 1000,
+    // A pod just in the backend gets a first look soon rather than at the next interval.
+    onTransition: (_key, _from, to) => {
+      if (to === PodState.InBackend) poller.submitted();
+    },
   });
   const poller = createStatusPoller({
     records: () => syncer.records.values(),
@@ -129,6 +134,7 @@ export function createPodController(deps: PodControllerDeps): PodController {
     nodeName: config.nodeName,
     backendLostTimeoutMs: config.backendLostTimeoutMs,
     intervalMs: config.statusIntervalMs,
+    firstLookMs: config.statusFirstLookMs,
   });
 
   const shell = controllerShell(async (signal, markReady) => {

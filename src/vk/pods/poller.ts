@@ -4,6 +4,12 @@
  * `missingSince`) and enqueues the keys whose answer changed, as urgent work; it never
  * writes to the cluster. Answers about pods that are not in the cluster (after the first
  * full list) are dangling backend jobs: deleted, retried at each poll until confirmed.
+ *
+ * First look: a pod just created in the backend is asked about `firstLookMs` after its
+ * create (`submitted()`), in one call for every pod created meanwhile that has no answer
+ * yet, instead of at the next interval: with a backend that starts pods at once, Running
+ * shows up to a whole interval earlier. Calls stay batched and bounded: at most one first
+ * look per `firstLookMs`, only during creates, only about unanswered pods.
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -33,6 +39,8 @@ export interface StatusPollerDeps {
   /** A pod absent from the answers this long (and created at least this long ago) is lost (ms). */
   backendLostTimeoutMs: number;
   intervalMs: number;
+  /** Delay of the first look after a create (ms); 0 or absent: none, pods wait for the interval. */
+  firstLookMs?: number;
 }
 
 export interface StatusPoller {
@@ -40,6 +48,8 @@ export interface StatusPoller {
   pollOnce(signal?: AbortSignal): Promise<void>;
   /** Poll every `intervalMs` until `signal` aborts. Never rejects. */
   run(signal: AbortSignal): Promise<void>;
+  /** A pod was just created in the backend: ask about it soon (coalesced; only while `run` runs). */
+  submitted(): void;
 }
 
 export function createStatusPoller(d: StatusPollerDeps): StatusPoller {
@@ -50,6 +60,10 @@ class BatchedPoller implements StatusPoller {
   readonly #d: StatusPollerDeps;
   readonly #dangling = new Map<string, Pod>();
   #backendReachable = true;
+  /** The signal of `run`, while it runs: first looks stop with it. */
+  #running: AbortSignal | undefined;
+  #firstLookDue = false;
+  #firstLookActive = false;
 
   constructor(d: StatusPollerDeps) {
     this.#d = d;
@@ -138,9 +152,41 @@ class BatchedPoller implements StatusPoller {
     }
   }
 
-  async pollOnce(signal?: AbortSignal): Promise<void> {
+  pollOnce(signal?: AbortSignal): Promise<void> {
+    return this.#poll(this.#activeRecords(), signal);
+  }
+
+  submitted(): void {
+    const ms = this.#d.firstLookMs ?? 0;
+    const signal = this.#running;
+    if (ms <= 0 || !signal || signal.aborted) return;
+    this.#firstLookDue = true;
+    if (this.#firstLookActive) return;
+    this.#firstLookActive = true;
+    void this.#firstLooks(ms, signal);
+  }
+
+  /** First looks, one per `ms` while creates keep coming: only pods with no answer yet. */
+  async #firstLooks(ms: number, signal: AbortSignal): Promise<void> {
+    try {
+      while (this.#firstLookDue && !signal.aborted) {
+        this.#firstLookDue = false;
+        await this.#d.clock.sleep(ms, signal).catch(() => {});
+        if (signal.aborted) break;
+        await this.#poll(
+          this.#activeRecords().filter((r) => r.seen === undefined),
+          signal,
+        );
+      }
+    } catch (err) {
+      this.#d.logger.error({ err }, 'first-look status poll failed unexpectedly');
+    } finally {
+      this.#firstLookActive = false;
+    }
+  }
+
+  async #poll(active: PodRecord[], signal?: AbortSignal): Promise<void> {
     const { interlink, metrics, clock, cache } = this.#d;
-    const active = this.#activeRecords();
     if (active.length === 0) return;
     const started = clock.now();
     let answers: PodStatus[];
@@ -165,6 +211,7 @@ class BatchedPoller implements StatusPoller {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.#running = signal;
     while (!signal.aborted) {
       await this.#d.clock.sleep(this.#d.intervalMs, signal).catch(() => {});
       if (signal.aborted) break;

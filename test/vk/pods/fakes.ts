@@ -267,8 +267,9 @@ export const MISSING_TIMEOUT_MS = 5_000;
 /** Everything wired: a PodSyncer and a StatusPoller over the fakes. */
 export function world(
   onTransition?: (key: string, from: PodState, to: PodState) => void,
-  opts: { volumeResyncMs?: number } = {},
+  opts: { volumeResyncMs?: number; firstLookMs?: number } = {},
 ) {
+  const { firstLookMs, ...syncerOpts } = opts;
   const clock = new FakeClock(START);
   const cache = new FakeCache();
   const writer = new FakeWriter(cache);
@@ -295,7 +296,7 @@ export function world(
     metrics,
     hostIP: '10.0.0.5',
     missingResourceTimeoutMs: MISSING_TIMEOUT_MS,
-    ...opts,
+    ...syncerOpts,
     ...(onTransition ? { onTransition } : {}),
   });
   const enqueued: string[] = [];
@@ -311,6 +312,7 @@ export function world(
     nodeName: 'vk',
     backendLostTimeoutMs: LOST_AFTER_MS,
     intervalMs: 1_000,
+    ...(firstLookMs !== undefined ? { firstLookMs } : {}),
   });
   const key = (name: string) => `${NS}/${name}`;
   const state = (name: string) => syncer.records.get(key(name))?.state ?? 'Gone';

@@ -117,4 +117,43 @@ describe('isLost', () => {
   ])('%j at %i → %s', (rec, now, want) => {
     expect(isLost(rec, now, LOST_AFTER_MS)).toBe(want);
   });
+
+  it('looks at pods just created after firstLookMs: one call for those with no answer yet, none without creates', async () => {
+    const w = world(undefined, { firstLookMs: 250 });
+    const ctl = new AbortController();
+    const running = w.poller.run(ctl.signal);
+    w.cache.put(makePod('old'));
+    await w.sync('old');
+    await w.clock.advance(1_000); // the interval's poll: "old" answered
+    for (const n of ['a', 'b']) {
+      w.cache.put(makePod(n));
+      await w.sync(n);
+      w.poller.submitted();
+    }
+    await w.clock.advance(249);
+    expect(w.interlink.statusCalls).toHaveLength(1);
+    await w.clock.advance(1);
+    const names = () => w.interlink.statusCalls.map((c) => c.map((p) => p.metadata.name));
+    expect(names()).toEqual([['old'], ['a', 'b']]);
+    expect(w.enqueued).toEqual(['ns/old', 'ns/a', 'ns/b']);
+    await w.clock.advance(500); // no create since: no first look before the next interval
+    expect(names()).toHaveLength(2);
+    await w.clock.advance(250);
+    expect(names()).toEqual([['old'], ['a', 'b'], ['old', 'a', 'b']]);
+    ctl.abort();
+    await running;
+  });
+
+  it('without firstLookMs, or while not running, a create waits for the interval', async () => {
+    const off = await withPods(['a']);
+    off.poller.submitted();
+    await off.clock.advance(5_000);
+    expect(off.interlink.statusCalls).toEqual([]);
+    const idle = world(undefined, { firstLookMs: 250 });
+    idle.cache.put(makePod('a'));
+    await idle.sync('a');
+    idle.poller.submitted();
+    await idle.clock.advance(5_000);
+    expect(idle.interlink.statusCalls).toEqual([]);
+  });
 });
