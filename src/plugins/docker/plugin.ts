@@ -32,6 +32,7 @@ import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
 import {
+  type BackendPod,
   byteLimit,
   type CreateStruct,
   type LogStruct,
@@ -57,6 +58,16 @@ import {
   volumeLsArgs,
   volumeRmArgs,
 } from './argv.ts';
+import { type BackgroundTasks, backgroundTasks } from './background.ts';
+import {
+  type CreateFailure,
+  createFailure,
+  createRetryDelayMs,
+  creatingStatus,
+  readCreateMarkers,
+  removeCreateMarker,
+  writeCreateMarker,
+} from './background-create.ts';
 import {
   type BackgroundDeletes,
   backgroundDeletes,
@@ -68,7 +79,7 @@ import type { DockerConfig } from './config.ts';
 import { type DockerSpawn, dockerAttach, dockerExec, dockerPortForward } from './exec.ts';
 import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
-import { LABEL, podLabels } from './names.ts';
+import { infraName, LABEL, podLabels } from './names.ts';
 import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
 import { podAddress, runHandler } from './probe-io.ts';
 import { preStopHooks, probeKill, runPreStop, withPreStopFailures } from './probe-kill.ts';
@@ -86,6 +97,13 @@ import {
   withRefusals,
 } from './status.ts';
 import { mountRefusal, writeVolumePlan } from './volumes-io.ts';
+
+interface Creating {
+  /** The request to carry out (the latest, when the create was repeated). */
+  data: RetrievedPodData;
+  /** Why the last attempt failed, shown in the status until one succeeds. */
+  failure?: CreateFailure;
+}
 
 interface IndexEntry {
   ref: PodRef;
@@ -130,6 +148,9 @@ export class DockerPlugin implements Plugin {
   readonly #bgDeletes: BackgroundDeletes;
   /** Pods whose delete is recorded and whose preStop hooks have not run yet. */
   readonly #preStopPending = new Map<string, Pod>();
+  /** Creates answered and not carried out yet (background-create.ts), by pod uid. */
+  readonly #creating = new Map<string, Creating>();
+  readonly #bgCreates: BackgroundTasks<undefined>;
 
   constructor(cfg: DockerConfig, log: Logger, cli?: DockerCli, clock: Clock = systemClock) {
     this.#cfg = cfg;
@@ -139,6 +160,14 @@ export class DockerPlugin implements Plugin {
     this.#bgDeletes = backgroundDeletes({
       remove: (uid, grace) => this.#locks.run(uid, () => this.#stopAndRemove(uid, grace)),
       concurrency: cfg.backgroundConcurrency,
+      log,
+      clock,
+    });
+    this.#bgCreates = backgroundTasks<undefined>({
+      what: 'create',
+      run: (uid) => this.#carryOutCreate(uid),
+      concurrency: cfg.createConcurrency,
+      delayMs: createRetryDelayMs,
       log,
       clock,
     });
@@ -174,52 +203,108 @@ export class DockerPlugin implements Plugin {
 
   // ---- create -------------------------------------------------------------------------
 
+  /**
+   * Validate, record and answer (background-create.ts): containers are created and started
+   * in the background. A repeated create of a pod whose containers all exist refreshes its
+   * volume files; of one still being created, it replaces the recorded request.
+   */
   async create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> {
-    const pod = data.pod;
-    const spec = podSpecOf(pod);
-    const uid = pod.metadata.uid;
+    const uid = data.pod.metadata.uid;
     await this.#ensureLoaded();
+    const podDir = this.#podDir(uid);
+    const recorded = await this.#locks.run(`${uid}/record`, () => this.#record(data, podDir, ctx));
+    if (recorded) return recorded;
     return this.#locks.run(uid, async () => {
-      const existing = this.#index.get(uid);
-      const want = (spec.initContainers?.length ?? 0) + spec.containers.length;
+      await this.#refreshVolumes(data, podDir, ctx);
+      const { name, namespace } = data.pod.metadata;
+      return { PodUID: uid, PodJID: infraName(this.#index.get(uid)?.ref ?? { uid, name, namespace }) };
+    });
+  }
+
+  /** Whether every container of the pod exists (and no create of it is outstanding). */
+  #created(uid: string, want: number): boolean {
+    const e = this.#index.get(uid);
+    return !this.#creating.has(uid) && e?.infraId !== undefined && e.byName.size >= want;
+  }
+
+  /** The create's answer once it is recorded; undefined when the pod exists already. Under the record lock. */
+  async #record(data: RetrievedPodData, podDir: string, ctx: CallContext): Promise<CreateStruct | undefined> {
+    const uid = data.pod.metadata.uid;
+    const spec = podSpecOf(data.pod);
+    if (this.#created(uid, (spec.initContainers?.length ?? 0) + spec.containers.length)) return undefined;
+    // Every refusal happens here, before anything exists.
+    const plan = this.#plan(data, podDir);
+    for (const w of plan.volumes.warnings) ctx.log.warn({ uid }, w);
+    if (this.#bgDeletes.has(uid)) throw new InterlinkError(ErrorCode.CONFLICT, `pod ${uid} is being deleted`);
+    const rec = this.#creating.get(uid);
+    await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
+    await mkdirUnder(this.#cfg.dataRoot, uid, 0o700, 'pod.metadata.uid');
+    try {
+      // Local files only (no dockerd): a hostPath that resolves outside the roots is refused here.
+      await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
+    } catch (err) {
+      if (!rec) await rm(podDir, { recursive: true, force: true });
+      throw err;
+    }
+    // Written last: a marker found after a restart always has its volume files beside it.
+    await writeCreateMarker(this.#cfg.dataRoot, uid, data);
+    if (rec) rec.data = data;
+    else this.#creating.set(uid, { data });
+    this.#tombstones.delete(uid);
+    this.#bgCreates.start(uid, undefined);
+    ctx.log.info({ uid, pod: `${plan.ref.namespace}/${plan.ref.name}` }, 'pod create recorded');
+    return { PodUID: uid, PodJID: plan.infra.name };
+  }
+
+  #plan(data: RetrievedPodData, podDir: string): PodPlan {
+    return planPod({
+      pod: data.pod,
+      spec: podSpecOf(data.pod),
+      retrieved: data.container ?? [],
+      podDir,
+      options: this.#cfg,
+      ...(this.#node ? { node: this.#node } : {}),
+    });
+  }
+
+  /**
+   * The background half of a create: every container created (the record wrote the volume
+   * files), the marker removed, what is due started. Throws to be retried; a failure shows
+   * in the pod's status meanwhile. Nothing to do once the pod's delete is recorded.
+   */
+  async #carryOutCreate(uid: string): Promise<void> {
+    await this.#locks.run(uid, async () => {
+      const rec = this.#creating.get(uid);
+      if (!rec) return;
       const podDir = this.#podDir(uid);
-      if (existing?.infraId && existing.byName.size >= want) {
-        await this.#refreshVolumes(data, podDir, ctx);
-        return { PodUID: uid, PodJID: existing.infraId };
-      }
-      // Every refusal happens here, before anything exists.
-      const plan = planPod({
-        pod,
-        spec,
-        retrieved: data.container ?? [],
-        podDir,
-        options: this.#cfg,
-        ...(this.#node ? { node: this.#node } : {}),
-      });
-      for (const w of plan.volumes.warnings) ctx.log.warn({ uid }, w);
-      this.#tombstones.delete(uid);
       let entry: IndexEntry;
       try {
-        entry = await this.#materialize(plan, ctx);
+        entry = await this.#materialize(this.#plan(rec.data, podDir));
       } catch (err) {
-        ctx.log.warn({ uid, err }, 'create failed; removing what was created');
-        await this.#remove(uid, 0, false).catch((e: unknown) =>
-          ctx.log.error({ uid, err: e }, 'cleanup after a failed create failed'),
-        );
+        if (this.#creating.get(uid) === rec) rec.failure = createFailure(err);
         throw err;
       }
       this.#index.set(uid, entry);
+      const done = await this.#locks.run(`${uid}/record`, async () => {
+        if (this.#creating.get(uid) !== rec) return false;
+        this.#creating.delete(uid);
+        await removeCreateMarker(podDir);
+        return true;
+      });
+      // Deleted meanwhile: the delete, queued behind this lock, removes what was made.
+      if (!done) return;
       this.#pending.add(uid);
       // Start what is due now rather than at the next poll.
       const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
       await this.#advance(uid, observed, true);
       this.#schedule();
-      ctx.log.info(
-        { uid, pod: `${plan.ref.namespace}/${plan.ref.name}`, infra: entry.infraId },
-        'pod created',
-      );
-      return { PodUID: uid, PodJID: entry.infraId ?? '' };
+      this.#log.info({ uid, pod: `${entry.ref.namespace}/${entry.ref.name}` }, 'pod created');
     });
+  }
+
+  /** Resolves when every create answered so far is carried out or given up (tests, diagnostics). */
+  createsSettled(): Promise<void> {
+    return this.#bgCreates.idle();
   }
 
   /**
@@ -231,14 +316,7 @@ export class DockerPlugin implements Plugin {
     const uid = data.pod.metadata.uid;
     let plan: PodPlan;
     try {
-      plan = planPod({
-        pod: data.pod,
-        spec: podSpecOf(data.pod),
-        retrieved: data.container ?? [],
-        podDir,
-        options: this.#cfg,
-        ...(this.#node ? { node: this.#node } : {}),
-      });
+      plan = this.#plan(data, podDir);
     } catch (err) {
       ctx.log.warn({ uid, err }, 'pod already exists; its volumes were not refreshed');
       return;
@@ -247,11 +325,8 @@ export class DockerPlugin implements Plugin {
     ctx.log.info({ uid, refreshed: changed.length }, 'pod already exists; volume files refreshed');
   }
 
-  async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {
+  async #materialize(plan: PodPlan): Promise<IndexEntry> {
     const { ref } = plan;
-    await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
-    await mkdirUnder(this.#cfg.dataRoot, ref.uid, 0o700, 'pod.metadata.uid');
-    await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
     const volLabels = podLabels(this.#cfg.instance, ref);
     for (const v of plan.volumes.dockerVolumes) {
       await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
@@ -289,7 +364,7 @@ export class DockerPlugin implements Plugin {
         // Docker keeps the variables in the container's config; the file is no longer needed.
         if (envFile) await rm(envFile, { force: true });
       }
-      ctx.log.debug({ container: c.k8sName }, 'container created');
+      this.#log.debug({ uid: ref.uid, container: c.k8sName }, 'container created');
     }
     return {
       ref,
@@ -331,13 +406,16 @@ export class DockerPlugin implements Plugin {
     // in the background, retried until dockerd confirms (background-delete.ts). The answer
     // waits for them up to deleteAnswerSeconds: "gone" in the common case, "recorded" in a
     // burst that would otherwise outlast the API's plugin timeout.
-    if (!this.#bgDeletes.has(uid)) {
+    await this.#locks.run(`${uid}/record`, async () => {
+      if (this.#bgDeletes.has(uid)) return;
       const g = grace ?? this.#cfg.defaultGracePeriodSeconds;
       await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
       await writeDeleteMarker(this.#cfg.dataRoot, uid, g);
+      // A create not carried out yet is dropped; the removal takes what it made so far.
+      this.#creating.delete(uid);
       this.#preStopPending.set(uid, pod);
       this.#bgDeletes.start(uid, g);
-    }
+    });
     if (await this.#bgDeletes.settled(uid, this.#cfg.deleteAnswerSeconds * 1000))
       ctx.log.info({ uid }, 'pod deleted');
     else ctx.log.info({ uid }, 'pod delete recorded; still removing in the background');
@@ -469,6 +547,12 @@ export class DockerPlugin implements Plugin {
     const out: PodStatus[] = [];
     for (const pod of pods) {
       const uid = pod.metadata.uid;
+      const rec = this.#creating.get(uid);
+      if (rec) {
+        const { name, namespace } = rec.data.pod.metadata;
+        out.push(creatingStatus(rec.data, infraName({ uid, name, namespace }), rec.failure));
+        continue;
+      }
       const tomb = this.#tombstones.get(uid);
       if (tomb && !this.#index.has(uid)) {
         out.push(tomb.status);
@@ -511,8 +595,16 @@ export class DockerPlugin implements Plugin {
   }
 
   /** Every pod of this instance Docker holds, from the labels (see list.ts). */
-  list(_ctx: CallContext) {
-    return listDockerPods(this.#cli, this.#cfg.instance);
+  async list(_ctx: CallContext): Promise<BackendPod[]> {
+    const listed = await listDockerPods(this.#cli, this.#cfg.instance);
+    // Pods recorded and not created yet are ours too.
+    const seen = new Set(listed.map((p) => p.UID));
+    for (const [uid, rec] of this.#creating) {
+      if (seen.has(uid)) continue;
+      const { name, namespace } = rec.data.pod.metadata;
+      listed.push({ UID: uid, name, namespace, JID: infraName({ uid, name, namespace }) });
+    }
+    return listed;
   }
 
   /** CPU and memory of the running pods, in two docker calls (see stats.ts). */
@@ -628,6 +720,7 @@ export class DockerPlugin implements Plugin {
     this.#closed = true;
     this.#prober.close();
     this.#bgDeletes.close();
+    this.#bgCreates.close();
     this.#timer?.cancel();
     this.#timer = undefined;
   }
@@ -663,12 +756,19 @@ export class DockerPlugin implements Plugin {
       });
       if (sequencing(p).pending) this.#pending.add(uid);
     }
+    await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
     // Deletes answered before a restart: finish them.
     for (const [uid, grace] of await readDeleteMarkers(this.#cfg.dataRoot)) {
       this.#pending.delete(uid);
       this.#bgDeletes.start(uid, grace);
     }
-    await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
+    // Creates answered before a restart: carry them out (again: idempotent per uid).
+    for (const [uid, data] of await readCreateMarkers(this.#cfg.dataRoot)) {
+      if (this.#creating.has(uid) || this.#bgDeletes.has(uid)) continue;
+      this.#pending.delete(uid);
+      this.#creating.set(uid, { data });
+      this.#bgCreates.start(uid, undefined);
+    }
     this.#log.info(
       { pods: pods.size, pending: this.#pending.size },
       'docker plugin state rebuilt from container labels',
@@ -721,7 +821,13 @@ export class DockerPlugin implements Plugin {
    * again from an inspect made now, under the lock.
    */
   async #advance(uid: string, observed: ObservedPod | undefined, underLock = false): Promise<void> {
-    if (!this.#index.has(uid) || this.#deleting.has(uid) || this.#bgDeletes.has(uid) || !observed) {
+    if (
+      !this.#index.has(uid) ||
+      this.#creating.has(uid) ||
+      this.#deleting.has(uid) ||
+      this.#bgDeletes.has(uid) ||
+      !observed
+    ) {
       this.#pending.delete(uid);
       return;
     }
