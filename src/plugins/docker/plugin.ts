@@ -18,6 +18,12 @@
  * start the same containers), only for containers Docker shows as never started, and
  * never twice for one id in this process. Restarts after that are Docker's own (its
  * restart policy, counted in RestartCount).
+ *
+ * This file composes the parts: the routes, the index and the sequencing loop. The rest
+ * lives beside it: planning (pod-plan.ts), the create record and its background half
+ * (background-create.ts, materialize.ts), background deletes (background-delete.ts), status
+ * mapping (status.ts), probes and hooks (pod-probes.ts, prober.ts), stats (stats.ts),
+ * exec/attach/port-forward (streams.ts, exec.ts), ping and readiness (engine.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
@@ -25,11 +31,10 @@ import type { ExecIO } from '../../core/channel-ws.ts';
 import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { KeyedLock } from '../../core/keyed-lock.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { NodeCapacity } from '../../core/pod/env.ts';
 import { pathUnder } from '../../core/pod/paths.ts';
 import { refreshVolumeFiles } from '../../core/pod/refresh.ts';
-import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
-import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
+import { mkdirUnder } from '../../core/pod/safe-fs.ts';
+import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
 import {
   type BackendPod,
@@ -44,17 +49,12 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import {
-  containerCreateArgs,
-  idOfArgs,
-  infoArgs,
-  infraCreateArgs,
   inspectArgs,
   logsArgs,
   psArgs,
   rmArgs,
   startArgs,
   stopArgs,
-  volumeCreateArgs,
   volumeLsArgs,
   volumeRmArgs,
 } from './argv.ts';
@@ -76,15 +76,18 @@ import {
 } from './background-delete.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
-import { type DockerSpawn, dockerAttach, dockerExec, dockerPortForward } from './exec.ts';
+import { DockerEngine, isLocalEngine } from './engine.ts';
 import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
-import { infraName, LABEL, podLabels } from './names.ts';
-import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
-import { podAddress, runHandler } from './probe-io.ts';
-import { preStopHooks, probeKill, runPreStop, withPreStopFailures } from './probe-kill.ts';
+import { materialize } from './materialize.ts';
+import { infraName, LABEL } from './names.ts';
+import { type IndexEntry, idsOf } from './pod-index.ts';
+import { type PodPlan, planPod } from './pod-plan.ts';
+import { dockerProber, preStop } from './pod-probes.ts';
+import { podAddress } from './probe-io.ts';
+import { withPreStopFailures } from './probe-kill.ts';
 import { watchedOf } from './probe-watch.ts';
-import { DockerProber } from './prober.ts';
+import type { DockerProber } from './prober.ts';
 import { CpuIntegrator, collectDockerStats } from './stats.ts';
 import {
   finalStatus,
@@ -96,6 +99,7 @@ import {
   sequencing,
   withRefusals,
 } from './status.ts';
+import { attachToPod, execInPod, portForwardToPod, type StreamDeps } from './streams.ts';
 import { mountRefusal, writeVolumePlan } from './volumes-io.ts';
 
 interface Creating {
@@ -103,15 +107,6 @@ interface Creating {
   data: RetrievedPodData;
   /** Why the last attempt failed, shown in the status until one succeeds. */
   failure?: CreateFailure;
-}
-
-interface IndexEntry {
-  ref: PodRef;
-  infraId?: string;
-  /** Kubernetes container name → Docker id. */
-  byName: Map<string, string>;
-  inits: string[];
-  apps: string[];
 }
 
 /** Inspect at most this many ids per docker call (far below the argv size limit). */
@@ -137,7 +132,7 @@ export class DockerPlugin implements Plugin {
   #timer: Timer | undefined;
   #ticking = false;
   #closed = false;
-  #node: NodeCapacity | undefined;
+  readonly #engine: DockerEngine;
   readonly #cpu = new CpuIntegrator();
   readonly #startedAt: string;
   /** Probes and postStart hooks of the running containers (prober.ts). */
@@ -179,16 +174,13 @@ export class DockerPlugin implements Plugin {
         timeoutMs: cfg.commandTimeoutMs,
         log,
       });
-    // The prober runs on the plugin's Clock.
-    const docker = (args: string[], o: { timeoutMs: number }) => this.#cli.run(args, o);
-    this.#prober = new DockerProber({
+    this.#engine = new DockerEngine(this.#cli, cfg);
+    this.#prober = dockerProber({
+      cli: this.#cli,
       clock,
       log,
-      io: {
-        run: (id, address, h, timeoutMs) => runHandler({ docker, clock }, id, address, h, timeoutMs),
-        kill: (uid, id, restart, grace) =>
-          this.#locks.run(uid, () => probeKill(this.#cli, this.#deleting.has(uid), id, restart, grace)),
-      },
+      locks: this.#locks,
+      deleting: (uid) => this.#deleting.has(uid),
     });
   }
 
@@ -263,7 +255,7 @@ export class DockerPlugin implements Plugin {
       retrieved: data.container ?? [],
       podDir,
       options: this.#cfg,
-      ...(this.#node ? { node: this.#node } : {}),
+      ...(this.#engine.node ? { node: this.#engine.node } : {}),
     });
   }
 
@@ -279,7 +271,8 @@ export class DockerPlugin implements Plugin {
       const podDir = this.#podDir(uid);
       let entry: IndexEntry;
       try {
-        entry = await this.#materialize(this.#plan(rec.data, podDir));
+        const deps = { cli: this.#cli, instance: this.#cfg.instance, log: this.#log, started: this.#started };
+        entry = await materialize(deps, this.#plan(rec.data, podDir));
       } catch (err) {
         if (this.#creating.get(uid) === rec) rec.failure = createFailure(err);
         throw err;
@@ -323,73 +316,6 @@ export class DockerPlugin implements Plugin {
     }
     const changed = await refreshVolumeFiles(podDir, plan.volumes.files, plan.volumes.dirs);
     ctx.log.info({ uid, refreshed: changed.length }, 'pod already exists; volume files refreshed');
-  }
-
-  async #materialize(plan: PodPlan): Promise<IndexEntry> {
-    const { ref } = plan;
-    const volLabels = podLabels(this.#cfg.instance, ref);
-    for (const v of plan.volumes.dockerVolumes) {
-      await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
-    }
-    const infraId = await this.#createOrGet(infraCreateArgs(plan.infra), plan.infra.name);
-    // The infra container runs no workload: starting it again (a retried create) is harmless
-    // and revives one that stopped, which the pod's containers need to join.
-    this.#started.add(infraId);
-    await this.#cli.check(
-      startArgs([infraId]),
-      `starting the infra container of ${ref.namespace}/${ref.name}`,
-    );
-    const byName = new Map<string, string>();
-    for (const c of plan.containers) {
-      let envFile: string | undefined;
-      if (c.envFileLines.length > 0) {
-        // 0600 in a 0700 directory, never through a link.
-        envFile = await writeFileUnder(
-          plan.podDir,
-          envFileRel(c.k8sName),
-          `${c.envFileLines.join('\n')}\n`,
-          0o600,
-          `pod.spec.containers[${c.k8sName}].env`,
-        );
-      }
-      try {
-        const id = await this.#createOrGet(
-          containerCreateArgs({ ...c.plan, ...(envFile ? { envFile } : {}) }),
-          c.plan.name,
-          c.cliEnv,
-          c.envFileLines.map((l) => l.slice(l.indexOf('=') + 1)),
-        );
-        byName.set(c.k8sName, id);
-      } finally {
-        // Docker keeps the variables in the container's config; the file is no longer needed.
-        if (envFile) await rm(envFile, { force: true });
-      }
-      this.#log.debug({ uid: ref.uid, container: c.k8sName }, 'container created');
-    }
-    return {
-      ref,
-      infraId,
-      byName,
-      inits: plan.containers.filter((c) => c.role === 'init').map((c) => c.k8sName),
-      apps: plan.containers.filter((c) => c.role === 'app').map((c) => c.k8sName),
-    };
-  }
-
-  /** `docker create`, or the id of the container of that name if it already exists (a retried create). */
-  async #createOrGet(
-    args: string[],
-    name: string,
-    env: ReadonlyArray<readonly [string, string]> = [],
-    fileValues: string[] = [],
-  ): Promise<string> {
-    const r = await this.#cli.run(args, env.length > 0 ? { env } : {});
-    const secrets = [...env.map(([, v]) => v), ...fileValues];
-    if (r.code === 0) return r.stdout.trim().split('\n').pop()!.trim();
-    const stderr = r.stderr.toLowerCase();
-    if (stderr.includes('conflict') || stderr.includes('already in use')) {
-      return this.#cli.check(idOfArgs(name), `looking up ${name}`);
-    }
-    throw classify(`creating container ${name}`, r, secrets);
   }
 
   // ---- delete -------------------------------------------------------------------------
@@ -437,34 +363,17 @@ export class DockerPlugin implements Plugin {
     await this.#remove(uid, left, true);
   }
 
-  /**
-   * Run the preStop hooks of the running containers (probe-kill.ts) and resolve with the
-   * grace seconds left for the stop. A failed hook is a FailedPreStopHook in the tombstone's
-   * statuses and a warning (container name only). Caller holds the lock.
-   */
+  /** The preStop hooks (pod-probes.ts) and the grace seconds left after them. Caller holds the lock. */
   async #preStop(uid: string, pod: Pod, graceSeconds: number): Promise<number> {
-    const hooks = preStopHooks(pod);
-    const entry = this.#index.get(uid);
-    if (hooks.size === 0 || !entry) return graceSeconds;
-    const o = (await this.#observe(this.#idsOf([uid]))).get(uid);
-    if (!o) return graceSeconds;
-    const running = o.apps
-      .filter((a) => a.ins.State.Running && hooks.has(a.name))
-      .map((a) => ({ name: a.name, id: a.id }));
-    const clock = this.#clock;
-    const docker = (args: string[], opts: { timeoutMs: number }) => this.#cli.run(args, opts);
-    const r = await runPreStop(
-      { clock, run: (id, address, h, t) => runHandler({ docker, clock }, id, address, h, t) },
-      hooks,
-      running,
-      podAddress(o.infra?.ins, this.#localEngine),
+    if (!this.#index.has(uid)) return graceSeconds;
+    const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
+    const deps = { cli: this.#cli, clock: this.#clock, log: this.#log };
+    return preStop(
+      { ...deps, localEngine: this.#localEngine, failures: this.#preStopFailures },
+      pod,
+      observed,
       graceSeconds,
     );
-    for (const f of r.failed) {
-      this.#log.warn({ uid, container: f.name }, 'preStop hook failed');
-      this.#preStopFailures.set(`${uid}/${f.name}`, f.message);
-    }
-    return Math.max(0, graceSeconds - Math.ceil(r.elapsedMs / 1000));
   }
 
   /** Stop (with grace), remove containers, volumes and the data directory. Idempotent. Caller holds the lock. */
@@ -618,100 +527,47 @@ export class DockerPlugin implements Plugin {
     );
   }
 
-  // ---- exec / attach / port-forward (exec.ts) -------------------------------------------
+  // ---- exec / attach / port-forward (streams.ts) ----------------------------------------
 
-  async #streamContainer(q: { uid: string; namespace: string; name: string }, container?: string) {
-    await this.#ensureLoaded();
-    const entry = this.#index.get(q.uid);
-    if (!entry) throw notFound(`pod ${q.namespace}/${q.name} (${q.uid}) is not known to the docker plugin`);
-    const id = container === undefined ? entry.byName.values().next().value : entry.byName.get(container);
-    if (!id) throw notFound(`pod ${q.namespace}/${q.name} has no container "${container ?? ''}"`);
-    return { entry, id };
-  }
-
-  #spawnEnv(): DockerSpawn {
+  #streamDeps(): StreamDeps {
     return {
-      binary: this.#cli.binary,
-      env: { ...process.env, ...(this.#cfg.dockerHost ? { DOCKER_HOST: this.#cfg.dockerHost } : {}) },
+      cli: this.#cli,
+      dockerHost: this.#cfg.dockerHost,
+      entry: async (uid) => {
+        await this.#ensureLoaded();
+        return this.#index.get(uid);
+      },
     };
   }
 
-  async exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
-    const { id } = await this.#streamContainer(req, req.container);
-    return dockerExec(this.#spawnEnv(), id, req.command, io, req.tty);
+  exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    return execInPod(this.#streamDeps(), req, io);
   }
 
-  async attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
-    const { id } = await this.#streamContainer(req, req.container);
-    return dockerAttach(this.#spawnEnv(), id, io);
+  attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    return attachToPod(this.#streamDeps(), req, io);
   }
 
-  async portForward(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void> {
-    const { entry, id } = await this.#streamContainer(req);
-    const mode = entry.infraId
-      ? await this.#cli.check(
-          ['inspect', '--type', 'container', '--format', '{{.HostConfig.NetworkMode}}', '--', entry.infraId],
-          'docker inspect',
-        )
-      : '';
-    // Only a local engine shares the plugin's host network.
-    const local = !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
-    await dockerPortForward(
-      this.#spawnEnv(),
-      { hostNetwork: mode === 'host' && local, relayContainer: id },
-      req,
-      conn,
-      ctx.signal,
-    );
+  portForward(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void> {
+    return portForwardToPod(this.#streamDeps(), req, conn, ctx.signal);
   }
 
-  // ---- ping / readiness ---------------------------------------------------------------
+  // ---- ping / readiness (engine.ts) ----------------------------------------------------
 
-  async ping(_ctx: CallContext): Promise<PingResponse> {
-    const info = await this.#info();
-    const resources: NonNullable<PingResponse['resources']> = {
-      cpu: String(info.NCPU),
-      memory: `${Math.floor(info.MemTotal / 1024)}Ki`,
-    };
-    if (this.#cfg.maxPods) resources.pods = this.#cfg.maxPods;
-    if (this.#cfg.gpuCount > 0)
-      resources.accelerators = [{ resourceType: 'nvidia.com/gpu', available: this.#cfg.gpuCount }];
-    return { status: 'ok', resources };
+  ping(_ctx: CallContext): Promise<PingResponse> {
+    return this.#engine.ping();
   }
 
-  async notReadyReason(): Promise<string | undefined> {
-    try {
-      await this.#cli.check(['version', '--format', '{{.Server.Version}}'], 'docker version', {
-        timeoutMs: 10_000,
-      });
-      return undefined;
-    } catch (err) {
-      return `docker engine not reachable: ${(err as Error).message}`;
-    }
+  notReadyReason(): Promise<string | undefined> {
+    return this.#engine.notReadyReason();
   }
 
-  async #info(): Promise<{ NCPU: number; MemTotal: number }> {
-    const text = await this.#cli.check(infoArgs(), 'docker info', { timeoutMs: 30_000 });
-    let info: { NCPU?: unknown; MemTotal?: unknown };
-    try {
-      info = JSON.parse(text) as typeof info;
-    } catch {
-      throw new InterlinkError(ErrorCode.BACKEND, `docker info: unexpected output: ${text.slice(0, 200)}`);
-    }
-    const NCPU = Number(info.NCPU);
-    const MemTotal = Number(info.MemTotal);
-    if (!Number.isFinite(NCPU) || !Number.isFinite(MemTotal))
-      throw new InterlinkError(ErrorCode.BACKEND, 'docker info: no NCPU/MemTotal');
-    this.#node = { cpu: NCPU, memory: MemTotal };
-    return { NCPU, MemTotal };
+  /** A local engine shares this host's network: the prober can reach pod addresses. */
+  get #localEngine(): boolean {
+    return isLocalEngine(this.#cfg.dockerHost);
   }
 
   /** No pod has containers left to start and no sequencing round runs (diagnostics, tests). */
-  /** A local engine shares this host's network: the prober can reach pod addresses. */
-  get #localEngine(): boolean {
-    return !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
-  }
-
   get idle(): boolean {
     return this.#pending.size === 0 && !this.#ticking;
   }
@@ -756,7 +612,7 @@ export class DockerPlugin implements Plugin {
       });
       if (sequencing(p).pending) this.#pending.add(uid);
     }
-    await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
+    await this.#engine.info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
     // Deletes answered before a restart: finish them.
     for (const [uid, grace] of await readDeleteMarkers(this.#cfg.dataRoot)) {
       this.#pending.delete(uid);
@@ -777,14 +633,7 @@ export class DockerPlugin implements Plugin {
   }
 
   #idsOf(uids: string[]): string[] {
-    const ids: string[] = [];
-    for (const u of uids) {
-      const e = this.#index.get(u);
-      if (!e) continue;
-      if (e.infraId) ids.push(e.infraId);
-      ids.push(...e.byName.values());
-    }
-    return ids;
+    return idsOf(this.#index, uids);
   }
 
   /** Where a pod's files live: `<dataRoot>/<uid>`, the uid checked as one path component. */
