@@ -74,6 +74,11 @@ export const DockerConfig = z.object({
   /** Deletes carried out at once in the background towards dockerd (each answered once recorded). */
   backgroundConcurrency: Int(1).default(8),
   /**
+   * Pods created at once in the background towards dockerd (each `/create` answered once
+   * recorded): image pulls, `docker create` of the infra and every container, their start.
+   */
+  createConcurrency: Int(1).default(4),
+  /**
    * How long /delete waits for the stop and removal before it answers "recorded" and lets them
    * finish in the background. Within it, the answer means "gone", so the Pod stays Terminating
    * while its containers stop, as on a kubelet; keep it under the API's plugin timeout (30 s).

@@ -15,11 +15,17 @@
  * creates the exec with it), later sizes with `stty`, which the CLI forwards to the exec's
  * terminal. stderr is merged into stdout, as on any terminal. attach ignores tty: its
  * containers are started without one.
- * Known limit: when the client goes away the CLI is killed, but with a TTY the command in the
- * container lives on until it ends by itself (dockerd keeps the exec's terminal open and the
- * Docker API has no way to kill an exec); without one, its stdin closes.
+ * A client that goes away kills the CLI. Without a TTY the command's stdin closes with it; with
+ * one dockerd keeps the exec's terminal open and the Docker API cannot kill an exec, so a TTY
+ * exec runs under a wrapper of ours: `sh -c '<record $$>; exec "$@"' sh <command...>` (a
+ * constant script; the command words stay argv), which writes its PID to
+ * `/tmp/.interlink-exec-<random id>` in the container and becomes the command. When the
+ * client went away, `docker exec <ctr> sh -c '<kill the recorded PID>'` sends TERM to its
+ * process group, then KILL after 2 s. A container without `sh` (distroless) runs the command
+ * as it is: there the known limit remains (the command lives on until it ends by itself).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +38,47 @@ import type { PortForwardQuery, TerminalSize } from '../../wire/streams.ts';
 /** argv of `docker exec` for one command in a container. Pure. */
 export function execArgs(containerId: string, command: string[], stdin: boolean, tty = false): string[] {
   return ['exec', ...(stdin ? ['-i'] : []), ...(tty ? ['-t'] : []), '--', containerId, ...command];
+}
+
+/** The variable naming a TTY exec's PID file in the container (`/tmp/.interlink-exec-$ID`). */
+export const EXEC_ID_ENV = 'INTERLINK_EXEC_ID';
+const PID_FILE = `"/tmp/.interlink-exec-$${EXEC_ID_ENV}"`;
+/** Record the PID, then become the command ("$@": the command words, never parsed). */
+const RECORD_PID = `echo $$ > ${PID_FILE} 2>/dev/null; exec "$@"`;
+/** TERM the recorded process group (or process), KILL it after 2 s if still there; remove the file. */
+const KILL_RECORDED = [
+  `p=$(cat ${PID_FILE} 2>/dev/null); rm -f ${PID_FILE}; [ -n "$p" ] || exit 0`,
+  'kill -s TERM -- "-$p" 2>/dev/null || kill -s TERM "$p" 2>/dev/null',
+  'i=0; while [ $i -lt 20 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i+1)); done',
+  'kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p" 2>/dev/null; exit 0',
+].join('\n');
+
+/** argv of a TTY `docker exec` under the PID-recording wrapper. Pure. */
+export function ttyExecArgs(
+  containerId: string,
+  command: string[],
+  stdin: boolean,
+  execId: string,
+): string[] {
+  return [
+    'exec',
+    ...(stdin ? ['-i'] : []),
+    '-t',
+    `--env=${EXEC_ID_ENV}=${execId}`,
+    '--',
+    containerId,
+    'sh',
+    '-c',
+    RECORD_PID,
+    'sh',
+    ...command,
+  ];
+}
+
+/** argv that ends a wrapped TTY exec left running (`kill: true`) or only removes its PID file. Pure. */
+export function execCleanupArgs(containerId: string, execId: string, kill: boolean): string[] {
+  const script = kill ? KILL_RECORDED : `rm -f ${PID_FILE}`;
+  return ['exec', `--env=${EXEC_ID_ENV}=${execId}`, '--', containerId, 'sh', '-c', script];
 }
 
 /** How long a tty exec waits for the client's first terminal size before starting without it. */
@@ -114,10 +161,30 @@ export async function dockerExec(
 ): Promise<number> {
   if (!tty) return runWired(d, execArgs(containerId, command, !!io.stdin), io);
   const { first, rest } = await firstSize(io.resizes, FIRST_SIZE_WAIT_MS);
-  return runWired(d, execArgs(containerId, command, !!io.stdin, true), {
-    ...io,
-    pty: { size: first, resizes: rest },
-  });
+  const wrapped = await hasShell(d, containerId);
+  const execId = randomBytes(12).toString('hex');
+  const args = wrapped
+    ? ttyExecArgs(containerId, command, !!io.stdin, execId)
+    : execArgs(containerId, command, !!io.stdin, true);
+  try {
+    return await runWired(d, args, { ...io, pty: { size: first, resizes: rest } });
+  } finally {
+    // The client went away: end what the exec left running. Otherwise only tidy up, unawaited.
+    if (wrapped) {
+      const cleanup = runWired(d, execCleanupArgs(containerId, execId, io.signal.aborted), {
+        signal: AbortSignal.timeout(30_000),
+      }).catch(() => 1);
+      if (io.signal.aborted) await cleanup;
+    }
+  }
+}
+
+/** Whether the container runs `sh` (the TTY wrapper needs it). */
+async function hasShell(d: DockerSpawn, containerId: string): Promise<boolean> {
+  const code = await runWired(d, ['exec', '--', containerId, 'sh', '-c', 'exit 0'], {
+    signal: AbortSignal.timeout(30_000),
+  }).catch(() => 1);
+  return code === 0;
 }
 
 export async function dockerAttach(d: DockerSpawn, containerId: string, io: ExecIO): Promise<number> {

@@ -1,12 +1,12 @@
 /**
  * `list` of the docker plugin: every pod of this plugin instance that Docker holds, read from
  * the container labels in ONE `docker ps` (not from the in-memory index: a pod created by a
- * previous process, or half-created, is listed too). The job id is the infra container's id,
- * as `create` answers it.
+ * previous process, or half-created, is listed too). The job id is the infra container's name
+ * (names.ts), as `create` answers it before the container exists.
  */
 import { BackendPod } from '../../wire/interlink.ts';
 import type { DockerCli } from './cli.ts';
-import { LABEL } from './names.ts';
+import { infraName, LABEL } from './names.ts';
 
 const FIELDS = [LABEL.podUid, LABEL.podNamespace, LABEL.podName, LABEL.role] as const;
 
@@ -28,7 +28,7 @@ export function parseList(stdout: string): BackendPod[] {
     const parsed = BackendPod.safeParse({ UID: uid, namespace, name });
     if (!parsed.success) continue;
     const p = pods.get(parsed.data.UID) ?? parsed.data;
-    if (role === 'infra' && id) p.JID = id;
+    if (role === 'infra' && id) p.JID = infraName({ uid: p.UID, namespace: p.namespace, name: p.name });
     pods.set(p.UID, p);
   }
   return [...pods.values()];

@@ -18,6 +18,12 @@
  * start the same containers), only for containers Docker shows as never started, and
  * never twice for one id in this process. Restarts after that are Docker's own (its
  * restart policy, counted in RestartCount).
+ *
+ * This file composes the parts: the routes, the index and the sequencing loop. The rest
+ * lives beside it: planning (pod-plan.ts), the create record and its background half
+ * (background-create.ts, materialize.ts), background deletes (background-delete.ts), status
+ * mapping (status.ts), probes and hooks (pod-probes.ts, prober.ts), stats (stats.ts),
+ * exec/attach/port-forward (streams.ts, exec.ts), ping and readiness (engine.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
@@ -25,13 +31,13 @@ import type { ExecIO } from '../../core/channel-ws.ts';
 import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { KeyedLock } from '../../core/keyed-lock.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { NodeCapacity } from '../../core/pod/env.ts';
 import { pathUnder } from '../../core/pod/paths.ts';
 import { refreshVolumeFiles } from '../../core/pod/refresh.ts';
-import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
-import { type PodRef, podSpecOf } from '../../core/pod/spec.ts';
+import { mkdirUnder } from '../../core/pod/safe-fs.ts';
+import { podSpecOf } from '../../core/pod/spec.ts';
 import { codeOf, ErrorCode, InterlinkError, notFound, unavailable } from '../../errors/index.ts';
 import {
+  type BackendPod,
   byteLimit,
   type CreateStruct,
   type LogStruct,
@@ -43,20 +49,25 @@ import type { Pod } from '../../wire/k8s.ts';
 import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
 import type { CallContext, Plugin } from '../sdk/types.ts';
 import {
-  containerCreateArgs,
-  idOfArgs,
-  infoArgs,
-  infraCreateArgs,
   inspectArgs,
   logsArgs,
   psArgs,
   rmArgs,
   startArgs,
   stopArgs,
-  volumeCreateArgs,
   volumeLsArgs,
   volumeRmArgs,
 } from './argv.ts';
+import { type BackgroundTasks, backgroundTasks } from './background.ts';
+import {
+  type CreateFailure,
+  createFailure,
+  createRetryDelayMs,
+  creatingStatus,
+  readCreateMarkers,
+  removeCreateMarker,
+  writeCreateMarker,
+} from './background-create.ts';
 import {
   type BackgroundDeletes,
   backgroundDeletes,
@@ -65,15 +76,18 @@ import {
 } from './background-delete.ts';
 import { classify, DockerCli } from './cli.ts';
 import type { DockerConfig } from './config.ts';
-import { type DockerSpawn, dockerAttach, dockerExec, dockerPortForward } from './exec.ts';
+import { DockerEngine, isLocalEngine } from './engine.ts';
 import { listDockerPods } from './list.ts';
 import { streamLogs } from './logs.ts';
-import { LABEL, podLabels } from './names.ts';
-import { envFileRel, type PodPlan, planPod } from './pod-plan.ts';
-import { podAddress, runHandler } from './probe-io.ts';
-import { preStopHooks, probeKill, runPreStop, withPreStopFailures } from './probe-kill.ts';
+import { materialize } from './materialize.ts';
+import { infraName, LABEL } from './names.ts';
+import { type IndexEntry, idsOf } from './pod-index.ts';
+import { type PodPlan, planPod } from './pod-plan.ts';
+import { dockerProber, preStop } from './pod-probes.ts';
+import { podAddress } from './probe-io.ts';
+import { withPreStopFailures } from './probe-kill.ts';
 import { watchedOf } from './probe-watch.ts';
-import { DockerProber } from './prober.ts';
+import type { DockerProber } from './prober.ts';
 import { CpuIntegrator, collectDockerStats } from './stats.ts';
 import {
   finalStatus,
@@ -85,15 +99,14 @@ import {
   sequencing,
   withRefusals,
 } from './status.ts';
+import { attachToPod, execInPod, portForwardToPod, type StreamDeps } from './streams.ts';
 import { mountRefusal, writeVolumePlan } from './volumes-io.ts';
 
-interface IndexEntry {
-  ref: PodRef;
-  infraId?: string;
-  /** Kubernetes container name → Docker id. */
-  byName: Map<string, string>;
-  inits: string[];
-  apps: string[];
+interface Creating {
+  /** The request to carry out (the latest, when the create was repeated). */
+  data: RetrievedPodData;
+  /** Why the last attempt failed, shown in the status until one succeeds. */
+  failure?: CreateFailure;
 }
 
 /** Inspect at most this many ids per docker call (far below the argv size limit). */
@@ -119,7 +132,7 @@ export class DockerPlugin implements Plugin {
   #timer: Timer | undefined;
   #ticking = false;
   #closed = false;
-  #node: NodeCapacity | undefined;
+  readonly #engine: DockerEngine;
   readonly #cpu = new CpuIntegrator();
   readonly #startedAt: string;
   /** Probes and postStart hooks of the running containers (prober.ts). */
@@ -130,6 +143,9 @@ export class DockerPlugin implements Plugin {
   readonly #bgDeletes: BackgroundDeletes;
   /** Pods whose delete is recorded and whose preStop hooks have not run yet. */
   readonly #preStopPending = new Map<string, Pod>();
+  /** Creates answered and not carried out yet (background-create.ts), by pod uid. */
+  readonly #creating = new Map<string, Creating>();
+  readonly #bgCreates: BackgroundTasks<undefined>;
 
   constructor(cfg: DockerConfig, log: Logger, cli?: DockerCli, clock: Clock = systemClock) {
     this.#cfg = cfg;
@@ -142,6 +158,14 @@ export class DockerPlugin implements Plugin {
       log,
       clock,
     });
+    this.#bgCreates = backgroundTasks<undefined>({
+      what: 'create',
+      run: (uid) => this.#carryOutCreate(uid),
+      concurrency: cfg.createConcurrency,
+      delayMs: createRetryDelayMs,
+      log,
+      clock,
+    });
     this.#cli =
       cli ??
       new DockerCli({
@@ -150,16 +174,13 @@ export class DockerPlugin implements Plugin {
         timeoutMs: cfg.commandTimeoutMs,
         log,
       });
-    // The prober runs on the plugin's Clock.
-    const docker = (args: string[], o: { timeoutMs: number }) => this.#cli.run(args, o);
-    this.#prober = new DockerProber({
+    this.#engine = new DockerEngine(this.#cli, cfg);
+    this.#prober = dockerProber({
+      cli: this.#cli,
       clock,
       log,
-      io: {
-        run: (id, address, h, timeoutMs) => runHandler({ docker, clock }, id, address, h, timeoutMs),
-        kill: (uid, id, restart, grace) =>
-          this.#locks.run(uid, () => probeKill(this.#cli, this.#deleting.has(uid), id, restart, grace)),
-      },
+      locks: this.#locks,
+      deleting: (uid) => this.#deleting.has(uid),
     });
   }
 
@@ -174,52 +195,109 @@ export class DockerPlugin implements Plugin {
 
   // ---- create -------------------------------------------------------------------------
 
+  /**
+   * Validate, record and answer (background-create.ts): containers are created and started
+   * in the background. A repeated create of a pod whose containers all exist refreshes its
+   * volume files; of one still being created, it replaces the recorded request.
+   */
   async create(data: RetrievedPodData, ctx: CallContext): Promise<CreateStruct> {
-    const pod = data.pod;
-    const spec = podSpecOf(pod);
-    const uid = pod.metadata.uid;
+    const uid = data.pod.metadata.uid;
     await this.#ensureLoaded();
+    const podDir = this.#podDir(uid);
+    const recorded = await this.#locks.run(`${uid}/record`, () => this.#record(data, podDir, ctx));
+    if (recorded) return recorded;
     return this.#locks.run(uid, async () => {
-      const existing = this.#index.get(uid);
-      const want = (spec.initContainers?.length ?? 0) + spec.containers.length;
+      await this.#refreshVolumes(data, podDir, ctx);
+      const { name, namespace } = data.pod.metadata;
+      return { PodUID: uid, PodJID: infraName(this.#index.get(uid)?.ref ?? { uid, name, namespace }) };
+    });
+  }
+
+  /** Whether every container of the pod exists (and no create of it is outstanding). */
+  #created(uid: string, want: number): boolean {
+    const e = this.#index.get(uid);
+    return !this.#creating.has(uid) && e?.infraId !== undefined && e.byName.size >= want;
+  }
+
+  /** The create's answer once it is recorded; undefined when the pod exists already. Under the record lock. */
+  async #record(data: RetrievedPodData, podDir: string, ctx: CallContext): Promise<CreateStruct | undefined> {
+    const uid = data.pod.metadata.uid;
+    const spec = podSpecOf(data.pod);
+    if (this.#created(uid, (spec.initContainers?.length ?? 0) + spec.containers.length)) return undefined;
+    // Every refusal happens here, before anything exists.
+    const plan = this.#plan(data, podDir);
+    for (const w of plan.volumes.warnings) ctx.log.warn({ uid }, w);
+    if (this.#bgDeletes.has(uid)) throw new InterlinkError(ErrorCode.CONFLICT, `pod ${uid} is being deleted`);
+    const rec = this.#creating.get(uid);
+    await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
+    await mkdirUnder(this.#cfg.dataRoot, uid, 0o700, 'pod.metadata.uid');
+    try {
+      // Local files only (no dockerd): a hostPath that resolves outside the roots is refused here.
+      await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
+    } catch (err) {
+      if (!rec) await rm(podDir, { recursive: true, force: true });
+      throw err;
+    }
+    // Written last: a marker found after a restart always has its volume files beside it.
+    await writeCreateMarker(this.#cfg.dataRoot, uid, data);
+    if (rec) rec.data = data;
+    else this.#creating.set(uid, { data });
+    this.#tombstones.delete(uid);
+    this.#bgCreates.start(uid, undefined);
+    ctx.log.info({ uid, pod: `${plan.ref.namespace}/${plan.ref.name}` }, 'pod create recorded');
+    return { PodUID: uid, PodJID: plan.infra.name };
+  }
+
+  #plan(data: RetrievedPodData, podDir: string): PodPlan {
+    return planPod({
+      pod: data.pod,
+      spec: podSpecOf(data.pod),
+      retrieved: data.container ?? [],
+      podDir,
+      options: this.#cfg,
+      ...(this.#engine.node ? { node: this.#engine.node } : {}),
+    });
+  }
+
+  /**
+   * The background half of a create: every container created (the record wrote the volume
+   * files), the marker removed, what is due started. Throws to be retried; a failure shows
+   * in the pod's status meanwhile. Nothing to do once the pod's delete is recorded.
+   */
+  async #carryOutCreate(uid: string): Promise<void> {
+    await this.#locks.run(uid, async () => {
+      const rec = this.#creating.get(uid);
+      if (!rec) return;
       const podDir = this.#podDir(uid);
-      if (existing?.infraId && existing.byName.size >= want) {
-        await this.#refreshVolumes(data, podDir, ctx);
-        return { PodUID: uid, PodJID: existing.infraId };
-      }
-      // Every refusal happens here, before anything exists.
-      const plan = planPod({
-        pod,
-        spec,
-        retrieved: data.container ?? [],
-        podDir,
-        options: this.#cfg,
-        ...(this.#node ? { node: this.#node } : {}),
-      });
-      for (const w of plan.volumes.warnings) ctx.log.warn({ uid }, w);
-      this.#tombstones.delete(uid);
       let entry: IndexEntry;
       try {
-        entry = await this.#materialize(plan, ctx);
+        const deps = { cli: this.#cli, instance: this.#cfg.instance, log: this.#log, started: this.#started };
+        entry = await materialize(deps, this.#plan(rec.data, podDir));
       } catch (err) {
-        ctx.log.warn({ uid, err }, 'create failed; removing what was created');
-        await this.#remove(uid, 0, false).catch((e: unknown) =>
-          ctx.log.error({ uid, err: e }, 'cleanup after a failed create failed'),
-        );
+        if (this.#creating.get(uid) === rec) rec.failure = createFailure(err);
         throw err;
       }
       this.#index.set(uid, entry);
+      const done = await this.#locks.run(`${uid}/record`, async () => {
+        if (this.#creating.get(uid) !== rec) return false;
+        this.#creating.delete(uid);
+        await removeCreateMarker(podDir);
+        return true;
+      });
+      // Deleted meanwhile: the delete, queued behind this lock, removes what was made.
+      if (!done) return;
       this.#pending.add(uid);
       // Start what is due now rather than at the next poll.
       const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
       await this.#advance(uid, observed, true);
       this.#schedule();
-      ctx.log.info(
-        { uid, pod: `${plan.ref.namespace}/${plan.ref.name}`, infra: entry.infraId },
-        'pod created',
-      );
-      return { PodUID: uid, PodJID: entry.infraId ?? '' };
+      this.#log.info({ uid, pod: `${entry.ref.namespace}/${entry.ref.name}` }, 'pod created');
     });
+  }
+
+  /** Resolves when every create answered so far is carried out or given up (tests, diagnostics). */
+  createsSettled(): Promise<void> {
+    return this.#bgCreates.idle();
   }
 
   /**
@@ -231,90 +309,13 @@ export class DockerPlugin implements Plugin {
     const uid = data.pod.metadata.uid;
     let plan: PodPlan;
     try {
-      plan = planPod({
-        pod: data.pod,
-        spec: podSpecOf(data.pod),
-        retrieved: data.container ?? [],
-        podDir,
-        options: this.#cfg,
-        ...(this.#node ? { node: this.#node } : {}),
-      });
+      plan = this.#plan(data, podDir);
     } catch (err) {
       ctx.log.warn({ uid, err }, 'pod already exists; its volumes were not refreshed');
       return;
     }
     const changed = await refreshVolumeFiles(podDir, plan.volumes.files, plan.volumes.dirs);
     ctx.log.info({ uid, refreshed: changed.length }, 'pod already exists; volume files refreshed');
-  }
-
-  async #materialize(plan: PodPlan, ctx: CallContext): Promise<IndexEntry> {
-    const { ref } = plan;
-    await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
-    await mkdirUnder(this.#cfg.dataRoot, ref.uid, 0o700, 'pod.metadata.uid');
-    await writeVolumePlan(plan.podDir, plan.volumes, this.#cfg.hostPathRoots);
-    const volLabels = podLabels(this.#cfg.instance, ref);
-    for (const v of plan.volumes.dockerVolumes) {
-      await this.#cli.check(volumeCreateArgs(v.name, volLabels, v.sizeBytes), `creating volume ${v.name}`);
-    }
-    const infraId = await this.#createOrGet(infraCreateArgs(plan.infra), plan.infra.name);
-    // The infra container runs no workload: starting it again (a retried create) is harmless
-    // and revives one that stopped, which the pod's containers need to join.
-    this.#started.add(infraId);
-    await this.#cli.check(
-      startArgs([infraId]),
-      `starting the infra container of ${ref.namespace}/${ref.name}`,
-    );
-    const byName = new Map<string, string>();
-    for (const c of plan.containers) {
-      let envFile: string | undefined;
-      if (c.envFileLines.length > 0) {
-        // 0600 in a 0700 directory, never through a link.
-        envFile = await writeFileUnder(
-          plan.podDir,
-          envFileRel(c.k8sName),
-          `${c.envFileLines.join('\n')}\n`,
-          0o600,
-          `pod.spec.containers[${c.k8sName}].env`,
-        );
-      }
-      try {
-        const id = await this.#createOrGet(
-          containerCreateArgs({ ...c.plan, ...(envFile ? { envFile } : {}) }),
-          c.plan.name,
-          c.cliEnv,
-          c.envFileLines.map((l) => l.slice(l.indexOf('=') + 1)),
-        );
-        byName.set(c.k8sName, id);
-      } finally {
-        // Docker keeps the variables in the container's config; the file is no longer needed.
-        if (envFile) await rm(envFile, { force: true });
-      }
-      ctx.log.debug({ container: c.k8sName }, 'container created');
-    }
-    return {
-      ref,
-      infraId,
-      byName,
-      inits: plan.containers.filter((c) => c.role === 'init').map((c) => c.k8sName),
-      apps: plan.containers.filter((c) => c.role === 'app').map((c) => c.k8sName),
-    };
-  }
-
-  /** `docker create`, or the id of the container of that name if it already exists (a retried create). */
-  async #createOrGet(
-    args: string[],
-    name: string,
-    env: ReadonlyArray<readonly [string, string]> = [],
-    fileValues: string[] = [],
-  ): Promise<string> {
-    const r = await this.#cli.run(args, env.length > 0 ? { env } : {});
-    const secrets = [...env.map(([, v]) => v), ...fileValues];
-    if (r.code === 0) return r.stdout.trim().split('\n').pop()!.trim();
-    const stderr = r.stderr.toLowerCase();
-    if (stderr.includes('conflict') || stderr.includes('already in use')) {
-      return this.#cli.check(idOfArgs(name), `looking up ${name}`);
-    }
-    throw classify(`creating container ${name}`, r, secrets);
   }
 
   // ---- delete -------------------------------------------------------------------------
@@ -331,13 +332,16 @@ export class DockerPlugin implements Plugin {
     // in the background, retried until dockerd confirms (background-delete.ts). The answer
     // waits for them up to deleteAnswerSeconds: "gone" in the common case, "recorded" in a
     // burst that would otherwise outlast the API's plugin timeout.
-    if (!this.#bgDeletes.has(uid)) {
+    await this.#locks.run(`${uid}/record`, async () => {
+      if (this.#bgDeletes.has(uid)) return;
       const g = grace ?? this.#cfg.defaultGracePeriodSeconds;
       await mkdir(this.#cfg.dataRoot, { recursive: true, mode: 0o700 });
       await writeDeleteMarker(this.#cfg.dataRoot, uid, g);
+      // A create not carried out yet is dropped; the removal takes what it made so far.
+      this.#creating.delete(uid);
       this.#preStopPending.set(uid, pod);
       this.#bgDeletes.start(uid, g);
-    }
+    });
     if (await this.#bgDeletes.settled(uid, this.#cfg.deleteAnswerSeconds * 1000))
       ctx.log.info({ uid }, 'pod deleted');
     else ctx.log.info({ uid }, 'pod delete recorded; still removing in the background');
@@ -359,34 +363,17 @@ export class DockerPlugin implements Plugin {
     await this.#remove(uid, left, true);
   }
 
-  /**
-   * Run the preStop hooks of the running containers (probe-kill.ts) and resolve with the
-   * grace seconds left for the stop. A failed hook is a FailedPreStopHook in the tombstone's
-   * statuses and a warning (container name only). Caller holds the lock.
-   */
+  /** The preStop hooks (pod-probes.ts) and the grace seconds left after them. Caller holds the lock. */
   async #preStop(uid: string, pod: Pod, graceSeconds: number): Promise<number> {
-    const hooks = preStopHooks(pod);
-    const entry = this.#index.get(uid);
-    if (hooks.size === 0 || !entry) return graceSeconds;
-    const o = (await this.#observe(this.#idsOf([uid]))).get(uid);
-    if (!o) return graceSeconds;
-    const running = o.apps
-      .filter((a) => a.ins.State.Running && hooks.has(a.name))
-      .map((a) => ({ name: a.name, id: a.id }));
-    const clock = this.#clock;
-    const docker = (args: string[], opts: { timeoutMs: number }) => this.#cli.run(args, opts);
-    const r = await runPreStop(
-      { clock, run: (id, address, h, t) => runHandler({ docker, clock }, id, address, h, t) },
-      hooks,
-      running,
-      podAddress(o.infra?.ins, this.#localEngine),
+    if (!this.#index.has(uid)) return graceSeconds;
+    const observed = (await this.#observe(this.#idsOf([uid]))).get(uid);
+    const deps = { cli: this.#cli, clock: this.#clock, log: this.#log };
+    return preStop(
+      { ...deps, localEngine: this.#localEngine, failures: this.#preStopFailures },
+      pod,
+      observed,
       graceSeconds,
     );
-    for (const f of r.failed) {
-      this.#log.warn({ uid, container: f.name }, 'preStop hook failed');
-      this.#preStopFailures.set(`${uid}/${f.name}`, f.message);
-    }
-    return Math.max(0, graceSeconds - Math.ceil(r.elapsedMs / 1000));
   }
 
   /** Stop (with grace), remove containers, volumes and the data directory. Idempotent. Caller holds the lock. */
@@ -469,6 +456,12 @@ export class DockerPlugin implements Plugin {
     const out: PodStatus[] = [];
     for (const pod of pods) {
       const uid = pod.metadata.uid;
+      const rec = this.#creating.get(uid);
+      if (rec) {
+        const { name, namespace } = rec.data.pod.metadata;
+        out.push(creatingStatus(rec.data, infraName({ uid, name, namespace }), rec.failure));
+        continue;
+      }
       const tomb = this.#tombstones.get(uid);
       if (tomb && !this.#index.has(uid)) {
         out.push(tomb.status);
@@ -511,8 +504,16 @@ export class DockerPlugin implements Plugin {
   }
 
   /** Every pod of this instance Docker holds, from the labels (see list.ts). */
-  list(_ctx: CallContext) {
-    return listDockerPods(this.#cli, this.#cfg.instance);
+  async list(_ctx: CallContext): Promise<BackendPod[]> {
+    const listed = await listDockerPods(this.#cli, this.#cfg.instance);
+    // Pods recorded and not created yet are ours too.
+    const seen = new Set(listed.map((p) => p.UID));
+    for (const [uid, rec] of this.#creating) {
+      if (seen.has(uid)) continue;
+      const { name, namespace } = rec.data.pod.metadata;
+      listed.push({ UID: uid, name, namespace, JID: infraName({ uid, name, namespace }) });
+    }
+    return listed;
   }
 
   /** CPU and memory of the running pods, in two docker calls (see stats.ts). */
@@ -526,100 +527,47 @@ export class DockerPlugin implements Plugin {
     );
   }
 
-  // ---- exec / attach / port-forward (exec.ts) -------------------------------------------
+  // ---- exec / attach / port-forward (streams.ts) ----------------------------------------
 
-  async #streamContainer(q: { uid: string; namespace: string; name: string }, container?: string) {
-    await this.#ensureLoaded();
-    const entry = this.#index.get(q.uid);
-    if (!entry) throw notFound(`pod ${q.namespace}/${q.name} (${q.uid}) is not known to the docker plugin`);
-    const id = container === undefined ? entry.byName.values().next().value : entry.byName.get(container);
-    if (!id) throw notFound(`pod ${q.namespace}/${q.name} has no container "${container ?? ''}"`);
-    return { entry, id };
-  }
-
-  #spawnEnv(): DockerSpawn {
+  #streamDeps(): StreamDeps {
     return {
-      binary: this.#cli.binary,
-      env: { ...process.env, ...(this.#cfg.dockerHost ? { DOCKER_HOST: this.#cfg.dockerHost } : {}) },
+      cli: this.#cli,
+      dockerHost: this.#cfg.dockerHost,
+      entry: async (uid) => {
+        await this.#ensureLoaded();
+        return this.#index.get(uid);
+      },
     };
   }
 
-  async exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
-    const { id } = await this.#streamContainer(req, req.container);
-    return dockerExec(this.#spawnEnv(), id, req.command, io, req.tty);
+  exec(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    return execInPod(this.#streamDeps(), req, io);
   }
 
-  async attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
-    const { id } = await this.#streamContainer(req, req.container);
-    return dockerAttach(this.#spawnEnv(), id, io);
+  attach(req: ExecQuery, io: ExecIO, _ctx: CallContext): Promise<number> {
+    return attachToPod(this.#streamDeps(), req, io);
   }
 
-  async portForward(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void> {
-    const { entry, id } = await this.#streamContainer(req);
-    const mode = entry.infraId
-      ? await this.#cli.check(
-          ['inspect', '--type', 'container', '--format', '{{.HostConfig.NetworkMode}}', '--', entry.infraId],
-          'docker inspect',
-        )
-      : '';
-    // Only a local engine shares the plugin's host network.
-    const local = !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
-    await dockerPortForward(
-      this.#spawnEnv(),
-      { hostNetwork: mode === 'host' && local, relayContainer: id },
-      req,
-      conn,
-      ctx.signal,
-    );
+  portForward(req: PortForwardQuery, conn: Duplex, ctx: CallContext): Promise<void> {
+    return portForwardToPod(this.#streamDeps(), req, conn, ctx.signal);
   }
 
-  // ---- ping / readiness ---------------------------------------------------------------
+  // ---- ping / readiness (engine.ts) ----------------------------------------------------
 
-  async ping(_ctx: CallContext): Promise<PingResponse> {
-    const info = await this.#info();
-    const resources: NonNullable<PingResponse['resources']> = {
-      cpu: String(info.NCPU),
-      memory: `${Math.floor(info.MemTotal / 1024)}Ki`,
-    };
-    if (this.#cfg.maxPods) resources.pods = this.#cfg.maxPods;
-    if (this.#cfg.gpuCount > 0)
-      resources.accelerators = [{ resourceType: 'nvidia.com/gpu', available: this.#cfg.gpuCount }];
-    return { status: 'ok', resources };
+  ping(_ctx: CallContext): Promise<PingResponse> {
+    return this.#engine.ping();
   }
 
-  async notReadyReason(): Promise<string | undefined> {
-    try {
-      await this.#cli.check(['version', '--format', '{{.Server.Version}}'], 'docker version', {
-        timeoutMs: 10_000,
-      });
-      return undefined;
-    } catch (err) {
-      return `docker engine not reachable: ${(err as Error).message}`;
-    }
+  notReadyReason(): Promise<string | undefined> {
+    return this.#engine.notReadyReason();
   }
 
-  async #info(): Promise<{ NCPU: number; MemTotal: number }> {
-    const text = await this.#cli.check(infoArgs(), 'docker info', { timeoutMs: 30_000 });
-    let info: { NCPU?: unknown; MemTotal?: unknown };
-    try {
-      info = JSON.parse(text) as typeof info;
-    } catch {
-      throw new InterlinkError(ErrorCode.BACKEND, `docker info: unexpected output: ${text.slice(0, 200)}`);
-    }
-    const NCPU = Number(info.NCPU);
-    const MemTotal = Number(info.MemTotal);
-    if (!Number.isFinite(NCPU) || !Number.isFinite(MemTotal))
-      throw new InterlinkError(ErrorCode.BACKEND, 'docker info: no NCPU/MemTotal');
-    this.#node = { cpu: NCPU, memory: MemTotal };
-    return { NCPU, MemTotal };
+  /** A local engine shares this host's network: the prober can reach pod addresses. */
+  get #localEngine(): boolean {
+    return isLocalEngine(this.#cfg.dockerHost);
   }
 
   /** No pod has containers left to start and no sequencing round runs (diagnostics, tests). */
-  /** A local engine shares this host's network: the prober can reach pod addresses. */
-  get #localEngine(): boolean {
-    return !this.#cfg.dockerHost || this.#cfg.dockerHost.startsWith('unix://');
-  }
-
   get idle(): boolean {
     return this.#pending.size === 0 && !this.#ticking;
   }
@@ -628,6 +576,7 @@ export class DockerPlugin implements Plugin {
     this.#closed = true;
     this.#prober.close();
     this.#bgDeletes.close();
+    this.#bgCreates.close();
     this.#timer?.cancel();
     this.#timer = undefined;
   }
@@ -663,12 +612,19 @@ export class DockerPlugin implements Plugin {
       });
       if (sequencing(p).pending) this.#pending.add(uid);
     }
+    await this.#engine.info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
     // Deletes answered before a restart: finish them.
     for (const [uid, grace] of await readDeleteMarkers(this.#cfg.dataRoot)) {
       this.#pending.delete(uid);
       this.#bgDeletes.start(uid, grace);
     }
-    await this.#info().catch((err: unknown) => this.#log.debug({ err }, 'docker info failed'));
+    // Creates answered before a restart: carry them out (again: idempotent per uid).
+    for (const [uid, data] of await readCreateMarkers(this.#cfg.dataRoot)) {
+      if (this.#creating.has(uid) || this.#bgDeletes.has(uid)) continue;
+      this.#pending.delete(uid);
+      this.#creating.set(uid, { data });
+      this.#bgCreates.start(uid, undefined);
+    }
     this.#log.info(
       { pods: pods.size, pending: this.#pending.size },
       'docker plugin state rebuilt from container labels',
@@ -677,14 +633,7 @@ export class DockerPlugin implements Plugin {
   }
 
   #idsOf(uids: string[]): string[] {
-    const ids: string[] = [];
-    for (const u of uids) {
-      const e = this.#index.get(u);
-      if (!e) continue;
-      if (e.infraId) ids.push(e.infraId);
-      ids.push(...e.byName.values());
-    }
-    return ids;
+    return idsOf(this.#index, uids);
   }
 
   /** Where a pod's files live: `<dataRoot>/<uid>`, the uid checked as one path component. */
@@ -721,7 +670,13 @@ export class DockerPlugin implements Plugin {
    * again from an inspect made now, under the lock.
    */
   async #advance(uid: string, observed: ObservedPod | undefined, underLock = false): Promise<void> {
-    if (!this.#index.has(uid) || this.#deleting.has(uid) || this.#bgDeletes.has(uid) || !observed) {
+    if (
+      !this.#index.has(uid) ||
+      this.#creating.has(uid) ||
+      this.#deleting.has(uid) ||
+      this.#bgDeletes.has(uid) ||
+      !observed
+    ) {
       this.#pending.delete(uid);
       return;
     }

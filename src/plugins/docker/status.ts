@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { PodRef, RestartPolicy } from '../../core/pod/spec.ts';
 import type { PodStatus } from '../../wire/interlink.ts';
 import type { ContainerState, ContainerStatus } from '../../wire/k8s.ts';
-import { LABEL, type Role } from './names.ts';
+import { infraName, LABEL, type Role } from './names.ts';
 
 const Str = z
   .string()
@@ -304,7 +304,7 @@ export function podStatus(p: ObservedPod, expected?: { inits: string[]; apps: st
     name: p.ref.name,
     UID: p.ref.uid,
     namespace: p.ref.namespace,
-    JID: p.infra?.id ?? '',
+    JID: p.infra ? infraName(p.ref) : '',
     initContainers: list(p.inits, expected?.inits, 'PodInitializing'),
     containers: list(p.apps, expected?.apps, appWait),
   };
@@ -330,7 +330,7 @@ export function finalStatus(p: ObservedPod): PodStatus {
     name: p.ref.name,
     UID: p.ref.uid,
     namespace: p.ref.namespace,
-    JID: p.infra?.id ?? '',
+    JID: p.infra ? infraName(p.ref) : '',
     initContainers: p.inits.map(term),
     containers: p.apps.map(term),
   };

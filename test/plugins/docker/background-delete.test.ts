@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { Limiter, retryDelayMs } from '../../../src/plugins/docker/background.ts';
 import {
   backgroundDeletes,
-  Limiter,
   readDeleteMarkers,
-  retryDelayMs,
   writeDeleteMarker,
 } from '../../../src/plugins/docker/background-delete.ts';
 

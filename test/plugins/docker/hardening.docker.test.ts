@@ -278,21 +278,31 @@ describe('#12.5/#12.6 env values stay out of argv, answers and logs, byte for by
       ],
     });
     const logFrom = logLines.length;
-    const res = await failure(
-      create(client, pod, [
-        {
-          name: 'app',
-          secrets: [{ metadata: { name: 'tls' }, data: { 'key.pem': b64(PEM), plain: b64(PLAIN) } }],
-        },
-      ]),
+    // Answered once recorded: the request, secrets included, waits in a private marker file.
+    await create(client, pod, [
+      {
+        name: 'app',
+        secrets: [{ metadata: { name: 'tls' }, data: { 'key.pem': b64(PEM), plain: b64(PLAIN) } }],
+      },
+    ]);
+    const s = await waitFor(
+      client,
+      pod,
+      (x) => x.containers?.[0]?.state?.waiting?.reason === 'ErrImagePull',
+      'the failed create to show',
     );
-    expect(res.code).toBeDefined();
+    expect((await lstat(join(cfg.dataRoot, pod.metadata.uid, '.creating'))).mode & 0o777).toBe(0o600);
+    const shown = JSON.stringify(s);
+    expect(shown).toMatch(/no such image/i);
     const logged = logLines.slice(logFrom).join('');
     for (const v of [PLAIN, 'MIIBVQIBADANBgkq', 'BEGIN PRIVATE KEY']) {
-      expect(res.text).not.toContain(v);
+      expect(shown).not.toContain(v);
       expect(logged).not.toContain(v);
     }
+    await client.call({ method: 'POST', path: '/delete', body: pod });
+    await plugin.deletesSettled();
     expect(await containersOf(cfg, pod.metadata.uid)).toEqual([]);
+    expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
   });
 
   it('a NUL in a secret env value is refused with 400, naming the variable only', async () => {

@@ -483,14 +483,29 @@ describe('docker plugin over HTTP', () => {
     expect(await logs(srv.client, ok, 'a')).toMatch(/\s3072\s/);
   });
 
-  it('cleans up after a create that docker refuses', async () => {
+  it('shows a create that docker refuses as ErrImagePull, and deletes what it made', async () => {
     const pod = makePod('noimage', {
       containers: [
         { name: 'ok', image: image(), command: ['true'] },
         { name: 'bad', image: 'interlink-test/does-not-exist:1', imagePullPolicy: 'Never' },
       ],
     });
-    await expect(create(srv.client, pod)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    // Answered once recorded; the refusal comes from dockerd, in the background.
+    await create(srv.client, pod);
+    const s = await waitFor(
+      srv.client,
+      pod,
+      (x) => state(x, 'bad')?.waiting?.reason === 'ErrImagePull',
+      'the failed create to show',
+    );
+    for (const name of ['ok', 'bad']) {
+      expect(state(s, name)?.waiting).toMatchObject({
+        reason: 'ErrImagePull',
+        message: expect.stringMatching(/no such image/i),
+      });
+    }
+    await srv.client.call({ method: 'POST', path: '/delete', body: pod });
+    await srv.plugin.deletesSettled();
     expect(await containersOf(cfg, pod.metadata.uid)).toEqual([]);
     expect(existsSync(join(cfg.dataRoot, pod.metadata.uid))).toBe(false);
   });

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../../src/core/http-client.ts';
@@ -19,6 +19,7 @@ import {
   image,
   makePod,
   running,
+  state,
   status,
   terminated,
   testConfig,
@@ -33,6 +34,8 @@ let socket: string;
 let child: ChildProcess | undefined;
 let client: HttpClient;
 let stderr = '';
+/** While this file exists, every `docker create` of the plugin waits (the wrapper below). */
+let hold: string;
 
 /** Start the plugin process and wait until it answers on its socket. */
 async function startPlugin(): Promise<void> {
@@ -47,7 +50,8 @@ async function startPlugin(): Promise<void> {
   child.stderr!.on('data', (b: Buffer) => {
     stderr = (stderr + b.toString()).slice(-4000);
   });
-  const deadline = Date.now() + 30_000;
+  // Generous: a node process starting on a saturated host (the suites share 2 cores).
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`plugin exited with ${child.exitCode}: ${stderr}`);
     try {
@@ -81,11 +85,19 @@ beforeAll(async () => {
   cfg = await testConfig();
   configFile = join(cfg.dataRoot, 'docker-plugin.yaml');
   socket = join(cfg.dataRoot, 'plugin.sock');
+  hold = join(cfg.dataRoot, 'hold-create');
+  // A stand-in CLI, as the configurable binary path allows: holds creates while `hold` exists.
+  const wrapper = join(cfg.dataRoot, 'docker-wrapper');
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\nif [ "$1" = create ]; then while [ -e '${hold}' ]; do sleep 0.1; done; fi\nexec '${cfg.dockerCli}' "$@"\n`,
+  );
+  await chmod(wrapper, 0o755);
   // JSON is YAML.
   await writeFile(
     configFile,
     JSON.stringify({
-      dockerCli: cfg.dockerCli,
+      dockerCli: join(cfg.dataRoot, 'docker-wrapper'),
       dockerHost: cfg.dockerHost,
       dataRoot: cfg.dataRoot,
       instance: cfg.instance,
@@ -221,5 +233,58 @@ describe('docker plugin restarts', () => {
     await until(async () => !existsSync(join(cfg.dataRoot, pod.metadata.uid)), 'the pod directory to go');
     const [gone] = await status(client, [pod]);
     expect(terminated(gone!, 'app')).toBeDefined();
+  }, 300_000);
+
+  it('a create answered before kill -9 is carried out by the next process, each container started once', async () => {
+    await startPlugin();
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const pod = makePod('recorded', {
+      terminationGracePeriodSeconds: 0,
+      initContainers: [{ name: 'init', image: image(), command: ['true'] }],
+      containers: [{ name: 'app', image: image(), command: ['sleep', '3600'] }],
+    });
+    const { uid, name } = pod.metadata;
+    await writeFile(hold, '');
+    // Answered while every docker create is held: recorded, nothing made yet.
+    const created = (await create(client, pod)) as { PodUID: string; PodJID: string };
+    expect(created).toEqual({ PodUID: uid, PodJID: `ilk_POD_${name}_default_${uid}` });
+    expect(existsSync(join(cfg.dataRoot, uid, '.creating'))).toBe(true);
+    const [before] = await status(client, [pod]);
+    expect(state(before!, 'init')?.waiting?.reason).toBe('PodInitializing');
+    expect(state(before!, 'app')?.waiting?.reason).toBe('PodInitializing');
+    // Killed with a `docker create` in flight: the orphaned CLI call completes once released.
+    await kill9();
+    await rm(hold);
+    await startPlugin();
+    const s = await waitFor(client, pod, (x) => running(x, 'app'), 'the app to run after the restart');
+    expect(s.JID).toBe(created.PodJID);
+    expect(terminated(s, 'init')).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(existsSync(join(cfg.dataRoot, uid, '.creating'))).toBe(false);
+    const ids = await containersOf(cfg, uid);
+    expect(ids).toHaveLength(3);
+    const upTo = Math.ceil(Date.now() / 1000) + 1;
+    const starts = (
+      await docker([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(upTo),
+        '--filter',
+        'type=container',
+        '--filter',
+        'event=start',
+        '--filter',
+        `label=interlink.vk.io/pod-uid=${uid}`,
+        '--format',
+        '{{.Actor.ID}}',
+      ])
+    )
+      .split('\n')
+      .filter((l) => l !== '')
+      .sort();
+    expect(starts).toEqual((await docker(['inspect', '--format', '{{.Id}}', ...ids])).split('\n').sort());
+    await client.call({ method: 'POST', path: '/delete', body: pod });
+    await until(async () => (await containersOf(cfg, uid)).length === 0, 'the removal');
   }, 300_000);
 });

@@ -264,7 +264,7 @@ describe('pod status', () => {
   it('shows app containers PodInitializing while init containers run, and unknown for vanished containers', () => {
     const p = pod([['running'], ['created']], ['created']);
     const s = podStatus(p, { inits: ['i0', 'i1'], apps: ['a0', 'gone'] });
-    expect(s).toMatchObject({ name: 'p', UID: 'u1', namespace: 'ns', JID: p.infra!.id });
+    expect(s).toMatchObject({ name: 'p', UID: 'u1', namespace: 'ns', JID: 'ilk_POD_p_ns_u1' });
     expect(s.initContainers?.map((c) => Object.keys(c.state!)[0])).toEqual(['running', 'waiting']);
     expect(s.initContainers?.[1]?.state?.waiting?.reason).toBe('PodInitializing');
     expect(
