@@ -230,3 +230,44 @@ it('killing kubectl mid-exec leaves no docker exec behind', async () => {
   child.kill('SIGKILL');
   await eventually('the docker exec child gone', async () => (await running()).length === 0, 60_000);
 });
+
+it('killing kubectl mid-exec -it leaves no process behind in the container either', async () => {
+  // With a TTY, dockerd keeps the exec's terminal open when its client goes: the plugin must
+  // stop the command itself (src/plugins/docker/streams.ts).
+  const marker = `tty-marker-${id}`;
+  const run = runOnPty(
+    kubectlBin(),
+    [
+      '--kubeconfig',
+      inject('kubeconfig'),
+      '-n',
+      chain.namespace,
+      'exec',
+      '-it',
+      'web',
+      '--',
+      'sh',
+      '-c',
+      'echo ready; sleep 100000; true',
+      marker,
+    ],
+    env(false),
+    { Width: 80, Height: 24 },
+  );
+  const running = async () => {
+    const { stdout } = await execFileP('ps', ['-eo', 'args']);
+    return stdout.split('\n').filter((l) => l.includes(marker));
+  };
+  try {
+    await run.waitFor('ready');
+    // kubectl, the plugin's `docker exec` and the shell in the container all carry the marker.
+    expect((await running()).some((l) => l.startsWith('sh -c echo ready'))).toBe(true);
+  } finally {
+    run.kill();
+  }
+  await eventually(
+    'the exec-ed shell in the container gone',
+    async () => (await running()).length === 0,
+    60_000,
+  );
+});
