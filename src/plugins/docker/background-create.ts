@@ -15,7 +15,7 @@
  * attempt, with ErrImagePull / CreateContainerError and the (redacted) error, as a kubelet
  * shows it while it keeps retrying.
  */
-import { access, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mkdirUnder, writeFileUnder } from '../../core/pod/safe-fs.ts';
 import { podSpecOf } from '../../core/pod/spec.ts';
@@ -23,7 +23,7 @@ import { codeOf, ErrorCode } from '../../errors/index.ts';
 import { type PodStatus, RetrievedPodData } from '../../wire/interlink.ts';
 import type { ContainerStatus } from '../../wire/k8s.ts';
 import { retryDelayMs } from './background.ts';
-import { DELETE_MARKER } from './background-delete.ts';
+import { DELETE_MARKER, readMarkers } from './background-delete.ts';
 
 export const CREATE_MARKER = '.creating';
 
@@ -49,21 +49,9 @@ export async function removeCreateMarker(podDir: string): Promise<void> {
  */
 export async function readCreateMarkers(dataRoot: string): Promise<Map<string, RetrievedPodData>> {
   const out = new Map<string, RetrievedPodData>();
-  let names: string[];
-  try {
-    names = await readdir(dataRoot);
-  } catch {
-    return out;
-  }
-  for (const uid of names) {
-    const dir = join(dataRoot, uid);
-    const text = await readFile(join(dir, CREATE_MARKER), 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    const deleting = await access(join(dir, DELETE_MARKER)).then(
-      () => true,
-      () => false,
-    );
-    if (deleting) continue;
+  const deleting = await readMarkers(dataRoot, DELETE_MARKER);
+  for (const [uid, text] of await readMarkers(dataRoot, CREATE_MARKER)) {
+    if (deleting.has(uid)) continue;
     try {
       const data = RetrievedPodData.parse(JSON.parse(text));
       if (data.pod.metadata.uid === uid) out.set(uid, data);

@@ -21,22 +21,29 @@ export async function writeDeleteMarker(dataRoot: string, uid: string, graceSeco
   await writeFileUnder(dir, DELETE_MARKER, JSON.stringify({ graceSeconds }), 0o600, 'delete marker');
 }
 
+/**
+ * The text of the marker file `name` in every pod directory under `dataRoot` that has one,
+ * by pod uid (the directory's name). A missing root is none; an unreadable marker is left out.
+ */
+export async function readMarkers(dataRoot: string, name: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const uids = await readdir(dataRoot).catch(() => [] as string[]);
+  for (const uid of uids) {
+    const text = await readFile(join(dataRoot, uid, name), 'utf8').catch(() => undefined);
+    if (text !== undefined) out.set(uid, text);
+  }
+  return out;
+}
+
 /** Every delete recorded and not finished: pod uid → grace seconds. A missing root is none. */
 export async function readDeleteMarkers(dataRoot: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  let names: string[];
-  try {
-    names = await readdir(dataRoot);
-  } catch {
-    return out;
-  }
-  for (const uid of names) {
+  for (const [uid, text] of await readMarkers(dataRoot, DELETE_MARKER)) {
     try {
-      const text = await readFile(join(dataRoot, uid, DELETE_MARKER), 'utf8');
       const grace = Number((JSON.parse(text) as { graceSeconds?: unknown }).graceSeconds);
       out.set(uid, Number.isFinite(grace) && grace >= 0 ? grace : 0);
     } catch {
-      // no marker (a live pod) or an unreadable one
+      // an unreadable marker
     }
   }
   return out;
