@@ -126,7 +126,10 @@ async function waitPhase(up: Up, kubectlBin: string, name: string, phase: string
       return p.status?.phase === phase ? p : undefined;
     },
     120_000,
-  );
+  ).catch(async (err: unknown) => {
+    const pod = await kubectlAs(up, kubectlBin, ['get', 'pod', name, '-o', 'yaml']).catch(String);
+    throw new Error(`${err}\n${pod}\n--- interlink up, last lines:\n${up.tail()}`);
+  });
 }
 
 beforeAll(async () => {

@@ -450,24 +450,31 @@ export class DockerPlugin implements Plugin {
     if (pods.length === 0) return [];
     await this.#ensureLoaded();
     this.#expireTombstones();
-    const known = pods.map((p) => p.metadata.uid).filter((u) => this.#index.has(u));
+    // What each pod was before the docker call: a background create that finishes during
+    // the call indexes a pod the call did not observe, which must not read as "no container".
+    const before = new Map(
+      pods.map((p) => [
+        p.metadata.uid,
+        { rec: this.#creating.get(p.metadata.uid), entry: this.#index.get(p.metadata.uid) },
+      ]),
+    );
+    const known = pods.map((p) => p.metadata.uid).filter((u) => before.get(u)?.entry && !before.get(u)?.rec);
     // One docker call for every pod asked about.
     const observed = await this.#observe(this.#idsOf(known));
     const out: PodStatus[] = [];
     for (const pod of pods) {
       const uid = pod.metadata.uid;
-      const rec = this.#creating.get(uid);
+      const { rec, entry } = before.get(uid) ?? {};
       if (rec) {
         const { name, namespace } = rec.data.pod.metadata;
         out.push(creatingStatus(rec.data, infraName({ uid, name, namespace }), rec.failure));
         continue;
       }
       const tomb = this.#tombstones.get(uid);
-      if (tomb && !this.#index.has(uid)) {
+      if (tomb && !entry) {
         out.push(tomb.status);
         continue;
       }
-      const entry = this.#index.get(uid);
       if (!entry) continue;
       const o: ObservedPod = observed.get(uid) ?? { ref: entry.ref, inits: [], apps: [] };
       const st = podStatus(o, { inits: entry.inits, apps: entry.apps });
