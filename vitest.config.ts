@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/support/sequencer.ts';
 
 /**
  * Test projects by the real components they need. A project's globalSetup starts those
@@ -27,6 +28,8 @@ export default defineConfig({
     // whole run with two averaged a load of ~3 on 2 cores and kept each worker busy only
     // ~63 % of the time). INTERLINK_TEST_WORKERS overrides (1 = one file at a time).
     maxWorkers: Number(process.env.INTERLINK_TEST_WORKERS || 3),
+    // Longest files first across the projects (test/support/sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       { test: { ...common, name: 'unit', include: ['test/**/*.test.ts'], exclude: special } },
       {
