@@ -222,7 +222,9 @@ describe(`npm run bench -- --pods ${N} --baseline kwok`, () => {
     const binding = b.requests.apiserver.byVerbResource.find(
       (e) => e.verb === 'POST' && e.resource === 'pods' && e.subresource === 'binding',
     );
-    expect(binding?.count).toBe(N);
+    // The apiserver's counters are cluster-wide, and the test cluster is shared: test files
+    // running beside this one bind their own pods in the same window (as in the hop above).
+    expect(binding?.count).toBeGreaterThanOrEqual(N);
     expect(b.resources.kwok?.cpuSecondsTotal).toBeGreaterThan(0);
     expect(isAlive(b.resources.kwok!.pid)).toBe(false);
     expect(b.ratios.runningAll).toBeCloseTo(result.milestones.runningAll! / b.milestones.runningAll!, 1);
