@@ -1,6 +1,7 @@
 /**
  * `interlink plugin slurm`: pods as Slurm batch jobs (DESIGN.md §4). Configuration in
- * config.ts; the plugin in plugin.ts; the job script in job.ts → script.ts.
+ * config.ts; the plugin in plugin.ts; the job script in job.ts (with job-spec.ts,
+ * job-options.ts, job-containers.ts) → script.ts.
  */
 import type { PluginModule } from '../sdk/module.ts';
 import { SLURM_ALIASES, SLURM_ENV, SlurmConfig } from './config.ts';

@@ -21,7 +21,7 @@
  */
 import { invalidInput } from '../../errors/index.ts';
 import { sbatchLine } from './flags.ts';
-import type { JobSpec } from './job.ts';
+import type { JobSpec } from './job-spec.ts';
 import { preStopLines } from './prestop.ts';
 import { PROBE_LIBRARY, probeLines } from './probes.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
