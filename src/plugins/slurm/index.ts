@@ -4,14 +4,13 @@
  * job-options.ts, job-containers.ts) → script.ts.
  */
 import type { PluginModule } from '../sdk/module.ts';
-import { SLURM_ALIASES, SLURM_ENV, SlurmConfig } from './config.ts';
+import { SLURM_CONFIG_SPEC, SlurmConfig } from './config.ts';
 import { createSlurmPlugin } from './plugin.ts';
 
 const slurmModule: PluginModule<typeof SlurmConfig> = {
   defaultPort: 4001,
   configSchema: SlurmConfig,
-  env: SLURM_ENV,
-  aliases: SLURM_ALIASES,
+  ...SLURM_CONFIG_SPEC,
   async create(config, logger) {
     return createSlurmPlugin({ config, logger });
   },
