@@ -56,8 +56,8 @@ export const SECTIONS: Section[] = [
       'File: `--config <file>`, else `$VKCONFIGPATH`. Flags `--nodename` and `--kubeconfig` win over both.',
     module: 'src/vk/config.ts',
     exportName: 'VkConfigSchema',
-    envExport: 'VK_ENV',
-    aliasesExport: 'VK_ALIASES',
+    envExport: 'VK_CONFIG_SPEC.env',
+    aliasesExport: 'VK_CONFIG_SPEC.aliases',
   },
   ...(['mock', 'docker', 'slurm'] as const).map(
     (name): Section => ({
@@ -68,7 +68,7 @@ export const SECTIONS: Section[] = [
       extra: { module: 'src/plugins/serve.ts', exportName: 'ServingShape' },
       envExport: 'default.env',
       aliasesExport: 'default.aliases',
-      extraEnv: { module: 'src/plugins/serve.ts', exportName: 'SERVING_ENV' },
+      extraEnv: { module: 'src/plugins/serve.ts', exportName: 'SERVING_CONFIG_SPEC.env' },
     }),
   ),
 ];

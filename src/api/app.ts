@@ -26,17 +26,13 @@ import type { Logger } from '../core/logger.ts';
 import { codeOf, ErrorCode, InterlinkError, invalidInput } from '../errors/index.ts';
 import {
   CreateStruct,
-  DeleteResponse,
-  LogStruct,
   PingResponse,
   PodCreateRequests,
-  PodList,
-  PodStatusList,
   StatsSummary,
   TextAnswer,
-  TextStream,
 } from '../wire/interlink.ts';
 import { Pod } from '../wire/k8s.ts';
+import { WIRE_ROUTES } from '../wire/routes.ts';
 import { listRoute, type ViaPlugin } from './list.ts';
 import { PluginClient } from './plugin-client.ts';
 import { toRetrievedPodData } from './retrieve.ts';
@@ -163,11 +159,9 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
     },
   );
 
+  // The plugin's answer as it sent it: text, or a DeleteAnswer (the VK records its Events).
   app.route({
-    method: ['DELETE', 'POST'],
-    url: '/delete',
-    // The plugin's answer as it sent it: text, or a DeleteAnswer (the VK records its Events).
-    schema: { body: Pod, response: { 200: DeleteResponse } },
+    ...WIRE_ROUTES.delete,
     handler: async (req, reply) => {
       const pod = req.body;
       const answer = await viaPlugin(req, 'delete', () => plugin.delete(pod, req.id));
@@ -179,10 +173,7 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
   });
 
   app.route({
-    method: ['GET', 'POST'],
-    url: '/status',
-    // No body, or JSON `null` (Go marshals an empty slice so), is an empty list.
-    schema: { body: PodList.nullish(), response: { 200: PodStatusList } },
+    ...WIRE_ROUTES.status,
     handler: async (req) => {
       const pods = req.body ?? [];
       const statuses = await viaPlugin(req, 'status', () => plugin.status(pods, req.id));
@@ -193,9 +184,7 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
   });
 
   app.route({
-    method: ['GET', 'POST'],
-    url: '/getLogs',
-    schema: { body: LogStruct, response: { 200: TextStream } },
+    ...WIRE_ROUTES.getLogs,
     handler: async (req, reply) => {
       const opts = req.body.Opts;
       if (opts.SinceSeconds && opts.SinceTime && opts.SinceTime !== '0001-01-01T00:00:00Z') {

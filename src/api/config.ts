@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AuthConfig } from '../core/auth-config.ts';
-import { BoolLike, type ConfigInput, type ConfigSpec, loadConfig, Port } from '../core/config.ts';
+import { BoolLike, type ConfigInput, configNames, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import type { TlsClientOptions } from '../core/http-client.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, type ServerLimits } from '../core/http-server.ts';
@@ -77,24 +77,19 @@ export const ApiConfigSchema = z.object({
 });
 export type ApiConfig = z.output<typeof ApiConfigSchema>;
 
-export const API_CONFIG_SPEC: ConfigSpec = {
-  env: {
-    INTERLINKURL: 'interlinkUrl',
-    INTERLINKPORT: 'interlinkPort',
-    SIDECARURL: 'sidecarUrl',
-    SIDECARPORT: 'sidecarPort',
-    SIDECARSERVICE: 'sidecarService',
-  },
-  aliases: {
-    InterlinkAddress: 'interlinkUrl',
-    'TLS.CACertFile': 'tls.clientCaFile',
-    'TLS.CAFile': 'tls.clientCaFile',
-    'auth.tokensFile': 'auth.tokenFile',
-    'auth.oidc.jwksUri': 'auth.oidc.jwksUrl',
-    'auth.oidc.groupClaim': 'auth.oidc.groupsClaim',
-    'auth.oidc.group': 'auth.oidc.requiredGroup',
-  },
-};
+/** Other names of the settings: `$` environment variables, interLink 0.6 and earlier keys. */
+export const API_CONFIG_SPEC = configNames({
+  interlinkUrl: ['$INTERLINKURL', 'InterlinkAddress'],
+  interlinkPort: ['$INTERLINKPORT'],
+  sidecarUrl: ['$SIDECARURL'],
+  sidecarPort: ['$SIDECARPORT'],
+  sidecarService: ['$SIDECARSERVICE'],
+  'tls.clientCaFile': ['TLS.CACertFile', 'TLS.CAFile'],
+  'auth.tokenFile': ['auth.tokensFile'],
+  'auth.oidc.jwksUrl': ['auth.oidc.jwksUri'],
+  'auth.oidc.groupsClaim': ['auth.oidc.groupClaim'],
+  'auth.oidc.requiredGroup': ['auth.oidc.group'],
+});
 
 /** The environment variable that names the configuration file (interLink 0.6). */
 export const CONFIG_PATH_ENV = 'INTERLINKCONFIGPATH';

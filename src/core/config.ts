@@ -20,6 +20,23 @@ export interface ConfigSpec {
   aliases?: Record<string, string>;
 }
 
+/**
+ * A ConfigSpec written as data: one row per setting (its dotted canonical key) with its
+ * other names, `$NAME` for an environment variable and any other name for an alias in the
+ * file. Settings with no other name have no row.
+ */
+export function configNames(rows: Record<string, readonly string[]>): Required<ConfigSpec> {
+  const env: Record<string, string> = {};
+  const aliases: Record<string, string> = {};
+  for (const [key, names] of Object.entries(rows)) {
+    for (const name of names) {
+      if (name.startsWith('$')) env[name.slice(1)] = key;
+      else aliases[name] = key;
+    }
+  }
+  return { env, aliases };
+}
+
 export interface ConfigInput {
   /** YAML file to read; absent means defaults + env. */
   file?: string | undefined;

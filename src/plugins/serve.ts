@@ -17,7 +17,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { createAuthenticator } from '../core/auth.ts';
-import { BoolLike, loadConfig, Port } from '../core/config.ts';
+import { BoolLike, configNames, loadConfig, Port } from '../core/config.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointWithDefault } from '../core/endpoint.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, listenOn, type ServerParts } from '../core/http-server.ts';
 import { type Logger, LogLevel } from '../core/logger.ts';
@@ -54,13 +54,12 @@ export const ServingShape = {
   verboseLogging: z.union([z.boolean(), z.string()]).optional(),
 };
 
-export const SERVING_ENV: Record<string, string> = {
-  SIDECARURL: 'sidecarUrl',
-  SIDECARPORT: 'sidecarPort',
-  SIDECARSOCKET: 'socket',
-};
-
-const SERVING_ALIASES: Record<string, string> = { SidecarAddress: 'sidecarUrl', socketPath: 'socket' };
+/** Other names of the serving keys: `$` environment variables, interLink 0.6 keys. */
+export const SERVING_CONFIG_SPEC = configNames({
+  sidecarUrl: ['$SIDECARURL', 'SidecarAddress'],
+  sidecarPort: ['$SIDECARPORT'],
+  socket: ['$SIDECARSOCKET', 'socketPath'],
+});
 
 export interface ServePluginOptions {
   /** YAML configuration; default `$<NAME>CONFIGPATH`. */
@@ -101,7 +100,10 @@ export async function loadPluginConfig(name: string, opts: ServePluginOptions) {
   const file = opts.configFile ?? (env[`${name.toUpperCase()}CONFIGPATH`] || undefined);
   const config = loadConfig(
     schema,
-    { env: { ...SERVING_ENV, ...mod.env }, aliases: { ...SERVING_ALIASES, ...mod.aliases } },
+    {
+      env: { ...SERVING_CONFIG_SPEC.env, ...mod.env },
+      aliases: { ...SERVING_CONFIG_SPEC.aliases, ...mod.aliases },
+    },
     { file, env, logger: opts.logger, ...(opts.overrides ? { overrides: opts.overrides } : {}) },
   ) as Record<string, unknown> & z.output<z.ZodObject<typeof ServingShape>>;
   const endpoint = config.socket

@@ -10,7 +10,7 @@
  * read (STYLE habit 10).
  */
 import { z } from 'zod';
-import { BoolLike, type ConfigInput, loadConfig, normalizeKey, Port } from '../core/config.ts';
+import { BoolLike, type ConfigInput, configNames, loadConfig, normalizeKey, Port } from '../core/config.ts';
 import { type Endpoint, parseEndpoint } from '../core/endpoint.ts';
 import { LogLevel } from '../core/logger.ts';
 import { invalidInput } from '../errors/index.ts';
@@ -203,27 +203,23 @@ export type VkConfig = z.output<typeof VkConfigSchema>;
 export type AcceleratorSpec = z.output<typeof Accelerator>;
 export type NodeTaintSpec = z.output<typeof TaintSpec>;
 
-export const VK_ENV: Record<string, string> = {
-  NODENAME: 'nodeName',
-  KUBECONFIG: 'kubeconfig',
-  INTERLINKURL: 'interlinkUrl',
-  INTERLINKPORT: 'interlinkPort',
-  VKTOKENFILE: 'vkTokenFile',
-  POD_IP: 'podIp',
-  LOG_LEVEL: 'logLevel',
-};
-
-export const VK_ALIASES: Record<string, string> = {
-  InterlinkAddress: 'interlinkUrl',
-  KubernetesApiAddr: 'kubernetesServiceHost',
-  KubernetesApiPort: 'kubernetesServicePort',
-  InternalIP: 'podIp',
-  'KubeletHTTP.CertFile': 'kubeletHttp.certFile',
-  'KubeletHTTP.KeyFile': 'kubeletHttp.keyFile',
-  'KubeletHTTP.CaCert': 'kubeletHttp.clientCaFile',
-  'TLS.CACertFile': 'tls.caCertFile',
-  PodSyncWorkers: 'workers',
-};
+/** Other names of the settings: `$` environment variables, interLink 0.6 keys. */
+export const VK_CONFIG_SPEC = configNames({
+  nodeName: ['$NODENAME'],
+  kubeconfig: ['$KUBECONFIG'],
+  interlinkUrl: ['$INTERLINKURL', 'InterlinkAddress'],
+  interlinkPort: ['$INTERLINKPORT'],
+  vkTokenFile: ['$VKTOKENFILE'],
+  logLevel: ['$LOG_LEVEL'],
+  kubernetesServiceHost: ['KubernetesApiAddr'],
+  kubernetesServicePort: ['KubernetesApiPort'],
+  podIp: ['$POD_IP', 'InternalIP'],
+  'kubeletHttp.certFile': ['KubeletHTTP.CertFile'],
+  'kubeletHttp.keyFile': ['KubeletHTTP.KeyFile'],
+  'kubeletHttp.clientCaFile': ['KubeletHTTP.CaCert'],
+  'tls.caCertFile': ['TLS.CACertFile'],
+  workers: ['PodSyncWorkers'],
+});
 
 export interface VkFlags {
   nodeName?: string | undefined;
@@ -240,11 +236,7 @@ export function loadVkConfig(input: ConfigInput & { flags?: VkFlags } = {}): VkC
   const overrides: Record<string, unknown> = { ...input.overrides };
   if (input.flags?.nodeName) overrides.nodeName = input.flags.nodeName;
   if (input.flags?.kubeconfig) overrides.kubeconfig = input.flags.kubeconfig;
-  const config = loadConfig(
-    VkConfigSchema,
-    { env: VK_ENV, aliases: VK_ALIASES },
-    { ...input, env, file, overrides },
-  );
+  const config = loadConfig(VkConfigSchema, VK_CONFIG_SPEC, { ...input, env, file, overrides });
   // Fail at start-up, not at the first call.
   interlinkEndpoint(config);
   if (config.tls.enabled && (!config.tls.certFile || !config.tls.keyFile)) {

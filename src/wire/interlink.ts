@@ -100,17 +100,19 @@ export const BackendPod = z.looseObject({
 export type BackendPod = z.infer<typeof BackendPod>;
 export const BackendPodList = z.array(BackendPod);
 
-const NonNegInt = z.number().int().min(0);
+/** A count in the log options (lines, bytes, seconds), absent = no limit. */
+const Count = z.number().int().min(0).optional();
+const Flag = z.boolean().optional();
 
 /** ContainerLogOpts. `Bytes` is the byte limit; `LimitBytes` (the Python SDK's name) is accepted too. */
 export const LogOpts = z.looseObject({
-  Tail: NonNegInt.optional(),
-  Bytes: NonNegInt.optional(),
-  LimitBytes: NonNegInt.optional(),
-  Timestamps: z.boolean().optional(),
-  Follow: z.boolean().optional(),
-  Previous: z.boolean().optional(),
-  SinceSeconds: NonNegInt.optional(),
+  Tail: Count,
+  Bytes: Count,
+  LimitBytes: Count,
+  Timestamps: Flag,
+  Follow: Flag,
+  Previous: Flag,
+  SinceSeconds: Count,
   SinceTime: z
     .union([z.iso.datetime({ offset: true }), z.literal(''), z.literal('0001-01-01T00:00:00Z')])
     .optional(),

@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { BoolLike } from '../../core/config.ts';
+import { BoolLike, configNames } from '../../core/config.ts';
 
 /** A list from YAML, or a comma-separated string from an environment variable. */
 const StringList = z
@@ -87,13 +87,9 @@ export const DockerConfig = z.object({
 });
 export type DockerConfig = z.output<typeof DockerConfig>;
 
-export const DOCKER_ENV: Record<string, string> = {
-  DOCKER_CLI: 'dockerCli',
-  INTERLINK_DOCKER_DATA_ROOT: 'dataRoot',
-  INTERLINK_DOCKER_INFRA_IMAGE: 'infraImage',
-};
-
-/** interLink 0.6 docker sidecar names. */
-export const DOCKER_ALIASES: Record<string, string> = {
-  DataRootFolder: 'dataRoot',
-};
+/** Other names of the settings: `$` environment variables, interLink 0.6 docker sidecar keys. */
+export const DOCKER_CONFIG_SPEC = configNames({
+  dockerCli: ['$DOCKER_CLI'],
+  dataRoot: ['$INTERLINK_DOCKER_DATA_ROOT', 'DataRootFolder'],
+  infraImage: ['$INTERLINK_DOCKER_INFRA_IMAGE'],
+});

@@ -3,14 +3,13 @@
  * (plugin.ts). Default port 4000, as interLink 0.6's docker sidecar.
  */
 import type { PluginModule } from '../sdk/module.ts';
-import { DOCKER_ALIASES, DOCKER_ENV, DockerConfig } from './config.ts';
+import { DOCKER_CONFIG_SPEC, DockerConfig } from './config.ts';
 import { createDockerPlugin } from './plugin.ts';
 
 const dockerModule: PluginModule<typeof DockerConfig> = {
   defaultPort: 4000,
   configSchema: DockerConfig,
-  env: DOCKER_ENV,
-  aliases: DOCKER_ALIASES,
+  ...DOCKER_CONFIG_SPEC,
   create: (config, logger) => createDockerPlugin(config, logger),
 };
 

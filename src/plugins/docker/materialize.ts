@@ -3,7 +3,7 @@
  * Docker volumes, its infra container (created and started), then one `docker create` per
  * container, init containers first. Idempotent per pod: a name that exists already (a
  * retried create, a create redone after a restart) gives back the existing container.
- * Starting the containers is the sequencer's (plugin.ts `#advance`).
+ * Starting the containers is the sequencer's (sequencer.ts).
  */
 import { rm } from 'node:fs/promises';
 import type { Logger } from '../../core/logger.ts';

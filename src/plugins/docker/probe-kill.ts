@@ -17,7 +17,7 @@ import { k8sTime, parseInspect } from './status.ts';
  * the terminated state the stopped instance ended in. A pod being deleted is left alone.
  *
  * This `docker start` is the one deliberate exception to the plugin's start-once rule
- * (issue #11, plugin.ts): it restarts a container that already ran, because its pod's
+ * (issue #11, sequencer.ts): it restarts a container that already ran, because its pod's
  * restartPolicy asks for it after a probe killed it, as the kubelet would; it runs under the
  * pod's lock and never for a container that never started.
  */

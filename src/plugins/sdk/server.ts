@@ -23,17 +23,11 @@ import {
   BackendPodList,
   CreateStruct,
   type DeleteAnswer,
-  DeleteResponse,
-  LogStruct,
   PingResponse,
-  PodList,
-  PodStatusList,
   RetrievedPodDataBody,
   StatsSummary,
-  TextAnswer,
-  TextStream,
 } from '../../wire/interlink.ts';
-import { Pod } from '../../wire/k8s.ts';
+import { WIRE_ROUTES } from '../../wire/routes.ts';
 import { registerCommandMetrics } from './command-metrics.ts';
 import { registerPluginStreamRoutes } from './streams.ts';
 import type { CallContext, Plugin } from './types.ts';
@@ -113,9 +107,7 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   );
 
   app.route({
-    method: ['POST', 'DELETE'],
-    url: '/delete',
-    schema: { body: Pod, response: { 200: DeleteResponse } },
+    ...WIRE_ROUTES.delete,
     handler: async (req, reply) => {
       const m = req.body.metadata;
       const result = await timed('delete', () => plugin.delete(req.body, ctxOf(req)));
@@ -128,16 +120,12 @@ export function buildPluginApp(plugin: Plugin, opts: PluginServerOptions): Serve
   });
 
   app.route({
-    method: ['GET', 'POST'],
-    url: '/status',
-    schema: { body: PodList.nullish(), response: { 200: PodStatusList } },
+    ...WIRE_ROUTES.status,
     handler: async (req) => timed('status', () => plugin.status(req.body ?? [], ctxOf(req))),
   });
 
   app.route({
-    method: ['GET', 'POST'],
-    url: '/getLogs',
-    schema: { body: LogStruct, response: { 200: TextStream } },
+    ...WIRE_ROUTES.getLogs,
     handler: async (req, reply) => {
       const ctl = new AbortController();
       // The reply socket closing means the follower is gone: stop reading the backend.

@@ -8,7 +8,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { BoolLike } from '../../core/config.ts';
+import { BoolLike, configNames } from '../../core/config.ts';
 import { ALLOWED_FLAGS, RESERVED_FLAGS } from './flags.ts';
 
 /** A list from YAML, or a comma-separated string from an environment variable. */
@@ -170,22 +170,18 @@ export const SlurmConfig = z.object({
 });
 export type SlurmConfig = z.output<typeof SlurmConfig>;
 
-export const SLURM_ENV: Record<string, string> = {
-  TSOCKS: 'tsocks',
-  TSOCKSPATH: 'tsocksPath',
-  SHARED_FS: 'sharedFs',
-  INTERLINK_SLURM_DATA_ROOT: 'dataRoot',
-};
-
-export const SLURM_ALIASES: Record<string, string> = {
-  DataRootFolder: 'dataRoot',
-  SingularityDefaultOptions: 'apptainerOptions',
-  SingularityPath: 'runtimePath',
-  EnrootDefaultOptions: 'enrootOptions',
-  EnrootPath: 'runtimePath',
-  runtime: 'containerRuntime',
-  keepJobDir: 'keepJobDirs',
-};
+/** Other names of the settings: `$` environment variables, interLink 0.6 `SlurmConfig.yaml` keys. */
+export const SLURM_CONFIG_SPEC = configNames({
+  tsocks: ['$TSOCKS'],
+  tsocksPath: ['$TSOCKSPATH'],
+  sharedFs: ['$SHARED_FS'],
+  dataRoot: ['$INTERLINK_SLURM_DATA_ROOT', 'DataRootFolder'],
+  apptainerOptions: ['SingularityDefaultOptions'],
+  runtimePath: ['SingularityPath', 'EnrootPath'],
+  enrootOptions: ['EnrootDefaultOptions'],
+  containerRuntime: ['runtime'],
+  keepJobDirs: ['keepJobDir'],
+});
 
 /** Defaults with overrides, for tests and embedding. */
 export function slurmConfig(overrides: Partial<z.input<typeof SlurmConfig>> = {}): SlurmConfig {

@@ -20,7 +20,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ProbeKind } from '../../core/pod/probes.ts';
 import { chmodNoFollow } from '../../core/pod/safe-fs.ts';
-import type { ContainerKind } from './job.ts';
+import type { ContainerKind } from './job-spec.ts';
 import { type ProbeFiles, parseProbeFile } from './probes.ts';
 import type { ContainerFiles, PodRecord } from './status.ts';
 

@@ -9,7 +9,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { BackendPod } from '../../wire/interlink.ts';
-import { jobDirOf, jobNameOf } from './job.ts';
+import { jobDirOf, jobNameOf } from './job-spec.ts';
 import { JobDir } from './jobdir.ts';
 
 export interface SlurmListOptions {

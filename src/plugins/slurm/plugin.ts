@@ -13,7 +13,7 @@ import type { CallContext, DeleteResult, Plugin } from '../sdk/types.ts';
 import type { SlurmConfig } from './config.ts';
 import type { SlurmDeps } from './deps.ts';
 import { slurmStreams } from './exec-io.ts';
-import { jobDirOf, jobNameOf } from './job.ts';
+import { jobDirOf, jobNameOf } from './job-spec.ts';
 import { JobDir, writeAtomic } from './jobdir.ts';
 import { listSlurmPods } from './list.ts';
 import { readLogs } from './logs.ts';

@@ -10,7 +10,7 @@
  * becomes a `FailedPreStopHook` probe event in the status, and the plugin's `/delete`
  * answer names it (stop.ts), so the VK writes the Event.
  */
-import type { JobSpec } from './job.ts';
+import type { JobSpec } from './job-spec.ts';
 import { checkWords } from './probes.ts';
 import { render, type Word } from './runtime.ts';
 

@@ -24,7 +24,7 @@ import {
 } from '../../core/pod/probes.ts';
 import type { PodStatus } from '../../wire/interlink.ts';
 import type { ContainerStatus, Pod, ProbeEvent } from '../../wire/k8s.ts';
-import type { JobContainer, JobSpec } from './job.ts';
+import type { JobContainer, JobSpec } from './job-spec.ts';
 import { render, runtimeContainerName, type Word } from './runtime.ts';
 
 /** The bash functions of the probe loops (added to the job library when a pod has probes). */

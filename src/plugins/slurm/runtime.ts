@@ -14,7 +14,7 @@
  * Except for docker/podman (which have `docker exec`), each container also records what exec
  * needs in containers/<name>.env|.cwd|.exec (execRecordLine).
  */
-import type { JobContainer, JobSpec } from './job.ts';
+import type { JobContainer, JobSpec } from './job-spec.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 
 export type Word = string | { raw: string };

@@ -21,13 +21,25 @@
  */
 import { invalidInput } from '../../errors/index.ts';
 import { sbatchLine } from './flags.ts';
-import type { JobSpec } from './job.ts';
+import type { JobSpec } from './job-spec.ts';
 import { preStopLines } from './prestop.ts';
 import { PROBE_LIBRARY, probeLines } from './probes.ts';
 import { SHELL_IDENTIFIER, sh } from './quote.ts';
 import { cleanupLines, containerBody } from './runtime.ts';
 
 const mode = (m: number) => `0${m.toString(8).padStart(3, '0')}`;
+
+/**
+ * The bash function that starts a container beside the running ones (a sidecar, an app)
+ * and keeps its pid and name in the arrays the job waits on and signals.
+ */
+const starter = (fn: string, pids: string, names: string) => `_il_${fn}() {
+  (( il_stopping )) && return 0
+  _il_container "$1" "$2" &
+  ${pids}+=($!)
+  ${names}+=("$1")
+  il_running+=("$1")
+}`;
 
 /**
  * The fixed part of every job script. Inside this template literal, `\${` is a literal `${`
@@ -171,20 +183,8 @@ _il_init() {
   fi
 }
 # A sidecar (init container with restartPolicy Always) runs beside the app containers.
-_il_sidecar() {
-  (( il_stopping )) && return 0
-  _il_container "$1" "$2" &
-  il_side_pids+=($!)
-  il_sidecars+=("$1")
-  il_running+=("$1")
-}
-_il_app() {
-  (( il_stopping )) && return 0
-  _il_container "$1" "$2" &
-  il_app_pids+=($!)
-  il_apps+=("$1")
-  il_running+=("$1")
-}
+${starter('sidecar', 'il_side_pids', 'il_sidecars')}
+${starter('app', 'il_app_pids', 'il_apps')}
 # The app containers run to their end; the job's exit code is the worst of theirs.
 _il_wait_apps() {
   local name

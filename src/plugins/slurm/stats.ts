@@ -16,7 +16,7 @@
  */
 
 import type { PodStats, StatsSummary } from '../../wire/stats.ts';
-import { jobDirOf } from './job.ts';
+import { jobDirOf } from './job-spec.ts';
 import { JobDir } from './jobdir.ts';
 import { listSlurmPods } from './list.ts';
 import { runCommand } from './slurm-cli.ts';

@@ -11,7 +11,7 @@
  */
 import type { PodStatus } from '../../wire/interlink.ts';
 import type { ContainerState, ContainerStatus } from '../../wire/k8s.ts';
-import type { ContainerKind } from './job.ts';
+import type { ContainerKind } from './job-spec.ts';
 import type { SlurmJob } from './parse.ts';
 
 export interface ContainerFiles {
