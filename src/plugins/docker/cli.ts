@@ -6,9 +6,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type CommandOutcome, redact, runProcess } from '../../core/command.ts';
 import type { Logger } from '../../core/logger.ts';
+import { cliMayCarry } from '../../core/pod/runtime-env.ts';
 import { ErrorCode, InterlinkError, invalidInput } from '../../errors/index.ts';
 import { dockerCommand, timeCommand } from '../sdk/command-metrics.ts';
-import { cliMayCarry } from './pod-plan.ts';
 
 export interface DockerCliOptions {
   binary: string;

@@ -8,6 +8,7 @@
 import { memoryBytes, milliCpu } from '../../core/kube/quantity.ts';
 import { commandLine, type EnvList, type NodeCapacity, resolveEnv } from '../../core/pod/env.ts';
 import { safeRelative } from '../../core/pod/paths.ts';
+import { splitEnv } from '../../core/pod/runtime-env.ts';
 import type { ContainerSpec, PodRef, PodSpecView, RestartPolicy } from '../../core/pod/spec.ts';
 import { planVolumes, type VolumePlan } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
@@ -58,55 +59,6 @@ export interface PodPlanInput {
   podDir: string;
   options: PlanOptions;
   node?: NodeCapacity;
-}
-
-/**
- * Names the docker CLI, its Go runtime, the dynamic loader or libc read from the CLI's own
- * environment. A variable passed through that environment (see splitEnv) must not be one
- * of them: `LD_PRELOAD` or `DOCKER_HOST` there would run or redirect the CLI on the host.
- */
-const CLI_READS =
-  /^(LD_|DOCKER_|GO|CGO_|BUILDX_|BUILDKIT_|COMPOSE_|NOTARY_|OTEL_|MALLOC_|GLIBC_|GCONV_|XDG_|LC_|SSL_)|^(PATH|HOME|TMPDIR|USER|SHELL|LANG|LANGUAGE|TZ|TERM|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|ALL_PROXY|FTP_PROXY|HOSTALIASES|LOCALDOMAIN|RES_OPTIONS|NLSPATH)$/i;
-
-/** Whether a variable of this name may be handed to the container through the CLI's environment. */
-export const cliMayCarry = (name: string) => !CLI_READS.test(name);
-
-export interface EnvSplit {
-  /** `NAME=value` lines of the container's 0600 env file (`--env-file`). */
-  fileLines: string[];
-  /** Passed as `--env=NAME`: docker copies the value from the CLI process's environment. */
-  names: string[];
-  /** The values of `names`, for the environment of that one `docker create`. */
-  cliEnv: EnvList;
-}
-
-/**
- * How each variable reaches the container without its value ever being a command-line
- * word (argv is world-readable in /proc/<pid>/cmdline while `docker create` runs):
- * single-line values go to the env file; docker's env-file format cannot carry a newline
- * or carriage return, so those values go through the CLI's own environment
- * (/proc/<pid>/environ is readable by its owner only) under their own name, byte for byte.
- * A NUL cannot be carried at all. Errors name the variable, never its value.
- */
-export function splitEnv(env: EnvList, field: string): EnvSplit {
-  const out: EnvSplit = { fileLines: [], names: [], cliEnv: [] };
-  for (const [k, v] of env) {
-    const f = `${field}.env[${k}]`;
-    if (k.includes('\0') || v.includes('\0')) throw invalidInput(`${f}: must not contain a NUL byte`, f);
-    if (!/[\r\n]/.test(v)) {
-      out.fileLines.push(`${k}=${v}`);
-      continue;
-    }
-    if (!cliMayCarry(k)) {
-      throw invalidInput(
-        `${f}: a multi-line value cannot be passed in a variable of this name on this node (the docker CLI reads it)`,
-        f,
-      );
-    }
-    out.names.push(k);
-    out.cliEnv.push([k, v]);
-  }
-  return out;
 }
 
 /** Kubernetes' default pull policy: Always for `:latest` or an untagged image, else IfNotPresent. */

@@ -6,6 +6,7 @@
  */
 import { posix } from 'node:path';
 import { commandLine, type EnvList } from '../../core/pod/env.ts';
+import { cliMayCarry, splitEnv } from '../../core/pod/runtime-env.ts';
 import type { ContainerSpec, PodSpecView } from '../../core/pod/spec.ts';
 import type { FileToWrite, Mount } from '../../core/pod/volumes.ts';
 import { invalidInput } from '../../errors/index.ts';
@@ -112,12 +113,7 @@ export function jobContainer([c, kind, field]: ContainerEntry, ctx: ContainerCon
   }
   const mounts = ctx.mounts.get(c.name) ?? [];
   checkMountPaths(mounts, field);
-  let envFile: string | undefined;
-  if (ctx.apptainerLike) {
-    envFile = posix.join(jobDir, 'env', `${c.name}.env`);
-    const text = env.map(([k, v]) => `${k}=${sh(v, `${field}.env[${k}]`)}\n`).join('');
-    ctx.files.push({ path: envFile, data: Buffer.from(text, 'utf8'), mode: 0o600 });
-  }
+  const { envFile, cliEnv } = envDelivery(c.name, env, ctx, field);
   if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) {
     throw invalidInput(
       `${field}.workingDir: "${c.workingDir}" must be an absolute path`,
@@ -130,12 +126,66 @@ export function jobContainer([c, kind, field]: ContainerEntry, ctx: ContainerCon
     image: resolveImage(c.image, runtime, cfg.imagePrefix, ctx.ann[ANNOTATION.imageRoot]),
     entrypoint,
     args,
-    env,
+    env: cliEnv,
     mounts,
     workingDir: c.workingDir,
     envFile,
     gpuVendors: ctx.gpuVendors,
   };
+}
+
+/**
+ * How the container's environment gets past the runtime's CLI, which runs on the node as
+ * the job's user (core/pod/runtime-env.ts). apptainer/singularity: all of it in an env file.
+ * docker/podman: single-line values in a `--env-file`; multi-line ones (the format cannot
+ * carry them) through the CLI's environment, and only under names the CLI, the loader and
+ * bash do not read, else a pod's PATH, LD_PRELOAD or DOCKER_HOST would choose what runs on
+ * the node. enroot (`--env NAME` reads the CLI's environment): every variable, under the
+ * same rule. none: the process runs on the node anyway.
+ */
+function envDelivery(
+  name: string,
+  env: EnvList,
+  ctx: ContainerContext,
+  field: string,
+): { envFile: string | undefined; cliEnv: EnvList } {
+  const runtime = ctx.cfg.containerRuntime;
+  const file = (text: string) => {
+    const path = posix.join(ctx.jobDir, 'env', `${name}.env`);
+    ctx.files.push({ path, data: Buffer.from(text, 'utf8'), mode: 0o600 });
+    return path;
+  };
+  if (ctx.apptainerLike) {
+    return {
+      envFile: file(env.map(([k, v]) => `${k}=${sh(v, `${field}.env[${k}]`)}\n`).join('')),
+      cliEnv: [],
+    };
+  }
+  if (runtime === 'docker' || runtime === 'podman') {
+    const split = splitEnv(env, field);
+    for (const [k] of split.cliEnv) checkCarried(k, runtime, field, 'a multi-line value');
+    const envFile = split.fileLines.length > 0 ? file(`${split.fileLines.join('\n')}\n`) : undefined;
+    return { envFile, cliEnv: split.cliEnv };
+  }
+  if (runtime === 'enroot') for (const [k] of env) checkCarried(k, runtime, field, 'a variable');
+  return { envFile: undefined, cliEnv: env };
+}
+
+/** A variable handed over through the runtime CLI's environment: a name it does not read. */
+function checkCarried(k: string, runtime: RuntimeName, field: string, what: string): void {
+  const f = `${field}.env[${k}]`;
+  if (!cliMayCarry(k)) {
+    throw invalidInput(
+      `${f}: ${what} cannot be passed in a variable of this name with runtime ${runtime} (its command line tool on the node reads it)`,
+      f,
+    );
+  }
+  if (!SHELL_IDENTIFIER.test(k)) {
+    throw invalidInput(
+      `${f}: ${what} needs a shell variable name (letters, digits, "_") with runtime ${runtime}`,
+      f,
+    );
+  }
 }
 
 /**

@@ -38,7 +38,7 @@ export interface JobContainer {
   env: EnvList;
   mounts: Mount[];
   workingDir: string | undefined;
-  /** Apptainer/Singularity: the env file (absolute path) the job hands to `--env-file`. */
+  /** apptainer/singularity (all variables), docker/podman (single-line ones): the env file (absolute path) for `--env-file`. */
   envFile: string | undefined;
   gpuVendors: string[];
 }

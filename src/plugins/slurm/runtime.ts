@@ -8,7 +8,7 @@
  *
  *   apptainer/singularity  [mpiexec] apptainer exec|run OPTS --env-file F --bind S:D[:ro] --pwd W IMAGE [CMD] ARGS
  *   enroot                 enroot import + create,  then [env -- K=V] [mpiexec] enroot start OPTS --env K --mount 'S D none x-create=auto,rbind[,ro]' NAME [CMD] ARGS
- *   docker/podman          [env -- K=V] [mpiexec] docker run --rm --name N OPTS -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
+ *   docker/podman          [mpiexec] docker run --rm --name N OPTS --env-file F -e K -v S:D[:ro] -w W [--entrypoint CMD] IMAGE ARGS
  *   none                   [mpiexec] CMD ARGS (after `cd W`), the process on the node itself
  *
  * Except for docker/podman (which have `docker exec`), each container also records what exec
@@ -94,8 +94,12 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
     case 'docker':
     case 'podman': {
       const name = runtimeContainerName(job, c);
+      // c.env: only the multi-line values, under names the CLI does not read (job-containers.ts).
       const { exports, envWords } = envParts(c);
-      lines.push(`${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`, ...exports);
+      lines.push(
+        `${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`,
+        ...exports,
+      );
       const words: Word[] = [];
       if (envWords.length > 0) words.push('env', '--', ...envWords);
       words.push(
@@ -112,6 +116,7 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       if (c.gpuVendors.includes('nvidia'))
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the job script
         words.push('--gpus', { raw: '"\\"device=${CUDA_VISIBLE_DEVICES:-all}\\""' });
+      if (c.envFile) words.push('--env-file', c.envFile);
       for (const [k] of c.env) words.push('-e', k);
       for (const m of c.mounts) words.push('-v', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
       if (c.workingDir) words.push('-w', c.workingDir);

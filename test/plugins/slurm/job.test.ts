@@ -165,13 +165,49 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
     );
   });
 
-  it('docker/podman/enroot accept any env name (through env NAME=VALUE)', () => {
-    const job = buildJob(
-      pod(one({ env: [{ name: 'a.b', value: 'x' }] })),
-      slurmConfig({ dataRoot: '/d', containerRuntime: 'docker' }),
-    );
-    expect(job.containers[0]!.env).toEqual([['a.b', 'x']]);
+  it('docker/podman: single-line variables (any valid name) go to a 0600 --env-file, multi-line ones through the CLI environment', () => {
+    for (const runtime of ['docker', 'podman'] as const) {
+      const job = buildJob(
+        pod(
+          one({
+            env: [
+              { name: 'a.b', value: 'x' },
+              { name: 'PATH', value: '/evil' },
+              { name: 'CERT', value: 'l1\nl2' },
+            ],
+          }),
+        ),
+        slurmConfig({ dataRoot: '/d', containerRuntime: runtime }),
+      );
+      expect(job.containers[0]!.env).toEqual([['CERT', 'l1\nl2']]);
+      const file = job.files.find((f) => f.path === job.containers[0]!.envFile)!;
+      expect([file.mode.toString(8), file.data.toString()]).toEqual(['600', 'a.b=x\nPATH=/evil\n']);
+    }
   });
+
+  it.each([
+    [
+      'docker',
+      'LD_PRELOAD',
+      'x\ny',
+      /env\[LD_PRELOAD\]: a multi-line value cannot be passed/,
+    ],
+    ['docker', 'ML.dotted', 'x\ny', /a multi-line value needs a shell variable name/],
+    ['enroot', 'PATH', '/evil', /env\[PATH\]: a variable cannot be passed .* runtime enroot/],
+    ['enroot', 'BASH_ENV', '/x', /runtime enroot/],
+    ['enroot', 'a.b', 'x', /a variable needs a shell variable name/],
+  ] as const)(
+    '%s refuses %s through the CLI environment, without echoing the value',
+    (runtime, name, value, msg) => {
+      const build = () =>
+        buildJob(
+          pod(one({ env: [{ name, value }] })),
+          slurmConfig({ dataRoot: '/d', containerRuntime: runtime }),
+        );
+      expect(build).toThrow(msg);
+      expect(build).not.toThrow(value);
+    },
+  );
 
   it('runAsUser becomes --uid/--gid only where the site allows it', () => {
     const data = pod({ ...one(), securityContext: { runAsUser: 1234, runAsGroup: 99 } });

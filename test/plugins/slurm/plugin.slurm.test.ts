@@ -6,7 +6,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseEndpoint } from '../../../src/core/endpoint.ts';
@@ -239,6 +239,51 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     expect(HOSTILE.map((_, i) => envOut.get(`H${i}`))).toEqual(expected);
     expect(await scontrolJob(PodJID)).toContain(`Comment=${comment}`);
     expect(existsSync('/tmp/il-pwned')).toBe(false);
+  });
+
+  it('a pod cannot steer the runtime CLI on the node with its env (PATH, DOCKER_HOST, LD_PRELOAD): the container gets them, docker does not', async () => {
+    // The site names the runtime by PATH lookup (`docker`), as most sites do; the pod brings
+    // its own PATH with a `docker` of its own in it (as from a ConfigMap volume, mode 0755).
+    const site = await serve('docker-by-path', {
+      containerRuntime: 'docker',
+      runtimePath: 'docker',
+      jobEnv: { DOCKER_HOST, PATH: `${dirname(DOCKER_CLI)}:/usr/bin:/bin` },
+      dockerOptions: ['--network=host'],
+    });
+    const evil = mkdtempSync(join(tmpdir(), 'il-evil-'));
+    const marker = join(evil, 'ran-on-the-node');
+    writeFileSync(join(evil, 'docker'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    const uid = randomUUID();
+    const pod = {
+      metadata: { name: 'steer', namespace: 'default', uid },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'main',
+            image: TEST_IMAGE,
+            command: ['/bin/sh', '-c', 'echo "P=$PATH H=$DOCKER_HOST L=$LD_PRELOAD"'],
+            env: [
+              { name: 'PATH', value: evil },
+              { name: 'DOCKER_HOST', value: 'unix:///nonexistent/docker.sock' },
+              { name: 'LD_PRELOAD', value: join(evil, 'nonexistent.so') },
+            ],
+          },
+        ],
+      },
+    };
+    cleanups.push(() => remove(site, pod));
+    await create(site, pod);
+    const st = await until('terminated', async () => {
+      const x = await statusOf(site, pod);
+      return finished(x) && x;
+    });
+    const log = await logsOf(site, pod, 'main');
+    expect(log).toContain(`P=${evil} H=unix:///nonexistent/docker.sock L=${join(evil, 'nonexistent.so')}`);
+    expect(log).not.toContain('ld.so');
+    expect(byName(st, 'main')!.state!.terminated!.exitCode).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    rmSync(evil, { recursive: true, force: true });
   });
 
   it('maps a job that hits its time limit (--time via the flags annotation) to DeadlineExceeded', {

@@ -288,11 +288,9 @@ _il_c1() {
 # app container 2
 _il_c2() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-000000000001-main >/dev/null 2>&1
-  export MODE=fast
   export QUOTED='a '\''b'\'' "c" $d `e`
 next'
-  export POD=golden
-  exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-main --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" -e MODE -e QUOTED -e POD -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro -v /scratch/hpc:/scratch -w /work --entrypoint /bin/solver registry.example.org/sci/solver:2.1 --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
+  exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-main --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/main.env -e QUOTED -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro -v /scratch/hpc:/scratch -w /work --entrypoint /bin/solver registry.example.org/sci/solver:2.1 --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
 }
 # app container 3
 _il_c3() {
