@@ -98,6 +98,7 @@ export function containerBody(job: JobSpec, c: JobContainer): string[] {
       const { exports, envWords } = envParts(c);
       lines.push(
         `${render([rt, 'rm', '-f', name], what)} >/dev/null 2>&1`,
+        `_il_watch_start ${render([c.name, rt, name], what)}`,
         ...exports,
       );
       const words: Word[] = [];

@@ -286,6 +286,41 @@ describe.concurrent('slurm plugin on a real Slurm', () => {
     rmSync(evil, { recursive: true, force: true });
   });
 
+  it('shows a docker container waiting while the runtime still prepares it (pull, create), running once docker runs it', async () => {
+    // A runtime whose `run` takes 4 s before the container exists, as a pull does.
+    const dir = mkdtempSync(join(tmpdir(), 'il-slow-docker-'));
+    const slow = join(dir, 'docker');
+    writeFileSync(slow, `#!/bin/sh\n[ "$1" = run ] && sleep 4\nexec ${DOCKER_CLI} "$@"\n`, { mode: 0o755 });
+    const site = await serve('docker-slow-run', {
+      containerRuntime: 'docker',
+      runtimePath: slow,
+      jobEnv: { DOCKER_HOST },
+      dockerOptions: ['--network=host'],
+    });
+    const pod = {
+      metadata: { name: 'slow-run', namespace: 'default', uid: randomUUID() },
+      spec: { containers: [{ name: 'main', image: TEST_IMAGE, command: ['sleep', '600'] }] },
+    };
+    cleanups.push(() => remove(site, pod));
+    await create(site, pod);
+    // The job runs (its batch shell started the container's function) before docker does.
+    const waiting = await until('the job running, the container not yet', async () => {
+      const x = await statusOf(site, pod);
+      return x?.JID && (await squeueActive(x.JID)) === 'RUNNING' ? x : undefined;
+    });
+    expect(byName(waiting, 'main')?.state?.running).toBeUndefined();
+    const running = await until('running', async () => {
+      const x = await statusOf(site, pod);
+      return byName(x, 'main')?.state?.running ? x : undefined;
+    });
+    // Running means the container exists: docker can exec into it.
+    await run(DOCKER_CLI, ['exec', '--', `il-${pod.metadata.uid}-main`, 'true'], {
+      env: { ...process.env, DOCKER_HOST },
+    });
+    expect(Date.parse(byName(running, 'main')!.state!.running!.startedAt!)).toBeGreaterThan(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('maps a job that hits its time limit (--time via the flags annotation) to DeadlineExceeded', {
     timeout: 240_000,
   }, async () => {

@@ -15,6 +15,7 @@ IL_POD_NAMESPACE=hpc
 IL_POD_NAME=golden
 IL_POD_UID=7d1c0e2a-0000-4000-8000-000000000001
 IL_DIR=/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001
+IL_RUNTIME_MARKS_START=1
 
 # ---- interlink job library (the same in every job) ----
 IL_CTR="$IL_DIR/containers"
@@ -112,11 +113,16 @@ _il_container() {
   s1=$!
   _il_stamp stderr <"$err" >>"$log" &
   s2=$!
-  _il_now >"$IL_CTR/$name.started"
+  # docker and podman pull and create the container inside `run`: _il_watch_start marks it
+  # started once it runs. Any other container starts with its process.
+  (( IL_RUNTIME_MARKS_START )) || _il_now >"$IL_CTR/$name.started"
   # The container gets the default signal dispositions back.
   (trap - "${IL_SIGNALS[@]}"; "$fn") >"$out" 2>"$err" </dev/null &
   printf '%s\n' "$!" >"$IL_RUN/$name.pid"
   wait "$!"; rc=$?
+  # Ended before the watcher saw it running: it ran, unless the runtime could not start it
+  # (125: the runtime failed, 126/127: the command cannot run).
+  if [[ ! -e $IL_CTR/$name.started ]] && (( rc < 125 || rc > 127 )); then _il_now >"$IL_CTR/$name.started"; fi
   # The log ends with the container's process; a child it left behind holding stdout open
   # gets 10 s, then loses its reader (as when a container's PID namespace goes away).
   for ((i = 0; i < 100; i++)); do
@@ -128,6 +134,23 @@ _il_container() {
   _il_now >"$IL_CTR/$name.finished"
   printf '%s\n' "$rc" >"$IL_CTR/$name.exit.tmp" && mv -f "$IL_CTR/$name.exit.tmp" "$IL_CTR/$name.exit"
   exit "$rc"
+}
+
+# _il_watch_start NAME RUNTIME RUNTIME_NAME, in a container's function just before it execs
+# `RUNTIME run` (docker, podman): NAME.started once the runtime reports the container
+# running, not while it still pulls the image, so status, hooks and probes begin then.
+_il_watch_start() {
+  local name=$1 rt=$2 cname=$3 pid=$BASHPID
+  (
+    exec </dev/null >/dev/null 2>&1
+    while kill -0 "$pid"; do
+      if [[ $("$rt" container inspect -f '{{.State.Running}}' -- "$cname") == true ]]; then
+        [[ -e $IL_CTR/$name.exit ]] || _il_now >"$IL_CTR/$name.started"
+        break
+      fi
+      sleep 0.5
+    done
+  ) &
 }
 
 _il_finish() {
@@ -278,16 +301,19 @@ module load apptainer 2>/dev/null || true
 # init container 0
 _il_c0() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-000000000001-fetch >/dev/null 2>&1
+  _il_watch_start fetch docker il-7d1c0e2a-0000-4000-8000-000000000001-fetch
   exec docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-fetch --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work --entrypoint sh busybox:1.36 -c 'echo fetching > /work/state'
 }
 # init container 1
 _il_c1() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-000000000001-check >/dev/null 2>&1
+  _il_watch_start check docker il-7d1c0e2a-0000-4000-8000-000000000001-check
   exec docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-check --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" /images/check.sif --verbose
 }
 # app container 2
 _il_c2() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-000000000001-main >/dev/null 2>&1
+  _il_watch_start main docker il-7d1c0e2a-0000-4000-8000-000000000001-main
   export QUOTED='a '\''b'\'' "c" $d `e`
 next'
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-main --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" --env-file /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/env/main.env -e QUOTED -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/config:/config:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/creds/token:/etc/creds/token:ro -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/volumes/info:/etc/podinfo:ro -v /scratch/hpc:/scratch -w /work --entrypoint /bin/solver registry.example.org/sci/solver:2.1 --input /config/input.yaml '$(MODE)' 'it'\''s $(HOME)'
@@ -295,6 +321,7 @@ next'
 # app container 3
 _il_c3() {
   docker rm -f il-7d1c0e2a-0000-4000-8000-000000000001-monitor >/dev/null 2>&1
+  _il_watch_start monitor docker il-7d1c0e2a-0000-4000-8000-000000000001-monitor
   exec mpiexec -np "${SLURM_NTASKS:-1}" --bind-to core docker run --rm --name il-7d1c0e2a-0000-4000-8000-000000000001-monitor --label 'interlink.vk.io/pod-uid=7d1c0e2a-0000-4000-8000-000000000001' '--network=host' --gpus "\"device=${CUDA_VISIBLE_DEVICES:-all}\"" -v /data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001/empty/work:/work:ro oras://registry.example.org/tools/monitor:1
 }
 

@@ -15,6 +15,7 @@ IL_POD_NAMESPACE=hpc
 IL_POD_NAME=golden
 IL_POD_UID=7d1c0e2a-0000-4000-8000-000000000001
 IL_DIR=/data/interlink/hpc-7d1c0e2a-0000-4000-8000-000000000001
+IL_RUNTIME_MARKS_START=0
 
 # ---- interlink job library (the same in every job) ----
 IL_CTR="$IL_DIR/containers"
@@ -112,11 +113,16 @@ _il_container() {
   s1=$!
   _il_stamp stderr <"$err" >>"$log" &
   s2=$!
-  _il_now >"$IL_CTR/$name.started"
+  # docker and podman pull and create the container inside `run`: _il_watch_start marks it
+  # started once it runs. Any other container starts with its process.
+  (( IL_RUNTIME_MARKS_START )) || _il_now >"$IL_CTR/$name.started"
   # The container gets the default signal dispositions back.
   (trap - "${IL_SIGNALS[@]}"; "$fn") >"$out" 2>"$err" </dev/null &
   printf '%s\n' "$!" >"$IL_RUN/$name.pid"
   wait "$!"; rc=$?
+  # Ended before the watcher saw it running: it ran, unless the runtime could not start it
+  # (125: the runtime failed, 126/127: the command cannot run).
+  if [[ ! -e $IL_CTR/$name.started ]] && (( rc < 125 || rc > 127 )); then _il_now >"$IL_CTR/$name.started"; fi
   # The log ends with the container's process; a child it left behind holding stdout open
   # gets 10 s, then loses its reader (as when a container's PID namespace goes away).
   for ((i = 0; i < 100; i++)); do
@@ -128,6 +134,23 @@ _il_container() {
   _il_now >"$IL_CTR/$name.finished"
   printf '%s\n' "$rc" >"$IL_CTR/$name.exit.tmp" && mv -f "$IL_CTR/$name.exit.tmp" "$IL_CTR/$name.exit"
   exit "$rc"
+}
+
+# _il_watch_start NAME RUNTIME RUNTIME_NAME, in a container's function just before it execs
+# `RUNTIME run` (docker, podman): NAME.started once the runtime reports the container
+# running, not while it still pulls the image, so status, hooks and probes begin then.
+_il_watch_start() {
+  local name=$1 rt=$2 cname=$3 pid=$BASHPID
+  (
+    exec </dev/null >/dev/null 2>&1
+    while kill -0 "$pid"; do
+      if [[ $("$rt" container inspect -f '{{.State.Running}}' -- "$cname") == true ]]; then
+        [[ -e $IL_CTR/$name.exit ]] || _il_now >"$IL_CTR/$name.started"
+        break
+      fi
+      sleep 0.5
+    done
+  ) &
 }
 
 _il_finish() {
