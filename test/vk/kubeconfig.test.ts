@@ -2,12 +2,14 @@
  * The VK's kubeconfig loader (src/vk/kubeconfig.ts) and connection (src/vk/kube-connection.ts):
  * kubeconfig fixtures, table-driven; the token-file and exec-credential life cycles with an
  * injected clock; and real requests over TLS (a local https server that checks the client
- * certificate and the bearer token) and through real exec plugins (small node scripts).
+ * certificate and the bearer token), through a local CONNECT proxy, and with real exec
+ * plugins (small node scripts).
  */
 import { once } from 'node:events';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -573,6 +575,40 @@ describe('real requests: TLS, client certificates, exec plugins', () => {
       }),
     );
     expect(seen.at(-1)).toMatchObject({ cn: undefined, authorization: 'Bearer tok' });
+  });
+
+  it('proxy-url: an http proxy tunnels the TLS connection (CONNECT)', async () => {
+    const tunnels: string[] = [];
+    const proxy = createHttpServer();
+    proxy.on('connect', (req, socket: Socket, head) => {
+      tunnels.push(req.url ?? '');
+      const [host, p] = (req.url ?? '').split(':');
+      const upstream = netConnect(Number(p), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const cfg = kubeconfig({
+        clusters: [
+          { name: 'c', cluster: { server: srv(), 'certificate-authority': 'ca.crt', 'proxy-url': proxyUrl } },
+        ],
+        users: [{ name: 'u', user: { token: 'via-proxy' } }],
+      });
+      await call(cfg);
+      expect(tunnels).toEqual([`127.0.0.1:${port}`]);
+      expect(seen.at(-1)).toMatchObject({ authorization: 'Bearer via-proxy' });
+    } finally {
+      proxy.close();
+      proxy.closeAllConnections();
+    }
   });
 
   it('an apiserver error is a KubeApiError with the status code', async () => {
