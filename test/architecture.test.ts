@@ -84,6 +84,17 @@ describe('the import rule (docs/architecture.md)', () => {
     );
     expect(crossing).toEqual([]);
   });
+
+  it('only src/devcluster and src/cli may load @kubernetes/client-node at run time (elsewhere: types only)', () => {
+    // Its generated index costs a process ~85 MiB (docs/performance.md, Memory budget).
+    const runtime = files.filter((f) => {
+      if (['devcluster', 'cli'].includes(part(f))) return false;
+      const text = readFileSync(join(root, f), 'utf8');
+      const value = /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^;]*?from\s+'@kubernetes\/client-node'/;
+      return value.test(text) || /import\(\s*'@kubernetes\/client-node'\s*\)/.test(text);
+    });
+    expect(runtime).toEqual([]);
+  });
 });
 
 /** The most lines a function (declaration, method, arrow, accessor, constructor) may span in src/. */

@@ -53,7 +53,7 @@ export const SECTIONS: Section[] = [
   {
     title: 'Virtual kubelet (`interlink vk`)',
     intro:
-      'File: `--config <file>`, else `$VKCONFIGPATH`. Flags `--nodename` and `--kubeconfig` win over both.',
+      'File: `--config <file>`, else `$VKCONFIGPATH`. Flags `--nodename`, `--kubeconfig` and `--context` win over both.',
     module: 'src/vk/config.ts',
     exportName: 'VkConfigSchema',
     envExport: 'VK_CONFIG_SPEC.env',

@@ -159,7 +159,8 @@ function addVkCommand(program: Command, io: MainIo, run: Runner): void {
     .description('run the virtual kubelet (the node agent that forwards pods to the API)')
     .option('--nodename <name>', 'name of the virtual node (default: from the configuration)')
     .option('--kubeconfig <file>', 'kubeconfig to reach the cluster (default: in-cluster or $KUBECONFIG)')
-    .action(async (o: { nodename?: string; kubeconfig?: string }, cmd: Command) => {
+    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
+    .action(async (o: { nodename?: string; kubeconfig?: string; context?: string }, cmd: Command) => {
       const g = globals(cmd);
       await run(
         async (logger) => {
@@ -168,6 +169,7 @@ function addVkCommand(program: Command, io: MainIo, run: Runner): void {
             configFile: g.config,
             nodeName: o.nodename,
             kubeconfig: o.kubeconfig,
+            context: o.context,
             logger,
             signal: io.signal,
           });

@@ -79,8 +79,10 @@ export const VkConfigSchema = z.object({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lower-case RFC 1123 subdomain')
     .default('interlink-node'),
-  /** Kubeconfig file (flag --kubeconfig, env KUBECONFIG); absent: in-cluster config. */
+  /** Kubeconfig file (flag --kubeconfig, env KUBECONFIG; a `:`-separated list is merged as kubectl does); absent: in-cluster config. */
   kubeconfig: z.string().optional(),
+  /** Kubeconfig context to use instead of its current-context (flag --context). */
+  kubeContext: z.string().optional(),
 
   /** interLink API: `http(s)://host` + port, or `unix:///path` (port ignored). */
   interlinkUrl: z.string().default('http://127.0.0.1'),
@@ -224,6 +226,7 @@ export const VK_CONFIG_SPEC = configNames({
 export interface VkFlags {
   nodeName?: string | undefined;
   kubeconfig?: string | undefined;
+  kubeContext?: string | undefined;
 }
 
 /**
@@ -236,6 +239,7 @@ export function loadVkConfig(input: ConfigInput & { flags?: VkFlags } = {}): VkC
   const overrides: Record<string, unknown> = { ...input.overrides };
   if (input.flags?.nodeName) overrides.nodeName = input.flags.nodeName;
   if (input.flags?.kubeconfig) overrides.kubeconfig = input.flags.kubeconfig;
+  if (input.flags?.kubeContext) overrides.kubeContext = input.flags.kubeContext;
   const config = loadConfig(VkConfigSchema, VK_CONFIG_SPEC, { ...input, env, file, overrides });
   // Fail at start-up, not at the first call.
   interlinkEndpoint(config);

@@ -18,16 +18,11 @@
  * `interlink_vk_events_total{outcome="dropped"}`, one log line per overflow episode).
  */
 
-import {
-  type CoreV1Api,
-  type CoreV1Event,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import { type CoreApi, MERGE_PATCH } from './kube-api.ts';
 
 export const EVENT_SOURCE = 'interlink-vk';
 
@@ -90,7 +85,7 @@ export function nodeRef(nodeName: string): ObjectRef {
 }
 
 export interface EventRecorderOptions {
-  core: Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+  core: Pick<CoreApi, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
   nodeName: string;
   logger: Logger;
   clock?: Clock;
@@ -205,7 +200,6 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const laneCount = Math.max(1, Math.floor(opts.concurrency ?? 4));
   const lanes: Array<Promise<void>> = Array.from({ length: laneCount }, () => Promise.resolve());
   const laneOf = (obj: ObjectRef): number => objectHash(obj) % laneCount;
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
   async function write(key: string, p: Pending): Promise<void> {
     const { obj, at } = p;
@@ -220,7 +214,7 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
       try {
         await opts.core.patchNamespacedEvent(
           { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now } },
-          mergePatch,
+          MERGE_PATCH,
         );
         return;
       } catch (err) {

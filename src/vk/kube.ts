@@ -1,76 +1,63 @@
 /**
- * Kubernetes clients for the VK.
+ * Kubernetes clients for the VK, without `@kubernetes/client-node` at run time (its
+ * `KubeConfig` loads the generated index of every API group: ~85 MiB of RSS; only its types
+ * are used here, and they are erased).
  *
- * `@kubernetes/client-node` 2.0.1 builds a new undici Agent for every request (one TLS
- * handshake per call, no keep-alive); with a thousand pods that is the bottleneck. A
- * PooledKubeConfig keeps the first dispatcher it builds and hands it to every later
- * request (generated API clients and Watch alike), while credentials (headers: tokens
- * from exec plugins or a rotated service-account file) are still applied per request.
- *
- * `kubeRequest` is a small raw-JSON call for the pod hot path (list, get, status patch):
+ * A KubeConnection (src/vk/kube-connection.ts) keeps one pooled undici dispatcher and
+ * applies the credentials per request (tokens from exec plugins or a rotated
+ * service-account file). `kubeRequest` is one raw JSON call and `kubeWatch` one watch:
  * objects stay exactly as the apiserver sent them (timestamps as strings, quantities
  * untouched), which is what the informer cache holds and what we forward to interLink.
+ * src/vk/kube-api.ts names the few typed calls of the node side on top of them.
  */
-import {
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  CertificatesV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  HttpMethod,
-  KubeConfig,
-  RequestContext,
-} from '@kubernetes/client-node';
-import { type Dispatcher, fetch } from 'undici';
+import { fetch } from 'undici';
 import { invalidInput } from '../errors/index.ts';
+import { authenticationV1, authorizationV1, certificatesV1, coordinationV1, coreV1 } from './kube-api.ts';
+import { KubeConnection, type KubeConnectionOptions } from './kube-connection.ts';
+import { inClusterTarget, readKubeconfigs, resolveTarget } from './kubeconfig.ts';
 import type { KubeClients } from './types.ts';
 
-export class PooledKubeConfig extends KubeConfig {
-  #dispatcher: Dispatcher | undefined;
-  #cluster: string | undefined;
+export { KubeConnection } from './kube-connection.ts';
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const cluster = this.getCurrentCluster()?.server;
-    const fresh = context.getDispatcher();
-    if (!fresh) return;
-    if (this.#dispatcher && this.#cluster === cluster) {
-      if (fresh !== this.#dispatcher) void (fresh as Dispatcher).close().catch(() => {});
-      context.setDispatcher(this.#dispatcher as never);
-      return;
-    }
-    this.#dispatcher = fresh as Dispatcher;
-    this.#cluster = cluster;
-  }
+export interface KubeConnectionSpec {
+  /** A kubeconfig file, or a `:`-separated list of them (KUBECONFIG); absent: in-cluster. */
+  kubeconfig?: string | undefined;
+  /** A context other than the current-context. */
+  context?: string | undefined;
+}
+
+/** The connection a kubeconfig (or the in-cluster service account) describes. */
+export function connectKube(
+  spec: KubeConnectionSpec,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: KubeConnectionOptions = {},
+): KubeConnection {
+  if (spec.kubeconfig)
+    return new KubeConnection(resolveTarget(readKubeconfigs(spec.kubeconfig), spec.context), opts);
+  if (env.KUBERNETES_SERVICE_HOST) return new KubeConnection(inClusterTarget(env), opts);
+  throw invalidInput(
+    'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster',
+    'kubeconfig',
+  );
 }
 
 /** A kubeconfig file when given, else the in-cluster service account. */
 export function makeKubeClients(
   kubeconfig: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  context?: string,
 ): KubeClients {
-  const kc = new PooledKubeConfig();
-  if (kubeconfig) {
-    kc.loadFromFile(kubeconfig);
-  } else if (env.KUBERNETES_SERVICE_HOST) {
-    kc.loadFromCluster();
-  } else {
-    throw invalidInput(
-      'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster',
-      'kubeconfig',
-    );
-  }
-  return clientsFor(kc);
+  return clientsFor(connectKube({ kubeconfig, context }, env));
 }
 
-export function clientsFor(kc: KubeConfig): KubeClients {
+export function clientsFor(kc: KubeConnection): KubeClients {
   return {
     kubeConfig: kc,
-    core: kc.makeApiClient(CoreV1Api),
-    coordination: kc.makeApiClient(CoordinationV1Api),
-    certificates: kc.makeApiClient(CertificatesV1Api),
-    authentication: kc.makeApiClient(AuthenticationV1Api),
-    authorization: kc.makeApiClient(AuthorizationV1Api),
+    core: coreV1(kc),
+    coordination: coordinationV1(kc),
+    certificates: certificatesV1(kc),
+    authentication: authenticationV1(kc),
+    authorization: authorizationV1(kc),
   };
 }
 
@@ -88,11 +75,13 @@ export class KubeApiError extends Error {
   }
 }
 
-/** The HTTP status of an error from client-node or kubeRequest, if it has one. */
+/** The HTTP status of an error from kubeRequest (or client-node), if it has one. */
 export function httpStatusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
 }
+
+const USER_AGENT = { 'user-agent': 'interlink-vk' };
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -110,15 +99,16 @@ export interface KubeRequest {
 }
 
 /** One raw JSON call to the apiserver. Throws KubeApiError for error answers. */
-export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest): Promise<T> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw invalidInput('kubeconfig has no current cluster', 'kubeconfig');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
+export async function kubeRequest<T = unknown>(kc: KubeConnection, req: KubeRequest): Promise<T> {
+  const url = new URL(kc.server + req.path);
   for (const [k, v] of Object.entries(req.query ?? {}))
     if (v !== undefined) url.searchParams.set(k, String(v));
-  const ctx = new RequestContext(url.toString(), HttpMethod[req.method]);
-  await kc.applySecurityAuthentication(ctx);
-  const headers: Record<string, string> = { ...ctx.getHeaders(), accept: req.accept ?? 'application/json' };
+  const { headers: auth, dispatcher } = await kc.prepare(req.method, url);
+  const headers: Record<string, string> = {
+    ...auth,
+    ...USER_AGENT,
+    accept: req.accept ?? 'application/json',
+  };
   let body: string | undefined;
   if (req.body !== undefined) {
     body = JSON.stringify(req.body);
@@ -127,14 +117,8 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest)
   }
   const timeout = AbortSignal.timeout(req.timeoutMs ?? 30_000);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
-  const res = await fetch(url, {
-    method: req.method,
-    headers,
-    body,
-    signal,
-    ...(dispatcher ? { dispatcher } : {}),
-  });
+  const res = await fetch(url, { method: req.method, headers, body, signal, dispatcher });
+  if (res.status === 401) kc.unauthorized();
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -174,18 +158,15 @@ export interface KubeWatchRequest {
  * metadata-only Accept) and a quiet watch is not cut after 30 s.
  */
 export async function kubeWatch(
-  kc: KubeConfig,
+  kc: KubeConnection,
   req: KubeWatchRequest,
   onEvent: (type: string, object: unknown) => void,
 ): Promise<void> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw invalidInput('kubeconfig has no current cluster', 'kubeconfig');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
+  const url = new URL(kc.server + req.path);
   url.searchParams.set('watch', 'true');
   for (const [k, v] of Object.entries(req.query ?? {}))
     if (v !== undefined) url.searchParams.set(k, String(v));
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  await kc.applySecurityAuthentication(ctx);
+  const { headers, dispatcher } = await kc.prepare('GET', url);
   const idle = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const touch = () => {
@@ -195,15 +176,15 @@ export async function kubeWatch(
       req.idleTimeoutMs,
     ).unref();
   };
-  const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
   try {
     touch();
     const res = await fetch(url, {
       method: 'GET',
-      headers: { ...ctx.getHeaders(), accept: req.accept ?? 'application/json' },
+      headers: { ...headers, ...USER_AGENT, accept: req.accept ?? 'application/json' },
       signal: AbortSignal.any([req.signal, idle.signal]),
-      ...(dispatcher ? { dispatcher } : {}),
+      dispatcher,
     });
+    if (res.status === 401) kc.unauthorized();
     if (res.status >= 400) {
       const text = await res.text();
       const st = (() => {

@@ -25,6 +25,8 @@ export interface RunVkOptions {
   configFile?: string | undefined;
   nodeName?: string | undefined;
   kubeconfig?: string | undefined;
+  /** A kubeconfig context other than the current one (flag --context). */
+  context?: string | undefined;
   logger: Logger;
   signal: AbortSignal;
   /** Environment to read (default process.env); tests pass their own. */
@@ -36,12 +38,12 @@ export interface RunVkOptions {
 export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
   const config = loadVkConfig({
     file: opts.configFile,
-    flags: { nodeName: opts.nodeName, kubeconfig: opts.kubeconfig },
+    flags: { nodeName: opts.nodeName, kubeconfig: opts.kubeconfig, kubeContext: opts.context },
     logger: opts.logger,
     ...(opts.env ? { env: opts.env } : {}),
   });
   const logger = opts.logger.child({ component: 'vk', node: config.nodeName });
-  const kube = makeKubeClients(config.kubeconfig, opts.env);
+  const kube = makeKubeClients(config.kubeconfig, opts.env, config.kubeContext);
   const interlink = makeInterlinkClient(config, logger);
   const registry = new Registry();
   const clock: Clock = systemClock;
@@ -53,7 +55,8 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
   });
   logger.info(
     {
-      apiserver: kube.kubeConfig.getCurrentCluster()?.server,
+      apiserver: kube.kubeConfig.server,
+      context: kube.kubeConfig.context,
       interlink: interlink.describe(),
       workers: config.workers,
     },

@@ -8,29 +8,30 @@
  * serves (first list done, node registered, socket listening) and rejects if it never
  * will; `done` settles like `run`'s promise; `err()` is the error that ended it.
  */
-import type {
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  CertificatesV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  V1Pod,
-} from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { VkConfig } from './config.ts';
 import type { EventRecorder } from './events.ts';
 import type { InterlinkClient } from './interlink-client.ts';
+import type {
+  AuthenticationApi,
+  AuthorizationApi,
+  CertificatesApi,
+  CoordinationApi,
+  CoreApi,
+} from './kube-api.ts';
+import type { KubeConnection } from './kube-connection.ts';
 
+/** The VK's apiserver clients (src/vk/kube.ts): raw JSON over one pooled connection. */
 export interface KubeClients {
-  kubeConfig: KubeConfig;
-  core: CoreV1Api;
-  coordination: CoordinationV1Api;
-  certificates: CertificatesV1Api;
-  authentication: AuthenticationV1Api;
-  authorization: AuthorizationV1Api;
+  kubeConfig: KubeConnection;
+  core: CoreApi;
+  coordination: CoordinationApi;
+  certificates: CertificatesApi;
+  authentication: AuthenticationApi;
+  authorization: AuthorizationApi;
 }
 
 /**

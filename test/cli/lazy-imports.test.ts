@@ -1,12 +1,14 @@
 /**
  * What each process loads: every module a Node process imports stays resident for its life,
  * so `interlink plugin mock` and `interlink api` must not load the VK's Kubernetes client,
- * the API's OIDC verifier (jose) or each other's code (docs/performance.md, Memory). The
+ * the API's OIDC verifier (jose) or each other's code, and the VK not
+ * `@kubernetes/client-node` (its generated index costs ~85 MiB; docs/performance.md, Memory). The
  * processes run as users start them (`node src/cli/main.ts ...`), with a module hook that
  * writes every URL it loads to a file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,8 +35,32 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-/** Start `main.ts <args>`, wait until `ready` exists, stop it; the URLs it loaded. */
-async function loaded(name: string, args: string[], ready: string): Promise<string[]> {
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Whether something listens on 127.0.0.1:`port`. */
+const listening = (port: number) => () =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+
+/** Start `main.ts <args>`, wait until `ready` exists (a path) or holds, stop it; the URLs it loaded. */
+async function loaded(
+  name: string,
+  args: string[],
+  ready: string | (() => Promise<boolean>),
+): Promise<string[]> {
+  const isReady = typeof ready === 'string' ? async () => existsSync(ready) : ready;
   const out = join(dir, `${name}.txt`);
   const child: ChildProcess = spawn(
     process.execPath,
@@ -43,9 +69,9 @@ async function loaded(name: string, args: string[], ready: string): Promise<stri
   );
   const exited = new Promise((resolve) => child.on('exit', resolve));
   try {
-    for (let i = 0; !existsSync(ready); i++) {
+    for (let i = 0; !(await isReady()); i++) {
       if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}) before serving`);
-      if (i > 1200) throw new Error(`${name} did not create ${ready}`);
+      if (i > 1200) throw new Error(`${name} did not get ready`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
@@ -85,5 +111,35 @@ describe('lazy imports', () => {
     expect(matching(urls, '/node_modules/jose/')).toEqual([]);
     expect(matching(urls, '/src/vk/')).toEqual([]);
     expect(matching(urls, '/src/plugins/mock/')).toEqual([]);
+  });
+
+  it('`interlink vk` does not load @kubernetes/client-node (only its types are used)', async () => {
+    const metricsPort = await freePort();
+    writeFileSync(
+      join(dir, 'kubeconfig'),
+      [
+        'apiVersion: v1',
+        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'vk.yaml'),
+      [
+        'nodeName: lazy-vk',
+        `kubeconfig: ${join(dir, 'kubeconfig')}`,
+        `interlinkUrl: unix://${join(dir, 'nowhere.sock')}`,
+        `metricsPort: ${metricsPort}`,
+        'metricsAddress: 127.0.0.1',
+        `kubeletHttp: {port: ${await freePort()}, address: 127.0.0.1}`,
+      ].join('\n'),
+    );
+    // The metrics port opens once runVirtualKubelet runs: every static import is loaded by then.
+    const urls = await loaded('vk', ['vk', '--config', join(dir, 'vk.yaml')], listening(metricsPort));
+    expect(matching(urls, '/src/vk/pods/informer.ts').length).toBe(1);
+    expect(matching(urls, '/src/vk/kube-connection.ts').length).toBe(1);
+    expect(matching(urls, '/node_modules/@kubernetes/client-node/')).toEqual([]);
   });
 });

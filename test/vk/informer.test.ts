@@ -12,17 +12,13 @@ import type { KPod } from '../../src/vk/pods/kpod.ts';
 type WatchCb = (type: string, obj: unknown) => void;
 const streams: WatchCb[] = [];
 
-vi.mock('@kubernetes/client-node', async (orig) => ({
-  ...(await orig<object>()),
-  Watch: class {
-    async watch(_path: string, _q: unknown, cb: WatchCb, _done: (err: unknown) => void) {
-      streams.push(cb);
-      return { abort: () => {} };
-    }
-  },
-}));
 vi.mock('../../src/vk/kube.ts', async (orig) => ({
   ...(await orig<object>()),
+  // One watch: events come from the test; it ends when the informer aborts it.
+  kubeWatch: (_kc: unknown, req: { signal: AbortSignal }, onEvent: WatchCb) => {
+    streams.push(onEvent);
+    return new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve()));
+  },
   kubeRequest: async () => ({
     metadata: { resourceVersion: '10' },
     items: [{ ...pod('10'), metadata: { ...pod('10').metadata, managedFields: [{ manager: 'x' }] } }],

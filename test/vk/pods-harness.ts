@@ -23,6 +23,7 @@ import { runVirtualKubelet } from '../../src/vk/run.ts';
 import type { KubeClients } from '../../src/vk/types.ts';
 import type { RetrievedPodData } from '../../src/wire/interlink.ts';
 import { type ApiUnderTest, startApi, TOKEN, tempDir, writeTokenFile } from '../api/harness.ts';
+import { type AdminKube, adminKube } from './admin-kube.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -78,6 +79,8 @@ export interface PodStack {
   nodeName: string;
   namespace: string;
   kube: KubeClients;
+  /** The tests' own client-node clients (admin); `core` is `admin.core`. */
+  admin: AdminKube;
   core: CoreV1Api;
   mock: MockPlugin;
   /** Every create the plugin received, in order. */
@@ -144,7 +147,8 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
   const configFile = join(t.dir, 'vk.yaml');
   await writeFile(configFile, stringify(config));
   const kube = makeKubeClients(inject('kubeconfig'));
-  const core = kube.core;
+  const admin = adminKube(inject('kubeconfig'));
+  const core = admin.core;
   await kubectl(['create', 'namespace', opts.namespace]).catch(() => undefined);
   await eventually('the default ServiceAccount', () =>
     core.readNamespacedServiceAccount({ name: 'default', namespace: opts.namespace }),
@@ -157,6 +161,7 @@ export async function startPodStack(opts: PodStackOptions): Promise<PodStack> {
     nodeName: opts.nodeName,
     namespace: opts.namespace,
     kube,
+    admin,
     core,
     mock,
     received,

@@ -113,7 +113,7 @@ it('a graceful restart never moves a Running pod back to Pending', async () => {
   // Record every phase the pod shows while the VK restarts and polls again.
   const phases: string[] = [];
   const { Watch } = await import('@kubernetes/client-node');
-  const ctl = await new Watch(s.kube.kubeConfig).watch(
+  const ctl = await new Watch(s.admin.kubeConfig).watch(
     `/api/v1/namespaces/${s.namespace}/pods`,
     { fieldSelector: 'metadata.name=steady', resourceVersion: p.metadata?.resourceVersion },
     (_type, obj: { status?: { phase?: string } }) => phases.push(obj.status?.phase ?? ''),

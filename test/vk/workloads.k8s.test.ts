@@ -23,7 +23,7 @@ const podTemplate = (annotations: Record<string, string>, restartPolicy: string)
 };
 
 it('a Job (backoffLimit 0) whose pod fails is marked Failed by the Job controller', async () => {
-  const batch = s.kube.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api);
+  const batch = s.admin.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api);
   await batch.createNamespacedJob({
     namespace: s.namespace,
     body: {
@@ -50,7 +50,7 @@ it('a Job (backoffLimit 0) whose pod fails is marked Failed by the Job controlle
 });
 
 it('a Job whose pod succeeds Completes', async () => {
-  const batch = s.kube.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api);
+  const batch = s.admin.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api);
   await batch.createNamespacedJob({
     namespace: s.namespace,
     body: {
@@ -72,7 +72,7 @@ it('a Job whose pod succeeds Completes', async () => {
 });
 
 it('a Deployment of 3 replicas on the virtual node becomes Available', async () => {
-  const apps = s.kube.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).AppsV1Api);
+  const apps = s.admin.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).AppsV1Api);
   await apps.createNamespacedDeployment({
     namespace: s.namespace,
     body: {

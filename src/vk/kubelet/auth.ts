@@ -10,9 +10,9 @@
  * apiserver. Time is injected.
  */
 import type { TLSSocket } from 'node:tls';
-import type { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.ts';
 import { ErrorCode, InterlinkError } from '../../errors/index.ts';
+import type { AuthenticationApi, AuthorizationApi } from '../kube-api.ts';
 import type { RequestAttributes } from './authz-attributes.ts';
 
 export interface UserInfo {
@@ -45,10 +45,7 @@ export interface Reviewer {
   ): Promise<AccessReviewResult>;
 }
 
-export function kubeReviewer(
-  authentication: AuthenticationV1Api,
-  authorization: AuthorizationV1Api,
-): Reviewer {
+export function kubeReviewer(authentication: AuthenticationApi, authorization: AuthorizationApi): Reviewer {
   return {
     async reviewToken(token) {
       const review = await authentication.createTokenReview({

@@ -20,11 +20,11 @@
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import type { CertificatesV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { Backoff } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { VkConfig } from '../config.ts';
+import type { CertificatesApi, CoreApi } from '../kube-api.ts';
 import { type Controller, controllerShell } from '../types.ts';
 import { KUBELET_SERVING_SIGNER, parsePair, requestServingCertificate } from './csr.ts';
 import { createCertificatePem } from './x509.ts';
@@ -42,7 +42,7 @@ export interface TlsMaterial {
 
 export interface ServingCertsDeps {
   config: Pick<VkConfig, 'nodeName' | 'kubeletHttp' | 'podIp'>;
-  kube: { certificates: CertificatesV1Api; core: Pick<CoreV1Api, 'readNamespacedConfigMap'> };
+  kube: { certificates: CertificatesApi; core: Pick<CoreApi, 'readNamespacedConfigMap'> };
   logger: Logger;
   clock: Clock;
   /** How often files are checked for changes (default 30 s). */

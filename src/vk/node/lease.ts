@@ -4,13 +4,18 @@
  * cached Lease so the next one starts over (409: stale; 404: garbage-collected with a
  * deleted Node).
  */
-import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.ts';
 import { httpStatusOf } from '../kube.ts';
 import type { KubeClients } from '../types.ts';
 import type { NodeMetrics } from './metrics.ts';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
+
+/** A MicroTime as the apiserver parses it (RFC 3339 with exactly six fractional digits). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
 
 export class LeaseRenewer {
   #lease: V1Lease | undefined;
@@ -53,7 +58,7 @@ export class LeaseRenewer {
     const spec = {
       holderIdentity: this.#name,
       leaseDurationSeconds: this.#durationSeconds,
-      renewTime: new V1MicroTime(this.#clock.now()),
+      renewTime: microTime(this.#clock.now()) as unknown as Date,
     };
     try {
       if (!this.#lease && !(await this.#readOrCreate(nodeUid, spec))) return;

@@ -6,11 +6,12 @@
  * to the conditions as last written. Called only from the node loop, one write at a time.
  */
 import { readFileSync } from 'node:fs';
-import { PatchStrategy, setHeaderOptions, type V1Node, type V1NodeCondition } from '@kubernetes/client-node';
+import type { V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { type EventRecorder, nodeRef } from '../events.ts';
 import { httpStatusOf } from '../kube.ts';
+import { MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube-api.ts';
 import type { KubeClients } from '../types.ts';
 import {
   buildNode,
@@ -24,9 +25,6 @@ import {
 import { computeConditions, OUR_CONDITIONS, readinessChanged } from './conditions.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Pinger } from './pinger.ts';
-
-const strategicMerge = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export function ourVersion(): string {
   try {
@@ -139,7 +137,7 @@ export class NodeRegistrar {
     const patch = nodeSpecPatch(this.node, this.#input, this.#d.pinger.lastResponse);
     if (!patch) return;
     try {
-      this.node = await this.#d.kube.core.patchNode({ name: this.#name, body: patch }, mergePatch);
+      this.node = await this.#d.kube.core.patchNode({ name: this.#name, body: patch }, MERGE_PATCH);
       this.#d.metrics.writes.inc({ kind: 'spec', result: 'ok' });
     } catch (err) {
       this.#d.metrics.writes.inc({ kind: 'spec', result: 'error' });
@@ -172,7 +170,7 @@ export class NodeRegistrar {
       },
     };
     try {
-      this.node = await kube.core.patchNodeStatus({ name: this.#name, body }, strategicMerge);
+      this.node = await kube.core.patchNodeStatus({ name: this.#name, body }, STRATEGIC_MERGE_PATCH);
       metrics.writes.inc({ kind: 'status', result: 'ok' });
     } catch (err) {
       metrics.writes.inc({ kind: 'status', result: 'error' });

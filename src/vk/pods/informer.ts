@@ -3,8 +3,8 @@
  * good on most errors and swallows exceptions from callbacks): list + watch the pods
  * bound to one node (`spec.nodeName=<node>`), kept in a cache of raw JSON objects.
  *
- *   - a watch that ends quietly (server timeout, client-node 2.0.1's 30 s inactivity
- *     abort) resumes from the last resourceVersion: no relist, not a failure;
+ *   - a watch that ends quietly (the server's timeoutSeconds) resumes from the last
+ *     resourceVersion: no relist, not a failure;
  *   - 410 Gone (resourceVersion too old) relists at once;
  *   - any other error relists after an exponential backoff;
  *   - after a relist, objects that disappeared are reported as deletions.
@@ -12,17 +12,18 @@
  * Handlers (`onChange`) must only record/enqueue (STYLE habit 3); an exception they
  * throw is logged and does not stop the informer.
  */
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+
 import { Backoff } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
-import { httpStatusOf, kubeRequest } from '../kube.ts';
+import { httpStatusOf, kubeRequest, kubeWatch } from '../kube.ts';
+import type { KubeConnection } from '../kube-connection.ts';
 import { type KPod, keyOf, podKey } from './kpod.ts';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   nodeName: string;
   logger: Logger;
   clock: Clock;
@@ -214,80 +215,76 @@ export class PodInformer {
   }
 
   /** One watch from the current resourceVersion. Resolves how it ended; rejects on errors. */
-  #watch(signal: AbortSignal): Promise<'quiet' | 'expired'> {
+  async #watch(signal: AbortSignal): Promise<'quiet' | 'expired'> {
     const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
-    return new Promise((resolve, reject) => {
-      let expired = false;
-      let failed: unknown;
-      let controller: AbortController | undefined;
-      let settled = false;
-      const onAbort = () => controller?.abort();
-      const finish = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) return resolve('quiet');
-        if (expired) return resolve('expired');
-        if (failed) return reject(failed);
-        if (!err) return resolve('quiet');
-        // client-node 2.0.1 aborts a watch after 30 s without events: a quiet node, not a failure.
-        const name = (err as { name?: string }).name;
-        if (name === 'TimeoutError' || name === 'AbortError') return resolve('quiet');
-        reject(err);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      new Watch(this.#opts.kubeConfig)
-        .watch(
-          '/api/v1/pods',
-          {
+    // Ended by us on an ERROR event (410: relist; other: fail), or by the caller's signal.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let expired = false;
+    let failed: unknown;
+    try {
+      await kubeWatch(
+        this.#opts.kubeConfig,
+        {
+          path: '/api/v1/pods',
+          query: {
             fieldSelector: `spec.nodeName=${this.#opts.nodeName}`,
             resourceVersion: this.#rv,
             allowWatchBookmarks: true,
             timeoutSeconds,
           },
-          (type: string, obj: unknown) => {
-            if (settled) return;
-            if (type === 'ERROR') {
-              const st = obj as { code?: number; message?: string; reason?: string };
-              if (st?.code === 410 || st?.reason === 'Expired' || st?.reason === 'Gone') expired = true;
-              else
-                failed = Object.assign(new Error(`watch error: ${st?.message ?? JSON.stringify(obj)}`), {
-                  code: st?.code,
-                });
-              controller?.abort();
-              return;
-            }
-            const pod = obj as KPod;
-            const rv = pod?.metadata?.resourceVersion;
-            if (rv) this.#rv = rv;
-            if (type === 'BOOKMARK') return;
-            const key = keyOf(pod);
-            if (type === 'DELETED') {
-              const cur = this.#store.get(key);
-              if (cur && cur.metadata.uid === pod.metadata.uid) this.#store.delete(key);
-              this.#emit(key, 'delete', pod);
-              return;
-            }
-            const old = this.#store.get(key);
-            // Our own write's answer may already be in the cache (upsertIfNewer): never step
-            // back in time, and the watch echo of that write (same resourceVersion, the same
-            // object) is no change at all — reconciling it again would cost a sync per write.
-            if (
-              old &&
-              old.metadata.uid === pod.metadata.uid &&
-              (old.metadata.resourceVersion === rv || newerRV(old.metadata.resourceVersion, rv))
-            )
-              return;
-            this.#store.set(key, trimForCache(pod));
-            this.#emit(key, old && old.metadata.uid === pod.metadata.uid ? 'update' : 'add', pod);
-          },
-          finish,
-        )
-        .then((c) => {
-          controller = c;
-          if (signal.aborted || settled) c.abort();
-        }, finish);
-    });
+          signal: stop.signal,
+          // The server ends the watch after timeoutSeconds; silence well past that is a dead connection.
+          idleTimeoutMs: (timeoutSeconds + 30) * 1000,
+        },
+        (type, obj) => {
+          if (stop.signal.aborted) return;
+          if (type !== 'ERROR') return this.#onWatchEvent(type, obj as KPod);
+          const st = obj as { code?: number; message?: string; reason?: string };
+          if (st?.code === 410 || st?.reason === 'Expired' || st?.reason === 'Gone') expired = true;
+          else
+            failed = Object.assign(new Error(`watch error: ${st?.message ?? JSON.stringify(obj)}`), {
+              code: st?.code,
+            });
+          stop.abort();
+        },
+      );
+    } catch (err) {
+      // A silent connection: resume from the last resourceVersion, as after a server timeout.
+      if ((err as { name?: string }).name !== 'TimeoutError') throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) return 'quiet';
+    if (expired) return 'expired';
+    if (failed) throw failed;
+    return 'quiet';
+  }
+
+  #onWatchEvent(type: string, pod: KPod): void {
+    const rv = pod?.metadata?.resourceVersion;
+    if (rv) this.#rv = rv;
+    if (type === 'BOOKMARK') return;
+    const key = keyOf(pod);
+    if (type === 'DELETED') {
+      const cur = this.#store.get(key);
+      if (cur && cur.metadata.uid === pod.metadata.uid) this.#store.delete(key);
+      this.#emit(key, 'delete', pod);
+      return;
+    }
+    const old = this.#store.get(key);
+    // Our own write's answer may already be in the cache (upsertIfNewer): never step
+    // back in time, and the watch echo of that write (same resourceVersion, the same
+    // object) is no change at all — reconciling it again would cost a sync per write.
+    if (
+      old &&
+      old.metadata.uid === pod.metadata.uid &&
+      (old.metadata.resourceVersion === rv || newerRV(old.metadata.resourceVersion, rv))
+    )
+      return;
+    this.#store.set(key, trimForCache(pod));
+    this.#emit(key, old && old.metadata.uid === pod.metadata.uid ? 'update' : 'add', pod);
   }
 
   #emit(key: string, kind: ChangeKind, pod: KPod): void {

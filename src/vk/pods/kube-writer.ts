@@ -2,8 +2,9 @@
  * The syncer's writes to the apiserver: pod status (with annotations), and the final
  * Pod delete. Injected into the syncer so unit tests record writes instead.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import { httpStatusOf, kubeRequest } from '../kube.ts';
+import type { KubeConnection } from '../kube-connection.ts';
 import type { KPod, KPodStatus } from './kpod.ts';
 import { type PodMetrics, startLatencySeconds } from './metrics.ts';
 
@@ -20,7 +21,7 @@ export interface KubeWriter {
 }
 
 export interface KubeWriterOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** Our own write's answer goes into the informer cache when it is newer. */
   upsert: (pod: KPod) => void;
   metrics: Pick<PodMetrics, 'statusWrites' | 'podStart'>;

@@ -8,10 +8,11 @@
  * apiserver errors other than "not found" (the caller retries); a missing object is not
  * an error but a `missing` entry (the caller waits, bounded).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import type { Clock } from '../../core/clock.ts';
 import type { PodCreateRequests } from '../../wire/interlink.ts';
 import { httpStatusOf, kubeRequest } from '../kube.ts';
+import type { KubeConnection } from '../kube-connection.ts';
 import type { KPod } from '../pods/kpod.ts';
 import type { DownwardContext } from './downward.ts';
 import { type EnvContext, expandCommand, type Missing, resolveEnv, type SourceObjects } from './env.ts';
@@ -30,7 +31,7 @@ function volumeRefs(pod: KPod) {
 }
 
 export interface ResolverOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   clock: Clock;
   ctx: EnvContext;
   /** Default lifetime asked for tokens whose source does not say (seconds). */

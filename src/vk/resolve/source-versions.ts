@@ -22,11 +22,12 @@
  * broken, `versions` answers undefined and the caller falls back to GETs; a namespace
  * refused with 403 is tried again after `forbiddenRetryMs`.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import { Backoff } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { httpStatusOf, kubeRequest, kubeWatch } from '../kube.ts';
+import type { KubeConnection } from '../kube-connection.ts';
 
 export type SourceKind = 'configmaps' | 'secrets';
 
@@ -217,7 +218,7 @@ interface MetaObject {
 }
 
 /** The MetaListWatch of a real apiserver: metadata-only lists (paged) and watches. */
-export function apiserverMetaListWatch(kc: KubeConfig, watchTimeoutSeconds?: number): MetaListWatch {
+export function apiserverMetaListWatch(kc: KubeConnection, watchTimeoutSeconds?: number): MetaListWatch {
   const path = (kind: SourceKind, ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/${kind}`;
   return {
     async list(kind, namespace, signal) {

@@ -20,6 +20,7 @@ import { createNodeController, type NodeController } from '../../../src/vk/node/
 import { makeInterlinkClient } from '../../../src/vk/run.ts';
 import type { Controller, KubeClients, PodLister, VkDeps } from '../../../src/vk/types.ts';
 import { type ApiUnderTest, startApi, startMock, TOKEN, tempDir, writeTokenFile } from '../../api/harness.ts';
+import { type AdminKube, adminKube } from '../admin-kube.ts';
 
 export const kubectl = (args: string[], input?: string) =>
   runKubectl(inject('k8sBinDir'), inject('kubeconfig'), args, { input });
@@ -60,7 +61,10 @@ export async function eventually<T>(
 }
 
 /** A PodLister over the apiserver, refreshed on demand (stands in for the pod controller's cache). */
-export function apiPodLister(kube: KubeClients, nodeName: string): PodLister & { refresh(): Promise<void> } {
+export function apiPodLister(
+  kube: Pick<AdminKube, 'core'>,
+  nodeName: string,
+): PodLister & { refresh(): Promise<void> } {
   let pods: V1Pod[] = [];
   return {
     list: () => pods,
@@ -75,6 +79,8 @@ export interface Stack {
   nodeName: string;
   config: VkConfig;
   kube: KubeClients;
+  /** The tests' own client-node clients (admin). */
+  admin: AdminKube;
   deps: VkDeps;
   pods: ReturnType<typeof apiPodLister>;
   mock: Awaited<ReturnType<typeof startMock>>;
@@ -132,7 +138,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const kube = makeKubeClients(config.kubeconfig);
   const interlink = makeInterlinkClient(config, logger);
   const events = createEventRecorder({ core: kube.core, nodeName: config.nodeName, logger });
-  const pods = apiPodLister(kube, config.nodeName);
+  const admin = adminKube(config.kubeconfig as string);
+  const pods = apiPodLister(admin, config.nodeName);
   const deps: VkDeps = {
     config,
     kube,
@@ -155,6 +162,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     nodeName: config.nodeName,
     config,
     kube,
+    admin,
     deps,
     pods,
     mock,
@@ -178,7 +186,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await interlink.close();
       await api?.close();
       await mock.close();
-      await kube.core.deleteNode({ name: config.nodeName }).catch(() => {});
+      await admin.core.deleteNode({ name: config.nodeName }).catch(() => {});
       await t.cleanup();
     },
   };

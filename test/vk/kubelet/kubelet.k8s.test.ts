@@ -37,8 +37,8 @@ describe('kubelet API through the apiserver', () => {
       // Lines every 300 ms for a minute: enough for a tail and a follow.
       mock: { startDelay: '0s', logLines: 200, logInterval: '300ms' },
     });
-    await stack.kube.core.createNamespace({ body: { metadata: { name: ns } } });
-    pod = await stack.kube.core.createNamespacedPod({
+    await stack.admin.core.createNamespace({ body: { metadata: { name: ns } } });
+    pod = await stack.admin.core.createNamespacedPod({
       namespace: ns,
       body: {
         metadata: { name: 'talker' },
@@ -55,7 +55,7 @@ describe('kubelet API through the apiserver', () => {
   });
 
   afterAll(async () => {
-    await stack?.kube.core.deleteNamespace({ name: ns }).catch(() => {});
+    await stack?.admin.core.deleteNamespace({ name: ns }).catch(() => {});
     await stack?.close();
   });
 
@@ -73,7 +73,7 @@ describe('kubelet API through the apiserver', () => {
     expect(peer.verify(ca.publicKey)).toBe(true);
     expect(peer.subject).toBe(`O=system:nodes\nCN=system:node:${nodeName}`);
     expect(peer.subjectAltName).toBe(`DNS:${nodeName}, IP Address:127.0.0.1`);
-    const csrs = await stack.kube.certificates.listCertificateSigningRequest({
+    const csrs = await stack.admin.certificates.listCertificateSigningRequest({
       labelSelector: `interlink.io/node=${nodeName}`,
     });
     expect(csrs.items).toHaveLength(1);
@@ -148,7 +148,7 @@ describe('kubelet API through the apiserver', () => {
     // The apiserver's node proxy refuses loopback addresses ("address not allowed"), so call
     // the kubelet API directly with the admin kubeconfig's client certificate.
     const https: import('node:https').RequestOptions = {};
-    await stack.kube.kubeConfig.applyToHTTPSOptions(https);
+    await stack.admin.kubeConfig.applyToHTTPSOptions(https);
     const agent = new Agent({
       connect: {
         ca: await readFile(inject('caCertPath'), 'utf8'),
@@ -175,7 +175,7 @@ describe('kubelet API through the apiserver', () => {
 
   it('/debug/pprof: a CPU profile for a caller allowed nodes/proxy (real SubjectAccessReview); 403 without', async () => {
     const https: import('node:https').RequestOptions = {};
-    await stack.kube.kubeConfig.applyToHTTPSOptions(https);
+    await stack.admin.kubeConfig.applyToHTTPSOptions(https);
     const ca = await readFile(inject('caCertPath'), 'utf8');
     const admin = new Agent({
       connect: { ca, servername: nodeName, cert: https.cert as string, key: https.key as string },
@@ -189,9 +189,9 @@ describe('kubelet API through the apiserver', () => {
       const profile = (await res.body.json()) as { nodes: Array<{ callFrame: { functionName: string } }> };
       expect(profile.nodes[0]!.callFrame.functionName).toBe('(root)');
       await eventually('the default ServiceAccount', () =>
-        stack.kube.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
+        stack.admin.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
       );
-      const tr = await stack.kube.core.createNamespacedServiceAccountToken({
+      const tr = await stack.admin.core.createNamespacedServiceAccountToken({
         name: 'default',
         namespace: ns,
         body: { spec: { expirationSeconds: 600 } },
@@ -216,9 +216,9 @@ describe('kubelet API through the apiserver', () => {
       expect(anon.statusCode).toBe(401);
       await anon.body.text();
       await eventually('the default ServiceAccount', () =>
-        stack.kube.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
+        stack.admin.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
       );
-      const tr = await stack.kube.core.createNamespacedServiceAccountToken({
+      const tr = await stack.admin.core.createNamespacedServiceAccountToken({
         name: 'default',
         namespace: ns,
         body: { spec: { expirationSeconds: 600 } },

@@ -46,8 +46,8 @@ describe('kubectl exec and port-forward through the virtual kubelet', () => {
       config: { kubeletHttp: { port, address: '127.0.0.1', csr: true, selfApprove: true } },
       mock: { startDelay: '0s' },
     });
-    await stack.kube.core.createNamespace({ body: { metadata: { name: ns } } });
-    const pod = await stack.kube.core.createNamespacedPod({
+    await stack.admin.core.createNamespace({ body: { metadata: { name: ns } } });
+    const pod = await stack.admin.core.createNamespacedPod({
       namespace: ns,
       body: {
         metadata: { name: 'shell' },
@@ -60,7 +60,7 @@ describe('kubectl exec and port-forward through the virtual kubelet', () => {
     });
     await stack.deps.interlink.create({ pod: JSON.parse(JSON.stringify(pod)) });
     // No pod controller runs here; kubectl port-forward wants a Running pod.
-    await stack.kube.core.replaceNamespacedPodStatus({
+    await stack.admin.core.replaceNamespacedPodStatus({
       name: 'shell',
       namespace: ns,
       body: { ...pod, status: { phase: 'Running' } },
@@ -69,7 +69,7 @@ describe('kubectl exec and port-forward through the virtual kubelet', () => {
   });
 
   afterAll(async () => {
-    await stack?.kube.core.deleteNamespace({ name: ns }).catch(() => {});
+    await stack?.admin.core.deleteNamespace({ name: ns }).catch(() => {});
     await stack?.close();
   });
 
@@ -156,7 +156,7 @@ describe('kubectl exec and port-forward through the virtual kubelet', () => {
       ['create', 'rolebinding', 'exec-only', '-n', ns, '--role=exec-only', `--serviceaccount=${ns}:${sa}`],
     ])
       expect((await kubectl(args, false)).code, args.join(' ')).toBe(0);
-    const tr = await stack.kube.core.createNamespacedServiceAccountToken({
+    const tr = await stack.admin.core.createNamespacedServiceAccountToken({
       name: sa,
       namespace: ns,
       body: { spec: { expirationSeconds: 600 } },

@@ -16,7 +16,7 @@ const cond = (n: V1Node, type: string) => n.status?.conditions?.find((c) => c.ty
 
 describe('virtual node', () => {
   let stack: Stack;
-  const read = () => stack.kube.core.readNode({ name: nodeName });
+  const read = () => stack.admin.core.readNode({ name: nodeName });
 
   beforeAll(async () => {
     stack = await startStack({
@@ -82,7 +82,7 @@ describe('virtual node', () => {
 
   it('holds a Lease owned by the Node and renews it', async () => {
     const node = await read();
-    const first = await stack.kube.coordination.readNamespacedLease({
+    const first = await stack.admin.coordination.readNamespacedLease({
       name: nodeName,
       namespace: 'kube-node-lease',
     });
@@ -92,7 +92,7 @@ describe('virtual node', () => {
     ]);
     const t1 = new Date(first.spec!.renewTime as unknown as string).getTime();
     const renewed = await eventually('a lease renewal', async () => {
-      const l = await stack.kube.coordination.readNamespacedLease({
+      const l = await stack.admin.coordination.readNamespacedLease({
         name: nodeName,
         namespace: 'kube-node-lease',
       });
@@ -110,7 +110,7 @@ describe('virtual node', () => {
   it('patches only its own conditions: a condition another agent set survives', async () => {
     const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
     const now = new Date().toISOString();
-    await stack.kube.core.patchNodeStatus(
+    await stack.admin.core.patchNodeStatus(
       {
         name: nodeName,
         body: {
@@ -167,7 +167,7 @@ describe('virtual node', () => {
     expect(ready(up)?.reason).toBe('KubeletReady');
 
     const reasons = await eventually('both Events', async () => {
-      const list = await stack.kube.core.listNamespacedEvent({
+      const list = await stack.admin.core.listNamespacedEvent({
         namespace: 'default',
         fieldSelector: `involvedObject.name=${nodeName}`,
       });
@@ -197,7 +197,7 @@ describe('virtual node', () => {
 
   it('registers the node again when someone deletes it, and re-owns the Lease', async () => {
     const old = await read();
-    await stack.kube.core.deleteNode({ name: nodeName });
+    await stack.admin.core.deleteNode({ name: nodeName });
     const again = await eventually(
       'the node recreated',
       async () => {
@@ -210,7 +210,7 @@ describe('virtual node', () => {
     await eventually(
       'the lease owned by the new node',
       async () => {
-        const l = await stack.kube.coordination.readNamespacedLease({
+        const l = await stack.admin.coordination.readNamespacedLease({
           name: nodeName,
           namespace: 'kube-node-lease',
         });

@@ -3,7 +3,6 @@
  * fake interLink API: deps validated, `ready` after the first list and the adoption
  * check, workers syncing the keys the source reports, `run`/`done` settling on abort.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks } from '../../../src/core/clock.ts';
@@ -57,7 +56,7 @@ function deps(podSource: PodControllerDeps['podSource']) {
   const interlink = new FakeInterlink();
   const d = {
     config: VkConfigSchema.parse({ nodeName: 'vk-fake', podIp: '10.0.0.1', workers: 2 }),
-    kube: { kubeConfig: new KubeConfig() },
+    kube: {},
     logger: silentLogger(),
     interlink,
     events: new FakeEvents(),

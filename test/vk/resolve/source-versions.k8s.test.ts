@@ -8,10 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { RequestContext } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.ts';
-import { PooledKubeConfig } from '../../../src/vk/kube.ts';
+import { KubeConnection } from '../../../src/vk/kube.ts';
+import { readKubeconfigs, resolveTarget } from '../../../src/vk/kubeconfig.ts';
 import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { PodResolver } from '../../../src/vk/resolve/resolver.ts';
 import { apiserverMetaListWatch, SourceVersionCache } from '../../../src/vk/resolve/source-versions.ts';
@@ -22,20 +22,15 @@ const PODS = 200;
 const ROLE = fileURLToPath(new URL('../../../deploy/rbac/clusterrole.yaml', import.meta.url));
 
 /** A kubeconfig that records `METHOD path[?watch]` of every call made with it. */
-class CountingKubeConfig extends PooledKubeConfig {
+class CountingKubeConfig extends KubeConnection {
   readonly calls: string[] = [];
-  override async applySecurityAuthentication(ctx: RequestContext): Promise<void> {
-    const url = new URL(ctx.getUrl());
-    this.calls.push(`${ctx.getHttpMethod()} ${url.pathname}${url.searchParams.get('watch') ? ' watch' : ''}`);
-    await super.applySecurityAuthentication(ctx);
+  override async prepare(method: string, url: URL) {
+    this.calls.push(`${method} ${url.pathname}${url.searchParams.get('watch') ? ' watch' : ''}`);
+    return super.prepare(method, url);
   }
 }
 
-const counting = () => {
-  const kc = new CountingKubeConfig();
-  kc.loadFromFile(inject('kubeconfig'));
-  return kc;
-};
+const counting = () => new CountingKubeConfig(resolveTarget(readKubeconfigs(inject('kubeconfig'))));
 
 const pods: KPod[] = Array.from({ length: PODS }, (_, i) => ({
   apiVersion: 'v1',

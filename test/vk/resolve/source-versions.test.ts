@@ -6,11 +6,10 @@
  * while broken or forbidden, and watches stopped when no pod asks. Then the resolver:
  * its volume resync answers from the cache without one GET.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
-import { KubeApiError } from '../../../src/vk/kube.ts';
+import { KubeApiError, KubeConnection } from '../../../src/vk/kube.ts';
 import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { PodResolver } from '../../../src/vk/resolve/resolver.ts';
 import {
@@ -241,12 +240,12 @@ describe('SourceVersionCache', () => {
 
 describe('PodResolver.volumeSourceVersions with the cache', () => {
   // A kubeconfig whose server refuses connections: any GET would throw.
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'http://127.0.0.1:1' }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
+  const kc = new KubeConnection({
+    context: 'x',
+    server: 'http://127.0.0.1:1',
+    tls: { insecure: false },
+    auth: {},
+    clusterInfo: {},
   });
   const pod = {
     apiVersion: 'v1',
