@@ -95,16 +95,49 @@ export function slimObject<T extends object>(obj: T): T {
   return { ...obj, metadata } as T;
 }
 
+/**
+ * The ConfigMap every namespace has and every pod with a projected service-account token
+ * reads: kept per namespace and reused while the watched resourceVersion says it is current.
+ */
+export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
+
 export class PodResolver {
   readonly #opts: ResolverOptions;
   /** In-flight GETs shared by pods created in the same burst (never a stale cache). */
   readonly #inflight = new Map<string, Promise<RawObject | undefined>>();
+  /** kube-root-ca.crt by namespace, valid while its watched version is the same. */
+  readonly #rootCa = new Map<string, RawObject>();
 
   constructor(opts: ResolverOptions) {
     this.#opts = opts;
   }
 
   async #get(
+    kind: 'configmaps' | 'secrets',
+    namespace: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<RawObject | undefined> {
+    if (kind === 'configmaps' && name === ROOT_CA_CONFIGMAP) return this.#getRootCa(namespace, signal);
+    return this.#fetch(kind, namespace, name, signal);
+  }
+
+  /**
+   * kube-root-ca.crt from memory when the metadata watch (sourceVersions) shows the version
+   * we hold; otherwise (no watch, not synced, changed, absent) one GET, kept for the next pods.
+   */
+  async #getRootCa(namespace: string, signal?: AbortSignal): Promise<RawObject | undefined> {
+    const held = this.#rootCa.get(namespace);
+    const versions = await this.#opts.sourceVersions?.versions('configmaps', namespace);
+    const rv = versions?.get(ROOT_CA_CONFIGMAP);
+    if (held && rv !== undefined && held.metadata.resourceVersion === rv) return held;
+    const o = await this.#fetch('configmaps', namespace, ROOT_CA_CONFIGMAP, signal);
+    if (o && versions) this.#rootCa.set(namespace, o);
+    else this.#rootCa.delete(namespace);
+    return o;
+  }
+
+  async #fetch(
     kind: 'configmaps' | 'secrets',
     namespace: string,
     name: string,

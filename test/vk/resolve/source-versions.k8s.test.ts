@@ -153,3 +153,30 @@ it("the VK's ClusterRole allows the metadata list and watch", async () => {
     }
   await kubectl(['delete', 'clusterrolebinding', 'vk-sourcever']).catch(() => undefined);
 });
+
+it('kube-root-ca.crt is read once per namespace while the watch shows its version; an edit is read again', async () => {
+  const caPod: KPod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'ca', namespace: ns, uid: 'uid-ca' },
+    spec: {
+      containers: [{ name: 'c', image: 'busybox' }],
+      volumes: [{ name: 'ca', configMap: { name: 'kube-root-ca.crt' } }],
+    },
+  };
+  const caOf = async (r: PodResolver) => (await r.fetchSources(caPod)).configMaps.get('kube-root-ca.crt');
+  await eventually('kube-root-ca.crt published', async () => (await caOf(plain)) !== undefined);
+  const gets = () =>
+    cachedKc.calls.filter((c) => c === `GET /api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`).length;
+  const before = gets();
+  for (let i = 0; i < 20; i++) expect((await caOf(cached))?.data?.['ca.crt']).toMatch(/BEGIN CERTIFICATE/);
+  expect(gets() - before).toBe(1);
+  await kubectl(['-n', ns, 'label', 'configmap', 'kube-root-ca.crt', 'edited=yes']);
+  await eventually('the edit read', async () => {
+    const labels = (await caOf(cached))?.metadata.labels as Record<string, string> | undefined;
+    return labels?.edited === 'yes';
+  });
+  expect(gets() - before).toBe(2);
+  await caOf(cached);
+  expect(gets() - before).toBe(2);
+});
