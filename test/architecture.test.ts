@@ -99,11 +99,6 @@ describe('the import rule (docs/architecture.md)', () => {
 
 /** The most lines a function (declaration, method, arrow, accessor, constructor) may span in src/. */
 const MAX_FUNCTION_LINES = 120;
-/**
- * Known to be over and being split elsewhere (src/vk/pods is another change's, issue #13);
- * remove the entry with that split. A function not listed here fails the check.
- */
-const BEING_SPLIT = new Set(['src/vk/pods/controller.ts createPodController']);
 
 /** `file name (n lines)` for every function of `file` longer than `max` lines, nested ones included. */
 function longFunctions(file: string, text: string, max: number): string[] {
@@ -141,9 +136,9 @@ describe('the size rule (issue #13)', () => {
   });
 
   it(`no function in src/ spans more than ${MAX_FUNCTION_LINES} lines`, () => {
-    const long = files
-      .flatMap((f) => longFunctions(f, readFileSync(join(root, f), 'utf8'), MAX_FUNCTION_LINES))
-      .filter((l) => !BEING_SPLIT.has(l.replace(/ \(\d+ lines\)$/, '')));
+    const long = files.flatMap((f) =>
+      longFunctions(f, readFileSync(join(root, f), 'utf8'), MAX_FUNCTION_LINES),
+    );
     expect(long).toEqual([]);
   });
 });

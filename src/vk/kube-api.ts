@@ -86,27 +86,22 @@ export function certificatesV1(kc: KubeConnection) {
   };
 }
 
-export function authenticationV1(kc: KubeConnection) {
-  return {
-    createTokenReview: (p: { body: V1TokenReview }) =>
-      kubeRequest<V1TokenReview>(kc, {
-        method: 'POST',
-        path: '/apis/authentication.k8s.io/v1/tokenreviews',
-        body: p.body,
-      }),
-  };
-}
+/** A POST of a review object (TokenReview, SubjectAccessReview): the answer is the object back, filled in. */
+const review =
+  <T>(kc: KubeConnection, path: string) =>
+  (p: { body: T }) =>
+    kubeRequest<T>(kc, { method: 'POST', path, body: p.body });
 
-export function authorizationV1(kc: KubeConnection) {
-  return {
-    createSubjectAccessReview: (p: { body: V1SubjectAccessReview }) =>
-      kubeRequest<V1SubjectAccessReview>(kc, {
-        method: 'POST',
-        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body: p.body,
-      }),
-  };
-}
+export const authenticationV1 = (kc: KubeConnection) => ({
+  createTokenReview: review<V1TokenReview>(kc, '/apis/authentication.k8s.io/v1/tokenreviews'),
+});
+
+export const authorizationV1 = (kc: KubeConnection) => ({
+  createSubjectAccessReview: review<V1SubjectAccessReview>(
+    kc,
+    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+  ),
+});
 
 export type CoreApi = ReturnType<typeof coreV1>;
 export type CoordinationApi = ReturnType<typeof coordinationV1>;

@@ -137,37 +137,19 @@ export function createPodController(deps: PodControllerDeps): PodController {
     firstLookMs: config.statusFirstLookMs,
   });
 
-  const shell = controllerShell(async (signal, markReady) => {
-    const informerDone = informer.run(signal);
-    await Promise.race([listed, aborted(signal)]);
-    if (signal.aborted) {
-      await informerDone;
-      return;
-    }
-    const adopt = (pod: KPod, jobId: string, answer: Parameters<PodSyncer['adopt']>[2], key: string) => {
-      syncer.adopt(pod, jobId, answer, key);
-      queue.add(key);
-    };
-    await adoptFromBackend({ cache: informer, interlink, adopt, events, clock, logger: log }, signal);
-    markReady();
-    log.info(
-      { pods: informer.size, workers: config.workers, statusIntervalMs: config.statusIntervalMs },
-      'pod controller running',
-    );
-    await Promise.all([
-      informerDone,
-      poller.run(signal),
-      sourceVersions?.run(signal),
-      runWorkers({
-        queue,
-        concurrency: config.workers,
-        sync: (key) => syncer.sync(key),
-        clock,
-        signal,
-        onSynced: (_key, ms, ok) => metrics.reconcile.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
-        onError: logSyncError(log),
-      }),
-    ]);
+  const shell = controllerRun({
+    config,
+    log,
+    interlink,
+    events,
+    clock,
+    informer,
+    listed,
+    syncer,
+    queue,
+    poller,
+    sourceVersions,
+    metrics,
   });
 
   return Object.assign(shell, {
@@ -177,6 +159,63 @@ export function createPodController(deps: PodControllerDeps): PodController {
         informer.getByName(namespace, name) as unknown as V1Pod | undefined,
     },
     pollNow: () => poller.pollOnce(),
+  });
+}
+
+/** What the controller's run loop drives, built by createPodController. */
+interface RunParts {
+  config: PodControllerDeps['config'];
+  log: PodControllerDeps['logger'];
+  interlink: PodControllerDeps['interlink'];
+  events: PodControllerDeps['events'];
+  clock: PodControllerDeps['clock'];
+  informer: PodSource;
+  listed: Promise<void>;
+  syncer: PodSyncer;
+  queue: WorkQueue<string>;
+  poller: ReturnType<typeof createStatusPoller>;
+  sourceVersions: SourceVersionCache | undefined;
+  metrics: ReturnType<typeof podMetrics>;
+}
+
+/**
+ * The run loop: the informer's first list, adoption of what the backend already runs, then
+ * the informer, the status poller, the volume-source watch and the sync workers together.
+ */
+function controllerRun(p: RunParts) {
+  const { config, log, informer, syncer, queue } = p;
+  return controllerShell(async (signal, markReady) => {
+    const informerDone = informer.run(signal);
+    await Promise.race([p.listed, aborted(signal)]);
+    if (signal.aborted) {
+      await informerDone;
+      return;
+    }
+    const adopt = (pod: KPod, jobId: string, answer: Parameters<PodSyncer['adopt']>[2], key: string) => {
+      syncer.adopt(pod, jobId, answer, key);
+      queue.add(key);
+    };
+    const { interlink, events, clock } = p;
+    await adoptFromBackend({ cache: informer, interlink, adopt, events, clock, logger: log }, signal);
+    markReady();
+    log.info(
+      { pods: informer.size, workers: config.workers, statusIntervalMs: config.statusIntervalMs },
+      'pod controller running',
+    );
+    await Promise.all([
+      informerDone,
+      p.poller.run(signal),
+      p.sourceVersions?.run(signal),
+      runWorkers({
+        queue,
+        concurrency: config.workers,
+        sync: (key) => syncer.sync(key),
+        clock,
+        signal,
+        onSynced: (_key, ms, ok) => p.metrics.reconcile.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
+        onError: logSyncError(log),
+      }),
+    ]);
   });
 }
 
