@@ -139,23 +139,43 @@ interface RouteDeps {
 /** The pod routes of the interLink 0.6 wire: create, delete, status, getLogs. */
 function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<AbortController> }): void {
   const { plugin, cache, viaPlugin, followers } = deps;
+  // Creates still at the plugin, by pod UID. A VK killed while its create was in flight asks
+  // again after its restart (status, then create): both wait for the first create instead
+  // of racing it, so the plugin gets one create per UID (it must be idempotent anyway).
+  const creating = new Map<string, Promise<CreateStruct>>();
+  const settled = (uids: string[]) =>
+    Promise.all(uids.map((u) => creating.get(u)?.catch(() => undefined)).filter(Boolean));
+
   app.post(
     '/create',
     { schema: { body: PodCreateRequests, response: { 200: CreateStruct } } },
     async (req) => {
       const pod = req.body.pod;
+      const uid = pod.metadata.uid;
+      const inFlight = creating.get(uid);
+      if (inFlight) {
+        req.log.info({ pod: podRef(pod), uid }, 'create of a pod whose create is in flight: waiting for it');
+        return inFlight;
+      }
       const { data, warnings } = toRetrievedPodData(req.body);
       for (const w of warnings) req.log.warn({ pod: podRef(pod) }, w);
-      let answer: CreateStruct;
+      const answer = viaPlugin(req, 'create', () => plugin.create(data, req.id)).then(
+        (a) => {
+          cache.noteCreate(pod, { jid: a.PodJID });
+          req.log.info({ pod: podRef(pod), uid, jid: a.PodJID }, 'pod created');
+          return a;
+        },
+        (err: unknown) => {
+          cache.noteCreate(pod, { error: (err as Error).message });
+          throw err;
+        },
+      );
+      creating.set(uid, answer);
       try {
-        answer = await viaPlugin(req, 'create', () => plugin.create(data, req.id));
-      } catch (err) {
-        cache.noteCreate(pod, { error: (err as Error).message });
-        throw err;
+        return await answer;
+      } finally {
+        creating.delete(uid);
       }
-      cache.noteCreate(pod, { jid: answer.PodJID });
-      req.log.info({ pod: podRef(pod), uid: pod.metadata.uid, jid: answer.PodJID }, 'pod created');
-      return answer;
     },
   );
 
@@ -176,6 +196,9 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
     ...WIRE_ROUTES.status,
     handler: async (req) => {
       const pods = req.body ?? [];
+      // A pod asked about while its create is in flight (a restarted VK adopting): the answer
+      // after that create, not a "not found" that would make the VK create it again.
+      await settled(pods.map((p) => p.metadata.uid));
       const statuses = await viaPlugin(req, 'status', () => plugin.status(pods, req.id));
       cache.update(statuses);
       req.log.debug({ asked: pods.length, answered: statuses.length }, 'status');
