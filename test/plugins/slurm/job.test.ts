@@ -186,12 +186,7 @@ describe('buildJob: refuses what cannot work, naming the field', () => {
   });
 
   it.each([
-    [
-      'docker',
-      'LD_PRELOAD',
-      'x\ny',
-      /env\[LD_PRELOAD\]: a multi-line value cannot be passed/,
-    ],
+    ['docker', 'LD_PRELOAD', 'x\ny', /env\[LD_PRELOAD\]: a multi-line value cannot be passed/],
     ['docker', 'ML.dotted', 'x\ny', /a multi-line value needs a shell variable name/],
     ['enroot', 'PATH', '/evil', /env\[PATH\]: a variable cannot be passed .* runtime enroot/],
     ['enroot', 'BASH_ENV', '/x', /runtime enroot/],
