@@ -10,10 +10,10 @@
  *
  * `prepare` may be called concurrently; it never mutates its arguments.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent, type Dispatcher, ProxyAgent } from 'undici';
+import { runProcess } from '../core/command.ts';
 import { invalidInput } from '../errors/index.ts';
 import type { ExecConfig, KubeTarget, Pem } from './kubeconfig.ts';
 
@@ -92,41 +92,26 @@ export function execInfo(cfg: ExecConfig, clusterInfo: Record<string, unknown>):
   });
 }
 
-/** The real runner: spawn the command (never through a shell) with its env added to ours. */
-export const spawnExec: ExecRunner = (cfg, info) =>
-  new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: info };
-    for (const { name, value } of cfg.env) env[name] = value;
-    const child = spawn(cfg.command, cfg.args, {
+/** The real runner: the command through the one process runner (never a shell), its env added to ours. */
+export const spawnExec: ExecRunner = async (cfg, info) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: info };
+  for (const { name, value } of cfg.env) env[name] = value;
+  let r: Awaited<ReturnType<typeof runProcess>>;
+  try {
+    r = await runProcess(cfg.command, cfg.args, {
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: EXEC_TIMEOUT_MS,
+      timeoutMs: EXEC_TIMEOUT_MS,
+      spanName: 'exec credential',
     });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    child.on('error', (e) =>
-      reject(
-        new Error(
-          `exec credential plugin ${cfg.command}: ${e.message}${cfg.installHint ? ` (${cfg.installHint})` : ''}`,
-        ),
-      ),
-    );
-    child.on('close', (code, sig) => {
-      if (code === 0) resolve(out);
-      else
-        reject(
-          new Error(
-            `exec credential plugin ${cfg.command} exited ${code ?? sig}: ${err.trim().slice(0, 500)}`,
-          ),
-        );
-    });
-  });
+  } catch (e) {
+    const hint = cfg.installHint ? ` (${cfg.installHint})` : '';
+    throw new Error(`exec credential plugin ${cfg.command}: ${(e as Error).message}${hint}`);
+  }
+  if (r.code === 0) return r.stdout;
+  throw new Error(
+    `exec credential plugin ${cfg.command} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 500)}`,
+  );
+};
 
 export class KubeConnection {
   readonly server: string;
