@@ -99,7 +99,7 @@ export interface ContainerContext {
 
 /** One container, validated; checks run in the order the error messages were always produced. */
 export function jobContainer([c, kind, field]: ContainerEntry, ctx: ContainerContext): JobContainer {
-  const { cfg, jobDir } = ctx;
+  const { cfg } = ctx;
   const runtime = cfg.containerRuntime;
   const env = ctx.envs.get(c.name)!;
   checkEnvNames(env, runtime, field);
@@ -192,7 +192,7 @@ function checkCarried(k: string, runtime: RuntimeName, field: string, what: stri
  * Every name must pass the shared rule (src/wire/k8s.ts EnvVarName: never a leading "-"),
  * also names that came from `envFrom` keys after the wire (a data key may start with "-"):
  * a name is an argv word of `env(1)` or a runtime. Apptainer env files and bash `export`
- * need shell identifiers; docker/podman/enroot get the other names through `env -- NAME=VALUE`.
+ * need shell identifiers; docker/podman take any valid name in their env file (envDelivery).
  * Messages name the variable's position, never the name itself.
  */
 function checkEnvNames(env: EnvList, runtime: RuntimeName, field: string): void {

@@ -33,7 +33,10 @@ function mpiPrefix(job: JobSpec, c: JobContainer): Word[] {
   return [job.mpi.path, '-np', NTASKS, ...job.mpi.flags];
 }
 
-/** `export NAME=VALUE` lines for names bash accepts; the others for `env NAME=VALUE`. */
+/**
+ * `export NAME=VALUE` lines for names bash accepts; the others for `env -- NAME=VALUE`
+ * (job-containers.ts lets none through: a fallback that keeps a name from becoming shell code).
+ */
 function envParts(c: JobContainer): { exports: string[]; envWords: string[] } {
   const exports: string[] = [];
   const envWords: string[] = [];
