@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { heapFlags } from '../../src/cli/heap-limits.ts';
-import { freePorts } from '../../src/devcluster/probe.ts';
+import { freePorts } from '../../src/core/free-ports.ts';
 import { type ManagedProcess, spawnGroup, stopGroups } from '../../src/devcluster/process.ts';
 import { httpGet, httpGetOk } from './http.ts';
 import type { BenchPlugin } from './options.ts';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { freePorts } from '../../src/devcluster/probe.ts';
+import { freePorts } from '../../src/core/free-ports.ts';
 import { type ManagedProcess, spawnGroup, stopGroups } from '../../src/devcluster/process.ts';
 import { VIRTUAL_NODE_TAINT } from './workload.ts';
 

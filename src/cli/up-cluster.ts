@@ -17,11 +17,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { systemClock } from '../core/clock.ts';
+import { freePort } from '../core/free-ports.ts';
 import type { Cluster } from '../devcluster/cluster.ts';
 import { drainNode } from './drain.ts';
 import { startUp, type UpHandle, type UpOptions } from './up.ts';
@@ -47,17 +47,6 @@ export interface UpClusterHandle extends UpHandle {
 
 /** The example the banner suggests, by absolute path (the package ships examples/). */
 export const EXAMPLE = fileURLToPath(new URL('../../examples/busy-echo.yaml', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * The CA of the kubeconfig's current cluster, as PEM text or a file path: the apiserver's

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runProcess } from '../core/command.ts';
+import { freePorts } from '../core/free-ports.ts';
 import {
   apiserverArgs,
   type ClusterLayout,
@@ -26,7 +27,7 @@ import {
 import { ensureBinaries } from './binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { createClusterPki } from './pki.ts';
-import { freePorts, probe } from './probe.ts';
+import { probe } from './probe.ts';
 import {
   commandLineHas,
   isAlive,

@@ -3,7 +3,6 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type Server } from 'node:net';
 
 export interface ProbeTls {
   ca?: string | Buffer;
@@ -46,30 +45,4 @@ export function probe(url: string, tls: ProbeTls = {}, timeoutMs = 2_000): Promi
     req.on('error', (err) => resolve({ status: 0, body: err.message }));
     req.end();
   });
-}
-
-/**
- * `n` distinct free TCP ports on 127.0.0.1, asked of the OS. All are held open at once so
- * they differ, then released: another process could take one before we bind it, which a
- * caller sees as a start-up failure.
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const s = createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve());
-      });
-      const addr = s.address();
-      if (addr === null || typeof addr === 'string') throw new Error('freePorts: no TCP address');
-      ports.push(addr.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
 }

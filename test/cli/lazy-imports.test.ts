@@ -8,10 +8,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/core/free-ports.ts';
 import { tempDir } from '../api/harness.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -34,14 +35,6 @@ beforeAll(async () => {
   );
 });
 afterAll(() => cleanup());
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Whether something listens on 127.0.0.1:`port`. */
 const listening = (port: number) => () =>

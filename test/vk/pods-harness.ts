@@ -6,12 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { freePort } from '../../src/core/free-ports.ts';
 import { listenOn } from '../../src/core/http-server.ts';
 import { createLogger, type Logger, silentLogger } from '../../src/core/logger.ts';
 import { runKubectl } from '../../src/devcluster/cluster.ts';
@@ -25,6 +25,8 @@ import type { RetrievedPodData } from '../../src/wire/interlink.ts';
 import { type ApiUnderTest, startApi, TOKEN, tempDir, writeTokenFile } from '../api/harness.ts';
 import { type AdminKube, adminKube } from './admin-kube.ts';
 
+export { freePort };
+
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export const kubectl = (args: string[], input?: string) =>
@@ -34,14 +36,6 @@ export function testLogger(name = 'vk'): Logger {
   return process.env.VK_TEST_LOG
     ? createLogger({ level: process.env.VK_TEST_LOG, pretty: false, name })
     : silentLogger();
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Poll until `fn` gives a truthy value; rethrows the last error on timeout. For eventual states, never timing. */

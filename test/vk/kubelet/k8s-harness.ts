@@ -4,12 +4,12 @@
  * run.ts wires them, and a PodLister over the apiserver (the pod controller's cache is not
  * ours to start here; `refresh()` fills it).
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { inject } from 'vitest';
 import { systemClock } from '../../../src/core/clock.ts';
+import { freePort } from '../../../src/core/free-ports.ts';
 import { createLogger, type Logger, silentLogger } from '../../../src/core/logger.ts';
 import { runKubectl } from '../../../src/devcluster/cluster.ts';
 import { type VkConfig, VkConfigSchema } from '../../../src/vk/config.ts';
@@ -22,6 +22,8 @@ import type { Controller, KubeClients, PodLister, VkDeps } from '../../../src/vk
 import { type ApiUnderTest, startApi, startMock, TOKEN, tempDir, writeTokenFile } from '../../api/harness.ts';
 import { type AdminKube, adminKube } from '../admin-kube.ts';
 
+export { freePort };
+
 export const kubectl = (args: string[], input?: string) =>
   runKubectl(inject('k8sBinDir'), inject('kubeconfig'), args, { input });
 
@@ -29,14 +31,6 @@ export function testLogger(): Logger {
   return process.env.VK_TEST_LOG
     ? createLogger({ level: process.env.VK_TEST_LOG, pretty: false })
     : silentLogger();
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Poll until `fn` gives a truthy value; rethrows the last error on timeout. For eventual states, not timing. */

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V1NodeCondition } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../src/core/free-ports.ts';
 import { createInterlinkClient } from '../../../src/vk/interlink-client.ts';
 import {
   classifyPingError,
@@ -106,10 +107,7 @@ describe('classifying real ping failures of the interLink client', () => {
   });
 
   it('nothing listening → API down', async () => {
-    const free = createServer();
-    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-    const closedPort = (free.address() as AddressInfo).port;
-    await new Promise<void>((r) => free.close(() => r()));
+    const closedPort = await freePort();
     const client = createInterlinkClient({
       endpoint: { kind: 'tcp', protocol: 'http', host: '127.0.0.1', port: closedPort },
     });
