@@ -121,6 +121,7 @@ export const dockerStarter: Starter<Docker> = {
       const host = await script('start-dockerd.sh');
       if (!wasRunning) await writeFile(marker, String(process.pid));
       timing('docker: dockerd ready');
+      if (!wasRunning && (await otherLeases(leases)).length === 0) await removeLeftovers(host);
       return { host, image: await script('make-test-image.sh', { DOCKER_HOST: host }) };
     });
   },
@@ -144,6 +145,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('dockerCli', DOCKER_CLI);
   project.provide('testImage', value.image);
   return release;
+}
+
+/**
+ * Remove the containers earlier runs left behind (a run killed mid-test, a benchmark). Called
+ * only when this run started dockerd and no other run holds a lease, so nothing in it is in
+ * use. They matter: the docker plugin's containers carry `--restart=unless-stopped`, so
+ * every dockerd start would run them again beside the tests.
+ */
+async function removeLeftovers(host: string): Promise<void> {
+  const env = { ...process.env, DOCKER_HOST: host };
+  const { stdout } = await run(DOCKER_CLI, ['ps', '-aq'], { env, timeout: 60_000 });
+  const ids = stdout.split('\n').filter(Boolean);
+  if (ids.length === 0) return;
+  await run(DOCKER_CLI, ['rm', '-f', '--', ...ids], { env, timeout: 5 * 60_000 });
+  timing(`docker: removed ${ids.length} containers earlier runs left`);
 }
 
 /** SIGTERM, then wait (dockerd stops its containers first); SIGKILL after 30 s. */
