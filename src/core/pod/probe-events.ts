@@ -46,3 +46,9 @@ export class ProbeEventTally {
     for (const k of this.#byKey.keys()) if (k.startsWith(prefix)) this.#byKey.delete(k);
   }
 }
+
+/** The reason of a failed preStop hook's Event, as the kubelet writes it. */
+export const FAILED_PRESTOP_HOOK = 'FailedPreStopHook';
+
+/** Whether a probe event is a failed preStop hook (which a delete's answer must carry). */
+export const isPreStopFailure = (e: ProbeEvent): boolean => e.reason === FAILED_PRESTOP_HOOK;

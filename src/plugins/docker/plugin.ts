@@ -32,7 +32,7 @@ import {
 } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
 import type { ExecQuery, PortForwardQuery } from '../../wire/streams.ts';
-import type { CallContext, Plugin } from '../sdk/types.ts';
+import type { CallContext, DeleteResult, Plugin } from '../sdk/types.ts';
 import { logsArgs } from './argv.ts';
 import { creatingStatus, readCreateMarkers } from './background-create.ts';
 import { readDeleteMarkers } from './background-delete.ts';
@@ -172,9 +172,9 @@ export class DockerPlugin implements Plugin {
 
   // ---- delete (background-delete.ts, removal.ts) ----------------------------------------
 
-  async delete(pod: Pod, ctx: CallContext): Promise<void> {
+  async delete(pod: Pod, ctx: CallContext): Promise<DeleteResult | undefined> {
     await this.#ensureLoaded();
-    await this.#removal.delete(pod, ctx);
+    return this.#removal.delete(pod, ctx);
   }
 
   /** Resolves when every delete answered so far is carried out (tests, diagnostics). */

@@ -4,6 +4,7 @@
  * The callers hold the pod's lock.
  */
 import type { Clock } from '../../core/clock.ts';
+import { FAILED_PRESTOP_HOOK } from '../../core/pod/probe-events.ts';
 import { clip, type ProbeHandler, preStopHooks } from '../../core/pod/probes.ts';
 import type { ContainerState } from '../../wire/k8s.ts';
 import { inspectArgs, startArgs, stopArgs } from './argv.ts';
@@ -93,7 +94,7 @@ export function withPreStopFailures<
     containers: status.containers?.map((c) => {
       const m = failures.get(`${uid}/${c.name}`);
       return m
-        ? { ...c, probeEvents: [{ reason: 'FailedPreStopHook', message: m, type: 'Warning', count: 1 }] }
+        ? { ...c, probeEvents: [{ reason: FAILED_PRESTOP_HOOK, message: m, type: 'Warning', count: 1 }] }
         : c;
     }),
   };

@@ -11,9 +11,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Clock } from '../../core/clock.ts';
 import type { KeyedLock } from '../../core/keyed-lock.ts';
 import type { Logger } from '../../core/logger.ts';
+import { isPreStopFailure } from '../../core/pod/probe-events.ts';
 import type { PodStatus } from '../../wire/interlink.ts';
 import type { Pod } from '../../wire/k8s.ts';
-import type { CallContext } from '../sdk/types.ts';
+import type { CallContext, DeleteResult } from '../sdk/types.ts';
 import { rmArgs, stopArgs, volumeLsArgs, volumeRmArgs } from './argv.ts';
 import { type BackgroundDeletes, backgroundDeletes, writeDeleteMarker } from './background-delete.ts';
 import { classify, type DockerCli } from './cli.ts';
@@ -80,7 +81,7 @@ export class PodRemoval {
    * deleteAnswerSeconds: "gone" in the common case, "recorded" in a burst that would
    * otherwise outlast the API's plugin timeout.
    */
-  async delete(pod: Pod, ctx: CallContext): Promise<void> {
+  async delete(pod: Pod, ctx: CallContext): Promise<DeleteResult | undefined> {
     const { cfg, locks } = this.#d;
     const uid = pod.metadata.uid;
     const grace = graceOf(pod);
@@ -94,8 +95,24 @@ export class PodRemoval {
       this.#preStopPending.set(uid, pod);
       this.#tasks.start(uid, g);
     });
-    if (await this.#tasks.settled(uid, cfg.deleteAnswerSeconds * 1000)) ctx.log.info({ uid }, 'pod deleted');
-    else ctx.log.info({ uid }, 'pod delete recorded; still removing in the background');
+    if (!(await this.#tasks.settled(uid, cfg.deleteAnswerSeconds * 1000))) {
+      ctx.log.info({ uid }, 'pod delete recorded; still removing in the background');
+      return undefined;
+    }
+    ctx.log.info({ uid }, 'pod deleted');
+    return this.#hookFailures(uid);
+  }
+
+  /**
+   * A removed pod's failed preStop hooks for the delete's answer, which the VK records as
+   * Events: the pod is gone, so no status poll may show them (a delete answered before the
+   * removal finished leaves them to the tombstone's status instead).
+   */
+  #hookFailures(uid: string): DeleteResult | undefined {
+    const containers = (this.tombstone(uid)?.containers ?? [])
+      .map((c) => ({ name: c.name, probeEvents: (c.probeEvents ?? []).filter(isPreStopFailure) }))
+      .filter((c) => c.probeEvents.length > 0);
+    return containers.length > 0 ? { containers } : undefined;
   }
 
   /** A marker found at start-up: finish that delete. */

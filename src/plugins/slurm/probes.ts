@@ -14,6 +14,8 @@
  * command can never name one of the script's shell functions or builtins); httpGet and
  * tcpSocket use bash's /dev/tcp to 127.0.0.1 (the runtimes here share the node's network).
  */
+
+import { FAILED_PRESTOP_HOOK } from '../../core/pod/probe-events.ts';
 import {
   failureMessage,
   hooksOf,
@@ -272,7 +274,7 @@ export function overlayProbes(
       count: 1,
     });
   if (f.preStop?.result === 'failure')
-    events.push({ reason: 'FailedPreStopHook', message: 'PreStopHook failed', type: 'Warning', count: 1 });
+    events.push({ reason: FAILED_PRESTOP_HOOK, message: 'PreStopHook failed', type: 'Warning', count: 1 });
   if (f.killed)
     events.push({
       reason: 'Killing',

@@ -1,5 +1,6 @@
 /** Ending a pod's Slurm job and waiting for Slurm to confirm (the delete path). */
 import { readFile } from 'node:fs/promises';
+import { FAILED_PRESTOP_HOOK } from '../../core/pod/probe-events.ts';
 import { preStopHooks } from '../../core/pod/probes.ts';
 import { podSpecOf } from '../../core/pod/spec.ts';
 import { unavailable } from '../../errors/index.ts';
@@ -37,7 +38,7 @@ export async function waitEnded(d: SlurmDeps, id: string, ms: number, signal: Ab
 
 /** A failed preStop hook, as the status reports it (probes.ts) and the delete answers it. */
 export const FAILED_PRESTOP = {
-  reason: 'FailedPreStopHook',
+  reason: FAILED_PRESTOP_HOOK,
   message: 'PreStopHook failed',
   type: 'Warning',
   count: 1,

@@ -10,7 +10,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConfig } from '../../../src/plugins/docker/config.ts';
-import type { PodStatus } from '../../../src/wire/interlink.ts';
+import { LABEL } from '../../../src/plugins/docker/names.ts';
+import { DeleteResponse, type PodStatus } from '../../../src/wire/interlink.ts';
 import type { Pod } from '../../../src/wire/k8s.ts';
 import {
   cleanup,
@@ -227,6 +228,38 @@ describe('docker lifecycle hooks', () => {
     expect(lines.indexOf('poststart')).toBeGreaterThanOrEqual(0);
     expect(lines.indexOf('poststart')).toBeLessThan(firstProbe);
     expect(lines.filter((l) => l !== 'probe').slice(-2)).toEqual(['prestop', 'term']);
+  });
+
+  it('a failing preStop hook is in the delete answer (FailedPreStopHook), and the container still stops', async () => {
+    const pod = await start(
+      makePod('prestop-fail', {
+        terminationGracePeriodSeconds: 5,
+        containers: [
+          {
+            name: 'main',
+            image: image(),
+            command: ['sleep', '100000'],
+            lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo nope >&2; exit 4'] } } },
+          },
+        ],
+      }),
+    );
+    await waitFor(srv.client, pod, (s) => running(s, 'main'), 'running');
+    // The pod is gone once /delete answers, so no status poll can show the failure: the
+    // answer carries it, for the VK to record as an Event.
+    const answer = await srv.client.call({
+      method: 'POST',
+      path: '/delete',
+      body: pod,
+      schema: DeleteResponse,
+    });
+    expect(answer).toMatchObject({
+      containers: [{ name: 'main', probeEvents: [{ reason: 'FailedPreStopHook', type: 'Warning' }] }],
+    });
+    const [event] = (typeof answer === 'string' ? [] : answer.containers?.[0]?.probeEvents) ?? [];
+    expect(event?.message).toContain('PreStopHook failed');
+    const left = await docker(['ps', '-aq', '--filter', `label=${LABEL.podUid}=${pod.metadata.uid}`]);
+    expect(left).toBe('');
   });
 
   it('a failing postStart kills the container with a FailedPostStartHook event', async () => {
