@@ -17,12 +17,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { systemClock } from '../core/clock.ts';
 import { freePort } from '../core/free-ports.ts';
 import type { Cluster } from '../devcluster/cluster.ts';
+import { type Pem, parseKubeconfig, resolveTarget } from '../vk/kubeconfig.ts';
 import { drainNode } from './drain.ts';
 import { startUp, type UpHandle, type UpOptions } from './up.ts';
 
@@ -50,24 +51,19 @@ export const EXAMPLE = fileURLToPath(new URL('../../examples/busy-echo.yaml', im
 
 /**
  * The CA of the kubeconfig's current cluster, as PEM text or a file path: the apiserver's
- * kubelet client certificate is signed by it on kubeadm, kind and our devcluster. Pure.
+ * kubelet client certificate is signed by it on kubeadm, kind and our devcluster. Read the
+ * way the VK reads it (vk/kubeconfig.ts); {} when the file names none (insecure, system
+ * roots) or has no usable current context. Pure. `path` anchors relative file names.
  */
-export function clusterCaOf(kubeconfigText: string, kubeconfigDir: string): { pem?: string; file?: string } {
-  const kc = (parse(kubeconfigText) ?? {}) as {
-    'current-context'?: string;
-    contexts?: Array<{ name?: string; context?: { cluster?: string } }>;
-    clusters?: Array<{
-      name?: string;
-      cluster?: { 'certificate-authority-data'?: string; 'certificate-authority'?: string };
-    }>;
-  };
-  const ctx = kc.contexts?.find((c) => c.name === kc['current-context']) ?? kc.contexts?.[0];
-  const cluster = kc.clusters?.find((c) => c.name === ctx?.context?.cluster) ?? kc.clusters?.[0];
-  const data = cluster?.cluster?.['certificate-authority-data'];
-  if (data) return { pem: Buffer.from(data, 'base64').toString('utf8') };
-  const file = cluster?.cluster?.['certificate-authority'];
-  if (file) return { file: isAbsolute(file) ? file : resolve(kubeconfigDir, file) };
-  return {};
+export function clusterCaOf(kubeconfigText: string, path: string): { pem?: string; file?: string } {
+  let ca: Pem | undefined;
+  try {
+    ca = resolveTarget(parseKubeconfig(kubeconfigText, path)).tls.ca;
+  } catch {
+    return {};
+  }
+  if (!ca) return {};
+  return 'data' in ca ? { pem: ca.data } : { file: ca.file };
 }
 
 export interface BannerInput {
@@ -233,7 +229,7 @@ class UpClusterRun {
     const up = await startUp({ ...opts, signal: upNever });
     this.up = up;
     if (opts.kubeconfig) {
-      const ca = clusterCaOf(readFileSync(kubeconfig, 'utf8'), dirname(kubeconfig));
+      const ca = clusterCaOf(readFileSync(kubeconfig, 'utf8'), kubeconfig);
       if (ca.pem) {
         clientCa = join(up.dir, 'cluster-ca.crt');
         await writeFile(clientCa, ca.pem, { mode: 0o600 });

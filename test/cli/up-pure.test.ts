@@ -16,6 +16,9 @@ contexts:
     context: {cluster: a, user: u}
   - name: ctx-b
     context: {cluster: b, user: u}
+users:
+  - name: u
+    user: {token: t}
 clusters:
   - name: a
     cluster: {server: "https://a", certificate-authority: /etc/a.crt}
@@ -44,7 +47,7 @@ describe('clusterCaOf', () => {
     { name: 'no CA (insecure or system roots)', text: kubeconfig({}), expected: {} },
     { name: 'an empty file', text: '', expected: {} },
   ])('$name', ({ text, expected }) => {
-    expect(clusterCaOf(text, '/kc')).toEqual(expected);
+    expect(clusterCaOf(text, '/kc/config')).toEqual(expected);
   });
 });
 
