@@ -142,3 +142,45 @@ describe('the size rule (issue #13)', () => {
     expect(long).toEqual([]);
   });
 });
+
+/** The target types of every `x as unknown as T` in `file` whose T names a pod type (Pod, KPod, V1Pod, PodCreateRequests...). */
+function podCasts(file: string, text: string): string[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isAsExpression(node) &&
+      ts.isAsExpression(node.expression) &&
+      node.expression.type.kind === ts.SyntaxKind.UnknownKeyword
+    ) {
+      const target = node.type.getText(sf);
+      const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+      if (/Pod/.test(target)) out.push(`${file}:${line} as unknown as ${target}`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return out;
+}
+
+describe('the pod type rule (issue #13)', () => {
+  it('finds a double cast to a pod type, not other casts (the check itself)', () => {
+    const text = [
+      'const a = raw as unknown as KPod;',
+      "const b = { pod: sent as unknown as PodCreateRequests['pod'] };",
+      'const c = list() as unknown as V1Pod[] | undefined;',
+      'const d = t as unknown as Date;',
+      'const e = p as Pod;',
+    ].join('\n');
+    expect(podCasts('x.ts', text)).toEqual([
+      'x.ts:1 as unknown as KPod',
+      "x.ts:2 as unknown as PodCreateRequests['pod']",
+      'x.ts:3 as unknown as V1Pod[] | undefined',
+    ]);
+  });
+
+  it('no `as unknown as` in src/ targets a pod type: the VK types pods by the wire schemas (src/wire/k8s.ts)', () => {
+    const casts = files.flatMap((f) => podCasts(f, readFileSync(join(root, f), 'utf8')));
+    expect(casts).toEqual([]);
+  });
+});

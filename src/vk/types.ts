@@ -8,7 +8,6 @@
  * serves (first list done, node registered, socket listening) and rejects if it never
  * will; `done` settles like `run`'s promise; `err()` is the error that ended it.
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
@@ -23,6 +22,7 @@ import type {
   CoreApi,
 } from './kube-api.ts';
 import type { KubeConnection } from './kube-connection.ts';
+import type { KPod } from './pods/kpod.ts';
 
 /** The VK's apiserver clients (src/vk/kube.ts): raw JSON over one pooled connection. */
 export interface KubeClients {
@@ -38,11 +38,11 @@ export interface KubeClients {
  * Read-only view of the pods bound to this node, from the pod controller's informer
  * cache (never an API call). Objects are shared with the cache: callers must not mutate
  * them. Empty until the pod controller's first list completed. They are the apiserver's
- * JSON as sent: timestamps are RFC 3339 strings despite V1Pod's `Date` typing.
+ * JSON as sent, typed by the wire schemas (src/vk/pods/kpod.ts).
  */
 export interface PodLister {
-  list(): V1Pod[];
-  get(namespace: string, name: string): V1Pod | undefined;
+  list(): KPod[];
+  get(namespace: string, name: string): KPod | undefined;
 }
 
 export interface Controller {

@@ -4,6 +4,9 @@
  * (a newer apiserver's fields must reach the plugin untouched).
  */
 import { z } from 'zod';
+import { KubePodStatus } from './k8s-status.ts';
+
+export { ContainerState, ContainerStatus, KubePodStatus, PodCondition, ProbeEvent } from './k8s-status.ts';
 
 /*
  * Name rules: one schema per kind of pod-derived name, shared by every hop and every plugin
@@ -107,6 +110,15 @@ export const Image = z
 const StringMap = z.record(z.string(), z.string());
 const DataMap = z.record(DataKey, z.string());
 
+const OwnerReference = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  controller: z.boolean().nullish(),
+  blockOwnerDeletion: z.boolean().nullish(),
+});
+
 export const ObjectMeta = z.looseObject({
   name: DnsSubdomain,
   namespace: DnsLabel.optional(),
@@ -114,18 +126,61 @@ export const ObjectMeta = z.looseObject({
   labels: StringMap.optional(),
   annotations: StringMap.optional(),
   resourceVersion: z.string().optional(),
+  generation: z.number().optional(),
   creationTimestamp: z.string().nullish(),
   deletionTimestamp: z.string().nullish(),
+  deletionGracePeriodSeconds: z.number().nullish(),
+  ownerReferences: z.array(OwnerReference).nullish(),
 });
 
 export const PodMeta = ObjectMeta.extend({ namespace: DnsLabel, uid: Uid });
 
+/*
+ * The rest of the spec the VK reads (it resolves these references before it sends the pod).
+ * Every added field is optional; inside one, only what the apiserver itself requires (a
+ * reference's name and key, a fieldPath, an owner's kind/name/uid) is required, so any pod
+ * the apiserver stored still passes. Referenced names are only lookup keys (into the
+ * ConfigMaps and Secrets sent along, whose own names are checked), so they are plain strings.
+ */
+/** A resource quantity ("500m", "1Gi"); the apiserver writes strings, clients may send numbers. */
+const Quantity = z.union([z.string(), z.number()]);
+const Mode = z.number();
+const FieldRef = z.looseObject({ fieldPath: z.string(), apiVersion: z.string().optional() });
+const ResourceFieldRef = z.looseObject({
+  resource: z.string(),
+  containerName: z.string().optional(),
+  divisor: Quantity.optional(),
+});
+const KeyRef = z.looseObject({ name: z.string(), key: z.string(), optional: z.boolean().nullish() });
+const ObjectRef = z.looseObject({ name: z.string(), optional: z.boolean().nullish() });
+const ResourceList = z.record(z.string(), Quantity);
+
 /* The pod-derived names inside a spec that become env, argv or paths in a plugin. */
-const EnvVar = z.looseObject({ name: EnvVarName, value: ProcessString.nullish() });
-const EnvFromSource = z.looseObject({ prefix: EnvPrefix.nullish() });
+const EnvVar = z.looseObject({
+  name: EnvVarName,
+  value: ProcessString.nullish(),
+  valueFrom: z
+    .looseObject({
+      fieldRef: FieldRef.nullish(),
+      resourceFieldRef: ResourceFieldRef.nullish(),
+      configMapKeyRef: KeyRef.nullish(),
+      secretKeyRef: KeyRef.nullish(),
+    })
+    .nullish(),
+});
+const EnvFromSource = z.looseObject({
+  prefix: EnvPrefix.nullish(),
+  configMapRef: ObjectRef.nullish(),
+  secretRef: ObjectRef.nullish(),
+});
 const VolumeMount = z.looseObject({ name: DnsLabel, subPath: SubPath.nullish() });
-const KeyToPath = z.looseObject({ key: DataKey, path: RelativePath });
-const DownwardFile = z.looseObject({ path: RelativePath });
+const KeyToPath = z.looseObject({ key: DataKey, path: RelativePath, mode: Mode.nullish() });
+const DownwardFile = z.looseObject({
+  path: RelativePath,
+  fieldRef: FieldRef.nullish(),
+  resourceFieldRef: ResourceFieldRef.nullish(),
+  mode: Mode.nullish(),
+});
 const Items = z.array(KeyToPath).nullish();
 
 export const Container = z.looseObject({
@@ -136,35 +191,63 @@ export const Container = z.looseObject({
   env: z.array(EnvVar).nullish(),
   envFrom: z.array(EnvFromSource).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
+  resources: z.looseObject({ limits: ResourceList.nullish(), requests: ResourceList.nullish() }).nullish(),
+  /** Only on init containers: `Always` makes it a sidecar. */
+  restartPolicy: z.string().optional(),
 });
 export type Container = z.infer<typeof Container>;
+export type EnvVar = z.infer<typeof EnvVar>;
 
-export const Volume = z.looseObject({
-  name: DnsLabel,
-  configMap: z.looseObject({ items: Items }).nullish(),
-  secret: z.looseObject({ items: Items }).nullish(),
-  downwardAPI: z.looseObject({ items: z.array(DownwardFile).nullish() }).nullish(),
-  projected: z
+/** A projected ConfigMap or Secret, and (with defaultMode) a configMap volume. */
+const ObjectSource = z.looseObject({ name: z.string(), items: Items, optional: z.boolean().nullish() });
+const DownwardAPISource = z.looseObject({ items: z.array(DownwardFile).nullish() });
+
+export const VolumeProjection = z.looseObject({
+  configMap: ObjectSource.nullish(),
+  secret: ObjectSource.nullish(),
+  downwardAPI: DownwardAPISource.nullish(),
+  serviceAccountToken: z
     .looseObject({
-      sources: z
-        .array(
-          z.looseObject({
-            configMap: z.looseObject({ items: Items }).nullish(),
-            secret: z.looseObject({ items: Items }).nullish(),
-            downwardAPI: z.looseObject({ items: z.array(DownwardFile).nullish() }).nullish(),
-            serviceAccountToken: z.looseObject({ path: RelativePath }).nullish(),
-          }),
-        )
-        .nullish(),
+      path: RelativePath,
+      audience: z.string().nullish(),
+      expirationSeconds: z.number().nullish(),
     })
     .nullish(),
 });
+export type VolumeProjection = z.infer<typeof VolumeProjection>;
+
+export const Volume = z.looseObject({
+  name: DnsLabel,
+  configMap: ObjectSource.extend({ defaultMode: Mode.nullish() }).nullish(),
+  secret: z
+    .looseObject({
+      secretName: z.string(),
+      items: Items,
+      optional: z.boolean().nullish(),
+      defaultMode: Mode.nullish(),
+    })
+    .nullish(),
+  downwardAPI: DownwardAPISource.extend({ defaultMode: Mode.nullish() }).nullish(),
+  projected: z
+    .looseObject({ sources: z.array(VolumeProjection).nullish(), defaultMode: Mode.nullish() })
+    .nullish(),
+});
+export type Volume = z.infer<typeof Volume>;
 
 export const PodSpec = z.looseObject({
   containers: z.array(Container).min(1),
   initContainers: z.array(Container).nullish(),
+  /** Debug containers (`kubectl debug`): the kubelet API knows their names; nothing runs them. */
+  ephemeralContainers: z.array(z.looseObject({ name: z.string() })).nullish(),
   volumes: z.array(Volume).nullish(),
+  nodeName: z.string().optional(),
+  restartPolicy: z.string().optional(),
+  serviceAccountName: z.string().optional(),
+  automountServiceAccountToken: z.boolean().nullish(),
+  readinessGates: z.array(z.looseObject({ conditionType: z.string() })).nullish(),
+  activeDeadlineSeconds: z.number().nullish(),
 });
+export type PodSpec = z.infer<typeof PodSpec>;
 
 /** A v1.Pod. `spec` is optional because delete and status calls may carry only metadata. */
 export const Pod = z.looseObject({
@@ -172,7 +255,7 @@ export const Pod = z.looseObject({
   kind: z.string().optional(),
   metadata: PodMeta,
   spec: PodSpec.optional(),
-  status: z.looseObject({}).optional(),
+  status: KubePodStatus.optional(),
 });
 export type Pod = z.infer<typeof Pod>;
 
@@ -200,56 +283,3 @@ export const Secret = z.looseObject({
   type: z.string().optional(),
 });
 export type Secret = z.infer<typeof Secret>;
-
-const Time = z.string();
-
-/*
- * Container states and statuses come back from plugins, including interLink 0.6 Python
- * SDK plugins: their pydantic models send only `name` and `state`, and `null` for unset
- * states and fields. Accept that (nullish, optional) rather than reject the whole answer;
- * consumers treat a missing `ready` as false and a missing `restartCount` as 0.
- */
-export const ContainerState = z.looseObject({
-  waiting: z.looseObject({ reason: z.string().nullish(), message: z.string().nullish() }).nullish(),
-  running: z.looseObject({ startedAt: Time.nullish() }).nullish(),
-  terminated: z
-    .looseObject({
-      exitCode: z.number().int(),
-      signal: z.number().int().nullish(),
-      reason: z.string().nullish(),
-      message: z.string().nullish(),
-      startedAt: Time.nullish(),
-      finishedAt: Time.nullish(),
-      containerID: z.string().nullish(),
-    })
-    .nullish(),
-});
-export type ContainerState = z.infer<typeof ContainerState>;
-
-/**
- * Our additive extension of the container status (old peers ignore it): the probe and
- * lifecycle-hook Events a plugin saw for this container (reason `Unhealthy`,
- * `FailedPostStartHook`, `FailedPreStopHook`, `Killing`), each with a count that only grows
- * while the plugin runs. The VK writes them as Events, aggregating repeats.
- */
-export const ProbeEvent = z.looseObject({
-  reason: z.string().min(1).max(64),
-  message: z.string().max(1024),
-  type: z.enum(['Normal', 'Warning']).optional(),
-  count: z.number().int().min(1),
-});
-export type ProbeEvent = z.infer<typeof ProbeEvent>;
-
-export const ContainerStatus = z.looseObject({
-  name: z.string(),
-  probeEvents: z.array(ProbeEvent).max(32).optional(),
-  state: ContainerState.nullish(),
-  lastState: ContainerState.nullish(),
-  ready: z.boolean().optional(),
-  restartCount: z.number().int().min(0).optional(),
-  image: z.string().optional(),
-  imageID: z.string().optional(),
-  containerID: z.string().optional(),
-  started: z.boolean().optional(),
-});
-export type ContainerStatus = z.infer<typeof ContainerStatus>;

@@ -3,7 +3,6 @@
  * fake apiserver check: nothing sleeps, every step is driven by FakeClock.advance.
  */
 import { Writable } from 'node:stream';
-import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { FakeClock, flushMicrotasks } from '../../src/core/clock.ts';
 import { backendError, notFound, notSupported, unavailable } from '../../src/errors/index.ts';
 import type { EventRecorder } from '../../src/vk/events.ts';
 import { createOrphanSweeper, judgeOrphans, type OrphanSweeperDeps } from '../../src/vk/orphans.ts';
+import type { KPod } from '../../src/vk/pods/kpod.ts';
 import type { BackendPod } from '../../src/wire/interlink.ts';
 import type { Pod } from '../../src/wire/k8s.ts';
 
@@ -159,7 +159,12 @@ function world(over: Partial<OrphanSweeperDeps> = {}): World {
     },
     pods: {
       list: () =>
-        [...w.cache].map((uid) => ({ metadata: { uid, namespace: 'ns', name: `p-${uid}` } }) as V1Pod),
+        [...w.cache].map(
+          (uid): KPod => ({
+            metadata: { uid, namespace: 'ns', name: `p-${uid}` },
+            spec: { containers: [{ name: 'c' }] },
+          }),
+        ),
       get: () => undefined,
     },
     podsReady: Promise.resolve(),

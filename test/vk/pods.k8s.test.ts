@@ -178,13 +178,9 @@ describe('resolution before create', () => {
     expect(env.NODE).toBe(s.nodeName);
     expect(env.HOST_IP).toBe('127.0.0.1');
     // Resolved into literal values: nothing left for a plugin to look up.
-    const c = (
-      created('env')[0]!.pod.spec as unknown as {
-        containers: Array<{ envFrom?: unknown; env: Array<{ valueFrom?: unknown }> }>;
-      }
-    ).containers[0]!;
+    const c = created('env')[0]!.pod.spec!.containers[0]!;
     expect(c.envFrom).toBeUndefined();
-    expect(c.env.every((e) => e.valueFrom === undefined)).toBe(true);
+    expect(c.env!.every((e) => e.valueFrom === undefined)).toBe(true);
     // The Pod object in the cluster is untouched.
     expect(p.spec?.containers[0]?.env?.[1]?.valueFrom?.configMapKeyRef?.name).toBe('app-cfg');
   });

@@ -65,6 +65,33 @@ describe('wire round trip', () => {
     expect(status[0].containers[0].allocatedResources).toEqual({ cpu: '2', memory: '8Gi' });
   });
 
+  it('types the fields the VK reads, so its pod type (KPod) is this one', () => {
+    const { pod } = PodCreateRequests.parse(fixture('pod-create-requests.json'));
+    const spec = pod.spec!;
+    expect([spec.nodeName, spec.restartPolicy, spec.activeDeadlineSeconds]).toEqual([
+      'interlink-slurm',
+      'Never',
+      7200,
+    ]);
+    expect(pod.metadata.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
+    const env = spec.containers[0]!.env!;
+    expect(env[2]!.valueFrom?.configMapKeyRef).toEqual({ name: 'train-config', key: 'bucket' });
+    expect(env[3]!.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    expect(spec.volumes?.[1]?.secret?.secretName).toBe('s3-creds');
+    expect(spec.volumes?.[3]?.projected?.sources?.[0]?.serviceAccountToken?.expirationSeconds).toBe(3607);
+    expect(pod.status?.phase).toBe('Pending');
+    expect(pod.status?.conditions?.[0]).toMatchObject({ type: 'PodScheduled', lastProbeTime: null });
+  });
+
+  it('requires inside a typed field only what the apiserver requires too (a reference names its object)', () => {
+    const req = fixture('pod-create-requests.json');
+    delete req.pod.spec.containers[0].env[2].valueFrom.configMapKeyRef.name;
+    const parsed = PodCreateRequests.safeParse(req);
+    expect(parsed.error?.issues.map((i) => i.path.join('.'))).toEqual([
+      'pod.spec.containers.0.env.2.valueFrom.configMapKeyRef.name',
+    ]);
+  });
+
   it('carries fixtures unmodified through the plugin SDK over HTTP, both ways', async () => {
     const received: Any[] = [];
     const statuses = fixture('pod-status-list-go.json');

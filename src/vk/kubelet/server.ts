@@ -25,7 +25,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Server as TlsServer } from 'node:tls';
-import type { V1Pod } from '@kubernetes/client-node';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -34,6 +33,7 @@ import { createServer, errorBody, listenOn, type ZodApp } from '../../core/http-
 import { refuseUpgrade } from '../../core/stream-upgrade.ts';
 import { codeOf, ErrorCode, notFound } from '../../errors/index.ts';
 import { resolveInternalIp } from '../node/address.ts';
+import type { KPod } from '../pods/kpod.ts';
 import type { Controller, KubeletServerDeps } from '../types.ts';
 import { controllerShell } from '../types.ts';
 import { type Authorizer, createAuthorizer, kubeReviewer } from './auth.ts';
@@ -289,7 +289,7 @@ function containerLogsRoute(scope: ZodApp, deps: KubeletAppOptions['deps'], node
   );
 }
 
-function containerNames(pod: V1Pod): string[] {
+function containerNames(pod: KPod): string[] {
   const s = pod.spec;
   return [...(s?.containers ?? []), ...(s?.initContainers ?? []), ...(s?.ephemeralContainers ?? [])].map(
     (c) => c.name,

@@ -4,7 +4,6 @@
  * interval for every pod in the backend) and, once after the first list, the adopter.
  * This module only wires the parts; the life of a pod is documented in syncer.ts.
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import { Backoff } from '../../core/backoff.ts';
 import type { Logger } from '../../core/logger.ts';
 import { runWorkers, WorkQueue } from '../../core/queue.ts';
@@ -154,9 +153,8 @@ export function createPodController(deps: PodControllerDeps): PodController {
 
   return Object.assign(shell, {
     lister: {
-      list: () => informer.list() as unknown as V1Pod[],
-      get: (namespace: string, name: string) =>
-        informer.getByName(namespace, name) as unknown as V1Pod | undefined,
+      list: () => informer.list(),
+      get: (namespace: string, name: string) => informer.getByName(namespace, name),
     },
     pollNow: () => poller.pollOnce(),
   });

@@ -10,7 +10,7 @@ export const JOB_UID_ANNOTATION = 'interlink.io/job-pod-uid';
 export const TOKEN_REFRESH_ANNOTATION = 'interlink.io/token-refresh';
 
 /** What we send the API about an existing pod: the object without managedFields. */
-export const forApi = (pod: KPod): Pod => slimObject(pod) as unknown as Pod;
+export const forApi = (pod: KPod): Pod => slimObject(pod);
 
 /** The job id recorded on the pod, when it was recorded for this very pod (same UID). */
 export function annotatedJob(pod: KPod): string | undefined {

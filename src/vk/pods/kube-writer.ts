@@ -3,9 +3,10 @@
  * Pod delete. Injected into the syncer so unit tests record writes instead.
  */
 
+import type { KubePodStatus } from '../../wire/k8s.ts';
 import { httpStatusOf, kubeRequest } from '../kube.ts';
 import type { KubeConnection } from '../kube-connection.ts';
-import type { KPod, KPodStatus } from './kpod.ts';
+import type { KPod } from './kpod.ts';
 import { type PodMetrics, startLatencySeconds } from './metrics.ts';
 
 export interface KubeWriter {
@@ -15,7 +16,11 @@ export interface KubeWriter {
    * undefined when the pod is gone; throws on a conflict (after refreshing the cache) and
    * other errors, for the queue to retry. May block on the apiserver.
    */
-  writeStatus(pod: KPod, status: KPodStatus, annotations?: Record<string, string>): Promise<KPod | undefined>;
+  writeStatus(
+    pod: KPod,
+    status: KubePodStatus,
+    annotations?: Record<string, string>,
+  ): Promise<KPod | undefined>;
   /** Delete the Pod object with grace period 0 and a UID precondition; resolves when it is gone or the name is another pod's. */
   deletePod(pod: KPod): Promise<void>;
 }
@@ -33,7 +38,7 @@ const podPath = (pod: KPod) =>
   `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}`;
 
 /** The status merge patch: `status`, with `null` for every current field it drops. */
-export function statusPatch(pod: KPod, status: KPodStatus, annotations?: Record<string, string>) {
+export function statusPatch(pod: KPod, status: KubePodStatus, annotations?: Record<string, string>) {
   const patch: Record<string, unknown> = { ...status };
   for (const k of Object.keys(pod.status ?? {}))
     if (!(k in status) || status[k] === undefined) patch[k] = null;

@@ -1,6 +1,7 @@
 /** Pod-side metrics on the VK's registry (prefix `interlink_vk_`). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { KPod, KPodStatus } from './kpod.ts';
+import type { KubePodStatus } from '../../wire/k8s.ts';
+import type { KPod } from './kpod.ts';
 
 export interface PodMetrics {
   reconcile: Histogram<'outcome'>;
@@ -138,7 +139,7 @@ const createdAt = (pod: KPod): number | undefined => {
  * Seconds from the pod's creation to `nowMs` when `written` moves it to Running from any
  * other phase (the create→Running latency), else undefined. Pure.
  */
-export function startLatencySeconds(before: KPod, written: KPodStatus, nowMs: number): number | undefined {
+export function startLatencySeconds(before: KPod, written: KubePodStatus, nowMs: number): number | undefined {
   if (written.phase !== 'Running' || before.status?.phase === 'Running') return undefined;
   const t = createdAt(before);
   return t === undefined ? undefined : Math.max(0, (nowMs - t) / 1000);

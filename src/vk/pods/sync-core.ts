@@ -7,11 +7,12 @@
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SyncResult } from '../../core/queue.ts';
+import type { KubePodStatus } from '../../wire/k8s.ts';
 import { type EventRecorder, podRef } from '../events.ts';
 import type { InterlinkClient } from '../interlink-client.ts';
 import type { Resolution } from '../resolve/resolver.ts';
 import { type StatusContext, sameJson, transitionEvents } from '../status/map.ts';
-import type { KPod, KPodStatus } from './kpod.ts';
+import type { KPod } from './kpod.ts';
 import { activeDeadline, kubeTime } from './kpod.ts';
 import type { KubeWriter } from './kube-writer.ts';
 import { type PodRecord, PodState, type TransitionHook, transition } from './lifecycle.ts';
@@ -74,7 +75,7 @@ export class SyncCore {
   /** Write the status when it differs from what the pod has; emit transition events. */
   async ensureStatus(
     pod: KPod,
-    status: KPodStatus,
+    status: KubePodStatus,
     annotations?: Record<string, string>,
   ): Promise<KPod | undefined> {
     const needAnnotations =
@@ -92,7 +93,7 @@ export class SyncCore {
   async finish(
     rec: PodRecord,
     pod: KPod,
-    status: KPodStatus,
+    status: KubePodStatus,
     annotations?: Record<string, string>,
   ): Promise<undefined> {
     await this.ensureStatus(pod, status, annotations);

@@ -5,7 +5,8 @@
  */
 import { metadataFieldValue } from '../../core/kube/fieldpath.ts';
 import { divideResource, parseQuantity } from '../../core/kube/quantity.ts';
-import type { KContainer, KPod } from '../pods/kpod.ts';
+import type { Container } from '../../wire/k8s.ts';
+import type { KPod } from '../pods/kpod.ts';
 
 export interface DownwardContext {
   /** The node's address (status.hostIP / status.podIP: pods run behind it). */
@@ -61,7 +62,7 @@ function quantity(q: string | number): number {
 export function resourceFieldValue(
   pod: KPod,
   ref: { resource: string; containerName?: string | undefined; divisor?: string | number | undefined },
-  container: KContainer | undefined,
+  container: Container | undefined,
   ctx: DownwardContext,
 ): string {
   const c = ref.containerName

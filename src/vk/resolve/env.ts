@@ -10,8 +10,8 @@
  * ConfigMaps, Secrets and the downward API are taken byte-for-byte, never expanded.
  */
 import { expand } from '../../core/kube/expand.ts';
-import { EnvVarName } from '../../wire/k8s.ts';
-import type { KContainer, KEnvVar, KPod } from '../pods/kpod.ts';
+import { type Container, type EnvVar, EnvVarName } from '../../wire/k8s.ts';
+import type { KPod } from '../pods/kpod.ts';
 import { type DownwardContext, DownwardError, fieldRefValue, resourceFieldValue } from './downward.ts';
 
 export interface SourceObjects {
@@ -51,7 +51,7 @@ export function describeMissing(m: Missing, namespace: string): string {
 
 export function resolveEnv(
   pod: KPod,
-  container: KContainer,
+  container: Container,
   sources: SourceObjects,
   ctx: EnvContext,
 ): EnvResult {
@@ -129,8 +129,8 @@ function keyRefValue(
 
 function envValue(
   pod: KPod,
-  container: KContainer,
-  e: KEnvVar,
+  container: Container,
+  e: EnvVar,
   sources: SourceObjects,
   ctx: EnvContext,
   soFar: Map<string, string>,

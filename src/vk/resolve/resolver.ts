@@ -11,6 +11,7 @@
 
 import type { Clock } from '../../core/clock.ts';
 import type { PodCreateRequests } from '../../wire/interlink.ts';
+import type { ConfigMap, Secret } from '../../wire/k8s.ts';
 import { httpStatusOf, kubeRequest } from '../kube.ts';
 import type { KubeConnection } from '../kube-connection.ts';
 import type { KPod } from '../pods/kpod.ts';
@@ -74,18 +75,14 @@ function fetchedVersions(
   refs: { configMaps: Map<string, boolean>; secrets: Map<string, boolean> },
   fetched: { configMaps: Map<string, RawObject>; secrets: Map<string, RawObject> },
 ): string | undefined {
-  const rv = (o: RawObject | undefined) => o?.metadata.resourceVersion as string | undefined;
+  const rv = (o: RawObject | undefined) => o?.metadata.resourceVersion;
   return versionsOf(refs, (kind, n) =>
     rv(kind === 'configmap' ? fetched.configMaps.get(n) : fetched.secrets.get(n)),
   );
 }
 
-interface RawObject {
-  metadata: { name: string; namespace?: string; managedFields?: unknown; [k: string]: unknown };
-  data?: Record<string, string> | null;
-  binaryData?: Record<string, string> | null;
-  [k: string]: unknown;
-}
+/** A ConfigMap or Secret as the apiserver sends it (read, not validated: the API validates what we send). */
+type RawObject = ConfigMap | Secret;
 
 /** Fields the backend has no use for (and that only cost bytes on every call). */
 export function slimObject<T extends object>(obj: T): T {
@@ -295,10 +292,10 @@ export class PodResolver {
     const dedupe = <T>(xs: T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
     return {
       request: {
-        pod: sent as unknown as PodCreateRequests['pod'],
-        configmaps: [...fetched.configMaps.values()] as unknown as PodCreateRequests['configmaps'],
-        secrets: [...fetched.secrets.values()] as unknown as PodCreateRequests['secrets'],
-        projectedvolumesmaps: projected as unknown as PodCreateRequests['projectedvolumesmaps'],
+        pod: sent,
+        configmaps: [...fetched.configMaps.values()],
+        secrets: [...fetched.secrets.values()],
+        projectedvolumesmaps: projected,
       },
       missing: dedupe(missing, (m) => `${m.kind}/${m.name}/${m.key ?? ''}`),
       warnings,

@@ -8,7 +8,8 @@
  * declares it as a projected volume with one downwardAPI source, so plugins handle one
  * kind of generated volume.
  */
-import type { KPod, KVolume, KVolumeProjection } from '../pods/kpod.ts';
+import type { Volume, VolumeProjection } from '../../wire/k8s.ts';
+import type { KPod } from '../pods/kpod.ts';
 import { type DownwardContext, DownwardError, fieldRefValue, resourceFieldValue } from './downward.ts';
 import type { Missing, SourceObjects } from './env.ts';
 
@@ -21,7 +22,7 @@ export interface Refs {
 /** Every ConfigMap and Secret the pod references (volumes, env, envFrom, projected sources). */
 export function collectRefs(pod: KPod): Refs {
   const refs: Refs = { configMaps: new Map(), secrets: new Map() };
-  const add = (m: Map<string, boolean>, name: string | undefined, optional: boolean | undefined) => {
+  const add = (m: Map<string, boolean>, name: string | undefined, optional: boolean | null | undefined) => {
     if (!name) return;
     m.set(name, (m.get(name) ?? false) || optional !== true);
   };
@@ -75,13 +76,14 @@ export function tokenSources(
   return out;
 }
 
-export interface ProjectedMap {
+/** A type, not an interface: it must fit the wire's ProjectedVolumeMap, whose fields are open. */
+export type ProjectedMap = {
   apiVersion: 'v1';
   kind: 'ConfigMap';
   metadata: { name: string; namespace: string };
   data: Record<string, string>;
   binaryData?: Record<string, string>;
-}
+};
 
 export interface VolumesResult {
   projected: ProjectedMap[];
@@ -102,8 +104,8 @@ function putBytes(map: ProjectedMap, path: string, b64: string): void {
 
 function projectSource(
   pod: KPod,
-  volume: KVolume,
-  src: KVolumeProjection,
+  volume: Volume,
+  src: VolumeProjection,
   map: ProjectedMap,
   sources: SourceObjects,
   tokens: ReadonlyMap<string, IssuedToken>,
@@ -172,7 +174,7 @@ export function resolveVolumes(
 ): VolumesResult {
   const res: VolumesResult = { projected: [], missing: [], warnings: [] };
   for (const v of pod.spec.volumes ?? []) {
-    const srcs: KVolumeProjection[] | undefined = v.projected
+    const srcs: VolumeProjection[] | undefined = v.projected
       ? (v.projected.sources ?? [])
       : v.downwardAPI
         ? [{ downwardAPI: v.downwardAPI }]
@@ -199,7 +201,7 @@ export function resolveVolumes(
 }
 
 /** downwardAPI volumes declared as projected ones (what the API and plugins receive). */
-export function downwardAsProjected(volumes: KVolume[] | undefined): KVolume[] | undefined {
+export function downwardAsProjected(volumes: Volume[] | null | undefined): Volume[] | null | undefined {
   if (!volumes) return volumes;
   return volumes.map((v) => {
     if (!v.downwardAPI) return v;
@@ -208,7 +210,7 @@ export function downwardAsProjected(volumes: KVolume[] | undefined): KVolume[] |
       ...rest,
       projected: {
         sources: [{ downwardAPI: { items: downwardAPI.items ?? [] } }],
-        ...(downwardAPI.defaultMode === undefined ? {} : { defaultMode: downwardAPI.defaultMode }),
+        ...(downwardAPI.defaultMode == null ? {} : { defaultMode: downwardAPI.defaultMode }),
       },
     };
   });

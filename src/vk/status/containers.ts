@@ -3,15 +3,14 @@
  * state merged into the current one under the rules of DESIGN §3, init progress, and the
  * kubelet's getPhase. Pure.
  */
-import type { ContainerStatus } from '../../wire/k8s.ts';
-import type { KContainer, KContainerState, KContainerStatus } from '../pods/kpod.ts';
+import type { Container, ContainerState, ContainerStatus } from '../../wire/k8s.ts';
 
-function cloneState(s: KContainerState | undefined): KContainerState | undefined {
-  return s === undefined ? undefined : (JSON.parse(JSON.stringify(s)) as KContainerState);
+function cloneState(s: ContainerState | undefined): ContainerState | undefined {
+  return s === undefined ? undefined : (JSON.parse(JSON.stringify(s)) as ContainerState);
 }
 
 /** The backend's state, with the reasons kubectl shows filled in (Completed / Error). */
-export function normalizeState(s: KContainerState | undefined, now: string): KContainerState | undefined {
+export function normalizeState(s: ContainerState | undefined, now: string): ContainerState | undefined {
   if (!s) return undefined;
   if (s.terminated) {
     const t = { ...s.terminated };
@@ -26,10 +25,10 @@ export function normalizeState(s: KContainerState | undefined, now: string): KCo
 }
 
 export function waitingStatus(
-  spec: KContainer,
+  spec: Container,
   reason: string,
-  prev: KContainerStatus | undefined,
-): KContainerStatus {
+  prev: ContainerStatus | undefined,
+): ContainerStatus {
   return {
     name: spec.name,
     state: { waiting: { reason } },
@@ -43,7 +42,7 @@ export function waitingStatus(
   };
 }
 
-const isDefaultWaiting = (s: KContainerStatus) =>
+const isDefaultWaiting = (s: ContainerStatus) =>
   !!s.state?.waiting &&
   !s.lastState?.terminated &&
   (s.state.waiting.reason === 'PodInitializing' || s.state.waiting.reason === 'ContainerCreating');
@@ -53,26 +52,22 @@ const isDefaultWaiting = (s: KContainerStatus) =>
  * `defaultReason` is the waiting reason while the backend says nothing about it.
  */
 export function mergeContainer(
-  spec: KContainer,
-  prev: KContainerStatus | undefined,
+  spec: Container,
+  prev: ContainerStatus | undefined,
   reported: ContainerStatus | undefined,
   restartPolicy: string,
   defaultReason: string,
   now: string,
-): KContainerStatus {
+): ContainerStatus {
   if (!reported) {
     if (!prev || isDefaultWaiting(prev)) return waitingStatus(spec, defaultReason, prev);
     return prev;
   }
-  const state = normalizeState(reported.state as KContainerState | undefined, now) ?? {
+  const state = normalizeState(reported.state ?? undefined, now) ?? {
     waiting: { reason: defaultReason },
   };
   // A time we filled in must not move on the next poll (that would rewrite the status every time).
-  if (
-    state.running &&
-    !(reported.state as KContainerState | undefined)?.running?.startedAt &&
-    prev?.state?.running?.startedAt
-  ) {
+  if (state.running && !reported.state?.running?.startedAt && prev?.state?.running?.startedAt) {
     state.running.startedAt = prev.state.running.startedAt;
   }
   const prevCount = prev?.restartCount ?? 0;
@@ -82,7 +77,7 @@ export function mergeContainer(
     // Terminated is final unless the container really restarted.
     return { ...prev, ready: false, started: false };
   }
-  let lastState = cloneState(reported.lastState as KContainerState | undefined);
+  let lastState = cloneState(reported.lastState ?? undefined);
   if (!lastState?.terminated && restarted && prev?.state?.terminated)
     lastState = { terminated: { ...prev.state.terminated } };
   if (!lastState?.terminated && prev?.lastState?.terminated) lastState = cloneState(prev.lastState);
@@ -104,7 +99,7 @@ export function mergeContainer(
 }
 
 /** Init containers done: each terminated with 0 (or, for sidecars, started). */
-export function initDone(specs: KContainer[], statuses: KContainerStatus[]): boolean {
+export function initDone(specs: Container[], statuses: ContainerStatus[]): boolean {
   return specs.every((spec, i) => {
     const s = statuses[i];
     if (spec.restartPolicy === 'Always') return !!s?.state?.running;
@@ -115,8 +110,8 @@ export function initDone(specs: KContainer[], statuses: KContainerStatus[]): boo
 /** The kubelet's getPhase, on our container statuses. */
 export function podPhase(
   restartPolicy: string,
-  init: { specs: KContainer[]; statuses: KContainerStatus[] },
-  app: KContainerStatus[],
+  init: { specs: Container[]; statuses: ContainerStatus[] },
+  app: ContainerStatus[],
   backendKnown: boolean,
 ): string {
   if (!backendKnown) return 'Pending';

@@ -1,5 +1,5 @@
 /** Kubernetes Events for what changed between two pod statuses (status/map.ts). Pure. */
-import type { KContainerStatus, KPodStatus } from '../pods/kpod.ts';
+import type { ContainerStatus, KubePodStatus } from '../../wire/k8s.ts';
 
 export interface StatusEvent {
   type: 'Normal' | 'Warning';
@@ -10,18 +10,18 @@ export interface StatusEvent {
 }
 
 /** Events for what changed between two statuses: containers started, ended; the pod finished. */
-export function transitionEvents(prev: KPodStatus | undefined, next: KPodStatus): StatusEvent[] {
+export function transitionEvents(prev: KubePodStatus | undefined, next: KubePodStatus): StatusEvent[] {
   const out: StatusEvent[] = [];
   const scan = (
-    before: KContainerStatus[] | undefined,
-    after: KContainerStatus[] | undefined,
+    before: ContainerStatus[] | undefined,
+    after: ContainerStatus[] | undefined,
     field: string,
   ) => {
     const old = new Map((before ?? []).map((c) => [c.name, c]));
     for (const c of after ?? []) {
       const o = old.get(c.name);
       const fieldPath = `${field}{${c.name}}`;
-      const restarted = (o?.restartCount ?? 0) < c.restartCount;
+      const restarted = (o?.restartCount ?? 0) < (c.restartCount ?? 0);
       if (c.state?.running && (!o?.state?.running || restarted)) {
         out.push({ type: 'Normal', reason: 'Started', message: `Started container ${c.name}`, fieldPath });
       }

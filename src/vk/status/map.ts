@@ -13,15 +13,8 @@
  * Conditions owned by others (DisruptionTarget, readiness gates) are kept untouched.
  */
 import type { PodStatus } from '../../wire/interlink.ts';
-import type { ContainerStatus } from '../../wire/k8s.ts';
-import {
-  isTerminalPhase,
-  type KContainer,
-  type KContainerStatus,
-  type KPod,
-  type KPodCondition,
-  type KPodStatus,
-} from '../pods/kpod.ts';
+import type { Container, ContainerStatus, KubePodStatus, PodCondition } from '../../wire/k8s.ts';
+import { isTerminalPhase, type KPod } from '../pods/kpod.ts';
 import { initDone, mergeContainer, podPhase, waitingStatus } from './containers.ts';
 
 export { initDone, mergeContainer, normalizeState, podPhase } from './containers.ts';
@@ -43,7 +36,7 @@ const OWN_CONDITIONS = [
   'PodScheduled',
 ] as const;
 
-function condition(type: string, ok: boolean, reason?: string, message?: string): KPodCondition {
+function condition(type: string, ok: boolean, reason?: string, message?: string): PodCondition {
   return {
     type,
     status: ok ? 'True' : 'False',
@@ -53,7 +46,7 @@ function condition(type: string, ok: boolean, reason?: string, message?: string)
 }
 
 /** A pod that ran to its end: not ready for `reason` (PodFailed, PodCompleted), still scheduled. */
-function endedConditions(reason: string): KPodCondition[] {
+function endedConditions(reason: string): PodCondition[] {
   return [
     condition('Ready', false, reason, ''),
     condition('ContainersReady', false, reason, ''),
@@ -66,14 +59,14 @@ function endedConditions(reason: string): KPodCondition[] {
  * replaced; lastTransitionTime is kept when the status did not change.
  */
 export function mergeConditions(
-  existing: KPodCondition[] | undefined,
-  ours: KPodCondition[],
+  existing: PodCondition[] | undefined,
+  ours: PodCondition[],
   now: string,
-): KPodCondition[] {
+): PodCondition[] {
   const byType = new Map(ours.map((c) => [c.type, c]));
-  const out: KPodCondition[] = [];
+  const out: PodCondition[] = [];
   const seen = new Set<string>();
-  const stamp = (c: KPodCondition, prev: KPodCondition | undefined): KPodCondition => {
+  const stamp = (c: PodCondition, prev: PodCondition | undefined): PodCondition => {
     const lastTransitionTime = prev && prev.status === c.status ? (prev.lastTransitionTime ?? now) : now;
     return { ...c, lastProbeTime: null, lastTransitionTime };
   };
@@ -95,14 +88,14 @@ export function mergeConditions(
   return out;
 }
 
-const names = (xs: KContainerStatus[]) => `[${xs.map((x) => x.name).join(' ')}]`;
+const names = (xs: ContainerStatus[]) => `[${xs.map((x) => x.name).join(' ')}]`;
 
 /**
  * The pod's desired status given the backend's latest report (undefined: not reported
  * yet). Does not mutate its inputs.
  */
-export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: StatusContext): KPodStatus {
-  const cur: KPodStatus = pod.status ?? {};
+export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: StatusContext): KubePodStatus {
+  const cur: KubePodStatus = pod.status ?? {};
   if (isTerminalPhase(cur.phase)) return cur;
   const spec = pod.spec;
   const restartPolicy = spec.restartPolicy ?? 'Always';
@@ -111,8 +104,8 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
     new Map((xs ?? []).map((x) => [x.name, x]));
   const prevInit = byName(cur.initContainerStatuses);
   const prevApp = byName(cur.containerStatuses);
-  const repInit = byName(reported?.initContainers as ContainerStatus[] | undefined);
-  const repApp = byName(reported?.containers as ContainerStatus[] | undefined);
+  const repInit = byName(reported?.initContainers);
+  const repApp = byName(reported?.containers);
   // Some backends report init containers among the app containers: accept both.
   const initStatuses = initSpecs.map((c) =>
     mergeContainer(
@@ -148,7 +141,7 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
   const unready = `containers with unready status: ${names(notReady)}`;
   const gates = (spec.readinessGates ?? []).map((g) => g.conditionType);
   const gatesOk = gates.every((t) => cur.conditions?.find((c) => c.type === t)?.status === 'True');
-  const ours: KPodCondition[] = [
+  const ours: PodCondition[] = [
     condition('PodReadyToStartContainers', reported !== undefined),
     condition(
       'Initialized',
@@ -171,7 +164,7 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
       : condition('ContainersReady', containersReady, 'ContainersNotReady', unready),
     condition('PodScheduled', true),
   ];
-  const next: KPodStatus = {
+  const next: KubePodStatus = {
     ...cur,
     phase,
     conditions: mergeConditions(cur.conditions, ours, ctx.now),
@@ -189,7 +182,7 @@ export function desiredStatus(pod: KPod, reported: PodStatus | undefined, ctx: S
   return next;
 }
 
-function applyAddresses(s: KPodStatus, ctx: StatusContext): void {
+function applyAddresses(s: KubePodStatus, ctx: StatusContext): void {
   if (ctx.hostIP) {
     s.hostIP = ctx.hostIP;
     s.hostIPs = [{ ip: ctx.hostIP }];
@@ -202,10 +195,10 @@ function applyAddresses(s: KPodStatus, ctx: StatusContext): void {
 
 /** The container terminated `now` with `exit` (started when it was running, else never). */
 function endedNow(
-  s: KContainerStatus,
+  s: ContainerStatus,
   exit: { exitCode: number; reason: string; message: string },
   now: string,
-): KContainerStatus {
+): ContainerStatus {
   const startedAt = s.state?.running?.startedAt ?? null;
   return {
     ...s,
@@ -226,10 +219,10 @@ export function failedStatus(
   message: string,
   ctx: StatusContext,
   exit?: { exitCode: number; reason: string; message: string },
-): KPodStatus {
-  const cur: KPodStatus = pod.status ?? {};
+): KubePodStatus {
+  const cur: KubePodStatus = pod.status ?? {};
   if (isTerminalPhase(cur.phase)) return cur;
-  const finish = (xs: KContainerStatus[] | undefined, specs: KContainer[]) =>
+  const finish = (xs: ContainerStatus[] | undefined, specs: Container[]) =>
     specs.map((spec) => {
       const s = xs?.find((x) => x.name === spec.name) ?? waitingStatus(spec, reason, undefined);
       if (s.state?.terminated) return { ...s, ready: false, started: false };
@@ -237,7 +230,7 @@ export function failedStatus(
       if (!exit) return { ...s, ready: false, started: false, state: { waiting: { reason, message } } };
       return endedNow(s, exit, ctx.now);
     });
-  const next: KPodStatus = {
+  const next: KubePodStatus = {
     ...cur,
     phase: 'Failed',
     reason,
@@ -253,10 +246,10 @@ export function failedStatus(
 }
 
 /** Pending with the create error a user can act on, while the VK keeps retrying. */
-export function providerFailedPending(pod: KPod, message: string, ctx: StatusContext): KPodStatus {
-  const cur: KPodStatus = pod.status ?? {};
+export function providerFailedPending(pod: KPod, message: string, ctx: StatusContext): KubePodStatus {
+  const cur: KubePodStatus = pod.status ?? {};
   if (isTerminalPhase(cur.phase)) return cur;
-  const next: KPodStatus = { ...cur, phase: 'Pending', reason: 'ProviderFailed', message };
+  const next: KubePodStatus = { ...cur, phase: 'Pending', reason: 'ProviderFailed', message };
   next.conditions = mergeConditions(cur.conditions, [condition('PodScheduled', true)], ctx.now);
   return next;
 }
@@ -266,9 +259,9 @@ export function providerFailedPending(pod: KPod, message: string, ctx: StatusCon
  * terminated (the backend's last word where we had one), phase Succeeded when all ended
  * with 0, else Failed. A terminal phase stays.
  */
-export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
-  const cur: KPodStatus = pod.status ?? {};
-  const stop = (s: KContainerStatus | undefined, spec: KContainer): KContainerStatus => {
+export function deletedStatus(pod: KPod, ctx: StatusContext): KubePodStatus {
+  const cur: KubePodStatus = pod.status ?? {};
+  const stop = (s: ContainerStatus | undefined, spec: Container): ContainerStatus => {
     const base = s ?? waitingStatus(spec, 'ContainerCreating', undefined);
     if (base.state?.terminated) return { ...base, ready: false, started: false };
     const reason = base.state?.running?.startedAt ? 'Error' : 'ContainerStatusUnknown';
@@ -284,7 +277,7 @@ export function deletedStatus(pod: KPod, ctx: StatusContext): KPodStatus {
       spec,
     ),
   );
-  const next: KPodStatus = { ...cur, containerStatuses: app };
+  const next: KubePodStatus = { ...cur, containerStatuses: app };
   if ((pod.spec.initContainers ?? []).length > 0) {
     next.initContainerStatuses = (pod.spec.initContainers ?? []).map((spec) => {
       const s = cur.initContainerStatuses?.find((x) => x.name === spec.name);
@@ -322,15 +315,15 @@ export { OWN_CONDITIONS };
  * Pending, containers waiting with `CreateContainerConfigError` and the message (what the
  * kubelet shows for a missing ConfigMap/Secret), while the VK waits for it to appear.
  */
-export function configErrorPending(pod: KPod, message: string, ctx: StatusContext): KPodStatus {
-  const cur: KPodStatus = pod.status ?? {};
+export function configErrorPending(pod: KPod, message: string, ctx: StatusContext): KubePodStatus {
+  const cur: KubePodStatus = pod.status ?? {};
   if (isTerminalPhase(cur.phase)) return cur;
-  const wait = (specs: KContainer[]) =>
+  const wait = (specs: Container[]) =>
     specs.map((spec) => ({
       ...waitingStatus(spec, 'CreateContainerConfigError', undefined),
       state: { waiting: { reason: 'CreateContainerConfigError', message } },
     }));
-  const next: KPodStatus = { ...cur, phase: 'Pending', startTime: cur.startTime || ctx.now };
+  const next: KubePodStatus = { ...cur, phase: 'Pending', startTime: cur.startTime || ctx.now };
   delete next.reason;
   delete next.message;
   const init = pod.spec.initContainers ?? [];

@@ -5,7 +5,6 @@
  * ours to start here; `refresh()` fills it).
  */
 import { join } from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { inject } from 'vitest';
 import { systemClock } from '../../../src/core/clock.ts';
@@ -17,6 +16,7 @@ import { createEventRecorder } from '../../../src/vk/events.ts';
 import { makeKubeClients } from '../../../src/vk/kube.ts';
 import { createKubeletServer } from '../../../src/vk/kubelet/server.ts';
 import { createNodeController, type NodeController } from '../../../src/vk/node/controller.ts';
+import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { makeInterlinkClient } from '../../../src/vk/run.ts';
 import type { Controller, KubeClients, PodLister, VkDeps } from '../../../src/vk/types.ts';
 import { type ApiUnderTest, startApi, startMock, TOKEN, tempDir, writeTokenFile } from '../../api/harness.ts';
@@ -59,12 +59,14 @@ export function apiPodLister(
   kube: Pick<AdminKube, 'core'>,
   nodeName: string,
 ): PodLister & { refresh(): Promise<void> } {
-  let pods: V1Pod[] = [];
+  let pods: KPod[] = [];
   return {
     list: () => pods,
     get: (ns, name) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name),
     async refresh() {
-      pods = (await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` })).items;
+      const list = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+      // client-node's models hold Dates; the lister serves the apiserver's JSON, as the informer does.
+      pods = JSON.parse(JSON.stringify(list.items));
     },
   };
 }

@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,10 +16,11 @@ import {
   type UserInfo,
 } from '../../../src/vk/kubelet/auth.ts';
 import { buildKubeletApp } from '../../../src/vk/kubelet/server.ts';
+import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { type Ca, makeCa } from './tls-fixtures.ts';
 
 const NODE = 'vk-test';
-const pod: V1Pod = {
+const pod: KPod = {
   metadata: { name: 'web', namespace: 'team', uid: '1111-2222' },
   spec: {
     containers: [{ name: 'main', image: 'busybox' }],
@@ -28,7 +28,7 @@ const pod: V1Pod = {
   },
   status: { phase: 'Running' },
 };
-const done: V1Pod = {
+const done: KPod = {
   metadata: { name: 'old', namespace: 'team', uid: '3333' },
   spec: { containers: [{ name: 'c' }] },
   status: { phase: 'Succeeded' },
@@ -380,7 +380,7 @@ describe('kubelet HTTPS API', () => {
     const res = await get('/pods');
     const body = JSON.parse(res.text);
     expect(body).toMatchObject({ kind: 'PodList', apiVersion: 'v1' });
-    expect(body.items.map((p: V1Pod) => p.metadata?.name)).toEqual(['web', 'old']);
+    expect(body.items.map((p: KPod) => p.metadata?.name)).toEqual(['web', 'old']);
   });
 
   it('/runningpods/ lists only running pods, trimmed', async () => {

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { FakeClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import type { EventType, ObjectRef } from '../../../src/vk/events.ts';
-import type { KPod, KPodStatus } from '../../../src/vk/pods/kpod.ts';
+import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { keyOf } from '../../../src/vk/pods/kpod.ts';
 import type { KubeWriter } from '../../../src/vk/pods/kube-writer.ts';
 import type { PodState } from '../../../src/vk/pods/lifecycle.ts';
@@ -23,7 +23,7 @@ import type {
   PodCreateRequests,
   PodStatus,
 } from '../../../src/wire/interlink.ts';
-import type { Pod } from '../../../src/wire/k8s.ts';
+import type { KubePodStatus, Pod } from '../../../src/wire/k8s.ts';
 
 export const NS = 'ns';
 export const START = 1_700_000_000_000;
@@ -49,7 +49,7 @@ export function makePod(
   opts: {
     uid?: string;
     annotations?: Record<string, string>;
-    status?: KPodStatus;
+    status?: KubePodStatus;
     deadlineSeconds?: number;
   } = {},
 ): KPod {
@@ -107,7 +107,7 @@ export class FakeCache {
 
 /** Applies status writes to the cache as the apiserver would; `failures` are thrown by the next calls. */
 export class FakeWriter implements KubeWriter {
-  readonly writes: Array<{ key: string; status: KPodStatus; annotations?: Record<string, string> }> = [];
+  readonly writes: Array<{ key: string; status: KubePodStatus; annotations?: Record<string, string> }> = [];
   readonly deletes: Array<{ key: string; uid: string; gracePeriodSeconds: 0 }> = [];
   readonly failures: Error[] = [];
   /** The informer lags: a deleted Pod stays in the cache until the test removes it. */
@@ -117,7 +117,7 @@ export class FakeWriter implements KubeWriter {
     this.cache = cache;
   }
 
-  async writeStatus(pod: KPod, status: KPodStatus, annotations?: Record<string, string>) {
+  async writeStatus(pod: KPod, status: KubePodStatus, annotations?: Record<string, string>) {
     const err = this.failures.shift();
     if (err) throw err;
     const cur = this.cache.get(keyOf(pod));
@@ -147,7 +147,7 @@ export class FakeWriter implements KubeWriter {
     if (cur?.metadata.uid === pod.metadata.uid && !this.informerLags) this.cache.pods.delete(keyOf(pod));
   }
 
-  statuses(name: string): KPodStatus[] {
+  statuses(name: string): KubePodStatus[] {
     return this.writes.filter((w) => w.key === `${NS}/${name}`).map((w) => w.status);
   }
 }
@@ -222,7 +222,7 @@ export class FakeResolver {
     this.calls++;
     return {
       request: {
-        pod: structuredClone(pod) as unknown as Pod,
+        pod: structuredClone(pod),
         configmaps: [],
         secrets: [],
         projectedvolumesmaps: [],

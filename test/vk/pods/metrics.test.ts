@@ -16,7 +16,7 @@ const pod = (created: string | undefined, phase?: string, deleting = false): KPo
     },
     spec: { containers: [] },
     ...(phase ? { status: { phase } } : {}),
-  }) as unknown as KPod;
+  }) as KPod;
 
 describe('startLatencySeconds', () => {
   it.each([

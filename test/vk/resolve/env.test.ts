@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KContainer, KPod } from '../../../src/vk/pods/kpod.ts';
+import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import { DownwardError, resourceFieldValue } from '../../../src/vk/resolve/downward.ts';
 import {
   describeMissing,
@@ -7,11 +7,12 @@ import {
   resolveEnv,
   type SourceObjects,
 } from '../../../src/vk/resolve/env.ts';
+import type { Container } from '../../../src/wire/k8s.ts';
 import { HOSTILE, PEM } from './fixtures.ts';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-function pod(container: Partial<KContainer>, extra: Partial<KPod['spec']> = {}): KPod {
+function pod(container: Partial<Container>, extra: Partial<KPod['spec']> = {}): KPod {
   return {
     metadata: {
       name: 'web-1',

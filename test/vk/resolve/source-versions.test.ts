@@ -269,7 +269,7 @@ describe('PodResolver.volumeSourceVersions with the cache', () => {
         },
       ],
     },
-  } as unknown as KPod;
+  } as KPod;
 
   it('builds the same version string from watched versions, with no GET', async () => {
     const { api, cache, clock } = setup();

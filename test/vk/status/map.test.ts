@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KPod, KPodStatus } from '../../../src/vk/pods/kpod.ts';
+import type { KPod } from '../../../src/vk/pods/kpod.ts';
 import {
   configErrorPending,
   deletedStatus,
@@ -11,6 +11,7 @@ import {
   transitionEvents,
 } from '../../../src/vk/status/map.ts';
 import type { PodStatus } from '../../../src/wire/interlink.ts';
+import type { KubePodStatus } from '../../../src/wire/k8s.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:00:10Z';
@@ -22,7 +23,7 @@ function pod(
     init?: string[];
     app?: string[];
     restartPolicy?: string;
-    status?: KPodStatus;
+    status?: KubePodStatus;
     gates?: string[];
   } = {},
 ): KPod {
@@ -69,10 +70,10 @@ const report = (containers: St[], initContainers: St[] = []): PodStatus => ({
   initContainers,
 });
 
-const cond = (s: KPodStatus, type: string) => s.conditions?.find((c) => c.type === type);
+const cond = (s: KubePodStatus, type: string) => s.conditions?.find((c) => c.type === type);
 
 /** What kubectl prints in the STATUS column (pkg/printers printPod, abridged). */
-function kubectlStatus(p: KPod, s: KPodStatus): string {
+function kubectlStatus(p: KPod, s: KubePodStatus): string {
   let reason = s.reason || s.phase || '';
   const inits = p.spec.initContainers ?? [];
   let initializing = false;
@@ -298,7 +299,7 @@ describe('desiredStatus: fields and conditions', () => {
 describe('desiredStatus: no regression', () => {
   it('never leaves Succeeded or Failed', () => {
     for (const phase of ['Succeeded', 'Failed']) {
-      const cur: KPodStatus = { phase, containerStatuses: [] };
+      const cur: KubePodStatus = { phase, containerStatuses: [] };
       expect(desiredStatus(pod({ status: cur }), report([running('main')]), ctx)).toBe(cur);
       expect(failedStatus(pod({ status: cur }), 'X', 'y', ctx)).toBe(cur);
       expect(providerFailedPending(pod({ status: cur }), 'm', ctx)).toBe(cur);

@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { V1Pod } from '@kubernetes/client-node';
 import { ChannelSocket } from '../../../core/channel-ws.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { acceptWebSocket } from '../../../core/stream-upgrade.ts';
 import { ErrorCode, InterlinkError, notFound } from '../../../errors/index.ts';
+import type { KPod } from '../../pods/kpod.ts';
 import type { StreamBackend } from './client.ts';
 import type { ParsedStreamPath } from './protocol.ts';
 
@@ -34,7 +34,7 @@ export interface KubeletStreamsDeps {
   nodeName: string;
   log: Logger;
   backend: StreamBackend;
-  findPod(namespace: string, name: string): V1Pod | undefined;
+  findPod(namespace: string, name: string): KPod | undefined;
   limits?: Partial<StreamLimits>;
 }
 
@@ -57,7 +57,7 @@ export interface StreamContext {
   /** Count one stream against the node's and the pod's limits; throws UNAVAILABLE beyond. */
   acquire(key: string): () => void;
   /** The pod (and container) the path names, on this node; throws NOT_FOUND. */
-  resolvePod(p: ParsedStreamPath): { pod: V1Pod; uid: string };
+  resolvePod(p: ParsedStreamPath): { pod: KPod; uid: string };
   /** Call `onIdle` after the limits' idle time without traffic on `socket`. */
   watchIdle(socket: Duplex, onIdle: () => void): void;
 }
@@ -89,7 +89,7 @@ export function createStreamContext(deps: KubeletStreamsDeps): StreamContext {
     };
   };
 
-  const resolvePod = (p: ParsedStreamPath): { pod: V1Pod; uid: string } => {
+  const resolvePod = (p: ParsedStreamPath): { pod: KPod; uid: string } => {
     const pod = deps.findPod(p.namespace, p.pod);
     const uid = pod?.metadata?.uid;
     if (!pod || !uid || (p.uid && p.uid !== uid))

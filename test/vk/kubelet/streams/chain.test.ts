@@ -8,7 +8,6 @@ import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createDeflate, constants as zc } from 'node:zlib';
-import type { V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -28,6 +27,7 @@ import {
   HeaderDecompressor,
 } from '../../../../src/vk/kubelet/streams/spdy.ts';
 import { SPDY3_DICTIONARY } from '../../../../src/vk/kubelet/streams/spdy-dictionary.ts';
+import type { KPod } from '../../../../src/vk/pods/kpod.ts';
 import {
   type ApiUnderTest,
   startApi,
@@ -38,7 +38,7 @@ import {
 } from '../../../api/harness.ts';
 
 const UID = 'aaaa-1111';
-const pod: V1Pod = {
+const pod: KPod = {
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name: 'web', namespace: 'team', uid: UID },
