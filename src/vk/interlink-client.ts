@@ -54,7 +54,7 @@ export interface InterlinkClient {
    * plugin's confirmation); deleting an unknown pod resolves too. Throws to be retried.
    * Resolves with the answer's DeleteAnswer when it sent one (e.g. a failed preStop hook).
    */
-  delete(pod: Pod, signal?: AbortSignal): Promise<DeleteAnswer | undefined | void>;
+  delete(pod: Pod, signal?: AbortSignal): Promise<DeleteAnswer | undefined>;
   /**
    * Status of many pods in ONE call. Pods the backend does not know are absent from the
    * answer. An empty `pods` is a valid call (it answers `[]`).

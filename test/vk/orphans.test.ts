@@ -155,6 +155,7 @@ function world(over: Partial<OrphanSweeperDeps> = {}): World {
           throw unavailable('API down');
         }
         w.backend.delete(pod.metadata.uid);
+        return undefined;
       },
     },
     pods: {

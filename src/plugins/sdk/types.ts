@@ -47,6 +47,7 @@ export interface Plugin {
    * resolve with what happened to the containers meanwhile (e.g. a failed preStop hook), which
    * the answer carries to the VK as Events (DeleteAnswer).
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a plugin with nothing to tell writes `Promise<void>`.
   delete(pod: Pod, ctx: CallContext): Promise<DeleteResult | undefined | void>;
   /**
    * Status of many pods in one call. Pods the backend does not know are left out of the

@@ -42,7 +42,7 @@ export function probeEventsOf(
  * The Events of a `/delete` answer (e.g. a failed preStop hook): each once, since no status
  * poll follows a delete. Pure.
  */
-export function deleteEventsOf(answer: DeleteAnswer | undefined | void): StatusEvent[] {
+export function deleteEventsOf(answer: DeleteAnswer | undefined): StatusEvent[] {
   return (answer?.containers ?? []).flatMap((c) =>
     c.probeEvents.map((e) => ({
       type: e.type ?? 'Warning',
