@@ -95,6 +95,12 @@ export interface KubeRequest {
   timeoutMs?: number;
   /** Accept header (default `application/json`; e.g. a metadata-only `as=PartialObjectMetadataList`). */
   accept?: string;
+  /**
+   * The caller has no use for a successful answer (an Event written, a pod deleted): its
+   * body is read and dropped unparsed, and the call resolves with undefined. Error answers
+   * are parsed as always.
+   */
+  discard?: boolean;
 }
 
 /** `path?query` of a request, the query's undefined values left out. */
@@ -152,6 +158,10 @@ export async function kubeRequest<T = unknown>(kc: KubeConnection, req: KubeRequ
     signal,
   });
   if (res.statusCode === 401) kc.unauthorized();
+  if (req.discard && res.statusCode < 400) {
+    await res.body.dump();
+    return undefined as T;
+  }
   const text = await res.body.text();
   if (res.statusCode >= 400) throw apiError(res.statusCode, `${req.method} ${req.path}`, text);
   if (text === '') return undefined as T;

@@ -91,6 +91,7 @@ export function createKubeWriter(opts: KubeWriterOptions): KubeWriter {
             gracePeriodSeconds: 0,
             preconditions: { uid: pod.metadata.uid },
           },
+          discard: true,
         });
       } catch (err) {
         const code = httpStatusOf(err);
