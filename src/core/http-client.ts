@@ -194,6 +194,12 @@ export class HttpClient {
       headers,
       body,
       signal,
+      // undici closes the connection after a GET or DELETE with a body (a server that does
+      // not expect one might read it as the next request). On this wire the body of
+      // `GET /status`, `GET /getLogs` and `DELETE /delete` IS the request, sent with a
+      // content-length every peer reads: keep the connection, instead of a new socket (and
+      // on TLS a handshake) for every status poll and every pod's delete.
+      ...(body !== undefined ? { reset: false } : {}),
     });
   }
 

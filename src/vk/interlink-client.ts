@@ -13,7 +13,7 @@
  * BACKEND: the API or plugin failed; NOT_FOUND, INVALID_INPUT: refused). Callers decide
  * retries (the pod queue does); nothing here retries on its own.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Endpoint, formatEndpoint } from '../core/endpoint.ts';
 import { type CallOptions, HttpClient, type TlsClientOptions } from '../core/http-client.ts';
@@ -101,9 +101,12 @@ export function createInterlinkClient(opts: InterlinkClientOptions): InterlinkCl
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.connections ? { connections: opts.connections } : {}),
     token: tokenFile
-      ? async () => {
+      ? () => {
+          // Synchronous on purpose: a token file is a few hundred bytes on a local (often
+          // tmpfs) mount, and the promise API's open/stat/read/close round trips through the
+          // thread pool cost more CPU than the read itself, once per call.
           try {
-            return (await readFile(tokenFile, 'utf8')).trim() || undefined;
+            return readFileSync(tokenFile, 'utf8').trim() || undefined;
           } catch (err) {
             throw unavailable(
               `cannot read the interLink token file ${tokenFile}: ${(err as Error).message}`,

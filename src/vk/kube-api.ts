@@ -43,12 +43,20 @@ export function coreV1(kc: KubeConnection) {
       get<V1ConfigMap>(`${ns(p.namespace)}/configmaps/${seg(p.name)}`),
     readNamespacedPod: (p: { namespace: string; name: string }) =>
       get<V1Pod>(`${ns(p.namespace)}/pods/${seg(p.name)}`),
-    createNamespacedEvent: (p: { namespace: string; body: CoreV1Event }) =>
-      post<CoreV1Event>(`${ns(p.namespace)}/events`, p.body),
+    // Event writes resolve with nothing: the recorder never reads the answer, so it is not parsed.
+    createNamespacedEvent: (p: { namespace: string; body: CoreV1Event }): Promise<void> =>
+      kubeRequest(kc, { method: 'POST', path: `${ns(p.namespace)}/events`, body: p.body, discard: true }),
     patchNamespacedEvent: (
       p: { namespace: string; name: string; body: unknown },
-      type: PatchType = MERGE_PATCH,
-    ) => patch<CoreV1Event>(`${ns(p.namespace)}/events/${seg(p.name)}`, p.body, type),
+      contentType: PatchType = MERGE_PATCH,
+    ): Promise<void> =>
+      kubeRequest(kc, {
+        method: 'PATCH',
+        path: `${ns(p.namespace)}/events/${seg(p.name)}`,
+        body: p.body,
+        contentType,
+        discard: true,
+      }),
   };
 }
 

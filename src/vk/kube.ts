@@ -10,7 +10,6 @@
  * untouched), which is what the informer cache holds and what we forward to interLink.
  * src/vk/kube-api.ts names the few typed calls of the node side on top of them.
  */
-import { fetch } from 'undici';
 import { invalidInput } from '../errors/index.ts';
 import { authenticationV1, authorizationV1, certificatesV1, coordinationV1, coreV1 } from './kube-api.ts';
 import { KubeConnection, type KubeConnectionOptions } from './kube-connection.ts';
@@ -96,13 +95,46 @@ export interface KubeRequest {
   timeoutMs?: number;
   /** Accept header (default `application/json`; e.g. a metadata-only `as=PartialObjectMetadataList`). */
   accept?: string;
+  /**
+   * The caller has no use for a successful answer (an Event written, a pod deleted): its
+   * body is read and dropped unparsed, and the call resolves with undefined. Error answers
+   * are parsed as always.
+   */
+  discard?: boolean;
 }
 
-/** One raw JSON call to the apiserver. Throws KubeApiError for error answers. */
+/** `path?query` of a request, the query's undefined values left out. */
+function pathWithQuery(path: string, query: KubeRequest['query'], extra?: string): string {
+  const q = new URLSearchParams(extra);
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? path : `${path}?${s}`;
+}
+
+/** The apiserver's error answer as a KubeApiError (its Status message and reason when it sent one). */
+function apiError(status: number, what: string, text: string): KubeApiError {
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  const st =
+    typeof parsed === 'object' ? (parsed as { message?: string; reason?: string } | null) : undefined;
+  const message = st?.message ? st.message : text.slice(0, 500) || `HTTP ${status}`;
+  return new KubeApiError(status, `${what}: ${message}`, st?.reason, parsed);
+}
+
+/**
+ * One raw JSON call to the apiserver. Throws KubeApiError for error answers.
+ *
+ * Through the dispatcher's `request`, not WHATWG `fetch`: fetch builds Request/Response
+ * objects, a Headers list and a web stream per call, which was the largest block of the
+ * VK's CPU profile (docs/performance.md, "VK CPU per pod").
+ */
 export async function kubeRequest<T = unknown>(kc: KubeConnection, req: KubeRequest): Promise<T> {
-  const url = new URL(kc.server + req.path);
-  for (const [k, v] of Object.entries(req.query ?? {}))
-    if (v !== undefined) url.searchParams.set(k, String(v));
+  const path = pathWithQuery(req.path, req.query);
+  const url = new URL(kc.server + path);
   const { headers: auth, dispatcher } = await kc.prepare(req.method, url);
   const headers: Record<string, string> = {
     ...auth,
@@ -117,27 +149,27 @@ export async function kubeRequest<T = unknown>(kc: KubeConnection, req: KubeRequ
   }
   const timeout = AbortSignal.timeout(req.timeoutMs ?? 30_000);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const res = await fetch(url, { method: req.method, headers, body, signal, dispatcher });
-  if (res.status === 401) kc.unauthorized();
-  const text = await res.text();
-  let parsed: unknown;
+  const res = await dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: req.method,
+    headers,
+    body,
+    signal,
+  });
+  if (res.statusCode === 401) kc.unauthorized();
+  if (req.discard && res.statusCode < 400) {
+    await res.body.dump();
+    return undefined as T;
+  }
+  const text = await res.body.text();
+  if (res.statusCode >= 400) throw apiError(res.statusCode, `${req.method} ${req.path}`, text);
+  if (text === '') return undefined as T;
   try {
-    parsed = text === '' ? undefined : JSON.parse(text);
+    return JSON.parse(text) as T;
   } catch {
-    parsed = text;
+    return text as T;
   }
-  if (res.status >= 400) {
-    const st = parsed as { message?: string; reason?: string } | undefined;
-    const message =
-      typeof st === 'object' && st?.message ? st.message : text.slice(0, 500) || `HTTP ${res.status}`;
-    throw new KubeApiError(
-      res.status,
-      `${req.method} ${req.path}: ${message}`,
-      typeof st === 'object' ? st?.reason : undefined,
-      parsed,
-    );
-  }
-  return parsed as T;
 }
 
 export interface KubeWatchRequest {
@@ -162,59 +194,38 @@ export async function kubeWatch(
   req: KubeWatchRequest,
   onEvent: (type: string, object: unknown) => void,
 ): Promise<void> {
-  const url = new URL(kc.server + req.path);
-  url.searchParams.set('watch', 'true');
-  for (const [k, v] of Object.entries(req.query ?? {}))
-    if (v !== undefined) url.searchParams.set(k, String(v));
+  const url = new URL(kc.server + pathWithQuery(req.path, req.query, 'watch=true'));
   const { headers, dispatcher } = await kc.prepare('GET', url);
   const idle = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const touch = () => {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () => idle.abort(new DOMException('watch idle', 'TimeoutError')),
-      req.idleTimeoutMs,
-    ).unref();
-  };
+  // One timer for the whole watch, pushed back by each chunk (refresh, not a new timer).
+  const timer = setTimeout(
+    () => idle.abort(new DOMException('watch idle', 'TimeoutError')),
+    req.idleTimeoutMs,
+  ).unref();
   try {
-    touch();
-    const res = await fetch(url, {
+    const res = await dispatcher.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
       method: 'GET',
       headers: { ...headers, ...USER_AGENT, accept: req.accept ?? 'application/json' },
       signal: AbortSignal.any([req.signal, idle.signal]),
-      dispatcher,
     });
-    if (res.status === 401) kc.unauthorized();
-    if (res.status >= 400) {
-      const text = await res.text();
-      const st = (() => {
-        try {
-          return JSON.parse(text) as { message?: string; reason?: string };
-        } catch {
-          return undefined;
-        }
-      })();
-      throw new KubeApiError(
-        res.status,
-        `WATCH ${req.path}: ${st?.message ?? `HTTP ${res.status}`}`,
-        st?.reason,
-      );
-    }
-    if (!res.body) return;
+    if (res.statusCode === 401) kc.unauthorized();
+    if (res.statusCode >= 400) throw apiError(res.statusCode, `WATCH ${req.path}`, await res.body.text());
     const decoder = new TextDecoder();
     let buf = '';
     for await (const chunk of res.body) {
-      touch();
-      buf += decoder.decode(chunk, { stream: true });
-      let nl = buf.indexOf('\n');
-      while (nl >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        nl = buf.indexOf('\n');
-        if (!line) continue;
+      timer.refresh();
+      buf += decoder.decode(chunk as Buffer, { stream: true });
+      let start = 0;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', start)) {
+        const line = buf.slice(start, nl);
+        start = nl + 1;
+        if (line.trim() === '') continue;
         const ev = JSON.parse(line) as { type?: string; object?: unknown };
         if (ev.type) onEvent(ev.type, ev.object);
       }
+      buf = buf.slice(start);
     }
   } catch (err) {
     if (req.signal.aborted) return;

@@ -577,6 +577,25 @@ describe('real requests: TLS, client certificates, exec plugins', () => {
     expect(seen.at(-1)).toMatchObject({ cn: undefined, authorization: 'Bearer tok' });
   });
 
+  it('discard: a success resolves with nothing, an error answer still throws with its status', async () => {
+    const cluster = { name: 'c', cluster: { server: srv(), 'insecure-skip-tls-verify': true } };
+    const discarded = async (user: Record<string, unknown>) => {
+      const file = join(dir, `config-discard-${seen.length}`);
+      await writeFile(file, kubeconfig({ clusters: [cluster], users: [{ name: 'u', user }] }));
+      const kc = connectKube({ kubeconfig: file }, {});
+      try {
+        return await kubeRequest(kc, { method: 'DELETE', path: '/api/v1/nodes/n', discard: true });
+      } finally {
+        await kc.close();
+      }
+    };
+    expect(await discarded({ token: 'tok' })).toBeUndefined();
+    expect(seen.at(-1)).toMatchObject({ authorization: 'Bearer tok', path: '/api/v1/nodes/n' });
+    const err = await discarded({}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err).toMatchObject({ code: 401, reason: 'Unauthorized' });
+  });
+
   it('proxy-url: an http proxy tunnels the TLS connection (CONNECT)', async () => {
     const tunnels: string[] = [];
     const proxy = createHttpServer();

@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { PodStatus } from '../../wire/interlink.ts';
 import { type EventRecorder, podRef } from '../events.ts';
 import type { InterlinkClient } from '../interlink-client.ts';
-import { annotatedJob, errMessage, forApi } from './job.ts';
+import { annotatedJob, errMessage, forStatus } from './job.ts';
 import { isTerminalPhase, type KPod, keyOf } from './kpod.ts';
 
 export interface AdopterDeps {
@@ -39,7 +39,7 @@ export async function adoptFromBackend(d: AdopterDeps, signal: AbortSignal): Pro
   const attempts = d.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
     try {
-      const answers = await d.interlink.status(candidates.map(forApi), signal);
+      const answers = await d.interlink.status(candidates.map(forStatus), signal);
       const byUid = new Map(answers.map((a) => [a.UID, a]));
       let adopted = 0;
       for (const p of candidates) {

@@ -12,6 +12,22 @@ export const TOKEN_REFRESH_ANNOTATION = 'interlink.io/token-refresh';
 /** What we send the API about an existing pod: the object without managedFields. */
 export const forApi = (pod: KPod): Pod => slimObject(pod);
 
+/**
+ * What a `/status` call carries about a pod: the pod without its status, but for the phase.
+ * Every poll sends every pod in the backend, and each hop (VK, API, plugin) serialises or
+ * parses it, so the status part (conditions, container statuses, IPs: about a third of a
+ * running pod's JSON, and never read on `/status`) is dropped. What readers need stays:
+ * metadata whole (names, uid, labels, annotations with our job id: every plugin), spec whole
+ * (containers, probes, hooks, grace period: the docker and slurm plugins, interLink 0.6
+ * plugins read container names and images), and `status.phase` (an interLink 0.6 API asks
+ * its plugin about Pending/Running pods and answers the others from its cache).
+ */
+export function forStatus(pod: KPod): Pod {
+  const { status, ...rest } = slimObject(pod);
+  const phase = status?.phase;
+  return (phase ? { ...rest, status: { phase } } : rest) as unknown as Pod;
+}
+
 /** The job id recorded on the pod, when it was recorded for this very pod (same UID). */
 export function annotatedJob(pod: KPod): string | undefined {
   const a = pod.metadata.annotations ?? {};

@@ -96,6 +96,7 @@ export function createKubeWriter(opts: KubeWriterOptions): KubeWriter {
             gracePeriodSeconds: 0,
             preconditions: { uid: pod.metadata.uid },
           },
+          discard: true,
         });
       } catch (err) {
         const code = httpStatusOf(err);

@@ -19,7 +19,7 @@ import type { Pod } from '../../wire/k8s.ts';
 import { type EventRecorder, nodeRef } from '../events.ts';
 import type { InterlinkClient } from '../interlink-client.ts';
 import { sameJson } from '../status/map.ts';
-import { errMessage, forApi } from './job.ts';
+import { errMessage, forStatus } from './job.ts';
 import { isTerminalPhase, type KPod } from './kpod.ts';
 import { BACKEND_LOST, isLost, type PodRecord, PodState } from './lifecycle.ts';
 import type { PodMetrics } from './metrics.ts';
@@ -192,7 +192,7 @@ class BatchedPoller implements StatusPoller {
     let answers: PodStatus[];
     try {
       answers = await interlink.status(
-        active.map((r) => forApi(cache.get(r.key) ?? r.pod)),
+        active.map((r) => forStatus(cache.get(r.key) ?? r.pod)),
         signal,
       );
       metrics.statusRoundTrips.inc({ outcome: 'ok' });

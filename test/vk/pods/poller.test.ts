@@ -25,6 +25,27 @@ describe('status poller', () => {
     expect(w.syncer.records.get('ns/b')?.seen).toMatchObject({ containers: [running()] });
   });
 
+  it('sends each pod whole but for its status, of which only the phase goes', async () => {
+    const w = await withPods(['a']);
+    w.cache.update('a', (p) => {
+      p.metadata.annotations = { 'interlink.io/job-id': 'j-a', team: 'x' };
+      p.metadata.labels = { app: 'a' };
+      p.status = {
+        phase: 'Running',
+        podIP: '10.0.0.1',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        containerStatuses: [running()],
+      } as never;
+    });
+    const cached = structuredClone(w.cache.get('ns/a')!);
+    await w.poller.pollOnce();
+    const sent = w.interlink.statusCalls[0]![0]!;
+    const { status: _status, ...rest } = cached;
+    expect(sent).toEqual({ ...rest, status: { phase: 'Running' } });
+    // The cache's pod is not touched.
+    expect(w.cache.get('ns/a')).toEqual(cached);
+  });
+
   it('skips pods that are not in the backend, are deleting, or are finished; no call when none is left', async () => {
     const w = await withPods(['a', 'b']);
     w.cache.put(makePod('new'));
