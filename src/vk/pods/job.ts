@@ -25,7 +25,7 @@ export const forApi = (pod: KPod): Pod => slimObject(pod);
 export function forStatus(pod: KPod): Pod {
   const { status, ...rest } = slimObject(pod);
   const phase = status?.phase;
-  return (phase ? { ...rest, status: { phase } } : rest) as unknown as Pod;
+  return phase ? { ...rest, status: { phase } } : rest;
 }
 
 /** The job id recorded on the pod, when it was recorded for this very pod (same UID). */
