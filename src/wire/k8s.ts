@@ -136,18 +136,23 @@ export const ObjectMeta = z.looseObject({
 export const PodMeta = ObjectMeta.extend({ namespace: DnsLabel, uid: Uid });
 
 /*
- * The rest of the spec the VK reads (it resolves these references before it sends the pod).
- * Every added field is optional; inside one, only what the apiserver itself requires (a
- * reference's name and key, a fieldPath, an owner's kind/name/uid) is required, so any pod
- * the apiserver stored still passes. Referenced names are only lookup keys (into the
+ * The rest of the spec the VK reads (it resolves these references before it sends the pod)
+ * and the plugins run (src/core/pod/spec.ts views these shapes, adding only a container
+ * runtime's own rules). Every added field is optional; inside one, only what the apiserver
+ * itself requires (a reference's name and key, a fieldPath, an owner's kind/name/uid, a
+ * hostPath's path) is required and numbers keep the apiserver's bounds (modes 0..0777, ids
+ * from 0), so any pod the apiserver stored still passes. Referenced names are only lookup keys (into the
  * ConfigMaps and Secrets sent along, whose own names are checked), so they are plain strings.
  */
 /** A resource quantity ("500m", "1Gi"); the apiserver writes strings, clients may send numbers. */
 const Quantity = z.union([z.string(), z.number()]);
-const Mode = z.number();
-const FieldRef = z.looseObject({ fieldPath: z.string(), apiVersion: z.string().optional() });
+/** A file mode; the apiserver refuses any outside 0..0777. */
+const Mode = z.number().int().min(0).max(0o777);
+/** A user or group id; the apiserver refuses negative ones. */
+const Id = z.number().int().min(0);
+const FieldRef = z.looseObject({ fieldPath: z.string().min(1), apiVersion: z.string().optional() });
 const ResourceFieldRef = z.looseObject({
-  resource: z.string(),
+  resource: z.string().min(1),
   containerName: z.string().optional(),
   divisor: Quantity.optional(),
 });
@@ -173,7 +178,13 @@ const EnvFromSource = z.looseObject({
   configMapRef: ObjectRef.nullish(),
   secretRef: ObjectRef.nullish(),
 });
-const VolumeMount = z.looseObject({ name: DnsLabel, subPath: SubPath.nullish() });
+export const VolumeMount = z.looseObject({
+  name: DnsLabel,
+  mountPath: z.string().optional(),
+  subPath: SubPath.nullish(),
+  subPathExpr: z.string().nullish(),
+  readOnly: z.boolean().nullish(),
+});
 const KeyToPath = z.looseObject({ key: DataKey, path: RelativePath, mode: Mode.nullish() });
 const DownwardFile = z.looseObject({
   path: RelativePath,
@@ -183,20 +194,47 @@ const DownwardFile = z.looseObject({
 });
 const Items = z.array(KeyToPath).nullish();
 
+/** The identity fields a container's and a pod's security contexts share. */
+const RunAs = { runAsUser: Id.nullish(), runAsGroup: Id.nullish(), runAsNonRoot: z.boolean().nullish() };
+
+export const SecurityContext = z.looseObject({
+  ...RunAs,
+  privileged: z.boolean().nullish(),
+  readOnlyRootFilesystem: z.boolean().nullish(),
+  allowPrivilegeEscalation: z.boolean().nullish(),
+  capabilities: z
+    .looseObject({ add: z.array(z.string()).nullish(), drop: z.array(z.string()).nullish() })
+    .nullish(),
+});
+
+export const PodSecurityContext = z.looseObject({
+  ...RunAs,
+  supplementalGroups: z.array(Id).nullish(),
+  fsGroup: Id.nullish(),
+});
+
 export const Container = z.looseObject({
   name: DnsLabel,
   image: Image.optional(),
+  imagePullPolicy: z.string().optional(),
   command: z.array(ProcessString).optional(),
   args: z.array(ProcessString).optional(),
+  workingDir: z.string().nullish(),
   env: z.array(EnvVar).nullish(),
   envFrom: z.array(EnvFromSource).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
   resources: z.looseObject({ limits: ResourceList.nullish(), requests: ResourceList.nullish() }).nullish(),
+  securityContext: SecurityContext.nullish(),
   /** Only on init containers: `Always` makes it a sidecar. */
   restartPolicy: z.string().optional(),
+  tty: z.boolean().nullish(),
+  stdin: z.boolean().nullish(),
 });
 export type Container = z.infer<typeof Container>;
 export type EnvVar = z.infer<typeof EnvVar>;
+export type VolumeMount = z.infer<typeof VolumeMount>;
+export type KeyToPath = z.infer<typeof KeyToPath>;
+export type DownwardAPIFile = z.infer<typeof DownwardFile>;
 
 /** A projected ConfigMap or Secret, and (with defaultMode) a configMap volume. */
 const ObjectSource = z.looseObject({ name: z.string(), items: Items, optional: z.boolean().nullish() });
@@ -231,6 +269,8 @@ export const Volume = z.looseObject({
   projected: z
     .looseObject({ sources: z.array(VolumeProjection).nullish(), defaultMode: Mode.nullish() })
     .nullish(),
+  emptyDir: z.looseObject({ medium: z.string().nullish(), sizeLimit: Quantity.nullish() }).nullish(),
+  hostPath: z.looseObject({ path: z.string().min(1), type: z.string().nullish() }).nullish(),
 });
 export type Volume = z.infer<typeof Volume>;
 
@@ -242,6 +282,10 @@ export const PodSpec = z.looseObject({
   volumes: z.array(Volume).nullish(),
   nodeName: z.string().optional(),
   restartPolicy: z.string().optional(),
+  securityContext: PodSecurityContext.nullish(),
+  terminationGracePeriodSeconds: z.number().nullish(),
+  hostNetwork: z.boolean().nullish(),
+  hostname: z.string().nullish(),
   serviceAccountName: z.string().optional(),
   automountServiceAccountToken: z.boolean().nullish(),
   readinessGates: z.array(z.looseObject({ conditionType: z.string() })).nullish(),
