@@ -1,6 +1,6 @@
 /**
- * Real usage from the docker plugin's GET /stats/summary: a busy-looping container reports
- * CPU, an idle one next to it much less, and the collection is one `docker ps` plus ONE
+ * Real usage from the docker plugin's GET /stats/summary: a busy-looping container (held to
+ * a tenth of a core) reports CPU, an idle one next to it much less, and the collection is one `docker ps` plus ONE
  * `docker stats` whatever the number of pods.
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
@@ -57,7 +57,14 @@ describe('docker stats', () => {
     for (let i = 0; i < 2; i++) {
       const pod = makePod(`busy${i}`, {
         containers: [
-          { name: 'spin', image: image(), command: ['sh', '-c', 'while :; do :; done'] },
+          // A tenth of a core (--cpus=0.1): enough to show, and two unbounded busy loops would
+          // take both cores of a CI host from every test running beside this one.
+          {
+            name: 'spin',
+            image: image(),
+            command: ['sh', '-c', 'while :; do :; done'],
+            resources: { limits: { cpu: '100m' } },
+          },
           { name: 'idle', image: image(), command: ['sleep', '3600'] },
         ],
         terminationGracePeriodSeconds: 0,

@@ -71,9 +71,10 @@ describe('slurm plugin GET /stats/summary (real Slurm)', () => {
       await app.close();
     });
     // stats-b loops on the CPU: jobacct_gather/linux (scripts/slurm/start.sh) must see it.
+    // Niced, so it yields the core to the tests running beside it.
     const pods = [
       ['stats-a', 'sleep 600'],
-      ['stats-b', 'while :; do :; done'],
+      ['stats-b', 'exec nice -n 19 sh -c "while :; do :; done"'],
     ].map(([name, script]) => ({
       metadata: { name: name!, namespace: 'default', uid: randomUUID() },
       spec: { containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', script!] }] },
