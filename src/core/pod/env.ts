@@ -1,16 +1,33 @@
 /**
- * Container environment the way the kubelet builds it: `envFrom` sources first (in order,
- * each ConfigMap's keys sorted), then `env` (later names win), `valueFrom` resolved from
- * the ConfigMaps/Secrets the API handed over and from the pod itself, and `$(VAR)`
- * references expanded in env values, command and args. Values are never interpreted by a
- * shell: quotes, `$`, backticks and newlines pass through byte for byte. Pure.
+ * Container environment the way the kubelet builds it (kubelet_pods.go
+ * makeEnvironmentVariables), the one implementation for the VK (src/vk/resolve/env.ts, which
+ * resolves a pod into literal values before /create) and the plugins (which resolve pods an
+ * interLink 0.6 VK sends unresolved, with their ConfigMaps/Secrets beside them).
+ *
+ * `buildEnv` holds the rules: optional leading variables (the VK's KUBERNETES_SERVICE_*),
+ * then `envFrom` sources in order, then `env` in order; `$(VAR)` in literal `value`s
+ * expands against what is defined so far (when `expandVariables`), values from
+ * ConfigMaps, Secrets and the downward API are taken byte-for-byte, never expanded. What
+ * differs between the callers is an `EnvRules` parameter: where a redefined name goes, how
+ * a source is read (binaryData, stringData, key order), which envFrom keys are usable, the
+ * node facts the downward API knows, and what a problem does (`report`: the VK records a
+ * missing source or a warning and goes on; a plugin throws INVALID_INPUT). Values are never
+ * interpreted by a shell: quotes, `$`, backticks and newlines pass through byte for byte. Pure.
  */
 
 import { invalidInput } from '../../errors/index.ts';
 import type { ConfigMap, Pod, Secret } from '../../wire/k8s.ts';
 import { expand } from '../kube/expand.ts';
-import { metadataFieldValue } from '../kube/fieldpath.ts';
-import { divideResource, resourceQuantity } from '../kube/quantity.ts';
+import { resourceQuantity } from '../kube/quantity.ts';
+import {
+  DownwardFailed,
+  type DownwardFailure,
+  type DownwardPod,
+  type DownwardRules,
+  fieldRefValue as downwardFieldRef,
+  resourceFieldValue as downwardResourceField,
+  type ResourceContainer,
+} from './downward.ts';
 import type { ContainerSpec, PodSpecView } from './spec.ts';
 
 export interface EnvSources {
@@ -74,31 +91,214 @@ export const secretData = (s: Secret): KeyedData => ({
   value: (k) => secretValue(s, k),
 });
 
+export type SourceKind = 'ConfigMap' | 'Secret';
+
+/** Something `buildEnv` could not use; the entry it concerns contributes nothing. */
+export type EnvProblem = { field: string } & (
+  | { type: 'missing'; kind: SourceKind; name: string; key?: string; objectExists: boolean }
+  | { type: 'skippedKey'; key: string; name: string }
+  | { type: 'badName'; name: string }
+  | { type: 'downward'; name: string; failure: DownwardFailure }
+  | { type: 'noSource'; name: string; keys: string[] }
+);
+
+/** The container fields `buildEnv` reads. */
+export interface EnvContainer extends ResourceContainer {
+  envFrom?:
+    | Array<{
+        prefix?: string | null | undefined;
+        configMapRef?: { name: string; optional?: boolean | null | undefined } | null | undefined;
+        secretRef?: { name: string; optional?: boolean | null | undefined } | null | undefined;
+      }>
+    | null
+    | undefined;
+  env?:
+    | Array<{ name: string; value?: string | null | undefined; valueFrom?: ValueFrom | null | undefined }>
+    | null
+    | undefined;
+}
+
+type KeyRef = { name: string; key: string; optional?: boolean | null | undefined };
+type ValueFrom = {
+  configMapKeyRef?: KeyRef | null | undefined;
+  secretKeyRef?: KeyRef | null | undefined;
+  fieldRef?: { fieldPath: string } | null | undefined;
+  resourceFieldRef?:
+    | {
+        resource: string;
+        containerName?: string | null | undefined;
+        divisor?: string | number | null | undefined;
+      }
+    | null
+    | undefined;
+};
+
+/** Where the callers of `buildEnv` differ. */
+export interface EnvRules {
+  /** Variables defined before `envFrom` (the VK's KUBERNETES_SERVICE_*). */
+  initial?: EnvList;
+  /** A redefined name moves to the end (docker's `-e`) or keeps its first position (the kubelet's map). */
+  redefinedMovesLast: boolean;
+  /** Expand `$(VAR)` in literal values. */
+  expandVariables: boolean;
+  /** An envFrom source's keys and values in the order they are defined; undefined when it does not exist. */
+  entries(kind: SourceKind, name: string): EnvList | undefined;
+  /** One key of a source: undefined when the key is absent, null when the object is. */
+  value(kind: SourceKind, name: string, key: string): string | undefined | null;
+  /** Whether an envFrom key (`name` = prefix + key) becomes a variable; else it is reported. */
+  usableKey(key: string, name: string): boolean;
+  /** The downward API's rules for the entry at `field`. */
+  downward(field: string): DownwardRules;
+  /** A problem: throw to refuse the pod, or record it (the entry is then skipped). */
+  report(problem: EnvProblem): void;
+  /** Field path of the container, for problems (`pod.spec.containers[app]`). */
+  field: string;
+}
+
+/** The variables the kubelet gives every container for the `kubernetes` Service. */
+export function kubernetesServiceEnv(host: string, port: number): EnvList {
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const url = `tcp://${hostPart}:${port}`;
+  return [
+    ['KUBERNETES_SERVICE_HOST', host],
+    ['KUBERNETES_SERVICE_PORT', String(port)],
+    ['KUBERNETES_SERVICE_PORT_HTTPS', String(port)],
+    ['KUBERNETES_PORT', url],
+    [`KUBERNETES_PORT_${port}_TCP`, url],
+    [`KUBERNETES_PORT_${port}_TCP_PROTO`, 'tcp'],
+    [`KUBERNETES_PORT_${port}_TCP_PORT`, String(port)],
+    [`KUBERNETES_PORT_${port}_TCP_ADDR`, host],
+  ];
+}
+
+/** A container's environment, in order, each name once (the last definition wins). */
+export function buildEnv(c: EnvContainer, pod: DownwardPod, rules: EnvRules): EnvList {
+  const env = new Map<string, string>();
+  const set = (k: string, v: string) => {
+    if (rules.redefinedMovesLast) env.delete(k);
+    env.set(k, v);
+  };
+  for (const [k, v] of rules.initial ?? []) set(k, v);
+  (c.envFrom ?? []).forEach((src, i) => {
+    const field = `${rules.field}.envFrom[${i}]`;
+    const prefix = src.prefix ?? '';
+    const [kind, ref] = src.configMapRef
+      ? (['ConfigMap', src.configMapRef] as const)
+      : (['Secret', src.secretRef] as const);
+    if (!ref) return;
+    const entries = rules.entries(kind, ref.name);
+    if (!entries) {
+      if (ref.optional !== true)
+        rules.report({ type: 'missing', kind, name: ref.name, objectExists: false, field });
+      return;
+    }
+    for (const [k, v] of entries) {
+      if (rules.usableKey(k, prefix + k)) set(prefix + k, v);
+      else rules.report({ type: 'skippedKey', key: k, name: prefix + k, field });
+    }
+  });
+  for (const e of c.env ?? []) {
+    const field = `${rules.field}.env[${e.name}]`;
+    if (e.name.includes('=')) {
+      rules.report({ type: 'badName', name: e.name, field });
+      continue;
+    }
+    const v = e.valueFrom
+      ? valueFrom(c, pod, e.name, e.valueFrom, rules, field)
+      : rules.expandVariables
+        ? expand(e.value ?? '', (n) => env.get(n))
+        : (e.value ?? '');
+    if (v !== undefined) set(e.name, v);
+  }
+  return [...env.entries()];
+}
+
+/** A configMapKeyRef/secretKeyRef value; absent is undefined, reported unless optional. */
+function keyValue(kind: SourceKind, ref: KeyRef, rules: EnvRules, field: string): string | undefined {
+  const v = rules.value(kind, ref.name, ref.key);
+  if (v !== undefined && v !== null) return v;
+  if (ref.optional !== true)
+    rules.report({ type: 'missing', kind, name: ref.name, key: ref.key, objectExists: v !== null, field });
+  return undefined;
+}
+
+function valueFrom(
+  c: EnvContainer,
+  pod: DownwardPod,
+  name: string,
+  vf: ValueFrom,
+  rules: EnvRules,
+  field: string,
+): string | undefined {
+  if (vf.configMapKeyRef) return keyValue('ConfigMap', vf.configMapKeyRef, rules, field);
+  if (vf.secretKeyRef) return keyValue('Secret', vf.secretKeyRef, rules, field);
+  try {
+    if (vf.fieldRef) return downwardFieldRef(pod, vf.fieldRef.fieldPath, rules.downward(field));
+    if (vf.resourceFieldRef) return downwardResourceField(pod, vf.resourceFieldRef, c, rules.downward(field));
+  } catch (err) {
+    if (!(err instanceof DownwardFailed)) throw err;
+    rules.report({ type: 'downward', name, failure: err.failure, field });
+    return undefined;
+  }
+  rules.report({ type: 'noSource', name, keys: Object.keys(vf), field });
+  return undefined;
+}
+
+/** `$(VAR)` in command or args, against the container's final environment (as the kubelet does). */
+export function expandArgs(args: readonly string[], env: EnvList): string[] {
+  const map = new Map(env);
+  return args.map((a) => expand(a, (n) => map.get(n)));
+}
+
+// ---- The plugins' rules: sources handed over with the pod, every problem INVALID_INPUT. ----
+
+/** A downward failure, worded for a plugin's INVALID_INPUT. */
+function downwardMessage(f: DownwardFailure, field: string): string {
+  switch (f.code) {
+    case 'fieldPath':
+      return `${field}: fieldRef "${f.fieldPath}" is not supported`;
+    case 'resource':
+      return `${field}: resourceFieldRef "${f.resource}" is not supported`;
+    case 'container':
+      return `${field}: resourceFieldRef names unknown container "${f.containerName}"`;
+    case 'quantity':
+      return `${field}: ${f.message}`;
+  }
+}
+
+function downwardRules(node: NodeCapacity | undefined, field: string): DownwardRules {
+  return {
+    wholeMaps: true,
+    quantity: (q, role) => resourceQuantity(q, role === 'divisor' ? `${field}.divisor` : field),
+    unset: (kind, name, c) => {
+      const limit = kind === 'requests' ? c.resources?.limits?.[name] : undefined;
+      if (limit !== undefined && limit !== null) return resourceQuantity(limit, field);
+      if (name === 'cpu') return node?.cpu;
+      if (name === 'memory') return node?.memory;
+      return undefined;
+    },
+  };
+}
+
+function downwardPod(pod: Pod, spec: PodSpecView): DownwardPod {
+  return { metadata: pod.metadata, spec, status: pod.status as DownwardPod['status'] };
+}
+
+/** Runs a downward computation, a failure as INVALID_INPUT at `field`. */
+function orInvalid<T>(field: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof DownwardFailed) throw invalidInput(downwardMessage(err.failure, field), field);
+    throw err;
+  }
+}
+
 /** A `fieldRef` value. Throws INVALID_INPUT for a path the kubelet would not accept. */
 export function fieldRefValue(pod: Pod, spec: PodSpecView, fieldPath: string, field: string): string {
-  const status = (pod.status ?? {}) as {
-    podIP?: string;
-    hostIP?: string;
-    podIPs?: Array<{ ip?: string }>;
-    hostIPs?: Array<{ ip?: string }>;
-  };
-  const meta = metadataFieldValue(pod.metadata, fieldPath);
-  if (meta !== undefined) return meta;
-  switch (fieldPath) {
-    case 'spec.nodeName':
-      return spec.nodeName ?? '';
-    case 'spec.serviceAccountName':
-      return spec.serviceAccountName ?? '';
-    case 'status.podIP':
-      return status.podIP ?? '';
-    case 'status.podIPs':
-      return (status.podIPs ?? []).map((p) => p.ip ?? '').join(',');
-    case 'status.hostIP':
-      return status.hostIP ?? '';
-    case 'status.hostIPs':
-      return (status.hostIPs ?? []).map((p) => p.ip ?? '').join(',');
-  }
-  throw invalidInput(`${field}: fieldRef "${fieldPath}" is not supported`, field);
+  return orInvalid(field, () =>
+    downwardFieldRef(downwardPod(pod, spec), fieldPath, downwardRules(undefined, field)),
+  );
 }
 
 /**
@@ -112,99 +312,52 @@ export function resourceFieldValue(
   node: NodeCapacity | undefined,
   field: string,
 ): string {
-  const [kind, name] = resource.split('.', 2) as [string, string | undefined];
-  if ((kind !== 'limits' && kind !== 'requests') || !name) {
-    throw invalidInput(`${field}: resourceFieldRef "${resource}" is not supported`, field);
+  const rules = downwardRules(node, field);
+  return orInvalid(field, () => downwardResourceField(undefined, { resource, divisor }, container, rules));
+}
+
+/** A problem, worded for a plugin: always INVALID_INPUT. */
+function refuse(p: EnvProblem, containerField: string): void {
+  switch (p.type) {
+    case 'missing':
+      if (p.key === undefined)
+        throw invalidInput(`${p.field}: ${p.kind} "${p.name}" was not provided`, p.field);
+      throw invalidInput(`${p.field}: key "${p.key}" of ${p.kind} "${p.name}" was not provided`, p.field);
+    case 'skippedKey':
+      return;
+    case 'badName':
+      throw invalidInput(`${p.field}: a variable name cannot contain "="`, `${containerField}.env`);
+    case 'downward':
+      throw invalidInput(downwardMessage(p.failure, p.field), p.field);
+    case 'noSource':
+      throw invalidInput(`${p.field}: valueFrom names no source`, p.field);
   }
-  const list = kind === 'limits' ? container.resources?.limits : container.resources?.requests;
-  let value: number | undefined;
-  const raw = list?.[name] ?? (kind === 'requests' ? container.resources?.limits?.[name] : undefined);
-  if (raw !== undefined) value = resourceQuantity(raw, field);
-  else if (name === 'cpu') value = node?.cpu;
-  else if (name === 'memory') value = node?.memory;
-  if (value === undefined) return '0';
-  // resourceQuantity refuses a negative divisor; zero is the unset one, 1 (divideResource).
-  const div = divisor === undefined ? 0 : resourceQuantity(divisor, `${field}.divisor`);
-  return String(divideResource(name, value, div));
 }
 
 /** The container's environment, in order, each name once (the last definition wins). */
 export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
-  const env = new Map<string, string>();
-  const set = (k: string, v: string) => {
-    // Re-insert so the final order follows the last definition, as docker's own -e would.
-    env.delete(k);
-    env.set(k, v);
+  const { configMaps, secrets } = ctx.sources;
+  const data = (kind: SourceKind, name: string): KeyedData | undefined => {
+    const obj = kind === 'ConfigMap' ? configMaps.get(name) : secrets.get(name);
+    if (!obj) return undefined;
+    return kind === 'ConfigMap' ? configMapData(obj as ConfigMap) : secretData(obj as Secret);
   };
-  (c.envFrom ?? []).forEach((src, i) => {
-    const f = `${ctx.field}.envFrom[${i}]`;
-    const prefix = src.prefix ?? '';
-    const cm = src.configMapRef && ctx.sources.configMaps.get(src.configMapRef.name);
-    const s = src.secretRef && ctx.sources.secrets.get(src.secretRef.name);
-    const [kind, ref, data] = src.configMapRef
-      ? (['ConfigMap', src.configMapRef, cm && configMapData(cm)] as const)
-      : (['Secret', src.secretRef, s && secretData(s)] as const);
-    if (!ref) return;
-    if (!data) {
-      if (ref.optional) return;
-      throw invalidInput(`${f}: ${kind} "${ref.name}" was not provided`, f);
-    }
-    for (const k of data.keys) if (!k.includes('=')) set(prefix + k, data.value(k)!.toString('utf8'));
+  return buildEnv(c, downwardPod(ctx.pod, ctx.spec), {
+    redefinedMovesLast: true,
+    expandVariables: ctx.expandVariables,
+    entries: (kind, name) => {
+      const d = data(kind, name);
+      return d?.keys.map((k) => [k, d.value(k)!.toString('utf8')] as [string, string]);
+    },
+    value: (kind, name, key) => {
+      const d = data(kind, name);
+      return d ? d.value(key)?.toString('utf8') : null;
+    },
+    usableKey: (key) => !key.includes('='),
+    downward: (field) => downwardRules(ctx.node, field),
+    report: (p) => refuse(p, ctx.field),
+    field: ctx.field,
   });
-  for (const e of c.env ?? []) {
-    const f = `${ctx.field}.env[${e.name}]`;
-    if (e.name.includes('='))
-      throw invalidInput(`${f}: a variable name cannot contain "="`, `${ctx.field}.env`);
-    if (e.valueFrom) {
-      const v = valueFrom(c, e.valueFrom, ctx, f);
-      if (v !== undefined) set(e.name, v);
-      continue;
-    }
-    const raw = e.value ?? '';
-    set(e.name, ctx.expandVariables ? expand(raw, (n) => env.get(n)) : raw);
-  }
-  return [...env.entries()];
-}
-
-/** A configMapKeyRef/secretKeyRef value: absent is undefined when optional, else INVALID_INPUT. */
-function keyValue(
-  kind: 'ConfigMap' | 'Secret',
-  ref: { name: string; key: string; optional?: boolean | undefined },
-  v: Buffer | undefined,
-  f: string,
-): string | undefined {
-  if (v !== undefined) return v.toString('utf8');
-  if (ref.optional) return undefined;
-  throw invalidInput(`${f}: key "${ref.key}" of ${kind} "${ref.name}" was not provided`, f);
-}
-
-function valueFrom(
-  c: ContainerSpec,
-  vf: NonNullable<ContainerSpec['env']>[number]['valueFrom'] & object,
-  ctx: EnvContext,
-  f: string,
-): string | undefined {
-  if (vf.configMapKeyRef) {
-    const ref = vf.configMapKeyRef;
-    const cm = ctx.sources.configMaps.get(ref.name);
-    return keyValue('ConfigMap', ref, cm ? configMapValue(cm, ref.key) : undefined, f);
-  }
-  if (vf.secretKeyRef) {
-    const ref = vf.secretKeyRef;
-    const s = ctx.sources.secrets.get(ref.name);
-    return keyValue('Secret', ref, s ? secretValue(s, ref.key) : undefined, f);
-  }
-  if (vf.fieldRef) return fieldRefValue(ctx.pod, ctx.spec, vf.fieldRef.fieldPath, f);
-  if (vf.resourceFieldRef) {
-    const ref = vf.resourceFieldRef;
-    const target = ref.containerName
-      ? [...ctx.spec.containers, ...(ctx.spec.initContainers ?? [])].find((x) => x.name === ref.containerName)
-      : c;
-    if (!target)
-      throw invalidInput(`${f}: resourceFieldRef names unknown container "${ref.containerName}"`, f);
-    return resourceFieldValue(target, ref.resource, ref.divisor, ctx.node, f);
-  }
-  throw invalidInput(`${f}: valueFrom names no source`, f);
 }
 
 /**
@@ -217,10 +370,9 @@ export function commandLine(
   env: EnvList,
   expandVariables: boolean,
 ): { entrypoint: string | undefined; args: string[] } {
-  const map = new Map(env);
-  const x = (s: string) => (expandVariables ? expand(s, (n) => map.get(n)) : s);
-  const command = (c.command ?? []).map(x);
-  const args = (c.args ?? []).map(x);
+  const x = (words: string[]) => (expandVariables ? expandArgs(words, env) : words);
+  const command = x(c.command ?? []);
+  const args = x(c.args ?? []);
   if (command.length > 0) return { entrypoint: command[0], args: [...command.slice(1), ...args] };
   return { entrypoint: undefined, args };
 }

@@ -1,10 +1,17 @@
 /**
  * Downward API values (fieldRef, resourceFieldRef) as the kubelet computes them for a pod
- * on this node; the Kubernetes rules themselves (pkg/fieldpath, quantities, the resource
- * arithmetic, `$(VAR)` expansion) live in src/core/kube. Pure.
+ * on this node: the rules are src/core/pod/downward.ts; this file gives them the node's
+ * facts (`DownwardContext`) and words their failures as a DownwardError (a warning Event,
+ * not a failed sync). Pure.
  */
-import { metadataFieldValue } from '../../core/kube/fieldpath.ts';
-import { divideResource, parseQuantity } from '../../core/kube/quantity.ts';
+import { parseQuantity } from '../../core/kube/quantity.ts';
+import {
+  fieldRefValue as coreFieldRefValue,
+  resourceFieldValue as coreResourceFieldValue,
+  DownwardFailed,
+  type DownwardFailure,
+  type DownwardRules,
+} from '../../core/pod/downward.ts';
 import type { Container } from '../../wire/k8s.ts';
 import type { KPod } from '../pods/kpod.ts';
 
@@ -19,68 +26,76 @@ export interface DownwardContext {
 
 export class DownwardError extends Error {}
 
-/**
- * The value of a fieldRef. `allowMaps`: whole `metadata.labels`/`annotations` (only
- * downwardAPI volumes may). Throws DownwardError for an unsupported path.
- */
-export function fieldRefValue(pod: KPod, fieldPath: string, ctx: DownwardContext, allowMaps = false): string {
-  const wholeMap = fieldPath === 'metadata.labels' || fieldPath === 'metadata.annotations';
-  const meta = wholeMap && !allowMaps ? undefined : metadataFieldValue(pod.metadata, fieldPath);
-  if (meta !== undefined) return meta;
-  switch (fieldPath) {
-    case 'spec.nodeName':
-      return pod.spec.nodeName ?? ctx.nodeName;
-    case 'spec.serviceAccountName':
-      return pod.spec.serviceAccountName ?? '';
-    case 'status.hostIP':
-      return ctx.hostIP ?? pod.status?.hostIP ?? '';
-    case 'status.hostIPs':
-      return ctx.hostIP ?? (pod.status?.hostIPs ?? []).map((x) => x.ip).join(',');
-    case 'status.podIP':
-      return ctx.podIP ?? pod.status?.podIP ?? '';
-    case 'status.podIPs':
-      return ctx.podIP ?? (pod.status?.podIPs ?? []).map((x) => x.ip).join(',');
+export function downwardMessage(f: DownwardFailure): string {
+  switch (f.code) {
+    case 'fieldPath':
+      return `unsupported fieldRef "${f.fieldPath}"`;
+    case 'resource':
+      return `unsupported resourceFieldRef "${f.resource}"`;
+    case 'container':
+      return `resourceFieldRef: container "${f.containerName ?? ''}" not found`;
+    case 'quantity':
+      return f.message;
   }
-  throw new DownwardError(`unsupported fieldRef "${fieldPath}"`);
 }
 
-/** A quantity, or DownwardError: a bad one becomes a warning, not a failed sync. */
+/** A quantity, or DownwardFailed: a bad one becomes a warning, not a failed sync. */
 function quantity(q: string | number): number {
   try {
     return parseQuantity(q);
   } catch (err) {
-    throw new DownwardError((err as Error).message);
+    throw new DownwardFailed({ code: 'quantity', message: (err as Error).message });
   }
 }
 
 /**
- * resourceFieldRef: `limits.cpu`, `requests.memory`, ... divided by the divisor, rounded
- * up (resource.ExtractContainerResourceValue). A limit the container does not set is the
- * node's allocatable; a request it does not set is 0 (the apiserver defaults requests to
- * limits when only limits are given).
+ * The kubelet's downward rules on this node. `wholeMaps`: whole `metadata.labels`/`annotations`
+ * (only downwardAPI volumes may). A limit a container does not set is the node's
+ * allocatable; a request it does not set is 0 (the apiserver defaults requests to limits
+ * when only limits are given). An empty divisor, lenient, is the unset one.
  */
+export function downwardRules(ctx: DownwardContext, wholeMaps: boolean): DownwardRules {
+  const allocatable = ctx.nodeAllocatable as Record<string, string | undefined>;
+  return {
+    nodeName: ctx.nodeName,
+    hostIP: ctx.hostIP,
+    podIP: ctx.podIP,
+    wholeMaps,
+    quantity: (q, role) => {
+      if (role === 'value') return quantity(q);
+      const divisor = q === '' ? 0 : quantity(q);
+      if (divisor < 0)
+        throw new DownwardFailed({
+          code: 'quantity',
+          message: `resourceFieldRef: divisor "${String(q)}" must be positive`,
+        });
+      return divisor;
+    },
+    unset: (kind, name) => (kind === 'limits' ? quantity(allocatable[name] ?? '0') : 0),
+  };
+}
+
+/** Runs a downward computation, a failure as a DownwardError. */
+function worded<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof DownwardFailed) throw new DownwardError(downwardMessage(err.failure));
+    throw err;
+  }
+}
+
+/** The value of a fieldRef. Throws DownwardError for an unsupported path. */
+export function fieldRefValue(pod: KPod, fieldPath: string, ctx: DownwardContext, allowMaps = false): string {
+  return worded(() => coreFieldRefValue(pod, fieldPath, downwardRules(ctx, allowMaps)));
+}
+
+/** resourceFieldRef, rounded up; throws DownwardError for a bad reference or quantity. */
 export function resourceFieldValue(
   pod: KPod,
   ref: { resource: string; containerName?: string | undefined; divisor?: string | number | undefined },
   container: Container | undefined,
   ctx: DownwardContext,
 ): string {
-  const c = ref.containerName
-    ? [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((x) => x.name === ref.containerName)
-    : container;
-  if (!c) throw new DownwardError(`resourceFieldRef: container "${ref.containerName ?? ''}" not found`);
-  const [kind, resource] = ref.resource.split('.', 2) as [string, string | undefined];
-  if ((kind !== 'limits' && kind !== 'requests') || !resource)
-    throw new DownwardError(`unsupported resourceFieldRef "${ref.resource}"`);
-  const set = kind === 'limits' ? c.resources?.limits : c.resources?.requests;
-  let raw: string | number | undefined = set?.[resource];
-  if (raw === undefined) {
-    if (kind === 'limits') raw = (ctx.nodeAllocatable as Record<string, string | undefined>)[resource] ?? '0';
-    else raw = '0';
-  }
-  // An unset or zero divisor is 1 (divideResource); an empty one, lenient, is unset too.
-  const divisor = ref.divisor === undefined || ref.divisor === '' ? 0 : quantity(ref.divisor);
-  if (divisor < 0)
-    throw new DownwardError(`resourceFieldRef: divisor "${String(ref.divisor)}" must be positive`);
-  return String(divideResource(resource, quantity(raw), divisor));
+  return worded(() => coreResourceFieldValue(pod, ref, container, downwardRules(ctx, false)));
 }
