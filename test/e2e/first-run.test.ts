@@ -171,10 +171,33 @@ it('npm pack of the clone: `npx ./interlink-*.tgz` runs the compiled interlink w
   await must('mkdir', ['-p', elsewhere], { cwd: dir });
   await must('cp', [tgz, elsewhere], { cwd: dir });
   const spec = `./${basename(tgz)}`;
-  const version = await timed('npx ./interlink-*.tgz --version', () =>
-    must('npx', ['--yes', spec, '--version'], { cwd: elsewhere }),
-  );
-  expect(version.stdout.trim()).toBe(pkg.version);
-  const help = await must('npx', ['--yes', spec, 'up', '--help'], { cwd: elsewhere });
-  expect(help.stdout).toContain('--kubeconfig <file>');
+  await dropNpxInstalls(spec);
+  try {
+    const version = await timed('npx ./interlink-*.tgz --version', () =>
+      must('npx', ['--yes', spec, '--version'], { cwd: elsewhere }),
+    );
+    expect(version.stdout.trim()).toBe(pkg.version);
+    const help = await must('npx', ['--yes', spec, 'up', '--help'], { cwd: elsewhere });
+    expect(help.stdout).toContain('--kubeconfig <file>');
+  } finally {
+    await dropNpxInstalls(spec);
+  }
 }, 600_000);
+
+/**
+ * npx keeps one install per spec string in `<npm cache>/_npx/<hash>`, whatever directory the
+ * spec was relative to: the install an earlier run left for `./interlink-<version>.tgz`
+ * points at that run's tarball, deleted since, and npm then fails with ENOENT (CI run 22).
+ * Remove ours before and after, nothing else in the cache.
+ */
+async function dropNpxInstalls(spec: string): Promise<void> {
+  const cache = (await must('npm', ['config', 'get', 'cache'], { cwd: dir })).stdout.trim();
+  const root = join(cache, '_npx');
+  for (const entry of existsSync(root) ? readdirSync(root) : []) {
+    const manifest = join(root, entry, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const packages = (JSON.parse(readFileSync(manifest, 'utf8')) as { _npx?: { packages?: string[] } })._npx
+      ?.packages;
+    if (packages?.includes(spec)) await rm(join(root, entry), { recursive: true, force: true });
+  }
+}
