@@ -108,6 +108,8 @@ export const Image = z
   );
 
 const StringMap = z.record(z.string(), z.string());
+/** A metav1.Time as the apiserver writes it (RFC 3339), or null. */
+const Time = z.string().nullish();
 const DataMap = z.record(DataKey, z.string());
 
 const OwnerReference = z.looseObject({
@@ -127,8 +129,8 @@ export const ObjectMeta = z.looseObject({
   annotations: StringMap.optional(),
   resourceVersion: z.string().optional(),
   generation: z.number().optional(),
-  creationTimestamp: z.string().nullish(),
-  deletionTimestamp: z.string().nullish(),
+  creationTimestamp: Time,
+  deletionTimestamp: Time,
   deletionGracePeriodSeconds: z.number().nullish(),
   ownerReferences: z.array(OwnerReference).nullish(),
 });
