@@ -334,13 +334,27 @@ function refuse(p: EnvProblem, containerField: string): void {
   }
 }
 
+/** `value(obj, key)` of the object named `name`: null when there is no such object. */
+function mapGet<T>(
+  objs: Map<string, T>,
+  name: string,
+  value: (o: T, key: string) => Buffer | undefined,
+  key: string,
+): Buffer | undefined | null {
+  const o = objs.get(name);
+  return o === undefined ? null : value(o, key);
+}
+
 /** The container's environment, in order, each name once (the last definition wins). */
 export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
   const { configMaps, secrets } = ctx.sources;
   const data = (kind: SourceKind, name: string): KeyedData | undefined => {
-    const obj = kind === 'ConfigMap' ? configMaps.get(name) : secrets.get(name);
-    if (!obj) return undefined;
-    return kind === 'ConfigMap' ? configMapData(obj as ConfigMap) : secretData(obj as Secret);
+    if (kind === 'ConfigMap') {
+      const cm = configMaps.get(name);
+      return cm && configMapData(cm);
+    }
+    const s = secrets.get(name);
+    return s && secretData(s);
   };
   return buildEnv(c, downwardPod(ctx.pod, ctx.spec), {
     redefinedMovesLast: true,
@@ -349,9 +363,13 @@ export function resolveEnv(c: ContainerSpec, ctx: EnvContext): EnvList {
       const d = data(kind, name);
       return d?.keys.map((k) => [k, d.value(k)!.toString('utf8')] as [string, string]);
     },
+    // One key: read it directly, without listing (and sorting) the object's keys.
     value: (kind, name, key) => {
-      const d = data(kind, name);
-      return d ? d.value(key)?.toString('utf8') : null;
+      const v =
+        kind === 'ConfigMap'
+          ? mapGet(configMaps, name, configMapValue, key)
+          : mapGet(secrets, name, secretValue, key);
+      return v === null ? null : v?.toString('utf8');
     },
     usableKey: (key) => !key.includes('='),
     downward: (field) => downwardRules(ctx.node, field),
