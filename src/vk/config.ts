@@ -168,6 +168,14 @@ export const VkConfigSchema = z.object({
   nodeStatusIntervalMs: PositiveInt.default(60_000),
   /** Pods reconciled concurrently (a pod never by two workers at once). */
   workers: PositiveInt.default(20),
+  /**
+   * Event writes per second once `eventBurst` is spent (kubelet `eventRecordQPS`); 0 = no
+   * limit. Events beyond it are written late, never dropped: pods moving at once get their
+   * status written first.
+   */
+  eventRecordQps: z.coerce.number().min(0).default(50),
+  /** Event writes that may go at once after a quiet spell (kubelet `eventBurst`). */
+  eventBurst: PositiveInt.default(100),
   /** How long a pod waits for a missing ConfigMap/Secret before it fails with ProviderFailed. */
   missingResourceTimeoutMs: Millis.default(30_000),
   /**

@@ -9,7 +9,13 @@
  * concurrent writers ("lanes"); the Events of one object always take the same lane, so they
  * are written in order and a repeat aggregates onto the Event its lane wrote. One lane was a
  * serial apiserver stream that overflowed at 5,000 pods (docs/performance.md). Failures are
- * logged. `flush()` waits for queued writes (tests, shutdown).
+ * logged. `flush()` waits for queued writes (tests); `close()` writes what is queued without
+ * the rate limit (shutdown).
+ *
+ * Writes are rate limited as the kubelet's (`eventRecordQPS` 50, `eventBurst` 100): a burst
+ * of pods moving at once must not spend the apiserver on Events while status writes, which
+ * users and controllers wait for, queue behind them. Events of a burst are written late, not
+ * lost: `interlink_vk_event_write_delay_seconds` shows how late.
  *
  * The queue is a keyed pending set, as the kubelet's recorder aggregates: a repeat of an
  * Event still waiting to be written only bumps that entry's count (one write for all of
@@ -19,9 +25,10 @@
  */
 
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import { tokenBucket } from '../core/rate-limit.ts';
 import { type CoreApi, MERGE_PATCH } from './kube-api.ts';
 
 export const EVENT_SOURCE = 'interlink-vk';
@@ -46,6 +53,8 @@ export interface EventRecorder {
   warning(obj: ObjectRef, reason: string, message: string): void;
   /** Resolves when every Event recorded so far was written (or failed). */
   flush(): Promise<void>;
+  /** Stop rate limiting and write everything queued (shutdown); resolves when done. */
+  close(): Promise<void>;
   /** What became of the Events recorded so far (also `interlink_vk_events_total{outcome}`). */
   stats(): EventStats;
 }
@@ -95,9 +104,14 @@ export interface EventRecorderOptions {
   cacheSize?: number;
   /**
    * Most distinct Events waiting to be written (repeats of a waiting one take no slot);
-   * beyond it new ones are dropped (default 10,000: about 2 MiB).
+   * beyond it new ones are dropped (default 50,000: about 20 MiB; at the default rate a
+   * 5,000-pod burst queues ~15,000).
    */
   maxPending?: number;
+  /** Event writes per second after the burst (kubelet `eventRecordQPS`, default 50); 0 = no limit. */
+  qps?: number;
+  /** Event writes that may go at once after a quiet spell (kubelet `eventBurst`, default 100). */
+  burst?: number;
   /** Where `interlink_vk_events_total{outcome}` is registered (none: not exported). */
   registry?: Registry;
   /** Concurrent writers; one object's Events always use the same one (default 4). */
@@ -113,6 +127,8 @@ interface Pending {
   count: number;
   /** When the latest of them was recorded (ms). */
   at: number;
+  /** When the first of them was recorded (ms): the write's delay is counted from it. */
+  firstAt: number;
 }
 
 /** The aggregation key: same object, type, reason and message. */
@@ -172,33 +188,54 @@ function objectHash(obj: ObjectRef): number {
   return h >>> 0;
 }
 
-function outcomeCounter(registry: Registry): Counter<'outcome'> {
-  return new Counter({
-    name: 'interlink_vk_events_total',
-    help: 'Kubernetes Events recorded by the VK, by outcome (written, aggregated into a pending write, dropped, failed)',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
+function recorderMetrics(registry: Registry, pendingNow: () => number) {
+  return {
+    outcomes: new Counter({
+      name: 'interlink_vk_events_total',
+      help: 'Kubernetes Events recorded by the VK, by outcome (written, aggregated into a pending write, dropped, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    pending: new Gauge({
+      name: 'interlink_vk_events_pending',
+      help: 'Distinct Kubernetes Events waiting to be written (rate limit, slow apiserver)',
+      registers: [registry],
+      collect() {
+        this.set(pendingNow());
+      },
+    }),
+    delay: new Histogram({
+      name: 'interlink_vk_event_write_delay_seconds',
+      help: 'From recording an Event to the start of its write (rate limit and queueing)',
+      buckets: [0.01, 0.05, 0.25, 1, 5, 15, 30, 60, 120, 300, 600],
+      registers: [registry],
+    }),
+  };
 }
 
 export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const clock = opts.clock ?? systemClock;
   const windowMs = opts.aggregateWindowMs ?? 600_000;
   const cacheSize = opts.cacheSize ?? 4096;
-  const maxPending = opts.maxPending ?? 10_000;
+  const maxPending = opts.maxPending ?? 50_000;
   const log = opts.logger;
   const seen = new Map<string, Seen>();
   const pending = new Map<string, Pending>();
   const stats: EventStats = { written: 0, aggregated: 0, dropped: 0, failed: 0 };
-  const counter = opts.registry ? outcomeCounter(opts.registry) : undefined;
+  const metrics = opts.registry ? recorderMetrics(opts.registry, () => pending.size) : undefined;
   const count = (outcome: keyof EventStats, n = 1) => {
     stats[outcome] += n;
-    counter?.inc({ outcome }, n);
+    metrics?.outcomes.inc({ outcome }, n);
   };
+  const limiter = tokenBucket({ qps: opts.qps ?? 50, burst: opts.burst ?? 100, clock });
+  let limited = true;
   /** Drops in the current overflow episode (logged once when it starts and once when it ends). */
   let droppedInEpisode = 0;
   const laneCount = Math.max(1, Math.floor(opts.concurrency ?? 4));
-  const lanes: Array<Promise<void>> = Array.from({ length: laneCount }, () => Promise.resolve());
+  /** Each lane's keys in the order recorded; a lane's writer takes them one at a time. */
+  const queues: string[][] = Array.from({ length: laneCount }, () => []);
+  /** A lane's writer while it has work (none when its queue is empty). */
+  const writers: Array<Promise<void> | undefined> = new Array(laneCount).fill(undefined);
   const laneOf = (obj: ObjectRef): number => objectHash(obj) % laneCount;
 
   async function write(key: string, p: Pending): Promise<void> {
@@ -230,6 +267,48 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     while (seen.size > cacheSize) seen.delete(seen.keys().next().value as string);
   }
 
+  async function drain(queue: string[]): Promise<void> {
+    // Start after the recording caller's turn: repeats it records right away still fold in.
+    await undefined;
+    for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+      // Wait for the rate limit before taking the Event off the pending set, so repeats
+      // recorded meanwhile still fold into this write.
+      const wait = limited ? limiter.reserve() : 0;
+      if (wait > 0) await clock.sleep(wait);
+      const p = pending.get(key) as Pending;
+      pending.delete(key);
+      metrics?.delay.observe((clock.now() - p.firstAt) / 1000);
+      try {
+        await write(key, p);
+        count('written');
+      } catch (err) {
+        count('failed');
+        const { obj } = p;
+        log.warn(
+          {
+            err: (err as Error).message,
+            reason: p.reason,
+            object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`,
+          },
+          'cannot write event',
+        );
+      }
+    }
+  }
+
+  function startWriter(lane: number): void {
+    if (writers[lane]) return;
+    writers[lane] = drain(queues[lane] as string[]).finally(() => {
+      writers[lane] = undefined;
+      // A key queued between the loop's last look and now.
+      if ((queues[lane] as string[]).length > 0) startWriter(lane);
+    });
+  }
+
+  async function flush(): Promise<void> {
+    while (writers.some(Boolean)) await Promise.all(writers);
+  }
+
   const recorder: EventRecorder = {
     record(obj, type, reason, message) {
       if (!obj.name) return;
@@ -255,28 +334,17 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
         log.warn({ dropped: droppedInEpisode }, 'events were dropped while the event queue was full');
         droppedInEpisode = 0;
       }
-      pending.set(key, { obj, type, reason, message, count: 1, at });
+      pending.set(key, { obj, type, reason, message, count: 1, at, firstAt: at });
       const lane = laneOf(obj);
-      lanes[lane] = (lanes[lane] as Promise<void>).then(async () => {
-        // Taken off the pending set as its write starts: a repeat from now on is a new write.
-        const p = pending.get(key) as Pending;
-        pending.delete(key);
-        try {
-          await write(key, p);
-          count('written');
-        } catch (err) {
-          count('failed');
-          log.warn(
-            { err: (err as Error).message, reason, object: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}` },
-            'cannot write event',
-          );
-        }
-      });
+      (queues[lane] as string[]).push(key);
+      startWriter(lane);
     },
     normal: (obj, reason, message) => recorder.record(obj, 'Normal', reason, message),
     warning: (obj, reason, message) => recorder.record(obj, 'Warning', reason, message),
-    flush: async () => {
-      await Promise.all(lanes);
+    flush,
+    close: async () => {
+      limited = false;
+      await flush();
     },
     stats: () => ({ ...stats }),
   };

@@ -52,6 +52,8 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
     nodeName: config.nodeName,
     logger: logger.child({ component: 'events' }),
     registry,
+    qps: config.eventRecordQps,
+    burst: config.eventBurst,
   });
   logger.info(
     {
@@ -139,7 +141,8 @@ export async function runVirtualKubelet(opts: RunVkOptions): Promise<void> {
     await Promise.all(runs);
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
-    await events.flush().catch(() => {});
+    // What a burst left queued goes out now, unlimited: it would be lost with the process.
+    await events.close().catch(() => {});
     await metricsClose?.().catch(() => {});
     await interlink.close().catch(() => {});
     logger.info('virtual kubelet stopped');

@@ -227,4 +227,54 @@ describe('EventRecorder', () => {
       expect(mine).toEqual([`${p.metadata.name}:One`, `${p.metadata.name}:Two`, `${p.metadata.name}:Three`]);
     }
   });
+
+  it('writes at the kubelet rate after the burst; repeats recorded while waiting fold in; close() lifts the limit', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const { core, calls } = fakeCore();
+    const registry = new Registry();
+    const rec = createEventRecorder({
+      core,
+      nodeName: 'vk-1',
+      logger: silentLogger(),
+      clock,
+      qps: 10,
+      burst: 2,
+      concurrency: 1,
+      registry,
+    });
+    const pods = Array.from({ length: 6 }, (_, i) => ({ metadata: { name: `p${i}`, namespace: 'team' } }));
+    for (const p of pods) rec.normal(podRef(p), 'Started', 'Started container main');
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    // The burst (2) went at once; the third waits a token's time (100 ms).
+    expect(calls).toHaveLength(2);
+    expect(await registry.getSingleMetricAsString('interlink_vk_events_pending')).toContain(
+      'interlink_vk_events_pending 4',
+    );
+    rec.normal(podRef(pods[2]!), 'Started', 'Started container main');
+    await clock.advance(99);
+    await settle();
+    expect(calls).toHaveLength(2);
+    await clock.advance(1);
+    await settle();
+    expect(calls.map((c) => `${c.name.split('.')[0]}:${c.body.count}`)).toEqual(['p0:1', 'p1:1', 'p2:2']);
+    await clock.advance(100);
+    await settle();
+    expect(calls).toHaveLength(4);
+    // Shutdown: the rest at once (the writer already waiting for a token still waits it out).
+    const closed = rec.close();
+    await clock.advance(100);
+    await closed;
+    expect(calls).toHaveLength(6);
+    expect(rec.stats()).toEqual({ written: 6, aggregated: 1, dropped: 0, failed: 0 });
+    const delay = await registry.getSingleMetricAsString('interlink_vk_event_write_delay_seconds');
+    expect(delay).toContain('interlink_vk_event_write_delay_seconds_count 6');
+    // p3 waited 200 ms, p4 and p5 300 ms: four of six started after more than 50 ms.
+    expect(delay).toContain('interlink_vk_event_write_delay_seconds_bucket{le="0.05"} 2');
+    expect(await registry.getSingleMetricAsString('interlink_vk_events_pending')).toContain(
+      'interlink_vk_events_pending 0',
+    );
+  });
 });
