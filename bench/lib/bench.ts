@@ -112,6 +112,12 @@ async function withRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void
   }
 }
 
+/** The VK's `interlink_vk_events_pending`; 0 when it has none (older VKs, a failed scrape). */
+function eventsPending(metrics: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith('interlink_vk_events_pending '));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
 /**
  * One run, or two with `--baseline kwok`: the burst through the chain, then the same burst
  * against a KWOK node on the same control plane (acquired once, released at the end); the
@@ -196,6 +202,7 @@ async function runBurst(opts: BenchOptions, io: BenchIo, ctx: BurstContext): Pro
   let createdAll: number | null = null;
   let deleteStarted: number | null = null;
   let backendEmpty: number | null = null;
+  let eventsWritten: number | null = null;
   let createErrors = 0;
   let createdOk = 0;
   let before: Scrape | undefined;
@@ -454,6 +461,13 @@ async function runBurst(opts: BenchOptions, io: BenchIo, ctx: BurstContext): Pro
       await waitUntil(async () => (await chain!.mockPodCount()) === 0, 200);
       backendEmpty = round3(now());
     }
+    if (chain) {
+      // The VK writes Events at the kubelet's rate: what a burst queued goes out afterwards,
+      // and counts (CPU, requests, Events written) only when it has.
+      const c = chain;
+      await waitUntil(async () => eventsPending(await c.scrapeVk().catch(() => '')) === 0, 500);
+      eventsWritten = round3(now());
+    }
     after = await scrape();
   } catch (err) {
     if (err instanceof StopRun) {
@@ -571,7 +585,7 @@ async function runBurst(opts: BenchOptions, io: BenchIo, ctx: BurstContext): Pro
       interlink: packageVersion(),
     },
     outcome,
-    milestones: { createdAll, ...ms, deleteStarted, backendEmpty },
+    milestones: { createdAll, ...ms, deleteStarted, backendEmpty, eventsWritten },
     deleteSeconds,
     latencySeconds: latenciesOf(records),
     runningFromStartedAt: records.filter((r) => r.runningFromStartedAt).length,

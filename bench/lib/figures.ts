@@ -144,8 +144,46 @@ export function requestFigures(input: RequestInput) {
     },
     // The VK's Events: written (create/patch), aggregated into a pending write, dropped, failed.
     events: input.after.vk.some((s) => s.name === 'interlink_vk_events_total')
-      ? { vkByOutcome: { written: 0, aggregated: 0, dropped: 0, failed: 0, ...Object.fromEntries(vkEvents) } }
+      ? {
+          vkByOutcome: { written: 0, aggregated: 0, dropped: 0, failed: 0, ...Object.fromEntries(vkEvents) },
+          writeDelay: histogramP99Of(
+            input.before.vk,
+            input.after.vk,
+            'interlink_vk_event_write_delay_seconds',
+          ),
+        }
       : null,
+  };
+}
+
+/**
+ * A histogram's observations during the run: count, mean (s) and the upper bound of the
+ * bucket holding the 99th percentile (s; null when it is past the last bucket). Null without
+ * the metric.
+ */
+export function histogramP99Of(
+  before: Sample[],
+  after: Sample[],
+  name: string,
+): { count: number; meanSeconds: number | null; p99AtMostSeconds: number | null } | null {
+  if (!after.some((s) => s.name === `${name}_count`)) return null;
+  const get = (samples: Sample[], suffix: string) =>
+    samples.filter((s) => s.name === `${name}_${suffix}`).reduce((sum, s) => sum + s.value, 0);
+  const count = get(after, 'count') - get(before, 'count');
+  const sum = get(after, 'sum') - get(before, 'sum');
+  const buckets = counterDelta(
+    sumBy(before, `${name}_bucket`, ['le']),
+    sumBy(after, `${name}_bucket`, ['le']),
+  );
+  const bounds = [...buckets.entries()]
+    .filter(([le]) => le !== '+Inf')
+    .map(([le, n]) => [Number(le), n] as const)
+    .sort((a, b) => a[0] - b[0]);
+  const at = bounds.find(([, n]) => n >= 0.99 * count);
+  return {
+    count,
+    meanSeconds: count > 0 ? Math.round((sum / count) * 1000) / 1000 : null,
+    p99AtMostSeconds: count > 0 && at ? at[0] : null,
   };
 }
 

@@ -67,6 +67,7 @@ export function renderReport(r: BenchSummary): string {
         ['delete issued', sec(m.deleteStarted), ''],
         ['all deleted', sec(m.deletedAll), num(t.deletedPerSecond, 1)],
         ['backend empty (mock)', sec(m.backendEmpty), ''],
+        ["the VK's queued Events written", sec(m.eventsWritten ?? null), ''],
       ],
     ),
   );
@@ -122,6 +123,10 @@ export function renderReport(r: BenchSummary): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ') || 'none'
         : 'n/a'
+    }${
+      r.events?.writeDelay
+        ? `; recorded → written: mean ${num(r.events.writeDelay.meanSeconds)} s, p99 ≤ ${num(r.events.writeDelay.p99AtMostSeconds)} s`
+        : ''
     }`,
     `apiserver requests per pod: ${q.apiserver.perPod} (${q.apiserver.total} in all); top:`,
     table(

@@ -30,7 +30,8 @@
  *              complete (every pod finished and was deleted), timedOut, error (null or why) },
  *   milestones: seconds from t0 to: createdAll (last create answered), scheduledAll,
  *              runningAll (every pod started), reportedAll (the apiserver showed every pod
- *              past Pending), finishedAll, deleteStarted, deletedAll, backendEmpty (mock:
+ *              past Pending), finishedAll, deleteStarted, deletedAll, eventsWritten (the VK's
+ *              queued Events all written), backendEmpty (mock:
  *              the plugin holds no pod; null otherwise); null when not reached,
  *   deleteSeconds: deletedAll − deleteStarted (null when not reached),
  *   latencySeconds: { scheduled, running, reported, succeeded }: Summary of
@@ -72,8 +73,10 @@
  *   },
  *   statusWrites: { apiserverPerPod (PATCH/UPDATE of pods/status, every writer),
  *              vkPerPod (the VK's own counter; null when unavailable), vkByOutcome },
- *   events: { vkByOutcome: { written, aggregated, dropped, failed } } (the VK's Events; null
- *              when the VK has no such counter, absent in older results),
+ *   events: { vkByOutcome: { written, aggregated, dropped, failed }, writeDelay: { count,
+ *              meanSeconds, p99AtMostSeconds (the histogram bucket holding the 99th
+ *              percentile) } } (the VK's Events; null when the VK has no such counter, absent
+ *              in older results),
  *   profiles: null or { vk|api|plugin: { file, totalMs, busyMs, gcMs, topFunctions,
  *              byModule } },
  *   baseline: null (no --baseline; absent in older results) or, with `--baseline kwok`, the
@@ -176,6 +179,8 @@ const Milestones = z.strictObject({
   deleteStarted: MaybeSeconds,
   deletedAll: MaybeSeconds,
   backendEmpty: MaybeSeconds,
+  /** The VK's rate-limited Event writes all done (absent in older results). */
+  eventsWritten: MaybeSeconds.optional(),
 });
 const Host = z.strictObject({
   loadAverage1m: z.number().min(0),
@@ -329,7 +334,18 @@ export const BenchSummary = z.strictObject({
   }),
   /** The VK's Events by outcome (interlink_vk_events_total); null or absent before it existed. */
   events: z
-    .strictObject({ vkByOutcome: z.record(z.string(), Count) })
+    .strictObject({
+      vkByOutcome: z.record(z.string(), Count),
+      /** From recording an Event to its write (interlink_vk_event_write_delay_seconds); absent in older results. */
+      writeDelay: z
+        .strictObject({
+          count: Count,
+          meanSeconds: z.number().min(0).nullable(),
+          p99AtMostSeconds: z.number().nullable(),
+        })
+        .nullable()
+        .optional(),
+    })
     .nullable()
     .optional(),
   profiles: z.partialRecord(z.enum(['vk', 'api', 'plugin']), Profile).nullable(),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   backendCommandsOf,
+  histogramP99Of,
   latenciesOf,
   milestonesOf,
   pluginOpsOf,
@@ -165,7 +166,10 @@ describe('requestFigures', () => {
     expect(none.statusWrites.vkPerPod).toBeNull();
   });
   it('counts the VK’s Events by outcome (null without the counter)', () => {
-    expect(f.events).toEqual({ vkByOutcome: { written: 25, aggregated: 7, dropped: 0, failed: 0 } });
+    expect(f.events).toEqual({
+      vkByOutcome: { written: 25, aggregated: 7, dropped: 0, failed: 0 },
+      writeDelay: null,
+    });
     const none = requestFigures({
       before,
       after: { ...after, vk: [] },
@@ -174,6 +178,32 @@ describe('requestFigures', () => {
       activeSeconds: 20,
     });
     expect(none.events).toBeNull();
+  });
+});
+
+describe('histogramP99Of', () => {
+  const h = (counts: number[], sum: number) =>
+    parsePrometheus(
+      [
+        ...[0.1, 1, 10].map((le, i) => `d_bucket{le="${le}"} ${counts[i]}`),
+        `d_bucket{le="+Inf"} ${counts[3]}`,
+        `d_sum ${sum}`,
+        `d_count ${counts[3]}`,
+      ].join('\n'),
+    );
+  it('gives count, mean and the bucket holding the 99th percentile of the run’s observations', () => {
+    // Before: 10 fast ones. During the run: 100 more, 98 under 1 s, 2 under 10 s.
+    const before = h([10, 10, 10, 10], 0.5);
+    const after = h([60, 108, 110, 110], 50.5);
+    expect(histogramP99Of(before, after, 'd')).toEqual({
+      count: 100,
+      meanSeconds: 0.5,
+      p99AtMostSeconds: 10,
+    });
+  });
+  it('is null past the last bucket, and without the metric', () => {
+    expect(histogramP99Of([], h([0, 0, 0, 5], 500), 'd')?.p99AtMostSeconds).toBeNull();
+    expect(histogramP99Of([], [], 'd')).toBeNull();
   });
 });
 
