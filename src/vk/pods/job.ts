@@ -1,5 +1,5 @@
 /** How a pod and its backend job refer to each other. Pure: no I/O. */
-import type { Pod } from '../../wire/k8s.ts';
+import type { Container, Pod } from '../../wire/k8s.ts';
 import { slimObject } from '../resolve/resolver.ts';
 import type { KPod } from './kpod.ts';
 
@@ -13,19 +13,37 @@ export const TOKEN_REFRESH_ANNOTATION = 'interlink.io/token-refresh';
 export const forApi = (pod: KPod): Pod => slimObject(pod);
 
 /**
- * What a `/status` call carries about a pod: the pod without its status, but for the phase.
- * Every poll sends every pod in the backend, and each hop (VK, API, plugin) serialises or
- * parses it, so the status part (conditions, container statuses, IPs: about a third of a
- * running pod's JSON, and never read on `/status`) is dropped. What readers need stays:
- * metadata whole (names, uid, labels, annotations with our job id: every plugin), spec whole
- * (containers, probes, hooks, grace period: the docker and slurm plugins, interLink 0.6
- * plugins read container names and images), and `status.phase` (an interLink 0.6 API asks
- * its plugin about Pending/Running pods and answers the others from its cache).
+ * What a `/status` call carries about a pod: the pod without what no status reader reads.
+ * Every poll sends every pod in the backend, and each hop (VK, API, plugin) serialises,
+ * parses and validates it, so its size is the size of the status path at 5,000 pods.
+ * Dropped: the status but for the phase (conditions, container statuses, IPs), the pod's
+ * volumes, tolerations and affinity, and each container's env, envFrom, volumeMounts and
+ * volumeDevices (a pod's largest parts; a create carries them whole). What readers need
+ * stays: metadata whole (names, uid, labels, annotations with our job id: every plugin),
+ * the rest of the spec (container names and images: interLink 0.6 plugins; probes, hooks,
+ * restart policies, the grace period: the docker and slurm plugins), and `status.phase`
+ * (an interLink 0.6 API asks its plugin about Pending/Running pods and answers the others
+ * from its cache).
  */
 export function forStatus(pod: KPod): Pod {
-  const { status, ...rest } = slimObject(pod);
+  const { status, spec, ...rest } = slimObject(pod);
+  const { volumes: _v, tolerations: _t, affinity: _a, ...kept } = spec;
+  const slim: Pod = {
+    ...rest,
+    spec: {
+      ...kept,
+      containers: kept.containers.map(statusContainer),
+      ...(kept.initContainers ? { initContainers: kept.initContainers.map(statusContainer) } : {}),
+    },
+  };
   const phase = status?.phase;
-  return phase ? { ...rest, status: { phase } } : rest;
+  if (phase) slim.status = { phase };
+  return slim;
+}
+
+function statusContainer(c: Container): Container {
+  const { env: _e, envFrom: _f, volumeMounts: _m, volumeDevices: _d, ...kept } = c;
+  return kept;
 }
 
 /** The job id recorded on the pod, when it was recorded for this very pod (same UID). */
