@@ -23,6 +23,7 @@ import { createLogger, LOG_LEVELS, type Logger } from '../core/logger.ts';
 import { startTracing } from '../core/tracing.ts';
 import { codeOf, ErrorCode } from '../errors/index.ts';
 import { PLUGIN_NAMES } from '../plugins/registry.ts';
+import { applyRuntimeFlags } from './heap-limits.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -104,6 +105,7 @@ function addApiCommand(program: Command, io: MainIo, run: Runner): void {
       const g = globals(cmd);
       await run(
         async (logger) => {
+          applyRuntimeFlags('api');
           const { loadApiConfig, resolveApiConfig } = await import('../api/config.ts');
           const { prepareApi } = await import('../api/server.ts');
           const cfg = loadApiConfig({ file: g.config, env: io.env, logger });
@@ -137,6 +139,7 @@ function addPluginCommand(program: Command, io: MainIo, run: Runner): void {
       const g = globals(cmd);
       await run(
         async (logger) => {
+          applyRuntimeFlags('plugin');
           const { servePlugin } = await import('../plugins/serve.ts');
           const served = await servePlugin(name, {
             configFile: g.config,
