@@ -213,13 +213,57 @@ function recorderMetrics(registry: Registry, pendingNow: () => number) {
   };
 }
 
+interface WriteContext {
+  core: EventRecorderOptions['core'];
+  nodeName: string;
+  /** Events written recently, by key: a repeat within `windowMs` patches their count. */
+  seen: Map<string, Seen>;
+  windowMs: number;
+  cacheSize: number;
+}
+
+/** One write: a patch of the count of the Event a recent repeat created, else a new Event. */
+async function writeEvent(ctx: WriteContext, key: string, p: Pending): Promise<void> {
+  const { seen } = ctx;
+  const { obj, at } = p;
+  const namespace = obj.namespace || 'default';
+  const now = new Date(at);
+  const prev = seen.get(key);
+  if (prev && at - prev.lastAt <= ctx.windowMs) {
+    prev.count += p.count;
+    prev.lastAt = at;
+    seen.delete(key);
+    seen.set(key, prev);
+    try {
+      await ctx.core.patchNamespacedEvent(
+        { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now } },
+        MERGE_PATCH,
+      );
+      return;
+    } catch (err) {
+      // The Event may have expired (TTL 1 h) or been deleted: write a fresh one.
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+  const name = `${obj.name}.${(at * 1_000_000 + Math.floor(Math.random() * 1_000_000)).toString(16)}`;
+  const event = eventObject(p, name, namespace, now, ctx.nodeName);
+  await ctx.core.createNamespacedEvent({ namespace, body: event });
+  seen.delete(key);
+  seen.set(key, { namespace, name, count: p.count, firstTimestamp: now, lastAt: at });
+  while (seen.size > ctx.cacheSize) seen.delete(seen.keys().next().value as string);
+}
+
 export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const clock = opts.clock ?? systemClock;
-  const windowMs = opts.aggregateWindowMs ?? 600_000;
-  const cacheSize = opts.cacheSize ?? 4096;
   const maxPending = opts.maxPending ?? 50_000;
   const log = opts.logger;
-  const seen = new Map<string, Seen>();
+  const writes: WriteContext = {
+    core: opts.core,
+    nodeName: opts.nodeName,
+    seen: new Map(),
+    windowMs: opts.aggregateWindowMs ?? 600_000,
+    cacheSize: opts.cacheSize ?? 4096,
+  };
   const pending = new Map<string, Pending>();
   const stats: EventStats = { written: 0, aggregated: 0, dropped: 0, failed: 0 };
   const metrics = opts.registry ? recorderMetrics(opts.registry, () => pending.size) : undefined;
@@ -238,35 +282,6 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const writers: Array<Promise<void> | undefined> = new Array(laneCount).fill(undefined);
   const laneOf = (obj: ObjectRef): number => objectHash(obj) % laneCount;
 
-  async function write(key: string, p: Pending): Promise<void> {
-    const { obj, at } = p;
-    const namespace = obj.namespace || 'default';
-    const now = new Date(at);
-    const prev = seen.get(key);
-    if (prev && at - prev.lastAt <= windowMs) {
-      prev.count += p.count;
-      prev.lastAt = at;
-      seen.delete(key);
-      seen.set(key, prev);
-      try {
-        await opts.core.patchNamespacedEvent(
-          { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now } },
-          MERGE_PATCH,
-        );
-        return;
-      } catch (err) {
-        // The Event may have expired (TTL 1 h) or been deleted: write a fresh one.
-        if ((err as { code?: number }).code !== 404) throw err;
-      }
-    }
-    const name = `${obj.name}.${(at * 1_000_000 + Math.floor(Math.random() * 1_000_000)).toString(16)}`;
-    const event = eventObject(p, name, namespace, now, opts.nodeName);
-    await opts.core.createNamespacedEvent({ namespace, body: event });
-    seen.delete(key);
-    seen.set(key, { namespace, name, count: p.count, firstTimestamp: now, lastAt: at });
-    while (seen.size > cacheSize) seen.delete(seen.keys().next().value as string);
-  }
-
   async function drain(queue: string[]): Promise<void> {
     // Start after the recording caller's turn: repeats it records right away still fold in.
     await undefined;
@@ -279,7 +294,7 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
       pending.delete(key);
       metrics?.delay.observe((clock.now() - p.firstAt) / 1000);
       try {
-        await write(key, p);
+        await writeEvent(writes, key, p);
         count('written');
       } catch (err) {
         count('failed');
