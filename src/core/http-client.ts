@@ -1,12 +1,18 @@
 /**
- * A keep-alive HTTP client over TCP, TLS or a unix socket (undici), used on every hop:
- * VK → API and API → plugin. It owns connection pooling, timeouts, the bearer token and
- * the session header, the W3C `traceparent` of the active span (core/tracing.ts; also over a
- * unix socket), and turns transport failures and error answers into classified
- * InterlinkErrors, so callers only decide what to do with a code.
+ * A keep-alive HTTP client over TCP, TLS or a unix socket, used on every hop: VK → API and
+ * API → plugin. It owns connection pooling, timeouts, the bearer token and the session
+ * header, the W3C `traceparent` of the active span (core/tracing.ts; also over a unix
+ * socket), and turns transport failures and error answers into classified InterlinkErrors,
+ * so callers only decide what to do with a code.
+ *
+ * On Node's own `http`/`https` (native llhttp), not undici: undici parses HTTP/1.1 with
+ * llhttp compiled to WebAssembly and, driven with the same 2,000 calls, left a process 24
+ * MiB larger (docs/performance.md, Memory) — most of the interLink API's budget, whose only
+ * client this is. The VK's HTTP/2 calls to the apiserver stay on undici (vk/kube-connection.ts).
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import type { z } from 'zod';
 import { ErrorCode, fromHttpStatus, InterlinkError } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
@@ -52,10 +58,15 @@ export interface StreamAnswer {
   body: Readable;
 }
 
+/** No connection within connectTimeoutMs. */
+class ConnectTimeoutError extends Error {
+  override name = 'ConnectTimeoutError';
+}
+
 export class HttpClient {
   readonly endpoint: Endpoint;
-  readonly #agent: Agent;
-  readonly #origin: string;
+  readonly #agent: HttpAgent;
+  readonly #https: boolean;
   readonly #opts: HttpClientOptions;
 
   constructor(opts: HttpClientOptions) {
@@ -63,23 +74,27 @@ export class HttpClient {
     this.endpoint = opts.endpoint;
     const ep = opts.endpoint;
     const tls = opts.tls;
-    this.#agent = new Agent({
-      connections: opts.connections ?? 32,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 600_000,
-      connectTimeout: opts.connectTimeoutMs ?? 5_000,
-      // Follow streams (logs -f) may be silent for long; per-call timeouts cover the rest.
-      bodyTimeout: 0,
-      headersTimeout: 0,
-      connect: {
-        ...(ep.kind === 'unix' ? { socketPath: ep.path } : {}),
-        ...(tls?.ca ? { ca: tls.ca } : {}),
-        ...(tls?.cert ? { cert: tls.cert } : {}),
-        ...(tls?.key ? { key: tls.key } : {}),
-        ...(tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
-      },
-    });
-    this.#origin = ep.kind === 'unix' ? 'http://localhost' : formatEndpoint(ep);
+    this.#https = ep.kind === 'tcp' && ep.protocol === 'https';
+    const pool = {
+      keepAlive: true,
+      maxSockets: opts.connections ?? 32,
+      maxFreeSockets: opts.connections ?? 32,
+      // The most recently used socket first: the others idle out instead of all staying warm.
+      scheduling: 'lifo' as const,
+      // An idle pooled socket is closed after 30 s, well before our servers' 65 s keep-alive
+      // timeout, so a call never races a server closing the socket it reuses. (Sockets in
+      // use are not cut: a quiet `logs -f` stream stays open; per-call timeouts bound calls.)
+      timeout: 30_000,
+    };
+    this.#agent = this.#https
+      ? new HttpsAgent({
+          ...pool,
+          ...(tls?.ca ? { ca: tls.ca } : {}),
+          ...(tls?.cert ? { cert: tls.cert } : {}),
+          ...(tls?.key ? { key: tls.key } : {}),
+          ...(tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+        })
+      : new HttpAgent(pool);
   }
 
   describe(): string {
@@ -93,7 +108,7 @@ export class HttpClient {
     const timeoutMs = opts.timeoutMs ?? this.#opts.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res: Dispatcher.ResponseData;
+    let res: IncomingMessage;
     try {
       res = await this.#request(opts, signal);
     } catch (err) {
@@ -101,11 +116,12 @@ export class HttpClient {
     }
     let text: string;
     try {
-      text = await res.body.text();
+      text = await readText(res);
     } catch (err) {
       throw this.#transportError(err, opts, timeout.aborted ? timeoutMs : undefined);
     }
-    if (res.statusCode >= 400) throw answerError(res.statusCode, text, `${opts.method} ${opts.path}`);
+    const status = res.statusCode ?? 0;
+    if (status >= 400) throw answerError(status, text, `${opts.method} ${opts.path}`);
     const contentType = String(res.headers['content-type'] ?? '');
     if (!opts.schema) {
       if (contentType.includes('json') && text !== '') return JSON.parse(text);
@@ -149,7 +165,7 @@ export class HttpClient {
       timedOut = true;
       ctl.abort(new Error('headers timeout'));
     }, headersTimeoutMs);
-    let res: Dispatcher.ResponseData;
+    let res: IncomingMessage;
     try {
       res = await this.#request(opts, ctl.signal);
     } catch (err) {
@@ -158,20 +174,21 @@ export class HttpClient {
     } finally {
       clearTimeout(timer);
     }
-    if (res.statusCode >= 400) {
-      const text = await res.body.text().catch(() => '');
+    const status = res.statusCode ?? 0;
+    if (status >= 400) {
+      const text = await readText(res).catch(() => '');
       opts.signal?.removeEventListener('abort', onAbort);
-      throw answerError(res.statusCode, text, `${opts.method} ${opts.path}`);
+      throw answerError(status, text, `${opts.method} ${opts.path}`);
     }
-    res.body.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
-    return { status: res.statusCode, headers: res.headers, body: res.body };
+    res.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
+    return { status, headers: res.headers, body: res };
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#agent.destroy();
   }
 
-  async #request(opts: CallOptions, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  async #request(opts: CallOptions, signal: AbortSignal): Promise<IncomingMessage> {
     const headers: Record<string, string> = { ...this.#opts.headers, ...opts.headers };
     const token = await this.#opts.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
@@ -186,27 +203,40 @@ export class HttpClient {
         throw new InterlinkError(ErrorCode.INVALID_INPUT, 'request body cannot be serialised as JSON');
       }
       headers['content-type'] ??= 'application/json';
+      // On this wire the body of `GET /status`, `GET /getLogs` and `DELETE /delete` IS the
+      // request: sent with a content-length every peer reads, on a kept connection.
+      headers['content-length'] = String(Buffer.byteLength(body));
     }
-    return this.#agent.request({
-      origin: this.#origin,
-      path: opts.path,
-      method: opts.method,
-      headers,
-      body,
-      signal,
-      // undici closes the connection after a GET or DELETE with a body (a server that does
-      // not expect one might read it as the next request). On this wire the body of
-      // `GET /status`, `GET /getLogs` and `DELETE /delete` IS the request, sent with a
-      // content-length every peer reads: keep the connection, instead of a new socket (and
-      // on TLS a handshake) for every status poll and every pod's delete.
-      ...(body !== undefined ? { reset: false } : {}),
+    const ep = this.endpoint;
+    const connectTimeoutMs = this.#opts.connectTimeoutMs ?? 5_000;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (this.#https ? httpsRequest : httpRequest)({
+        ...(ep.kind === 'unix' ? { socketPath: ep.path } : { host: ep.host, port: ep.port }),
+        path: opts.path,
+        method: opts.method,
+        headers,
+        agent: this.#agent,
+        signal,
+      });
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(
+          () => req.destroy(new ConnectTimeoutError(`no connection within ${connectTimeoutMs} ms`)),
+          connectTimeoutMs,
+        );
+        socket.once('connect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(body);
     });
   }
 
   #transportError(err: unknown, opts: CallOptions, timedOutAfter: number | undefined): InterlinkError {
     if (err instanceof InterlinkError) return err;
     const what = `${opts.method} ${opts.path} on ${this.describe()}`;
-    if (timedOutAfter !== undefined || err instanceof undiciErrors.ConnectTimeoutError) {
+    if (timedOutAfter !== undefined || err instanceof ConnectTimeoutError) {
       return new InterlinkError(
         ErrorCode.TIMEOUT,
         `${what}: no answer within ${timedOutAfter ?? this.#opts.connectTimeoutMs ?? 5000} ms`,
@@ -222,6 +252,15 @@ export class HttpClient {
       cause: err,
     });
   }
+}
+
+/** A whole answer body as text (UTF-8). */
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return chunks.length === 1
+    ? (chunks[0] as Buffer).toString('utf8')
+    : Buffer.concat(chunks).toString('utf8');
 }
 
 /** Turn an error answer into an InterlinkError, keeping the peer's code and message when it sent ours. */
