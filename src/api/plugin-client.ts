@@ -94,17 +94,18 @@ export class PluginClient {
     });
   }
 
-  /** Statuses of many pods in ONE call (GET with a JSON body, as 0.6 plugins expect). */
-  status(pods: Pod[], session: string): Promise<PodStatus[]> {
+  /**
+   * Statuses of many pods in ONE call (GET with a JSON body, as 0.6 plugins expect).
+   * `pods` is the list, or its JSON as the caller sent it (forwarded unchanged). Resolves
+   * with the checked statuses and the answer's JSON (a 0.6 plugin's `null` as `[]`), which
+   * the API forwards unchanged too.
+   */
+  status(pods: Pod[] | string, session: string): Promise<{ statuses: PodStatus[]; json: string }> {
     return this.#timed('status', async () => {
-      const answer = await this.#http.call({
-        method: 'GET',
-        path: '/status',
-        body: pods,
-        schema: StatusAnswer,
-        session,
-      });
-      return answer ?? [];
+      const call = { method: 'GET', path: '/status', body: pods, session } as const;
+      const { text } = await this.#http.text(call);
+      const statuses = this.#http.check(call, text, StatusAnswer);
+      return statuses ? { statuses, json: text } : { statuses: [], json: '[]' };
     });
   }
 

@@ -105,6 +105,16 @@ export class HttpClient {
   async call<S extends z.ZodType>(opts: CallOptions & { schema: S }): Promise<z.output<S>>;
   async call(opts: CallOptions): Promise<unknown>;
   async call(opts: CallOptions & { schema?: z.ZodType }): Promise<unknown> {
+    const { text, contentType } = await this.text(opts);
+    if (!opts.schema) {
+      if (contentType.includes('json') && text !== '') return JSON.parse(text);
+      return text;
+    }
+    return this.check(opts, text, opts.schema);
+  }
+
+  /** One call; its answer as text and content type (error answers throw, as with `call`). */
+  async text(opts: CallOptions): Promise<{ text: string; contentType: string }> {
     const timeoutMs = opts.timeoutMs ?? this.#opts.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
@@ -122,11 +132,15 @@ export class HttpClient {
     }
     const status = res.statusCode ?? 0;
     if (status >= 400) throw answerError(status, text, `${opts.method} ${opts.path}`);
-    const contentType = String(res.headers['content-type'] ?? '');
-    if (!opts.schema) {
-      if (contentType.includes('json') && text !== '') return JSON.parse(text);
-      return text;
-    }
+    return { text, contentType: String(res.headers['content-type'] ?? '') };
+  }
+
+  /** An answer's text parsed as JSON and checked against `schema`; BACKEND errors say what is wrong. */
+  check<S extends z.ZodType>(
+    opts: Pick<CallOptions, 'method' | 'path'>,
+    text: string,
+    schema: S,
+  ): z.output<S> {
     let value: unknown;
     try {
       value = text === '' ? undefined : JSON.parse(text);
@@ -136,7 +150,7 @@ export class HttpClient {
         `${opts.method} ${opts.path} on ${this.describe()}: answer is not JSON: ${text.slice(0, 200)}`,
       );
     }
-    const parsed = opts.schema.safeParse(value);
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       throw new InterlinkError(
         ErrorCode.BACKEND,

@@ -113,6 +113,14 @@ export function nodeServerLimits(limits: ServerLimits): {
   };
 }
 
+/** Each request's body as received (the API forwards a `/status` body as sent). */
+const rawBodies = new WeakMap<object, string>();
+
+/** The body of `req` as the caller sent it; undefined when it had none. */
+export function rawBodyOf(req: object): string | undefined {
+  return rawBodies.get(req);
+}
+
 export function createServer(opts: ServerOptions): ServerParts {
   const registry = opts.registry ?? new Registry();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -152,6 +160,7 @@ export function createServer(opts: ServerOptions): ServerParts {
   const maxDepth = opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     try {
+      rawBodies.set(req, String(body));
       done(null, parseJsonBody(String(body), req.headers['content-type'], maxDepth));
     } catch (err) {
       done(err as Error, undefined);

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   ConfigMap,
+  Container,
   ContainerStatus,
   DnsLabel,
   DnsSubdomain,
@@ -84,6 +85,26 @@ export type PodStatus = z.infer<typeof PodStatus>;
 
 export const PodStatusList = z.array(PodStatus);
 export const PodList = z.array(Pod);
+
+/** A container as `PodStatusQuery` checks it: its name (plugins build paths and statuses by it). */
+const NamedContainer = z.looseObject({ name: Container.shape.name });
+
+/**
+ * What the interLink API checks of a `/status` body before it forwards the body to its
+ * plugin as sent: each pod's identity (metadata: names, namespace, uid) and its containers'
+ * names, what a plugin finds a pod and builds paths and container statuses by. The plugin
+ * validates each pod whole (the route's PodList). A poll carries every pod in the backend:
+ * validating and re-serialising all of it in the API too doubled the memory and CPU of
+ * the status path at thousands of pods (docs/performance.md, Memory).
+ */
+export const PodStatusQuery = z.array(
+  z.looseObject({
+    metadata: Pod.shape.metadata,
+    spec: z
+      .looseObject({ containers: z.array(NamedContainer), initContainers: z.array(NamedContainer).nullish() })
+      .optional(),
+  }),
+);
 
 /**
  * One pod the backend runs or holds (our additive `GET /list`, both hops). Names as in

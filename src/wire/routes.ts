@@ -6,7 +6,14 @@
  * not here: its body differs (PodCreateRequests into the API, RetrievedPodData into a plugin).
  */
 import type { z } from 'zod';
-import { DeleteResponse, LogStruct, PodList, PodStatusList, TextStream } from './interlink.ts';
+import {
+  DeleteResponse,
+  LogStruct,
+  PodList,
+  PodStatusList,
+  PodStatusQuery,
+  TextStream,
+} from './interlink.ts';
 import { Pod } from './k8s.ts';
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -29,3 +36,10 @@ export const WIRE_ROUTES = {
   status: route(['GET', 'POST'], '/status', PodList.nullish(), PodStatusList),
   getLogs: route(['GET', 'POST'], '/getLogs', LogStruct, TextStream),
 };
+
+/**
+ * `/status` as the interLink API serves it: the same methods and answer, the body checked
+ * as a PodStatusQuery (identity and container names) and forwarded to the plugin as sent;
+ * the plugin validates it whole with WIRE_ROUTES.status.
+ */
+export const API_STATUS_ROUTE = route(['GET', 'POST'], '/status', PodStatusQuery.nullish(), PodStatusList);

@@ -14,12 +14,14 @@ interface Seen {
   url: string;
   session: string | undefined;
   body: unknown;
+  /** The body as it arrived. */
+  raw: string;
 }
 
-const readBody = async (req: IncomingMessage) => {
+const readRaw = async (req: IncomingMessage) => {
   let text = '';
   for await (const c of req) text += c;
-  return text === '' ? undefined : JSON.parse(text);
+  return text;
 };
 
 /** A /delete answer beyond "done" (DeleteAnswer): what our plugins send for a failed preStop hook. */
@@ -46,12 +48,14 @@ describe('API → interLink 0.6-style plugin', () => {
     cleanup = t.cleanup;
     const socket = join(t.dir, 'legacy.sock');
     plugin = createServer(async (req, res) => {
-      const body = await readBody(req);
+      const raw = await readRaw(req);
+      const body = raw === '' ? undefined : JSON.parse(raw);
       seen.push({
         method: req.method!,
         url: req.url!,
         session: req.headers[SESSION_HEADER] as string | undefined,
         body,
+        raw,
       });
       const route = `${req.method} ${req.url}`;
       if (route === 'GET /status') {
@@ -120,6 +124,30 @@ describe('API → interLink 0.6-style plugin', () => {
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /ping', 'GET /status']);
     expect(seen[1]!.body).toEqual([]);
     expect(seen.every((s) => s.session === 'ping#legacy')).toBe(true);
+  });
+
+  it('a /status body reaches the plugin as the caller sent it; the answer comes back as the plugin sent it', async () => {
+    seen.length = 0;
+    // Fields the API does not model, an odd key order and spacing: forwarded byte for byte.
+    const p = { ...pod('as-sent', 'u-as-sent'), extra: { nested: [1, 'two'] } };
+    const sent = ` [ ${JSON.stringify({ spec: p.spec, extra: p.extra, metadata: p.metadata })} ]`;
+    const res = await api.client.request('GET', '/status', sent);
+    expect(res.status, res.text).toBe(200);
+    expect(seen.map((s) => s.raw)).toEqual([sent]);
+    expect(res.text).toMatch(/^\[\{"name":"as-sent","UID":"u-as-sent",/);
+    // An empty list (or none) is sent as [] and a Go plugin's null answer comes back as [].
+    seen.length = 0;
+    expect((await api.client.request('GET', '/status', 'null')).text).toBe('[]');
+    expect(seen.map((s) => s.raw)).toEqual(['[]']);
+  });
+
+  it('a /status pod with a container name that is not a DNS label is refused by the API, not forwarded', async () => {
+    seen.length = 0;
+    const res = await api.client.request('GET', '/status', [pod('bad', 'u-bad', {}, ['../../etc'])]);
+    expect(res.status, res.text).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(res.text).toContain('containers');
+    expect(seen).toEqual([]);
   });
 
   it('create sends RetrievedPodData (an object) by POST; status and logs are GETs with JSON bodies', async () => {
