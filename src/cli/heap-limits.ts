@@ -42,10 +42,11 @@ export function heapFlags(role: Role): string[] {
  *
  * `--no-maglev` for the API and the plugins: Maglev, V8's mid-tier compiler, compiles every
  * warm function a second time and keeps that code and its compiler's pages resident. Driven
- * with 5,000 creates and deletes (docs/performance.md, Memory), the API peaked at 117 MiB
- * RSS without it against 155 with it, the mock plugin at 98 against 130, for the same CPU
- * within the noise (interpreter and TurboFan still run). The VK keeps it: its CPU per pod
- * is what bounds the speed of a burst.
+ * with 5,000 creates and deletes (`npm run bench:api-load`, docs/performance.md, Memory),
+ * the API peaked at 105 MiB RSS without it against 134-139 with it. The price is CPU while
+ * code warms up (interpreter and TurboFan still run): 7.3 against 5.3 CPU s for those 20
+ * seconds of creates, the same 3.5 CPU s per 1,000 pods in the benchmark's bursts; neither
+ * process bounds a burst. The VK keeps Maglev: its CPU per pod is what bounds a burst.
  */
 export const V8_RUNTIME_FLAGS: Readonly<Record<Role, readonly string[]>> = {
   vk: [],
