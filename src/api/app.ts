@@ -195,6 +195,7 @@ function registerPodRoutes(app: ZodApp, deps: RouteDeps & { followers: Set<Abort
 
   app.route({
     ...API_STATUS_ROUTE,
+    config: { keepRawBody: true },
     handler: async (req, reply) => {
       const pods = req.body ?? [];
       // A pod asked about while its create is in flight (a restarted VK adopting): the answer

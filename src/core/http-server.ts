@@ -113,10 +113,20 @@ export function nodeServerLimits(limits: ServerLimits): {
   };
 }
 
-/** Each request's body as received (the API forwards a `/status` body as sent). */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Keep the body text as received, for rawBodyOf (the API forwards a `/status` body as
+     * sent). Other routes drop it once parsed: a poll of thousands of pods is megabytes.
+     */
+    keepRawBody?: boolean;
+  }
+}
+
+/** The bodies of requests to routes with `config.keepRawBody`, as received. */
 const rawBodies = new WeakMap<object, string>();
 
-/** The body of `req` as the caller sent it; undefined when it had none. */
+/** The body of `req` as the caller sent it (routes with `config.keepRawBody`); undefined otherwise. */
 export function rawBodyOf(req: object): string | undefined {
   return rawBodies.get(req);
 }
@@ -160,7 +170,7 @@ export function createServer(opts: ServerOptions): ServerParts {
   const maxDepth = opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     try {
-      rawBodies.set(req, String(body));
+      if (req.routeOptions.config.keepRawBody) rawBodies.set(req, String(body));
       done(null, parseJsonBody(String(body), req.headers['content-type'], maxDepth));
     } catch (err) {
       done(err as Error, undefined);
