@@ -25,6 +25,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { heapFlags, type Role } from '../src/cli/heap-limits.ts';
+import { forStatus } from '../src/vk/pods/job.ts';
+import type { KPod } from '../src/vk/pods/kpod.ts';
 import { REPO_ROOT } from './lib/bench.ts';
 import { CLI_ENTRY } from './lib/chain.ts';
 import { readProc } from './lib/procstat.ts';
@@ -106,7 +108,7 @@ const reading = (pid: number | undefined) => {
 const idle = { api: reading(api.pid), plugin: reading(plugin.pid) };
 
 /** A benchmark pod as the VK sends it: apiserver defaults, the service-account token volume. */
-function pod(i: number) {
+function pod(i: number): KPod {
   const name = `bench-${i}`;
   return {
     apiVersion: 'v1',
@@ -185,14 +187,8 @@ function pod(i: number) {
     status: { phase: 'Pending' },
   };
 }
-type Pod = ReturnType<typeof pod>;
-/** What a /status call carries (src/vk/pods/job.ts forStatus): no volumes, tolerations, mounts. */
-const forStatus = ({ spec: { volumes: _v, tolerations: _t, ...spec }, ...p }: Pod) => ({
-  ...p,
-  spec: { ...spec, containers: spec.containers.map(({ volumeMounts: _m, ...c }) => c) },
-});
 const CA = `-----BEGIN CERTIFICATE-----\n${'M'.repeat(1100)}\n-----END CERTIFICATE-----\n`;
-const createBody = (p: Pod) => ({
+const createBody = (p: KPod) => ({
   pod: p,
   configmaps: [],
   secrets: [],
@@ -205,6 +201,7 @@ const createBody = (p: Pod) => ({
 });
 
 const pods = Array.from({ length: N }, (_, i) => pod(i));
+// What a /status call carries about each: the VK's own forStatus.
 const asked = pods.map(forStatus);
 const active = new Set<number>();
 let polls = 0;
@@ -231,7 +228,7 @@ const each = async (fn: (i: number) => Promise<void>) => {
   );
 };
 await each(async (i) => {
-  await call('POST', '/create', createBody(pods[i] as Pod));
+  await call('POST', '/create', createBody(pods[i] as KPod));
   active.add(i);
 });
 const createdSeconds = (performance.now() - t0) / 1000;

@@ -114,8 +114,7 @@ async function withRetry(fn: () => Promise<unknown>, attempts = 6): Promise<void
 
 /** The VK's `interlink_vk_events_pending`; 0 when it has none (older VKs, a failed scrape). */
 function eventsPending(metrics: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith('interlink_vk_events_pending '));
-  return line ? Number(line.split(' ')[1]) : 0;
+  return parsePrometheus(metrics).find((s) => s.name === 'interlink_vk_events_pending')?.value ?? 0;
 }
 
 /**

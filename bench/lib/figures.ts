@@ -166,11 +166,8 @@ export function histogramP99Of(
   after: Sample[],
   name: string,
 ): { count: number; meanSeconds: number | null; p99AtMostSeconds: number | null } | null {
-  if (!after.some((s) => s.name === `${name}_count`)) return null;
-  const get = (samples: Sample[], suffix: string) =>
-    samples.filter((s) => s.name === `${name}_${suffix}`).reduce((sum, s) => sum + s.value, 0);
-  const count = get(after, 'count') - get(before, 'count');
-  const sum = get(after, 'sum') - get(before, 'sum');
+  const { count, meanMs } = histogramMeanMs(before, after, name);
+  if (count === null) return null;
   const buckets = counterDelta(
     sumBy(before, `${name}_bucket`, ['le']),
     sumBy(after, `${name}_bucket`, ['le']),
@@ -182,7 +179,7 @@ export function histogramP99Of(
   const at = bounds.find(([, n]) => n >= 0.99 * count);
   return {
     count,
-    meanSeconds: count > 0 ? Math.round((sum / count) * 1000) / 1000 : null,
+    meanSeconds: meanMs === null ? null : meanMs / 1000,
     p99AtMostSeconds: count > 0 && at ? at[0] : null,
   };
 }
