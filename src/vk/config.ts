@@ -87,7 +87,7 @@ export const VkConfigSchema = z.object({
   /** interLink API: `http(s)://host` + port, or `unix:///path` (port ignored). */
   interlinkUrl: z.string().default('http://127.0.0.1'),
   interlinkPort: Port.optional(),
-  /** Bearer token for the API, re-read on every call (a sidecar may rotate it). */
+  /** Bearer token for the API, re-read once the copy in memory is a second old (a sidecar may rotate it). */
   vkTokenFile: z.string().optional(),
   /** Per-call timeout towards the API (streams: only until the headers). */
   interlinkTimeoutMs: PositiveInt.default(30_000),

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from '../../src/errors/index.ts';
-import { createInterlinkClient } from '../../src/vk/interlink-client.ts';
+import { createInterlinkClient, TOKEN_TTL_MS } from '../../src/vk/interlink-client.ts';
 
 interface Seen {
   method: string;
@@ -84,10 +84,18 @@ beforeAll(async () => {
   server.listen(socket);
   await once(server, 'listening');
 });
-afterAll(() => server.close());
+afterAll(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('InterlinkClient over a unix socket', () => {
-  const client = createInterlinkClient({ endpoint: { kind: 'unix', path: socket }, tokenFile });
+  let clock = 0;
+  const client = createInterlinkClient({
+    endpoint: { kind: 'unix', path: socket },
+    tokenFile,
+    now: () => clock,
+  });
 
   it('create: POST /create with the request; token and session header sent', async () => {
     writeFileSync(tokenFile, 'tok-A\n');
@@ -104,10 +112,25 @@ describe('InterlinkClient over a unix socket', () => {
     expect(JSON.parse(s.body).pod.metadata.uid).toBe('u-1');
   });
 
-  it('re-reads the token file on every call (rotation without restart)', async () => {
+  it('re-reads the token file once its copy is a second old (rotation without restart)', async () => {
     writeFileSync(tokenFile, 'tok-B');
+    clock += TOKEN_TTL_MS - 1;
+    await client.updateCache(pod as never);
+    expect(seen.at(-1)).toMatchObject({ auth: 'Bearer tok-A' });
+    clock += 1;
     await client.updateCache(pod as never);
     expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/updateCache', auth: 'Bearer tok-B' });
+  });
+
+  it('keeps the last token while the file cannot be read (a rotation in progress)', async () => {
+    rmSync(tokenFile);
+    clock += TOKEN_TTL_MS;
+    await client.updateCache(pod as never);
+    expect(seen.at(-1)).toMatchObject({ auth: 'Bearer tok-B' });
+    writeFileSync(tokenFile, 'tok-C');
+    clock += TOKEN_TTL_MS;
+    await client.updateCache(pod as never);
+    expect(seen.at(-1)).toMatchObject({ auth: 'Bearer tok-C' });
   });
 
   it('status: ONE GET /status with all pods in the body', async () => {
