@@ -14,7 +14,6 @@
  * the API and a plugin in one process — hence the module-level owner below; a second caller
  * gets 409. A CPU profile ends early when its caller hangs up or the server closes.
  */
-import { Session } from 'node:inspector/promises';
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -71,12 +70,19 @@ function waitOrAbort(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A connected inspector session; `node:inspector` is loaded on the first profile, not at start (memory). */
+async function inspectorSession() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  return session;
+}
+
 /** A CPU profile of this process for `seconds` (or until `signal` aborts), as DevTools loads it. */
 export function cpuProfile(seconds: number, signal: AbortSignal): Promise<object> {
   const release = acquire('CPU');
   return (async () => {
-    const session = new Session();
-    session.connect();
+    const session = await inspectorSession();
     try {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
@@ -97,8 +103,7 @@ export function cpuProfile(seconds: number, signal: AbortSignal): Promise<object
 export function heapSnapshot(out: PassThrough): Promise<void> {
   const release = acquire('heap');
   return (async () => {
-    const session = new Session();
-    session.connect();
+    const session = await inspectorSession();
     const onChunk = (m: { params: { chunk: string } }) => out.write(m.params.chunk);
     session.on('HeapProfiler.addHeapSnapshotChunk', onChunk);
     try {

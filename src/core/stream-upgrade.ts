@@ -10,7 +10,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { codeOf, InterlinkError, invalidInput, toHttpStatus } from '../errors/index.ts';
 import { SESSION_HEADER } from '../wire/headers.ts';
 import { queryObject } from '../wire/streams.ts';
@@ -164,8 +164,12 @@ const sessionOf = (req: IncomingMessage) => {
   return s ? { [Attr.session]: s } : {};
 };
 
-/** The WebSocket handshake on a raw upgrade; refuses (400) a client offering none of `protocols`. */
-export function acceptWebSocket(
+/**
+ * The WebSocket handshake on a raw upgrade; refuses (400) a client offering none of `protocols`.
+ * `ws` is imported on the first stream, not at start: most API and plugin processes never
+ * serve one, and the module and what it loads are several MiB of every process's RSS.
+ */
+export async function acceptWebSocket(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -177,13 +181,12 @@ export function acceptWebSocket(
     .filter(Boolean);
   const chosen = offered.find((p) => protocols.includes(p));
   if (!chosen) {
-    return Promise.reject(
-      new InterlinkError(
-        'INVALID_INPUT',
-        `WebSocket subprotocol required: one of ${protocols.join(', ')} (offered: ${offered.join(', ') || 'none'})`,
-      ),
+    throw new InterlinkError(
+      'INVALID_INPUT',
+      `WebSocket subprotocol required: one of ${protocols.join(', ')} (offered: ${offered.join(', ') || 'none'})`,
     );
   }
+  const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
