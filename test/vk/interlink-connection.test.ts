@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { loadVkConfig } from '../../src/vk/config.ts';
 import { interlinkConnection } from '../../src/vk/interlink-connection.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'il-conn-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pem = (name: string, body: string) => {
   const f = join(dir, name);
   writeFileSync(f, body);

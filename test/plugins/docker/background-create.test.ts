@@ -1,7 +1,7 @@
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ErrorCode, InterlinkError } from '../../../src/errors/index.ts';
 import {
   createFailure,
@@ -14,6 +14,13 @@ import {
 import { writeDeleteMarker } from '../../../src/plugins/docker/background-delete.ts';
 import type { RetrievedPodData } from '../../../src/wire/interlink.ts';
 
+/** A fresh directory, removed when the test ends. */
+async function tempRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'ilk-bgcreate-'));
+  onTestFinished(() => rm(root, { recursive: true, force: true }));
+  return root;
+}
+
 const data = (uid: string, spec: Record<string, unknown>): RetrievedPodData =>
   ({
     pod: { metadata: { name: 'p', namespace: 'ns', uid }, spec },
@@ -23,7 +30,7 @@ const one = { containers: [{ name: 'a', image: 'busybox' }] };
 
 describe('create markers', () => {
   it('reads back what was written (0600); a pod being deleted, a bad or foreign marker is none', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'ilk-bgcreate-'));
+    const root = await tempRoot();
     await writeCreateMarker(root, 'u-a', data('u-a', one));
     await writeCreateMarker(root, 'u-b', data('u-b', one));
     await writeDeleteMarker(root, 'u-b', 0);
@@ -40,7 +47,7 @@ describe('create markers', () => {
   });
 
   it.each(['..', '../x', '/etc', ''])('refuses the uid %j as a path', async (uid) => {
-    const root = await mkdtemp(join(tmpdir(), 'ilk-bgcreate-'));
+    const root = await tempRoot();
     await expect(writeCreateMarker(root, uid, data(uid, one))).rejects.toThrow();
   });
 });

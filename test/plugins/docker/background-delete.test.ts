@@ -1,8 +1,8 @@
 /** The docker plugin's background deletes without dockerd: markers, the limiter, retries. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { Limiter, retryDelayMs } from '../../../src/plugins/docker/background.ts';
@@ -12,9 +12,16 @@ import {
   writeDeleteMarker,
 } from '../../../src/plugins/docker/background-delete.ts';
 
+/** A fresh directory, removed when the test ends. */
+async function tempRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'ilk-bgdel-'));
+  onTestFinished(() => rm(root, { recursive: true, force: true }));
+  return root;
+}
+
 describe('delete markers', () => {
   it('reads back what was written, skips pods without one, and a missing root is none', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'ilk-bgdel-'));
+    const root = await tempRoot();
     await writeDeleteMarker(root, 'uid-a', 15);
     await writeDeleteMarker(root, 'uid-b', 0);
     await writeDeleteMarker(root, 'uid-c', 3);
@@ -30,7 +37,7 @@ describe('delete markers', () => {
   });
 
   it.each(['..', '../x', '/etc', ''])('refuses the uid %j as a path', async (uid) => {
-    const root = await mkdtemp(join(tmpdir(), 'ilk-bgdel-'));
+    const root = await tempRoot();
     await expect(writeDeleteMarker(root, uid, 1)).rejects.toThrow();
   });
 });

@@ -6,11 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { HttpClient } from '../../../src/core/http-client.ts';
 import { listenOn } from '../../../src/core/http-server.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
@@ -24,9 +24,16 @@ const run = promisify(execFile);
 
 export const image = () => inject('testImage');
 
+/** Data roots made by testConfig, removed when the test file ends. */
+const dataRoots: string[] = [];
+afterAll(async () => {
+  await Promise.all(dataRoots.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
 /** A configuration of our own: a fresh instance label and data root per suite. */
 export async function testConfig(over: Record<string, unknown> = {}): Promise<DockerConfig> {
   const dataRoot = await mkdtemp(join(tmpdir(), 'ilk-docker-'));
+  dataRoots.push(dataRoot);
   return DockerConfig.parse({
     dockerCli: inject('dockerCli'),
     dockerHost: inject('dockerHost'),

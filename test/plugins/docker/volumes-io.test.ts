@@ -2,10 +2,10 @@
  * The I/O layer's own checks, on a real file system with plans crafted as a planner with a
  * hole would make them: a path leaving the pod directory, a directory swapped for a link.
  */
-import { lstat, mkdir, mkdtemp, readdir, stat, symlink } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VolumePlan } from '../../../src/core/pod/volumes.ts';
 import { mountRefusal, underOneOf, writeVolumePlan } from '../../../src/plugins/docker/volumes-io.ts';
 
@@ -20,6 +20,7 @@ beforeEach(async () => {
   await mkdir(podDir, { recursive: true, mode: 0o700 });
   await mkdir(outside, { mode: 0o700 });
 });
+afterEach(() => rm(base, { recursive: true, force: true }));
 
 const plan = (over: Partial<VolumePlan>): VolumePlan => ({
   dirs: [],
