@@ -2,7 +2,7 @@
  * deploy/rbac/clusterrole.yaml is enough: the whole VK (node, lease, pods, status, events,
  * tokens, deletes) runs as a ServiceAccount bound to that ClusterRole and nothing else.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { eventually, kubectl, type PodStack, receivedEnv, startPodStack } from '
 
 const ROLE = fileURLToPath(new URL('../../deploy/rbac/clusterrole.yaml', import.meta.url));
 let s: PodStack;
+/** Holds the VK's kubeconfig; removed at the end. */
+let dir: string | undefined;
 
 beforeAll(async () => {
   await kubectl(['create', 'namespace', 'vk-rbac-sys']).catch(() => undefined);
@@ -27,7 +29,7 @@ beforeAll(async () => {
   const token = await eventually('a token', async () =>
     (await kubectl(['-n', 'vk-rbac-sys', 'create', 'token', 'interlink-vk', '--duration=2h'])).stdout.trim(),
   );
-  const dir = mkdtempSync(join(tmpdir(), 'vk-rbac-'));
+  dir = mkdtempSync(join(tmpdir(), 'vk-rbac-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(
     kubeconfig,
@@ -49,6 +51,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await s?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   await kubectl(['delete', 'clusterrolebinding', 'interlink-vk-test']).catch(() => undefined);
 });
 
