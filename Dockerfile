@@ -39,7 +39,9 @@ RUN groupadd --system --gid 10001 interlink \
  && mkdir -p /var/run/interlink /var/lib/interlink \
  && chown 10001:10001 /var/run/interlink /var/lib/interlink
 WORKDIR /app
-ENV NODE_ENV=production
+# glibc's malloc gives blocks of 128 KiB and more back when freed (src/cli/heap-limits.ts,
+# MALLOC_ENV): what big /status bodies leave behind does not stay resident.
+ENV NODE_ENV=production MALLOC_MMAP_THRESHOLD_=131072
 COPY --from=build --chown=0:0 /src/package.json ./package.json
 COPY --from=build --chown=0:0 /src/node_modules ./node_modules
 COPY --from=build --chown=0:0 /src/dist ./dist

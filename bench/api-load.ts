@@ -11,8 +11,8 @@
  * share from the status path's. The pods are what the VK sends for a benchmark pod (bench/
  * lib/workload.ts as the apiserver returns it, with its service-account token volume).
  *
- * Runs the compiled dist/ (`npm run build` first), as shipped, with the shipped heap limits
- * and runtime flags; `--src` runs src/*.ts. Writes `<out>/<name>.json` (default
+ * Runs the compiled dist/ (`npm run build` first), as shipped, with the shipped heap limits,
+ * runtime flags and malloc setting; `--src` runs src/*.ts. Writes `<out>/<name>.json` (default
  * bench/results/api-load/<date>-<N>-<status>.json). Exit 0 when every call succeeded.
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { heapFlags, type Role } from '../src/cli/heap-limits.ts';
+import { heapFlags, type Role, withMallocEnv } from '../src/cli/heap-limits.ts';
 import { forStatus } from '../src/vk/pods/job.ts';
 import type { KPod } from '../src/vk/pods/kpod.ts';
 import { REPO_ROOT } from './lib/bench.ts';
@@ -74,7 +74,7 @@ const launch = (role: Role, command: string[]) =>
   spawn(
     process.execPath,
     [...heapFlags(role), ...extra, entry, '--log-level', 'warn', '-c', join(dir, `${role}.yaml`), ...command],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: withMallocEnv() },
   );
 const plugin = launch('plugin', ['plugin', 'mock']);
 const api = launch('api', ['api']);

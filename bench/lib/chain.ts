@@ -15,7 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
-import { heapFlags } from '../../src/cli/heap-limits.ts';
+import { heapFlags, withMallocEnv } from '../../src/cli/heap-limits.ts';
 import { freePorts } from '../../src/core/free-ports.ts';
 import { type ManagedProcess, spawnGroup, stopGroups } from '../../src/devcluster/process.ts';
 import { httpGet, httpGetOk } from './http.ts';
@@ -46,7 +46,7 @@ export interface ChainOptions {
   profileDir?: string | undefined;
   /** Extra node flags for the VK process (after the heap limits: a later flag wins). */
   vkNodeOptions?: string[] | undefined;
-  /** Start each process with the heap limits it ships with (src/cli/heap-limits.ts; default true). */
+  /** Start each process with the heap limits and malloc setting it ships with (src/cli/heap-limits.ts; default true). */
   heapLimits?: boolean | undefined;
   /**
    * Run the compiled dist/cli/main.js (`npm run build` first), as the image and the bin/
@@ -174,6 +174,8 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
         ...command,
       ],
       logPath: join(dir, `${name}.log`),
+      // As shipped: the launchers' malloc setting with the heap limits.
+      ...(opts.heapLimits === false ? {} : { env: withMallocEnv() }),
     });
     procs.set(name, p);
     if (prof) opts.log(`${name}: profiling to ${prof}`);

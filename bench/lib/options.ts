@@ -80,7 +80,8 @@ export const USAGE = `usage: npm run bench -- --pods N [options]
   --dist                   run the VK, API and plugin from dist/ (\`npm run build\` first), as
                            the image does, instead of src/*.ts with type stripping
   --no-heap-limits         start the VK, API and plugin without their shipped heap limits
-                           (src/cli/heap-limits.ts): Node's defaults
+                           and malloc setting (src/cli/heap-limits.ts): Node's and glibc's
+                           defaults
   --scheduler-qps Q        restart the started cluster's kube-scheduler with client QPS Q
                            (burst 2Q; its default, 50, caps binding at ~50 pods/s)
   --baseline kwok          then the same burst against a KWOK-managed node on the same

@@ -17,6 +17,8 @@ export interface SpawnOptions {
   logPath: string;
   /** Keep running after this process exits (no parent-death signal, not waited for). */
   detached?: boolean;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Exit {
@@ -73,7 +75,11 @@ export function spawnGroup(opts: SpawnOptions): ManagedProcess {
   }
   let child: ChildProcess;
   try {
-    child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
+    child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      ...(opts.env ? { env: opts.env } : {}),
+    });
   } finally {
     closeSync(fd);
   }

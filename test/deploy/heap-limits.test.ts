@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { HEAP_LIMITS, heapFlags, type Role } from '../../src/cli/heap-limits.ts';
+import { HEAP_LIMITS, heapFlags, MALLOC_ENV, type Role, withMallocEnv } from '../../src/cli/heap-limits.ts';
 import { tempDir } from '../api/harness.ts';
 import { type Manifest, parseManifests, ROOT, renderChart, run } from './tools.ts';
 
@@ -57,6 +57,42 @@ describe('heap limits', () => {
     );
   });
 
+  it("scripts/node/interlink sets glibc's mmap threshold for every role, and keeps one that is set", async () => {
+    const bin = join(dir, 'fake-bin-malloc');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'node'),
+      '#!/bin/sh\n[ "$1" = -e ] && exit 0\necho "MALLOC_MMAP_THRESHOLD_=$MALLOC_MMAP_THRESHOLD_"\n',
+    );
+    chmodSync(join(bin, 'node'), 0o755);
+    const launch = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+      const r = await run('sh', [join(ROOT, 'scripts', 'node', 'interlink'), ...args], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...extra },
+      });
+      expect(r.code).toBe(0);
+      return r.stdout.trim();
+    };
+    const shipped = `MALLOC_MMAP_THRESHOLD_=${MALLOC_ENV.MALLOC_MMAP_THRESHOLD_}`;
+    expect(await launch(['vk'])).toBe(shipped);
+    expect(await launch(['api'])).toBe(shipped);
+    expect(await launch(['up'])).toBe(shipped);
+    expect(await launch(['plugin', 'mock'], { MALLOC_MMAP_THRESHOLD_: '65536' })).toBe(
+      'MALLOC_MMAP_THRESHOLD_=65536',
+    );
+  });
+
+  it('withMallocEnv adds the malloc setting to a child environment, keeping one that is set', () => {
+    expect(withMallocEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', ...MALLOC_ENV });
+    expect(withMallocEnv({ MALLOC_MMAP_THRESHOLD_: '1' }).MALLOC_MMAP_THRESHOLD_).toBe('1');
+  });
+
+  it('the image sets the malloc setting in its runtime stage', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.indexOf(' AS runtime'));
+    const env = runtime.split('\n').find((l) => l.startsWith('ENV '));
+    for (const [k, v] of Object.entries(MALLOC_ENV)) expect(env).toContain(`${k}=${v}`);
+  });
+
   it('the Makefile writes them into bin/interlink-<role>', async () => {
     const binDir = join(dir, 'make-bin');
     const r = await run('make', [
@@ -70,6 +106,8 @@ describe('heap limits', () => {
     expect(launcher('vk')).toContain(`export NODE_OPTIONS='${flags('vk')}'`);
     expect(launcher('api')).toContain(`export NODE_OPTIONS='${flags('api')}'`);
     expect(launcher('plugin-slurm')).toContain(`export NODE_OPTIONS='${flags('plugin')}'`);
+    for (const role of ['vk', 'api', 'plugin-slurm'])
+      expect(launcher(role)).toContain(`export MALLOC_MMAP_THRESHOLD_=${MALLOC_ENV.MALLOC_MMAP_THRESHOLD_}`);
   });
 
   it('the kustomize Deployment sets them for the VK', () => {
