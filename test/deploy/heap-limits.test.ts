@@ -20,6 +20,24 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
+/**
+ * `args` run through scripts/node/interlink with a `node` first on PATH that passes
+ * with-node.sh's version check and prints `name=<its value>`: what the launcher exported.
+ */
+function launcherPrinting(name: string) {
+  const bin = join(dir, `fake-bin-${name}`);
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'node'), `#!/bin/sh\n[ "$1" = -e ] && exit 0\necho "${name}=$${name}"\n`);
+  chmodSync(join(bin, 'node'), 0o755);
+  return async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const r = await run('sh', [join(ROOT, 'scripts', 'node', 'interlink'), ...args], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...extra },
+    });
+    expect(r.code).toBe(0);
+    return r.stdout.trim();
+  };
+}
+
 describe('heap limits', () => {
   it('leave the old generation above what the benchmark measured in use (docs/performance.md)', () => {
     // Peak V8 heap in use, 2026-12-04 (bench/results/mem/): VK 77 MiB at 1,000 pods and 131
@@ -31,21 +49,7 @@ describe('heap limits', () => {
   });
 
   it('scripts/node/interlink sets them by role, and keeps a NODE_OPTIONS that is set', async () => {
-    // A `node` first on PATH that passes with-node.sh's version check and prints NODE_OPTIONS.
-    const bin = join(dir, 'fake-bin');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(
-      join(bin, 'node'),
-      '#!/bin/sh\n[ "$1" = -e ] && exit 0\necho "NODE_OPTIONS=$NODE_OPTIONS"\n',
-    );
-    chmodSync(join(bin, 'node'), 0o755);
-    const launch = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
-      const r = await run('sh', [join(ROOT, 'scripts', 'node', 'interlink'), ...args], {
-        env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...extra },
-      });
-      expect(r.code).toBe(0);
-      return r.stdout.trim();
-    };
+    const launch = launcherPrinting('NODE_OPTIONS');
     expect(await launch(['vk', '--nodename', 'n'])).toBe(`NODE_OPTIONS=${flags('vk')}`);
     expect(await launch(['-c', '/etc/api.yaml', '--log-level', 'debug', 'api'])).toBe(
       `NODE_OPTIONS=${flags('api')}`,
@@ -58,20 +62,7 @@ describe('heap limits', () => {
   });
 
   it("scripts/node/interlink sets glibc's mmap threshold for every role, and keeps one that is set", async () => {
-    const bin = join(dir, 'fake-bin-malloc');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(
-      join(bin, 'node'),
-      '#!/bin/sh\n[ "$1" = -e ] && exit 0\necho "MALLOC_MMAP_THRESHOLD_=$MALLOC_MMAP_THRESHOLD_"\n',
-    );
-    chmodSync(join(bin, 'node'), 0o755);
-    const launch = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
-      const r = await run('sh', [join(ROOT, 'scripts', 'node', 'interlink'), ...args], {
-        env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...extra },
-      });
-      expect(r.code).toBe(0);
-      return r.stdout.trim();
-    };
+    const launch = launcherPrinting('MALLOC_MMAP_THRESHOLD_');
     const shipped = `MALLOC_MMAP_THRESHOLD_=${MALLOC_ENV.MALLOC_MMAP_THRESHOLD_}`;
     expect(await launch(['vk'])).toBe(shipped);
     expect(await launch(['api'])).toBe(shipped);
