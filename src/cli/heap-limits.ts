@@ -45,8 +45,9 @@ export function heapFlags(role: Role): string[] {
  * with 5,000 creates and deletes (`npm run bench:api-load`, docs/performance.md, Memory),
  * the API peaked at 105 MiB RSS without it against 134-139 with it. The price is CPU while
  * code warms up (interpreter and TurboFan still run): 7.3 against 5.3 CPU s for those 20
- * seconds of creates, the same 3.5 CPU s per 1,000 pods in the benchmark's bursts; neither
- * process bounds a burst. The VK keeps Maglev: its CPU per pod is what bounds a burst.
+ * seconds of creates, the same 3.5 CPU s per 1,000 pods in the benchmark's bursts. The VK
+ * keeps Maglev: without it, it peaked at 147 against 149 MiB in a 1,000-pod burst that was
+ * no faster (docs/performance.md, "Events at the kubelet's rate").
  */
 export const V8_RUNTIME_FLAGS: Readonly<Record<Role, readonly string[]>> = {
   vk: [],

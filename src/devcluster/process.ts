@@ -75,11 +75,7 @@ export function spawnGroup(opts: SpawnOptions): ManagedProcess {
   }
   let child: ChildProcess;
   try {
-    child = spawn(cmd, args, {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      ...(opts.env ? { env: opts.env } : {}),
-    });
+    child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: opts.env });
   } finally {
     closeSync(fd);
   }

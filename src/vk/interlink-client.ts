@@ -1,8 +1,8 @@
 /**
  * The VK's view of the interLink API (DESIGN §2, STYLE habit 1): six calls over one
  * keep-alive HttpClient. The bearer token file is re-read when the copy in memory is a
- * second old (a sidecar may rotate it); each call carries the session header `<op>#<id>` so one request can be
- * followed through VK, API and plugin logs.
+ * second old (a sidecar may rotate it); each call carries the session header `<op>#<id>`
+ * so one request can be followed through VK, API and plugin logs.
  *
  * With tracing on (core/tracing.ts) create, delete, status (one span for the whole batch)
  * and logs are each a span carrying the pod's UID, namespace and name (and, for create, the
